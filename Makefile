@@ -1,0 +1,104 @@
+# sked: plain GNU make. `make` builds build/sked; `make check` runs every test;
+# `make asan` runs them under AddressSanitizer + UBSan; `make valgrind` runs the
+# unit tests under valgrind; `make fuzz` builds the libFuzzer targets and
+# `make fuzz-run` runs each for FUZZ_SECONDS; `make bench` runs the benchmarks.
+
+.DEFAULT_GOAL := all
+.SUFFIXES:
+
+BUILD ?= build
+CC ?= cc
+PYTHON ?= /usr/bin/python3
+FUZZ_SECONDS ?= 60
+
+PKGS := libuv yaml-0.1 sqlite3 jansson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wformat=2 -Wvla -Wno-format-nonliteral
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc -MMD -MP
+ALL_LDFLAGS := $(LDFLAGS)
+LIBS := $(PKG_LIBS) -lm
+
+SRC := $(sort $(shell find src -name '*.c' ! -name main.c))
+OBJ := $(SRC:%.c=$(BUILD)/%.o)
+LIB := $(BUILD)/libsked.a
+BIN := $(BUILD)/sked
+
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+UNIT_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+.PHONY: all check unit e2e asan valgrind fuzz fuzz-run bench clean deps
+
+all: $(BIN)
+
+$(BUILD)/.deps-ok: scripts/install-deps
+	@scripts/install-deps --check
+	@mkdir -p $(BUILD) && touch $@
+
+deps:
+	scripts/install-deps
+
+$(BUILD)/%.o: %.c | $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIB): $(OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(BUILD)/src/main.o $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(ALL_LDFLAGS) -o $@ $< $(LIB) $(UNIT_LIBS) $(LIBS)
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $(TEST_WRAP) $$t; done
+
+e2e: $(BIN)
+	SKED_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+
+check: all unit e2e
+
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+asan:
+	$(MAKE) BUILD=build-asan CC=clang CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
+		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 check
+
+valgrind:
+	$(MAKE) BUILD=build-valgrind CFLAGS="-O1 -g" \
+		TEST_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=all" unit
+
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Wno-missing-prototypes -O1 -g -Isrc \
+               $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+build-fuzz/%: tests/fuzz/%.c $(SRC) | $(BUILD)/.deps-ok
+	@mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $< $(SRC) $(LIBS)
+
+fuzz: $(FUZZ_BIN)
+
+fuzz-run: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do n=$${f#build-fuzz/fuzz_}; \
+		mkdir -p build-fuzz/corpus-$$n; \
+		echo "== $$f for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=512 build-fuzz/corpus-$$n tests/fuzz/corpus/$$n; \
+	done
+
+bench: $(BIN) $(BUILD)/bench_cron
+	$(PYTHON) bench/cron_vs_croniter.py $(BUILD)/bench_cron
+
+$(BUILD)/bench_cron: bench/bench_cron.c $(LIB)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -O2 -o $@ $< $(LIB) $(LIBS)
+
+clean:
+	rm -rf build build-asan build-valgrind build-fuzz
+
+-include $(OBJ:.o=.d) $(BUILD)/src/main.d

@@ -1,0 +1,125 @@
+/*
+ * The base every sked module builds on: error codes and the located error
+ * record (sk_err_t), allocation that aborts on failure, small string helpers
+ * and durations. Nothing here touches libuv or global state.
+ */
+#ifndef SK_COMMON_H
+#define SK_COMMON_H
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SK_VERSION "0.1.0"
+
+#define SK_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define SK_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define SK_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#if defined(__GNUC__)
+#define SK_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define SK_NORETURN __attribute__((noreturn))
+#else
+#define SK_PRINTF(f, a)
+#define SK_NORETURN
+#endif
+
+/* Programmer errors only; user input never reaches an assertion. */
+#define SK_ASSERT(cond)                                                                            \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            sk_panic("%s:%d: assertion failed: %s", __FILE__, __LINE__, #cond);                    \
+    } while (0)
+
+/*
+ * sked's own error codes, negative like -errno and below its range. The
+ * X-macro keeps each code and its text in one place.
+ */
+#define SK_ERRORS(X)                                                                               \
+    X(SK_EPARSE, -10001, "syntax error")                                                           \
+    X(SK_ERANGE, -10002, "value out of range")                                                     \
+    X(SK_ENEVER, -10003, "never fires")                                                            \
+    X(SK_ENOZONE, -10004, "unknown time zone")                                                     \
+    X(SK_EBADZONE, -10005, "malformed time zone data")                                             \
+    X(SK_ECONFIG, -10006, "invalid configuration")                                                 \
+    X(SK_ENOTFOUND, -10007, "not found")                                                           \
+    X(SK_ESTORE, -10008, "store error")                                                            \
+    X(SK_EBUSY, -10009, "busy")
+
+enum {
+#define SK_X(name, value, text) name = value,
+    SK_ERRORS(SK_X)
+#undef SK_X
+};
+
+/* The text for 0, a -errno or an SK_E* code. Never NULL. */
+const char *sk_strerror(int code);
+
+/*
+ * A located, user-facing error. Modules fill it; the edges (cli, daemon,
+ * http) print it. `file` is borrowed and must outlive the record; `line` and
+ * `col` are 1-based, 0 when unknown; `path` is the YAML key path, if any.
+ */
+typedef struct sk_err {
+    int code;
+    const char *file;
+    int line;
+    int col;
+    char path[256];
+    char msg[512];
+} sk_err_t;
+
+/* Clears *err (err may be NULL). */
+void sk_err_clear(sk_err_t *err);
+/* Sets code and message; keeps the place. Returns code so callers can
+ * `return sk_err_set(err, SK_EPARSE, "...")`. err may be NULL. */
+int sk_err_set(sk_err_t *err, int code, const char *fmt, ...) SK_PRINTF(3, 4);
+int sk_err_vset(sk_err_t *err, int code, const char *fmt, va_list ap);
+/* Sets the column (1-based) at which the error was found. */
+void sk_err_at(sk_err_t *err, int col);
+
+/* Prints a message and aborts: for allocation failure and broken invariants. */
+SK_NORETURN void sk_panic(const char *fmt, ...) SK_PRINTF(1, 2);
+
+/* Allocation that never returns NULL (aborts with a message instead). */
+void *sk_xmalloc(size_t n);
+void *sk_xcalloc(size_t n, size_t size);
+void *sk_xrealloc(void *p, size_t n);
+char *sk_xstrdup(const char *s);
+char *sk_xstrndup(const char *s, size_t n);
+
+/* Bounded formatting into buf: always NUL-terminates when size > 0. Returns
+ * the length that would have been written (like snprintf). */
+int sk_snprintf(char *buf, size_t size, const char *fmt, ...) SK_PRINTF(3, 4);
+/* Copies at most size-1 bytes of src and NUL-terminates. Returns strlen(src). */
+size_t sk_strlcpy(char *dst, const char *src, size_t size);
+bool sk_streq(const char *a, const char *b);
+/* ASCII case-insensitive comparison of the first n bytes. */
+bool sk_strncaseeq(const char *a, const char *b, size_t n);
+
+/*
+ * Durations, in milliseconds: "500ms", "90s", "10m", "1h30m", "2d", "1w".
+ * Units: ms s m h d w; parts must go from larger to smaller units, each unit
+ * once. Whitespace around the text is allowed, inside it is not.
+ * Errors (SK_EPARSE, SK_ERANGE) say which character is wrong and set its
+ * column. *ret_ms is not written on failure.
+ */
+int sk_duration_parse(const char *text, int64_t *ret_ms, sk_err_t *err);
+/* Formats ms as the shortest duration text ("1h30m", "500ms", "0s"). */
+void sk_duration_format(int64_t ms, char *buf, size_t size);
+
+/* Last, after every system header that declares a banned name. Modules
+ * include common.h before anything else of theirs. */
+#include "banned.h"
+
+#endif

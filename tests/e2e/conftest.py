@@ -1,0 +1,22 @@
+"""Shared fixtures for the end-to-end tests: they drive the real build/sked."""
+import os
+import subprocess
+
+import pytest
+
+SKED = os.environ.get("SKED_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "sked")
+
+
+def run_sked(*args, env=None, timeout=60, input=None):
+    """Runs sked with args; returns the CompletedProcess (text mode)."""
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    return subprocess.run([SKED, *args], capture_output=True, text=True,
+                          timeout=timeout, env=full_env, input=input)
+
+
+@pytest.fixture
+def sked():
+    return run_sked
