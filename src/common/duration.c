@@ -44,8 +44,10 @@ int sk_duration_parse(const char *text, int64_t *ret_ms, sk_err_t *err)
         return sk_err_set(err, SK_EPARSE, "empty duration");
     while (is_space(*p))
         p++;
-    if (*p == '\0')
+    if (*p == '\0') {
+        sk_err_at(err, (int)(p - text) + 1);
         return sk_err_set(err, SK_EPARSE, "empty duration: write e.g. 30s, 10m or 1h30m");
+    }
 
     while (*p && !is_space(*p)) {
         int col = (int)(p - text) + 1;
@@ -115,10 +117,11 @@ int sk_duration_parse(const char *text, int64_t *ret_ms, sk_err_t *err)
         }
         total += n * units[ui].ms;
     }
+    const char *space = p;
     while (is_space(*p))
         p++;
     if (*p != '\0') {
-        sk_err_at(err, (int)(p - text) + 1);
+        sk_err_at(err, (int)(space - text) + 1);
         return sk_err_set(err, SK_EPARSE, "duration \"%s\": unexpected space inside", text);
     }
     *ret_ms = total;
@@ -128,25 +131,26 @@ int sk_duration_parse(const char *text, int64_t *ret_ms, sk_err_t *err)
 void sk_duration_format(int64_t ms, char *buf, size_t size)
 {
     size_t len = 0;
+    /* The magnitude, unsigned: -INT64_MIN does not fit in an int64_t. */
+    uint64_t left = ms < 0 ? -(uint64_t)ms : (uint64_t)ms;
     if (size == 0)
         return;
     buf[0] = '\0';
-    if (ms < 0) {
+    if (ms < 0)
         len += (size_t)snprintf(buf, size, "-");
-        ms = -ms;
-    }
-    if (ms == 0) {
+    if (left == 0) {
         snprintf(buf + len, size - SK_MIN(len, size), "0s");
         return;
     }
-    for (size_t i = 0; i < SK_ARRAY_LEN(units) && ms > 0; i++) {
-        if (i == 0 && ms % units[i].ms != 0)
+    for (size_t i = 0; i < SK_ARRAY_LEN(units) && left > 0; i++) {
+        uint64_t unit = (uint64_t)units[i].ms;
+        if (i == 0 && left % unit != 0)
             continue; /* weeks only when exact: "10d" reads better than "1w3d" */
-        int64_t n = ms / units[i].ms;
+        uint64_t n = left / unit;
         if (n == 0)
             continue;
-        ms -= n * units[i].ms;
+        left -= n * unit;
         if (len < size)
-            len += (size_t)snprintf(buf + len, size - len, "%" PRId64 "%s", n, units[i].name);
+            len += (size_t)snprintf(buf + len, size - len, "%" PRIu64 "%s", n, units[i].name);
     }
 }

@@ -148,8 +148,10 @@ int sk_cron__next_local(const sk_cron_t *c, int64_t from, int64_t *ret)
 int sk_cron_next(const sk_cron_t *c, const sk_tz_t *tz, int64_t after, int64_t *ret)
 {
     /* Past the last year there is nothing to find; this also keeps the
-     * arithmetic below far from overflow for any `after`. */
-    const int64_t limit = sk_civil_days_from_date(LAST_YEAR + 1, 1, 1) * 86400;
+     * arithmetic below far from overflow for any `after`. The search stops
+     * at the end of local 9999-12-31, which in a zone west of UTC is up to
+     * 26 hours into UTC's year 10000: those fires must stay findable. */
+    const int64_t limit = sk_civil_days_from_date(LAST_YEAR + 1, 1, 1) * 86400 + 26 * 3600;
     const int64_t floor = sk_civil_days_from_date(-9999, 1, 1) * 86400;
     sk_tz_span_t sp;
     int64_t local, u;

@@ -207,7 +207,9 @@ static int parse_hash(parser_t *ps, const char **pp)
         int r = parse_step(ps, &p, lo, hi, &step);
         if (r < 0)
             return r;
-        set_range(ps, lo + (int)(h % (uint32_t)step), hi, step);
+        /* The start lies within both the step and the range, so that a
+         * step wider than H(low-high) still leaves one value. */
+        set_range(ps, lo + (int)(h % (uint32_t)SK_MIN(step, hi - lo + 1)), hi, step);
     } else {
         set_range(ps, lo + (int)(h % (uint32_t)(hi - lo + 1)), lo + (int)(h % (uint32_t)(hi - lo + 1)), 1);
     }
@@ -370,7 +372,10 @@ static int parse_item(parser_t *ps, const char **pp)
                 return fail(ps, start, SK_ERANGE, "range %d-%d goes backwards (write %d-%d)", lo,
                             hi, hi, lo);
         } else if (*p == '/') {
-            hi = ps->field == F_DOW ? 6 : f->hi; /* 5/10: from 5 to the end */
+            /* 5/10: from 5 to the field's end. As in Vixie cron (FreeBSD)
+             * and croniter, day-of-week ends at 7: 1/2 is Monday,
+             * Wednesday, Friday and Sunday, and 7/1 is Sunday. */
+            hi = f->hi;
         }
     }
     if (*p == '/') {

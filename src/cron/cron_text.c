@@ -274,6 +274,7 @@ static void explain_time(sb_t *sb, const sk_cron_t *c)
                 mask_items(&l, M, 0, 59, name_num);
                 sb_add(sb, ", at minute%s ", popcount(M) > 1 ? "s" : "");
                 list_join(sb, &l, " and ");
+                sb_add(sb, " past the hour");
             }
         }
     } else if (is_full(M, 0, 59)) {
@@ -287,16 +288,19 @@ static void explain_time(sb_t *sb, const sk_cron_t *c)
             if (m == 0)
                 sb_add(sb, "Every hour");
             else
-                sb_add(sb, "At %d minutes past every hour", m);
+                sb_add(sb, "At %d minute%s past every hour", m, m == 1 ? "" : "s");
             hour_done = true;
         } else if (hk && a == 0) {
             if (m == 0)
                 sb_add(sb, "Every %d hours", hk);
             else
-                sb_add(sb, "At %d minutes past the hour, every %d hours", m, hk);
+                sb_add(sb, "At %d minute%s past the hour, every %d hours", m, m == 1 ? "" : "s",
+                       hk);
             hour_done = true;
+        } else if (m == 0) {
+            sb_add(sb, "Every hour"); /* the hours follow: ", between 09:00 and 17:59" */
         } else {
-            sb_add(sb, "At %d minutes past the hour", m);
+            sb_add(sb, "At %d minute%s past the hour", m, m == 1 ? "" : "s");
         }
     } else {
         list_t l = {.n = 0};
@@ -361,7 +365,7 @@ static void explain_dom(sb_t *sb, const sk_cron_t *c)
     sb_add(sb, " of the month");
 }
 
-static void explain_dow(sb_t *sb, const sk_cron_t *c)
+static void explain_dow(sb_t *sb, const sk_cron_t *c, const char *last_sep)
 {
     list_t l = {.n = 0};
     if (c->dow)
@@ -373,7 +377,7 @@ static void explain_dow(sb_t *sb, const sk_cron_t *c)
             if (c->dow_nth[w] & (1u << n))
                 list_push(&l, "the %s %s of the month", ordinals[n], day_names[w]);
     }
-    list_join(sb, &l, " and ");
+    list_join(sb, &l, last_sep);
 }
 
 void sk_cron_explain(const sk_cron_t *c, char *buf, size_t size)
@@ -386,19 +390,23 @@ void sk_cron_explain(const sk_cron_t *c, char *buf, size_t size)
         return;
     }
     explain_time(&sb, c);
-    bool dom_r = !(c->flags & SK_CRON_DOM_STAR), dow_r = !(c->flags & SK_CRON_DOW_STAR);
+    /* A day field written with * still restricts when its step leaves days
+     * out (every fifth day); the Vixie OR applies only when neither field
+     * starts with *, otherwise the two are ANDed (sk_cron__day_mask). */
+    bool dom_star = c->flags & SK_CRON_DOM_STAR, dow_star = c->flags & SK_CRON_DOW_STAR;
+    bool dom_r = !dom_star || !is_full(c->dom, 1, 31), dow_r = !dow_star || c->dow != 0x7f;
     bool every_day = false;
     if (dom_r && dow_r) {
         sb_add(&sb, " on ");
         explain_dom(&sb, c);
-        sb_add(&sb, " or on ");
-        explain_dow(&sb, c);
+        sb_add(&sb, dom_star || dow_star ? ", if it is " : " or on ");
+        explain_dow(&sb, c, dom_star || dow_star ? " or " : " and ");
     } else if (dom_r) {
         sb_add(&sb, " on ");
         explain_dom(&sb, c);
     } else if (dow_r && !(c->dow == 0x7f && !c->dow_last)) {
         sb_add(&sb, " on ");
-        explain_dow(&sb, c);
+        explain_dow(&sb, c, " and ");
     } else {
         every_day = true;
     }

@@ -49,10 +49,14 @@ static int read_file(const char *path, unsigned char **ret, size_t *ret_len)
     if (fd < 0)
         return -errno;
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        int e = S_ISDIR(st.st_mode) ? -EISDIR : -errno;
+    if (fstat(fd, &st) < 0) {
+        int e = -errno;
         close(fd);
-        return e ? e : -EINVAL;
+        return e;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
     }
     if (st.st_size > TZ_FILE_MAX) {
         close(fd);
@@ -260,14 +264,16 @@ int sk_tz_parse_iso(const sk_tz_t *tz, const char *text, int64_t *ret, sk_err_t 
         return iso_fail(text, p - 2, "no such day in that month", err);
     if (*p == 'T' || *p == 't' || *p == ' ') {
         p++;
+        const char *q = p; /* errors point at the start of the wrong number */
         if (!digits(&p, 2, &h) || h > 23)
-            return iso_fail(text, p, "expected an hour 00-23", err);
+            return iso_fail(text, q, "expected an hour 00-23", err);
+        q = *p == ':' ? p + 1 : p;
         if (*p != ':' || (p++, !digits(&p, 2, &mi)) || mi > 59)
-            return iso_fail(text, p, "expected :MM with minutes 00-59", err);
+            return iso_fail(text, q, "expected :MM with minutes 00-59", err);
         if (*p == ':') {
-            p++;
+            q = ++p;
             if (!digits(&p, 2, &s) || s > 59)
-                return iso_fail(text, p, "expected seconds 00-59", err);
+                return iso_fail(text, q, "expected seconds 00-59", err);
             if (*p == '.' || *p == ',') {
                 p++;
                 if (*p < '0' || *p > '9')
@@ -288,15 +294,23 @@ int sk_tz_parse_iso(const sk_tz_t *tz, const char *text, int64_t *ret, sk_err_t 
     if (*p == 'Z' || *p == 'z') {
         p++;
     } else if (*p == '+' || *p == '-') {
-        int sign = *p == '-' ? -1 : 1, oh, om = 0;
-        p++;
+        int sign = *p == '-' ? -1 : 1, oh, om = 0, os = 0;
+        const char *q = ++p;
         if (!digits(&p, 2, &oh) || oh > 23)
-            return iso_fail(text, p, "expected an offset hour 00-23", err);
-        if (*p == ':')
+            return iso_fail(text, q, "expected an offset hour 00-23", err);
+        bool colon = *p == ':'; /* then minutes must follow */
+        if (colon)
             p++;
-        if (*p && (!digits(&p, 2, &om) || om > 59))
-            return iso_fail(text, p, "expected offset minutes 00-59", err);
-        off = sign * (oh * 3600 + om * 60);
+        q = p;
+        if ((colon || *p) && (!digits(&p, 2, &om) || om > 59))
+            return iso_fail(text, q, "expected offset minutes 00-59", err);
+        /* Seconds, as sk_tz_format_iso writes local mean time (-04:56:02). */
+        if (colon && *p == ':') {
+            q = ++p;
+            if (!digits(&p, 2, &os) || os > 59)
+                return iso_fail(text, q, "expected offset seconds 00-59", err);
+        }
+        off = sign * (oh * 3600 + om * 60 + os);
     } else {
         return iso_fail(text, p, "unexpected character", err);
     }

@@ -452,6 +452,15 @@ void sk_tz_span_at(const sk_tz_t *tz, int64_t t, sk_tz_span_t *ret)
         } else {
             type_span(tz, tz->ntimes ? tz->idx[tz->ntimes - 1] : 0, last, INT64_MAX, ret);
         }
+        /* The last transition may keep the offset ("fat" files end with
+         * one at 2038-01-19 even in zones without DST): then the span goes
+         * on before it, as the table search below reports from inside. */
+        if (tz->ntimes && ret->start == last && last > -TZ_T_LIMIT) {
+            sk_tz_span_t before;
+            sk_tz_span_at(tz, last - 1, &before);
+            if (before.utoff == ret->utoff)
+                ret->start = before.start;
+        }
         return;
     }
     if (t < tz->times[0]) {
