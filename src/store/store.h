@@ -1,0 +1,260 @@
+/*
+ * The store: every fire, run attempt and job state that must survive a
+ * crash. One interface, several back ends (SQLite now, PostgreSQL later),
+ * each a `const sk_store_ops_t` table like SQLite's VFS. Calls are
+ * synchronous and made from one thread per sk_store_t.
+ *
+ * Invariants the engine relies on:
+ * - A scheduled fire is recorded (sk_store_run_insert) before its process
+ *   starts; a fire of (job, scheduled_at) with trigger schedule, catchup or
+ *   missed is recorded at most once: the second insert fails with -EEXIST.
+ * - A run's outcome is recorded (sk_store_run_finish) before it is reported.
+ * - Runs are never deleted except by pruning (keep_runs / keep_days).
+ *
+ * Errors: -EEXIST, -EINVAL (a bad argument or a state change the run's
+ * current state does not allow), -EALREADY, SK_ENOTFOUND as documented per
+ * operation; SK_ESTORE for everything the store itself failed at (disk full,
+ * I/O error, corrupt or foreign file, lock held too long), with a message
+ * naming the file and saying which. After an SK_ESTORE no transaction is left
+ * open: the store keeps working once the cause (e.g. a full disk) is gone.
+ *
+ * Test hook: SKED_TEST_STORE_FAIL_AFTER=N in the environment when a store is
+ * opened makes its Nth and later write operations (run_insert, run_start,
+ * run_finish, job_state_set, prune, commit) fail with SK_ESTORE "injected
+ * fault", exactly as a real I/O error would (a batch is rolled back).
+ * See docs/internals/store.md.
+ */
+#ifndef SK_STORE_H
+#define SK_STORE_H
+
+#include "../common/common.h"
+
+#define SK_RUN_STATUSES(X)                                                                         \
+    X(SK_RUN_QUEUED, "queued")                                                                     \
+    X(SK_RUN_RUNNING, "running")                                                                   \
+    X(SK_RUN_SUCCEEDED, "succeeded")                                                               \
+    X(SK_RUN_FAILED, "failed")                                                                     \
+    X(SK_RUN_TIMED_OUT, "timed_out")                                                               \
+    X(SK_RUN_KILLED, "killed")                                                                     \
+    X(SK_RUN_SKIPPED, "skipped")                                                                   \
+    X(SK_RUN_MISSED, "missed")                                                                     \
+    X(SK_RUN_INTERRUPTED, "interrupted")
+
+typedef enum sk_run_status {
+#define SK_X(e, s) e,
+    SK_RUN_STATUSES(SK_X)
+#undef SK_X
+} sk_run_status_t;
+
+#define SK_TRIGGERS(X)                                                                             \
+    X(SK_TRIG_SCHEDULE, "schedule")                                                                \
+    X(SK_TRIG_MANUAL, "manual")                                                                    \
+    X(SK_TRIG_CATCHUP, "catchup")                                                                  \
+    X(SK_TRIG_RETRY, "retry")                                                                      \
+    X(SK_TRIG_EVENT, "event")                                                                      \
+    X(SK_TRIG_UPSTREAM, "upstream")
+
+typedef enum sk_trigger {
+#define SK_X(e, s) e,
+    SK_TRIGGERS(SK_X)
+#undef SK_X
+} sk_trigger_t;
+
+/* The spelling of s in the store, the API and the CLI ("timed_out"); a static
+ * string, never NULL ("unknown" for a value outside the enum). Any thread. */
+const char *sk_run_status_str(sk_run_status_t s);
+/* The status spelled s; SK_EPARSE if unknown (s may be NULL), *ret untouched. */
+int sk_run_status_parse(const char *s, sk_run_status_t *ret); /* SK_EPARSE if unknown */
+/* As sk_run_status_str, for trigger kinds ("schedule"). */
+const char *sk_trigger_str(sk_trigger_t t);
+/* As sk_run_status_parse, for trigger kinds. */
+int sk_trigger_parse(const char *s, sk_trigger_t *ret);
+/* succeeded, failed, timed_out, killed, skipped, missed, interrupted */
+bool sk_run_status_final(sk_run_status_t s);
+
+/* One attempt of one fire of a job (or, later, of a workflow step). Times are
+ * unix milliseconds, 0 when unset. Strings owned by the struct (free with
+ * sk_run_release). */
+typedef struct sk_run {
+    int64_t id;
+    char *job;
+    char *step; /* NULL for a plain job */
+    sk_run_status_t status;
+    sk_trigger_t trigger;
+    int attempt;          /* 1 for the first */
+    int64_t scheduled_at; /* the fire instant (ms); for manual runs, when triggered */
+    int64_t queued_at, started_at, ended_at;
+    int exit_code; /* -1 when none */
+    int signal;    /* 0 when none */
+    int pid;       /* 0 when not started */
+    char *reason;  /* why it failed/was skipped/missed, or NULL */
+    char *log_path;
+} sk_run_t;
+
+/* Frees r's strings and sets them to NULL (r itself is the caller's); r may be
+ * NULL or zeroed. */
+void sk_run_release(sk_run_t *r);
+/* Releases runs[0..n) and frees the array; runs may be NULL. */
+void sk_runs_free(sk_run_t *runs, size_t n);
+
+/* runs_query never returns more rows than this in one call, whatever the
+ * filter's limit: page with before_id. */
+#define SK_STORE_QUERY_MAX 10000
+
+typedef struct sk_run_filter {
+    const char *job;  /* NULL: all */
+    int64_t before_id; /* 0: none; for paging, newest first */
+    size_t limit;      /* 0: 100; at most SK_STORE_QUERY_MAX */
+    bool only_active;  /* queued or running only */
+} sk_run_filter_t;
+
+/* Per-job state kept across restarts. */
+typedef struct sk_job_state {
+    int64_t last_fire; /* the last scheduled instant handled (fired, skipped or missed), ms; 0 none */
+    bool paused;
+} sk_job_state_t;
+
+typedef struct sk_store sk_store_t;
+
+typedef struct sk_store_ops {
+    const char *name;
+    /* Opens (creating and migrating when new) the store at url. A file that
+     * exists but is not a sked store, or is corrupt, is refused (SK_ESTORE
+     * with a message); it is never silently re-created. */
+    int (*open)(const char *url, sk_store_t **ret, sk_err_t *err);
+    /* Read-only connection for readers (CLI, API). Fails if the store does
+     * not exist. */
+    int (*open_readonly)(const char *url, sk_store_t **ret, sk_err_t *err);
+    void (*close)(sk_store_t *st);
+
+    /* Inserts run (id ignored; on success run->id is set; strings borrowed).
+     * -EEXIST when a schedule/catchup fire of (job, scheduled_at) with
+     * attempt 1 exists (inside a batch the batch goes on); -EINVAL when job
+     * is NULL or empty, attempt < 1 or status/trigger is out of range. Ids
+     * grow and are never reused, even after pruning. */
+    int (*run_insert)(sk_store_t *st, sk_run_t *run, sk_err_t *err);
+    /* queued -> running with start time, pid and log path (borrowed; may be
+     * NULL). SK_ENOTFOUND if no such run; -EINVAL if it is not queued. */
+    int (*run_start)(sk_store_t *st, int64_t id, int64_t started_at, int pid, const char *log_path,
+                     sk_err_t *err);
+    /* Records the outcome: queued or running -> status, which must be final
+     * (else -EINVAL). exit_code -1 and signal 0 mean none; reason (borrowed)
+     * NULL keeps the reason the run already has. SK_ENOTFOUND if no such
+     * run; -EALREADY if it already has an outcome. */
+    int (*run_finish)(sk_store_t *st, int64_t id, sk_run_status_t status, int64_t ended_at,
+                      int exit_code, int signal, const char *reason, sk_err_t *err);
+    /* *ret is filled with new strings (sk_run_release). */
+    int (*run_get)(sk_store_t *st, int64_t id, sk_run_t *ret, sk_err_t *err); /* SK_ENOTFOUND */
+    /* Newest first (by id). *ret is new memory (sk_runs_free), NULL when
+     * nothing matched. f may be NULL (all jobs, first page). */
+    int (*runs_query)(sk_store_t *st, const sk_run_filter_t *f, sk_run_t **ret, size_t *ret_n,
+                      sk_err_t *err);
+    /* The newest run of job (any status) — for "last outcome". Workflow
+     * step rows are not considered: the job's own run is. SK_ENOTFOUND if none. */
+    int (*run_last)(sk_store_t *st, const char *job, sk_run_t *ret, sk_err_t *err);
+
+    /* A job never seen gets a zeroed state (not an error). */
+    int (*job_state_get)(sk_store_t *st, const char *job, sk_job_state_t *ret, sk_err_t *err);
+    /* Creates or replaces job's state. */
+    int (*job_state_set)(sk_store_t *st, const char *job, const sk_job_state_t *s, sk_err_t *err);
+
+    /* Deletes job's final runs beyond the newest keep_runs (0: no limit) and
+     * those that ended before `ended_before` ms (0: no limit); calls cb with
+     * each deleted run's log path (may be NULL) so the caller removes it.
+     * Queued and running runs are never deleted. Works in chunks, each its
+     * own transaction, calling cb after the chunk is committed (inside a
+     * batch: after the chunk is deleted); cb may call the store. */
+    int (*prune)(sk_store_t *st, const char *job, size_t keep_runs, int64_t ended_before,
+                 void (*cb)(const char *log_path, void *data), void *data, sk_err_t *err);
+
+    /* Runs in one transaction: begin/commit let the engine batch writes
+     * (e.g. 1,000 fires due in one second). Nested calls are not allowed
+     * (-EINVAL). Inside a batch, -EEXIST/-EINVAL/SK_ENOTFOUND/-EALREADY leave
+     * the batch going; any SK_ESTORE rolls the whole batch back at once, later
+     * writes fail until commit or rollback, and commit then returns SK_ESTORE
+     * saying so. commit without begin is -EINVAL. */
+    int (*begin)(sk_store_t *st, sk_err_t *err);
+    int (*commit)(sk_store_t *st, sk_err_t *err);
+    /* Abandons the open transaction (after a failed write); a no-op (0) when
+     * none is open, so that cleanup paths may call it unconditionally. */
+    int (*rollback)(sk_store_t *st, sk_err_t *err);
+} sk_store_ops_t;
+
+/* Every back end's struct starts with this. */
+struct sk_store {
+    const sk_store_ops_t *ops;
+};
+
+extern const sk_store_ops_t sk_store_sqlite_ops;
+
+/* Picks the back end from url ("postgres://" later; else a SQLite file path)
+ * and opens it: *ret is new (sk_store_close). The URL is never echoed in
+ * messages (it may hold a password). */
+int sk_store_open(const char *url, sk_store_t **ret, sk_err_t *err);
+int sk_store_open_readonly(const char *url, sk_store_t **ret, sk_err_t *err);
+/* Closes st (NULL: no-op), rolling back a batch left open. */
+static inline void sk_store_close(sk_store_t *st)
+{
+    if (st)
+        st->ops->close(st);
+}
+
+/* Shorthands for st->ops->op(st, ...); contracts as in sk_store_ops_t. */
+static inline int sk_store_run_insert(sk_store_t *st, sk_run_t *run, sk_err_t *err)
+{
+    return st->ops->run_insert(st, run, err);
+}
+static inline int sk_store_run_start(sk_store_t *st, int64_t id, int64_t started_at, int pid,
+                                     const char *log_path, sk_err_t *err)
+{
+    return st->ops->run_start(st, id, started_at, pid, log_path, err);
+}
+static inline int sk_store_run_finish(sk_store_t *st, int64_t id, sk_run_status_t status,
+                                      int64_t ended_at, int exit_code, int signal,
+                                      const char *reason, sk_err_t *err)
+{
+    return st->ops->run_finish(st, id, status, ended_at, exit_code, signal, reason, err);
+}
+static inline int sk_store_run_get(sk_store_t *st, int64_t id, sk_run_t *ret, sk_err_t *err)
+{
+    return st->ops->run_get(st, id, ret, err);
+}
+static inline int sk_store_runs_query(sk_store_t *st, const sk_run_filter_t *f, sk_run_t **ret,
+                                      size_t *ret_n, sk_err_t *err)
+{
+    return st->ops->runs_query(st, f, ret, ret_n, err);
+}
+static inline int sk_store_run_last(sk_store_t *st, const char *job, sk_run_t *ret, sk_err_t *err)
+{
+    return st->ops->run_last(st, job, ret, err);
+}
+static inline int sk_store_job_state_get(sk_store_t *st, const char *job, sk_job_state_t *ret,
+                                         sk_err_t *err)
+{
+    return st->ops->job_state_get(st, job, ret, err);
+}
+static inline int sk_store_job_state_set(sk_store_t *st, const char *job, const sk_job_state_t *s,
+                                         sk_err_t *err)
+{
+    return st->ops->job_state_set(st, job, s, err);
+}
+static inline int sk_store_prune(sk_store_t *st, const char *job, size_t keep_runs,
+                                 int64_t ended_before, void (*cb)(const char *log_path, void *data),
+                                 void *data, sk_err_t *err)
+{
+    return st->ops->prune(st, job, keep_runs, ended_before, cb, data, err);
+}
+static inline int sk_store_begin(sk_store_t *st, sk_err_t *err)
+{
+    return st->ops->begin(st, err);
+}
+static inline int sk_store_commit(sk_store_t *st, sk_err_t *err)
+{
+    return st->ops->commit(st, err);
+}
+static inline int sk_store_rollback(sk_store_t *st, sk_err_t *err)
+{
+    return st->ops->rollback(st, err);
+}
+
+#endif

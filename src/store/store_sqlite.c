@@ -1,0 +1,1182 @@
+/*
+ * The SQLite back end of the store (sk_store_sqlite_ops): one file, WAL
+ * journal, synchronous=FULL so that a write acknowledged is on the disk, a
+ * schema versioned by PRAGMA user_version and upgraded by an ordered list of
+ * migrations, and prepared statements cached per connection. Files that are
+ * not sked's, corrupt, or from a newer sked are refused, never re-created.
+ * docs/internals/store.md describes the schema and the reasons.
+ */
+#include "store.h"
+#include "store_int.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+/* "sked" in ASCII: PRAGMA application_id marks the file as ours (the
+ * `file` command and sqlite3's .dbinfo show it). */
+#define APP_ID 0x736b6564
+#define BUSY_TIMEOUT_MS 5000
+#define JOURNAL_LIMIT (16 * 1024 * 1024)
+#define PRUNE_CHUNK 256
+#define QUERY_DEFAULT 100
+
+/*
+ * Migrations, oldest first: migrations[i] takes the schema from version i to
+ * i + 1. Each is applied in one transaction with the new user_version, so a
+ * crash leaves the old version or the new one. Never edit a released entry:
+ * append a new one. The status and trigger spellings here must match the
+ * X-macro tables in store.h (tests check that they do).
+ */
+static const char *const migrations[] = {
+    /* 1: runs, job_state, meta. */
+    "CREATE TABLE meta (\n"
+    "    key   TEXT PRIMARY KEY,\n"
+    "    value TEXT NOT NULL\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE runs (\n"
+    "    id           INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "    job          TEXT NOT NULL,\n"
+    "    step         TEXT,\n"
+    "    status       TEXT NOT NULL,\n"
+    "    \"trigger\"    TEXT NOT NULL,\n"
+    "    attempt      INTEGER NOT NULL CHECK (attempt >= 1),\n"
+    "    scheduled_at INTEGER NOT NULL,\n"
+    "    queued_at    INTEGER,\n"
+    "    started_at   INTEGER,\n"
+    "    ended_at     INTEGER,\n"
+    "    exit_code    INTEGER,\n"
+    "    signal       INTEGER,\n"
+    "    pid          INTEGER,\n"
+    "    reason       TEXT,\n"
+    "    log_path     TEXT\n"
+    ");\n"
+    "CREATE UNIQUE INDEX runs_fire ON runs (job, scheduled_at)\n"
+    "    WHERE attempt = 1 AND step IS NULL AND \"trigger\" IN ('schedule', 'catchup');\n"
+    "CREATE INDEX runs_job ON runs (job, id DESC);\n"
+    "CREATE INDEX runs_active ON runs (id) WHERE status IN ('queued', 'running');\n"
+    "CREATE TABLE job_state (\n"
+    "    job       TEXT PRIMARY KEY,\n"
+    "    last_fire INTEGER NOT NULL DEFAULT 0,\n"
+    "    paused    INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1))\n"
+    ") WITHOUT ROWID;\n",
+};
+
+#define SCHEMA_VERSION ((int)SK_ARRAY_LEN(migrations))
+
+/* Spelled as in the migrations, so the planner can use runs_active. */
+#define SQL_ACTIVE "status IN ('queued', 'running')"
+#define RUN_COLS                                                                                   \
+    "id, job, step, status, \"trigger\", attempt, scheduled_at, queued_at, started_at, "           \
+    "ended_at, exit_code, signal, pid, reason, log_path"
+
+/* The statements, prepared on first use and kept for the connection's life. */
+#define STATEMENTS(X)                                                                              \
+    X(ST_INSERT, "INSERT INTO runs (job, step, status, \"trigger\", attempt, scheduled_at, "       \
+                 "queued_at, started_at, ended_at, exit_code, signal, pid, reason, log_path) "     \
+                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")           \
+    X(ST_START, "UPDATE runs SET status = 'running', started_at = ?2, pid = ?3, log_path = ?4 "    \
+                "WHERE id = ?1 AND status = 'queued'")                                             \
+    X(ST_FINISH, "UPDATE runs SET status = ?2, ended_at = ?3, exit_code = ?4, signal = ?5, "       \
+                 "reason = COALESCE(?6, reason) WHERE id = ?1 AND " SQL_ACTIVE)                    \
+    X(ST_STATUS, "SELECT status FROM runs WHERE id = ?1")                                          \
+    X(ST_GET, "SELECT " RUN_COLS " FROM runs WHERE id = ?1")                                       \
+    X(ST_QUERY_ALL, "SELECT " RUN_COLS " FROM runs WHERE id < ?2 ORDER BY id DESC LIMIT ?3")       \
+    X(ST_QUERY_JOB, "SELECT " RUN_COLS " FROM runs WHERE job = ?1 AND id < ?2 "                    \
+                    "ORDER BY id DESC LIMIT ?3")                                                   \
+    X(ST_QUERY_ACTIVE, "SELECT " RUN_COLS " FROM runs WHERE " SQL_ACTIVE " AND id < ?2 "           \
+                       "ORDER BY id DESC LIMIT ?3")                                                \
+    X(ST_QUERY_JOB_ACTIVE, "SELECT " RUN_COLS " FROM runs WHERE job = ?1 AND " SQL_ACTIVE          \
+                           " AND id < ?2 ORDER BY id DESC LIMIT ?3")                               \
+    X(ST_LAST, "SELECT " RUN_COLS " FROM runs WHERE job = ?1 AND step IS NULL "                    \
+               "ORDER BY id DESC LIMIT 1")                                                         \
+    X(ST_STATE_GET, "SELECT last_fire, paused FROM job_state WHERE job = ?1")                      \
+    X(ST_STATE_SET, "INSERT INTO job_state (job, last_fire, paused) VALUES (?1, ?2, ?3) "          \
+                    "ON CONFLICT (job) DO UPDATE SET last_fire = excluded.last_fire, "             \
+                    "paused = excluded.paused")                                                    \
+    X(ST_PRUNE_KEEP, "SELECT id FROM runs WHERE job = ?1 AND NOT " SQL_ACTIVE                      \
+                     " ORDER BY id DESC LIMIT 1 OFFSET ?2")                                        \
+    X(ST_PRUNE_PICK, "SELECT id, log_path FROM runs WHERE job = ?1 AND NOT " SQL_ACTIVE            \
+                     " AND (id <= ?2 OR COALESCE(ended_at, scheduled_at) < ?3) "                   \
+                     "ORDER BY id LIMIT ?4")                                                       \
+    X(ST_DELETE, "DELETE FROM runs WHERE id = ?1")
+
+typedef enum {
+#define SK_X(e, sql) e,
+    STATEMENTS(SK_X)
+#undef SK_X
+        ST_COUNT
+} stmt_id_t;
+
+static const char *const stmt_sql[] = {
+#define SK_X(e, sql) [e] = sql,
+    STATEMENTS(SK_X)
+#undef SK_X
+};
+
+typedef struct sk_sqlite {
+    sk_store_t base; /* first: the generic store */
+    sqlite3 *db;
+    char *path;
+    bool readonly;
+    bool in_batch;     /* between begin and commit/rollback */
+    bool batch_failed; /* ... and a write failed: SQLite's transaction is gone */
+    char batch_msg[256];
+    long fail_after; /* SKED_TEST_STORE_FAIL_AFTER; 0: off */
+    long writes;     /* write operations so far, for fail_after */
+    sqlite3_stmt *stmt[ST_COUNT];
+} sk_sqlite_t;
+
+/* ---- errors ---- */
+
+/* What a result code means to the person reading the log. */
+static const char *rc_meaning(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_FULL:
+        return "disk full";
+    case SQLITE_IOERR:
+        return "I/O error";
+    case SQLITE_CORRUPT:
+        return "the database file is corrupt";
+    case SQLITE_NOTADB:
+        return "not a SQLite database";
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return "locked by another process for too long";
+    case SQLITE_READONLY:
+        return "cannot write (read-only file or folder)";
+    case SQLITE_CANTOPEN:
+        return "cannot open the file";
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+        return "permission denied";
+    case SQLITE_NOLFS:
+        return "file too large";
+    case SQLITE_PROTOCOL:
+        return "locking protocol error";
+    default:
+        return "store error";
+    }
+}
+
+/* Fills err for a failed SQLite call and returns SK_ESTORE:
+ * "PATH: WHAT: disk full (database or disk is full)". Aborts on SQLITE_NOMEM
+ * like every allocation failure in sked. */
+static int db_fail(sk_sqlite_t *s, int rc, const char *what, sk_err_t *err)
+{
+    if ((rc & 0xff) == SQLITE_NOMEM)
+        sk_panic("%s: %s: SQLite is out of memory", s->path, what);
+    const char *detail = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+    int sys = s->db ? sqlite3_system_errno(s->db) : 0;
+    if (sys && ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN ||
+                (rc & 0xff) == SQLITE_FULL))
+        return sk_err_set(err, SK_ESTORE, "%s: %s: %s (%s: %s)", s->path, what, rc_meaning(rc),
+                          detail, strerror(sys));
+    return sk_err_set(err, SK_ESTORE, "%s: %s: %s (%s)", s->path, what, rc_meaning(rc), detail);
+}
+
+/* After a write failed with SK_ESTORE: no transaction may stay open. Inside a
+ * batch the whole batch is gone; remember that so that commit says so and
+ * later writes do not silently autocommit on their own. */
+static void abort_tx(sk_sqlite_t *s, const sk_err_t *err)
+{
+    if (s->db && !sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    if (s->in_batch && !s->batch_failed) {
+        s->batch_failed = true;
+        sk_strlcpy(s->batch_msg, err ? err->msg : "a write failed", sizeof(s->batch_msg));
+    }
+}
+
+/* db_fail + abort_tx, for write paths. */
+static int write_fail(sk_sqlite_t *s, int rc, const char *what, sk_err_t *err)
+{
+    sk_err_t local;
+    if (!err)
+        err = &local;
+    db_fail(s, rc, what, err);
+    abort_tx(s, err);
+    return SK_ESTORE;
+}
+
+/* Every write operation starts here: refuses writes on a read-only store or
+ * after the batch failed, and plays the fault-injection hook. */
+static int write_gate(sk_sqlite_t *s, const char *what, sk_err_t *err)
+{
+    if (s->readonly)
+        return sk_err_set(err, SK_ESTORE, "%s: %s: the store is open read-only", s->path, what);
+    if (s->batch_failed)
+        return sk_err_set(err, SK_ESTORE,
+                          "%s: %s: the batch was rolled back after an earlier error (%s)", s->path,
+                          what, s->batch_msg);
+    s->writes++;
+    if (s->fail_after > 0 && s->writes >= s->fail_after) {
+        sk_err_t local;
+        if (!err)
+            err = &local;
+        sk_err_set(err, SK_ESTORE, "%s: %s: injected fault (SKED_TEST_STORE_FAIL_AFTER=%ld)",
+                   s->path, what, s->fail_after);
+        abort_tx(s, err);
+        return SK_ESTORE;
+    }
+    return 0;
+}
+
+/* ---- statements ---- */
+
+static int stmt_get(sk_sqlite_t *s, stmt_id_t id, sqlite3_stmt **ret, sk_err_t *err)
+{
+    if (!s->stmt[id]) {
+        int rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                                    &s->stmt[id], NULL);
+        if (rc != SQLITE_OK) {
+            s->stmt[id] = NULL;
+            return db_fail(s, rc, "preparing a statement", err);
+        }
+    }
+    *ret = s->stmt[id];
+    return 0;
+}
+
+/* Resets st so that it holds no read snapshot or lock between calls. */
+static void stmt_done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* 0 (unset) is stored as NULL. */
+static void bind_time(sqlite3_stmt *st, int i, int64_t v)
+{
+    if (v)
+        sqlite3_bind_int64(st, i, v);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void bind_int_or_null(sqlite3_stmt *st, int i, int v, int none)
+{
+    if (v != none)
+        sqlite3_bind_int(st, i, v);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static char *col_strdup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? sk_xstrdup((const char *)t) : NULL;
+}
+
+static int col_int_or(sqlite3_stmt *st, int i, int none)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return none;
+    return sqlite3_column_int(st, i);
+}
+
+/* Reads the current row (RUN_COLS) into *ret: new strings. */
+static int read_run(sk_sqlite_t *s, sqlite3_stmt *st, sk_run_t *ret, sk_err_t *err)
+{
+    sk_run_t r;
+    memset(&r, 0, sizeof(r));
+    r.id = sqlite3_column_int64(st, 0);
+    const char *status = (const char *)sqlite3_column_text(st, 3);
+    const char *trigger = (const char *)sqlite3_column_text(st, 4);
+    if (sk_run_status_parse(status, &r.status) < 0)
+        return sk_err_set(err, SK_ESTORE, "%s: run %" PRId64 " has an unknown status '%s'", s->path,
+                          r.id, status ? status : "");
+    if (sk_trigger_parse(trigger, &r.trigger) < 0)
+        return sk_err_set(err, SK_ESTORE, "%s: run %" PRId64 " has an unknown trigger '%s'",
+                          s->path, r.id, trigger ? trigger : "");
+    r.job = col_strdup(st, 1);
+    r.step = col_strdup(st, 2);
+    r.attempt = sqlite3_column_int(st, 5);
+    r.scheduled_at = sqlite3_column_int64(st, 6);
+    r.queued_at = sqlite3_column_int64(st, 7);
+    r.started_at = sqlite3_column_int64(st, 8);
+    r.ended_at = sqlite3_column_int64(st, 9);
+    r.exit_code = col_int_or(st, 10, -1);
+    r.signal = col_int_or(st, 11, 0);
+    r.pid = col_int_or(st, 12, 0);
+    r.reason = col_strdup(st, 13);
+    r.log_path = col_strdup(st, 14);
+    if (!r.job)
+        r.job = sk_xstrdup("");
+    *ret = r;
+    return 0;
+}
+
+/* Runs sql (no rows) on the connection; SK_ESTORE with what on failure. */
+static int exec_sql(sk_sqlite_t *s, const char *sql, const char *what, sk_err_t *err)
+{
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : db_fail(s, rc, what, err);
+}
+
+/* The integer a one-row PRAGMA or SELECT returns. */
+static int query_int(sk_sqlite_t *s, const char *sql, int64_t *ret, const char *what, sk_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *ret = sqlite3_column_int64(st, 0);
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        *ret = 0;
+        rc = SQLITE_OK;
+    }
+    int r = rc == SQLITE_OK ? 0 : db_fail(s, rc, what, err);
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* ---- opening ---- */
+
+static void sq_close(sk_store_t *st)
+{
+    sk_sqlite_t *s = (sk_sqlite_t *)st;
+    if (!s)
+        return;
+    for (size_t i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(s->stmt[i]);
+    if (s->db) {
+        if (!sqlite3_get_autocommit(s->db))
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close_v2(s->db);
+    }
+    free(s->path);
+    free(s);
+}
+
+/* SKED_TEST_STORE_FAIL_AFTER, read once per open. */
+static int read_fail_after(sk_sqlite_t *s, sk_err_t *err)
+{
+    const char *v = getenv("SKED_TEST_STORE_FAIL_AFTER");
+    if (!v || !*v)
+        return 0;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || *end || n < 0)
+        return sk_err_set(err, SK_ESTORE, "SKED_TEST_STORE_FAIL_AFTER=%s: not a count", v);
+    s->fail_after = n;
+    return 0;
+}
+
+/* Where the file stands before SQLite touches it. */
+typedef enum { FILE_MISSING, FILE_EMPTY, FILE_PRESENT } file_state_t;
+
+/* Classifies path. A non-empty file must start with SQLite's magic: SQLite
+ * itself takes a 1-byte file for an empty database (a work-around in its
+ * unix VFS), and we must not initialise over someone's byte. */
+static int file_state(const char *path, file_state_t *ret, sk_err_t *err)
+{
+    static const char magic[16] = "SQLite format 3";
+    char head[sizeof(magic)];
+    struct stat sb;
+    if (stat(path, &sb) < 0) {
+        if (errno == ENOENT) {
+            *ret = FILE_MISSING;
+            return 0;
+        }
+        return sk_err_set(err, SK_ESTORE, "%s: cannot open the store: %s", path, strerror(errno));
+    }
+    if (!S_ISREG(sb.st_mode))
+        return sk_err_set(err, SK_ESTORE, "%s: the store is not a regular file", path);
+    if (sb.st_size == 0) {
+        *ret = FILE_EMPTY;
+        return 0;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return sk_err_set(err, SK_ESTORE, "%s: cannot open the store: %s", path, strerror(errno));
+    ssize_t n = read(fd, head, sizeof(head));
+    int e = errno;
+    close(fd);
+    if (n < 0)
+        return sk_err_set(err, SK_ESTORE, "%s: cannot read the store: %s", path, strerror(e));
+    if (n != (ssize_t)sizeof(head) || memcmp(head, magic, sizeof(magic)) != 0)
+        return sk_err_set(err, SK_ESTORE, "%s: not a SQLite database; refusing to use it", path);
+    *ret = FILE_PRESENT;
+    return 0;
+}
+
+static sk_sqlite_t *sqlite_new(const char *path)
+{
+    sk_sqlite_t *s = sk_xcalloc(1, sizeof(*s));
+    s->base.ops = &sk_store_sqlite_ops;
+    s->path = sk_xstrdup(path);
+    return s;
+}
+
+static int db_connect(sk_sqlite_t *s, int flags, sk_err_t *err)
+{
+    int rc = sqlite3_open_v2(s->path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK)
+        return db_fail(s, rc, "opening the store", err);
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    /* Defensive: no writable_schema or similar ways to corrupt the file
+     * through SQL, and no functions called from a schema we did not write. */
+    sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+    sqlite3_db_config(s->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+    return 0;
+}
+
+/* Appends "; refusing to use it" to the message db_fail left in err. */
+static int refuse(sk_err_t *err)
+{
+    char msg[sizeof(err->msg)];
+    sk_strlcpy(msg, err->msg, sizeof(msg));
+    return sk_err_set(err, SK_ESTORE, "%s; refusing to use it", msg);
+}
+
+/* Reads who the file belongs to and its schema version, without writing.
+ * *ret_fresh is set for an empty database (no schema objects, no id): only
+ * such a file may be initialised. */
+static int identify(sk_sqlite_t *s, int64_t *ret_version, bool *ret_fresh, sk_err_t *err)
+{
+    int64_t app_id, version, objects;
+    int r = query_int(s, "PRAGMA application_id", &app_id, "reading the file header", err);
+    if (r == 0)
+        r = query_int(s, "PRAGMA user_version", &version, "reading the file header", err);
+    if (r == 0)
+        r = query_int(s, "SELECT count(*) FROM sqlite_schema", &objects, "reading the schema", err);
+    if (r < 0)
+        return refuse(err);
+    if (app_id == 0 && version == 0 && objects == 0) {
+        *ret_version = 0;
+        *ret_fresh = true;
+        return 0;
+    }
+    if (app_id != APP_ID)
+        return sk_err_set(err, SK_ESTORE,
+                          "%s: a SQLite database that is not a sked store (application_id "
+                          "0x%08" PRIx64 "); refusing to use it",
+                          s->path, (uint64_t)(uint32_t)app_id);
+    if (version < 1)
+        return sk_err_set(err, SK_ESTORE,
+                          "%s: a sked store without a schema version; refusing to use it", s->path);
+    if (version > SCHEMA_VERSION)
+        return sk_err_set(err, SK_ESTORE,
+                          "%s: schema version %" PRId64 " is newer than this sked knows (%d); "
+                          "upgrade sked",
+                          s->path, version, SCHEMA_VERSION);
+    *ret_version = version;
+    *ret_fresh = false;
+    return 0;
+}
+
+/* PRAGMA quick_check: a corrupt file is refused before anything writes. */
+static int check_integrity(sk_sqlite_t *s, sk_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int r = 0;
+    int rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *res = (const char *)sqlite3_column_text(st, 0);
+        if (!sk_streq(res, "ok"))
+            r = sk_err_set(err, SK_ESTORE,
+                           "%s: the database file is corrupt (quick_check: %s); refusing to use "
+                           "it",
+                           s->path, res ? res : "?");
+    } else if (rc != SQLITE_DONE) {
+        db_fail(s, rc, "checking the file", err);
+        r = refuse(err);
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* Brings the schema from `from` to SCHEMA_VERSION in one transaction. */
+static int migrate(sk_sqlite_t *s, sk_err_t *err)
+{
+    char sql[160];
+    int64_t from;
+    bool fresh;
+    int r = exec_sql(s, "BEGIN IMMEDIATE", "starting the schema transaction", err);
+    if (r < 0)
+        return r;
+    /* Again, under the write lock: another process may have got here first. */
+    r = identify(s, &from, &fresh, err);
+    if (r < 0)
+        goto fail;
+    for (int v = (int)from; v < SCHEMA_VERSION; v++) {
+        r = exec_sql(s, migrations[v], "applying a schema migration", err);
+        if (r < 0)
+            goto fail;
+    }
+    if (from < SCHEMA_VERSION) {
+        sk_snprintf(sql, sizeof(sql), "PRAGMA application_id = %d; PRAGMA user_version = %d",
+                    APP_ID, SCHEMA_VERSION);
+        r = exec_sql(s, sql, "writing the schema version", err);
+        if (r < 0)
+            goto fail;
+        sk_snprintf(sql, sizeof(sql),
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES "
+                    "('schema_version', '%d'), ('written_by', 'sked " SK_VERSION "')",
+                    SCHEMA_VERSION);
+        r = exec_sql(s, sql, "writing the schema version", err);
+        if (r < 0)
+            goto fail;
+        if (fresh) {
+            r = exec_sql(s,
+                         "INSERT OR REPLACE INTO meta (key, value) VALUES "
+                         "('created_at', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+                         "writing the schema version", err);
+            if (r < 0)
+                goto fail;
+        }
+    }
+    r = exec_sql(s, "COMMIT", "committing the schema", err);
+    if (r < 0)
+        goto fail;
+    return 0;
+fail:
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return r;
+}
+
+/* The connection settings of a writer; docs/internals/store.md says why. */
+static int configure(sk_sqlite_t *s, sk_err_t *err)
+{
+    char sql[64], mode[16] = "";
+    int64_t ignored;
+    sqlite3_stmt *st = NULL;
+
+    /* synchronous=FULL: in WAL mode, NORMAL may lose the last commits on
+     * power loss; a fire recorded must survive it. fullfsync matters on
+     * macOS only, where plain fsync() does not flush the drive's cache. */
+    int r = exec_sql(s,
+                     "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA fullfsync = ON; "
+                     "PRAGMA checkpoint_fullfsync = ON",
+                     "setting up the connection", err);
+    if (r < 0)
+        return r;
+    sk_snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit = %d", JOURNAL_LIMIT);
+    r = query_int(s, sql, &ignored, "setting up the connection", err);
+    if (r < 0)
+        return r;
+
+    int rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *m = (const char *)sqlite3_column_text(st, 0);
+        sk_strlcpy(mode, m ? m : "?", sizeof(mode));
+        rc = SQLITE_OK;
+    }
+    r = rc == SQLITE_OK ? 0 : db_fail(s, rc, "switching to WAL mode", err);
+    sqlite3_finalize(st);
+    if (r == 0 && !sk_streq(mode, "wal"))
+        r = sk_err_set(err, SK_ESTORE,
+                       "%s: cannot use WAL mode here (the journal mode stays '%s'); is it on a "
+                       "network file system?",
+                       s->path, mode);
+    return r;
+}
+
+static int sq_open(const char *url, sk_store_t **ret, sk_err_t *err)
+{
+    sk_sqlite_t *s = NULL;
+    file_state_t fs;
+    int64_t version;
+    bool fresh;
+    sk_err_t local;
+
+    if (!err)
+        err = &local;
+    if (!url || !*url)
+        return sk_err_set(err, SK_ESTORE, "no store path given");
+    s = sqlite_new(url);
+    int r = read_fail_after(s, err);
+    if (r == 0)
+        r = file_state(url, &fs, err);
+    if (r == 0)
+        r = db_connect(s, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err);
+    /* Look before writing anything: a foreign, newer or corrupt file is
+     * left exactly as it was. */
+    if (r == 0)
+        r = identify(s, &version, &fresh, err);
+    if (r == 0 && fs == FILE_PRESENT)
+        r = check_integrity(s, err);
+    if (r < 0)
+        goto fail;
+
+    r = configure(s, err);
+    if (r < 0)
+        goto fail;
+    if (fresh || version < SCHEMA_VERSION) {
+        r = migrate(s, err);
+        if (r < 0)
+            goto fail;
+    }
+    *ret = &s->base;
+    return 0;
+fail:
+    sq_close(&s->base);
+    return r;
+}
+
+static int sq_open_readonly(const char *url, sk_store_t **ret, sk_err_t *err)
+{
+    sk_sqlite_t *s = NULL;
+    file_state_t fs;
+    int64_t version;
+    bool fresh;
+    sk_err_t local;
+
+    if (!err)
+        err = &local;
+    if (!url || !*url)
+        return sk_err_set(err, SK_ESTORE, "no store path given");
+    s = sqlite_new(url);
+    s->readonly = true;
+    int r = file_state(url, &fs, err);
+    if (r < 0)
+        goto fail;
+    if (fs == FILE_MISSING) {
+        r = sk_err_set(err, SK_ESTORE,
+                       "%s: no store here (the daemon creates it when it first starts)", url);
+        goto fail;
+    }
+    r = db_connect(s, SQLITE_OPEN_READONLY, err);
+    if (r == 0)
+        r = identify(s, &version, &fresh, err);
+    if (r < 0)
+        goto fail;
+    if (fresh) {
+        r = sk_err_set(err, SK_ESTORE, "%s: the store is empty (the daemon has not set it up yet)",
+                       url);
+        goto fail;
+    }
+    if (version < SCHEMA_VERSION) {
+        r = sk_err_set(err, SK_ESTORE,
+                       "%s: schema version %" PRId64 " is older than this sked's (%d); start the "
+                       "daemon once to upgrade it",
+                       url, version, SCHEMA_VERSION);
+        goto fail;
+    }
+    *ret = &s->base;
+    return 0;
+fail:
+    sq_close(&s->base);
+    return r;
+}
+
+/* ---- runs ---- */
+
+#define SK_X(e, str) +1
+enum { N_STATUSES = 0 SK_RUN_STATUSES(SK_X), N_TRIGGERS = 0 SK_TRIGGERS(SK_X) };
+#undef SK_X
+
+static bool status_valid(sk_run_status_t v)
+{
+    return (int)v >= 0 && (int)v < N_STATUSES;
+}
+
+static bool trigger_valid(sk_trigger_t v)
+{
+    return (int)v >= 0 && (int)v < N_TRIGGERS;
+}
+
+static int sq_run_insert(sk_store_t *st, sk_run_t *run, sk_err_t *err)
+{
+    sk_sqlite_t *s = (sk_sqlite_t *)st;
+    sqlite3_stmt *q = NULL;
+    if (!run || !run->job || !*run->job)
+        return sk_err_set(err, -EINVAL, "%s: a run needs a job name", s->path);
+    if (run->attempt < 1 || !status_valid(run->status) || !trigger_valid(run->trigger))
+        return sk_err_set(err, -EINVAL, "%s: job %s: bad attempt, status or trigger", s->path,
+                          run->job);
+    int r = write_gate(s, "recording a run", err);
+    if (r == 0)
+        r = stmt_get(s, ST_INSERT, &q, err);
+    if (r < 0)
+        return r;
+    bind_text(q, 1, run->job);
+    bind_text(q, 2, run->step);
+    bind_text(q, 3, sk_run_status_str(run->status));
+    bind_text(q, 4, sk_trigger_str(run->trigger));
+    sqlite3_bind_int(q, 5, run->attempt);
+    sqlite3_bind_int64(q, 6, run->scheduled_at);
+    bind_time(q, 7, run->queued_at);
+    bind_time(q, 8, run->started_at);
+    bind_time(q, 9, run->ended_at);
+    bind_int_or_null(q, 10, run->exit_code, -1);
+    bind_int_or_null(q, 11, run->signal, 0);
+    bind_int_or_null(q, 12, run->pid, 0);
+    bind_text(q, 13, run->reason);
+    bind_text(q, 14, run->log_path);
+    int rc = sqlite3_step(q);
+    stmt_done(q);
+    if (rc == SQLITE_DONE) {
+        run->id = sqlite3_last_insert_rowid(s->db);
+        return 0;
+    }
+    /* A constraint failure undoes this statement only: a batch goes on. */
+    if (rc == SQLITE_CONSTRAINT_UNIQUE)
+        return sk_err_set(err, -EEXIST, "%s: job %s already has a fire at %" PRId64 " (attempt 1)",
+                          s->path, run->job, run->scheduled_at);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+        return sk_err_set(err, -EINVAL, "%s: job %s: %s", s->path, run->job, sqlite3_errmsg(s->db));
+    return write_fail(s, rc, "recording a run", err);
+}
+
+/* After an UPDATE of run id changed nothing: SK_ENOTFOUND, or the run's
+ * status in *ret_status. */
+static int run_status(sk_sqlite_t *s, int64_t id, sk_run_status_t *ret_status, sk_err_t *err)
+{
+    sqlite3_stmt *q = NULL;
+    int r = stmt_get(s, ST_STATUS, &q, err);
+    if (r < 0)
+        return r;
+    sqlite3_bind_int64(q, 1, id);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(q, 0);
+        if (sk_run_status_parse(t, ret_status) < 0)
+            r = sk_err_set(err, SK_ESTORE, "%s: run %" PRId64 " has an unknown status '%s'",
+                           s->path, id, t ? t : "");
+    } else if (rc == SQLITE_DONE) {
+        r = sk_err_set(err, SK_ENOTFOUND, "%s: no run %" PRId64, s->path, id);
+    } else {
+        r = db_fail(s, rc, "reading a run", err);
+    }
+    stmt_done(q);
+    return r;
+}
+
+static int sq_run_start(sk_store_t *st, int64_t id, int64_t started_at, int pid,
+                        const char *log_path, sk_err_t *err)
+{
+    sk_sqlite_t *s = (sk_sqlite_t *)st;
+    sqlite3_stmt *q = NULL;
+    sk_run_status_t cur;
+    int r = write_gate(s, "recording a start", err);
+    if (r == 0)
+        r = stmt_get(s, ST_START, &q, err);
+    if (r < 0)
+        return r;
+    sqlite3_bind_int64(q, 1, id);
+    bind_time(q, 2, started_at);
+    bind_int_or_null(q, 3, pid, 0);
+    bind_text(q, 4, log_path);
+    int rc = sqlite3_step(q);
+    stmt_done(q);
+    if (rc != SQLITE_DONE)
+        return write_fail(s, rc, "recording a start", err);
+    if (sqlite3_changes(s->db) > 0)
+        return 0;
+    r = run_status(s, id, &cur, err);
+    if (r < 0)
+        return r;
+    return sk_err_set(err, -EINVAL, "%s: run %" PRId64 " is %s, not queued: cannot start it",
+                      s->path, id, sk_run_status_str(cur));
+}
+
+static int sq_run_finish(sk_store_t *st, int64_t id, sk_run_status_t status, int64_t ended_at,
+                         int exit_code, int signal, const char *reason, sk_err_t *err)
+{
+    sk_sqlite_t *s = (sk_sqlite_t *)st;
+    sqlite3_stmt *q = NULL;
+    sk_run_status_t cur;
+    if (!status_valid(status) || !sk_run_status_final(status))
+        return sk_err_set(err, -EINVAL, "%s: run %" PRId64 ": '%s' is not an outcome", s->path, id,
+                          sk_run_status_str(status));
+    int r = write_gate(s, "recording an outcome", err);
+    if (r == 0)
+        r = stmt_get(s, ST_FINISH, &q, err);
+    if (r < 0)
+        return r;
+    sqlite3_bind_int64(q, 1, id);
+    bind_text(q, 2, sk_run_status_str(status));
+    bind_time(q, 3, ended_at);
+    bind_int_or_null(q, 4, exit_code, -1);
+    bind_int_or_null(q, 5, signal, 0);
+    bind_text(q, 6, reason);
+    int rc = sqlite3_step(q);
+    stmt_done(q);
+    if (rc != SQLITE_DONE)
+        return write_fail(s, rc, "recording an outcome", err);
+    if (sqlite3_changes(s->db) > 0)
+        return 0;
+    r = run_status(s, id, &cur, err);
+    if (r < 0)
+        return r;
+    return sk_err_set(err, -EALREADY, "%s: run %" PRId64 " already has an outcome (%s)", s->path,
+                      id, sk_run_status_str(cur));
+}
+
+/* Steps q (bound, returning RUN_COLS) once into *ret; SK_ENOTFOUND with
+ * what_missing when there is no row. */
+static int fetch_one(sk_sqlite_t *s, sqlite3_stmt *q, sk_run_t *ret, const char *what_missing,
+                     sk_err_t *err)
+{
+    int r;
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        r = read_run(s, q, ret, err);
+    else if (rc == SQLITE_DONE)
+        r = sk_err_set(err, SK_ENOTFOUND, "%s", what_missing);
+    else
+        r = db_fail(s, rc, "reading runs", err);
+    stmt_done(q);
+    return r;
+}
+
+static int sq_run_get(sk_store_t *st, int64_t id, sk_run_t *ret, sk_err_t *err)
+{
+    sk_sqlite_t *s = (sk_sqlite_t *)st;
+    sqlite3_stmt *q = NULL;
+    char missing[64];
+    int r = stmt_get(s, ST_GET, &q, err);
+    if (r < 0)
+        return r;
+    sqlite3_bind_int64(q, 1, id);
+    sk_snprintf(missing, sizeof(missing), "no run %" PRId64, id);
+    return fetch_one(s, q, ret, missing, err);
+}
+
+static int sq_run_last(sk_store_t *st, const char *job, sk_run_t *ret, sk_err_t *err)
+{
+    sk_sqlite_t *s = (sk_sqlite_t *)st;
+    sqlite3_stmt *q = NULL;
+    char missing[300];
+    if (!job)
+        return sk_err_set(err, -EINVAL, "%s: run_last needs a job", s->path);
+    int r = stmt_get(s, ST_LAST, &q, err);
+    if (r < 0)
+        return r;
+    bind_text(q, 1, job);
+    sk_snprintf(missing, sizeof(missing), "job %s has no runs", job);
+    return fetch_one(s, q, ret, missing, err);
+}
+
+static int sq_runs_query(sk_store_t *st, const sk_run_filter_t *f, sk_run_t **ret, size_t *ret_n,
+                         sk_err_t *err)
+{
+    sk_sqlite_t *s = (sk_sqlite_t *)st;
+    static const sk_run_filter_t none;
+    sqlite3_stmt *q = NULL;
+    sk_run_t *runs = NULL;
+    size_t n = 0, cap = 0;
+
+    if (!f)
+        f = &none;
+    size_t limit = f->limit ? SK_MIN(f->limit, (size_t)SK_STORE_QUERY_MAX) : QUERY_DEFAULT;
+    stmt_id_t id = f->job ? (f->only_active ? ST_QUERY_JOB_ACTIVE : ST_QUERY_JOB)
+                          : (f->only_active ? ST_QUERY_ACTIVE : ST_QUERY_ALL);
+    int r = stmt_get(s, id, &q, err);
+    if (r < 0)
+        return r;
+    if (f->job)
+        bind_text(q, 1, f->job);
+    sqlite3_bind_int64(q, 2, f->before_id > 0 ? f->before_id : INT64_MAX);
+    sqlite3_bind_int64(q, 3, (sqlite3_int64)limit);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : SK_MIN(limit, (size_t)16);
+            runs = sk_xrealloc(runs, cap * sizeof(*runs));
+        }
+        r = read_run(s, q, &runs[n], err);
+        if (r < 0)
+            goto fail;
+        n++;
+    }
+    if (rc != SQLITE_DONE) {
+        r = db_fail(s, rc, "reading runs", err);
+        goto fail;
+    }
+    stmt_done(q);
+    *ret = runs;
+    *ret_n = n;
+    return 0;
+fail:
+    stmt_done(q);
+    sk_runs_free(runs, n);
+    return r;
+}
+
+/* ---- job state ---- */
+
+static int sq_job_state_get(sk_store_t *st, const char *job, sk_job_state_t *ret, sk_err_t *err)
+{
+    sk_sqlite_t *s = (sk_sqlite_t *)st;
+    sqlite3_stmt *q = NULL;
+    if (!job)
+        return sk_err_set(err, -EINVAL, "%s: job_state_get needs a job", s->path);
+    int r = stmt_get(s, ST_STATE_GET, &q, err);
+    if (r < 0)
+        return r;
+    bind_text(q, 1, job);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        ret->last_fire = sqlite3_column_int64(q, 0);
+        ret->paused = sqlite3_column_int(q, 1) != 0;
+    } else if (rc == SQLITE_DONE) {
+        ret->last_fire = 0;
+        ret->paused = false;
+    } else {
+        r = db_fail(s, rc, "reading a job's state", err);
+    }
+    stmt_done(q);
+    return r;
+}
+
+static int sq_job_state_set(sk_store_t *st, const char *job, const sk_job_state_t *js,
+                            sk_err_t *err)
+{
+    sk_sqlite_t *s = (sk_sqlite_t *)st;
+    sqlite3_stmt *q = NULL;
+    if (!job || !*job || !js)
+        return sk_err_set(err, -EINVAL, "%s: job_state_set needs a job and a state", s->path);
+    int r = write_gate(s, "recording a job's state", err);
+    if (r == 0)
+        r = stmt_get(s, ST_STATE_SET, &q, err);
+    if (r < 0)
+        return r;
+    bind_text(q, 1, job);
+    sqlite3_bind_int64(q, 2, js->last_fire);
+    sqlite3_bind_int(q, 3, js->paused ? 1 : 0);
+    int rc = sqlite3_step(q);
+    stmt_done(q);
+    if (rc != SQLITE_DONE)
+        return write_fail(s, rc, "recording a job's state", err);
+    return 0;
+}
+
+/* ---- pruning ---- */
+
+typedef struct {
+    int64_t id;
+    char *log_path;
+} victim_t;
+
+/* The id of job's keep_runs-th newest final run (everything at or below it
+ * beyond that goes), or 0 when there are not that many. */
+static int prune_cutoff(sk_sqlite_t *s, const char *job, size_t keep_runs, int64_t *ret,
+                        sk_err_t *err)
+{
+    sqlite3_stmt *q = NULL;
+    *ret = 0;
+    if (keep_runs == 0)
+        return 0;
+    int r = stmt_get(s, ST_PRUNE_KEEP, &q, err);
+    if (r < 0)
+        return r;
+    bind_text(q, 1, job);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)SK_MIN(keep_runs, (size_t)INT64_MAX));
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        *ret = sqlite3_column_int64(q, 0); /* the first one to delete */
+    else if (rc != SQLITE_DONE)
+        r = db_fail(s, rc, "pruning runs", err);
+    stmt_done(q);
+    return r;
+}
+
+/* Picks and deletes up to PRUNE_CHUNK runs: the victims in v[0..*ret_n). */
+static int prune_chunk(sk_sqlite_t *s, const char *job, int64_t max_id, int64_t ended_before,
+                       victim_t *v, size_t *ret_n, sk_err_t *err)
+{
+    sqlite3_stmt *pick = NULL, *del = NULL;
+    size_t n = 0;
+    int r = stmt_get(s, ST_PRUNE_PICK, &pick, err);
+    if (r == 0)
+        r = stmt_get(s, ST_DELETE, &del, err);
+    if (r < 0)
+        return r;
+    bind_text(pick, 1, job);
+    sqlite3_bind_int64(pick, 2, max_id);
+    sqlite3_bind_int64(pick, 3, ended_before > 0 ? ended_before : INT64_MIN);
+    sqlite3_bind_int(pick, 4, PRUNE_CHUNK);
+    int rc;
+    while ((rc = sqlite3_step(pick)) == SQLITE_ROW) {
+        v[n].id = sqlite3_column_int64(pick, 0);
+        v[n].log_path = col_strdup(pick, 1);
+        n++;
+    }
+    stmt_done(pick);
+    *ret_n = n;
+    if (rc != SQLITE_DONE)
+        return db_fail(s, rc, "pruning runs", err);
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_int64(del, 1, v[i].id);
+        rc = sqlite3_step(del);
+        stmt_done(del);
+        if (rc != SQLITE_DONE)
+            return db_fail(s, rc, "pruning runs", err);
+    }
+    return 0;
+}
+
+static void victims_release(victim_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].log_path);
+        v[i].log_path = NULL;
+    }
+}
+
+static int sq_prune(sk_store_t *st, const char *job, size_t keep_runs, int64_t ended_before,
+                    void (*cb)(const char *log_path, void *data), void *data, sk_err_t *err)
+{
+    sk_sqlite_t *s = (sk_sqlite_t *)st;
+    victim_t *v = NULL;
+    size_t n = 0;
+    int64_t max_id = 0;
+    bool own_tx = false, have_cutoff = false;
+
+    if (!job)
+        return sk_err_set(err, -EINVAL, "%s: prune needs a job", s->path);
+    int r = write_gate(s, "pruning runs", err);
+    if (r < 0)
+        return r;
+    if (keep_runs == 0 && ended_before <= 0)
+        return 0;
+    v = sk_xcalloc(PRUNE_CHUNK, sizeof(*v));
+    for (;;) {
+        own_tx = !s->in_batch;
+        if (own_tx) {
+            r = exec_sql(s, "BEGIN IMMEDIATE", "pruning runs", err);
+            if (r < 0)
+                goto fail;
+        }
+        /* The cut-off is read once, in the transaction that first uses it:
+         * later chunks only delete rows older than it. */
+        r = have_cutoff ? 0 : prune_cutoff(s, job, keep_runs, &max_id, err);
+        have_cutoff = r == 0;
+        if (r == 0)
+            r = prune_chunk(s, job, max_id, ended_before, v, &n, err);
+        if (r == 0 && own_tx)
+            r = exec_sql(s, "COMMIT", "pruning runs", err);
+        if (r < 0)
+            goto fail;
+        own_tx = false;
+        for (size_t i = 0; i < n && cb; i++)
+            cb(v[i].log_path, data);
+        victims_release(v, n);
+        if (n < PRUNE_CHUNK)
+            break;
+    }
+    free(v);
+    return 0;
+fail:
+    /* Chunks already committed stay pruned (their logs were handed out);
+     * this one is rolled back whole, with the batch around it if any. */
+    abort_tx(s, err);
+    if (v)
+        victims_release(v, n);
+    free(v);
+    return r;
+}
+
+/* ---- batches ---- */
+
+static int sq_begin(sk_store_t *st, sk_err_t *err)
+{
+    sk_sqlite_t *s = (sk_sqlite_t *)st;
+    if (s->readonly)
+        return sk_err_set(err, SK_ESTORE, "%s: begin: the store is open read-only", s->path);
+    if (s->in_batch)
+        return sk_err_set(err, -EINVAL, "%s: begin: a batch is already open", s->path);
+    /* IMMEDIATE takes the write lock now, so that no write in the batch
+     * can fail later for want of it. */
+    int r = exec_sql(s, "BEGIN IMMEDIATE", "starting a batch", err);
+    if (r < 0)
+        return r;
+    s->in_batch = true;
+    s->batch_failed = false;
+    s->batch_msg[0] = '\0';
+    return 0;
+}
+
+static int sq_commit(sk_store_t *st, sk_err_t *err)
+{
+    sk_sqlite_t *s = (sk_sqlite_t *)st;
+    if (!s->in_batch)
+        return sk_err_set(err, -EINVAL, "%s: commit without begin", s->path);
+    int r;
+    if (s->batch_failed) {
+        r = sk_err_set(err, SK_ESTORE, "%s: the batch was rolled back: %s", s->path, s->batch_msg);
+    } else {
+        r = write_gate(s, "committing a batch", err);
+        if (r == 0) {
+            int rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+            if (rc != SQLITE_OK)
+                r = write_fail(s, rc, "committing a batch", err);
+        }
+    }
+    if (s->db && !sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    s->in_batch = false;
+    s->batch_failed = false;
+    s->batch_msg[0] = '\0';
+    return r;
+}
+
+static int sq_rollback(sk_store_t *st, sk_err_t *err)
+{
+    sk_sqlite_t *s = (sk_sqlite_t *)st;
+    int r = 0;
+    if (!s->in_batch)
+        return 0;
+    if (!sqlite3_get_autocommit(s->db)) {
+        int rc = sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+            r = db_fail(s, rc, "rolling back a batch", err);
+    }
+    s->in_batch = false;
+    s->batch_failed = false;
+    s->batch_msg[0] = '\0';
+    return r;
+}
+
+/* ---- for tests ---- */
+
+sqlite3 *sk_store_sqlite__db(sk_store_t *st)
+{
+    SK_ASSERT(st && st->ops == &sk_store_sqlite_ops);
+    return ((sk_sqlite_t *)st)->db;
+}
+
+int sk_store_sqlite__schema_version(void)
+{
+    return SCHEMA_VERSION;
+}
+
+const sk_store_ops_t sk_store_sqlite_ops = {
+    .name = "sqlite",
+    .open = sq_open,
+    .open_readonly = sq_open_readonly,
+    .close = sq_close,
+    .run_insert = sq_run_insert,
+    .run_start = sq_run_start,
+    .run_finish = sq_run_finish,
+    .run_get = sq_run_get,
+    .runs_query = sq_runs_query,
+    .run_last = sq_run_last,
+    .job_state_get = sq_job_state_get,
+    .job_state_set = sq_job_state_set,
+    .prune = sq_prune,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+};
