@@ -1,0 +1,649 @@
+/*
+ * One running child on the loop: spawned in its own session and process
+ * group (setsid via UV_PROCESS_DETACHED), stdin from /dev/null, stdout and
+ * stderr read from two pipes and written to the run's log file one stamped
+ * line at a time, capped at max_output; a timeout sends SIGTERM to the group
+ * and SIGKILL after kill_grace; when the child exits, what is left of its
+ * group is killed. The outcome is reported exactly once, after the child has
+ * exited, both pipes are done and the log is written, from the last handle's
+ * close callback. Exports sk_proc_start, sk_proc_pid and sk_proc_stop.
+ * See docs/internals/runner.md.
+ */
+#include "runner.h"
+#include "runner_int.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+/* A line longer than this is written as several log lines. */
+#define SK_RUNNER_LINE_MAX (64 * 1024)
+/* Bytes asked of the kernel per read. */
+#define READ_SIZE (64 * 1024)
+/* Formatted log lines are batched here and written once per read. */
+#define WBUF_SIZE (2 * SK_RUNNER_LINE_MAX)
+/* After the child exits, how long its pipes may stay open (held by a
+ * process that left the group) before we stop waiting for their EOF. */
+#define DRAIN_GRACE_MS 1000
+/* At most this much is read from such a pipe on the way out. */
+#define DRAIN_READ_MAX (1024 * 1024)
+/* execvp's search path when the environment has no PATH. */
+#define EXEC_DEFAULT_PATH "/bin:/usr/bin"
+
+typedef struct stream {
+    uv_pipe_t pipe; /* first: a handle pointer is a stream pointer */
+    sk_proc_t *proc;
+    const char *name; /* "out" or "err", as written in the log */
+    char *line;       /* the partial line so far (SK_RUNNER_LINE_MAX bytes) */
+    size_t len;
+    bool done; /* EOF seen or given up on; the pipe is closing */
+} stream_t;
+
+struct sk_proc {
+    uv_loop_t *loop;
+    uv_process_t process;
+    stream_t out, err;
+    uv_timer_t kill_timer;  /* the timeout, then the SIGKILL after the grace */
+    uv_timer_t drain_timer; /* waiting for EOF after the child exited */
+    int nhandles;           /* initialised handles whose close callback is pending */
+
+    sk_proc_cb cb;
+    void *data;
+    bool report; /* false after a failed spawn: nobody is told */
+
+    int pid; /* also the process group id */
+    int log_fd;
+    char *log_path;
+    int64_t max_output; /* <= 0: no cap */
+    int64_t timeout_ms; /* <= 0: none */
+    int64_t kill_grace_ms;
+    int64_t kept; /* bytes of output that went to the log */
+
+    bool exited;   /* the child has been reaped */
+    bool stopping; /* SIGTERM sent (timeout or sk_proc_stop); stop_end says which */
+    bool finished; /* all done; handles are closing */
+    bool discard;  /* drop further output: over the cap, or the log failed */
+    sk_proc_end_t stop_end;
+
+    char stamp[SK_RUNNER_STAMP_MAX]; /* of the data being handled */
+    char *rbuf;                      /* READ_SIZE bytes, shared by both pipes */
+    char *wbuf;                      /* WBUF_SIZE bytes of formatted lines */
+    size_t wlen;
+    sk_proc_result_t res;
+};
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void update_stamp(sk_proc_t *p)
+{
+    sk_runner__utc_stamp(wall_ms(), true, p->stamp, sizeof(p->stamp));
+}
+
+/* ---- the log file ---- */
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* The log cannot be written (ENOSPC, EIO...): say so once in the result and
+ * discard the rest of the output. The run itself goes on. */
+static void log_failed(sk_proc_t *p, int code)
+{
+    if (!p->res.reason[0])
+        sk_snprintf(p->res.reason, sizeof(p->res.reason), "log %s: write failed: %s", p->log_path,
+                    sk_strerror(code));
+    p->discard = true;
+    if (p->log_fd >= 0)
+        close(p->log_fd);
+    p->log_fd = -1;
+}
+
+static void wflush(sk_proc_t *p)
+{
+    if (p->wlen > 0 && p->log_fd >= 0) {
+        int r = write_all(p->log_fd, p->wbuf, p->wlen);
+        if (r != 0)
+            log_failed(p, r);
+    }
+    p->wlen = 0;
+}
+
+/* Appends "STAMP NAME | TEXT\n" to the write buffer (len <= LINE_MAX). */
+static void emit(sk_proc_t *p, const char *name, const char *text, size_t len)
+{
+    if (p->log_fd < 0)
+        return;
+    size_t slen = strlen(p->stamp), nlen = strlen(name);
+    size_t need = slen + 1 + nlen + 3 + len + 1;
+    SK_ASSERT(need <= WBUF_SIZE);
+    if (p->wlen + need > WBUF_SIZE) {
+        wflush(p);
+        if (p->log_fd < 0)
+            return;
+    }
+    char *w = p->wbuf + p->wlen;
+    memcpy(w, p->stamp, slen);
+    w += slen;
+    *w++ = ' ';
+    memcpy(w, name, nlen);
+    w += nlen;
+    memcpy(w, " | ", 3);
+    w += 3;
+    memcpy(w, text, len);
+    w += len;
+    *w++ = '\n';
+    p->wlen += need;
+}
+
+/* Writes out a stream's partial line, if any. */
+static void flush_partial(sk_proc_t *p, stream_t *s)
+{
+    if (s->len > 0)
+        emit(p, s->name, s->line, s->len);
+    s->len = 0;
+}
+
+/* Splits data into lines; a line that reaches SK_RUNNER_LINE_MAX bytes
+ * without a newline is written as it is and continues on the next line. */
+static void feed(sk_proc_t *p, stream_t *s, const char *d, size_t n)
+{
+    while (n > 0) {
+        const char *nl = memchr(d, '\n', n);
+        size_t seg = nl ? (size_t)(nl - d) : n;
+        while (s->len + seg > SK_RUNNER_LINE_MAX) {
+            size_t take = SK_RUNNER_LINE_MAX - s->len;
+            if (s->len == 0) {
+                emit(p, s->name, d, take);
+            } else {
+                memcpy(s->line + s->len, d, take);
+                emit(p, s->name, s->line, SK_RUNNER_LINE_MAX);
+                s->len = 0;
+            }
+            d += take;
+            n -= take;
+            seg -= take;
+        }
+        if (nl) {
+            if (s->len == 0) {
+                emit(p, s->name, d, seg);
+            } else {
+                memcpy(s->line + s->len, d, seg);
+                emit(p, s->name, s->line, s->len + seg);
+                s->len = 0;
+            }
+            d += seg + 1;
+            n -= seg + 1;
+        } else {
+            memcpy(s->line + s->len, d, seg);
+            s->len += seg;
+            d += seg;
+            n -= seg;
+        }
+    }
+}
+
+/* Takes n bytes the child wrote on s: counted always, kept up to the cap,
+ * then one marker line and the rest is dropped (but still read, so the
+ * child never blocks on a full pipe). */
+static void take(sk_proc_t *p, stream_t *s, const char *d, size_t n)
+{
+    p->res.output_bytes += (int64_t)n;
+    if (p->discard)
+        return;
+    size_t keep = n;
+    bool over = false;
+    if (p->max_output > 0 && p->kept + (int64_t)n > p->max_output) {
+        keep = (size_t)(p->max_output - p->kept);
+        over = true;
+    }
+    feed(p, s, d, keep);
+    p->kept += (int64_t)keep;
+    if (over) {
+        char marker[96];
+        int len = sk_snprintf(marker, sizeof(marker),
+                              "... output truncated after %" PRId64 " bytes ...", p->max_output);
+        flush_partial(p, &p->out);
+        flush_partial(p, &p->err);
+        emit(p, "sked", marker, (size_t)len);
+        p->res.truncated = true;
+        p->discard = true;
+    }
+}
+
+/* ---- handles and the end of the run ---- */
+
+static void on_close(uv_handle_t *h)
+{
+    sk_proc_t *p = h->data;
+    SK_ASSERT(p->nhandles > 0);
+    if (--p->nhandles > 0)
+        return;
+    if (p->report && p->cb)
+        p->cb(p, &p->res, p->data);
+    if (p->log_fd >= 0)
+        close(p->log_fd);
+    free(p->out.line);
+    free(p->err.line);
+    free(p->rbuf);
+    free(p->wbuf);
+    free(p->log_path);
+    free(p);
+}
+
+static void close_handle(uv_handle_t *h)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, on_close);
+}
+
+/* Reports once everything is in: the child reaped, both pipes done. The
+ * callback itself runs from the last close callback, so that when it runs
+ * the process holds no handle on the loop any more. */
+static void finish_if_done(sk_proc_t *p)
+{
+    if (p->finished || !p->exited || !p->out.done || !p->err.done)
+        return;
+    p->finished = true;
+    wflush(p);
+    if (p->log_fd >= 0 && close(p->log_fd) != 0 && !p->res.reason[0])
+        sk_snprintf(p->res.reason, sizeof(p->res.reason), "log %s: close failed: %s", p->log_path,
+                    strerror(errno));
+    p->log_fd = -1;
+    p->res.ended_ms = wall_ms();
+    close_handle((uv_handle_t *)&p->kill_timer);
+    close_handle((uv_handle_t *)&p->drain_timer);
+    close_handle((uv_handle_t *)&p->process);
+}
+
+/* A pipe hit EOF (or an error, or we gave up on it): its partial line is
+ * written and it is closed. */
+static void stream_end(sk_proc_t *p, stream_t *s)
+{
+    if (s->done)
+        return;
+    s->done = true;
+    if (!p->discard) {
+        update_stamp(p);
+        flush_partial(p, s);
+        wflush(p);
+    }
+    uv_read_stop((uv_stream_t *)&s->pipe);
+    close_handle((uv_handle_t *)&s->pipe);
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    (void)hint;
+    /* One buffer serves both pipes: each read is handled in full before
+     * libuv asks for the next buffer. */
+    sk_proc_t *p = ((stream_t *)h)->proc;
+    *buf = uv_buf_init(p->rbuf, READ_SIZE);
+}
+
+static void on_read(uv_stream_t *h, ssize_t n, const uv_buf_t *buf)
+{
+    stream_t *s = (stream_t *)h;
+    sk_proc_t *p = s->proc;
+    if (n > 0) {
+        if (!p->discard)
+            update_stamp(p);
+        take(p, s, buf->base, (size_t)n);
+        wflush(p);
+        return;
+    }
+    if (n == 0)
+        return; /* EAGAIN */
+    /* UV_EOF, or a read error: either way, no more data. */
+    stream_end(p, s);
+    finish_if_done(p);
+}
+
+/* Reads what is in the pipe right now without waiting (the fd is
+ * non-blocking), bounded, before the pipe is closed early. */
+static void drain_now(sk_proc_t *p, stream_t *s)
+{
+    uv_os_fd_t fd;
+    if (s->done || uv_fileno((uv_handle_t *)&s->pipe, &fd) != 0)
+        return;
+    uv_read_stop((uv_stream_t *)&s->pipe);
+    update_stamp(p);
+    for (size_t total = 0; total < DRAIN_READ_MAX;) {
+        ssize_t n = read(fd, p->rbuf, READ_SIZE);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        take(p, s, p->rbuf, (size_t)n);
+        total += (size_t)n;
+    }
+}
+
+/* A line of sked's own in the log, "STAMP sked | text": what sked did to
+ * the run. Written even past the output cap (there are at most a few). */
+static void note(sk_proc_t *p, const char *fmt, ...) SK_PRINTF(2, 3);
+static void note(sk_proc_t *p, const char *fmt, ...)
+{
+    char text[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    update_stamp(p);
+    emit(p, "sked", text, (size_t)SK_MIN(SK_MAX(n, 0), (int)sizeof(text) - 1));
+    wflush(p);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    sk_proc_t *p = t->data;
+    /* Someone outside the process group (a grandchild that called setsid)
+     * holds a pipe open; the run does not wait for it. */
+    drain_now(p, &p->out);
+    drain_now(p, &p->err);
+    note(p,
+         "output still open %dms after the child exited (held by a process outside "
+         "group %d): closed",
+         DRAIN_GRACE_MS, p->pid);
+    stream_end(p, &p->out);
+    stream_end(p, &p->err);
+    finish_if_done(p);
+}
+
+static void on_child_exit(uv_process_t *h, int64_t status, int sig)
+{
+    sk_proc_t *p = h->data;
+    p->exited = true;
+    uv_timer_stop(&p->kill_timer);
+    /* Grandchildren die with the run: whatever is left of the group goes.
+     * The group id cannot be reused while it has members, and libuv calls
+     * us right after reaping, so the window for reuse is negligible. After
+     * our own signals the group may still hold dying members: no note then. */
+    if (kill(-(pid_t)p->pid, SIGKILL) == 0 && !p->stopping)
+        note(p, "the child exited: SIGKILL to what was left of process group %d", p->pid);
+    if (sig != 0) {
+        p->res.end = SK_PROC_SIGNALED;
+        p->res.signal = sig;
+        p->res.exit_code = -1;
+    } else {
+        p->res.end = SK_PROC_EXITED;
+        p->res.exit_code = (int)status;
+    }
+    if (p->stopping)
+        p->res.end = p->stop_end;
+    if (!p->out.done || !p->err.done)
+        uv_timer_start(&p->drain_timer, on_drain_timeout, DRAIN_GRACE_MS, 0);
+    finish_if_done(p);
+}
+
+static void on_kill_grace(uv_timer_t *t)
+{
+    sk_proc_t *p = t->data;
+    if (p->exited)
+        return;
+    char grace[32];
+    sk_duration_format(p->kill_grace_ms, grace, sizeof(grace));
+    note(p, "still running %s after SIGTERM: SIGKILL to process group %d", grace, p->pid);
+    kill(-(pid_t)p->pid, SIGKILL);
+}
+
+/* SIGTERM to the whole group (and SIGCONT, so that a stopped process sees
+ * it), then SIGKILL after the grace unless the child has exited by then. */
+static void terminate(sk_proc_t *p, sk_proc_end_t why)
+{
+    char dur[32];
+    p->stopping = true;
+    p->stop_end = why;
+    if (why == SK_PROC_TIMED_OUT) {
+        sk_duration_format(p->timeout_ms, dur, sizeof(dur));
+        note(p, "timed out after %s: SIGTERM to process group %d", dur, p->pid);
+    } else {
+        note(p, "stopped: SIGTERM to process group %d", p->pid);
+    }
+    kill(-(pid_t)p->pid, SIGTERM);
+    kill(-(pid_t)p->pid, SIGCONT);
+    uv_timer_start(&p->kill_timer, on_kill_grace, (uint64_t)p->kill_grace_ms, 0);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+    sk_proc_t *p = t->data;
+    if (!p->exited && !p->stopping)
+        terminate(p, SK_PROC_TIMED_OUT);
+}
+
+/* ---- starting ---- */
+
+/* The value of PATH in envp (the one execvp will search), or NULL. */
+static const char *envp_path(char *const *envp)
+{
+    if (!envp)
+        return getenv("PATH");
+    for (size_t i = 0; envp[i]; i++)
+        if (strncmp(envp[i], "PATH=", 5) == 0)
+            return envp[i] + 5;
+    return NULL;
+}
+
+/* 0 if path is a regular file we may execute, else -errno. */
+static int check_exec(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -errno;
+    if (S_ISDIR(st.st_mode))
+        return -EISDIR;
+    if (!S_ISREG(st.st_mode) || access(path, X_OK) != 0)
+        return -EACCES;
+    return 0;
+}
+
+/*
+ * Checks before forking what execvp would fail on, to give a clear message:
+ * the working folder, and the program (relative to cwd if it has a slash,
+ * else searched on the child's PATH). uv_spawn reports the same failures,
+ * less clearly, if something changes in between.
+ */
+static int precheck(const sk_spawn_t *spec, sk_err_t *err)
+{
+    struct stat st;
+    const char *prog = spec->argv ? spec->argv[0] : NULL;
+    if (!prog || !prog[0])
+        return sk_err_set(err, -EINVAL, "cannot run an empty command");
+    if (spec->cwd && spec->cwd[0]) {
+        if (stat(spec->cwd, &st) != 0)
+            return sk_err_set(err, -errno, "working directory %s: %s", spec->cwd, strerror(errno));
+        if (!S_ISDIR(st.st_mode))
+            return sk_err_set(err, -ENOTDIR, "working directory %s: %s", spec->cwd,
+                              strerror(ENOTDIR));
+    }
+    if (strchr(prog, '/')) {
+        char buf[PATH_MAX];
+        const char *path = prog;
+        if (prog[0] != '/' && spec->cwd && spec->cwd[0]) {
+            sk_snprintf(buf, sizeof(buf), "%s/%s", spec->cwd, prog);
+            path = buf;
+        }
+        int r = check_exec(path);
+        if (r != 0)
+            return sk_err_set(err, r, "cannot run %s: %s", prog, sk_strerror(r));
+        return 0;
+    }
+    const char *search = envp_path(spec->envp);
+    if (!search)
+        search = EXEC_DEFAULT_PATH;
+    int first = -ENOENT;
+    for (const char *q = search;;) {
+        const char *end = strchr(q, ':');
+        size_t len = end ? (size_t)(end - q) : strlen(q);
+        char buf[PATH_MAX];
+        sk_snprintf(buf, sizeof(buf), "%.*s%s%s", (int)len, q, len ? "/" : "", prog);
+        int r = check_exec(buf);
+        if (r == 0)
+            return 0;
+        if (r == -EACCES && first == -ENOENT)
+            first = r; /* execvp reports EACCES if some candidate had it */
+        if (!end)
+            break;
+        q = end + 1;
+    }
+    return sk_err_set(err, first, "cannot run %s: %s (PATH=%s)", prog, sk_strerror(first), search);
+}
+
+/* mkdir -p of path's parent folders, each new one 0700. */
+static int make_parents(const char *path)
+{
+    char *d = sk_xstrdup(path);
+    int r = 0;
+    for (char *q = d + 1; *q; q++) {
+        if (*q != '/')
+            continue;
+        *q = '\0';
+        if (mkdir(d, 0700) != 0 && errno != EEXIST) {
+            r = -errno;
+            break;
+        }
+        *q = '/';
+    }
+    free(d);
+    return r;
+}
+
+static int open_log(const char *path, int *ret_fd, sk_err_t *err)
+{
+    int r = make_parents(path);
+    if (r != 0)
+        return sk_err_set(err, r, "log file %s: cannot create its folder: %s", path,
+                          sk_strerror(r));
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
+    if (fd < 0)
+        return sk_err_set(err, -errno, "log file %s: %s", path, strerror(errno));
+    *ret_fd = fd;
+    return 0;
+}
+
+int sk_proc_start(uv_loop_t *loop, const sk_spawn_t *spec, sk_proc_cb cb, void *data,
+                  sk_proc_t **ret, sk_err_t *err)
+{
+    int fd = -1;
+    int r = precheck(spec, err);
+    if (r != 0)
+        return r;
+    if (spec->log_path && (r = open_log(spec->log_path, &fd, err)) != 0)
+        return r;
+
+    sk_proc_t *p = sk_xcalloc(1, sizeof(*p));
+    p->loop = loop;
+    p->cb = cb;
+    p->data = data;
+    p->log_fd = fd;
+    fd = -1; /* p took it */
+    p->log_path = sk_xstrdup(spec->log_path ? spec->log_path : "");
+    p->max_output = spec->max_output;
+    p->timeout_ms = spec->timeout_ms;
+    p->kill_grace_ms = SK_MAX(spec->kill_grace_ms, 0);
+    p->rbuf = sk_xmalloc(READ_SIZE);
+    p->wbuf = sk_xmalloc(WBUF_SIZE);
+    p->res.exit_code = -1;
+
+    /* These initialisations cannot fail on Unix (they only fill in structs). */
+    stream_t *streams[2] = {&p->out, &p->err};
+    for (int i = 0; i < 2; i++) {
+        stream_t *s = streams[i];
+        s->proc = p;
+        s->name = i == 0 ? "out" : "err";
+        s->line = sk_xmalloc(SK_RUNNER_LINE_MAX);
+        r = uv_pipe_init(loop, &s->pipe, 0);
+        SK_ASSERT(r == 0);
+        s->pipe.data = p;
+        p->nhandles++;
+    }
+    r = uv_timer_init(loop, &p->kill_timer);
+    SK_ASSERT(r == 0);
+    p->kill_timer.data = p;
+    p->nhandles++;
+    r = uv_timer_init(loop, &p->drain_timer);
+    SK_ASSERT(r == 0);
+    p->drain_timer.data = p;
+    p->nhandles++;
+
+    uv_stdio_container_t stdio[3];
+    memset(stdio, 0, sizeof(stdio));
+    stdio[0].flags = UV_IGNORE; /* libuv gives the child /dev/null */
+    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[1].data.stream = (uv_stream_t *)&p->out.pipe;
+    stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[2].data.stream = (uv_stream_t *)&p->err.pipe;
+
+    uv_process_options_t opt;
+    memset(&opt, 0, sizeof(opt));
+    opt.exit_cb = on_child_exit;
+    opt.file = spec->argv[0];
+    opt.args = (char **)spec->argv;
+    opt.env = (char **)spec->envp;
+    opt.cwd = spec->cwd && spec->cwd[0] ? spec->cwd : NULL;
+    opt.flags = UV_PROCESS_DETACHED; /* setsid(): the child leads its own group */
+    opt.stdio_count = 3;
+    opt.stdio = stdio;
+
+    p->res.started_ms = wall_ms();
+    r = uv_spawn(loop, &p->process, &opt);
+    p->process.data = p;
+    p->nhandles++; /* uv_spawn initialises the handle even when it fails */
+    if (r != 0) {
+        struct stat st;
+        /* execve's ENOENT for a file that exists is about its #! line. */
+        bool interp = r == UV_ENOENT && strchr(spec->argv[0], '/') && stat(opt.file, &st) == 0;
+        sk_err_set(err, r, "cannot run %s: %s%s", spec->argv[0], sk_strerror(r),
+                   interp ? " (is its #! interpreter missing?)" : "");
+        p->report = false;
+        close_handle((uv_handle_t *)&p->out.pipe);
+        close_handle((uv_handle_t *)&p->err.pipe);
+        close_handle((uv_handle_t *)&p->kill_timer);
+        close_handle((uv_handle_t *)&p->drain_timer);
+        close_handle((uv_handle_t *)&p->process);
+        return r;
+    }
+    p->report = true;
+    p->pid = p->process.pid;
+    for (int i = 0; i < 2; i++) {
+        if (uv_read_start((uv_stream_t *)&streams[i]->pipe, on_alloc, on_read) != 0) {
+            streams[i]->done = true;
+            close_handle((uv_handle_t *)&streams[i]->pipe);
+        }
+    }
+    /* The loop's cached time may be stale: count the timeout from now. */
+    uv_update_time(loop);
+    if (p->timeout_ms > 0)
+        uv_timer_start(&p->kill_timer, on_timeout, (uint64_t)p->timeout_ms, 0);
+    *ret = p;
+    return 0;
+}
+
+int sk_proc_pid(const sk_proc_t *p)
+{
+    return p->pid;
+}
+
+void sk_proc_stop(sk_proc_t *p)
+{
+    if (!p || p->exited || p->stopping || p->finished)
+        return;
+    uv_timer_stop(&p->kill_timer);
+    terminate(p, SK_PROC_KILLED);
+}
