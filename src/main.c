@@ -11,6 +11,7 @@ static const char usage[] =
     "  cron next EXPR [--tz ZONE] [--from ISO8601] [--count N] [--name NAME]\n"
     "                          print the next fire instants of a cron expression\n"
     "  cron explain EXPR       say when a cron expression fires, in English\n"
+    "  validate [-c FILE]      check a configuration file; print every error with its place\n"
     "  version                 print sked's version\n"
     "  help                    print this help\n";
 
@@ -23,6 +24,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "cron") == 0)
         return sk_cmd_cron(argc - 2, argv + 2);
+    if (strcmp(cmd, "validate") == 0)
+        return sk_cmd_validate(argc - 2, argv + 2);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         fputs(usage, stdout);
         return SK_EXIT_OK;

@@ -35,6 +35,14 @@ void sk_cli_error(const char *fmt, ...) SK_PRINTF(1, 2);
 /* Prints a located error: "sked: <prefix>: <msg> (column N)". */
 void sk_cli_print_err(const char *prefix, const sk_err_t *err);
 
+/*
+ * The configuration file a command uses: opt (from -c FILE) when given,
+ * else $SKED_CONFIG when set and not empty, else "sked.yaml" in the current
+ * folder. Returns opt, the environment's string or a literal: borrowed.
+ */
+const char *sk_cli_config_path(const char *opt);
+
 int sk_cmd_cron(int argc, char **argv);
+int sk_cmd_validate(int argc, char **argv);
 
 #endif

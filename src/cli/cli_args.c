@@ -86,3 +86,13 @@ int sk_cli_parse(const char *cmd, const char *usage, int argc, char **argv,
     *ret_npos = npos;
     return 0;
 }
+
+const char *sk_cli_config_path(const char *opt)
+{
+    if (opt && *opt)
+        return opt;
+    const char *env = getenv("SKED_CONFIG");
+    if (env && *env)
+        return env;
+    return "sked.yaml";
+}

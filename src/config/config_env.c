@@ -1,0 +1,156 @@
+/*
+ * env_file parsing: the KEY=VALUE files that hold a job's secrets outside
+ * sked.yaml, in the dotenv dialect most tools share (comments, optional
+ * "export ", optional quotes). Error messages name the line but never echo
+ * its text, since the text is a secret.
+ */
+#include "config_int.h"
+
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r';
+}
+
+static bool is_key_start(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+
+static bool is_key_char(char c)
+{
+    return is_key_start(c) || (c >= '0' && c <= '9');
+}
+
+/* Appends or replaces key in the growing list. */
+static void put(sk_pool_t *pool, sk_kv_t **kv, size_t *n, size_t *cap, const char *key, size_t klen,
+                const char *val, size_t vlen)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (strlen((*kv)[i].key) == klen && memcmp((*kv)[i].key, key, klen) == 0) {
+            (*kv)[i].value = sk_config__strndup(pool, val, vlen);
+            return;
+        }
+    }
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 8;
+        *kv = sk_xrealloc(*kv, *cap * sizeof(**kv));
+    }
+    (*kv)[*n].key = sk_config__strndup(pool, key, klen);
+    (*kv)[*n].value = sk_config__strndup(pool, val, vlen);
+    (*n)++;
+}
+
+/* After a closing quote only blanks or a comment may follow. */
+static bool rest_is_empty(const char *p, const char *end)
+{
+    while (p < end && is_blank(*p))
+        p++;
+    return p == end || *p == '#';
+}
+
+int sk_config__env_parse(const char *text, size_t len, sk_pool_t *pool, sk_kv_t **ret,
+                         size_t *ret_n, sk_err_t *err)
+{
+    sk_kv_t *kv = NULL;
+    size_t n = 0, cap = 0;
+    char *val = NULL; /* the unquoted value being built */
+    int r = 0;
+    const char *p = text, *tend = text + len;
+    int lineno = 0;
+
+    while (p < tend) {
+        lineno++;
+        const char *eol = memchr(p, '\n', (size_t)(tend - p));
+        const char *end = eol ? eol : tend;
+        const char *q = p;
+        p = eol ? eol + 1 : tend;
+
+        while (q < end && is_blank(*q))
+            q++;
+        if (q == end || *q == '#')
+            continue;
+        if ((size_t)(end - q) > 7 && memcmp(q, "export", 6) == 0 && is_blank(q[6])) {
+            q += 7;
+            while (q < end && is_blank(*q))
+                q++;
+        }
+        const char *key = q;
+        if (q == end || !is_key_start(*q)) {
+            r = sk_err_set(err, SK_EPARSE,
+                           "line %d: expected KEY=VALUE with KEY made of letters, digits and _",
+                           lineno);
+            goto fail;
+        }
+        while (q < end && is_key_char(*q))
+            q++;
+        size_t klen = (size_t)(q - key);
+        while (q < end && is_blank(*q))
+            q++;
+        if (q == end || *q != '=') {
+            r = sk_err_set(err, SK_EPARSE, "line %d: expected KEY=VALUE", lineno);
+            goto fail;
+        }
+        q++;
+        while (q < end && is_blank(*q))
+            q++;
+
+        if (q < end && (*q == '\'' || *q == '"')) {
+            char quote = *q++;
+            size_t cap_v = (size_t)(end - q) + 1, vlen = 0;
+            free(val);
+            val = sk_xmalloc(cap_v);
+            bool closed = false;
+            while (q < end) {
+                char c = *q++;
+                if (c == quote) {
+                    closed = true;
+                    break;
+                }
+                if (quote == '"' && c == '\\' && q < end) {
+                    char e = *q++;
+                    c = e == 'n' ? '\n' : e == 't' ? '\t' : e;
+                    if (e != 'n' && e != 't' && e != '"' && e != '\\' && e != '$')
+                        val[vlen++] = '\\';
+                }
+                val[vlen++] = c;
+            }
+            if (!closed) {
+                r = sk_err_set(err, SK_EPARSE, "line %d: the value's %s quote is not closed",
+                               lineno, quote == '"' ? "double" : "single");
+                goto fail;
+            }
+            if (!rest_is_empty(q, end)) {
+                r = sk_err_set(err, SK_EPARSE, "line %d: unexpected text after the quoted value",
+                               lineno);
+                goto fail;
+            }
+            if (memchr(val, '\0', vlen)) {
+                r = sk_err_set(err, SK_EPARSE, "line %d: the value contains a NUL byte", lineno);
+                goto fail;
+            }
+            put(pool, &kv, &n, &cap, key, klen, val, vlen);
+        } else {
+            const char *vend = end;
+            while (vend > q && is_blank(vend[-1]))
+                vend--;
+            if (memchr(q, '\0', (size_t)(vend - q))) {
+                r = sk_err_set(err, SK_EPARSE, "line %d: the value contains a NUL byte", lineno);
+                goto fail;
+            }
+            put(pool, &kv, &n, &cap, key, klen, q, (size_t)(vend - q));
+        }
+    }
+
+    sk_kv_t *out = sk_config__alloc(pool, (n ? n : 1) * sizeof(*out));
+    if (n)
+        memcpy(out, kv, n * sizeof(*out));
+    free(kv);
+    free(val);
+    *ret = out;
+    *ret_n = n;
+    return 0;
+fail:
+    free(kv);
+    free(val);
+    return r;
+}

@@ -1,0 +1,158 @@
+/*
+ * Inside the config module: a pool that owns every allocation of one
+ * configuration snapshot (freed at once), the YAML node tree that
+ * config_yaml.c builds with each node's line and column, and the helpers the
+ * loader shares with it. Nothing here is part of sked's public interface.
+ */
+#ifndef SK_CONFIG_INT_H
+#define SK_CONFIG_INT_H
+
+#include "config.h"
+
+/* Caps on what a user controls (STYLE: every size has a cap). */
+#define SK_CONFIG_MAX_BYTES (1024 * 1024) /* sked.yaml and env_files */
+#define SK_CONFIG_MAX_DEPTH 64            /* nested lists and mappings */
+#define SK_CONFIG_MAX_NODES 1000000       /* nodes, with aliases expanded */
+#define SK_CONFIG_MAX_ERRORS 1000         /* errors kept; the rest are counted */
+
+/*
+ * A pool: every allocation is its own malloc block (so ASan and valgrind see
+ * each one) chained into a list that sk_config__pool_free releases at once.
+ */
+typedef struct sk_pool sk_pool_t;
+
+sk_pool_t *sk_config__pool_new(void);
+/* Frees every block and the pool; NULL is a no-op. */
+void sk_config__pool_free(sk_pool_t *p);
+/* Zeroed memory owned by the pool; never NULL. */
+void *sk_config__alloc(sk_pool_t *p, size_t n);
+char *sk_config__strndup(sk_pool_t *p, const char *s, size_t n);
+char *sk_config__strdup(sk_pool_t *p, const char *s);
+char *sk_config__printf(sk_pool_t *p, const char *fmt, ...) SK_PRINTF(2, 3);
+
+typedef enum sk_ynode_kind {
+    SK_YNODE_SCALAR,
+    SK_YNODE_SEQ,
+    SK_YNODE_MAP,
+} sk_ynode_kind_t;
+
+typedef enum sk_ystyle {
+    SK_YSTYLE_PLAIN,
+    SK_YSTYLE_SINGLE, /* 'quoted' */
+    SK_YSTYLE_DOUBLE, /* "quoted" */
+    SK_YSTYLE_BLOCK,  /* | or > */
+} sk_ystyle_t;
+
+typedef struct sk_ynode sk_ynode_t;
+
+typedef struct sk_ypair {
+    sk_ynode_t *key; /* always a scalar */
+    sk_ynode_t *val;
+} sk_ypair_t;
+
+/*
+ * One YAML node. Lines and columns are 1-based and count characters (as
+ * libyaml does); end_col is the column just after the node. Aliases point
+ * to the anchored node, so a node may have several parents: read-only.
+ */
+struct sk_ynode {
+    sk_ynode_kind_t kind;
+    int line, col;
+    int end_line, end_col;
+    sk_ystyle_t style; /* scalars */
+    char *text;        /* scalars: the value, NUL-terminated (never contains NUL) */
+    size_t len;
+    sk_ynode_t **items; /* sequences */
+    size_t nitems;
+    sk_ypair_t *pairs; /* mappings, in file order, duplicate keys removed */
+    size_t npairs;
+    size_t weight; /* nodes in this subtree, aliases expanded */
+};
+
+/*
+ * Parses text (len bytes) as one YAML document into a node tree allocated
+ * in pool. *ret_root is NULL for an empty document. Errors go to errs at
+ * file (borrowed: it must outlive errs): syntax errors, the depth and node
+ * caps, unknown aliases and a second document stop the parse and return
+ * SK_ECONFIG; duplicate and non-scalar keys are reported and dropped (the
+ * first of duplicates is kept) and the parse goes on (returns 0).
+ */
+int sk_config__yaml_parse(const char *file, const char *text, size_t len, sk_pool_t *pool,
+                          sk_ynode_t **ret_root, sk_errs_t *errs);
+
+/* True for a plain null scalar: empty, "~", "null", "Null", "NULL". */
+bool sk_config__is_null(const sk_ynode_t *n);
+
+/*
+ * The column in the file of the byte at offset off (0-based) inside the
+ * scalar's value, when the value sits on one line as written (plain, or
+ * quoted without escapes); else the node's own column.
+ */
+int sk_config__inner_col(const sk_ynode_t *n, size_t off);
+
+/*
+ * The length of the line break at p (before end), or 0: "\r\n", "\r", "\n",
+ * and in UTF-8 NEL, LS and PS, the breaks libyaml counts lines by.
+ */
+size_t sk_config__line_break(const char *p, const char *end);
+
+/* Number of UTF-8 characters in the first n bytes of s. */
+size_t sk_config__utf8_len(const char *s, size_t n);
+
+/* Sorts errs->items[from..] by line and column, keeping the order of ties. */
+void sk_config__errs_sort(sk_errs_t *errs, size_t from);
+
+/*
+ * Reads a whole regular file of at most max bytes into new memory
+ * (NUL-terminated). Returns 0, -errno, or -EFBIG when it is larger.
+ */
+int sk_config__read_file(const char *path, size_t max, char **ret, size_t *ret_len);
+
+/*
+ * Parses an env_file's text: KEY=VALUE lines, blank lines and # comments, an
+ * optional "export " prefix, values optionally in '' or "" (the latter with
+ * \n \" \\ escapes); unquoted values run to the end of the line, trailing
+ * blanks trimmed. Later duplicates replace earlier ones. Entries go to pool.
+ * On error returns SK_EPARSE with err->msg naming the line.
+ */
+int sk_config__env_parse(const char *text, size_t len, sk_pool_t *pool, sk_kv_t **ret,
+                         size_t *ret_n, sk_err_t *err);
+
+/* What the loader carries while it checks one file. */
+typedef struct sk_config_ctx {
+    const char *file; /* as given: errors name it (borrowed) */
+    char *dir;        /* absolute folder of the file */
+    sk_pool_t *pool;  /* the snapshot's */
+    sk_errs_t *errs;
+    sk_tz_cache_t *tzc;
+    const sk_tz_t *tz; /* the file's zone */
+} sk_config_ctx_t;
+
+/* Adds an error at node n (line 0 when n is NULL); col 0 means the node's column. */
+void sk_config__err(sk_config_ctx_t *L, const sk_ynode_t *n, int col, const char *path,
+                    const char *fmt, ...) SK_PRINTF(5, 6);
+/* For "expected X, got Y": "a list", "a mapping", "nothing", or the scalar
+ * quoted and shortened (into buf). */
+const char *sk_config__got(const sk_ynode_t *n, char *buf, size_t size);
+/* The closest of names to key within a small edit distance, or NULL. */
+const char *sk_config__closest(const char *key, const char *const *names, size_t n);
+/* Reports unknown key k: with extra (where such a key belongs) when given,
+ * else with "did you mean" among names when one is close. */
+void sk_config__unknown_key(sk_config_ctx_t *L, const sk_ynode_t *k, const char *path,
+                            const char *const *names, size_t n, const char *extra);
+/* An absolute, lexically cleaned path for p: as is when absolute, else under base. */
+char *sk_config__path_abs(sk_pool_t *pool, const char *base, const char *p);
+/* The value of key in a mapping; NULL when absent or null. */
+const sk_ynode_t *sk_config__map_get(const sk_ynode_t *map, const char *key);
+/* Parses a whole number ("-" allowed): 0, -1 when it is not one, -2 when it
+ * does not fit in 64 bits. */
+int sk_config__parse_int(const char *t, int64_t *ret);
+bool sk_config__is_top_key(const char *name);
+bool sk_config__is_job_key(const char *name);
+/* Checks defaults: and jobs: of root and fills c->jobs (config_job.c). */
+void sk_config__load_jobs(sk_config_ctx_t *L, const sk_ynode_t *root, sk_config_t *c);
+
+/* The Damerau-Levenshtein (optimal string alignment) distance, capped at cap+1. */
+size_t sk_config__edit_distance(const char *a, const char *b, size_t cap);
+
+#endif

@@ -1,0 +1,377 @@
+/*
+ * sked.yaml to a validated, immutable snapshot (DESIGN section 3): reads the
+ * file, has config_yaml.c build the node tree, checks the top-level keys,
+ * has config_job.c check the jobs, and builds sk_config_t in one pool, so a
+ * failed load frees everything at once and a good one is freed when its last
+ * reference goes. Exports sk_config_load, sk_config_load_text, the
+ * ref/unref/lookup functions, the enum names and the helpers the job part
+ * shares (located errors, "did you mean", paths).
+ */
+#include "config_int.h"
+
+const char *sk_overlap_str(sk_overlap_t o)
+{
+    switch (o) {
+#define SK_X(e, s)                                                                                 \
+    case e:                                                                                        \
+        return s;
+        SK_OVERLAPS(SK_X)
+#undef SK_X
+    }
+    return "?";
+}
+
+const char *sk_catchup_str(sk_catchup_t c)
+{
+    switch (c) {
+#define SK_X(e, s)                                                                                 \
+    case e:                                                                                        \
+        return s;
+        SK_CATCHUPS(SK_X)
+#undef SK_X
+    }
+    return "?";
+}
+
+#define DEF_MAX_PARALLEL 16
+#define MAX_MAX_PARALLEL 10000
+
+/*
+ * The top-level keys. http and log_format belong to parts of sked that do
+ * not exist yet: they are accepted (any value) and ignored for now. Keys
+ * starting with "x-" are ignored too (as in docker compose), so that shared
+ * blocks can be given an &anchor there and reused with *aliases.
+ */
+static const char *const top_keys[] = {
+    "timezone", "state_dir", "store", "defaults", "max_parallel", "jobs", "http", "log_format",
+};
+
+bool sk_config__is_top_key(const char *name)
+{
+    for (size_t i = 0; i < SK_ARRAY_LEN(top_keys); i++) {
+        if (strcmp(top_keys[i], name) == 0)
+            return true;
+    }
+    return false;
+}
+
+void sk_config__err(sk_config_ctx_t *L, const sk_ynode_t *n, int col, const char *path,
+                    const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (col <= 0)
+        col = n ? n->col : 0;
+    sk_errs_add(L->errs, L->file, n ? n->line : 0, col, path, SK_ECONFIG, "%s", msg);
+}
+
+const char *sk_config__got(const sk_ynode_t *n, char *buf, size_t size)
+{
+    if (!n || sk_config__is_null(n))
+        return "nothing";
+    if (n->kind == SK_YNODE_SEQ)
+        return "a list";
+    if (n->kind == SK_YNODE_MAP)
+        return "a mapping";
+    if (n->len > 40)
+        sk_snprintf(buf, size, "\"%.37s...\"", n->text);
+    else
+        sk_snprintf(buf, size, "\"%s\"", n->text);
+    return buf;
+}
+
+/* Case-insensitive, at most 1 edit for keys of up to 3 letters, 2 beyond. */
+const char *sk_config__closest(const char *key, const char *const *names, size_t n)
+{
+    size_t len = strlen(key);
+    size_t cap = len <= 3 ? 1 : 2, best = cap + 1;
+    const char *hit = NULL;
+    char lower[80];
+    if (len >= sizeof(lower))
+        return NULL;
+    for (size_t i = 0; i <= len; i++)
+        lower[i] = (char)(key[i] >= 'A' && key[i] <= 'Z' ? key[i] - 'A' + 'a' : key[i]);
+    for (size_t i = 0; i < n; i++) {
+        size_t d = sk_config__edit_distance(lower, names[i], cap);
+        if (strcmp(key, lower) != 0 && strcmp(lower, names[i]) == 0)
+            d = 0; /* only the case differs */
+        if (d < best) {
+            best = d;
+            hit = names[i];
+        }
+    }
+    return hit;
+}
+
+void sk_config__unknown_key(sk_config_ctx_t *L, const sk_ynode_t *k, const char *path,
+                            const char *const *names, size_t n, const char *extra)
+{
+    const char *hint = sk_config__closest(k->text, names, n);
+    if (strcmp(k->text, "<<") == 0)
+        sk_config__err(L, k, 0, path,
+                       "merge keys (<<) are not supported: put shared settings under defaults:");
+    else if (extra) /* a key of another level: say where it goes, not what it resembles */
+        sk_config__err(L, k, 0, path, "unknown key \"%s\"%s", k->text, extra);
+    else if (hint)
+        sk_config__err(L, k, 0, path, "unknown key \"%s\" (did you mean \"%s\"?)", k->text, hint);
+    else
+        sk_config__err(L, k, 0, path, "unknown key \"%s\"", k->text);
+}
+
+/* -------------------------------------------------------------------------------------------- */
+/* Paths */
+
+/* Lexical clean-up: collapses "//" and "/./", drops a trailing "/." ; keeps "..". */
+static char *path_clean(sk_pool_t *pool, const char *p)
+{
+    size_t len = strlen(p);
+    char *out = sk_config__alloc(pool, len + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        if (p[i] == '/' && o > 0 && out[o - 1] == '/') {
+            i++;
+            continue;
+        }
+        if (p[i] == '.' && (o == 0 || out[o - 1] == '/') && (p[i + 1] == '/' || p[i + 1] == '\0') &&
+            o > 0) {
+            i += p[i + 1] ? 2 : 1;
+            continue;
+        }
+        out[o++] = p[i++];
+    }
+    while (o > 1 && out[o - 1] == '/')
+        o--;
+    out[o] = '\0';
+    return out;
+}
+
+/* An absolute path for p: as is when absolute, else under base. */
+char *sk_config__path_abs(sk_pool_t *pool, const char *base, const char *p)
+{
+    if (p[0] == '/')
+        return path_clean(pool, p);
+    char *joined = sk_config__printf(pool, "%s/%s", base, p);
+    return path_clean(pool, joined);
+}
+
+/* -------------------------------------------------------------------------------------------- */
+/* The file */
+
+int sk_config__parse_int(const char *t, int64_t *ret)
+{
+    const char *d = t[0] == '-' ? t + 1 : t;
+    if (!d[0] || strspn(d, "0123456789") != strlen(d))
+        return -1;
+    errno = 0;
+    long long n = strtoll(t, NULL, 10);
+    if (errno == ERANGE)
+        return -2;
+    *ret = n;
+    return 0;
+}
+
+const sk_ynode_t *sk_config__map_get(const sk_ynode_t *map, const char *key)
+{
+    for (size_t i = 0; map && map->kind == SK_YNODE_MAP && i < map->npairs; i++) {
+        if (strcmp(map->pairs[i].key->text, key) == 0)
+            return sk_config__is_null(map->pairs[i].val) ? NULL : map->pairs[i].val;
+    }
+    return NULL;
+}
+
+/* A top-level scalar value, or NULL after reporting. */
+static const char *top_scalar(sk_config_ctx_t *L, const sk_ynode_t *v, const char *key,
+                              const char *what)
+{
+    char buf[64];
+    if (v->kind != SK_YNODE_SCALAR) {
+        sk_config__err(L, v, 0, key, "expected %s, got %s", what,
+                       sk_config__got(v, buf, sizeof(buf)));
+        return NULL;
+    }
+    if (!v->text[0]) {
+        sk_config__err(L, v, 0, key, "expected %s, got an empty string", what);
+        return NULL;
+    }
+    return v->text;
+}
+
+static void load_top(sk_config_ctx_t *L, const sk_ynode_t *root, sk_config_t *c)
+{
+    const sk_ynode_t *v;
+    char buf[64];
+
+    for (size_t i = 0; root && i < root->npairs; i++) {
+        const sk_ynode_t *k = root->pairs[i].key;
+        bool known = false;
+        for (size_t t = 0; t < SK_ARRAY_LEN(top_keys) && !known; t++)
+            known = strcmp(top_keys[t], k->text) == 0;
+        if (known || strncmp(k->text, "x-", 2) == 0)
+            continue;
+        bool job_key = sk_config__is_job_key(k->text);
+        sk_config__unknown_key(
+            L, k, k->text, top_keys, SK_ARRAY_LEN(top_keys),
+            job_key ? " at the top level (job settings go under jobs.NAME or defaults)" : NULL);
+    }
+
+    c->tz = NULL;
+    if ((v = sk_config__map_get(root, "timezone"))) {
+        const char *t = top_scalar(L, v, "timezone", "a zone name like Europe/Berlin");
+        sk_err_t err;
+        sk_err_clear(&err);
+        if (t && sk_tz_cache_get(L->tzc, t, &c->tz, &err) < 0)
+            sk_config__err(L, v, 0, "timezone", "%s", err.msg);
+    }
+    if (!c->tz) {
+        sk_err_t err;
+        sk_err_clear(&err);
+        if (sk_tz_cache_get(L->tzc, NULL, &c->tz, &err) < 0) {
+            /* The system's zone is broken: say so once, then go on in UTC. */
+            sk_config__err(L, root, 0, "", "%s (set timezone: in the file)", err.msg);
+            c->tz = sk_tz_utc();
+        }
+    }
+    L->tz = c->tz;
+
+    c->state_dir = sk_config__printf(L->pool, "%s/.sked", L->dir);
+    if ((v = sk_config__map_get(root, "state_dir"))) {
+        const char *t = top_scalar(L, v, "state_dir", "a path");
+        if (t)
+            c->state_dir = sk_config__path_abs(L->pool, L->dir, t);
+    }
+    c->store_url = sk_config__printf(L->pool, "%s/sked.db", c->state_dir);
+    if ((v = sk_config__map_get(root, "store"))) {
+        const char *t = top_scalar(L, v, "store", "a path or a postgres:// URL");
+        const char *sep = t ? strstr(t, "://") : NULL;
+        if (sep) {
+            size_t sl = (size_t)(sep - t);
+            if ((sl == 8 && strncmp(t, "postgres", 8) == 0) ||
+                (sl == 10 && strncmp(t, "postgresql", 10) == 0))
+                c->store_url = sk_config__strdup(L->pool, t);
+            else
+                sk_config__err(L, v, 0, "store",
+                               "unsupported store \"%.*s://\": use a file path (SQLite) or a "
+                               "postgres:// URL",
+                               (int)sl, t);
+        } else if (t) {
+            c->store_url = sk_config__path_abs(L->pool, L->dir, t);
+        }
+    }
+
+    c->max_parallel = DEF_MAX_PARALLEL;
+    if ((v = sk_config__map_get(root, "max_parallel"))) {
+        const char *t = top_scalar(L, v, "max_parallel", "a whole number");
+        int64_t n = 0;
+        int r = t ? sk_config__parse_int(t, &n) : 0;
+        if (t && r == -1)
+            sk_config__err(L, v, 0, "max_parallel", "expected a whole number, got %s",
+                           sk_config__got(v, buf, sizeof(buf)));
+        else if (t && (r < 0 || n < 1 || n > MAX_MAX_PARALLEL))
+            sk_config__err(L, v, 0, "max_parallel", "%s is out of range 1-%d", t, MAX_MAX_PARALLEL);
+        else if (t)
+            c->max_parallel = (int)n;
+    }
+}
+
+/* The absolute, lexically clean form of path. */
+static char *abs_config_path(sk_pool_t *pool, const char *path)
+{
+    if (path[0] == '/')
+        return path_clean(pool, path);
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof(cwd)))
+        sk_strlcpy(cwd, "/", sizeof(cwd));
+    return sk_config__path_abs(pool, cwd, path);
+}
+
+int sk_config_load_text(const char *path, const char *text, size_t len, sk_tz_cache_t *tzc,
+                        sk_config_t **ret, sk_errs_t *errs)
+{
+    size_t nerr = errs->n, ndropped = errs->dropped;
+    sk_pool_t *pool = sk_config__pool_new();
+    sk_pool_t *tree = sk_config__pool_new(); /* the YAML nodes, dropped when done */
+    sk_ynode_t *root = NULL;
+    char buf[64];
+
+    sk_config_t *c = sk_config__alloc(pool, sizeof(*c));
+    c->pool = pool;
+    c->refs = 1;
+    c->path = abs_config_path(pool, path);
+    char *slash = strrchr(c->path, '/');
+    c->dir = slash == c->path ? sk_config__strdup(pool, "/")
+                              : sk_config__strndup(pool, c->path, (size_t)(slash - c->path));
+    sk_config_ctx_t L = {.file = path, .dir = c->dir, .pool = pool, .errs = errs, .tzc = tzc};
+
+    if (len > SK_CONFIG_MAX_BYTES) {
+        sk_errs_add(errs, path, 0, 0, "", SK_ECONFIG, "the file is larger than 1 MiB");
+        goto fail;
+    }
+    if (sk_config__yaml_parse(path, text, len, tree, &root, errs) < 0)
+        goto fail;
+    if (root && sk_config__is_null(root))
+        root = NULL; /* an empty document */
+    if (root && root->kind != SK_YNODE_MAP) {
+        sk_config__err(&L, root, 0, "",
+                       "expected a mapping of settings (timezone, jobs, ...) at the top, got %s",
+                       sk_config__got(root, buf, sizeof(buf)));
+        goto fail;
+    }
+    load_top(&L, root, c);
+    sk_config__load_jobs(&L, root, c);
+    if (errs->n != nerr || errs->dropped != ndropped)
+        goto fail;
+    sk_config__pool_free(tree);
+    *ret = c;
+    return 0;
+fail:
+    sk_config__errs_sort(errs, nerr);
+    sk_config__pool_free(tree);
+    sk_config__pool_free(pool);
+    return SK_ECONFIG;
+}
+
+int sk_config_load(const char *path, sk_tz_cache_t *tzc, sk_config_t **ret, sk_errs_t *errs)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int r = sk_config__read_file(path, SK_CONFIG_MAX_BYTES, &text, &len);
+    if (r < 0) {
+        if (r == -EFBIG)
+            sk_errs_add(errs, path, 0, 0, "", SK_ECONFIG, "the file is larger than 1 MiB");
+        else
+            sk_errs_add(errs, path, 0, 0, "", SK_ECONFIG, "cannot read the file: %s",
+                        r == -EINVAL ? "not a regular file" : sk_strerror(r));
+        return SK_ECONFIG;
+    }
+    r = sk_config_load_text(path, text, len, tzc, ret, errs);
+    free(text);
+    return r;
+}
+
+sk_config_t *sk_config_ref(sk_config_t *c)
+{
+    if (c)
+        c->refs++;
+    return c;
+}
+
+void sk_config_unref(sk_config_t *c)
+{
+    if (!c)
+        return;
+    SK_ASSERT(c->refs > 0);
+    if (--c->refs == 0)
+        sk_config__pool_free(c->pool); /* c itself lives in the pool */
+}
+
+const sk_job_cfg_t *sk_config_job(const sk_config_t *c, const char *name)
+{
+    for (size_t i = 0; c && name && i < c->njobs; i++) {
+        if (strcmp(c->jobs[i].name, name) == 0)
+            return &c->jobs[i];
+    }
+    return NULL;
+}

@@ -1,0 +1,149 @@
+"""`sked validate` through the real binary.
+
+Golden files: each tests/data/config/bad/NAME.yaml has NAME.err, the exact
+stderr of `sked validate -c tests/data/config/bad/NAME.yaml` run from the
+repository's root (so the paths in it are relative to the root). Every file
+in tests/data/config/good/ must validate. To refresh a golden file after a
+deliberate change of message, run that command and review the diff.
+"""
+import glob
+import os
+import stat
+import subprocess
+
+import pytest
+
+from conftest import SKED
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+DATA = os.path.join("tests", "data", "config")
+BAD = sorted(glob.glob(os.path.join(REPO, DATA, "bad", "*.yaml")))
+GOOD = sorted(glob.glob(os.path.join(REPO, DATA, "good", "*.yaml")))
+SKED_ABS = os.path.abspath(SKED)
+
+
+def validate(*args, cwd=REPO, env=None):
+    """Runs `sked validate ARGS` in cwd, with TZDIR unset so that messages
+    naming the zone folder are the same everywhere."""
+    full_env = {k: v for k, v in os.environ.items() if k not in ("TZDIR", "SKED_CONFIG")}
+    full_env.update(env or {})
+    return subprocess.run([SKED_ABS, "validate", *args], capture_output=True, text=True,
+                          timeout=60, cwd=cwd, env=full_env)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def env_file_modes():
+    """git keeps no permissions beyond +x: set the modes the files stand for.
+    *.open.env are readable by others (an error); every other .env is 0600."""
+    for path in glob.glob(os.path.join(REPO, DATA, "**", "*.env"), recursive=True):
+        os.chmod(path, 0o644 if path.endswith(".open.env") else 0o600)
+
+
+def rel(path):
+    return os.path.relpath(path, REPO)
+
+
+def test_there_are_golden_files():
+    assert len(BAD) >= 30
+    assert len(GOOD) >= 5
+
+
+@pytest.mark.parametrize("path", BAD, ids=lambda p: os.path.basename(p)[:-5])
+def test_bad_file_gives_its_golden_errors(path):
+    with open(path[:-5] + ".err", encoding="utf-8") as f:
+        want = f.read()
+    r = validate("-c", rel(path))
+    assert r.returncode == 1
+    assert r.stdout == ""
+    assert r.stderr == want
+
+
+@pytest.mark.parametrize("path", GOOD, ids=lambda p: os.path.basename(p)[:-5])
+def test_good_file_validates(path):
+    r = validate("-c", rel(path))
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""
+    assert r.stdout.startswith(rel(path) + ": ok (")
+
+
+def test_job_counts_are_reported():
+    r = validate("-c", os.path.join(DATA, "good", "design.yaml"))
+    assert r.stdout == os.path.join(DATA, "good", "design.yaml") + ": ok (3 jobs)\n"
+    r = validate("-c", os.path.join(DATA, "good", "minimal.yaml"))
+    assert r.stdout.endswith(": ok (1 job)\n")
+    r = validate("-c", os.path.join(DATA, "good", "empty.yaml"))
+    assert r.stdout.endswith(": ok (0 jobs)\n")
+
+
+def test_every_error_starts_with_file_line_col():
+    r = validate("-c", os.path.join(DATA, "bad", "many_errors.yaml"))
+    heads = [l for l in r.stderr.splitlines() if not l.startswith(" ")]
+    assert len(heads) == 5
+    for line in heads:
+        file, lineno, col, rest = line.split(":", 3)
+        assert file == os.path.join(DATA, "bad", "many_errors.yaml")
+        assert int(lineno) > 0 and int(col) > 0
+        assert rest.startswith(" jobs.")
+
+
+def test_config_file_resolution(tmp_path):
+    (tmp_path / "sked.yaml").write_text("jobs: {a: {run: x}}\n")
+    (tmp_path / "other.yaml").write_text("jobs: {a: {run: x}, b: {run: y}}\n")
+    # ./sked.yaml by default
+    r = validate(cwd=tmp_path)
+    assert (r.returncode, r.stdout) == (0, "sked.yaml: ok (1 job)\n")
+    # $SKED_CONFIG next
+    r = validate(cwd=tmp_path, env={"SKED_CONFIG": "other.yaml"})
+    assert (r.returncode, r.stdout) == (0, "other.yaml: ok (2 jobs)\n")
+    # -c wins, anywhere among the arguments, in each spelling
+    for args in (["-c", "sked.yaml"], ["--config", "sked.yaml"], ["--config=sked.yaml"],
+                 ["-csked.yaml"]):
+        r = validate(*args, cwd=tmp_path, env={"SKED_CONFIG": "other.yaml"})
+        assert (r.returncode, r.stdout) == (0, "sked.yaml: ok (1 job)\n"), args
+
+
+def test_missing_file_is_a_user_error(tmp_path):
+    r = validate(cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr == "sked.yaml: cannot read the file: No such file or directory\n"
+    r = validate("-c", "nope.yaml", cwd=tmp_path)
+    assert r.stderr == "nope.yaml: cannot read the file: No such file or directory\n"
+
+
+def test_relative_paths_start_in_the_files_folder(tmp_path):
+    sub = tmp_path / "conf"
+    (sub / "scripts").mkdir(parents=True)
+    (sub / "scripts" / "job.py").write_text("print(1)\n")
+    (sub / "sked.yaml").write_text("jobs: {a: {python: scripts/job.py}}\n")
+    r = validate("-c", "conf/sked.yaml", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+
+
+def test_env_file_mode_is_checked(tmp_path):
+    env = tmp_path / "secret.env"
+    env.write_text("TOKEN=x\n")
+    (tmp_path / "sked.yaml").write_text("jobs: {a: {run: x, env_file: secret.env}}\n")
+    os.chmod(env, 0o600)
+    assert validate(cwd=tmp_path).returncode == 0
+    os.chmod(env, 0o640)
+    r = validate(cwd=tmp_path)
+    assert r.returncode == 1
+    assert "other users may read it (mode 0640)" in r.stderr
+    assert "TOKEN" not in r.stderr  # never echo a secret file's content
+
+
+@pytest.mark.parametrize("args", [
+    ["extra"],
+    ["-c"],
+    ["--bogus"],
+    ["-c", ""],
+])
+def test_usage_errors_exit_2(args):
+    r = validate(*args)
+    assert r.returncode == 2
+    assert "usage: sked validate [-c FILE]" in r.stderr
+
+
+def test_listed_in_help():
+    r = subprocess.run([SKED_ABS, "help"], capture_output=True, text=True, timeout=60)
+    assert "validate [-c FILE]" in r.stdout
