@@ -67,7 +67,8 @@ check: all unit e2e
 
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan:
-	$(MAKE) BUILD=build-asan CC=clang CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
+	SKED_SANITIZED=1 $(MAKE) BUILD=build-asan CC=clang CFLAGS="$(SAN_FLAGS)" \
+		LDFLAGS="-fsanitize=address,undefined" \
 		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 check
 
 valgrind:
@@ -92,10 +93,14 @@ fuzz-run: $(FUZZ_BIN)
 		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=512 build-fuzz/corpus-$$n tests/fuzz/corpus/$$n; \
 	done
 
-bench: $(BIN) $(BUILD)/bench_cron
+bench: $(BIN) $(BUILD)/bench_cron $(BUILD)/bench_store
 	$(PYTHON) bench/cron_vs_croniter.py $(BUILD)/bench_cron
+	$(BUILD)/bench_store bench/out
 
 $(BUILD)/bench_cron: bench/bench_cron.c $(LIB)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -O2 -o $@ $< $(LIB) $(LIBS)
+
+$(BUILD)/bench_store: bench/bench_store.c $(LIB)
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -O2 -o $@ $< $(LIB) $(LIBS)
 
 clean:

@@ -2,18 +2,40 @@
  * sked's entry point: command dispatch only. Each command lives in
  * src/cli/cmd_<verb>.c and returns the exit status.
  */
-#include "cli/cli.h"
+#include "cli/cli_daemon.h"
 
 static const char usage[] =
     "usage: sked <command> [arguments]\n"
     "\n"
     "commands:\n"
+    "  run      [-c FILE]               run the daemon in the foreground\n"
+    "  validate [-c FILE]               check a configuration file; print every error\n"
+    "  list     [-c FILE] [--json]      jobs, triggers, next run, last outcome\n"
+    "  next     JOB [-n N]              the next N fire instants of a job\n"
+    "  trigger  JOB                     run a job now, through the running daemon\n"
+    "  exec     JOB                     run a job once in the foreground, no daemon\n"
+    "  history  [JOB] [--json] [-n N]   past runs, newest first\n"
+    "  logs     JOB [--run ID] [-f]     a run's output\n"
+    "  status   [--json]                the daemon: up, jobs, running, next due\n"
     "  cron next EXPR [--tz ZONE] [--from ISO8601] [--count N] [--name NAME]\n"
-    "                          print the next fire instants of a cron expression\n"
-    "  cron explain EXPR       say when a cron expression fires, in English\n"
-    "  validate [-c FILE]      check a configuration file; print every error with its place\n"
-    "  version                 print sked's version\n"
-    "  help                    print this help\n";
+    "                                   the next fire instants of a cron expression\n"
+    "  cron explain EXPR                a cron expression in plain English\n"
+    "  version                          sked's version\n"
+    "\n"
+    "Commands that read the configuration take -c FILE; it defaults to $SKED_CONFIG,\n"
+    "then ./sked.yaml.\n";
+
+typedef struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+} command_t;
+
+static const command_t commands[] = {
+    {"run", sk_cmd_run},         {"validate", sk_cmd_validate}, {"list", sk_cmd_list},
+    {"next", sk_cmd_next},       {"trigger", sk_cmd_trigger},   {"exec", sk_cmd_exec},
+    {"history", sk_cmd_history}, {"logs", sk_cmd_logs},         {"status", sk_cmd_status},
+    {"cron", sk_cmd_cron},
+};
 
 int main(int argc, char **argv)
 {
@@ -22,10 +44,9 @@ int main(int argc, char **argv)
         return SK_EXIT_USAGE;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "cron") == 0)
-        return sk_cmd_cron(argc - 2, argv + 2);
-    if (strcmp(cmd, "validate") == 0)
-        return sk_cmd_validate(argc - 2, argv + 2);
+    for (size_t i = 0; i < SK_ARRAY_LEN(commands); i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            return commands[i].fn(argc - 2, argv + 2);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         fputs(usage, stdout);
         return SK_EXIT_OK;

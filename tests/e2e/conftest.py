@@ -20,3 +20,23 @@ def run_sked(*args, env=None, timeout=60, input=None):
 @pytest.fixture
 def sked():
     return run_sked
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    """Factory: daemon(yaml_text, **kw) -> a started harness.Daemon, stopped at the end."""
+    from harness import Daemon
+    started = []
+
+    def make(yaml_text, **kw):
+        d = Daemon(tmp_path, yaml_text, **kw)
+        started.append(d)
+        return d
+
+    yield make
+    for d in started:
+        try:
+            d.stop()
+        except Exception:
+            if d.proc and d.proc.poll() is None:
+                d.proc.kill()

@@ -1,0 +1,213 @@
+/*
+ * `sked exec JOB [-c FILE]`: runs a job once, here, in the foreground,
+ * without a daemon: same interpreter, environment, timeout and log file as a
+ * scheduled run, recorded in the store (trigger manual). Its output is shown
+ * as it is written. Exit status: 0 when the run succeeded, the job's own exit
+ * code when it failed with one, else 1.
+ */
+#include "cli_daemon.h"
+#include "../common/log.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#define EXEC_USAGE "sked exec JOB [-c FILE]"
+
+typedef struct {
+    uv_timer_t tail;
+    uv_signal_t sigint, sigterm;
+    sk_proc_t *proc;
+    const char *log_path;
+    int fd;
+    off_t off;
+    bool done, stopped;
+    sk_proc_result_t res;
+} exec_t;
+
+static void pump_log(exec_t *x)
+{
+    if (x->fd < 0)
+        x->fd = open(x->log_path, O_RDONLY | O_CLOEXEC);
+    if (x->fd < 0)
+        return;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = pread(x->fd, buf, sizeof(buf), x->off);
+        if (n <= 0)
+            break;
+        fwrite(buf, 1, (size_t)n, stdout);
+        x->off += n;
+    }
+    fflush(stdout);
+}
+
+static void on_tail(uv_timer_t *t)
+{
+    pump_log(t->data);
+}
+
+static void on_exit(sk_proc_t *p, const sk_proc_result_t *res, void *data)
+{
+    (void)p;
+    exec_t *x = data;
+    x->res = *res;
+    x->done = true;
+    x->proc = NULL;
+    uv_close((uv_handle_t *)&x->tail, NULL);
+    uv_close((uv_handle_t *)&x->sigint, NULL);
+    uv_close((uv_handle_t *)&x->sigterm, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int sig)
+{
+    exec_t *x = h->data;
+    (void)sig;
+    if (x->proc && !x->stopped) {
+        x->stopped = true;
+        sk_proc_stop(x->proc);
+    }
+}
+
+static int mkdir_p(const char *path)
+{
+    char buf[4096];
+    sk_strlcpy(buf, path, sizeof(buf));
+    for (char *p = buf + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(buf, 0700);
+            *p = '/';
+        }
+    }
+    return mkdir(buf, 0700) == 0 || errno == EEXIST ? 0 : -errno;
+}
+
+int sk_cmd_exec(int argc, char **argv)
+{
+    const char *config = NULL;
+    const char *pos[1];
+    size_t npos;
+    sk_cli_opt_t opts[] = {{"--config", 'c', true, &config}};
+    if (sk_cli_parse("exec", EXEC_USAGE, argc, argv, opts, 1, pos, 1, &npos) < 0)
+        return SK_EXIT_USAGE;
+    if (npos != 1) {
+        fprintf(stderr, "sked: exec: missing the job name\nusage: %s\n", EXEC_USAGE);
+        return SK_EXIT_USAGE;
+    }
+    sk_tz_cache_t *tzc = sk_tz_cache_new(NULL);
+    sk_config_t *cfg = NULL;
+    sk_store_t *st = NULL;
+    char **args = NULL, **envp = NULL;
+    sk_err_t err;
+    sk_err_clear(&err);
+    exec_t x;
+    memset(&x, 0, sizeof(x));
+    x.fd = -1;
+    uv_loop_t loop;
+    bool loop_ok = false;
+    int rc = sk_cli_load(config, tzc, &cfg);
+    if (rc)
+        goto out;
+    const sk_job_cfg_t *job = sk_config_job(cfg, pos[0]);
+    if (!job) {
+        sk_cli_error("exec: no job named \"%s\" in %s", pos[0], cfg->path);
+        rc = SK_EXIT_USER;
+        goto out;
+    }
+    char logs[4096];
+    sk_snprintf(logs, sizeof(logs), "%s/logs/%s", cfg->state_dir, job->name);
+    if (mkdir_p(logs) < 0 || sk_store_open(cfg->store_url, &st, &err) < 0) {
+        sk_cli_error("exec: %s", err.msg[0] ? err.msg : strerror(errno));
+        rc = SK_EXIT_USER;
+        goto out;
+    }
+    sk_run_t rec = {0};
+    rec.job = job->name;
+    rec.status = SK_RUN_QUEUED;
+    rec.trigger = SK_TRIG_MANUAL;
+    rec.attempt = 1;
+    rec.scheduled_at = rec.queued_at = sk_now_ms();
+    rec.exit_code = -1;
+    if (st->ops->run_insert(st, &rec, &err) < 0) {
+        sk_cli_error("exec: %s", err.msg);
+        rc = SK_EXIT_USER;
+        goto out;
+    }
+    char log_path[4096];
+    sk_snprintf(log_path, sizeof(log_path), "%s/%" PRId64 ".log", logs, rec.id);
+    x.log_path = log_path;
+    if (sk_runner_argv(&job->body, &args, &err) < 0) {
+        st->ops->run_finish(st, rec.id, SK_RUN_FAILED, sk_now_ms(), -1, 0, err.msg, NULL);
+        sk_cli_error("exec: %s", err.msg);
+        rc = SK_EXIT_USER;
+        goto out;
+    }
+    sk_run_info_t info = {job->name, rec.id, 1, rec.scheduled_at / 1000, sk_tz_name(job->tz)};
+    envp = sk_runner_env(&job->body, &info);
+    uv_loop_init(&loop);
+    loop_ok = true;
+    char *cwd = sk_runner_cwd(&job->body);
+    sk_spawn_t spec = {args, envp, cwd, log_path, job->max_output, job->timeout_ms,
+                       job->kill_grace_ms};
+    int started = sk_proc_start(&loop, &spec, on_exit, &x, &x.proc, &err);
+    free(cwd);
+    if (started < 0) {
+        st->ops->run_finish(st, rec.id, SK_RUN_FAILED, sk_now_ms(), -1, 0, err.msg, NULL);
+        sk_cli_error("exec: %s", err.msg);
+        rc = SK_EXIT_USER;
+        goto out;
+    }
+    st->ops->run_start(st, rec.id, sk_now_ms(), sk_proc_pid(x.proc), log_path, NULL);
+    uv_timer_init(&loop, &x.tail);
+    x.tail.data = &x;
+    uv_timer_start(&x.tail, on_tail, 100, 100);
+    uv_signal_init(&loop, &x.sigint);
+    uv_signal_init(&loop, &x.sigterm);
+    x.sigint.data = x.sigterm.data = &x;
+    uv_signal_start(&x.sigint, on_signal, SIGINT);
+    uv_signal_start(&x.sigterm, on_signal, SIGTERM);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    pump_log(&x);
+
+    sk_run_status_t status;
+    const char *reason = x.res.reason[0] ? x.res.reason : NULL;
+    switch (x.res.end) {
+    case SK_PROC_EXITED:
+        status = x.res.exit_code == 0 ? SK_RUN_SUCCEEDED : SK_RUN_FAILED;
+        break;
+    case SK_PROC_TIMED_OUT:
+        status = SK_RUN_TIMED_OUT;
+        break;
+    case SK_PROC_KILLED:
+        reason = "interrupted by the user";
+        status = SK_RUN_KILLED;
+        break;
+    default:
+        status = x.res.end == SK_PROC_SIGNALED ? SK_RUN_KILLED : SK_RUN_FAILED;
+        break;
+    }
+    if (st->ops->run_finish(st, rec.id, status, x.res.ended_ms, x.res.exit_code, x.res.signal,
+                            reason, &err) < 0)
+        sk_cli_error("exec: %s", err.msg);
+    fprintf(stderr, "sked: exec: %s run %" PRId64 " %s", job->name, rec.id,
+            sk_run_status_str(status));
+    if (x.res.exit_code >= 0)
+        fprintf(stderr, " (exit %d)", x.res.exit_code);
+    else if (x.res.signal)
+        fprintf(stderr, " (signal %d)", x.res.signal);
+    fputc('\n', stderr);
+    rc = status == SK_RUN_SUCCEEDED ? 0 : x.res.exit_code > 0 ? x.res.exit_code : 1;
+out:
+    if (loop_ok) {
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+    }
+    if (x.fd >= 0)
+        close(x.fd);
+    sk_strv_free(args);
+    sk_strv_free(envp);
+    sk_store_close(st);
+    sk_config_unref(cfg);
+    sk_tz_cache_free(tzc);
+    return rc;
+}

@@ -1,0 +1,104 @@
+/* `sked history [JOB] [--json] [-n N] [-c FILE]`: past runs, newest first. */
+#include "cli_daemon.h"
+
+#define HISTORY_USAGE "sked history [JOB] [--json] [-n N] [-c FILE]"
+
+static json_t *iso_or_null(const sk_tz_t *tz, int64_t ms)
+{
+    char iso[64];
+    if (!ms)
+        return json_null();
+    sk_cli_iso_ms(tz, ms, iso, sizeof(iso));
+    return json_string(iso);
+}
+
+int sk_cmd_history(int argc, char **argv)
+{
+    const char *config = NULL, *json = NULL, *count_s = NULL;
+    const char *pos[1];
+    size_t npos;
+    sk_cli_opt_t opts[] = {{"--config", 'c', true, &config},
+                           {"--json", 0, false, &json},
+                           {"--count", 'n', true, &count_s}};
+    if (sk_cli_parse("history", HISTORY_USAGE, argc, argv, opts, 3, pos, 1, &npos) < 0)
+        return SK_EXIT_USAGE;
+    long count = 50;
+    if (count_s) {
+        char *end;
+        count = strtol(count_s, &end, 10);
+        if (*end || end == count_s || count < 1 || count > 1000000) {
+            fprintf(stderr, "sked: history: -n must be a number from 1 to 1000000\nusage: %s\n",
+                    HISTORY_USAGE);
+            return SK_EXIT_USAGE;
+        }
+    }
+    sk_tz_cache_t *tzc = sk_tz_cache_new(NULL);
+    sk_config_t *cfg = NULL;
+    sk_store_t *st = NULL;
+    sk_run_t *runs = NULL;
+    size_t n = 0;
+    json_t *arr = json_array();
+    int rc = sk_cli_load(config, tzc, &cfg);
+    if (rc || (rc = sk_cli_open_store(cfg, &st)) != 0)
+        goto out;
+    if (npos == 1 && !sk_config_job(cfg, pos[0])) {
+        sk_cli_error("history: no job named \"%s\" in %s", pos[0], cfg->path);
+        rc = SK_EXIT_USER;
+        goto out;
+    }
+    if (st) {
+        sk_err_t err;
+        sk_err_clear(&err);
+        sk_run_filter_t f = {.job = npos ? pos[0] : NULL, .limit = (size_t)count};
+        if (st->ops->runs_query(st, &f, &runs, &n, &err) < 0) {
+            sk_cli_error("history: %s", err.msg);
+            rc = SK_EXIT_USER;
+            goto out;
+        }
+    }
+    const sk_tz_t *tz = cfg->tz;
+    if (!json)
+        printf("%-8s %-20s %-11s %-3s %-9s %-26s %-9s %s\n", "RUN", "JOB", "STATUS", "TRY",
+               "TRIGGER", "SCHEDULED", "DURATION", "EXIT");
+    for (size_t i = 0; i < n; i++) {
+        sk_run_t *r = &runs[i];
+        if (json) {
+            json_t *o = json_pack("{s:I, s:s, s:o, s:s, s:i, s:s}", "id", (json_int_t)r->id,
+                                  "job", r->job, "step", r->step ? json_string(r->step) : json_null(),
+                                  "status", sk_run_status_str(r->status), "attempt", r->attempt,
+                                  "trigger", sk_trigger_str(r->trigger));
+            json_object_set_new(o, "scheduled_at", iso_or_null(tz, r->scheduled_at));
+            json_object_set_new(o, "started_at", iso_or_null(tz, r->started_at));
+            json_object_set_new(o, "ended_at", iso_or_null(tz, r->ended_at));
+            json_object_set_new(o, "exit_code",
+                                r->exit_code >= 0 ? json_integer(r->exit_code) : json_null());
+            json_object_set_new(o, "signal", r->signal ? json_integer(r->signal) : json_null());
+            json_object_set_new(o, "reason", r->reason ? json_string(r->reason) : json_null());
+            json_array_append_new(arr, o);
+        } else {
+            char sched[64], dur[32] = "-", exitb[32] = "-";
+            sk_cli_iso(tz, r->scheduled_at, sched, sizeof(sched));
+            if (r->started_at && r->ended_at)
+                sk_duration_format(r->ended_at - r->started_at, dur, sizeof(dur));
+            if (r->exit_code >= 0)
+                sk_snprintf(exitb, sizeof(exitb), "%d", r->exit_code);
+            else if (r->signal)
+                sk_snprintf(exitb, sizeof(exitb), "signal %d", r->signal);
+            printf("%-8" PRId64 " %-20s %-11s %-3d %-9s %-26s %-9s %s%s%s\n", r->id, r->job,
+                   sk_run_status_str(r->status), r->attempt, sk_trigger_str(r->trigger), sched,
+                   dur, exitb, r->reason ? "  " : "", r->reason ? r->reason : "");
+        }
+    }
+    if (json) {
+        char *text = json_dumps(arr, JSON_INDENT(2));
+        puts(text);
+        free(text);
+    }
+out:
+    sk_runs_free(runs, n);
+    json_decref(arr);
+    sk_store_close(st);
+    sk_config_unref(cfg);
+    sk_tz_cache_free(tzc);
+    return rc;
+}

@@ -1,0 +1,61 @@
+/* `sked status [--json] [-c FILE]`: is the daemon up, what runs, what is next. */
+#include "cli_daemon.h"
+
+#define STATUS_USAGE "sked status [--json] [-c FILE]"
+
+int sk_cmd_status(int argc, char **argv)
+{
+    const char *config = NULL, *json = NULL;
+    const char *pos[1];
+    size_t npos;
+    sk_cli_opt_t opts[] = {{"--config", 'c', true, &config}, {"--json", 0, false, &json}};
+    if (sk_cli_parse("status", STATUS_USAGE, argc, argv, opts, 2, pos, 0, &npos) < 0)
+        return SK_EXIT_USAGE;
+    sk_tz_cache_t *tzc = sk_tz_cache_new(NULL);
+    sk_config_t *cfg = NULL;
+    json_t *reply = NULL, *out = NULL;
+    int rc = sk_cli_load(config, tzc, &cfg);
+    if (rc)
+        goto done;
+    sk_err_t err;
+    sk_err_clear(&err);
+    json_t *req = json_pack("{s:s}", "cmd", "status");
+    int r = sk_cli_ctl(cfg->state_dir, req, &reply, &err);
+    json_decref(req);
+    if (r == 0 && json_is_true(json_object_get(reply, "ok"))) {
+        out = json_pack("{s:b, s:O, s:O, s:O, s:O}", "running", 1, "pid",
+                        json_object_get(reply, "pid"), "jobs", json_object_get(reply, "jobs"),
+                        "active_runs", json_object_get(reply, "active_runs"), "next_due",
+                        json_object_get(reply, "next_due"));
+        if (!json) {
+            const char *nd = json_string_value(json_object_get(reply, "next_due"));
+            const char *nj = json_string_value(json_object_get(reply, "next_job"));
+            printf("sked is running (pid %" JSON_INTEGER_FORMAT ") with state folder %s\n",
+                   json_integer_value(json_object_get(reply, "pid")), cfg->state_dir);
+            printf("jobs: %" JSON_INTEGER_FORMAT ", running: %" JSON_INTEGER_FORMAT
+                   ", waiting: %" JSON_INTEGER_FORMAT "\n",
+                   json_integer_value(json_object_get(reply, "jobs")),
+                   json_integer_value(json_object_get(reply, "active_runs")),
+                   json_integer_value(json_object_get(reply, "waiting_runs")));
+            printf("next due: %s%s%s\n", nd ? nd : "nothing scheduled", nj ? " " : "",
+                   nj ? nj : "");
+        }
+    } else {
+        out = json_pack("{s:b, s:n, s:i, s:i, s:n}", "running", 0, "pid", "jobs",
+                        (json_int_t)cfg->njobs, "active_runs", 0, "next_due");
+        if (!json)
+            printf("sked is not running (state folder %s); %zu jobs configured\n",
+                   cfg->state_dir, cfg->njobs);
+    }
+    if (json) {
+        char *text = json_dumps(out, JSON_INDENT(2));
+        puts(text);
+        free(text);
+    }
+done:
+    json_decref(out);
+    json_decref(reply);
+    sk_config_unref(cfg);
+    sk_tz_cache_free(tzc);
+    return rc;
+}

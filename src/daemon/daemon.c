@@ -1,0 +1,339 @@
+/*
+ * `sked run`: start-up (configuration, state folder lock, store, recovery of
+ * what a previous life left), signals (TERM/INT stop, HUP reloads), watching
+ * sked.yaml for changes, reload that swaps the snapshot only when the new one
+ * is valid, and a clean stop that records what could not finish.
+ */
+#include "daemon_int.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+static int mkdirs(const char *path, mode_t mode)
+{
+    char buf[4096];
+    if (sk_strlcpy(buf, path, sizeof(buf)) >= sizeof(buf))
+        return -ENAMETOOLONG;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, mode) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+/* Takes the state folder's lock, or says who holds it. */
+static int take_lock(sk_daemon_t *d)
+{
+    char path[4096];
+    sk_snprintf(path, sizeof(path), "%s/%s", d->state_dir, SK_LOCK_NAME);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "sked: run: cannot open %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+        if (n > 0)
+            pid[n] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        fprintf(stderr,
+                "sked: run: another sked daemon%s%s is already running with state folder %s\n",
+                pid[0] ? " (pid " : "", pid[0] ? pid : "", d->state_dir);
+        if (pid[0])
+            fprintf(stderr, "sked: run: (pid %s holds %s)\n", pid, path);
+        close(fd);
+        return -1;
+    }
+    char buf[32];
+    int n = sk_snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+        fprintf(stderr, "sked: run: cannot write %s: %s\n", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    d->lock_fd = fd;
+    return 0;
+}
+
+static sk_jobrt_t *add_job(sk_daemon_t *d, const sk_job_cfg_t *cfg, int64_t now)
+{
+    sk_jobrt_t *j = sk_xcalloc(1, sizeof(*j));
+    j->name = sk_xstrdup(cfg->name);
+    j->cfg = cfg;
+    j->node.idx = SIZE_MAX;
+    j->anchor = now;
+    sk_job_state_t st = {0, false};
+    sk_err_t err;
+    sk_err_clear(&err);
+    if (d->store->ops->job_state_get(d->store, cfg->name, &st, &err) < 0)
+        sk_log(SK_LOG_ERROR, "event=store_error job=%s msg=\"%s\"", cfg->name, err.msg);
+    j->paused = st.paused;
+    if (st.last_fire) {
+        j->last_fire = st.last_fire;
+        /* `every` keeps counting from where it was. */
+        if (cfg->trigger == SK_TRIGGER_EVERY && !cfg->start_ms)
+            j->anchor = st.last_fire;
+    } else {
+        j->last_fire = now; /* a new job: nothing before now was its to run */
+        if (cfg->trigger == SK_TRIGGER_AT && cfg->at_ms <= now)
+            sk_log(SK_LOG_WARN, "event=in_past job=%s msg=\"its at: instant has passed; it will "
+                                "only run when triggered\"",
+                   cfg->name);
+    }
+    if (d->njobs == d->jobs_cap) {
+        d->jobs_cap = d->jobs_cap ? d->jobs_cap * 2 : 64;
+        d->jobs = sk_xrealloc(d->jobs, d->jobs_cap * sizeof(*d->jobs));
+    }
+    d->jobs[d->njobs++] = j;
+    return j;
+}
+
+static void fire_reboot_jobs(sk_daemon_t *d)
+{
+    for (size_t i = 0; i < d->njobs; i++) {
+        sk_jobrt_t *j = d->jobs[i];
+        if (j->cfg && j->cfg->reboot && j->cfg->enabled && !j->paused) {
+            sk_err_t err;
+            sk_err_clear(&err);
+            if (sk_daemon__trigger(d, j, &err) < 0)
+                sk_log(SK_LOG_ERROR, "event=store_error job=%s msg=\"%s\"", j->name, err.msg);
+        }
+    }
+}
+
+static void reload(sk_daemon_t *d, const char *why)
+{
+    sk_config_t *nc = NULL;
+    sk_errs_t errs;
+    sk_errs_init(&errs);
+    if (sk_config_load(d->config_path, d->tzc, &nc, &errs) < 0) {
+        sk_log(SK_LOG_ERROR, "event=reload_failed trigger=%s errors=%zu msg=\"the previous "
+                             "configuration stays in force\"",
+               why, errs.n);
+        for (size_t i = 0; i < errs.n; i++)
+            sk_log(SK_LOG_ERROR, "event=config_error at=%s:%d:%d msg=\"%s%s%s\"",
+                   errs.items[i].file ? errs.items[i].file : d->config_path, errs.items[i].line,
+                   errs.items[i].col, errs.items[i].path, errs.items[i].path[0] ? ": " : "",
+                   errs.items[i].msg);
+        sk_errs_release(&errs);
+        return;
+    }
+    sk_errs_release(&errs);
+    if (strcmp(nc->state_dir, d->config->state_dir) != 0)
+        sk_log(SK_LOG_WARN, "event=reload msg=\"state_dir changed; the change takes effect at "
+                            "the next start\"");
+    int64_t now = sk_now_ms();
+    size_t added = 0, changed = 0, removed = 0, kept = 0;
+    /* Match jobs by name: unchanged ones keep their state untouched. */
+    for (size_t i = 0; i < d->njobs; i++) {
+        sk_jobrt_t *j = d->jobs[i];
+        const sk_job_cfg_t *ncfg = sk_config_job(nc, j->name);
+        if (!ncfg) {
+            if (j->cfg)
+                removed++;
+            j->cfg = NULL;
+            sk_heap_remove(&d->heap, &j->node);
+            j->next_due = 0;
+            continue;
+        }
+        bool same = j->cfg && j->cfg->digest == ncfg->digest;
+        j->cfg = ncfg;
+        if (same) {
+            kept++;
+        } else {
+            changed++;
+            sk_daemon__schedule_job(d, j, now);
+        }
+    }
+    sk_config_t *old = d->config;
+    d->config = nc;
+    for (size_t i = 0; i < nc->njobs; i++) {
+        if (!sk_daemon__job(d, nc->jobs[i].name)) {
+            sk_jobrt_t *j = add_job(d, &nc->jobs[i], now);
+            sk_daemon__schedule_job(d, j, now);
+            added++;
+        }
+    }
+    /* Waiting runs of kept jobs follow the new definition. */
+    for (sk_runrt_t *r = d->waiting; r; r = r->next)
+        if (r->job->cfg)
+            r->cfg = r->job->cfg;
+    sk_config_unref(old);
+    sk_log(SK_LOG_INFO,
+           "event=reloaded trigger=%s jobs=%zu added=%zu changed=%zu removed=%zu unchanged=%zu",
+           why, nc->njobs, added, changed, removed, kept);
+    sk_daemon__pump(d, now);
+    sk_daemon__arm(d);
+}
+
+static void on_reload_debounce(uv_timer_t *t)
+{
+    reload(t->data, "file");
+}
+
+static void on_watch(uv_fs_event_t *h, const char *filename, int events, int status)
+{
+    sk_daemon_t *d = h->data;
+    (void)events;
+    if (status < 0)
+        return;
+    const char *base = strrchr(d->config_path, '/');
+    base = base ? base + 1 : d->config_path;
+    if (filename && strcmp(filename, base) != 0)
+        return;
+    /* Editors write in several steps: wait for the file to settle. */
+    uv_timer_start(&d->reload_debounce, on_reload_debounce, 200, 0);
+}
+
+static void on_close_free(uv_handle_t *h)
+{
+    (void)h;
+}
+
+void sk_daemon__maybe_exit(sk_daemon_t *d)
+{
+    if (!d->stopping || d->nrunning > 0 || d->finished)
+        return;
+    uv_timer_stop(&d->tick);
+    uv_timer_stop(&d->flush);
+    uv_timer_stop(&d->reload_debounce);
+    uv_close((uv_handle_t *)&d->tick, on_close_free);
+    uv_close((uv_handle_t *)&d->flush, on_close_free);
+    uv_close((uv_handle_t *)&d->reload_debounce, on_close_free);
+    uv_close((uv_handle_t *)&d->sigterm, on_close_free);
+    uv_close((uv_handle_t *)&d->sigint, on_close_free);
+    uv_close((uv_handle_t *)&d->sighup, on_close_free);
+    if (d->watching)
+        uv_close((uv_handle_t *)&d->watch, on_close_free);
+    d->watching = false;
+    sk_daemon__ctl_stop(d);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    sk_daemon_t *d = h->data;
+    if (signum == SIGHUP) {
+        reload(d, "sighup");
+        return;
+    }
+    if (d->stopping) {
+        sk_log(SK_LOG_WARN, "event=stopping msg=\"second signal: killing running jobs now\"");
+        sk_daemon__stop_all(d, true);
+        return;
+    }
+    sk_log(SK_LOG_INFO, "event=stopping signal=%s running=%d",
+           signum == SIGTERM ? "SIGTERM" : "SIGINT", d->nrunning);
+    d->stopping = true;
+    uv_timer_stop(&d->tick);
+    sk_daemon__stop_all(d, false);
+    sk_daemon__maybe_exit(d);
+}
+
+int sk_daemon_main(const char *config_path)
+{
+    sk_daemon_t dd, *d = &dd;
+    sk_errs_t errs;
+    sk_err_t err;
+    int rc = 1;
+    uv_loop_t loop;
+
+    memset(d, 0, sizeof(*d));
+    d->lock_fd = -1;
+    sk_errs_init(&errs);
+    sk_err_clear(&err);
+    sk_heap_init(&d->heap);
+    signal(SIGPIPE, SIG_IGN);
+    d->tzc = sk_tz_cache_new(NULL);
+    if (sk_config_load(config_path, d->tzc, &d->config, &errs) < 0) {
+        sk_errs_print(&errs, stderr);
+        goto out;
+    }
+    d->config_path = sk_xstrdup(d->config->path);
+    d->state_dir = sk_xstrdup(d->config->state_dir);
+    char logs[4096];
+    sk_snprintf(logs, sizeof(logs), "%s/logs", d->state_dir);
+    int m = mkdirs(logs, 0700);
+    if (m < 0) {
+        fprintf(stderr, "sked: run: cannot create state folder %s: %s\n", d->state_dir,
+                strerror(-m));
+        goto out;
+    }
+    if (take_lock(d) < 0)
+        goto out;
+    if (sk_store_open(d->config->store_url, &d->store, &err) < 0) {
+        fprintf(stderr, "sked: run: %s\n", err.msg);
+        goto out;
+    }
+
+    if (uv_loop_init(&loop) < 0)
+        goto out;
+    d->loop = &loop;
+    uv_timer_init(&loop, &d->tick);
+    uv_timer_init(&loop, &d->flush);
+    uv_timer_init(&loop, &d->reload_debounce);
+    d->tick.data = d->flush.data = d->reload_debounce.data = d;
+    uv_signal_init(&loop, &d->sigterm);
+    uv_signal_init(&loop, &d->sigint);
+    uv_signal_init(&loop, &d->sighup);
+    d->sigterm.data = d->sigint.data = d->sighup.data = d;
+    uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&d->sigint, on_signal, SIGINT);
+    uv_signal_start(&d->sighup, on_signal, SIGHUP);
+
+    int64_t now = sk_now_ms();
+    for (size_t i = 0; i < d->config->njobs; i++)
+        add_job(d, &d->config->jobs[i], now);
+    sk_daemon__recover(d, now);
+    for (size_t i = 0; i < d->njobs; i++)
+        sk_daemon__schedule_job(d, d->jobs[i], now);
+
+    if (sk_daemon__ctl_start(d, &err) < 0) {
+        sk_log(SK_LOG_ERROR, "event=control_socket_failed msg=\"%s\"", err.msg);
+    }
+    if (uv_fs_event_init(&loop, &d->watch) == 0) {
+        d->watch.data = d;
+        if (uv_fs_event_start(&d->watch, on_watch, d->config->dir, 0) == 0)
+            d->watching = true;
+        else
+            uv_close((uv_handle_t *)&d->watch, NULL);
+    }
+    sk_log(SK_LOG_INFO, "event=started_daemon pid=%d jobs=%zu config=%s state_dir=%s version=%s",
+           (int)getpid(), d->config->njobs, d->config_path, d->state_dir, SK_VERSION);
+    d->starting = true;
+    fire_reboot_jobs(d);
+    /* The first wake checks for fires missed while sked was down. */
+    uv_timer_start(&d->tick, sk_daemon__on_tick, 0, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    sk_log(SK_LOG_INFO, "event=stopped");
+    rc = 0;
+    if (uv_loop_close(&loop) != 0) {
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+    }
+out:
+    for (size_t i = 0; i < d->njobs; i++) {
+        free(d->jobs[i]->name);
+        free(d->jobs[i]);
+    }
+    free(d->jobs);
+    sk_heap_release(&d->heap);
+    sk_store_close(d->store);
+    sk_config_unref(d->config);
+    sk_tz_cache_free(d->tzc);
+    sk_errs_release(&errs);
+    if (d->lock_fd >= 0)
+        close(d->lock_fd);
+    free(d->config_path);
+    free(d->state_dir);
+    free(d->sock_path);
+    return rc;
+}

@@ -1,0 +1,110 @@
+"""A real sked daemon in a temporary folder, driven through its command line.
+
+Daemon(tmp_path, yaml_text) writes sked.yaml, starts `sked run`, and offers
+helpers to run CLI commands against it and to wait for conditions. Waits are
+generous (the test machine is slow and noisy); nothing asserts a duration
+upper bound tighter than several seconds.
+"""
+import json
+import os
+import signal
+import subprocess
+import textwrap
+import time
+
+from conftest import SKED, run_sked
+
+
+def wait_for(pred, timeout=20.0, interval=0.05, what="condition"):
+    """Polls pred() until it returns a truthy value; returns it, or fails."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = pred()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last={last!r}")
+
+
+class Daemon:
+    def __init__(self, folder, yaml_text, env=None, start=True, wrap=None):
+        self.dir = str(folder)
+        self.config = os.path.join(self.dir, "sked.yaml")
+        self.state = os.path.join(self.dir, ".sked")
+        self.env = dict(os.environ)
+        self.env.pop("SKED_CONFIG", None)
+        if env:
+            self.env.update(env)
+        self.wrap = wrap or []
+        self.proc = None
+        self.log_path = os.path.join(self.dir, "daemon.log")
+        self.write(yaml_text)
+        if start:
+            self.start()
+
+    def write(self, yaml_text):
+        text = textwrap.dedent(yaml_text)
+        tmp = self.config + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, self.config)
+
+    def start(self, wait=True):
+        self.logf = open(self.log_path, "a")
+        self.proc = subprocess.Popen(self.wrap + [SKED, "run", "-c", self.config],
+                                     stdout=self.logf, stderr=self.logf, env=self.env,
+                                     cwd=self.dir)
+        if wait:
+            # The socket of a killed daemon may still be there: wait for this
+            # daemon's own start line instead.
+            mark = f"event=started_daemon pid={self.proc.pid} "
+            wait_for(lambda: mark in self.log() or self.proc.poll() is not None,
+                     what="the daemon to start")
+            assert self.proc.poll() is None, f"daemon exited early:\n{self.log()}"
+        return self
+
+    def log(self):
+        try:
+            with open(self.log_path) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def cli(self, *args, check=True, timeout=60):
+        r = run_sked(*args, "-c", self.config, env=self.env, timeout=timeout)
+        if check:
+            assert r.returncode == 0, f"sked {' '.join(args)} failed ({r.returncode}):\n{r.stderr}"
+        return r
+
+    def history(self, job=None, n=100000):
+        args = ["history", "--json", "-n", str(n)]
+        if job:
+            args.insert(1, job)
+        return json.loads(self.cli(*args).stdout)
+
+    def wait_runs(self, job, pred, timeout=30.0, what=None):
+        return wait_for(lambda: (lambda h: h if pred(h) else None)(self.history(job)),
+                        timeout=timeout, interval=0.1, what=what or f"runs of {job}")
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=30):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("daemon did not stop on SIGTERM:\n" + self.log())
+        return self.proc.returncode if self.proc else None
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def done(run):
+    return run["status"] not in ("queued", "running")
