@@ -31,7 +31,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
-.PHONY: all check unit e2e asan valgrind fuzz fuzz-run bench clean deps
+.PHONY: all check unit e2e asan valgrind fuzz fuzz-run bench clean deps example
 
 all: $(BIN)
 
@@ -64,6 +64,14 @@ e2e: $(BIN)
 	SKED_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 check: all unit e2e
+
+# The README's first command: a Python job in a venv, run in the foreground.
+examples/.venv/bin/python:
+	$(PYTHON) -m venv --without-pip examples/.venv
+
+example: $(BIN) examples/.venv/bin/python
+	$(BIN) validate -c examples/sked.yaml
+	$(BIN) run -c examples/sked.yaml
 
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan:

@@ -10,6 +10,9 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#ifdef __linux__
+#include <sys/timerfd.h>
+#endif
 
 static int mkdirs(const char *path, mode_t mode)
 {
@@ -70,7 +73,7 @@ static sk_jobrt_t *add_job(sk_daemon_t *d, const sk_job_cfg_t *cfg, int64_t now)
     j->name = sk_xstrdup(cfg->name);
     j->cfg = cfg;
     j->node.idx = SIZE_MAX;
-    j->anchor = now;
+    j->anchor = now - now % 1000; /* intervals count from a whole second */
     sk_job_state_t st = {0, false};
     sk_err_t err;
     sk_err_clear(&err);
@@ -194,6 +197,57 @@ static void on_watch(uv_fs_event_t *h, const char *filename, int events, int sta
     uv_timer_start(&d->reload_debounce, on_reload_debounce, 200, 0);
 }
 
+#ifdef __linux__
+/*
+ * A realtime timer a year away with TFD_TIMER_CANCEL_ON_SET: the kernel
+ * cancels it whenever the wall clock is set or jumps on resume, so a clock
+ * change wakes the loop at once instead of at the next due instant (the
+ * monotonic timer does not count time spent suspended).
+ */
+static void arm_clock_watch(sk_daemon_t *d)
+{
+    struct itimerspec its;
+    struct timespec now;
+    memset(&its, 0, sizeof(its));
+    clock_gettime(CLOCK_REALTIME, &now);
+    its.it_value.tv_sec = now.tv_sec + 365 * 86400;
+    timerfd_settime(d->clock_fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL);
+}
+
+static void on_clock_set(uv_poll_t *h, int status, int events)
+{
+    sk_daemon_t *d = h->data;
+    uint64_t n;
+    (void)status;
+    (void)events;
+    ssize_t r = read(d->clock_fd, &n, sizeof(n));
+    if (r < 0 && errno == ECANCELED) {
+        sk_log(SK_LOG_INFO, "event=clock_set msg=\"the wall clock changed; checking what is due\"");
+        if (!d->stopping)
+            uv_timer_start(&d->tick, sk_daemon__on_tick, 0, 0);
+    }
+    arm_clock_watch(d);
+}
+
+static void start_clock_watch(sk_daemon_t *d)
+{
+    d->clock_fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (d->clock_fd < 0)
+        return;
+    arm_clock_watch(d);
+    if (uv_poll_init(d->loop, &d->clock_poll, d->clock_fd) == 0) {
+        d->clock_poll.data = d;
+        uv_poll_start(&d->clock_poll, UV_READABLE, on_clock_set);
+        d->clock_watching = true;
+    }
+}
+#else
+static void start_clock_watch(sk_daemon_t *d)
+{
+    d->clock_fd = -1;
+}
+#endif
+
 static void on_close_free(uv_handle_t *h)
 {
     (void)h;
@@ -215,6 +269,9 @@ void sk_daemon__maybe_exit(sk_daemon_t *d)
     if (d->watching)
         uv_close((uv_handle_t *)&d->watch, on_close_free);
     d->watching = false;
+    if (d->clock_watching)
+        uv_close((uv_handle_t *)&d->clock_poll, on_close_free);
+    d->clock_watching = false;
     sk_daemon__ctl_stop(d);
 }
 
@@ -248,6 +305,7 @@ int sk_daemon_main(const char *config_path)
 
     memset(d, 0, sizeof(*d));
     d->lock_fd = -1;
+    d->clock_fd = -1;
     sk_errs_init(&errs);
     sk_err_clear(&err);
     sk_heap_init(&d->heap);
@@ -306,6 +364,7 @@ int sk_daemon_main(const char *config_path)
         else
             uv_close((uv_handle_t *)&d->watch, NULL);
     }
+    start_clock_watch(d);
     sk_log(SK_LOG_INFO, "event=started_daemon pid=%d jobs=%zu config=%s state_dir=%s version=%s",
            (int)getpid(), d->config->njobs, d->config_path, d->state_dir, SK_VERSION);
     d->starting = true;
@@ -332,6 +391,8 @@ out:
     sk_errs_release(&errs);
     if (d->lock_fd >= 0)
         close(d->lock_fd);
+    if (d->clock_fd >= 0)
+        close(d->clock_fd);
     free(d->config_path);
     free(d->state_dir);
     free(d->sock_path);

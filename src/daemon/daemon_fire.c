@@ -140,7 +140,7 @@ static void decide(sk_daemon_t *d, sk_jobrt_t *j, int64_t now, intents_t *out)
 }
 
 /* Writes the intents in one transaction. On failure nothing is kept. */
-static int persist(sk_daemon_t *d, intents_t *v, sk_err_t *err)
+static int persist(sk_daemon_t *d, intents_t *v, int64_t now, sk_err_t *err)
 {
     const sk_store_ops_t *ops = d->store->ops;
     int r = ops->begin(d->store, err);
@@ -148,7 +148,7 @@ static int persist(sk_daemon_t *d, intents_t *v, sk_err_t *err)
         return r;
     for (size_t i = 0; i < v->n; i++) {
         intent_t *it = &v->items[i];
-        it->rec.queued_at = sk_now_ms();
+        it->rec.queued_at = now; /* due now: a later stamp would hold the start back */
         r = ops->run_insert(d->store, &it->rec, err);
         if (r == -EEXIST) {
             it->dup = true; /* already recorded by an earlier life: never twice */
@@ -234,7 +234,7 @@ static void handle_due(sk_daemon_t *d, int64_t now)
     if (v.n > 0) {
         sk_err_t err;
         sk_err_clear(&err);
-        if (persist(d, &v, &err) < 0) {
+        if (persist(d, &v, now, &err) < 0) {
             d->store_backoff = d->store_backoff ? SK_MIN(d->store_backoff * 2, 30000) : 1000;
             d->store_retry_at = now + d->store_backoff;
             sk_log(SK_LOG_ERROR,

@@ -70,6 +70,9 @@ struct sk_daemon {
     uv_pipe_t server;
     uv_fs_event_t watch;
     bool watching;
+    int clock_fd;          /* Linux: a timerfd that fires when the wall clock is set */
+    uv_poll_t clock_poll;  /* or jumps on resume from suspend */
+    bool clock_watching;
     bool server_open;
 
     int64_t last_wall, last_mono; /* to see clock jumps */

@@ -140,6 +140,7 @@ void sk_daemon__pump(sk_daemon_t *d, int64_t now)
 {
     bool in_tx = false;
     sk_runrt_t **pp = &d->waiting;
+    now = SK_MAX(now, sk_now_ms());
     while (*pp && !d->stopping) {
         sk_runrt_t *r = *pp;
         if (d->nrunning >= d->config->max_parallel)
