@@ -17,6 +17,7 @@ typedef struct {
     sk_jobrt_t *job;
     sk_run_t rec;
     int64_t new_last_fire;
+    int64_t delay; /* jitter: the run may not start before scheduled_at + delay */
     bool dup;
 } intent_t;
 
@@ -65,6 +66,24 @@ void sk_daemon__schedule_job(sk_daemon_t *d, sk_jobrt_t *j, int64_t now)
         j->next_due = 0;
         sk_heap_remove(&d->heap, &j->node);
     }
+}
+
+/*
+ * every: + jitter: a delay in [0, jitter) for the fire at `at`, from a hash of
+ * the job's name and the instant, so that it is the same after a restart.
+ */
+static int64_t jitter_for(const sk_jobrt_t *j, int64_t at)
+{
+    if (j->cfg->jitter_ms <= 0)
+        return 0;
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = j->name; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h ^= (uint64_t)at;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return (int64_t)(h % (uint64_t)j->cfg->jitter_ms);
 }
 
 /* Whether instant t (followed by `succ`, or none) may still start at now. */
@@ -134,6 +153,7 @@ static void decide(sk_daemon_t *d, sk_jobrt_t *j, int64_t now, intents_t *out)
             /* Catch-up runs of one batch queue behind each other in order,
              * whatever the overlap policy: "all" means each of them. */
             intents_push(out, j, at, trig, SK_RUN_QUEUED, NULL);
+            out->items[out->n - 1].delay = jitter_for(j, at);
         }
     }
     out->items[out->n - 1].new_last_fire = t;
@@ -148,7 +168,8 @@ static int persist(sk_daemon_t *d, intents_t *v, int64_t now, sk_err_t *err)
         return r;
     for (size_t i = 0; i < v->n; i++) {
         intent_t *it = &v->items[i];
-        it->rec.queued_at = now; /* due now: a later stamp would hold the start back */
+        /* queued_at is also "not before": due now, or later by its jitter. */
+        it->rec.queued_at = SK_MAX(now, it->rec.scheduled_at + it->delay);
         r = ops->run_insert(d->store, &it->rec, err);
         if (r == -EEXIST) {
             it->dup = true; /* already recorded by an earlier life: never twice */

@@ -268,3 +268,19 @@ def test_sighup_reloads(daemon):
     d.signal(signal.SIGHUP)
     wait_for(lambda: "event=reloaded" in d.log(), what="a reload")
     d.cli("trigger", "b")
+
+
+def test_jitter_delays_starts_within_the_window(daemon):
+    d = daemon("""
+        jobs:
+          spread:
+            every: 2s
+            jitter: 1500ms
+            run: [true]
+    """)
+    runs = d.wait_runs("spread", lambda h: len([r for r in h if r["started_at"]]) >= 4,
+                       timeout=40)
+    delays = [ts(r["started_at"]) - ts(r["scheduled_at"]) for r in runs if r["started_at"]]
+    assert all(-0.01 <= x < 1.5 + 1.0 for x in delays), delays
+    assert max(delays) > 0.05, f"no jitter at all: {delays}"
+    assert len({round(x, 2) for x in delays}) > 1, delays
