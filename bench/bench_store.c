@@ -4,8 +4,9 @@
  * daemon does when runs trickle in) and batched (many calls in one
  * transaction, as it does when many fires are due at once), beside the
  * machine's floor (one 4 KiB append + fdatasync) and synchronous=NORMAL
- * measured in the same run. Also: a history query and opening a grown store
- * (quick_check included).
+ * measured in the same run. Also: a history query, opening a grown store
+ * (quick_check included), and pruning plain runs and workflow runs (each
+ * with its steps and their outputs).
  *
  * usage: bench_store [DIR [SECONDS]]   (default bench/out, 2 s per timed part)
  * DIR should be on the disk the daemon will use: tmpfs makes fsync free.
@@ -18,6 +19,9 @@
 
 #define BATCH_RUNS 20000
 #define FIRES 1000
+#define WORKFLOWS 4000
+#define WORKFLOW_STEPS 4
+#define KEEP 100
 
 typedef struct {
     char dir[256];
@@ -161,7 +165,7 @@ static void bench_batched(const bench_t *b)
         r.scheduled_at = 1800000000000;
         r.exit_code = -1;
         check(sk_store_run_insert(st, &r, &err), &err);
-        sk_job_state_t js = {r.scheduled_at, false};
+        sk_job_state_t js = {r.scheduled_at, false, -1, 0};
         check(sk_store_job_state_set(st, job, &js, &err), &err);
     }
     check(sk_store_commit(st, &err), &err);
@@ -197,6 +201,62 @@ static void bench_batched(const bench_t *b)
     printf("%-48s %9.1f ms\n", label, t * 1e3);
 }
 
+static void noop_cb(const char *log_path, void *data)
+{
+    (void)log_path;
+    (*(long *)data)++;
+}
+
+/* Pruning all but KEEP of BATCH_RUNS plain runs, then all but KEEP of
+ * WORKFLOWS workflow runs of WORKFLOW_STEPS steps, each step with outputs:
+ * the daemon's periodic clean-up. */
+static void bench_prune(const bench_t *b)
+{
+    sk_store_t *st = fresh_store(b);
+    sk_err_t err;
+    char label[96];
+    check(sk_store_begin(st, &err), &err);
+    for (int64_t i = 0; i < BATCH_RUNS; i++)
+        one_run(st, "plain", i, NULL);
+    for (int64_t i = 0; i < WORKFLOWS; i++) {
+        sk_run_t r;
+        memset(&r, 0, sizeof(r));
+        r.job = "wf";
+        r.status = SK_RUN_SUCCEEDED;
+        r.trigger = SK_TRIG_SCHEDULE;
+        r.attempt = 1;
+        r.scheduled_at = 1700000000000 + i * 1000;
+        r.ended_at = r.scheduled_at + 900;
+        r.exit_code = 0;
+        check(sk_store_run_insert(st, &r, &err), &err);
+        int64_t parent = r.id;
+        for (int k = 0; k < WORKFLOW_STEPS; k++) {
+            static const char *const names[] = {"extract", "transform", "load", "cleanup"};
+            static const sk_output_t out[] = {{"rows", "12000"}, {"path", "/tmp/etl/out.csv"}};
+            r.step = (char *)names[k % 4];
+            r.parent_id = parent;
+            check(sk_store_run_insert(st, &r, &err), &err);
+            check(sk_store_outputs_put(st, r.id, out, SK_ARRAY_LEN(out), &err), &err);
+        }
+    }
+    check(sk_store_commit(st, &err), &err);
+
+    long calls = 0;
+    double t0 = now_s();
+    check(sk_store_prune(st, "plain", KEEP, 0, noop_cb, &calls, &err), &err);
+    double t = now_s() - t0;
+    sk_snprintf(label, sizeof(label), "prune %ld of %d plain runs", calls, BATCH_RUNS);
+    printf("%-48s %9.1f ms   %6.1f us/row\n", label, t * 1e3, t / (double)calls * 1e6);
+    calls = 0;
+    t0 = now_s();
+    check(sk_store_prune(st, "wf", KEEP, 0, noop_cb, &calls, &err), &err);
+    t = now_s() - t0;
+    sk_snprintf(label, sizeof(label), "prune %d workflows (%ld rows + outputs)", WORKFLOWS - KEEP,
+                calls);
+    printf("%-48s %9.1f ms   %6.1f us/row\n", label, t * 1e3, t / (double)calls * 1e6);
+    sk_store_close(st);
+}
+
 int main(int argc, char **argv)
 {
     bench_t b;
@@ -215,6 +275,7 @@ int main(int argc, char **argv)
     bench_trickle(&b, "for comparison: synchronous=NORMAL (not durable)",
                   "PRAGMA synchronous = NORMAL");
     bench_batched(&b);
+    bench_prune(&b);
     remove_store(&b);
     return 0;
 }

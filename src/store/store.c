@@ -1,7 +1,8 @@
 /*
- * The store's back-end-independent part: the spellings of run statuses and
- * trigger kinds (one X-macro table each, in store.h), releasing run records,
- * and sk_store_open/sk_store_open_readonly, which pick the back end from the
+ * The store's back-end-independent part: the spellings of run statuses,
+ * trigger kinds and alert states (one X-macro table each, in store.h),
+ * releasing run, output and alert records, and
+ * sk_store_open/sk_store_open_readonly, which pick the back end from the
  * store URL. The back ends themselves live in store_<name>.c.
  */
 #include "store.h"
@@ -54,6 +55,30 @@ int sk_trigger_parse(const char *s, sk_trigger_t *ret)
     return SK_EPARSE;
 }
 
+const char *sk_alert_state_str(sk_alert_state_t s)
+{
+    switch (s) {
+#define SK_X(e, str)                                                                               \
+    case e:                                                                                        \
+        return str;
+        SK_ALERT_STATES(SK_X)
+#undef SK_X
+    }
+    return "unknown";
+}
+
+int sk_alert_state_parse(const char *s, sk_alert_state_t *ret)
+{
+#define SK_X(e, str)                                                                               \
+    if (sk_streq(s, str)) {                                                                        \
+        *ret = e;                                                                                  \
+        return 0;                                                                                  \
+    }
+    SK_ALERT_STATES(SK_X)
+#undef SK_X
+    return SK_EPARSE;
+}
+
 bool sk_run_status_final(sk_run_status_t s)
 {
     switch (s) {
@@ -80,7 +105,8 @@ void sk_run_release(sk_run_t *r)
     free(r->step);
     free(r->reason);
     free(r->log_path);
-    r->job = r->step = r->reason = r->log_path = NULL;
+    free(r->params);
+    r->job = r->step = r->reason = r->log_path = r->params = NULL;
 }
 
 void sk_runs_free(sk_run_t *runs, size_t n)
@@ -90,6 +116,38 @@ void sk_runs_free(sk_run_t *runs, size_t n)
     for (size_t i = 0; i < n; i++)
         sk_run_release(&runs[i]);
     free(runs);
+}
+
+void sk_outputs_free(sk_output_t *o, size_t n)
+{
+    if (!o)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(o[i].key);
+        free(o[i].value);
+    }
+    free(o);
+}
+
+void sk_alert_rec_release(sk_alert_rec_t *a)
+{
+    if (!a)
+        return;
+    free(a->job);
+    free(a->event);
+    free(a->channel);
+    free(a->payload);
+    free(a->last_error);
+    a->job = a->event = a->channel = a->payload = a->last_error = NULL;
+}
+
+void sk_alert_recs_free(sk_alert_rec_t *a, size_t n)
+{
+    if (!a)
+        return;
+    for (size_t i = 0; i < n; i++)
+        sk_alert_rec_release(&a[i]);
+    free(a);
 }
 
 /* Which back end serves url: NULL after setting err when none can. The URL

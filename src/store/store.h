@@ -20,8 +20,9 @@
  *
  * Test hook: SKED_TEST_STORE_FAIL_AFTER=N in the environment when a store is
  * opened makes its Nth and later write operations (run_insert, run_start,
- * run_finish, job_state_set, prune, commit) fail with SK_ESTORE "injected
- * fault", exactly as a real I/O error would (a batch is rolled back).
+ * run_finish, job_state_set, prune, outputs_put, alert_insert, alert_update,
+ * commit) fail with SK_ESTORE "injected fault", exactly as a real I/O error
+ * would (a batch is rolled back).
  * See docs/internals/store.md.
  */
 #ifndef SK_STORE_H
@@ -29,6 +30,7 @@
 
 #include "../common/common.h"
 
+/* Append only: job_state.last_outcome keeps a status as its number. */
 #define SK_RUN_STATUSES(X)                                                                         \
     X(SK_RUN_QUEUED, "queued")                                                                     \
     X(SK_RUN_RUNNING, "running")                                                                   \
@@ -72,7 +74,7 @@ int sk_trigger_parse(const char *s, sk_trigger_t *ret);
 /* succeeded, failed, timed_out, killed, skipped, missed, interrupted */
 bool sk_run_status_final(sk_run_status_t s);
 
-/* One attempt of one fire of a job (or, later, of a workflow step). Times are
+/* One attempt of one fire of a job, or of one step of a workflow run. Times are
  * unix milliseconds, 0 when unset. Strings owned by the struct (free with
  * sk_run_release). */
 typedef struct sk_run {
@@ -89,6 +91,8 @@ typedef struct sk_run {
     int pid;       /* 0 when not started */
     char *reason;  /* why it failed/was skipped/missed, or NULL */
     char *log_path;
+    int64_t parent_id; /* a step's workflow run; 0 for a plain job or a workflow run */
+    char *params;      /* a workflow run's parameters as a JSON object, or NULL */
 } sk_run_t;
 
 /* Frees r's strings and sets them to NULL (r itself is the caller's); r may be
@@ -102,17 +106,65 @@ void sk_runs_free(sk_run_t *runs, size_t n);
 #define SK_STORE_QUERY_MAX 10000
 
 typedef struct sk_run_filter {
-    const char *job;  /* NULL: all */
+    const char *job;   /* NULL: all */
     int64_t before_id; /* 0: none; for paging, newest first */
     size_t limit;      /* 0: 100; at most SK_STORE_QUERY_MAX */
     bool only_active;  /* queued or running only */
+    int64_t parent_id; /* >0: only the steps of this workflow run, oldest first */
+    bool top_level;    /* only rows with parent_id 0 (plain jobs and workflow runs) */
 } sk_run_filter_t;
 
 /* Per-job state kept across restarts. */
 typedef struct sk_job_state {
-    int64_t last_fire; /* the last scheduled instant handled (fired, skipped or missed), ms; 0 none */
+    /* The last scheduled instant handled (fired, skipped or missed), ms; 0 none. */
+    int64_t last_fire;
     bool paused;
+    int last_outcome;       /* sk_run_status_t of the last finished run, -1 none (recovered) */
+    int64_t missed_alerted; /* the last missed instant an alert was raised for (once only) */
 } sk_job_state_t;
+
+/* A key=value a step wrote to $SKED_OUTPUT, kept with its run. */
+typedef struct sk_output {
+    char *key;
+    char *value;
+} sk_output_t;
+
+/* Frees o[0..n)'s strings and the array; o may be NULL. */
+void sk_outputs_free(sk_output_t *o, size_t n);
+
+#define SK_ALERT_STATES(X)                                                                         \
+    X(SK_ALERTST_PENDING, "pending")                                                               \
+    X(SK_ALERTST_DELIVERED, "delivered")                                                           \
+    X(SK_ALERTST_FAILED, "failed")                                                                 \
+    X(SK_ALERTST_DROPPED, "dropped") /* rate-limited */
+
+typedef enum sk_alert_state {
+#define SK_X(e, s) e,
+    SK_ALERT_STATES(SK_X)
+#undef SK_X
+} sk_alert_state_t;
+
+/* As sk_run_status_str and sk_run_status_parse, for alert states. */
+const char *sk_alert_state_str(sk_alert_state_t s);
+int sk_alert_state_parse(const char *s, sk_alert_state_t *ret);
+
+/* One delivery of one alert through one channel. */
+typedef struct sk_alert_rec {
+    int64_t id;
+    char *job;
+    int64_t run_id; /* 0 when not about a run (e.g. missed without a record) */
+    char *event;    /* "failure", "timeout", "missed", ... */
+    char *channel;  /* "webhook", "slack", "email", "command" */
+    char *payload;  /* the JSON document sent (or given on stdin) */
+    sk_alert_state_t state;
+    int attempts;
+    int64_t created_at, next_at, done_at; /* ms */
+    char *last_error;
+} sk_alert_rec_t;
+
+/* As sk_run_release and sk_runs_free, for alert records. */
+void sk_alert_rec_release(sk_alert_rec_t *a);
+void sk_alert_recs_free(sk_alert_rec_t *a, size_t n);
 
 typedef struct sk_store sk_store_t;
 
@@ -131,7 +183,11 @@ typedef struct sk_store_ops {
      * -EEXIST when a schedule/catchup fire of (job, scheduled_at) with
      * attempt 1 exists (inside a batch the batch goes on); -EINVAL when job
      * is NULL or empty, attempt < 1 or status/trigger is out of range. Ids
-     * grow and are never reused, even after pruning. */
+     * grow and are never reused, even after pruning.
+     * A workflow step row has parent_id > 0 and a step name; its parent must
+     * be a top-level run (parent_id 0) of the same job, else -EINVAL (as for
+     * parent_id < 0, or a parent without a step name). Step rows are never
+     * subject to the -EEXIST rule. params is stored as given (not parsed). */
     int (*run_insert)(sk_store_t *st, sk_run_t *run, sk_err_t *err);
     /* queued -> running with start time, pid and log path (borrowed; may be
      * NULL). SK_ENOTFOUND if no such run; -EINVAL if it is not queued. */
@@ -146,26 +202,68 @@ typedef struct sk_store_ops {
     /* *ret is filled with new strings (sk_run_release). */
     int (*run_get)(sk_store_t *st, int64_t id, sk_run_t *ret, sk_err_t *err); /* SK_ENOTFOUND */
     /* Newest first (by id). *ret is new memory (sk_runs_free), NULL when
-     * nothing matched. f may be NULL (all jobs, first page). */
+     * nothing matched. f may be NULL (all jobs, first page). The filter's
+     * fields combine (AND); with parent_id > 0 the rows come oldest first
+     * (before_id still means id < before_id). */
     int (*runs_query)(sk_store_t *st, const sk_run_filter_t *f, sk_run_t **ret, size_t *ret_n,
                       sk_err_t *err);
     /* The newest run of job (any status) — for "last outcome". Workflow
      * step rows are not considered: the job's own run is. SK_ENOTFOUND if none. */
     int (*run_last)(sk_store_t *st, const char *job, sk_run_t *ret, sk_err_t *err);
 
-    /* A job never seen gets a zeroed state (not an error). */
+    /* A job never seen gets last_fire 0, not paused, last_outcome -1 and
+     * missed_alerted 0 (not an error). SK_ESTORE for a stored last_outcome
+     * that is no status. */
     int (*job_state_get)(sk_store_t *st, const char *job, sk_job_state_t *ret, sk_err_t *err);
-    /* Creates or replaces job's state. */
+    /* Creates or replaces job's state, every field (read, change, write to
+     * keep the others). -EINVAL if last_outcome is neither -1 nor a status. */
     int (*job_state_set)(sk_store_t *st, const char *job, const sk_job_state_t *s, sk_err_t *err);
 
-    /* Deletes job's final runs beyond the newest keep_runs (0: no limit) and
-     * those that ended before `ended_before` ms (0: no limit); calls cb with
-     * each deleted run's log path (may be NULL) so the caller removes it.
-     * Queued and running runs are never deleted. Works in chunks, each its
-     * own transaction, calling cb after the chunk is committed (inside a
-     * batch: after the chunk is deleted); cb may call the store. */
+    /* Deletes job's final top-level runs beyond the newest keep_runs (0: no
+     * limit; step rows are not counted) and those that ended before
+     * `ended_before` ms (0: no limit). A workflow run goes with its step
+     * rows, and every deleted row with its outputs and its alerts that are
+     * no longer pending; a workflow run with a queued or running step is
+     * kept. Delivered, failed and dropped alerts of job about no run (or a
+     * run gone) go too when raised before the newest pruned run ended (or
+     * before ended_before). Calls cb with each deleted row's log path (may
+     * be NULL) so the caller removes it. Queued and running runs are never
+     * deleted. Works in chunks, each its own transaction, calling cb after
+     * the chunk is committed (inside a batch: after the chunk is deleted);
+     * cb may call the store. */
     int (*prune)(sk_store_t *st, const char *job, size_t keep_runs, int64_t ended_before,
                  void (*cb)(const char *log_path, void *data), void *data, sk_err_t *err);
+
+    /* Outputs of a run (key=value lines from $SKED_OUTPUT): replaces any
+     * earlier set for that run, in one transaction (n 0 clears it); o is
+     * borrowed. Keys are unique per run: -EINVAL for a NULL or empty key, a
+     * NULL value or a key given twice (nothing is changed); SK_ENOTFOUND if
+     * there is no such run. Outputs are deleted with their run (prune). */
+    int (*outputs_put)(sk_store_t *st, int64_t run_id, const sk_output_t *o, size_t n,
+                       sk_err_t *err);
+    /* New memory (sk_outputs_free), in key order (bytewise); NULL and 0
+     * when the run has none (or does not exist). */
+    int (*outputs_get)(sk_store_t *st, int64_t run_id, sk_output_t **ret, size_t *ret_n,
+                       sk_err_t *err);
+
+    /* Alerts: one row per (alert, channel); a->id is set (a->id ignored,
+     * strings borrowed). -EINVAL when job, event or channel is NULL or
+     * empty, payload is NULL, state is out of range, attempts or run_id < 0.
+     * Ids grow and are never reused. Times 0 mean unset. */
+    int (*alert_insert)(sk_store_t *st, sk_alert_rec_t *a, sk_err_t *err);
+    /* Records a delivery attempt: new state, attempts, next_at, done_at,
+     * error (borrowed; NULL keeps the last error). Any state may follow any
+     * other. SK_ENOTFOUND if no such alert; -EINVAL for a state out of
+     * range or attempts < 0. */
+    int (*alert_update)(sk_store_t *st, int64_t id, sk_alert_state_t state, int attempts,
+                        int64_t next_at, int64_t done_at, const char *error, sk_err_t *err);
+    /* Every pending alert, oldest (lowest id) first (at start-up: deliver
+     * what a crash left). New memory (sk_alert_recs_free), NULL when none. */
+    int (*alerts_pending)(sk_store_t *st, sk_alert_rec_t **ret, size_t *ret_n, sk_err_t *err);
+    /* Newest first; job NULL for all; limit 0 = 100, at most
+     * SK_STORE_QUERY_MAX. New memory as above. */
+    int (*alerts_query)(sk_store_t *st, const char *job, size_t limit, sk_alert_rec_t **ret,
+                        size_t *ret_n, sk_err_t *err);
 
     /* Runs in one transaction: begin/commit let the engine batch writes
      * (e.g. 1,000 fires due in one second). Nested calls are not allowed
@@ -243,6 +341,36 @@ static inline int sk_store_prune(sk_store_t *st, const char *job, size_t keep_ru
                                  void *data, sk_err_t *err)
 {
     return st->ops->prune(st, job, keep_runs, ended_before, cb, data, err);
+}
+static inline int sk_store_outputs_put(sk_store_t *st, int64_t run_id, const sk_output_t *o,
+                                       size_t n, sk_err_t *err)
+{
+    return st->ops->outputs_put(st, run_id, o, n, err);
+}
+static inline int sk_store_outputs_get(sk_store_t *st, int64_t run_id, sk_output_t **ret,
+                                       size_t *ret_n, sk_err_t *err)
+{
+    return st->ops->outputs_get(st, run_id, ret, ret_n, err);
+}
+static inline int sk_store_alert_insert(sk_store_t *st, sk_alert_rec_t *a, sk_err_t *err)
+{
+    return st->ops->alert_insert(st, a, err);
+}
+static inline int sk_store_alert_update(sk_store_t *st, int64_t id, sk_alert_state_t state,
+                                        int attempts, int64_t next_at, int64_t done_at,
+                                        const char *error, sk_err_t *err)
+{
+    return st->ops->alert_update(st, id, state, attempts, next_at, done_at, error, err);
+}
+static inline int sk_store_alerts_pending(sk_store_t *st, sk_alert_rec_t **ret, size_t *ret_n,
+                                          sk_err_t *err)
+{
+    return st->ops->alerts_pending(st, ret, ret_n, err);
+}
+static inline int sk_store_alerts_query(sk_store_t *st, const char *job, size_t limit,
+                                        sk_alert_rec_t **ret, size_t *ret_n, sk_err_t *err)
+{
+    return st->ops->alerts_query(st, job, limit, ret, ret_n, err);
 }
 static inline int sk_store_begin(sk_store_t *st, sk_err_t *err)
 {

@@ -3,8 +3,11 @@
  * journal, synchronous=FULL so that a write acknowledged is on the disk, a
  * schema versioned by PRAGMA user_version and upgraded by an ordered list of
  * migrations, and prepared statements cached per connection. Files that are
- * not sked's, corrupt, or from a newer sked are refused, never re-created.
- * docs/internals/store.md describes the schema and the reasons.
+ * not sked's, corrupt, or from a newer sked are refused, never re-created; a
+ * file it creates is private to its owner (0600). Besides runs and job
+ * state it keeps workflow step rows (runs.parent_id), step outputs and the
+ * alert delivery queue. docs/internals/store.md describes the schema and the
+ * reasons.
  */
 #include "store.h"
 #include "store_int.h"
@@ -60,46 +63,110 @@ static const char *const migrations[] = {
     "    last_fire INTEGER NOT NULL DEFAULT 0,\n"
     "    paused    INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1))\n"
     ") WITHOUT ROWID;\n",
+    /* 2: workflow steps (parent_id), parameters, step outputs, alerts, and
+     * the job state alerts need. Additive only: a version-1 file keeps its
+     * rows, which get the columns' defaults. runs_fire is unchanged: step
+     * rows always have a step name (run_insert says so), so it never
+     * applies to them. */
+    "ALTER TABLE runs ADD COLUMN parent_id INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE runs ADD COLUMN params TEXT;\n"
+    "CREATE INDEX runs_parent ON runs (parent_id, id) WHERE parent_id > 0;\n"
+    "ALTER TABLE job_state ADD COLUMN last_outcome INTEGER NOT NULL DEFAULT -1;\n"
+    "ALTER TABLE job_state ADD COLUMN missed_alerted INTEGER NOT NULL DEFAULT 0;\n"
+    "CREATE TABLE outputs (\n"
+    "    run_id INTEGER NOT NULL,\n"
+    "    key    TEXT NOT NULL,\n"
+    "    value  TEXT NOT NULL,\n"
+    "    PRIMARY KEY (run_id, key)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE alerts (\n"
+    "    id         INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "    job        TEXT NOT NULL,\n"
+    "    run_id     INTEGER NOT NULL DEFAULT 0,\n"
+    "    event      TEXT NOT NULL,\n"
+    "    channel    TEXT NOT NULL,\n"
+    "    payload    TEXT NOT NULL,\n"
+    "    state      TEXT NOT NULL,\n"
+    "    attempts   INTEGER NOT NULL DEFAULT 0,\n"
+    "    created_at INTEGER NOT NULL,\n"
+    "    next_at    INTEGER,\n"
+    "    done_at    INTEGER,\n"
+    "    last_error TEXT\n"
+    ");\n"
+    "CREATE INDEX alerts_pending ON alerts (id) WHERE state = 'pending';\n"
+    "CREATE INDEX alerts_job ON alerts (job, id);\n"
+    "CREATE INDEX alerts_run ON alerts (run_id) WHERE run_id > 0;\n",
 };
 
 #define SCHEMA_VERSION ((int)SK_ARRAY_LEN(migrations))
 
-/* Spelled as in the migrations, so the planner can use runs_active. */
+/* Spelled as in the migrations, so the planner can use runs_active,
+ * runs_parent and alerts_run (a partial index serves a query only when the
+ * query repeats its WHERE term). */
 #define SQL_ACTIVE "status IN ('queued', 'running')"
+#define SQL_STEP_OF(col) "parent_id = " col " AND parent_id > 0"
 #define RUN_COLS                                                                                   \
     "id, job, step, status, \"trigger\", attempt, scheduled_at, queued_at, started_at, "           \
-    "ended_at, exit_code, signal, pid, reason, log_path"
+    "ended_at, exit_code, signal, pid, reason, log_path, parent_id, params"
+#define ALERT_COLS                                                                                 \
+    "id, job, run_id, event, channel, payload, state, attempts, created_at, next_at, done_at, "    \
+    "last_error"
 
-/* The statements, prepared on first use and kept for the connection's life. */
+/* The statements, prepared on first use and kept for the connection's life.
+ * ST_INSERT checks a step's parent itself: it must be a top-level run of the
+ * same job, else no row is inserted (-EINVAL). Pruning counts and picks
+ * top-level runs; their steps go with them (ST_PRUNE_STEPS). */
 #define STATEMENTS(X)                                                                              \
     X(ST_INSERT, "INSERT INTO runs (job, step, status, \"trigger\", attempt, scheduled_at, "       \
-                 "queued_at, started_at, ended_at, exit_code, signal, pid, reason, log_path) "     \
-                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")           \
+                 "queued_at, started_at, ended_at, exit_code, signal, pid, reason, log_path, "     \
+                 "parent_id, params) "                                                             \
+                 "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16 "   \
+                 "WHERE ?15 = 0 OR EXISTS (SELECT 1 FROM runs WHERE id = ?15 AND parent_id = 0 "   \
+                 "AND job = ?1)")                                                                  \
     X(ST_START, "UPDATE runs SET status = 'running', started_at = ?2, pid = ?3, log_path = ?4 "    \
                 "WHERE id = ?1 AND status = 'queued'")                                             \
     X(ST_FINISH, "UPDATE runs SET status = ?2, ended_at = ?3, exit_code = ?4, signal = ?5, "       \
                  "reason = COALESCE(?6, reason) WHERE id = ?1 AND " SQL_ACTIVE)                    \
     X(ST_STATUS, "SELECT status FROM runs WHERE id = ?1")                                          \
     X(ST_GET, "SELECT " RUN_COLS " FROM runs WHERE id = ?1")                                       \
-    X(ST_QUERY_ALL, "SELECT " RUN_COLS " FROM runs WHERE id < ?2 ORDER BY id DESC LIMIT ?3")       \
-    X(ST_QUERY_JOB, "SELECT " RUN_COLS " FROM runs WHERE job = ?1 AND id < ?2 "                    \
-                    "ORDER BY id DESC LIMIT ?3")                                                   \
-    X(ST_QUERY_ACTIVE, "SELECT " RUN_COLS " FROM runs WHERE " SQL_ACTIVE " AND id < ?2 "           \
-                       "ORDER BY id DESC LIMIT ?3")                                                \
-    X(ST_QUERY_JOB_ACTIVE, "SELECT " RUN_COLS " FROM runs WHERE job = ?1 AND " SQL_ACTIVE          \
-                           " AND id < ?2 ORDER BY id DESC LIMIT ?3")                               \
-    X(ST_LAST, "SELECT " RUN_COLS " FROM runs WHERE job = ?1 AND step IS NULL "                    \
+    X(ST_LAST, "SELECT " RUN_COLS " FROM runs WHERE job = ?1 AND step IS NULL AND parent_id = 0 "  \
                "ORDER BY id DESC LIMIT 1")                                                         \
-    X(ST_STATE_GET, "SELECT last_fire, paused FROM job_state WHERE job = ?1")                      \
-    X(ST_STATE_SET, "INSERT INTO job_state (job, last_fire, paused) VALUES (?1, ?2, ?3) "          \
-                    "ON CONFLICT (job) DO UPDATE SET last_fire = excluded.last_fire, "             \
-                    "paused = excluded.paused")                                                    \
-    X(ST_PRUNE_KEEP, "SELECT id FROM runs WHERE job = ?1 AND NOT " SQL_ACTIVE                      \
+    X(ST_EXISTS, "SELECT 1 FROM runs WHERE id = ?1")                                               \
+    X(ST_STATE_GET, "SELECT last_fire, paused, last_outcome, missed_alerted FROM job_state "       \
+                    "WHERE job = ?1")                                                              \
+    X(ST_STATE_SET,                                                                                \
+      "INSERT INTO job_state (job, last_fire, paused, last_outcome, missed_alerted) "              \
+      "VALUES (?1, ?2, ?3, ?4, ?5) "                                                               \
+      "ON CONFLICT (job) DO UPDATE SET last_fire = excluded.last_fire, "                           \
+      "paused = excluded.paused, last_outcome = excluded.last_outcome, "                           \
+      "missed_alerted = excluded.missed_alerted")                                                  \
+    X(ST_PRUNE_KEEP, "SELECT id FROM runs WHERE job = ?1 AND parent_id = 0 AND NOT " SQL_ACTIVE    \
                      " ORDER BY id DESC LIMIT 1 OFFSET ?2")                                        \
-    X(ST_PRUNE_PICK, "SELECT id, log_path FROM runs WHERE job = ?1 AND NOT " SQL_ACTIVE            \
-                     " AND (id <= ?2 OR COALESCE(ended_at, scheduled_at) < ?3) "                   \
-                     "ORDER BY id LIMIT ?4")                                                       \
-    X(ST_DELETE, "DELETE FROM runs WHERE id = ?1")
+    X(ST_PRUNE_PICK,                                                                               \
+      "SELECT id, log_path, COALESCE(ended_at, scheduled_at) FROM runs AS r "                      \
+      "WHERE job = ?1 AND parent_id = 0 AND NOT " SQL_ACTIVE                                       \
+      " AND (id <= ?2 OR COALESCE(ended_at, scheduled_at) < ?3) "                                  \
+      "AND NOT EXISTS (SELECT 1 FROM runs WHERE " SQL_STEP_OF("r.id") " AND " SQL_ACTIVE           \
+                                                                      ") ORDER BY id LIMIT ?4")    \
+    X(ST_PRUNE_STEPS, "SELECT id, log_path FROM runs WHERE " SQL_STEP_OF("?1") " ORDER BY id")     \
+    X(ST_PRUNE_ALERTS, "DELETE FROM alerts WHERE job = ?1 AND state <> 'pending' "                 \
+                       "AND created_at < ?2 AND (run_id = 0 OR NOT EXISTS "                        \
+                       "(SELECT 1 FROM runs WHERE runs.id = alerts.run_id))")                      \
+    X(ST_DELETE, "DELETE FROM runs WHERE id = ?1")                                                 \
+    X(ST_DELETE_RUN_ALERTS, "DELETE FROM alerts WHERE run_id = ?1 AND run_id > 0 "                 \
+                            "AND state <> 'pending'")                                              \
+    X(ST_OUT_DELETE, "DELETE FROM outputs WHERE run_id = ?1")                                      \
+    X(ST_OUT_INSERT, "INSERT INTO outputs (run_id, key, value) VALUES (?1, ?2, ?3)")               \
+    X(ST_OUT_GET, "SELECT key, value FROM outputs WHERE run_id = ?1 ORDER BY key")                 \
+    X(ST_ALERT_INSERT, "INSERT INTO alerts (job, run_id, event, channel, payload, state, "         \
+                       "attempts, created_at, next_at, done_at, last_error) "                      \
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")                    \
+    X(ST_ALERT_UPDATE, "UPDATE alerts SET state = ?2, attempts = ?3, next_at = ?4, done_at = ?5, " \
+                       "last_error = COALESCE(?6, last_error) WHERE id = ?1")                      \
+    X(ST_ALERT_PENDING, "SELECT " ALERT_COLS " FROM alerts WHERE state = 'pending' ORDER BY id")   \
+    X(ST_ALERT_QUERY_ALL, "SELECT " ALERT_COLS " FROM alerts ORDER BY id DESC LIMIT ?2")           \
+    X(ST_ALERT_QUERY_JOB, "SELECT " ALERT_COLS " FROM alerts WHERE job = ?1 "                      \
+                          "ORDER BY id DESC LIMIT ?2")
 
 typedef enum {
 #define SK_X(e, sql) e,
@@ -114,6 +181,10 @@ static const char *const stmt_sql[] = {
 #undef SK_X
 };
 
+/* runs_query's statements are built from the filter: one per combination
+ * of these bits, prepared on first use like the others. */
+enum { Q_JOB = 1, Q_ACTIVE = 2, Q_PARENT = 4, Q_TOP = 8, Q_COUNT = 16 };
+
 typedef struct sk_sqlite {
     sk_store_t base; /* first: the generic store */
     sqlite3 *db;
@@ -125,6 +196,7 @@ typedef struct sk_sqlite {
     long fail_after; /* SKED_TEST_STORE_FAIL_AFTER; 0: off */
     long writes;     /* write operations so far, for fail_after */
     sqlite3_stmt *stmt[ST_COUNT];
+    sqlite3_stmt *query[Q_COUNT]; /* runs_query, one per combination of filters */
 } sk_sqlite_t;
 
 /* ---- errors ---- */
@@ -310,6 +382,8 @@ static int read_run(sk_sqlite_t *s, sqlite3_stmt *st, sk_run_t *ret, sk_err_t *e
     r.pid = col_int_or(st, 12, 0);
     r.reason = col_strdup(st, 13);
     r.log_path = col_strdup(st, 14);
+    r.parent_id = sqlite3_column_int64(st, 15);
+    r.params = col_strdup(st, 16);
     if (!r.job)
         r.job = sk_xstrdup("");
     *ret = r;
@@ -351,6 +425,8 @@ static void sq_close(sk_store_t *st)
         return;
     for (size_t i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->stmt[i]);
+    for (size_t i = 0; i < Q_COUNT; i++)
+        sqlite3_finalize(s->query[i]);
     if (s->db) {
         if (!sqlite3_get_autocommit(s->db))
             sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -411,6 +487,25 @@ static int file_state(const char *path, file_state_t *ret, sk_err_t *err)
         return sk_err_set(err, SK_ESTORE, "%s: not a SQLite database; refusing to use it", path);
     *ret = FILE_PRESENT;
     return 0;
+}
+
+/* Creates the missing store file empty and private to its owner (0600, less
+ * what the umask takes), so that SQLite opens it instead of creating it with
+ * its default 0644; SQLite gives the -wal and -shm files the database
+ * file's mode. The state folder is 0700 already: this is defence in depth,
+ * for a store put elsewhere with `store:`. Leaves *fs FILE_EMPTY, or
+ * whatever another process that got there first made of it. */
+static int create_file(const char *path, file_state_t *fs, sk_err_t *err)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        close(fd);
+        *fs = FILE_EMPTY;
+        return 0;
+    }
+    if (errno == EEXIST)
+        return file_state(path, fs, err);
+    return sk_err_set(err, SK_ESTORE, "%s: cannot create the store: %s", path, strerror(errno));
 }
 
 static sk_sqlite_t *sqlite_new(const char *path)
@@ -607,6 +702,8 @@ static int sq_open(const char *url, sk_store_t **ret, sk_err_t *err)
     int r = read_fail_after(s, err);
     if (r == 0)
         r = file_state(url, &fs, err);
+    if (r == 0 && fs == FILE_MISSING)
+        r = create_file(url, &fs, err);
     if (r == 0)
         r = db_connect(s, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err);
     /* Look before writing anything: a foreign, newer or corrupt file is
@@ -704,6 +801,11 @@ static int sq_run_insert(sk_store_t *st, sk_run_t *run, sk_err_t *err)
     if (run->attempt < 1 || !status_valid(run->status) || !trigger_valid(run->trigger))
         return sk_err_set(err, -EINVAL, "%s: job %s: bad attempt, status or trigger", s->path,
                           run->job);
+    /* A step row always names its step: that is also what keeps runs_fire
+     * (step IS NULL) from ever applying to it. */
+    if (run->parent_id < 0 || (run->parent_id > 0 && (!run->step || !*run->step)))
+        return sk_err_set(err, -EINVAL, "%s: job %s: a step row needs a step name and a parent",
+                          s->path, run->job);
     int r = write_gate(s, "recording a run", err);
     if (r == 0)
         r = stmt_get(s, ST_INSERT, &q, err);
@@ -723,8 +825,16 @@ static int sq_run_insert(sk_store_t *st, sk_run_t *run, sk_err_t *err)
     bind_int_or_null(q, 12, run->pid, 0);
     bind_text(q, 13, run->reason);
     bind_text(q, 14, run->log_path);
+    sqlite3_bind_int64(q, 15, run->parent_id);
+    bind_text(q, 16, run->params);
     int rc = sqlite3_step(q);
+    int changed = rc == SQLITE_DONE ? sqlite3_changes(s->db) : 0;
     stmt_done(q);
+    if (rc == SQLITE_DONE && changed == 0)
+        return sk_err_set(err, -EINVAL,
+                          "%s: job %s: step %s: parent run %" PRId64
+                          " is not a top-level run of that job",
+                          s->path, run->job, run->step, run->parent_id);
     if (rc == SQLITE_DONE) {
         run->id = sqlite3_last_insert_rowid(s->db);
         return 0;
@@ -868,6 +978,30 @@ static int sq_run_last(sk_store_t *st, const char *job, sk_run_t *ret, sk_err_t 
     return fetch_one(s, q, ret, missing, err);
 }
 
+/* The runs_query statement for a combination of Q_* bits. Parameters: ?1
+ * job, ?2 before_id, ?3 limit, ?4 parent_id. A workflow's steps come oldest
+ * first (the order they ran in), everything else newest first. */
+static int query_get(sk_sqlite_t *s, int which, sqlite3_stmt **ret, sk_err_t *err)
+{
+    char sql[768];
+    if (!s->query[which]) {
+        sk_snprintf(sql, sizeof(sql), "SELECT " RUN_COLS " FROM runs WHERE id < ?2%s%s%s%s%s",
+                    which & Q_JOB ? " AND job = ?1" : "",
+                    which & Q_ACTIVE ? " AND " SQL_ACTIVE : "",
+                    which & Q_PARENT ? " AND " SQL_STEP_OF("?4") : "",
+                    which & Q_TOP ? " AND parent_id = 0" : "",
+                    which & Q_PARENT ? " ORDER BY id LIMIT ?3" : " ORDER BY id DESC LIMIT ?3");
+        int rc =
+            sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->query[which], NULL);
+        if (rc != SQLITE_OK) {
+            s->query[which] = NULL;
+            return db_fail(s, rc, "preparing a statement", err);
+        }
+    }
+    *ret = s->query[which];
+    return 0;
+}
+
 static int sq_runs_query(sk_store_t *st, const sk_run_filter_t *f, sk_run_t **ret, size_t *ret_n,
                          sk_err_t *err)
 {
@@ -880,15 +1014,17 @@ static int sq_runs_query(sk_store_t *st, const sk_run_filter_t *f, sk_run_t **re
     if (!f)
         f = &none;
     size_t limit = f->limit ? SK_MIN(f->limit, (size_t)SK_STORE_QUERY_MAX) : QUERY_DEFAULT;
-    stmt_id_t id = f->job ? (f->only_active ? ST_QUERY_JOB_ACTIVE : ST_QUERY_JOB)
-                          : (f->only_active ? ST_QUERY_ACTIVE : ST_QUERY_ALL);
-    int r = stmt_get(s, id, &q, err);
+    int which = (f->job ? Q_JOB : 0) | (f->only_active ? Q_ACTIVE : 0) |
+                (f->parent_id > 0 ? Q_PARENT : 0) | (f->top_level ? Q_TOP : 0);
+    int r = query_get(s, which, &q, err);
     if (r < 0)
         return r;
     if (f->job)
         bind_text(q, 1, f->job);
     sqlite3_bind_int64(q, 2, f->before_id > 0 ? f->before_id : INT64_MAX);
     sqlite3_bind_int64(q, 3, (sqlite3_int64)limit);
+    if (f->parent_id > 0)
+        sqlite3_bind_int64(q, 4, f->parent_id);
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         if (n == cap) {
@@ -928,11 +1064,21 @@ static int sq_job_state_get(sk_store_t *st, const char *job, sk_job_state_t *ret
     bind_text(q, 1, job);
     int rc = sqlite3_step(q);
     if (rc == SQLITE_ROW) {
-        ret->last_fire = sqlite3_column_int64(q, 0);
-        ret->paused = sqlite3_column_int(q, 1) != 0;
+        int outcome = sqlite3_column_int(q, 2);
+        if (outcome < -1 || outcome >= N_STATUSES) {
+            r = sk_err_set(err, SK_ESTORE, "%s: job %s has an unknown last outcome %d", s->path,
+                           job, outcome);
+        } else {
+            ret->last_fire = sqlite3_column_int64(q, 0);
+            ret->paused = sqlite3_column_int(q, 1) != 0;
+            ret->last_outcome = outcome;
+            ret->missed_alerted = sqlite3_column_int64(q, 3);
+        }
     } else if (rc == SQLITE_DONE) {
         ret->last_fire = 0;
         ret->paused = false;
+        ret->last_outcome = -1;
+        ret->missed_alerted = 0;
     } else {
         r = db_fail(s, rc, "reading a job's state", err);
     }
@@ -947,6 +1093,9 @@ static int sq_job_state_set(sk_store_t *st, const char *job, const sk_job_state_
     sqlite3_stmt *q = NULL;
     if (!job || !*job || !js)
         return sk_err_set(err, -EINVAL, "%s: job_state_set needs a job and a state", s->path);
+    if (js->last_outcome < -1 || js->last_outcome >= N_STATUSES)
+        return sk_err_set(err, -EINVAL, "%s: job %s: last outcome %d is not a run status", s->path,
+                          job, js->last_outcome);
     int r = write_gate(s, "recording a job's state", err);
     if (r == 0)
         r = stmt_get(s, ST_STATE_SET, &q, err);
@@ -955,6 +1104,8 @@ static int sq_job_state_set(sk_store_t *st, const char *job, const sk_job_state_
     bind_text(q, 1, job);
     sqlite3_bind_int64(q, 2, js->last_fire);
     sqlite3_bind_int(q, 3, js->paused ? 1 : 0);
+    sqlite3_bind_int(q, 4, js->last_outcome);
+    sqlite3_bind_int64(q, 5, js->missed_alerted);
     int rc = sqlite3_step(q);
     stmt_done(q);
     if (rc != SQLITE_DONE)
@@ -964,13 +1115,37 @@ static int sq_job_state_set(sk_store_t *st, const char *job, const sk_job_state_
 
 /* ---- pruning ---- */
 
+/* A deleted row whose log the caller is told about. */
 typedef struct {
     int64_t id;
     char *log_path;
 } victim_t;
 
-/* The id of job's keep_runs-th newest final run (everything at or below it
- * beyond that goes), or 0 when there are not that many. */
+typedef struct {
+    victim_t *v;
+    size_t n, cap;
+} victims_t;
+
+static void victims_push(victims_t *vs, int64_t id, char *log_path)
+{
+    if (vs->n == vs->cap) {
+        vs->cap = vs->cap ? vs->cap * 2 : PRUNE_CHUNK;
+        vs->v = sk_xrealloc(vs->v, vs->cap * sizeof(*vs->v));
+    }
+    vs->v[vs->n].id = id;
+    vs->v[vs->n].log_path = log_path; /* taken */
+    vs->n++;
+}
+
+static void victims_clear(victims_t *vs)
+{
+    for (size_t i = 0; i < vs->n; i++)
+        free(vs->v[i].log_path);
+    vs->n = 0;
+}
+
+/* The id of job's keep_runs-th newest final top-level run (everything at or
+ * below it beyond that goes), or 0 when there are not that many. */
 static int prune_cutoff(sk_sqlite_t *s, const char *job, size_t keep_runs, int64_t *ret,
                         sk_err_t *err)
 {
@@ -992,15 +1167,45 @@ static int prune_cutoff(sk_sqlite_t *s, const char *job, size_t keep_runs, int64
     return r;
 }
 
-/* Picks and deletes up to PRUNE_CHUNK runs: the victims in v[0..*ret_n). */
-static int prune_chunk(sk_sqlite_t *s, const char *job, int64_t max_id, int64_t ended_before,
-                       victim_t *v, size_t *ret_n, sk_err_t *err)
+/* Runs the one-parameter statement `id` with v bound to ?1. */
+static int exec_id(sk_sqlite_t *s, stmt_id_t id, int64_t v, const char *what, sk_err_t *err)
 {
-    sqlite3_stmt *pick = NULL, *del = NULL;
-    size_t n = 0;
+    sqlite3_stmt *q = NULL;
+    int r = stmt_get(s, id, &q, err);
+    if (r < 0)
+        return r;
+    sqlite3_bind_int64(q, 1, v);
+    int rc = sqlite3_step(q);
+    stmt_done(q);
+    return rc == SQLITE_DONE ? 0 : db_fail(s, rc, what, err);
+}
+
+/* Appends the step rows of workflow run parent to vs. */
+static int prune_steps(sk_sqlite_t *s, int64_t parent, victims_t *vs, sk_err_t *err)
+{
+    sqlite3_stmt *q = NULL;
+    int r = stmt_get(s, ST_PRUNE_STEPS, &q, err);
+    if (r < 0)
+        return r;
+    sqlite3_bind_int64(q, 1, parent);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+        victims_push(vs, sqlite3_column_int64(q, 0), col_strdup(q, 1));
+    stmt_done(q);
+    return rc == SQLITE_DONE ? 0 : db_fail(s, rc, "pruning runs", err);
+}
+
+/* Picks up to PRUNE_CHUNK top-level runs (*ret_picked of them), adds their
+ * steps, and deletes them all with their outputs and the alerts about them
+ * that are no longer pending. vs gets every deleted row; *horizon grows to
+ * the newest end (or scheduled instant) among the picked runs. */
+static int prune_chunk(sk_sqlite_t *s, const char *job, int64_t max_id, int64_t ended_before,
+                       victims_t *vs, size_t *ret_picked, int64_t *horizon, sk_err_t *err)
+{
+    sqlite3_stmt *pick = NULL;
+    size_t picked = 0;
+    *ret_picked = 0;
     int r = stmt_get(s, ST_PRUNE_PICK, &pick, err);
-    if (r == 0)
-        r = stmt_get(s, ST_DELETE, &del, err);
     if (r < 0)
         return r;
     bind_text(pick, 1, job);
@@ -1009,39 +1214,52 @@ static int prune_chunk(sk_sqlite_t *s, const char *job, int64_t max_id, int64_t 
     sqlite3_bind_int(pick, 4, PRUNE_CHUNK);
     int rc;
     while ((rc = sqlite3_step(pick)) == SQLITE_ROW) {
-        v[n].id = sqlite3_column_int64(pick, 0);
-        v[n].log_path = col_strdup(pick, 1);
-        n++;
+        victims_push(vs, sqlite3_column_int64(pick, 0), col_strdup(pick, 1));
+        *horizon = SK_MAX(*horizon, (int64_t)sqlite3_column_int64(pick, 2));
+        picked++;
     }
     stmt_done(pick);
-    *ret_n = n;
+    *ret_picked = picked;
     if (rc != SQLITE_DONE)
         return db_fail(s, rc, "pruning runs", err);
-    for (size_t i = 0; i < n; i++) {
-        sqlite3_bind_int64(del, 1, v[i].id);
-        rc = sqlite3_step(del);
-        stmt_done(del);
-        if (rc != SQLITE_DONE)
-            return db_fail(s, rc, "pruning runs", err);
+    /* The steps of the picked runs: vs[0..picked) are the parents. */
+    for (size_t i = 0; i < picked && r == 0; i++)
+        r = prune_steps(s, vs->v[i].id, vs, err);
+    for (size_t i = 0; i < vs->n && r == 0; i++) {
+        r = exec_id(s, ST_OUT_DELETE, vs->v[i].id, "pruning outputs", err);
+        if (r == 0)
+            r = exec_id(s, ST_DELETE_RUN_ALERTS, vs->v[i].id, "pruning alerts", err);
+        if (r == 0)
+            r = exec_id(s, ST_DELETE, vs->v[i].id, "pruning runs", err);
     }
-    return 0;
+    return r;
 }
 
-static void victims_release(victim_t *v, size_t n)
+/* Deletes job's delivered, failed and dropped alerts that are about no
+ * run (any more) and were raised before horizon. */
+static int prune_alerts(sk_sqlite_t *s, const char *job, int64_t horizon, sk_err_t *err)
 {
-    for (size_t i = 0; i < n; i++) {
-        free(v[i].log_path);
-        v[i].log_path = NULL;
-    }
+    sqlite3_stmt *q = NULL;
+    if (horizon == INT64_MIN)
+        return 0;
+    int r = stmt_get(s, ST_PRUNE_ALERTS, &q, err);
+    if (r < 0)
+        return r;
+    bind_text(q, 1, job);
+    sqlite3_bind_int64(q, 2, horizon);
+    int rc = sqlite3_step(q);
+    stmt_done(q);
+    return rc == SQLITE_DONE ? 0 : db_fail(s, rc, "pruning alerts", err);
 }
 
 static int sq_prune(sk_store_t *st, const char *job, size_t keep_runs, int64_t ended_before,
                     void (*cb)(const char *log_path, void *data), void *data, sk_err_t *err)
 {
     sk_sqlite_t *s = (sk_sqlite_t *)st;
-    victim_t *v = NULL;
-    size_t n = 0;
+    victims_t vs = {NULL, 0, 0};
+    size_t picked = 0;
     int64_t max_id = 0;
+    int64_t horizon = ended_before > 0 ? ended_before : INT64_MIN;
     bool own_tx = false, have_cutoff = false;
 
     if (!job)
@@ -1051,7 +1269,6 @@ static int sq_prune(sk_store_t *st, const char *job, size_t keep_runs, int64_t e
         return r;
     if (keep_runs == 0 && ended_before <= 0)
         return 0;
-    v = sk_xcalloc(PRUNE_CHUNK, sizeof(*v));
     for (;;) {
         own_tx = !s->in_batch;
         if (own_tx) {
@@ -1064,28 +1281,320 @@ static int sq_prune(sk_store_t *st, const char *job, size_t keep_runs, int64_t e
         r = have_cutoff ? 0 : prune_cutoff(s, job, keep_runs, &max_id, err);
         have_cutoff = r == 0;
         if (r == 0)
-            r = prune_chunk(s, job, max_id, ended_before, v, &n, err);
+            r = prune_chunk(s, job, max_id, ended_before, &vs, &picked, &horizon, err);
+        /* The last chunk also takes the alerts left about no run. */
+        if (r == 0 && picked < PRUNE_CHUNK)
+            r = prune_alerts(s, job, horizon, err);
         if (r == 0 && own_tx)
             r = exec_sql(s, "COMMIT", "pruning runs", err);
         if (r < 0)
             goto fail;
         own_tx = false;
-        for (size_t i = 0; i < n && cb; i++)
-            cb(v[i].log_path, data);
-        victims_release(v, n);
-        if (n < PRUNE_CHUNK)
+        for (size_t i = 0; i < vs.n && cb; i++)
+            cb(vs.v[i].log_path, data);
+        victims_clear(&vs);
+        if (picked < PRUNE_CHUNK)
             break;
     }
-    free(v);
+    free(vs.v);
     return 0;
 fail:
     /* Chunks already committed stay pruned (their logs were handed out);
      * this one is rolled back whole, with the batch around it if any. */
     abort_tx(s, err);
-    if (v)
-        victims_release(v, n);
-    free(v);
+    victims_clear(&vs);
+    free(vs.v);
     return r;
+}
+
+/* ---- outputs ---- */
+
+static int cmp_output_key(const void *a, const void *b)
+{
+    const sk_output_t *const *x = a, *const *y = b;
+    return strcmp((*x)->key, (*y)->key);
+}
+
+/* Every key is non-empty and unique, every value set: checked before
+ * anything is written, so that a bad set never half-replaces a good one. */
+static int outputs_check(sk_sqlite_t *s, int64_t run_id, const sk_output_t *o, size_t n,
+                         sk_err_t *err)
+{
+    int r = 0;
+    if (n && !o)
+        return sk_err_set(err, -EINVAL, "%s: run %" PRId64 ": no outputs given", s->path, run_id);
+    for (size_t i = 0; i < n; i++)
+        if (!o[i].key || !*o[i].key || !o[i].value)
+            return sk_err_set(err, -EINVAL, "%s: run %" PRId64 ": output %zu has no key or value",
+                              s->path, run_id, i);
+    if (n < 2)
+        return 0;
+    const sk_output_t **sorted = sk_xmalloc(n * sizeof(*sorted));
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = &o[i];
+    qsort(sorted, n, sizeof(*sorted), cmp_output_key);
+    for (size_t i = 1; i < n && r == 0; i++)
+        if (sk_streq(sorted[i - 1]->key, sorted[i]->key))
+            r = sk_err_set(err, -EINVAL, "%s: run %" PRId64 ": output %s given twice", s->path,
+                           run_id, sorted[i]->key);
+    free(sorted);
+    return r;
+}
+
+/* SK_ENOTFOUND unless run id exists. */
+static int run_exists(sk_sqlite_t *s, int64_t id, sk_err_t *err)
+{
+    sqlite3_stmt *q = NULL;
+    int r = stmt_get(s, ST_EXISTS, &q, err);
+    if (r < 0)
+        return r;
+    sqlite3_bind_int64(q, 1, id);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_DONE)
+        r = sk_err_set(err, SK_ENOTFOUND, "%s: no run %" PRId64, s->path, id);
+    else if (rc != SQLITE_ROW)
+        r = db_fail(s, rc, "reading a run", err);
+    stmt_done(q);
+    return r;
+}
+
+static int sq_outputs_put(sk_store_t *st, int64_t run_id, const sk_output_t *o, size_t n,
+                          sk_err_t *err)
+{
+    sk_sqlite_t *s = (sk_sqlite_t *)st;
+    sqlite3_stmt *ins = NULL;
+    bool own_tx = false;
+    int r = outputs_check(s, run_id, o, n, err);
+    if (r < 0)
+        return r;
+    r = write_gate(s, "recording outputs", err);
+    if (r < 0)
+        return r;
+    /* The old set goes and the new one comes in one transaction. */
+    own_tx = !s->in_batch;
+    if (own_tx) {
+        r = exec_sql(s, "BEGIN IMMEDIATE", "recording outputs", err);
+        if (r < 0)
+            goto fail;
+    }
+    r = run_exists(s, run_id, err);
+    if (r == SK_ENOTFOUND) {
+        /* Nothing written: a batch goes on; our own transaction ends. */
+        if (own_tx)
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return r;
+    }
+    if (r == 0)
+        r = exec_id(s, ST_OUT_DELETE, run_id, "recording outputs", err);
+    if (r == 0)
+        r = stmt_get(s, ST_OUT_INSERT, &ins, err);
+    for (size_t i = 0; i < n && r == 0; i++) {
+        sqlite3_bind_int64(ins, 1, run_id);
+        bind_text(ins, 2, o[i].key);
+        bind_text(ins, 3, o[i].value);
+        int rc = sqlite3_step(ins);
+        stmt_done(ins);
+        if (rc != SQLITE_DONE)
+            r = db_fail(s, rc, "recording outputs", err);
+    }
+    if (r == 0 && own_tx)
+        r = exec_sql(s, "COMMIT", "recording outputs", err);
+    if (r < 0)
+        goto fail;
+    return 0;
+fail:
+    abort_tx(s, err);
+    return r;
+}
+
+static int sq_outputs_get(sk_store_t *st, int64_t run_id, sk_output_t **ret, size_t *ret_n,
+                          sk_err_t *err)
+{
+    sk_sqlite_t *s = (sk_sqlite_t *)st;
+    sqlite3_stmt *q = NULL;
+    sk_output_t *o = NULL;
+    size_t n = 0, cap = 0;
+    int r = stmt_get(s, ST_OUT_GET, &q, err);
+    if (r < 0)
+        return r;
+    sqlite3_bind_int64(q, 1, run_id);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            o = sk_xrealloc(o, cap * sizeof(*o));
+        }
+        o[n].key = col_strdup(q, 0);
+        o[n].value = col_strdup(q, 1);
+        if (!o[n].key)
+            o[n].key = sk_xstrdup("");
+        if (!o[n].value)
+            o[n].value = sk_xstrdup("");
+        n++;
+    }
+    stmt_done(q);
+    if (rc != SQLITE_DONE) {
+        sk_outputs_free(o, n);
+        return db_fail(s, rc, "reading outputs", err);
+    }
+    *ret = o;
+    *ret_n = n;
+    return 0;
+}
+
+/* ---- alerts ---- */
+
+#define SK_X(e, str) +1
+enum { N_ALERT_STATES = 0 SK_ALERT_STATES(SK_X) };
+#undef SK_X
+
+static bool alert_state_valid(sk_alert_state_t v)
+{
+    return (int)v >= 0 && (int)v < N_ALERT_STATES;
+}
+
+/* Reads the current row (ALERT_COLS) into *ret: new strings. */
+static int read_alert(sk_sqlite_t *s, sqlite3_stmt *st, sk_alert_rec_t *ret, sk_err_t *err)
+{
+    sk_alert_rec_t a;
+    memset(&a, 0, sizeof(a));
+    a.id = sqlite3_column_int64(st, 0);
+    const char *state = (const char *)sqlite3_column_text(st, 6);
+    if (sk_alert_state_parse(state, &a.state) < 0)
+        return sk_err_set(err, SK_ESTORE, "%s: alert %" PRId64 " has an unknown state '%s'",
+                          s->path, a.id, state ? state : "");
+    a.job = col_strdup(st, 1);
+    a.run_id = sqlite3_column_int64(st, 2);
+    a.event = col_strdup(st, 3);
+    a.channel = col_strdup(st, 4);
+    a.payload = col_strdup(st, 5);
+    a.attempts = sqlite3_column_int(st, 7);
+    a.created_at = sqlite3_column_int64(st, 8);
+    a.next_at = sqlite3_column_int64(st, 9);
+    a.done_at = sqlite3_column_int64(st, 10);
+    a.last_error = col_strdup(st, 11);
+    *ret = a;
+    return 0;
+}
+
+/* Steps q (bound, returning ALERT_COLS) to the end into new memory. */
+static int fetch_alerts(sk_sqlite_t *s, sqlite3_stmt *q, sk_alert_rec_t **ret, size_t *ret_n,
+                        sk_err_t *err)
+{
+    sk_alert_rec_t *a = NULL;
+    size_t n = 0, cap = 0;
+    int r = 0, rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            a = sk_xrealloc(a, cap * sizeof(*a));
+        }
+        r = read_alert(s, q, &a[n], err);
+        if (r < 0)
+            break;
+        n++;
+    }
+    if (r == 0 && rc != SQLITE_DONE)
+        r = db_fail(s, rc, "reading alerts", err);
+    stmt_done(q);
+    if (r < 0) {
+        sk_alert_recs_free(a, n);
+        return r;
+    }
+    *ret = a;
+    *ret_n = n;
+    return 0;
+}
+
+static int sq_alert_insert(sk_store_t *st, sk_alert_rec_t *a, sk_err_t *err)
+{
+    sk_sqlite_t *s = (sk_sqlite_t *)st;
+    sqlite3_stmt *q = NULL;
+    if (!a || !a->job || !*a->job || !a->event || !*a->event || !a->channel || !*a->channel ||
+        !a->payload)
+        return sk_err_set(err, -EINVAL,
+                          "%s: an alert needs a job, an event, a channel and a "
+                          "payload",
+                          s->path);
+    if (!alert_state_valid(a->state) || a->attempts < 0 || a->run_id < 0)
+        return sk_err_set(err, -EINVAL, "%s: job %s: bad alert state, attempts or run", s->path,
+                          a->job);
+    int r = write_gate(s, "recording an alert", err);
+    if (r == 0)
+        r = stmt_get(s, ST_ALERT_INSERT, &q, err);
+    if (r < 0)
+        return r;
+    bind_text(q, 1, a->job);
+    sqlite3_bind_int64(q, 2, a->run_id);
+    bind_text(q, 3, a->event);
+    bind_text(q, 4, a->channel);
+    bind_text(q, 5, a->payload);
+    bind_text(q, 6, sk_alert_state_str(a->state));
+    sqlite3_bind_int(q, 7, a->attempts);
+    sqlite3_bind_int64(q, 8, a->created_at);
+    bind_time(q, 9, a->next_at);
+    bind_time(q, 10, a->done_at);
+    bind_text(q, 11, a->last_error);
+    int rc = sqlite3_step(q);
+    stmt_done(q);
+    if (rc != SQLITE_DONE)
+        return write_fail(s, rc, "recording an alert", err);
+    a->id = sqlite3_last_insert_rowid(s->db);
+    return 0;
+}
+
+static int sq_alert_update(sk_store_t *st, int64_t id, sk_alert_state_t state, int attempts,
+                           int64_t next_at, int64_t done_at, const char *error, sk_err_t *err)
+{
+    sk_sqlite_t *s = (sk_sqlite_t *)st;
+    sqlite3_stmt *q = NULL;
+    if (!alert_state_valid(state) || attempts < 0)
+        return sk_err_set(err, -EINVAL, "%s: alert %" PRId64 ": bad state or attempts", s->path,
+                          id);
+    int r = write_gate(s, "recording an alert delivery", err);
+    if (r == 0)
+        r = stmt_get(s, ST_ALERT_UPDATE, &q, err);
+    if (r < 0)
+        return r;
+    sqlite3_bind_int64(q, 1, id);
+    bind_text(q, 2, sk_alert_state_str(state));
+    sqlite3_bind_int(q, 3, attempts);
+    bind_time(q, 4, next_at);
+    bind_time(q, 5, done_at);
+    bind_text(q, 6, error);
+    int rc = sqlite3_step(q);
+    int changed = rc == SQLITE_DONE ? sqlite3_changes(s->db) : 0;
+    stmt_done(q);
+    if (rc != SQLITE_DONE)
+        return write_fail(s, rc, "recording an alert delivery", err);
+    if (changed == 0)
+        return sk_err_set(err, SK_ENOTFOUND, "%s: no alert %" PRId64, s->path, id);
+    return 0;
+}
+
+static int sq_alerts_pending(sk_store_t *st, sk_alert_rec_t **ret, size_t *ret_n, sk_err_t *err)
+{
+    sk_sqlite_t *s = (sk_sqlite_t *)st;
+    sqlite3_stmt *q = NULL;
+    int r = stmt_get(s, ST_ALERT_PENDING, &q, err);
+    if (r < 0)
+        return r;
+    return fetch_alerts(s, q, ret, ret_n, err);
+}
+
+static int sq_alerts_query(sk_store_t *st, const char *job, size_t limit, sk_alert_rec_t **ret,
+                           size_t *ret_n, sk_err_t *err)
+{
+    sk_sqlite_t *s = (sk_sqlite_t *)st;
+    sqlite3_stmt *q = NULL;
+    limit = limit ? SK_MIN(limit, (size_t)SK_STORE_QUERY_MAX) : QUERY_DEFAULT;
+    int r = stmt_get(s, job ? ST_ALERT_QUERY_JOB : ST_ALERT_QUERY_ALL, &q, err);
+    if (r < 0)
+        return r;
+    if (job)
+        bind_text(q, 1, job);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)limit);
+    return fetch_alerts(s, q, ret, ret_n, err);
 }
 
 /* ---- batches ---- */
@@ -1162,6 +1671,11 @@ int sk_store_sqlite__schema_version(void)
     return SCHEMA_VERSION;
 }
 
+const char *sk_store_sqlite__migration(int to)
+{
+    return to >= 1 && to <= SCHEMA_VERSION ? migrations[to - 1] : NULL;
+}
+
 const sk_store_ops_t sk_store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -1176,6 +1690,12 @@ const sk_store_ops_t sk_store_sqlite_ops = {
     .job_state_get = sq_job_state_get,
     .job_state_set = sq_job_state_set,
     .prune = sq_prune,
+    .outputs_put = sq_outputs_put,
+    .outputs_get = sq_outputs_get,
+    .alert_insert = sq_alert_insert,
+    .alert_update = sq_alert_update,
+    .alerts_pending = sq_alerts_pending,
+    .alerts_query = sq_alerts_query,
     .begin = sq_begin,
     .commit = sq_commit,
     .rollback = sq_rollback,

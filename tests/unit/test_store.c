@@ -1,9 +1,11 @@
 /*
- * Unit tests for the store (src/store): the status and trigger spellings,
- * the SQLite back end's contract (fire uniqueness, start/finish, queries,
- * job state, pruning, batches), its refusals (garbage, corrupt, foreign,
- * newer and missing files) and its failures (injected faults, a full disk
- * that empties again). Each test works in its own temporary folder.
+ * Unit tests for the store (src/store): the status, trigger and alert state
+ * spellings, the SQLite back end's contract (fire uniqueness, start/finish,
+ * queries, workflow steps, outputs, alerts, job state, pruning, batches),
+ * its schema migrations (a version-1 file built here is upgraded in place),
+ * the new file's mode, its refusals (garbage, corrupt, foreign, newer and
+ * missing files) and its failures (injected faults, a full disk that
+ * empties again). Each test works in its own temporary folder.
  */
 
 /* The fault-injection tests set SKED_TEST_STORE_FAIL_AFTER. banned.h (pulled
@@ -88,6 +90,61 @@ static sk_run_t mkrun(const char *job, sk_trigger_t trig, int64_t at)
     r.queued_at = at;
     r.exit_code = -1;
     return r;
+}
+
+/* A step row of workflow run parent, fired at `at` like its parent. */
+static sk_run_t mkstep(const char *job, const char *step, int64_t parent, int64_t at)
+{
+    sk_run_t r = mkrun(job, SK_TRIG_SCHEDULE, at);
+    r.step = (char *)step;
+    r.parent_id = parent;
+    return r;
+}
+
+static sk_alert_rec_t mkalert(const char *job, int64_t run_id, sk_alert_state_t state, int64_t at)
+{
+    sk_alert_rec_t a;
+    memset(&a, 0, sizeof(a));
+    a.job = (char *)job;
+    a.run_id = run_id;
+    a.event = "failure";
+    a.channel = "webhook";
+    a.payload = "{\"job\": \"x\"}";
+    a.state = state;
+    a.created_at = at;
+    return a;
+}
+
+static int64_t insert_alert_ok(sk_store_t *st, sk_alert_rec_t *a)
+{
+    sk_err_t err;
+    sk_err_clear(&err);
+    int rc = sk_store_alert_insert(st, a, &err);
+    if (rc != 0)
+        fail_msg("alert %s: %d %s", a->job, rc, err.msg);
+    assert_true(a->id > 0);
+    return a->id;
+}
+
+/* The ids runs_query returns for f, or fails naming the case. want ends
+ * with 0. */
+static void assert_query(sk_store_t *st, const char *name, const sk_run_filter_t *f,
+                         const int64_t *want)
+{
+    sk_run_t *runs = NULL;
+    size_t n = 0, want_n = 0;
+    sk_err_t err;
+    sk_err_clear(&err);
+    if (sk_store_runs_query(st, f, &runs, &n, &err) != 0)
+        fail_msg("%s: %s", name, err.msg);
+    while (want[want_n])
+        want_n++;
+    if (n != want_n)
+        fail_msg("%s: %zu rows, want %zu", name, n, want_n);
+    for (size_t k = 0; k < n; k++)
+        if (runs[k].id != want[k])
+            fail_msg("%s: row %zu is run %" PRId64 ", want %" PRId64, name, k, runs[k].id, want[k]);
+    sk_runs_free(runs, n);
 }
 
 static int64_t insert_ok(sk_store_t *st, sk_run_t *r)
@@ -236,6 +293,49 @@ static void test_trigger_spellings(void **state)
     assert_string_equal(sk_trigger_str((sk_trigger_t)-1), "unknown");
 }
 
+static void test_alert_state_spellings(void **state)
+{
+    (void)state;
+    /* 'pending' also appears in SQL (alerts_pending, pruning). */
+    static const struct {
+        sk_alert_state_t s;
+        const char *text;
+    } rows[] = {
+        {SK_ALERTST_PENDING, "pending"},
+        {SK_ALERTST_DELIVERED, "delivered"},
+        {SK_ALERTST_FAILED, "failed"},
+        {SK_ALERTST_DROPPED, "dropped"},
+    };
+    for (size_t i = 0; i < SK_ARRAY_LEN(rows); i++) {
+        sk_alert_state_t back = SK_ALERTST_DROPPED;
+        assert_string_equal(sk_alert_state_str(rows[i].s), rows[i].text);
+        assert_int_equal(sk_alert_state_parse(rows[i].text, &back), 0);
+        assert_int_equal(back, rows[i].s);
+    }
+    sk_alert_state_t keep = SK_ALERTST_FAILED;
+    assert_int_equal(sk_alert_state_parse("sent", &keep), SK_EPARSE);
+    assert_int_equal(sk_alert_state_parse(NULL, &keep), SK_EPARSE);
+    assert_int_equal(keep, SK_ALERTST_FAILED);
+    assert_string_equal(sk_alert_state_str((sk_alert_state_t)17), "unknown");
+}
+
+/* job_state.last_outcome keeps a status as its number: the numbers are part
+ * of the file format (SK_RUN_STATUSES is append-only). */
+static void test_status_numbers_frozen(void **state)
+{
+    (void)state;
+    static const struct {
+        sk_run_status_t s;
+        int n;
+    } rows[] = {
+        {SK_RUN_QUEUED, 0},  {SK_RUN_RUNNING, 1},   {SK_RUN_SUCCEEDED, 2},
+        {SK_RUN_FAILED, 3},  {SK_RUN_TIMED_OUT, 4}, {SK_RUN_KILLED, 5},
+        {SK_RUN_SKIPPED, 6}, {SK_RUN_MISSED, 7},    {SK_RUN_INTERRUPTED, 8},
+    };
+    for (size_t i = 0; i < SK_ARRAY_LEN(rows); i++)
+        assert_int_equal((int)rows[i].s, rows[i].n);
+}
+
 static void test_run_release_zeroed(void **state)
 {
     (void)state;
@@ -246,9 +346,30 @@ static void test_run_release_zeroed(void **state)
     sk_runs_free(NULL, 3);
     r.job = sk_xstrdup("a");
     r.reason = sk_xstrdup("b");
+    r.params = sk_xstrdup("{}");
     sk_run_release(&r);
     assert_null(r.job);
     assert_null(r.reason);
+    assert_null(r.params);
+
+    sk_outputs_free(NULL, 4);
+    sk_output_t *o = sk_xcalloc(2, sizeof(*o));
+    o[0].key = sk_xstrdup("k");
+    o[0].value = sk_xstrdup("v");
+    sk_outputs_free(o, 2); /* the second is zeroed */
+
+    sk_alert_rec_t a;
+    memset(&a, 0, sizeof(a));
+    sk_alert_rec_release(&a);
+    sk_alert_rec_release(NULL);
+    sk_alert_recs_free(NULL, 2);
+    a.job = sk_xstrdup("j");
+    a.payload = sk_xstrdup("{}");
+    a.last_error = sk_xstrdup("e");
+    sk_alert_rec_release(&a);
+    assert_null(a.job);
+    assert_null(a.payload);
+    assert_null(a.last_error);
 }
 
 /* ---- opening ---- */
@@ -310,7 +431,7 @@ static void test_reopen_keeps_data(void **state)
     fixture_t *fx = *state;
     sk_store_t *st = open_ok(fx->db);
     int64_t id = finished_run(st, "backup", 60000, 61000, "logs/backup/1.log");
-    sk_job_state_t js = {60000, true};
+    sk_job_state_t js = {60000, true, -1, 0};
     assert_int_equal(sk_store_job_state_set(st, "backup", &js, NULL), 0);
     sk_store_close(st);
 
@@ -686,18 +807,21 @@ static void test_query(void **state)
         sk_run_filter_t f;
         int want[31]; /* indexes into ids, newest first; -1 ends */
     } rows[] = {
-        {"all, default limit", {NULL, 0, 0, false}, {29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19,
-                                                     18, 17, 16, 15, 14, 13, 12, 11, 10, 9,  8,
-                                                     7,  6,  5,  4,  3,  2,  1,  0,  -1}},
-        {"limit 3", {NULL, 0, 3, false}, {29, 28, 27, -1}},
-        {"job a, limit 4", {"a", 0, 4, false}, {28, 26, 24, 22, -1}},
-        {"job b", {"b", 0, 0, false}, {29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1, -1}},
-        {"active", {NULL, 0, 0, true}, {27, 24, 21, 18, 15, 12, 9, 6, 3, 0, -1}},
-        {"active of a", {"a", 0, 0, true}, {24, 18, 12, 6, 0, -1}},
-        {"page after 10", {NULL, -1, 4, false}, {9, 8, 7, 6, -1}},
-        {"job a page", {"a", -1, 2, true}, {6, 0, -1}},
-        {"no such job", {"zzz", 0, 0, false}, {-1}},
-        {"before the first", {NULL, -2, 0, false}, {-1}},
+        {"all, default limit",
+         {NULL, 0, 0, false, 0, false},
+         {29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14,
+          13, 12, 11, 10, 9,  8,  7,  6,  5,  4,  3,  2,  1,  0,  -1}},
+        {"limit 3", {NULL, 0, 3, false, 0, false}, {29, 28, 27, -1}},
+        {"job a, limit 4", {"a", 0, 4, false, 0, false}, {28, 26, 24, 22, -1}},
+        {"job b",
+         {"b", 0, 0, false, 0, false},
+         {29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1, -1}},
+        {"active", {NULL, 0, 0, true, 0, false}, {27, 24, 21, 18, 15, 12, 9, 6, 3, 0, -1}},
+        {"active of a", {"a", 0, 0, true, 0, false}, {24, 18, 12, 6, 0, -1}},
+        {"page after 10", {NULL, -1, 4, false, 0, false}, {9, 8, 7, 6, -1}},
+        {"job a page", {"a", -1, 2, true, 0, false}, {6, 0, -1}},
+        {"no such job", {"zzz", 0, 0, false, 0, false}, {-1}},
+        {"before the first", {NULL, -2, 0, false, 0, false}, {-1}},
     };
     for (size_t i = 0; i < SK_ARRAY_LEN(rows); i++) {
         sk_run_filter_t f = rows[i].f;
@@ -788,30 +912,517 @@ static void test_run_last(void **state)
     sk_store_close(st);
 }
 
+/* ---- workflow steps ---- */
+
+static void test_workflow_steps(void **state)
+{
+    fixture_t *fx = *state;
+    sk_store_t *st = open_ok(fx->db);
+    /* A workflow fire with its parameters; its steps share its instant,
+     * trigger and attempt 1, which never makes them -EEXIST; a plain job and
+     * a second fire in between, and a late step of the first fire. */
+    sk_run_t w1 = mkrun("etl", SK_TRIG_SCHEDULE, 1000);
+    w1.params = "{\"day\": \"2026-03-01\", \"full\": true}";
+    int64_t p1 = insert_ok(st, &w1);
+    sk_run_t r = mkstep("etl", "extract", p1, 1000);
+    int64_t s1 = insert_ok(st, &r);
+    r = mkrun("backup", SK_TRIG_SCHEDULE, 1000);
+    int64_t plain = insert_ok(st, &r);
+    assert_int_equal(sk_store_run_finish(st, plain, SK_RUN_SUCCEEDED, 1100, 0, 0, NULL, NULL), 0);
+    r = mkstep("etl", "transform", p1, 1000);
+    int64_t s2 = insert_ok(st, &r);
+    r = mkstep("etl", "transform", p1, 1000);
+    r.attempt = 2;
+    r.trigger = SK_TRIG_RETRY;
+    int64_t s2b = insert_ok(st, &r);
+    r = mkrun("etl", SK_TRIG_SCHEDULE, 2000);
+    int64_t p2 = insert_ok(st, &r);
+    r = mkstep("etl", "extract", p2, 2000);
+    int64_t s3 = insert_ok(st, &r);
+    r = mkstep("etl", "load", p1, 1000);
+    int64_t s4 = insert_ok(st, &r);
+    assert_int_equal(sk_store_run_finish(st, s1, SK_RUN_SUCCEEDED, 1200, 0, 0, NULL, NULL), 0);
+    assert_int_equal(sk_store_run_finish(st, s2, SK_RUN_FAILED, 1300, 1, 0, NULL, NULL), 0);
+    assert_int_equal(sk_store_run_finish(st, s2b, SK_RUN_SUCCEEDED, 1400, 0, 0, NULL, NULL), 0);
+    assert_int_equal(sk_store_run_finish(st, s4, SK_RUN_SUCCEEDED, 1500, 0, 0, NULL, NULL), 0);
+    assert_int_equal(sk_store_run_start(st, s3, 2001, 9, "s3.log", NULL), 0);
+
+    /* The workflow's own fire is still once only. */
+    sk_run_t again = mkrun("etl", SK_TRIG_SCHEDULE, 1000);
+    assert_int_equal(sk_store_run_insert(st, &again, NULL), -EEXIST);
+
+    sk_run_t got;
+    assert_int_equal(sk_store_run_get(st, p1, &got, NULL), 0);
+    assert_int_equal(got.parent_id, 0);
+    assert_null(got.step);
+    assert_string_equal(got.params, w1.params);
+    sk_run_release(&got);
+    assert_int_equal(sk_store_run_get(st, s2b, &got, NULL), 0);
+    assert_int_equal(got.parent_id, p1);
+    assert_string_equal(got.step, "transform");
+    assert_int_equal(got.attempt, 2);
+    assert_null(got.params);
+    sk_run_release(&got);
+
+    const struct {
+        const char *name;
+        sk_run_filter_t f;
+        int64_t want[8]; /* ids in order; 0 ends */
+    } rows[] = {
+        {"steps of w1, oldest first", {.parent_id = p1}, {s1, s2, s2b, s4}},
+        {"steps of w1, limit 2", {.parent_id = p1, .limit = 2}, {s1, s2}},
+        {"steps of w1 before s4", {.parent_id = p1, .before_id = s4}, {s1, s2, s2b}},
+        {"steps of w1 of job etl", {.job = "etl", .parent_id = p1}, {s1, s2, s2b, s4}},
+        {"steps of w1 of another job", {.job = "backup", .parent_id = p1}, {0}},
+        {"active steps of w1", {.parent_id = p1, .only_active = true}, {0}},
+        {"active steps of w2", {.parent_id = p2, .only_active = true}, {s3}},
+        {"steps of a step", {.parent_id = s1}, {0}},
+        {"steps of a plain run", {.parent_id = plain}, {0}},
+        {"steps of no run", {.parent_id = s4 + 100}, {0}},
+        {"negative parent: no filter", {.job = "backup", .parent_id = -5}, {plain}},
+        {"top level", {.top_level = true}, {p2, plain, p1}},
+        {"top level of etl", {.job = "etl", .top_level = true}, {p2, p1}},
+        {"top level, active", {.top_level = true, .only_active = true}, {p2, p1}},
+        {"top level, limit 1", {.top_level = true, .limit = 1}, {p2}},
+        {"top level and steps: nothing", {.parent_id = p1, .top_level = true}, {0}},
+        {"all of etl, newest first", {.job = "etl"}, {s4, s3, p2, s2b, s2, s1, p1}},
+    };
+    for (size_t i = 0; i < SK_ARRAY_LEN(rows); i++)
+        assert_query(st, rows[i].name, &rows[i].f, rows[i].want);
+
+    /* "Last outcome" is about the workflow's own runs, never a step. */
+    assert_int_equal(sk_store_run_last(st, "etl", &got, NULL), 0);
+    assert_int_equal(got.id, p2);
+    sk_run_release(&got);
+    sk_store_close(st);
+}
+
+static void test_step_insert_invalid(void **state)
+{
+    fixture_t *fx = *state;
+    sk_store_t *st = open_ok(fx->db);
+    sk_run_t r = mkrun("wf", SK_TRIG_MANUAL, 1);
+    int64_t p = insert_ok(st, &r);
+    r = mkstep("wf", "a", p, 1);
+    int64_t s = insert_ok(st, &r);
+    r = mkrun("other", SK_TRIG_MANUAL, 1);
+    int64_t other = insert_ok(st, &r);
+    const struct {
+        const char *name, *job, *step;
+        int64_t parent;
+        const char *msg;
+    } rows[] = {
+        {"negative parent", "wf", "a", -1, "needs a step name"},
+        {"no step name", "wf", NULL, p, "needs a step name"},
+        {"empty step name", "wf", "", p, "needs a step name"},
+        {"no such parent", "wf", "a", other + 1000, "not a top-level run"},
+        {"a step as parent", "wf", "b", s, "not a top-level run"},
+        {"parent of another job", "wf", "a", other, "not a top-level run"},
+    };
+    for (size_t i = 0; i < SK_ARRAY_LEN(rows); i++) {
+        sk_run_t bad = mkstep(rows[i].job, rows[i].step, rows[i].parent, 1);
+        sk_err_t err;
+        sk_err_clear(&err);
+        int got = sk_store_run_insert(st, &bad, &err);
+        if (got != -EINVAL || !strstr(err.msg, rows[i].msg))
+            fail_msg("%s: got %d \"%s\", want -EINVAL \"%s\"", rows[i].name, got, err.msg,
+                     rows[i].msg);
+        assert_int_equal(bad.id, 0);
+    }
+    /* Inside a batch a bad step fails alone. */
+    assert_int_equal(sk_store_begin(st, NULL), 0);
+    sk_run_t bad = mkstep("wf", "a", other + 1000, 1);
+    assert_int_equal(sk_store_run_insert(st, &bad, NULL), -EINVAL);
+    r = mkstep("wf", "b", p, 1);
+    insert_ok(st, &r);
+    assert_int_equal(sk_store_commit(st, NULL), 0);
+    sk_store_close(st);
+    assert_int_equal(count_runs(fx->db), 4);
+}
+
+/* ---- outputs ---- */
+
+/* Asserts run's outputs are exactly want (key, value pairs in key order,
+ * NULL-terminated). */
+static void assert_outputs(sk_store_t *st, int64_t run, const char *const *want)
+{
+    sk_output_t *o = (sk_output_t *)&run; /* must be overwritten */
+    size_t n = 99, want_n = 0;
+    sk_err_t err;
+    sk_err_clear(&err);
+    if (sk_store_outputs_get(st, run, &o, &n, &err) != 0)
+        fail_msg("outputs of %" PRId64 ": %s", run, err.msg);
+    while (want[2 * want_n])
+        want_n++;
+    assert_int_equal(n, want_n);
+    if (n == 0)
+        assert_null(o);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(o[i].key, want[2 * i]);
+        assert_string_equal(o[i].value, want[2 * i + 1]);
+    }
+    sk_outputs_free(o, n);
+}
+
+static void test_outputs(void **state)
+{
+    fixture_t *fx = *state;
+    sk_store_t *st = open_ok(fx->db);
+    int64_t run = finished_run(st, "etl", 1000, 2000, NULL);
+    int64_t run2 = finished_run(st, "etl", 3000, 4000, NULL);
+    static const char *const none[] = {NULL};
+    assert_outputs(st, run, none);
+
+    static const sk_output_t set1[] = {
+        {"rows", "1200"}, {"path", "/tmp/out=1"}, {"empty", ""}, {"multi", "a\nb"}, {"Z", "up"},
+    };
+    static const char *const want1[] = {"Z",    "up",         "empty", "",     "multi", "a\nb",
+                                        "path", "/tmp/out=1", "rows",  "1200", NULL};
+    assert_int_equal(sk_store_outputs_put(st, run, set1, SK_ARRAY_LEN(set1), NULL), 0);
+    assert_outputs(st, run, want1);
+    assert_outputs(st, run2, none);
+
+    /* A new set replaces the old one whole. */
+    static const sk_output_t set2[] = {{"rows", "7"}};
+    static const char *const want2[] = {"rows", "7", NULL};
+    assert_int_equal(sk_store_outputs_put(st, run, set2, 1, NULL), 0);
+    assert_outputs(st, run, want2);
+    assert_int_equal(sk_store_outputs_put(st, run2, set1, SK_ARRAY_LEN(set1), NULL), 0);
+    assert_outputs(st, run, want2);
+
+    /* Refusals change nothing. */
+    static const sk_output_t dup[] = {{"a", "1"}, {"b", "2"}, {"a", "3"}};
+    static const sk_output_t no_key[] = {{"a", "1"}, {NULL, "2"}};
+    static const sk_output_t empty_key[] = {{"", "1"}};
+    static const sk_output_t no_value[] = {{"a", NULL}};
+    static const struct {
+        const sk_output_t *o;
+        size_t n;
+        const char *msg;
+    } bad[] = {
+        {dup, SK_ARRAY_LEN(dup), "output a given twice"},
+        {no_key, SK_ARRAY_LEN(no_key), "no key or value"},
+        {empty_key, 1, "no key or value"},
+        {no_value, 1, "no key or value"},
+        {NULL, 1, "no outputs"},
+    };
+    for (size_t i = 0; i < SK_ARRAY_LEN(bad); i++) {
+        sk_err_t err;
+        sk_err_clear(&err);
+        assert_int_equal(sk_store_outputs_put(st, run, bad[i].o, bad[i].n, &err), -EINVAL);
+        if (!strstr(err.msg, bad[i].msg))
+            fail_msg("\"%s\" lacks \"%s\"", err.msg, bad[i].msg);
+        assert_outputs(st, run, want2);
+    }
+    sk_err_t err;
+    assert_int_equal(sk_store_outputs_put(st, run2 + 100, set2, 1, &err), SK_ENOTFOUND);
+    assert_true(sqlite3_get_autocommit(sk_store_sqlite__db(st)));
+    assert_outputs(st, run2 + 100, none);
+
+    /* In a batch: a missing run fails alone; a rollback takes the set back. */
+    assert_int_equal(sk_store_begin(st, NULL), 0);
+    assert_int_equal(sk_store_outputs_put(st, run2 + 100, set2, 1, NULL), SK_ENOTFOUND);
+    assert_int_equal(sk_store_outputs_put(st, run, set1, SK_ARRAY_LEN(set1), NULL), 0);
+    assert_outputs(st, run, want1);
+    assert_int_equal(sk_store_rollback(st, NULL), 0);
+    assert_outputs(st, run, want2);
+    assert_int_equal(sk_store_begin(st, NULL), 0);
+    assert_int_equal(sk_store_outputs_put(st, run, set1, SK_ARRAY_LEN(set1), NULL), 0);
+    assert_int_equal(sk_store_commit(st, NULL), 0);
+    assert_outputs(st, run, want1);
+
+    /* An empty set clears; many keys come back sorted. */
+    assert_int_equal(sk_store_outputs_put(st, run, NULL, 0, NULL), 0);
+    assert_outputs(st, run, none);
+    enum { MANY = 1000 };
+    sk_output_t *many = sk_xcalloc(MANY, sizeof(*many));
+    for (int i = 0; i < MANY; i++) {
+        char k[16];
+        sk_snprintf(k, sizeof(k), "k%04d", (i * 7919) % MANY);
+        many[i].key = sk_xstrdup(k);
+        many[i].value = sk_xstrdup(k + 1);
+    }
+    assert_int_equal(sk_store_outputs_put(st, run, many, MANY, NULL), 0);
+    sk_outputs_free(many, MANY);
+    sk_output_t *o;
+    size_t n;
+    assert_int_equal(sk_store_outputs_get(st, run, &o, &n, NULL), 0);
+    assert_int_equal(n, MANY);
+    for (size_t i = 0; i < n; i++) {
+        char k[16];
+        sk_snprintf(k, sizeof(k), "k%04zu", i);
+        assert_string_equal(o[i].key, k);
+        assert_string_equal(o[i].value, k + 1);
+    }
+    sk_outputs_free(o, n);
+    sk_store_close(st);
+}
+
+static void set_room(sk_store_t *st, int64_t extra);
+
+/* A set that does not fit leaves the old one, outside a batch too. */
+static void test_outputs_disk_full(void **state)
+{
+    fixture_t *fx = *state;
+    sk_store_t *st = open_ok(fx->db);
+    int64_t run = finished_run(st, "etl", 1000, 2000, NULL);
+    static const sk_output_t old[] = {{"rows", "7"}};
+    static const char *const want_old[] = {"rows", "7", NULL};
+    assert_int_equal(sk_store_outputs_put(st, run, old, 1, NULL), 0);
+    char big[3000];
+    memset(big, 'v', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    enum { N = 100 };
+    sk_output_t *o = sk_xcalloc(N, sizeof(*o));
+    char keys[N][8];
+    for (int i = 0; i < N; i++) {
+        sk_snprintf(keys[i], sizeof(keys[i]), "k%d", i);
+        o[i].key = keys[i];
+        o[i].value = big;
+    }
+    set_room(st, 4);
+    sk_err_t err;
+    assert_int_equal(sk_store_outputs_put(st, run, o, N, &err), SK_ESTORE);
+    assert_non_null(strstr(err.msg, "disk full"));
+    assert_true(sqlite3_get_autocommit(sk_store_sqlite__db(st)));
+    assert_outputs(st, run, want_old);
+    set_room(st, -1);
+    assert_int_equal(sk_store_outputs_put(st, run, o, N, NULL), 0);
+    free(o);
+    sk_store_close(st);
+}
+
+/* ---- alerts ---- */
+
+/* Asserts the ids of alerts[0..n) are want (0-terminated) and frees them. */
+static void assert_alert_ids(sk_alert_rec_t *alerts, size_t n, const int64_t *want)
+{
+    size_t want_n = 0;
+    while (want[want_n])
+        want_n++;
+    assert_int_equal(n, want_n);
+    if (n == 0)
+        assert_null(alerts);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(alerts[i].id, want[i]);
+    sk_alert_recs_free(alerts, n);
+}
+
+static void test_alerts(void **state)
+{
+    fixture_t *fx = *state;
+    sk_store_t *st = open_ok(fx->db);
+    int64_t rid = finished_run(st, "a", 500, 900, NULL);
+    sk_alert_rec_t *got;
+    size_t n;
+    assert_int_equal(sk_store_alerts_pending(st, &got, &n, NULL), 0);
+    assert_int_equal(n, 0);
+    assert_null(got);
+
+    sk_alert_rec_t a1 = mkalert("a", rid, SK_ALERTST_PENDING, 1000);
+    a1.next_at = 1000;
+    int64_t id1 = insert_alert_ok(st, &a1);
+    sk_alert_rec_t a2 = mkalert("b", 0, SK_ALERTST_PENDING, 2000);
+    a2.event = "missed";
+    a2.channel = "slack";
+    a2.payload = "{\"text\": \"b missed its 02:00 run\"}";
+    int64_t id2 = insert_alert_ok(st, &a2);
+    sk_alert_rec_t a3 = mkalert("a", rid, SK_ALERTST_DROPPED, 3000);
+    a3.done_at = 3000;
+    a3.last_error = "rate limited";
+    int64_t id3 = insert_alert_ok(st, &a3);
+    assert_true(id1 < id2 && id2 < id3);
+
+    /* Pending, oldest first, every field back. */
+    assert_int_equal(sk_store_alerts_pending(st, &got, &n, NULL), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(got[0].id, id1);
+    assert_string_equal(got[0].job, "a");
+    assert_int_equal(got[0].run_id, rid);
+    assert_string_equal(got[0].event, "failure");
+    assert_string_equal(got[0].channel, "webhook");
+    assert_string_equal(got[0].payload, a1.payload);
+    assert_int_equal(got[0].state, SK_ALERTST_PENDING);
+    assert_int_equal(got[0].attempts, 0);
+    assert_int_equal(got[0].created_at, 1000);
+    assert_int_equal(got[0].next_at, 1000);
+    assert_int_equal(got[0].done_at, 0);
+    assert_null(got[0].last_error);
+    assert_int_equal(got[1].id, id2);
+    assert_int_equal(got[1].run_id, 0);
+    assert_string_equal(got[1].event, "missed");
+    assert_string_equal(got[1].channel, "slack");
+    assert_string_equal(got[1].payload, a2.payload);
+    sk_alert_recs_free(got, n);
+
+    /* A failed attempt to retry later, then success: the error stays. */
+    assert_int_equal(
+        sk_store_alert_update(st, id1, SK_ALERTST_PENDING, 1, 31000, 0, "HTTP 500", NULL), 0);
+    assert_int_equal(sk_store_alerts_pending(st, &got, &n, NULL), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(got[0].attempts, 1);
+    assert_int_equal(got[0].next_at, 31000);
+    assert_string_equal(got[0].last_error, "HTTP 500");
+    sk_alert_recs_free(got, n);
+    assert_int_equal(sk_store_alert_update(st, id1, SK_ALERTST_DELIVERED, 2, 0, 32000, NULL, NULL),
+                     0);
+    assert_int_equal(
+        sk_store_alert_update(st, id2, SK_ALERTST_FAILED, 5, 0, 99000, "gave up: timeout", NULL),
+        0);
+    assert_int_equal(sk_store_alerts_pending(st, &got, &n, NULL), 0);
+    assert_int_equal(n, 0);
+
+    assert_int_equal(sk_store_alerts_query(st, NULL, 0, &got, &n, NULL), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(got[2].id, id1);
+    assert_int_equal(got[2].state, SK_ALERTST_DELIVERED);
+    assert_int_equal(got[2].attempts, 2);
+    assert_int_equal(got[2].next_at, 0);
+    assert_int_equal(got[2].done_at, 32000);
+    assert_string_equal(got[2].last_error, "HTTP 500");
+    assert_int_equal(got[1].state, SK_ALERTST_FAILED);
+    assert_string_equal(got[1].last_error, "gave up: timeout");
+    assert_int_equal(got[0].state, SK_ALERTST_DROPPED);
+    assert_string_equal(got[0].last_error, "rate limited");
+    assert_alert_ids(got, n, (const int64_t[]){id3, id2, id1, 0});
+    assert_int_equal(sk_store_alerts_query(st, "a", 0, &got, &n, NULL), 0);
+    assert_alert_ids(got, n, (const int64_t[]){id3, id1, 0});
+    assert_int_equal(sk_store_alerts_query(st, "a", 1, &got, &n, NULL), 0);
+    assert_alert_ids(got, n, (const int64_t[]){id3, 0});
+    assert_int_equal(sk_store_alerts_query(st, "zzz", 0, &got, &n, NULL), 0);
+    assert_alert_ids(got, n, (const int64_t[]){0});
+
+    sk_err_t err;
+    assert_int_equal(sk_store_alert_update(st, id3 + 1, SK_ALERTST_DELIVERED, 1, 0, 1, NULL, &err),
+                     SK_ENOTFOUND);
+    assert_int_equal(sk_store_alert_update(st, id1, (sk_alert_state_t)9, 1, 0, 1, NULL, &err),
+                     -EINVAL);
+    assert_int_equal(sk_store_alert_update(st, id1, (sk_alert_state_t)-1, 1, 0, 1, NULL, &err),
+                     -EINVAL);
+    assert_int_equal(sk_store_alert_update(st, id1, SK_ALERTST_FAILED, -1, 0, 1, NULL, &err),
+                     -EINVAL);
+
+    for (int i = 0; i < 10; i++) {
+        sk_alert_rec_t b = mkalert("a", rid, SK_ALERTST_PENDING, 1);
+        switch (i) {
+        case 0:
+            b.job = NULL;
+            break;
+        case 1:
+            b.job = "";
+            break;
+        case 2:
+            b.event = NULL;
+            break;
+        case 3:
+            b.event = "";
+            break;
+        case 4:
+            b.channel = NULL;
+            break;
+        case 5:
+            b.channel = "";
+            break;
+        case 6:
+            b.payload = NULL;
+            break;
+        case 7:
+            b.state = (sk_alert_state_t)4;
+            break;
+        case 8:
+            b.attempts = -1;
+            break;
+        case 9:
+            b.run_id = -1;
+            break;
+        }
+        assert_int_equal(sk_store_alert_insert(st, &b, &err), -EINVAL);
+        assert_int_equal(b.id, 0);
+    }
+    assert_int_equal(sk_store_alert_insert(st, NULL, &err), -EINVAL);
+
+    /* The default limit, and the cap. */
+    assert_int_equal(sk_store_begin(st, NULL), 0);
+    for (int i = 0; i < 150; i++) {
+        sk_alert_rec_t b = mkalert("many", 0, SK_ALERTST_DELIVERED, i);
+        insert_alert_ok(st, &b);
+    }
+    assert_int_equal(sk_store_commit(st, NULL), 0);
+    assert_int_equal(sk_store_alerts_query(st, "many", 0, &got, &n, NULL), 0);
+    assert_int_equal(n, 100);
+    assert_int_equal(got[0].created_at, 149);
+    sk_alert_recs_free(got, n);
+    assert_int_equal(sk_store_alerts_query(st, NULL, SIZE_MAX, &got, &n, NULL), 0);
+    assert_int_equal(n, 153);
+    sk_alert_recs_free(got, n);
+
+    /* A state spelled by something else is an error, not a guess. */
+    sqlite3 *db = sk_store_sqlite__db(st);
+    char sql[96];
+    sk_snprintf(sql, sizeof(sql), "UPDATE alerts SET state = 'sent' WHERE id = %" PRId64, id3);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    got = (sk_alert_rec_t *)&err;
+    n = 42;
+    assert_int_equal(sk_store_alerts_query(st, "a", 0, &got, &n, &err), SK_ESTORE);
+    assert_non_null(strstr(err.msg, "unknown state 'sent'"));
+    assert_int_equal(n, 42);
+    sk_store_close(st);
+}
+
 /* ---- job state ---- */
 
 static void test_job_state(void **state)
 {
     fixture_t *fx = *state;
     sk_store_t *st = open_ok(fx->db);
-    sk_job_state_t js = {123, true};
+    sk_job_state_t js = {123, true, SK_RUN_FAILED, 77};
     assert_int_equal(sk_store_job_state_get(st, "never-seen", &js, NULL), 0);
     assert_int_equal(js.last_fire, 0);
     assert_false(js.paused);
+    assert_int_equal(js.last_outcome, -1);
+    assert_int_equal(js.missed_alerted, 0);
 
     static const sk_job_state_t seq[] = {
-        {1000, false}, {2000, true}, {2000, false}, {0, false}, {INT64_MAX, true}};
+        {1000, false, -1, 0},
+        {2000, true, SK_RUN_FAILED, 0},
+        {2000, false, SK_RUN_SUCCEEDED, 1500},
+        {0, false, SK_RUN_INTERRUPTED, 0},
+        {INT64_MAX, true, -1, INT64_MAX},
+    };
     for (size_t i = 0; i < SK_ARRAY_LEN(seq); i++) {
         assert_int_equal(sk_store_job_state_set(st, "j", &seq[i], NULL), 0);
         sk_job_state_t got;
         assert_int_equal(sk_store_job_state_get(st, "j", &got, NULL), 0);
         assert_int_equal(got.last_fire, seq[i].last_fire);
         assert_int_equal(got.paused, seq[i].paused);
+        assert_int_equal(got.last_outcome, seq[i].last_outcome);
+        assert_int_equal(got.missed_alerted, seq[i].missed_alerted);
     }
     assert_int_equal(sk_store_job_state_get(st, "never-seen", &js, NULL), 0);
     assert_int_equal(js.last_fire, 0);
     assert_int_equal(sk_store_job_state_set(st, "", &seq[0], NULL), -EINVAL);
     assert_int_equal(sk_store_job_state_set(st, NULL, &seq[0], NULL), -EINVAL);
+    /* An outcome must be a status, or -1. */
+    static const int bad_outcomes[] = {-2, SK_RUN_INTERRUPTED + 1, 99, INT32_MIN};
+    for (size_t i = 0; i < SK_ARRAY_LEN(bad_outcomes); i++) {
+        sk_job_state_t bad = {5, false, bad_outcomes[i], 0};
+        sk_err_t err;
+        assert_int_equal(sk_store_job_state_set(st, "j", &bad, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "last outcome"));
+    }
+    sk_job_state_t got;
+    assert_int_equal(sk_store_job_state_get(st, "j", &got, NULL), 0);
+    assert_int_equal(got.last_fire, INT64_MAX); /* unchanged */
+    /* One written by something else is refused on reading, not guessed at. */
+    assert_int_equal(sqlite3_exec(sk_store_sqlite__db(st),
+                                  "UPDATE job_state SET last_outcome = 42 WHERE job = 'j'", NULL,
+                                  NULL, NULL),
+                     SQLITE_OK);
+    sk_err_t err;
+    memset(&got, 0x7f, sizeof(got));
+    assert_int_equal(sk_store_job_state_get(st, "j", &got, &err), SK_ESTORE);
+    assert_non_null(strstr(err.msg, "unknown last outcome 42"));
+    assert_int_equal(got.last_fire, 0x7f7f7f7f7f7f7f7f); /* not written on failure */
     sk_store_close(st);
 }
 
@@ -921,6 +1532,459 @@ static void test_prune_many_and_null_logs(void **state)
     sk_store_close(st);
 }
 
+/* A workflow run of job "wf" fired at `at` with `nsteps` steps, all
+ * finished; logs are named "wK" and "wK.sN" (K = at / 1000). Returns the
+ * workflow run's id, its steps' ids in steps[] (may be NULL). */
+static int64_t finished_workflow(sk_store_t *st, int64_t at, int nsteps, int64_t *steps)
+{
+    char log[32];
+    sk_run_t r = mkrun("wf", SK_TRIG_SCHEDULE, at);
+    int64_t p = insert_ok(st, &r);
+    sk_snprintf(log, sizeof(log), "w%" PRId64, at / 1000);
+    assert_int_equal(sk_store_run_start(st, p, at + 1, 1, log, NULL), 0);
+    for (int k = 1; k <= nsteps; k++) {
+        char step[16];
+        sk_snprintf(step, sizeof(step), "s%d", k);
+        sk_run_t sr = mkstep("wf", step, p, at);
+        int64_t id = insert_ok(st, &sr);
+        sk_snprintf(log, sizeof(log), "w%" PRId64 ".s%d", at / 1000, k);
+        assert_int_equal(sk_store_run_start(st, id, at + 2, 2, log, NULL), 0);
+        assert_int_equal(
+            sk_store_run_finish(st, id, SK_RUN_SUCCEEDED, at + 100 + k, 0, 0, NULL, NULL), 0);
+        static const sk_output_t out[] = {{"n", "1"}};
+        assert_int_equal(sk_store_outputs_put(st, id, out, 1, NULL), 0);
+        if (steps)
+            steps[k - 1] = id;
+    }
+    static const sk_output_t pout[] = {{"p", "1"}};
+    assert_int_equal(sk_store_outputs_put(st, p, pout, 1, NULL), 0);
+    assert_int_equal(sk_store_run_finish(st, p, SK_RUN_SUCCEEDED, at + 500, 0, 0, NULL, NULL), 0);
+    return p;
+}
+
+static size_t count_outputs(sk_store_t *st, int64_t run)
+{
+    sk_output_t *o;
+    size_t n;
+    assert_int_equal(sk_store_outputs_get(st, run, &o, &n, NULL), 0);
+    sk_outputs_free(o, n);
+    return n;
+}
+
+static bool has_alert(sk_store_t *st, const char *job, int64_t id)
+{
+    sk_alert_rec_t *a;
+    size_t n;
+    bool found = false;
+    assert_int_equal(sk_store_alerts_query(st, job, 0, &a, &n, NULL), 0);
+    for (size_t i = 0; i < n; i++)
+        found = found || a[i].id == id;
+    sk_alert_recs_free(a, n);
+    return found;
+}
+
+static void test_prune_workflow(void **state)
+{
+    fixture_t *fx = *state;
+    sk_store_t *st = open_ok(fx->db);
+    /* w0: the oldest, finished, but one of its steps still runs (only after
+     * a crash could that be): never pruned while the step is active. */
+    sk_run_t r = mkrun("wf", SK_TRIG_SCHEDULE, 500);
+    int64_t w0 = insert_ok(st, &r);
+    r = mkstep("wf", "s1", w0, 500);
+    int64_t w0s = insert_ok(st, &r);
+    assert_int_equal(sk_store_run_start(st, w0s, 501, 3, "w0.s1", NULL), 0);
+    assert_int_equal(sk_store_run_finish(st, w0, SK_RUN_INTERRUPTED, 600, -1, 0, NULL, NULL), 0);
+    /* w1..w5 with three steps each, ending at 1500, 2500, ... */
+    int64_t w[6], s1[3], s4[3];
+    for (int k = 1; k <= 5; k++)
+        w[k] = finished_workflow(st, 1000 * k, 3, k == 1 ? s1 : k == 4 ? s4 : NULL);
+
+    sk_alert_rec_t al;
+    al = mkalert("wf", s1[0], SK_ALERTST_DELIVERED, 1200);
+    int64_t al_step_done = insert_alert_ok(st, &al);
+    al = mkalert("wf", s1[1], SK_ALERTST_PENDING, 1200);
+    int64_t al_step_pending = insert_alert_ok(st, &al);
+    al = mkalert("wf", w[1], SK_ALERTST_FAILED, 1600);
+    int64_t al_w1 = insert_alert_ok(st, &al);
+    al = mkalert("wf", 0, SK_ALERTST_DELIVERED, 3400); /* "missed", about no run */
+    int64_t al_none_old = insert_alert_ok(st, &al);
+    al = mkalert("wf", 0, SK_ALERTST_DELIVERED, 3600);
+    int64_t al_none_new = insert_alert_ok(st, &al);
+    al = mkalert("wf", 0, SK_ALERTST_PENDING, 100);
+    int64_t al_none_pending = insert_alert_ok(st, &al);
+    al = mkalert("other", 0, SK_ALERTST_DELIVERED, 100);
+    int64_t al_other = insert_alert_ok(st, &al);
+    al = mkalert("wf", w[5], SK_ALERTST_DELIVERED, 5600);
+    int64_t al_w5 = insert_alert_ok(st, &al);
+    int64_t rows_before = count_runs(fx->db);
+
+    /* keep 2 counts workflow runs, not rows: w1..w3 go with their steps. */
+    pruned_t p;
+    memset(&p, 0, sizeof(p));
+    sk_err_t err;
+    sk_err_clear(&err);
+    if (sk_store_prune(st, "wf", 2, 0, on_pruned, &p, &err) != 0)
+        fail_msg("prune: %s", err.msg);
+    assert_int_equal(p.calls, 3 * 4);
+    assert_int_equal(p.nulls, 0);
+    static const char *const gone[] = {"w1;", "w1.s1;", "w1.s2;", "w1.s3;",
+                                       "w2;", "w2.s3;", "w3;",    "w3.s1;"};
+    for (size_t i = 0; i < SK_ARRAY_LEN(gone); i++)
+        if (!strstr(p.seen, gone[i]))
+            fail_msg("pruned \"%s\" lacks %s", p.seen, gone[i]);
+    assert_null(strstr(p.seen, "w4"));
+    assert_null(strstr(p.seen, "w0"));
+    assert_int_equal(count_runs(fx->db), rows_before - 12);
+
+    sk_run_filter_t f = {.job = "wf", .top_level = true};
+    assert_query(st, "left", &f, (const int64_t[]){w[5], w[4], w0, 0});
+    f = (sk_run_filter_t){.parent_id = w[4]};
+    assert_query(st, "steps of w4", &f, (const int64_t[]){s4[0], s4[1], s4[2], 0});
+    f = (sk_run_filter_t){.parent_id = w[1]};
+    assert_query(st, "steps of w1", &f, (const int64_t[]){0});
+    f = (sk_run_filter_t){.parent_id = w0};
+    assert_query(st, "steps of w0", &f, (const int64_t[]){w0s, 0});
+    /* Outputs went with their runs. */
+    assert_int_equal(count_outputs(st, w[1]), 0);
+    assert_int_equal(count_outputs(st, s1[0]), 0);
+    assert_int_equal(count_outputs(st, w[4]), 1);
+    assert_int_equal(count_outputs(st, s4[2]), 1);
+    assert_int_equal(sqlite3_exec(sk_store_sqlite__db(st), "SELECT 1", NULL, NULL, NULL),
+                     SQLITE_OK);
+    /* Alerts about the pruned runs went, unless still to be delivered; those
+     * about no run went when older than the pruned runs (w3 ended at 3500). */
+    assert_false(has_alert(st, "wf", al_step_done));
+    assert_false(has_alert(st, "wf", al_w1));
+    assert_true(has_alert(st, "wf", al_step_pending));
+    assert_false(has_alert(st, "wf", al_none_old));
+    assert_true(has_alert(st, "wf", al_none_new));
+    assert_true(has_alert(st, "wf", al_none_pending));
+    assert_true(has_alert(st, "wf", al_w5));
+    assert_true(has_alert(st, "other", al_other));
+
+    /* The alert left pending is delivered later; pruning by age then takes
+     * it (its run is gone), and everything final, w0 still excepted. */
+    assert_int_equal(
+        sk_store_alert_update(st, al_step_pending, SK_ALERTST_DELIVERED, 1, 0, 9000, NULL, NULL),
+        0);
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(sk_store_prune(st, "wf", 0, 7000, on_pruned, &p, NULL), 0);
+    assert_int_equal(p.calls, 2 * 4);
+    assert_false(has_alert(st, "wf", al_step_pending));
+    assert_false(has_alert(st, "wf", al_none_new));
+    assert_false(has_alert(st, "wf", al_w5));
+    assert_true(has_alert(st, "wf", al_none_pending));
+    assert_true(has_alert(st, "other", al_other));
+    f = (sk_run_filter_t){.job = "wf"};
+    assert_query(st, "only w0 left", &f, (const int64_t[]){w0s, w0, 0});
+
+    /* Once its step has an outcome, w0 goes too. */
+    assert_int_equal(sk_store_run_finish(st, w0s, SK_RUN_INTERRUPTED, 700, -1, 0, NULL, NULL), 0);
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(sk_store_prune(st, "wf", 0, 7000, on_pruned, &p, NULL), 0);
+    assert_int_equal(p.calls, 2);
+    assert_string_equal(p.seen, "w0.s1;");
+    assert_int_equal(p.nulls, 1); /* w0 had no log */
+    sk_store_close(st);
+    assert_int_equal(count_runs(fx->db), 0);
+}
+
+/* Many workflows: chunks count workflow runs, their steps come along. */
+static void test_prune_many_workflows(void **state)
+{
+    fixture_t *fx = *state;
+    sk_store_t *st = open_ok(fx->db);
+    assert_int_equal(sk_store_begin(st, NULL), 0);
+    for (int i = 0; i < 600; i++) {
+        sk_run_t r = mkrun("wf", SK_TRIG_SCHEDULE, i + 1);
+        r.status = SK_RUN_SUCCEEDED;
+        int64_t p = insert_ok(st, &r);
+        for (int k = 0; k < 4; k++) {
+            static const char *const names[] = {"a", "b", "c", "d"};
+            sk_run_t sr = mkstep("wf", names[k], p, i + 1);
+            sr.status = SK_RUN_SUCCEEDED;
+            insert_ok(st, &sr);
+        }
+    }
+    assert_int_equal(sk_store_commit(st, NULL), 0);
+    pruned_t p;
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(sk_store_prune(st, "wf", 10, 0, on_pruned, &p, NULL), 0);
+    assert_int_equal(p.calls, 590 * 5);
+    sk_store_close(st);
+    assert_int_equal(count_runs(fx->db), 10 * 5);
+}
+
+/* ---- migrations, the file ---- */
+
+/* Migration 1 exactly as sked 0.1 released it. A released migration never
+ * changes: the test below fails if someone edits it. */
+static const char v1_schema[] =
+    "CREATE TABLE meta (\n"
+    "    key   TEXT PRIMARY KEY,\n"
+    "    value TEXT NOT NULL\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE runs (\n"
+    "    id           INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "    job          TEXT NOT NULL,\n"
+    "    step         TEXT,\n"
+    "    status       TEXT NOT NULL,\n"
+    "    \"trigger\"    TEXT NOT NULL,\n"
+    "    attempt      INTEGER NOT NULL CHECK (attempt >= 1),\n"
+    "    scheduled_at INTEGER NOT NULL,\n"
+    "    queued_at    INTEGER,\n"
+    "    started_at   INTEGER,\n"
+    "    ended_at     INTEGER,\n"
+    "    exit_code    INTEGER,\n"
+    "    signal       INTEGER,\n"
+    "    pid          INTEGER,\n"
+    "    reason       TEXT,\n"
+    "    log_path     TEXT\n"
+    ");\n"
+    "CREATE UNIQUE INDEX runs_fire ON runs (job, scheduled_at)\n"
+    "    WHERE attempt = 1 AND step IS NULL AND \"trigger\" IN ('schedule', 'catchup');\n"
+    "CREATE INDEX runs_job ON runs (job, id DESC);\n"
+    "CREATE INDEX runs_active ON runs (id) WHERE status IN ('queued', 'running');\n"
+    "CREATE TABLE job_state (\n"
+    "    job       TEXT PRIMARY KEY,\n"
+    "    last_fire INTEGER NOT NULL DEFAULT 0,\n"
+    "    paused    INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1))\n"
+    ") WITHOUT ROWID;\n";
+
+static void test_migration_1_frozen(void **state)
+{
+    (void)state;
+    assert_true(sk_store_sqlite__schema_version() >= 2);
+    assert_string_equal(sk_store_sqlite__migration(1), v1_schema);
+    assert_null(sk_store_sqlite__migration(0));
+    assert_null(sk_store_sqlite__migration(sk_store_sqlite__schema_version() + 1));
+    assert_non_null(sk_store_sqlite__migration(sk_store_sqlite__schema_version()));
+}
+
+/* A store as sked 0.1 left it: schema 1, WAL, some history, and job state.
+ * Run 5 was pruned (so the id sequence is ahead of the rows). */
+static void make_v1_store(const char *path)
+{
+    raw_exec(path, "PRAGMA journal_mode = WAL");
+    raw_exec(path, v1_schema);
+    raw_exec(path,
+             "PRAGMA application_id = 1936418148; PRAGMA user_version = 1;"
+             "INSERT INTO meta (key, value) VALUES ('schema_version', '1'),"
+             " ('written_by', 'sked 0.1.0'), ('created_at', '2026-01-01T00:00:00Z');"
+             "INSERT INTO runs (id, job, step, status, \"trigger\", attempt, scheduled_at,"
+             " queued_at, started_at, ended_at, exit_code, signal, pid, reason, log_path) VALUES"
+             " (1, 'backup', NULL, 'succeeded', 'schedule', 1, 60000, 60000, 60001, 61000, 0,"
+             "  NULL, 11, NULL, 'logs/backup/1.log'),"
+             " (2, 'etl', NULL, 'failed', 'schedule', 1, 120000, 120000, 120001, 121000, 3,"
+             "  NULL, 12, 'exit status 3', 'logs/etl/2.log'),"
+             " (3, 'etl', 'extract', 'succeeded', 'schedule', 1, 120000, 120000, 120002,"
+             "  120500, 0, NULL, 13, NULL, 'logs/etl/3.log'),"
+             " (4, 'backup', NULL, 'running', 'manual', 1, 130000, 130000, 130001, NULL, NULL,"
+             "  NULL, 14, NULL, 'logs/backup/4.log'),"
+             " (5, 'backup', NULL, 'killed', 'retry', 2, 60000, 62000, 62001, 63000, NULL, 9,"
+             "  15, NULL, NULL);"
+             "DELETE FROM runs WHERE id = 5;"
+             "INSERT INTO job_state (job, last_fire, paused) VALUES ('backup', 60000, 0),"
+             " ('etl', 120000, 1);");
+}
+
+static int64_t pragma_int(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    int64_t v = -1;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    if (sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return v;
+}
+
+static void test_migration_from_v1(void **state)
+{
+    fixture_t *fx = *state;
+    make_v1_store(fx->db);
+    struct stat before;
+    assert_int_equal(stat(fx->db, &before), 0);
+
+    /* A reader does not migrate. */
+    sk_store_t *st = NULL;
+    sk_err_t err;
+    assert_int_equal(sk_store_open_readonly(fx->db, &st, &err), SK_ESTORE);
+    assert_non_null(strstr(err.msg, "older"));
+    assert_int_equal(pragma_int(fx->db, "PRAGMA user_version"), 1);
+
+    for (int pass = 0; pass < 2; pass++) { /* migrated, then opened as is */
+        st = open_ok(fx->db);
+        assert_int_equal(pragma_int(fx->db, "PRAGMA user_version"),
+                         sk_store_sqlite__schema_version());
+        assert_int_equal(pragma_int(fx->db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = "
+                                            "'schema_version'"),
+                         sk_store_sqlite__schema_version());
+        assert_int_equal(pragma_int(fx->db, "SELECT count(*) FROM meta WHERE key = 'created_at' "
+                                            "AND value = '2026-01-01T00:00:00Z'"),
+                         1);
+        assert_int_equal(pragma_int(fx->db, "SELECT count(*) FROM sqlite_schema WHERE name IN "
+                                            "('outputs', 'alerts', 'runs_parent', "
+                                            "'alerts_pending', 'runs_fire')"),
+                         5);
+
+        /* Every row is there, with the new columns' defaults. */
+        sk_run_t got;
+        assert_int_equal(sk_store_run_get(st, 1, &got, NULL), 0);
+        assert_string_equal(got.job, "backup");
+        assert_int_equal(got.status, SK_RUN_SUCCEEDED);
+        assert_int_equal(got.ended_at, 61000);
+        assert_int_equal(got.exit_code, 0);
+        assert_int_equal(got.pid, 11);
+        assert_string_equal(got.log_path, "logs/backup/1.log");
+        assert_int_equal(got.parent_id, 0);
+        assert_null(got.params);
+        sk_run_release(&got);
+        assert_int_equal(sk_store_run_get(st, 2, &got, NULL), 0);
+        assert_string_equal(got.reason, "exit status 3");
+        assert_int_equal(got.exit_code, 3);
+        sk_run_release(&got);
+        assert_int_equal(sk_store_run_get(st, 3, &got, NULL), 0);
+        assert_string_equal(got.step, "extract");
+        assert_int_equal(got.parent_id, 0);
+        sk_run_release(&got);
+        assert_int_equal(sk_store_run_get(st, 5, &got, NULL), SK_ENOTFOUND);
+        sk_run_filter_t f = {.only_active = true};
+        if (pass == 0)
+            assert_query(st, "active", &f, (const int64_t[]){4, 0});
+        else /* with the two runs pass 0 added */
+            assert_query(st, "active", &f, (const int64_t[]){7, 6, 4, 0});
+        assert_int_equal(sk_store_run_last(st, "etl", &got, NULL), 0);
+        assert_int_equal(got.id, 2);
+        sk_run_release(&got);
+
+        sk_job_state_t js;
+        assert_int_equal(sk_store_job_state_get(st, "backup", &js, NULL), 0);
+        assert_int_equal(js.last_fire, 60000);
+        assert_false(js.paused);
+        assert_int_equal(js.last_outcome, -1);
+        assert_int_equal(js.missed_alerted, 0);
+        assert_int_equal(sk_store_job_state_get(st, "etl", &js, NULL), 0);
+        assert_int_equal(js.last_fire, 120000);
+        assert_true(js.paused);
+        assert_int_equal(js.last_outcome, pass == 0 ? -1 : SK_RUN_FAILED); /* set in pass 0 */
+
+        /* Old fires stay once only; ids go on past the pruned one. */
+        sk_run_t again = mkrun("backup", SK_TRIG_SCHEDULE, 60000);
+        assert_int_equal(sk_store_run_insert(st, &again, NULL), -EEXIST);
+        if (pass == 0) {
+            sk_run_t r = mkrun("backup", SK_TRIG_MANUAL, 200000);
+            assert_int_equal(insert_ok(st, &r), 6);
+            /* The new things work on old rows. */
+            r = mkstep("etl", "load", 2, 120000);
+            assert_int_equal(insert_ok(st, &r), 7);
+            static const sk_output_t out[] = {{"rows", "3"}};
+            assert_int_equal(sk_store_outputs_put(st, 3, out, 1, NULL), 0);
+            sk_alert_rec_t al = mkalert("etl", 2, SK_ALERTST_PENDING, 121000);
+            insert_alert_ok(st, &al);
+            js.last_outcome = SK_RUN_FAILED;
+            assert_int_equal(sk_store_job_state_set(st, "etl", &js, NULL), 0);
+        }
+        sk_run_filter_t steps = {.parent_id = 2};
+        assert_query(st, "steps of 2", &steps, (const int64_t[]){7, 0});
+        assert_int_equal(count_outputs(st, 3), 1);
+        sk_store_close(st);
+    }
+    /* Readers open it now; the file kept its mode (only new files are made
+     * private). */
+    assert_int_equal(sk_store_open_readonly(fx->db, &st, &err), 0);
+    sk_store_close(st);
+    struct stat after;
+    assert_int_equal(stat(fx->db, &after), 0);
+    assert_int_equal(after.st_mode & 0777, before.st_mode & 0777);
+}
+
+/* A migration that fails leaves the file at the old version, data intact. */
+static void test_migration_failure_rolls_back(void **state)
+{
+    fixture_t *fx = *state;
+    make_v1_store(fx->db);
+    /* Something made a table the migration wants to create. */
+    raw_exec(fx->db, "CREATE TABLE alerts (x)");
+    sk_store_t *st = NULL;
+    sk_err_t err;
+    assert_int_equal(sk_store_open(fx->db, &st, &err), SK_ESTORE);
+    assert_null(st);
+    if (!strstr(err.msg, fx->db) || !strstr(err.msg, "migration"))
+        fail_msg("\"%s\" should name the file and the migration", err.msg);
+    assert_int_equal(pragma_int(fx->db, "PRAGMA user_version"), 1);
+    assert_int_equal(pragma_int(fx->db, "SELECT count(*) FROM pragma_table_info('runs') WHERE "
+                                        "name = 'parent_id'"),
+                     0);
+    assert_int_equal(pragma_int(fx->db, "SELECT count(*) FROM sqlite_schema WHERE name = "
+                                        "'outputs'"),
+                     0);
+    assert_int_equal(count_runs(fx->db), 4);
+    /* Once the obstacle is gone, it upgrades. */
+    raw_exec(fx->db, "DROP TABLE alerts");
+    st = open_ok(fx->db);
+    sk_store_close(st);
+    assert_int_equal(pragma_int(fx->db, "PRAGMA user_version"), sk_store_sqlite__schema_version());
+    assert_int_equal(count_runs(fx->db), 4);
+}
+
+static mode_t file_mode(const char *dir, const char *name)
+{
+    char path[400];
+    struct stat sb;
+    sk_snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (stat(path, &sb) < 0)
+        fail_msg("%s: %s", path, strerror(errno));
+    return sb.st_mode & 07777;
+}
+
+static void test_new_store_file_is_private(void **state)
+{
+    fixture_t *fx = *state;
+    mode_t old = umask(022);
+    sk_store_t *st = open_ok(fx->db);
+    sk_run_t r = mkrun("a", SK_TRIG_MANUAL, 1);
+    insert_ok(st, &r); /* the -wal and -shm files exist while it is open */
+    assert_int_equal(file_mode(fx->dir, "sked.db"), 0600);
+    assert_int_equal(file_mode(fx->dir, "sked.db-wal"), 0600);
+    assert_int_equal(file_mode(fx->dir, "sked.db-shm"), 0600);
+    sk_store_close(st);
+    assert_int_equal(file_mode(fx->dir, "sked.db"), 0600);
+
+    /* A file that exists keeps the mode its owner gave it. */
+    unlink(fx->db);
+    write_file(fx->db, "", 0);
+    assert_int_equal(chmod(fx->db, 0640), 0);
+    st = open_ok(fx->db);
+    insert_ok(st, &r);
+    assert_int_equal(file_mode(fx->dir, "sked.db"), 0640);
+    assert_int_equal(file_mode(fx->dir, "sked.db-wal"), 0640);
+    sk_store_close(st);
+    umask(old);
+
+    /* A folder we cannot write to: the message says so. */
+    char sub[320];
+    sk_snprintf(sub, sizeof(sub), "%s/ro", fx->dir);
+    assert_int_equal(mkdir(sub, 0500), 0);
+    char path[400];
+    sk_snprintf(path, sizeof(path), "%s/sked.db", sub);
+    sk_err_t err;
+    int rc = sk_store_open(path, &st, &err);
+    rmdir(sub);
+    if (geteuid() == 0) { /* root writes anyway */
+        if (rc == 0)
+            sk_store_close(st);
+        return;
+    }
+    assert_int_equal(rc, SK_ESTORE);
+    assert_non_null(strstr(err.msg, path));
+    assert_non_null(strstr(err.msg, "Permission denied"));
+}
+
 /* ---- batches ---- */
 
 static void test_batch_1000_inserts(void **state)
@@ -941,7 +2005,7 @@ static void test_batch_1000_inserts(void **state)
             sk_run_t again = mkrun(job, SK_TRIG_SCHEDULE, at);
             assert_int_equal(sk_store_run_insert(st, &again, &err), -EEXIST);
         }
-        sk_job_state_t js = {at, false};
+        sk_job_state_t js = {at, false, -1, 0};
         assert_int_equal(sk_store_job_state_set(st, job, &js, NULL), 0);
     }
     assert_int_equal(count_runs(fx->db), 0); /* not visible before commit */
@@ -1006,7 +2070,7 @@ static void test_readonly(void **state)
 
     /* ...and cannot write. */
     sk_run_t r = mkrun("a", SK_TRIG_MANUAL, 1);
-    sk_job_state_t js = {1, false};
+    sk_job_state_t js = {1, false, -1, 0};
     assert_int_equal(sk_store_run_insert(ro, &r, &err), SK_ESTORE);
     assert_non_null(strstr(err.msg, "read-only"));
     assert_int_equal(sk_store_run_start(ro, id, 1, 1, NULL, &err), SK_ESTORE);
@@ -1014,6 +2078,28 @@ static void test_readonly(void **state)
     assert_int_equal(sk_store_job_state_set(ro, "a", &js, &err), SK_ESTORE);
     assert_int_equal(sk_store_prune(ro, "a", 1, 0, NULL, NULL, &err), SK_ESTORE);
     assert_int_equal(sk_store_begin(ro, &err), SK_ESTORE);
+    sk_output_t out = {"k", "v"};
+    assert_int_equal(sk_store_outputs_put(ro, id, &out, 1, &err), SK_ESTORE);
+    assert_non_null(strstr(err.msg, "read-only"));
+    sk_alert_rec_t al = mkalert("a", id, SK_ALERTST_PENDING, 5);
+    assert_int_equal(sk_store_alert_insert(ro, &al, &err), SK_ESTORE);
+    assert_int_equal(sk_store_alert_update(ro, 1, SK_ALERTST_DELIVERED, 1, 0, 9, NULL, &err),
+                     SK_ESTORE);
+    /* ...but reads what the writer wrote. */
+    assert_int_equal(sk_store_outputs_put(rw, id, &out, 1, NULL), 0);
+    insert_alert_ok(rw, &al);
+    sk_output_t *outs;
+    sk_alert_rec_t *alerts;
+    size_t n;
+    assert_int_equal(sk_store_outputs_get(ro, id, &outs, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    sk_outputs_free(outs, n);
+    assert_int_equal(sk_store_alerts_pending(ro, &alerts, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    sk_alert_recs_free(alerts, n);
+    assert_int_equal(sk_store_alerts_query(ro, NULL, 0, &alerts, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    sk_alert_recs_free(alerts, n);
     sk_store_close(rw);
 
     /* With the writer gone (WAL checkpointed and removed), still readable. */
@@ -1055,12 +2141,18 @@ static void test_injected_faults(void **state)
         }
         /* Later writes of every kind fail too; reads keep working. */
         if (rows[i].ok_writes < 6) {
-            sk_job_state_t js = {1, false};
+            sk_job_state_t js = {1, false, -1, 0};
             assert_int_equal(sk_store_job_state_set(st, "f", &js, NULL), SK_ESTORE);
             assert_int_equal(sk_store_run_start(st, 1, 1, 1, NULL, NULL), SK_ESTORE);
             assert_int_equal(sk_store_run_finish(st, 1, SK_RUN_FAILED, 1, 1, 0, NULL, NULL),
                              SK_ESTORE);
             assert_int_equal(sk_store_prune(st, "f", 1, 0, NULL, NULL, NULL), SK_ESTORE);
+            sk_output_t out = {"k", "v"};
+            assert_int_equal(sk_store_outputs_put(st, 1, &out, 1, NULL), SK_ESTORE);
+            sk_alert_rec_t al = mkalert("f", 0, SK_ALERTST_PENDING, 1);
+            assert_int_equal(sk_store_alert_insert(st, &al, NULL), SK_ESTORE);
+            assert_int_equal(sk_store_alert_update(st, 1, SK_ALERTST_FAILED, 1, 0, 1, "x", NULL),
+                             SK_ESTORE);
             assert_int_equal(sk_store_begin(st, NULL), 0);
             assert_int_equal(sk_store_commit(st, NULL), SK_ESTORE);
         }
@@ -1090,7 +2182,7 @@ static void test_injected_fault_rolls_back_batch(void **state)
     assert_int_equal(sk_store_begin(st, NULL), 0);
     sk_run_t r2 = mkrun("b", SK_TRIG_SCHEDULE, 2000);
     insert_ok(st, &r2); /* 2 */
-    sk_job_state_t js = {2000, false};
+    sk_job_state_t js = {2000, false, -1, 0};
     assert_int_equal(sk_store_job_state_set(st, "b", &js, NULL), 0); /* 3 */
     sk_run_t r3 = mkrun("b", SK_TRIG_SCHEDULE, 3000);
     sk_err_t err;
@@ -1110,6 +2202,36 @@ static void test_injected_fault_rolls_back_batch(void **state)
     st = open_ok(fx->db);
     assert_int_equal(sk_store_job_state_get(st, "b", &js, NULL), 0);
     assert_int_equal(js.last_fire, 0);
+    sk_store_close(st);
+}
+
+/* The new write operations count for the hook, and fail like the others. */
+static void test_injected_faults_new_writes(void **state)
+{
+    fixture_t *fx = *state;
+    test_setenv("SKED_TEST_STORE_FAIL_AFTER", "4");
+    sk_store_t *st = open_ok(fx->db);
+    sk_run_t r = mkrun("f", SK_TRIG_MANUAL, 1);
+    int64_t id = insert_ok(st, &r); /* 1 */
+    static const sk_output_t out[] = {{"k", "v"}};
+    assert_int_equal(sk_store_outputs_put(st, id, out, 1, NULL), 0); /* 2 */
+    sk_alert_rec_t al = mkalert("f", id, SK_ALERTST_PENDING, 1);
+    int64_t aid = insert_alert_ok(st, &al); /* 3 */
+    sk_err_t err;
+    assert_int_equal(
+        sk_store_alert_update(st, aid, SK_ALERTST_DELIVERED, 1, 0, 2, NULL, &err), /* 4 */
+        SK_ESTORE);
+    assert_non_null(strstr(err.msg, "injected fault"));
+    assert_int_equal(sk_store_outputs_put(st, id, NULL, 0, &err), SK_ESTORE);
+    assert_non_null(strstr(err.msg, "injected fault"));
+    assert_true(sqlite3_get_autocommit(sk_store_sqlite__db(st)));
+    /* Reads still work, and show nothing changed. */
+    sk_alert_rec_t *a;
+    size_t n;
+    assert_int_equal(sk_store_alerts_pending(st, &a, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    sk_alert_recs_free(a, n);
+    assert_int_equal(count_outputs(st, id), 1);
     sk_store_close(st);
 }
 
@@ -1199,7 +2321,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_spellings),
         cmocka_unit_test(test_trigger_spellings),
+        cmocka_unit_test(test_alert_state_spellings),
+        cmocka_unit_test(test_status_numbers_frozen),
         cmocka_unit_test(test_run_release_zeroed),
+        cmocka_unit_test(test_migration_1_frozen),
         T(test_open_creates_missing_file),
         T(test_open_empty_file_is_created),
         T(test_open_empty_sqlite_db_is_initialised),
@@ -1210,6 +2335,9 @@ int main(void)
         T(test_corrupt_store_refused),
         T(test_foreign_sqlite_refused),
         T(test_newer_schema_refused),
+        T(test_migration_from_v1),
+        T(test_migration_failure_rolls_back),
+        T(test_new_store_file_is_private),
         T(test_fds_close_on_exec),
         T(test_insert_fire_uniqueness),
         T(test_insert_invalid),
@@ -1218,14 +2346,22 @@ int main(void)
         T(test_query),
         T(test_query_limits),
         T(test_run_last),
+        T(test_workflow_steps),
+        T(test_step_insert_invalid),
+        T(test_outputs),
+        T(test_outputs_disk_full),
+        T(test_alerts),
         T(test_job_state),
         T(test_prune),
         T(test_prune_many_and_null_logs),
+        T(test_prune_workflow),
+        T(test_prune_many_workflows),
         T(test_batch_1000_inserts),
         T(test_close_rolls_back_open_batch),
         T(test_readonly),
         T(test_injected_faults),
         T(test_injected_fault_rolls_back_batch),
+        T(test_injected_faults_new_writes),
         T(test_disk_full_then_space_returns),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
