@@ -39,6 +39,76 @@ typedef enum sk_catchup {
 const char *sk_overlap_str(sk_overlap_t o);
 const char *sk_catchup_str(sk_catchup_t c);
 
+#define SK_WHENS(X)                                                                                \
+    X(SK_WHEN_SUCCESS, "success")                                                                  \
+    X(SK_WHEN_FAILURE, "failure")                                                                  \
+    X(SK_WHEN_ALWAYS, "always")
+
+typedef enum sk_when {
+#define SK_X(e, s) e,
+    SK_WHENS(SK_X)
+#undef SK_X
+} sk_when_t;
+
+const char *sk_when_str(sk_when_t w);
+
+/* Alert events (bits of sk_alert_cfg_t.on), spelled in sked.yaml and payloads. */
+#define SK_ALERT_EVENTS(X)                                                                         \
+    X(SK_ALERT_FAILURE, 1u << 0, "failure")                                                        \
+    X(SK_ALERT_TIMEOUT, 1u << 1, "timeout")                                                        \
+    X(SK_ALERT_MISSED, 1u << 2, "missed")                                                          \
+    X(SK_ALERT_RECOVERED, 1u << 3, "recovered")                                                    \
+    X(SK_ALERT_LATE, 1u << 4, "late")                                                              \
+    X(SK_ALERT_SUCCESS, 1u << 5, "success")
+
+enum {
+#define SK_X(e, v, s) e = v,
+    SK_ALERT_EVENTS(SK_X)
+#undef SK_X
+};
+
+/* The text of one event bit ("failure"), or NULL. */
+const char *sk_alert_event_str(unsigned event);
+
+/*
+ * alert: on a job, a step or in defaults. Any of the channels may be set;
+ * an alert goes to each. Secrets never come from sked.yaml: the SMTP password
+ * is read from the named environment variable or file when sending.
+ */
+typedef struct sk_alert_cfg {
+    unsigned on;     /* SK_ALERT_* bits; default failure | timeout | missed */
+    char *webhook;   /* URL: POST the alert as JSON */
+    char *slack;     /* URL: POST {"text": ...} */
+    char **command;  /* NULL-terminated argv: the alert as JSON on stdin */
+    struct {
+        char *smtp_url;      /* smtp://host:port or smtps://... */
+        char *from;
+        char **to;           /* NULL-terminated */
+        char *username;      /* optional */
+        char *password_env;  /* name of an environment variable, or NULL */
+        char *password_file; /* path (absolute), or NULL; must be 0600 */
+    } email;
+    bool has_email;
+} sk_alert_cfg_t;
+
+/* One step of a workflow (a job with steps:). */
+typedef struct sk_step_cfg {
+    char *name;              /* the rules of job names; unique in the workflow */
+    int line, col;           /* where the step's key is in the file */
+    sk_body_t body;          /* inherits the job's venv (python and module steps), cwd and
+                              * env (merged, the step winning; the first nsecret_env entries
+                              * are the job's env_file's, as in a job) unless set */
+    size_t *needs;           /* indexes into the job's steps */
+    size_t nneeds;
+    sk_when_t when;          /* default success: every needed step succeeded */
+    int64_t timeout_ms;      /* each of these inherits the job's value */
+    int64_t kill_grace_ms;
+    int retries;
+    int64_t retry_delay_ms;
+    int64_t max_output;
+    sk_alert_cfg_t *alert;   /* NULL: the job's */
+} sk_step_cfg_t;
+
 typedef enum sk_trigger_kind {
     SK_TRIGGER_NONE,  /* only runs when triggered by hand */
     SK_TRIGGER_CRON,  /* schedule: one or more cron expressions */
@@ -77,6 +147,25 @@ typedef struct sk_job_cfg {
     bool enabled;             /* default true */
     char *env_file;           /* as written; its values are merged into body.env */
     size_t nsecret_env;       /* the first nsecret_env entries of body.env came from env_file */
+
+    /* Workflows (issue 4): steps in file order, checked acyclic, names unique.
+     * A workflow's own body is all zero: its steps say what runs, and its
+     * timeout, kill_grace, retries, retry_delay, max_output are also each
+     * step's default. */
+    sk_step_cfg_t *steps; /* NULL for a plain job (body is used); at most 1000 */
+    size_t nsteps;
+    int step_parallel;    /* max_parallel inside the workflow, 1-1000; default 4; 0 for a
+                           * plain job */
+    sk_kv_t *params;      /* params: name -> default value (as text; null is ""); at most
+                           * 100, names like variables; NULL when none */
+    size_t nparams;
+    char **after;         /* after: jobs whose run ending starts this one, NULL-terminated
+                           * (NULL when none); each another job of the file, once; no
+                           * cycles */
+    size_t nafter;
+    sk_when_t after_when; /* default success */
+    sk_alert_cfg_t *alert; /* NULL: no alerts */
+    int64_t expected_duration_ms; /* 0: none; a run still going after it is "late" */
 
     /* A digest of everything that defines the job; equal digests mean an
      * unchanged job across reloads. */
@@ -122,18 +211,25 @@ void sk_errs_print(const sk_errs_t *e, FILE *out);
  * path, message); nothing is half-built.
  * Checks (DESIGN section 3): unknown keys (with "did you mean"), wrong types,
  * bad cron expressions, durations, zones, enums; exactly one of python,
- * module, run, shell (steps: "not supported yet"); missing scripts;
- * world-readable or missing env_files; YAML syntax errors, duplicate keys;
- * caps on size (1 MiB), depth (64) and nodes with aliases expanded (10^6).
+ * module, run, shell or steps; missing scripts; world-readable or missing
+ * env_files and SMTP password_files; a password written in the file; steps'
+ * needs (unknown, itself, twice, cycles, shown as "a -> b -> a"); after:
+ * (unknown jobs, itself, cycles); alert URLs, addresses and channels; YAML
+ * syntax errors, duplicate keys (so duplicate step names); caps on size
+ * (1 MiB), depth (64), nodes with aliases expanded (10^6), steps per
+ * workflow (1000) and params per job (100).
  * Errors are sorted by line and column; at most 1000 are kept.
  * Rules where DESIGN is silent: an empty file, or one without jobs, is valid
- * (zero jobs); defaults: may hold any job key, a job's own trigger key
- * (schedule, every, at) or body key (python, module, run, shell) replaces
- * that whole group of defaults, env mappings merge (the job wins per
- * variable), and a null value (`timeout: ~`) unsets a key, defaults
- * included; top-level keys starting with "x-" are ignored (a place for YAML
- * anchors); http, log_format and the job keys alert, params, after, nodes,
- * expected_duration are accepted and ignored until their features exist.
+ * (zero jobs); defaults: may hold any job key but steps and after (they
+ * belong to one job), a job's own trigger key (schedule, every, at) or body
+ * key (python, module, run, shell, steps) replaces that whole group of
+ * defaults, env mappings merge (the job wins per variable), and a null value
+ * (`timeout: ~`) unsets a key, defaults included (so `alert: ~` turns a
+ * default alert off; in a step it means the job's); top-level keys starting
+ * with "x-" are ignored (a place for YAML anchors); a step with `when:
+ * failure` must have needs; a step may not set again a variable of the job's
+ * env_file; http, log_format and the job key nodes are accepted and ignored
+ * until their features exist.
  * Loop thread only (tzc belongs to one thread).
  */
 int sk_config_load(const char *path, sk_tz_cache_t *tzc, sk_config_t **ret, sk_errs_t *errs);

@@ -2,9 +2,12 @@
  * env_file parsing: the KEY=VALUE files that hold a job's secrets outside
  * sked.yaml, in the dotenv dialect most tools share (comments, optional
  * "export ", optional quotes). Error messages name the line but never echo
- * its text, since the text is a secret.
+ * its text, since the text is a secret. Also the check every file of secrets
+ * (env_file, an SMTP password_file) passes: private to its owner.
  */
 #include "config_int.h"
+
+#include <sys/stat.h>
 
 static bool is_blank(char c)
 {
@@ -153,4 +156,29 @@ fail:
     free(kv);
     free(val);
     return r;
+}
+
+bool sk_config__secret_file_ok(const char *what, const char *text, const char *abs, char *msg,
+                               size_t size)
+{
+    struct stat st;
+    if (stat(abs, &st) < 0) {
+        sk_snprintf(msg, size, "%s \"%s\" %s%s", what, text,
+                    errno == ENOENT || errno == ENOTDIR ? "does not exist" : strerror(errno),
+                    text[0] == '/' ? "" : " (relative paths start in the config file's folder)");
+        return false;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        sk_snprintf(msg, size, "%s \"%s\" is not a regular file", what, text);
+        return false;
+    }
+    /* Like ssh with its keys: a secret others may read is no longer one. */
+    if (st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)) {
+        sk_snprintf(msg, size,
+                    "%s \"%s\" holds secrets but other users may read it (mode %04o): run "
+                    "chmod 600 on it",
+                    what, text, (unsigned)(st.st_mode & 07777));
+        return false;
+    }
+    return true;
 }

@@ -118,6 +118,15 @@ int sk_config__read_file(const char *path, size_t max, char **ret, size_t *ret_l
 int sk_config__env_parse(const char *text, size_t len, sk_pool_t *pool, sk_kv_t **ret,
                          size_t *ret_n, sk_err_t *err);
 
+/*
+ * Checks a file of secrets (env_file, an SMTP password_file) at abs, written
+ * as text in sked.yaml: it exists, is a regular file, and neither its group
+ * nor others may read or write it. On failure returns false with a message
+ * ("WHAT \"TEXT\" ...") in msg.
+ */
+bool sk_config__secret_file_ok(const char *what, const char *text, const char *abs, char *msg,
+                               size_t size);
+
 /* What the loader carries while it checks one file. */
 typedef struct sk_config_ctx {
     const char *file; /* as given: errors name it (borrowed) */
@@ -149,6 +158,21 @@ const sk_ynode_t *sk_config__map_get(const sk_ynode_t *map, const char *key);
 int sk_config__parse_int(const char *t, int64_t *ret);
 bool sk_config__is_top_key(const char *name);
 bool sk_config__is_job_key(const char *name);
+/* True for a name made of letters, digits and _, not starting with a digit
+ * (environment variables, params). */
+bool sk_config__is_var_name(const char *s);
+/* Where a string of words (run:, an alert's command:) would need a shell: the
+ * offset of the first unquoted operator or expansion, or -1. Follows the
+ * quoting of sk_split_words. */
+long sk_config__shell_syntax_at(const char *s);
+/*
+ * Checks an alert: mapping (config_alert.c) at v, whose key path is path
+ * ("jobs.NAME.alert"). Returns it in L's pool, or NULL when it has errors.
+ * quiet: report nothing (a value inherited from defaults: its errors were
+ * reported once, there).
+ */
+sk_alert_cfg_t *sk_config__alert(sk_config_ctx_t *L, const sk_ynode_t *v, const char *path,
+                                 bool quiet);
 /* Checks defaults: and jobs: of root and fills c->jobs (config_job.c). */
 void sk_config__load_jobs(sk_config_ctx_t *L, const sk_ynode_t *root, sk_config_t *c);
 

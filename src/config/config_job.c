@@ -2,7 +2,10 @@
  * The jobs of sked.yaml: checks every job key (DESIGN section 3), merges in
  * defaults:, reports each problem at its node, and fills sk_job_cfg_t with
  * its digest. The defaults: mapping is checked once as if it were a job, so
- * that its errors are reported once, at their place, not once per job.
+ * that its errors are reported once, at their place, not once per job. A
+ * workflow's steps are checked with the same code as a job's body, then
+ * their needs: are resolved and checked for cycles; after: names are
+ * resolved against every job of the file, and checked for cycles too.
  * Exports sk_config__load_jobs and sk_config__is_job_key to config_load.c.
  */
 #include "config_int.h"
@@ -18,60 +21,115 @@
 #define MAX_KEEP_RUNS 1000000
 #define MAX_KEEP_DAYS 36500
 #define MAX_JOB_NAME 64
+#define MAX_STEPS 1000 /* per workflow (STYLE: every size a user controls has a cap) */
+#define DEF_STEP_PARALLEL 4
+#define MAX_PARAMS 100
+#define MAX_STEP_ENV 1000000 /* variables copied into the steps of one workflow */
+
+/* Where a key may be written. */
+#define F_JOB 1u  /* in a job */
+#define F_DEF 2u  /* under defaults: */
+#define F_STEP 4u /* in a step of a workflow's steps: */
+#define F_JD (F_JOB | F_DEF)
+#define F_ALL (F_JOB | F_DEF | F_STEP)
 
 /*
- * The job keys, also valid under defaults. alert, params, after, nodes and
- * expected_duration belong to features still to come (alerts, parameters,
- * job dependencies, several nodes, duration alerts): accepted (any value)
- * and ignored for now. steps (workflows) is rejected with a clear error
- * until the engine runs them.
+ * The job keys, with where each may be written. A step takes the keys of a
+ * body and of how it runs, plus needs and when; steps and after belong to
+ * one job, never to defaults. nodes belongs to a feature still to come
+ * (several nodes): accepted (any value) and ignored for now.
  */
 #define JOB_KEYS(X)                                                                                \
-    X(K_SCHEDULE, "schedule")                                                                      \
-    X(K_EVERY, "every")                                                                            \
-    X(K_JITTER, "jitter")                                                                          \
-    X(K_START, "start")                                                                            \
-    X(K_AT, "at")                                                                                  \
-    X(K_PYTHON, "python")                                                                          \
-    X(K_MODULE, "module")                                                                          \
-    X(K_RUN, "run")                                                                                \
-    X(K_SHELL, "shell")                                                                            \
-    X(K_ARGS, "args")                                                                              \
-    X(K_VENV, "venv")                                                                              \
-    X(K_CWD, "cwd")                                                                                \
-    X(K_ENV, "env")                                                                                \
-    X(K_ENV_FILE, "env_file")                                                                      \
-    X(K_TIMEOUT, "timeout")                                                                        \
-    X(K_KILL_GRACE, "kill_grace")                                                                  \
-    X(K_RETRIES, "retries")                                                                        \
-    X(K_RETRY_DELAY, "retry_delay")                                                                \
-    X(K_OVERLAP, "overlap")                                                                        \
-    X(K_CATCHUP, "catchup")                                                                        \
-    X(K_MISFIRE_GRACE, "misfire_grace")                                                            \
-    X(K_KEEP_RUNS, "keep_runs")                                                                    \
-    X(K_KEEP_DAYS, "keep_days")                                                                    \
-    X(K_MAX_OUTPUT, "max_output")                                                                  \
-    X(K_ENABLED, "enabled")                                                                        \
-    X(K_TIMEZONE, "timezone")                                                                      \
-    X(K_STEPS, "steps")                                                                            \
-    X(K_ALERT, "alert")                                                                            \
-    X(K_PARAMS, "params")                                                                          \
-    X(K_AFTER, "after")                                                                            \
-    X(K_NODES, "nodes")                                                                            \
-    X(K_EXPECTED_DURATION, "expected_duration")
+    X(K_SCHEDULE, "schedule", F_JD)                                                                \
+    X(K_EVERY, "every", F_JD)                                                                      \
+    X(K_JITTER, "jitter", F_JD)                                                                    \
+    X(K_START, "start", F_JD)                                                                      \
+    X(K_AT, "at", F_JD)                                                                            \
+    X(K_PYTHON, "python", F_ALL)                                                                   \
+    X(K_MODULE, "module", F_ALL)                                                                   \
+    X(K_RUN, "run", F_ALL)                                                                         \
+    X(K_SHELL, "shell", F_ALL)                                                                     \
+    X(K_ARGS, "args", F_ALL)                                                                       \
+    X(K_VENV, "venv", F_ALL)                                                                       \
+    X(K_CWD, "cwd", F_ALL)                                                                         \
+    X(K_ENV, "env", F_ALL)                                                                         \
+    X(K_ENV_FILE, "env_file", F_JD)                                                                \
+    X(K_TIMEOUT, "timeout", F_ALL)                                                                 \
+    X(K_KILL_GRACE, "kill_grace", F_ALL)                                                           \
+    X(K_RETRIES, "retries", F_ALL)                                                                 \
+    X(K_RETRY_DELAY, "retry_delay", F_ALL)                                                         \
+    X(K_OVERLAP, "overlap", F_JD)                                                                  \
+    X(K_CATCHUP, "catchup", F_JD)                                                                  \
+    X(K_MISFIRE_GRACE, "misfire_grace", F_JD)                                                      \
+    X(K_KEEP_RUNS, "keep_runs", F_JD)                                                              \
+    X(K_KEEP_DAYS, "keep_days", F_JD)                                                              \
+    X(K_MAX_OUTPUT, "max_output", F_ALL)                                                           \
+    X(K_ENABLED, "enabled", F_JD)                                                                  \
+    X(K_TIMEZONE, "timezone", F_JD)                                                                \
+    X(K_STEPS, "steps", F_JOB)                                                                     \
+    X(K_MAX_PARALLEL, "max_parallel", F_JD)                                                        \
+    X(K_NEEDS, "needs", F_STEP)                                                                    \
+    X(K_WHEN, "when", F_STEP)                                                                      \
+    X(K_ALERT, "alert", F_ALL)                                                                     \
+    X(K_PARAMS, "params", F_JD)                                                                    \
+    X(K_AFTER, "after", F_JOB)                                                                     \
+    X(K_NODES, "nodes", F_JD)                                                                      \
+    X(K_EXPECTED_DURATION, "expected_duration", F_JD)
 
 enum {
-#define SK_X(e, s) e,
+#define SK_X(e, s, f) e,
     JOB_KEYS(SK_X)
 #undef SK_X
         K_COUNT
 };
 
 static const char *const job_keys[K_COUNT] = {
-#define SK_X(e, s) s,
+#define SK_X(e, s, f) s,
     JOB_KEYS(SK_X)
 #undef SK_X
 };
+
+static const unsigned key_flags[K_COUNT] = {
+#define SK_X(e, s, f) f,
+    JOB_KEYS(SK_X)
+#undef SK_X
+};
+
+static const char *const whens[] = {
+#define SK_X(e, s) s,
+    SK_WHENS(SK_X)
+#undef SK_X
+};
+
+/* Names sorted for bsearch, each with its index in file order. */
+typedef struct name_ix {
+    const char *name;
+    size_t ix;
+} name_ix_t;
+
+typedef struct names {
+    name_ix_t *v;      /* sorted by name */
+    const char **list; /* in file order, for "did you mean" */
+    size_t n;
+} names_t;
+
+typedef struct ix_pair {
+    size_t a, b;
+} ix_pair_t;
+
+static int ix_pair_cmp(const void *x, const void *y)
+{
+    const ix_pair_t *p = x, *q = y;
+    if (p->a != q->a)
+        return p->a < q->a ? -1 : 1;
+    return p->b < q->b ? -1 : p->b > q->b;
+}
+
+/* Where one resolved needs: or after: entry is written, for errors found later. */
+typedef struct ref_at {
+    const sk_ynode_t *node;
+    char sub[40]; /* appended to the key's path: "", "[2]", ".jobs[0]" */
+} ref_at_t;
 
 /* One effective job key: written in the job, or inherited from defaults. */
 typedef struct ent {
@@ -82,11 +140,15 @@ typedef struct ent {
 
 typedef struct jctx {
     sk_config_ctx_t *L;
-    const char *name;   /* the job's name; "" in the defaults pass */
-    const char *prefix; /* "jobs.NAME" */
+    const char *name;   /* the job's (or step's) name; "" in the defaults pass */
+    const char *prefix; /* "jobs.NAME", "jobs.NAME.steps.STEP" */
+    const char *noun;   /* "job" or "step", for messages */
+    unsigned scope;     /* F_JOB, F_DEF or F_STEP: where this mapping is */
     bool defaults_pass;
     ent_t e[K_COUNT];
     const sk_ynode_t *env_def; /* defaults' env, merged under the job's */
+    const names_t *jobs;       /* every job name in the file, for after: */
+    ref_at_t *after_at;        /* out: where each of the job's after: entries is (malloc) */
 } jctx_t;
 
 /*
@@ -122,7 +184,38 @@ static int job_key_index(const char *name)
 
 bool sk_config__is_job_key(const char *name)
 {
-    return job_key_index(name) >= 0;
+    int k = job_key_index(name);
+    return k >= 0 && (key_flags[k] & F_JOB);
+}
+
+static int name_ix_cmp(const void *a, const void *b)
+{
+    return strcmp(((const name_ix_t *)a)->name, ((const name_ix_t *)b)->name);
+}
+
+/* Indexes n names (borrowed, none NULL). Free with names_release. */
+static void names_init(names_t *ns, const char **list, size_t n)
+{
+    ns->v = sk_xmalloc((n ? n : 1) * sizeof(*ns->v));
+    ns->list = list;
+    ns->n = n;
+    for (size_t i = 0; i < n; i++)
+        ns->v[i] = (name_ix_t){list[i], i};
+    qsort(ns->v, ns->n, sizeof(*ns->v), name_ix_cmp);
+}
+
+static void names_release(names_t *ns)
+{
+    free(ns->v);
+    memset(ns, 0, sizeof(*ns));
+}
+
+/* The file-order index of name, or -1. */
+static long names_find(const names_t *ns, const char *name)
+{
+    name_ix_t want = {name, 0};
+    const name_ix_t *hit = bsearch(&want, ns->v, ns->n, sizeof(*ns->v), name_ix_cmp);
+    return hit ? (long)hit->ix : -1;
 }
 
 /* -------------------------------------------------------------------------------------------- */
@@ -208,19 +301,23 @@ static bool boolean(jctx_t *j, int k, bool *ret)
     return false;
 }
 
-/* One of names (n of them, listed in the message); the index in *ret. */
-static bool enumeration(jctx_t *j, int k, const char *const *names, size_t n, int *ret)
+/* One of names (n of them, listed in the message) at node v of key k (sub
+ * appended to its path); the index in *ret. */
+static bool enumeration_at(jctx_t *j, int k, const sk_ynode_t *v, const char *sub,
+                           const char *const *names, size_t n, int *ret)
 {
     char list[200] = "";
     size_t used = 0;
     for (size_t i = 0; i < n; i++)
         used += (size_t)sk_snprintf(list + used, sizeof(list) - SK_MIN(used, sizeof(list)), "%s%s",
                                     i ? (i + 1 == n ? " or " : ", ") : "", names[i]);
-    char what[240];
+    char what[240], buf[64];
     sk_snprintf(what, sizeof(what), "one of %s", list);
-    const char *t = scalar(j, k, what);
-    if (!t)
+    if (v->kind != SK_YNODE_SCALAR) {
+        jerr(j, k, v, 0, sub, "expected %s, got %s", what, sk_config__got(v, buf, sizeof(buf)));
         return false;
+    }
+    const char *t = v->text;
     for (size_t i = 0; i < n; i++) {
         if (strcmp(t, names[i]) == 0) {
             *ret = (int)i;
@@ -228,14 +325,17 @@ static bool enumeration(jctx_t *j, int k, const char *const *names, size_t n, in
         }
     }
     const char *hint = sk_config__closest(t, names, n);
-    char buf[64];
     if (hint)
-        jerr(j, k, j->e[k].val, 0, NULL, "%s is not %s (did you mean \"%s\"?)",
-             sk_config__got(j->e[k].val, buf, sizeof(buf)), what, hint);
+        jerr(j, k, v, 0, sub, "%s is not %s (did you mean \"%s\"?)",
+             sk_config__got(v, buf, sizeof(buf)), what, hint);
     else
-        jerr(j, k, j->e[k].val, 0, NULL, "%s is not %s",
-             sk_config__got(j->e[k].val, buf, sizeof(buf)), what);
+        jerr(j, k, v, 0, sub, "%s is not %s", sk_config__got(v, buf, sizeof(buf)), what);
     return false;
+}
+
+static bool enumeration(jctx_t *j, int k, const char *const *names, size_t n, int *ret)
+{
+    return enumeration_at(j, k, j->e[k].val, NULL, names, n, ret);
 }
 
 static bool instant(jctx_t *j, int k, const sk_tz_t *tz, int64_t *ret_ms)
@@ -364,9 +464,7 @@ static bool schedule(jctx_t *j, sk_job_cfg_t *J)
     return ok;
 }
 
-/* Where a `run:` string would need a shell: the offset of the first unquoted
- * operator or expansion, or -1. Follows the quoting of sk_split_words. */
-static long shell_syntax_at(const char *s)
+long sk_config__shell_syntax_at(const char *s)
 {
     char q = 0;
     for (size_t i = 0; s[i]; i++) {
@@ -449,7 +547,7 @@ static bool run_body(jctx_t *j, sk_body_t *B)
         B->run_argv = scalar_list(j, K_RUN, v, "a program or argument");
         return B->run_argv != NULL;
     }
-    long at = shell_syntax_at(v->text);
+    long at = sk_config__shell_syntax_at(v->text);
     if (at >= 0) {
         jerr(j, K_RUN, v, sk_config__inner_col(v, (size_t)at), NULL,
              "'%c' would reach the program as a plain argument: run: uses no shell; use "
@@ -494,7 +592,7 @@ static bool is_module_name(const char *s)
     return !start;
 }
 
-static bool env_name_ok(const char *s)
+bool sk_config__is_var_name(const char *s)
 {
     if (!((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
         return false;
@@ -552,7 +650,7 @@ static bool env_map(jctx_t *j, const sk_ynode_t *v, bool from_def, kvlist_t *l)
         const sk_ynode_t *key = v->pairs[i].key, *val = v->pairs[i].val;
         char sub[300];
         sk_snprintf(sub, sizeof(sub), ".%s", key->text);
-        if (!env_name_ok(key->text)) {
+        if (!sk_config__is_var_name(key->text)) {
             jerr(j, K_ENV, key, 0, sub,
                  "\"%s\" is not a valid variable name (letters, digits and _, not starting "
                  "with a digit)",
@@ -592,22 +690,9 @@ static bool env_file(jctx_t *j, sk_job_cfg_t *J, sk_kv_t **ret, size_t *ret_n)
     if (!t)
         return false;
     char *abs = sk_config__path_abs(j->L->pool, j->L->dir, t);
-    struct stat st;
-    if (stat(abs, &st) < 0) {
-        jerr(j, K_ENV_FILE, v, 0, NULL, "env_file \"%s\" %s%s", t,
-             errno == ENOENT || errno == ENOTDIR ? "does not exist" : strerror(errno),
-             t[0] == '/' ? "" : " (relative paths start in the config file's folder)");
-        return false;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        jerr(j, K_ENV_FILE, v, 0, NULL, "env_file \"%s\" is not a regular file", t);
-        return false;
-    }
-    if (st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)) {
-        jerr(j, K_ENV_FILE, v, 0, NULL,
-             "env_file \"%s\" holds secrets but other users may read it (mode %04o): run "
-             "chmod 600 on it",
-             t, (unsigned)(st.st_mode & 07777));
+    char msg[512];
+    if (!sk_config__secret_file_ok("env_file", t, abs, msg, sizeof(msg))) {
+        jerr(j, K_ENV_FILE, v, 0, NULL, "%s", msg);
         return false;
     }
     int r = sk_config__read_file(abs, SK_CONFIG_MAX_BYTES, &buf, &len);
@@ -629,8 +714,9 @@ out:
     return ok;
 }
 
-/* body.env: env_file's values first (nsecret_env of them), then env:'s. */
-static bool environment(jctx_t *j, sk_job_cfg_t *J)
+/* B->env: env_file's values first (nsecret_env of them), then env:'s. B is
+ * the job's body, or for a workflow the one its steps inherit. */
+static bool environment(jctx_t *j, sk_job_cfg_t *J, sk_body_t *B)
 {
     kvlist_t l = {0};
     sk_kv_t *secret = NULL;
@@ -671,14 +757,71 @@ static bool environment(jctx_t *j, sk_job_cfg_t *J)
     }
     if (ok) {
         size_t n = nsecret + l.n;
-        J->body.env = sk_config__alloc(j->L->pool, (n ? n : 1) * sizeof(*J->body.env));
+        B->env = sk_config__alloc(j->L->pool, (n ? n : 1) * sizeof(*B->env));
         if (nsecret)
-            memcpy(J->body.env, secret, nsecret * sizeof(*secret));
+            memcpy(B->env, secret, nsecret * sizeof(*secret));
         for (size_t i = 0; i < l.n; i++)
-            J->body.env[nsecret + i] = l.e[i].kv;
-        J->body.nenv = n;
+            B->env[nsecret + i] = l.e[i].kv;
+        B->nenv = n;
         J->nsecret_env = nsecret;
     }
+    free(l.e);
+    return ok;
+}
+
+/*
+ * A step's env: the workflow's (env_file's values first, then env:'s), with
+ * the step's own env: over it, the step winning per variable. A variable
+ * from env_file may not be set again: the first nsecret_env entries stay the
+ * secrets, as in a job. A step without env: shares the workflow's array;
+ * the copies the others make count against *budget (a 1 MiB env_file times
+ * 1000 steps must not take gigabytes).
+ */
+static bool step_environment(jctx_t *s, const sk_body_t *parent, const sk_job_cfg_t *J,
+                             size_t *budget, sk_body_t *B)
+{
+    kvlist_t own = {0}, l = {0};
+    bool ok = true;
+    if (!s->e[K_ENV].val) {
+        B->env = parent->env;
+        B->nenv = parent->nenv;
+        return true;
+    }
+    ok = env_map(s, s->e[K_ENV].val, false, &own);
+    if (parent->nenv + own.n > *budget) {
+        jerr(s, K_ENV, s->e[K_ENV].val, 0, NULL,
+             "the steps' environments are too large (more than %d variables in all): set "
+             "shared variables once, on the job",
+             MAX_STEP_ENV);
+        ok = false;
+    } else {
+        *budget -= parent->nenv + own.n;
+    }
+    for (size_t i = 0; i < own.n; i++) {
+        for (size_t k = 0; k < J->nsecret_env && k < parent->nenv; k++) {
+            if (strcmp(parent->env[k].key, own.e[i].kv.key) != 0)
+                continue;
+            char sub[300];
+            sk_snprintf(sub, sizeof(sub), ".%s", own.e[i].kv.key);
+            jerr(s, K_ENV, own.e[i].at, 0, sub,
+                 "%s is also set in the job's env_file \"%s\": set it in one place",
+                 own.e[i].kv.key, J->env_file);
+            ok = false;
+        }
+    }
+    if (ok) {
+        l.cap = l.n = parent->nenv;
+        l.e = sk_xmalloc((l.cap ? l.cap : 1) * sizeof(*l.e));
+        for (size_t i = 0; i < parent->nenv; i++)
+            l.e[i] = (kvent_t){.kv = parent->env[i]};
+        for (size_t i = 0; i < own.n; i++)
+            kv_put(&l, own.e[i].kv.key, own.e[i].kv.value, own.e[i].at, false);
+        B->env = sk_config__alloc(s->L->pool, (l.n ? l.n : 1) * sizeof(*B->env));
+        for (size_t i = 0; i < l.n; i++)
+            B->env[i] = l.e[i].kv;
+        B->nenv = l.n;
+    }
+    free(own.e);
     free(l.e);
     return ok;
 }
@@ -697,6 +840,52 @@ static bool in_group(int k, const int *group, size_t n)
 
 static const int trigger_keys[] = {K_SCHEDULE, K_EVERY, K_AT};
 static const int body_keys[] = {K_PYTHON, K_MODULE, K_RUN, K_SHELL};
+/* What a job does: writing one of these in a job hides all of them in defaults. */
+static const int doing_keys[] = {K_PYTHON, K_MODULE, K_RUN, K_SHELL, K_STEPS};
+
+/* Reports key k (known, but not allowed where j is). */
+static void misplaced(jctx_t *j, const sk_ynode_t *key, int k)
+{
+    char path[300];
+    sk_snprintf(path, sizeof(path), "%s.%s", j->prefix, key->text);
+    if (j->scope == F_STEP && k == K_STEPS)
+        sk_config__err(j->L, key, 0, path,
+                       "steps cannot be nested: a step runs one of python, module, run or shell");
+    else if (j->scope == F_STEP)
+        sk_config__err(j->L, key, 0, path,
+                       "%s applies to the whole workflow, not to one step: set it on the job",
+                       job_keys[k]);
+    else if (j->scope == F_DEF && k == K_STEPS)
+        sk_config__err(j->L, key, 0, path,
+                       "steps cannot be set in defaults: a workflow belongs to one job");
+    else if (j->scope == F_DEF && k == K_AFTER)
+        sk_config__err(j->L, key, 0, path,
+                       "after cannot be set in defaults: give each job the jobs it follows");
+    else if (k == K_NEEDS)
+        sk_config__unknown_key(j->L, key, path, NULL, 0,
+                               " (it belongs to a step under steps:; to start when another job "
+                               "ends, use after:)");
+    else
+        sk_config__unknown_key(j->L, key, path, NULL, 0,
+                               " (it belongs to a step under steps:, or to after: {jobs: [...], "
+                               "when: ...})");
+}
+
+/* Reports a key that is no key at all, with "did you mean" among the keys allowed where j is. */
+static void unknown_job_key(jctx_t *j, const sk_ynode_t *key)
+{
+    const char *names[K_COUNT];
+    size_t n = 0;
+    for (int k = 0; k < K_COUNT; k++) {
+        if (key_flags[k] & j->scope)
+            names[n++] = job_keys[k];
+    }
+    char path[300];
+    sk_snprintf(path, sizeof(path), "%s.%s", j->prefix, key->text);
+    bool top = j->scope != F_STEP && sk_config__is_top_key(key->text);
+    sk_config__unknown_key(j->L, key, path, names, n,
+                           top ? " (it belongs at the top level of the file)" : NULL);
+}
 
 /*
  * Fills j->e from the job's mapping over the defaults' one. A null value
@@ -712,26 +901,26 @@ static void gather(jctx_t *j, const sk_ynode_t *map, const sk_ynode_t *defaults)
         const sk_ynode_t *key = map->pairs[i].key;
         int k = job_key_index(key->text);
         if (k < 0) {
-            char path[300];
-            sk_snprintf(path, sizeof(path), "%s.%s", j->prefix, key->text);
-            bool top = sk_config__is_top_key(key->text);
-            sk_config__unknown_key(j->L, key, path, job_keys, K_COUNT,
-                                   top ? " (it belongs at the top level of the file)" : NULL);
+            unknown_job_key(j, key);
+            continue;
+        }
+        if (!(key_flags[k] & j->scope)) {
+            misplaced(j, key, k);
             continue;
         }
         j->e[k].key = key;
         j->e[k].val = sk_config__is_null(map->pairs[i].val) ? NULL : map->pairs[i].val;
         own_trigger |= in_group(k, trigger_keys, SK_ARRAY_LEN(trigger_keys));
-        own_body |= in_group(k, body_keys, SK_ARRAY_LEN(body_keys));
+        own_body |= in_group(k, doing_keys, SK_ARRAY_LEN(doing_keys));
     }
     if (!defaults)
         return;
     for (size_t i = 0; i < defaults->npairs; i++) {
         int k = job_key_index(defaults->pairs[i].key->text);
-        if (k < 0 || j->e[k].key)
-            continue; /* unknown keys were reported by the defaults pass */
+        if (k < 0 || j->e[k].key || !(key_flags[k] & F_DEF))
+            continue; /* unknown and misplaced keys were reported by the defaults pass */
         if ((own_trigger && in_group(k, trigger_keys, SK_ARRAY_LEN(trigger_keys))) ||
-            (own_body && in_group(k, body_keys, SK_ARRAY_LEN(body_keys))))
+            (own_body && in_group(k, doing_keys, SK_ARRAY_LEN(doing_keys))))
             continue;
         const sk_ynode_t *v = defaults->pairs[i].val;
         j->e[k].key = defaults->pairs[i].key;
@@ -772,6 +961,532 @@ static void not_applicable(jctx_t *j, int k, const char *why)
 }
 
 static void digest_job(sk_job_cfg_t *J);
+static bool job_name_ok(const char *s);
+
+/*
+ * What a job or a step runs (one of python, module, run, shell) and with
+ * what: args, venv, cwd. A step inherits the venv and cwd of parent (the
+ * workflow's). For a workflow job (workflow true), none of the four may be
+ * given and B only collects the venv and cwd its steps inherit.
+ */
+static void body(jctx_t *j, const sk_ynode_t *keynode, const sk_body_t *parent, bool workflow,
+                 sk_body_t *B)
+{
+    sk_config_ctx_t *L = j->L;
+    int b1, b2;
+    int nbody = count_group(j, body_keys, SK_ARRAY_LEN(body_keys), &b1, &b2);
+    B->config_dir = L->dir;
+    if (workflow && nbody > 0) {
+        jerr(j, b1, j->e[b1].key, 0, NULL,
+             "steps and %s cannot be combined: a workflow runs its steps (give %s to a step)",
+             job_keys[b1], job_keys[b1]);
+    } else if (nbody > 1) {
+        jerr(j, b2, j->e[b2].key, 0, NULL,
+             "%s and %s cannot be combined: a %s runs one of python, module, run or shell",
+             job_keys[b1], job_keys[b2], j->noun);
+    } else if (nbody == 0 && !j->defaults_pass && !workflow) {
+        sk_config__err(L, keynode, 0, j->prefix,
+                       "%s \"%s\" has nothing to run: give one of python, module, run or shell",
+                       j->noun, j->name);
+    }
+    if (j->e[K_PYTHON].val)
+        B->target = existing_path(j, K_PYTHON, "python script", false);
+    if (j->e[K_MODULE].val) {
+        const char *t = text(j, K_MODULE, "a module name like pkg.tool");
+        if (t && !is_module_name(t))
+            jerr(j, K_MODULE, j->e[K_MODULE].val, 0, NULL,
+                 "\"%s\" is not a Python module name (like pkg.tool)", t);
+        else if (t)
+            B->target = sk_config__strdup(L->pool, t);
+    }
+    if (j->e[K_RUN].val)
+        run_body(j, B);
+    if (j->e[K_SHELL].val) {
+        const char *t = text(j, K_SHELL, "a shell command as a string");
+        if (t)
+            B->target = sk_config__strdup(L->pool, t);
+    }
+    B->kind = b1 == K_MODULE  ? SK_BODY_MODULE
+              : b1 == K_RUN   ? SK_BODY_RUN
+              : b1 == K_SHELL ? SK_BODY_SHELL
+                              : SK_BODY_PYTHON;
+    bool python = nbody == 1 && (b1 == K_PYTHON || b1 == K_MODULE);
+    if (j->e[K_ARGS].val && (j->defaults_pass || (nbody == 1 && b1 != K_SHELL))) {
+        const sk_ynode_t *v = j->e[K_ARGS].val;
+        char buf[64];
+        if (v->kind != SK_YNODE_SEQ)
+            jerr(j, K_ARGS, v, 0, NULL, "expected a list like [--region, eu], got %s",
+                 sk_config__got(v, buf, sizeof(buf)));
+        else
+            B->args = scalar_list(j, K_ARGS, v, "an argument");
+    }
+    if (workflow)
+        not_applicable(j, K_ARGS, "does not apply to a workflow: give args to its steps");
+    else if (nbody == 1 && b1 == K_SHELL)
+        not_applicable(j, K_ARGS, "does not apply to shell: put the arguments in the command");
+    if (j->e[K_VENV].val && (python || workflow || j->defaults_pass)) {
+        char *venv = existing_path(j, K_VENV, "venv", true);
+        if (venv) {
+            char *py = sk_config__printf(L->pool, "%s/bin/python", venv);
+            if (access(py, X_OK) < 0)
+                jerr(j, K_VENV, j->e[K_VENV].val, 0, NULL, "venv \"%s\" has no bin/python",
+                     j->e[K_VENV].val->text);
+            else
+                B->venv = venv;
+        }
+    } else if (parent && python) {
+        B->venv = parent->venv;
+    }
+    if (nbody == 1 && !python && !workflow)
+        not_applicable(j, K_VENV,
+                       j->scope == F_STEP ? "only applies to python: and module: steps"
+                                          : "only applies to python: and module: jobs");
+    if (j->e[K_CWD].val)
+        B->cwd = existing_path(j, K_CWD, "cwd", true);
+    else if (parent)
+        B->cwd = parent->cwd;
+}
+
+/* timeout, kill_grace, retries, retry_delay and max_output: each written only when given. */
+static void run_limits(jctx_t *j, int64_t *timeout_ms, int64_t *kill_grace_ms, int *retries,
+                       int64_t *retry_delay_ms, int64_t *max_output)
+{
+    int64_t n;
+    if (j->e[K_TIMEOUT].val)
+        duration(j, K_TIMEOUT, timeout_ms);
+    if (j->e[K_KILL_GRACE].val)
+        duration(j, K_KILL_GRACE, kill_grace_ms);
+    if (j->e[K_RETRIES].val && integer(j, K_RETRIES, 0, MAX_RETRIES, &n))
+        *retries = (int)n;
+    if (j->e[K_RETRY_DELAY].val)
+        duration(j, K_RETRY_DELAY, retry_delay_ms);
+    if (j->e[K_MAX_OUTPUT].val) {
+        const char *t = scalar(j, K_MAX_OUTPUT, "a size like 10MB");
+        sk_err_t err;
+        sk_err_clear(&err);
+        if (t && sk_size_parse(t, max_output, &err) < 0) {
+            int col =
+                err.col > 0 ? sk_config__inner_col(j->e[K_MAX_OUTPUT].val, (size_t)err.col - 1) : 0;
+            jerr(j, K_MAX_OUTPUT, j->e[K_MAX_OUTPUT].val, col, NULL, "%s", err.msg);
+        }
+    }
+}
+
+/* alert: checked where it is written (defaults' once, in the defaults pass). */
+static sk_alert_cfg_t *alert(jctx_t *j)
+{
+    char path[300];
+    sk_snprintf(path, sizeof(path), "%s.alert", j->e[K_ALERT].def ? "defaults" : j->prefix);
+    return sk_config__alert(j->L, j->e[K_ALERT].val, path, j->e[K_ALERT].def && !j->defaults_pass);
+}
+
+/* params: a mapping from names to default values (scalars). */
+static void params(jctx_t *j, sk_job_cfg_t *J)
+{
+    const sk_ynode_t *v = j->e[K_PARAMS].val;
+    char buf[64];
+    if (v->kind != SK_YNODE_MAP) {
+        jerr(j, K_PARAMS, v, 0, NULL, "expected a mapping like {region: eu}, got %s",
+             sk_config__got(v, buf, sizeof(buf)));
+        return;
+    }
+    if (v->npairs > MAX_PARAMS) {
+        jerr(j, K_PARAMS, v, 0, NULL, "too many params: %zu (at most %d)", v->npairs, MAX_PARAMS);
+        return;
+    }
+    bool ok = true;
+    sk_kv_t *kv = sk_config__alloc(j->L->pool, (v->npairs ? v->npairs : 1) * sizeof(*kv));
+    for (size_t i = 0; i < v->npairs; i++) {
+        const sk_ynode_t *key = v->pairs[i].key, *val = v->pairs[i].val;
+        char sub[300];
+        sk_snprintf(sub, sizeof(sub), ".%s", key->text);
+        if (!sk_config__is_var_name(key->text)) {
+            jerr(j, K_PARAMS, key, 0, sub,
+                 "\"%s\" is not a valid parameter name (letters, digits and _, not starting "
+                 "with a digit)",
+                 key->text);
+            ok = false;
+            continue;
+        }
+        if (val->kind != SK_YNODE_SCALAR) {
+            jerr(j, K_PARAMS, val, 0, sub, "expected a default value as a string, got %s",
+                 sk_config__got(val, buf, sizeof(buf)));
+            ok = false;
+            continue;
+        }
+        kv[i].key = sk_config__strdup(j->L->pool, key->text);
+        kv[i].value = sk_config__strdup(j->L->pool, sk_config__is_null(val) ? "" : val->text);
+    }
+    if (ok) {
+        J->params = kv;
+        J->nparams = v->npairs;
+    }
+}
+
+/*
+ * after: [a, b], one name, or {jobs: [a, b], when: failure}. Names must be
+ * jobs of the file (j->jobs), not this one, each once. Where each entry is
+ * written goes to j->after_at, for the cycle check once every job is built.
+ */
+static void after(jctx_t *j, sk_job_cfg_t *J)
+{
+    static const char *const after_keys[] = {"jobs", "when"};
+    const sk_ynode_t *v = j->e[K_AFTER].val, *list = v;
+    const char *base = "";
+    char buf[64];
+    if (v->kind == SK_YNODE_MAP) {
+        list = NULL;
+        base = ".jobs";
+        for (size_t i = 0; i < v->npairs; i++) {
+            const sk_ynode_t *k = v->pairs[i].key, *val = v->pairs[i].val;
+            char path[300];
+            int e;
+            if (strcmp(k->text, "jobs") == 0) {
+                list = sk_config__is_null(val) ? NULL : val;
+            } else if (strcmp(k->text, "when") == 0) {
+                if (!sk_config__is_null(val) &&
+                    enumeration_at(j, K_AFTER, val, ".when", whens, SK_ARRAY_LEN(whens), &e))
+                    J->after_when = (sk_when_t)e;
+            } else {
+                sk_snprintf(path, sizeof(path), "%s.after.%s", j->prefix, k->text);
+                sk_config__unknown_key(j->L, k, path, after_keys, SK_ARRAY_LEN(after_keys), NULL);
+            }
+        }
+        if (!list) {
+            jerr(j, K_AFTER, v, 0, NULL,
+                 "after needs jobs: the jobs whose runs start this one, like {jobs: [extract], "
+                 "when: failure}");
+            return;
+        }
+    }
+    if (list->kind == SK_YNODE_MAP) {
+        jerr(j, K_AFTER, list, 0, base, "expected a job name or a list of them, got a mapping");
+        return;
+    }
+    bool seq = list->kind == SK_YNODE_SEQ;
+    size_t n = seq ? list->nitems : 1;
+    if (n == 0) {
+        jerr(j, K_AFTER, list, 0, base, "an empty list: give at least one job, or remove after:");
+        return;
+    }
+    bool ok = true;
+    char **names = sk_config__alloc(j->L->pool, (n + 1) * sizeof(*names));
+    ref_at_t *at = sk_xcalloc(n, sizeof(*at));
+    ix_pair_t *seen = sk_xmalloc(n * sizeof(*seen)); /* (job, place) of each good entry */
+    size_t nseen = 0;
+    for (size_t i = 0; i < n; i++) {
+        const sk_ynode_t *it = seq ? list->items[i] : list;
+        if (seq)
+            sk_snprintf(at[i].sub, sizeof(at[i].sub), "%s[%zu]", base, i);
+        else
+            sk_strlcpy(at[i].sub, base, sizeof(at[i].sub));
+        at[i].node = it;
+        if (it->kind != SK_YNODE_SCALAR || sk_config__is_null(it) || !it->text[0]) {
+            jerr(j, K_AFTER, it, 0, at[i].sub, "expected a job name, got %s",
+                 it->kind == SK_YNODE_SCALAR && !sk_config__is_null(it)
+                     ? "an empty string"
+                     : sk_config__got(it, buf, sizeof(buf)));
+            ok = false;
+            continue;
+        }
+        if (strcmp(it->text, j->name) == 0) {
+            jerr(j, K_AFTER, it, 0, at[i].sub, "job \"%s\" cannot run after itself", it->text);
+            ok = false;
+            continue;
+        }
+        long t = names_find(j->jobs, it->text);
+        if (t < 0) {
+            const char *hint = sk_config__closest(it->text, j->jobs->list, j->jobs->n);
+            if (hint)
+                jerr(j, K_AFTER, it, 0, at[i].sub, "unknown job \"%s\" (did you mean \"%s\"?)",
+                     it->text, hint);
+            else
+                jerr(j, K_AFTER, it, 0, at[i].sub, "unknown job \"%s\"", it->text);
+            ok = false;
+            continue;
+        }
+        names[i] = sk_config__strdup(j->L->pool, it->text);
+        seen[nseen++] = (ix_pair_t){(size_t)t, i};
+    }
+    /* Each job once: sorted by job then place, the later of two equal ones is reported. */
+    qsort(seen, nseen, sizeof(*seen), ix_pair_cmp);
+    for (size_t k = 1; k < nseen; k++) {
+        if (seen[k].a != seen[k - 1].a)
+            continue;
+        const ref_at_t *r = &at[seen[k].b];
+        jerr(j, K_AFTER, r->node, 0, r->sub, "job \"%s\" is listed twice", r->node->text);
+        ok = false;
+    }
+    free(seen);
+    if (!ok) {
+        free(at);
+        return;
+    }
+    J->after = names;
+    J->nafter = n;
+    j->after_at = at;
+}
+
+/* -------------------------------------------------------------------------------------------- */
+/* Cycles (needs: between steps, after: between jobs) */
+
+typedef void (*cycle_cb)(void *ctx, const size_t *path, size_t npath, size_t edge);
+
+/*
+ * Depth-first search over n nodes whose edges are adj[i][0..nadj[i]), from
+ * each node in order and along each node's edges in order. For each edge
+ * that leads back to a node on the current path, calls found with the
+ * cycle: path[0..npath) from that node to the edge's source, and the
+ * edge's index among its source's edges. Iterative: a chain of 1000 steps
+ * costs no stack.
+ */
+static void find_cycles(size_t n, size_t *const *adj, const size_t *nadj, cycle_cb found, void *ctx)
+{
+    unsigned char *color = sk_xcalloc(n ? n : 1, 1); /* 0 new, 1 on the path, 2 done */
+    size_t *path = sk_xmalloc((n ? n : 1) * sizeof(*path));
+    size_t *next = sk_xcalloc(n ? n : 1, sizeof(*next)); /* each node's next edge */
+    size_t *depth = sk_xmalloc((n ? n : 1) * sizeof(*depth));
+    for (size_t root = 0; root < n; root++) {
+        if (color[root])
+            continue;
+        size_t top = 0;
+        path[top++] = root;
+        color[root] = 1;
+        depth[root] = 0;
+        while (top > 0) {
+            size_t u = path[top - 1];
+            if (next[u] == nadj[u]) {
+                color[u] = 2;
+                top--;
+                continue;
+            }
+            size_t e = next[u]++, v = adj[u][e];
+            if (color[v] == 0) {
+                color[v] = 1;
+                depth[v] = top;
+                path[top++] = v;
+            } else if (color[v] == 1) {
+                found(ctx, path + depth[v], top - depth[v], e);
+            }
+        }
+    }
+    free(color);
+    free(path);
+    free(next);
+    free(depth);
+}
+
+/* "a -> b -> a" for a cycle's path, shortened in the middle when long. */
+static void cycle_text(const char *const *names, const size_t *path, size_t npath, char *buf,
+                       size_t size)
+{
+    size_t used = 0;
+    for (size_t i = 0; i < npath; i++) {
+        if (npath > 5 && i == 3) {
+            used += (size_t)sk_snprintf(buf + used, size - SK_MIN(used, size), " -> ...");
+            i = npath - 1;
+        }
+        used += (size_t)sk_snprintf(buf + used, size - SK_MIN(used, size), "%s%.64s",
+                                    i ? " -> " : "", names[path[i]]);
+    }
+    sk_snprintf(buf + SK_MIN(used, size), size - SK_MIN(used, size), " -> %.64s", names[path[0]]);
+}
+
+/* -------------------------------------------------------------------------------------------- */
+/* Workflows */
+
+/* What a step leaves for the workflow to check once every step is known. */
+typedef struct step_aux {
+    char prefix[300];        /* "jobs.NAME.steps.STEP" */
+    const sk_ynode_t *needs; /* its needs: value, or NULL */
+    const sk_ynode_t *when;  /* its when: value, or NULL */
+    ref_at_t *at;            /* where each resolved need is written, parallel to needs (malloc) */
+} step_aux_t;
+
+/* One step: a body like a job's, inheriting the workflow's values (J, parent). */
+static void build_step(jctx_t *wj, const sk_job_cfg_t *J, const sk_body_t *parent,
+                       size_t *env_budget, const sk_ynode_t *key, const sk_ynode_t *map,
+                       sk_step_cfg_t *S, step_aux_t *aux)
+{
+    sk_config_ctx_t *L = wj->L;
+    char buf[64];
+    sk_snprintf(aux->prefix, sizeof(aux->prefix), "%s.steps.%s", wj->prefix, key->text);
+    S->name = sk_config__strdup(L->pool, key->text);
+    S->line = key->line;
+    S->col = key->col;
+    S->body.config_dir = L->dir;
+    S->when = SK_WHEN_SUCCESS;
+    S->timeout_ms = J->timeout_ms;
+    S->kill_grace_ms = J->kill_grace_ms;
+    S->retries = J->retries;
+    S->retry_delay_ms = J->retry_delay_ms;
+    S->max_output = J->max_output;
+    if (!job_name_ok(key->text))
+        sk_config__err(L, key, 0, aux->prefix,
+                       "step name \"%s\" must be 1-%d letters, digits, '_', '.' or '-', not "
+                       "starting with '.' or '-'",
+                       key->text, MAX_JOB_NAME);
+    static const sk_ynode_t empty = {.kind = SK_YNODE_MAP};
+    if (sk_config__is_null(map)) {
+        map = &empty; /* reported as "nothing to run" */
+    } else if (map->kind != SK_YNODE_MAP) {
+        sk_config__err(L, map, 0, aux->prefix,
+                       "expected a mapping of step settings like {run: ..., needs: [...]}, got %s",
+                       sk_config__got(map, buf, sizeof(buf)));
+        return;
+    }
+    jctx_t s = {.L = L, .name = key->text, .prefix = aux->prefix, .noun = "step", .scope = F_STEP};
+    gather(&s, map, NULL);
+    body(&s, key, parent, false, &S->body);
+    step_environment(&s, parent, J, env_budget, &S->body);
+    run_limits(&s, &S->timeout_ms, &S->kill_grace_ms, &S->retries, &S->retry_delay_ms,
+               &S->max_output);
+    if (s.e[K_ALERT].val)
+        S->alert = alert(&s);
+    int e;
+    if (s.e[K_WHEN].val && enumeration(&s, K_WHEN, whens, SK_ARRAY_LEN(whens), &e))
+        S->when = (sk_when_t)e;
+    aux->needs = s.e[K_NEEDS].val;
+    aux->when = s.e[K_WHEN].val;
+}
+
+/* needs: one step name or a list of them, each another step of the workflow, once. */
+static void resolve_needs(sk_config_ctx_t *L, sk_step_cfg_t *S, step_aux_t *aux, size_t i,
+                          const names_t *ix, size_t *stamp)
+{
+    const sk_ynode_t *v = aux->needs;
+    char buf[64], path[400];
+    if (v->kind == SK_YNODE_MAP) {
+        sk_snprintf(path, sizeof(path), "%s.needs", aux->prefix);
+        sk_config__err(L, v, 0, path, "expected a step name or a list of them, got a mapping");
+        return;
+    }
+    bool seq = v->kind == SK_YNODE_SEQ;
+    size_t m = seq ? v->nitems : 1;
+    S->needs = sk_config__alloc(L->pool, (m ? m : 1) * sizeof(*S->needs));
+    aux->at = sk_xcalloc(m ? m : 1, sizeof(*aux->at));
+    for (size_t k = 0; k < m; k++) {
+        const sk_ynode_t *it = seq ? v->items[k] : v;
+        char sub[40] = "";
+        if (seq)
+            sk_snprintf(sub, sizeof(sub), "[%zu]", k);
+        sk_snprintf(path, sizeof(path), "%s.needs%s", aux->prefix, sub);
+        if (it->kind != SK_YNODE_SCALAR || sk_config__is_null(it) || !it->text[0]) {
+            sk_config__err(L, it, 0, path, "expected a step name, got %s",
+                           it->kind == SK_YNODE_SCALAR && !sk_config__is_null(it)
+                               ? "an empty string"
+                               : sk_config__got(it, buf, sizeof(buf)));
+            continue;
+        }
+        if (strcmp(it->text, S->name) == 0) {
+            sk_config__err(L, it, 0, path, "step \"%s\" cannot need itself", it->text);
+            continue;
+        }
+        long t = names_find(ix, it->text);
+        if (t < 0) {
+            const char *hint = sk_config__closest(it->text, ix->list, ix->n);
+            if (hint)
+                sk_config__err(L, it, 0, path, "unknown step \"%s\" (did you mean \"%s\"?)",
+                               it->text, hint);
+            else
+                sk_config__err(L, it, 0, path, "unknown step \"%s\"", it->text);
+            continue;
+        }
+        if (stamp[t] == i) {
+            sk_config__err(L, it, 0, path, "step \"%s\" is listed twice", it->text);
+            continue;
+        }
+        stamp[t] = i;
+        aux->at[S->nneeds].node = it;
+        sk_strlcpy(aux->at[S->nneeds].sub, sub, sizeof(aux->at[S->nneeds].sub));
+        S->needs[S->nneeds++] = (size_t)t;
+    }
+}
+
+typedef struct step_cycles {
+    sk_config_ctx_t *L;
+    const char *const *names;
+    const step_aux_t *aux;
+} step_cycles_t;
+
+static void step_cycle_found(void *ctx, const size_t *path, size_t npath, size_t edge)
+{
+    step_cycles_t *c = ctx;
+    const step_aux_t *from = &c->aux[path[npath - 1]];
+    char text[400], where[400];
+    cycle_text(c->names, path, npath, text, sizeof(text));
+    sk_snprintf(where, sizeof(where), "%s.needs%s", from->prefix, from->at[edge].sub);
+    sk_config__err(c->L, from->at[edge].node, 0, where, "steps form a cycle: %s", text);
+}
+
+/* steps: in file order, with needs resolved to indexes and checked for cycles. */
+static void workflow_steps(jctx_t *j, sk_job_cfg_t *J, const sk_body_t *parent)
+{
+    sk_config_ctx_t *L = j->L;
+    const sk_ynode_t *v = j->e[K_STEPS].val;
+    char buf[64];
+    if (v->kind != SK_YNODE_MAP) {
+        jerr(j, K_STEPS, v, 0, NULL,
+             "expected a mapping from step names to steps, like {extract: {python: x.py}, load: "
+             "{python: y.py, needs: [extract]}}, got %s",
+             sk_config__got(v, buf, sizeof(buf)));
+        return;
+    }
+    if (v->npairs == 0) {
+        jerr(j, K_STEPS, v, 0, NULL, "an empty workflow: give at least one step");
+        return;
+    }
+    if (v->npairs > MAX_STEPS) {
+        jerr(j, K_STEPS, v, 0, NULL, "too many steps: %zu (a workflow has at most %d)", v->npairs,
+             MAX_STEPS);
+        return;
+    }
+    size_t n = v->npairs;
+    sk_step_cfg_t *S = sk_config__alloc(L->pool, n * sizeof(*S));
+    step_aux_t *aux = sk_xcalloc(n, sizeof(*aux));
+    const char **list = sk_xmalloc(n * sizeof(*list));
+    size_t *stamp = sk_xmalloc(n * sizeof(*stamp));
+    size_t **adj = sk_xmalloc(n * sizeof(*adj));
+    size_t *nadj = sk_xmalloc(n * sizeof(*nadj));
+    size_t env_budget = MAX_STEP_ENV;
+    for (size_t i = 0; i < n; i++) {
+        build_step(j, J, parent, &env_budget, v->pairs[i].key, v->pairs[i].val, &S[i], &aux[i]);
+        list[i] = S[i].name;
+        stamp[i] = SIZE_MAX;
+    }
+    names_t ix;
+    names_init(&ix, list, n);
+    for (size_t i = 0; i < n; i++) {
+        if (aux[i].needs)
+            resolve_needs(L, &S[i], &aux[i], i, &ix, stamp);
+        bool no_needs =
+            !aux[i].needs || (aux[i].needs->kind == SK_YNODE_SEQ && aux[i].needs->nitems == 0);
+        if (S[i].when == SK_WHEN_FAILURE && no_needs) {
+            char path[400];
+            sk_snprintf(path, sizeof(path), "%s.when", aux[i].prefix);
+            sk_config__err(L, aux[i].when, 0, path,
+                           "a step with when: failure runs when a step it needs fails: list "
+                           "those steps in needs");
+        }
+        adj[i] = S[i].needs;
+        nadj[i] = S[i].nneeds;
+    }
+    step_cycles_t cyc = {.L = L, .names = list, .aux = aux};
+    find_cycles(n, adj, nadj, step_cycle_found, &cyc);
+    J->steps = S;
+    J->nsteps = n;
+    names_release(&ix);
+    for (size_t i = 0; i < n; i++)
+        free(aux[i].at);
+    free(aux);
+    free(list);
+    free(stamp);
+    free(adj);
+    free(nadj);
+}
+
+/* -------------------------------------------------------------------------------------------- */
+/* Jobs */
 
 /*
  * Checks one job (or, when j->defaults_pass, the defaults mapping as if it
@@ -782,7 +1497,6 @@ static bool build_job(jctx_t *j, const sk_ynode_t *keynode, const sk_ynode_t *ma
 {
     sk_config_ctx_t *L = j->L;
     size_t nerr = L->errs->n + L->errs->dropped;
-    bool has_steps = false;
 
     gather(j, map, defaults);
 
@@ -798,12 +1512,9 @@ static bool build_job(jctx_t *j, const sk_ynode_t *keynode, const sk_ynode_t *ma
     J->keep_runs = DEF_KEEP_RUNS;
     J->max_output = DEF_MAX_OUTPUT;
     J->enabled = true;
-    J->body.config_dir = L->dir;
-
-    if (j->e[K_STEPS].key && (j->e[K_STEPS].val || !j->e[K_STEPS].def)) {
-        has_steps = true;
-        jerr(j, K_STEPS, j->e[K_STEPS].key, 0, NULL, "workflows (steps) are not supported yet");
-    }
+    J->after_when = SK_WHEN_SUCCESS;
+    bool workflow = j->e[K_STEPS].val != NULL;
+    J->step_parallel = workflow ? DEF_STEP_PARALLEL : 0;
 
     if (j->e[K_TIMEZONE].val) {
         const char *t = scalar(j, K_TIMEZONE, "a zone name like Europe/Berlin");
@@ -856,79 +1567,19 @@ static bool build_job(jctx_t *j, const sk_ynode_t *keynode, const sk_ynode_t *ma
         not_applicable(j, K_START, "only applies to every:");
     }
 
-    /* What it runs. */
-    int b1, b2;
-    int nbody = count_group(j, body_keys, SK_ARRAY_LEN(body_keys), &b1, &b2);
-    if (nbody > 1) {
-        jerr(j, b2, j->e[b2].key, 0, NULL,
-             "%s and %s cannot be combined: a job runs one of python, module, run or shell",
-             job_keys[b1], job_keys[b2]);
-    } else if (nbody == 0 && !j->defaults_pass && !has_steps) {
-        sk_config__err(L, keynode, 0, j->prefix,
-                       "job \"%s\" has nothing to run: give one of python, module, run or shell",
-                       j->name);
-    }
-    if (j->e[K_PYTHON].val)
-        J->body.target = existing_path(j, K_PYTHON, "python script", false);
-    if (j->e[K_MODULE].val) {
-        const char *t = text(j, K_MODULE, "a module name like pkg.tool");
-        if (t && !is_module_name(t))
-            jerr(j, K_MODULE, j->e[K_MODULE].val, 0, NULL,
-                 "\"%s\" is not a Python module name (like pkg.tool)", t);
-        else if (t)
-            J->body.target = sk_config__strdup(L->pool, t);
-    }
-    if (j->e[K_RUN].val)
-        run_body(j, &J->body);
-    if (j->e[K_SHELL].val) {
-        const char *t = text(j, K_SHELL, "a shell command as a string");
-        if (t)
-            J->body.target = sk_config__strdup(L->pool, t);
-    }
-    J->body.kind = b1 == K_MODULE  ? SK_BODY_MODULE
-                   : b1 == K_RUN   ? SK_BODY_RUN
-                   : b1 == K_SHELL ? SK_BODY_SHELL
-                                   : SK_BODY_PYTHON;
-    bool python = nbody == 1 && (b1 == K_PYTHON || b1 == K_MODULE);
-    if (j->e[K_ARGS].val && (j->defaults_pass || (nbody == 1 && b1 != K_SHELL))) {
-        const sk_ynode_t *v = j->e[K_ARGS].val;
-        char buf[64];
-        if (v->kind != SK_YNODE_SEQ)
-            jerr(j, K_ARGS, v, 0, NULL, "expected a list like [--region, eu], got %s",
-                 sk_config__got(v, buf, sizeof(buf)));
-        else
-            J->body.args = scalar_list(j, K_ARGS, v, "an argument");
-    }
-    if (nbody == 1 && b1 == K_SHELL)
-        not_applicable(j, K_ARGS, "does not apply to shell: put the arguments in the command");
-    if (j->e[K_VENV].val && (python || j->defaults_pass)) {
-        char *venv = existing_path(j, K_VENV, "venv", true);
-        if (venv) {
-            char *py = sk_config__printf(L->pool, "%s/bin/python", venv);
-            if (access(py, X_OK) < 0)
-                jerr(j, K_VENV, j->e[K_VENV].val, 0, NULL, "venv \"%s\" has no bin/python",
-                     j->e[K_VENV].val->text);
-            else
-                J->body.venv = venv;
-        }
-    }
-    if (nbody == 1 && !python)
-        not_applicable(j, K_VENV, "only applies to python: and module: jobs");
-    if (j->e[K_CWD].val)
-        J->body.cwd = existing_path(j, K_CWD, "cwd", true);
-    environment(j, J);
+    /* What it runs. A workflow's own body stays empty: the steps inherit its
+     * venv, cwd and env from `shared`. */
+    sk_body_t shared;
+    memset(&shared, 0, sizeof(shared));
+    sk_body_t *B = workflow ? &shared : &J->body;
+    body(j, keynode, NULL, workflow, B);
+    environment(j, J, B);
 
     /* How it runs. */
     int64_t n;
     int e;
-    if (j->e[K_TIMEOUT].val)
-        duration(j, K_TIMEOUT, &J->timeout_ms);
-    if (j->e[K_KILL_GRACE].val)
-        duration(j, K_KILL_GRACE, &J->kill_grace_ms);
-    if (j->e[K_RETRIES].val && integer(j, K_RETRIES, 0, MAX_RETRIES, &n))
-        J->retries = (int)n;
-    if (j->e[K_RETRY_DELAY].val)
-        duration(j, K_RETRY_DELAY, &J->retry_delay_ms);
+    run_limits(j, &J->timeout_ms, &J->kill_grace_ms, &J->retries, &J->retry_delay_ms,
+               &J->max_output);
     static const char *const overlaps[] = {
 #define SK_X(en, s) s,
         SK_OVERLAPS(SK_X)
@@ -956,18 +1607,25 @@ static bool build_job(jctx_t *j, const sk_ynode_t *keynode, const sk_ynode_t *ma
         else if (!digits)
             duration(j, K_KEEP_DAYS, &J->keep_days_ms);
     }
-    if (j->e[K_MAX_OUTPUT].val) {
-        const char *t = scalar(j, K_MAX_OUTPUT, "a size like 10MB");
-        sk_err_t err;
-        sk_err_clear(&err);
-        if (t && sk_size_parse(t, &J->max_output, &err) < 0) {
-            int col =
-                err.col > 0 ? sk_config__inner_col(j->e[K_MAX_OUTPUT].val, (size_t)err.col - 1) : 0;
-            jerr(j, K_MAX_OUTPUT, j->e[K_MAX_OUTPUT].val, col, NULL, "%s", err.msg);
-        }
-    }
     if (j->e[K_ENABLED].val)
         boolean(j, K_ENABLED, &J->enabled);
+    if (j->e[K_MAX_PARALLEL].val && (workflow || j->defaults_pass) &&
+        integer(j, K_MAX_PARALLEL, 1, MAX_STEPS, &n))
+        J->step_parallel = (int)n;
+    if (!workflow)
+        not_applicable(j, K_MAX_PARALLEL, "only applies to workflows (jobs with steps:)");
+    if (j->e[K_EXPECTED_DURATION].val)
+        duration(j, K_EXPECTED_DURATION, &J->expected_duration_ms);
+
+    /* What it tells, takes and follows. */
+    if (j->e[K_ALERT].val)
+        J->alert = alert(j);
+    if (j->e[K_PARAMS].val)
+        params(j, J);
+    if (j->e[K_AFTER].val)
+        after(j, J);
+    if (workflow)
+        workflow_steps(j, J, &shared);
 
     digest_job(J);
     return L->errs->n + L->errs->dropped == nerr;
@@ -1035,6 +1693,42 @@ static void fnv_strv(fnv_t *f, char *const *v)
         fnv_str(f, v[i]);
 }
 
+/* A body; its first nsecret env values enter by key only. */
+static void fnv_body(fnv_t *f, const sk_body_t *B, size_t nsecret)
+{
+    fnv_i64(f, B->kind);
+    fnv_str(f, B->target);
+    fnv_strv(f, B->run_argv);
+    fnv_strv(f, B->args);
+    fnv_str(f, B->venv);
+    fnv_str(f, B->cwd);
+    fnv_str(f, B->config_dir);
+    fnv_i64(f, (int64_t)B->nenv);
+    for (size_t i = 0; i < B->nenv; i++) {
+        fnv_str(f, B->env[i].key);
+        fnv_str(f, i < nsecret ? NULL : B->env[i].value);
+    }
+}
+
+static void fnv_alert(fnv_t *f, const sk_alert_cfg_t *a)
+{
+    if (!a) {
+        fnv_i64(f, -1);
+        return;
+    }
+    fnv_i64(f, a->on);
+    fnv_str(f, a->webhook);
+    fnv_str(f, a->slack);
+    fnv_strv(f, a->command);
+    fnv_i64(f, a->has_email);
+    fnv_str(f, a->email.smtp_url);
+    fnv_str(f, a->email.from);
+    fnv_strv(f, a->email.to);
+    fnv_str(f, a->email.username);
+    fnv_str(f, a->email.password_env);
+    fnv_str(f, a->email.password_file);
+}
+
 /*
  * Everything that defines the job. Cron expressions enter in canonical form,
  * so spacing changes do not count. Values from env_file enter by key only:
@@ -1045,7 +1739,7 @@ static void digest_job(sk_job_cfg_t *J)
 {
     fnv_t f = {0xcbf29ce484222325ULL};
     char buf[256];
-    fnv_str(&f, "sked-job-1");
+    fnv_str(&f, "sked-job-2");
     fnv_str(&f, J->name);
     fnv_i64(&f, J->trigger);
     fnv_i64(&f, (int64_t)J->ncron);
@@ -1059,18 +1753,7 @@ static void digest_job(sk_job_cfg_t *J)
     fnv_i64(&f, J->start_ms);
     fnv_i64(&f, J->at_ms);
     fnv_str(&f, J->tz ? sk_tz_name(J->tz) : NULL);
-    fnv_i64(&f, J->body.kind);
-    fnv_str(&f, J->body.target);
-    fnv_strv(&f, J->body.run_argv);
-    fnv_strv(&f, J->body.args);
-    fnv_str(&f, J->body.venv);
-    fnv_str(&f, J->body.cwd);
-    fnv_str(&f, J->body.config_dir);
-    fnv_i64(&f, (int64_t)J->body.nenv);
-    for (size_t i = 0; i < J->body.nenv; i++) {
-        fnv_str(&f, J->body.env[i].key);
-        fnv_str(&f, i < J->nsecret_env ? NULL : J->body.env[i].value);
-    }
+    fnv_body(&f, &J->body, J->nsecret_env);
     fnv_str(&f, J->env_file);
     fnv_i64(&f, (int64_t)J->nsecret_env);
     fnv_i64(&f, J->timeout_ms);
@@ -1084,7 +1767,94 @@ static void digest_job(sk_job_cfg_t *J)
     fnv_i64(&f, J->keep_days_ms);
     fnv_i64(&f, J->max_output);
     fnv_i64(&f, J->enabled);
+    fnv_i64(&f, (int64_t)J->nsteps);
+    for (size_t i = 0; i < J->nsteps; i++) {
+        const sk_step_cfg_t *S = &J->steps[i];
+        fnv_str(&f, S->name);
+        fnv_body(&f, &S->body, J->nsecret_env);
+        fnv_i64(&f, (int64_t)S->nneeds);
+        for (size_t k = 0; k < S->nneeds; k++)
+            fnv_i64(&f, (int64_t)S->needs[k]);
+        fnv_i64(&f, S->when);
+        fnv_i64(&f, S->timeout_ms);
+        fnv_i64(&f, S->kill_grace_ms);
+        fnv_i64(&f, S->retries);
+        fnv_i64(&f, S->retry_delay_ms);
+        fnv_i64(&f, S->max_output);
+        fnv_alert(&f, S->alert);
+    }
+    fnv_i64(&f, J->step_parallel);
+    fnv_i64(&f, (int64_t)J->nparams);
+    for (size_t i = 0; i < J->nparams; i++) {
+        fnv_str(&f, J->params[i].key);
+        fnv_str(&f, J->params[i].value);
+    }
+    fnv_i64(&f, (int64_t)J->nafter);
+    for (size_t i = 0; i < J->nafter; i++)
+        fnv_str(&f, J->after[i]);
+    fnv_i64(&f, J->after_when);
+    fnv_alert(&f, J->alert);
+    fnv_i64(&f, J->expected_duration_ms);
     J->digest = f.h;
+}
+
+typedef struct job_cycles {
+    sk_config_ctx_t *L;
+    const char *const *names; /* the built jobs' */
+    ref_at_t *const *at;      /* per built job: where each after: entry is written */
+    size_t *const *orig;      /* per built job: edge -> index in its after: */
+} job_cycles_t;
+
+static void job_cycle_found(void *ctx, const size_t *path, size_t npath, size_t edge)
+{
+    job_cycles_t *c = ctx;
+    size_t from = path[npath - 1];
+    const ref_at_t *r = &c->at[from][c->orig[from][edge]];
+    char text[400], where[400];
+    cycle_text(c->names, path, npath, text, sizeof(text));
+    sk_snprintf(where, sizeof(where), "jobs.%s.after%s", c->names[from], r->sub);
+    sk_config__err(c->L, r->node, 0, where, "jobs form a cycle through after: %s", text);
+}
+
+/* after: between the jobs built: a cycle would start runs for ever. */
+static void after_cycles(sk_config_ctx_t *L, const sk_config_t *c, ref_at_t *const *at)
+{
+    size_t n = c->njobs;
+    bool any = false;
+    for (size_t i = 0; i < n && !any; i++)
+        any = c->jobs[i].nafter > 0;
+    if (!any)
+        return;
+    const char **list = sk_xmalloc(n * sizeof(*list));
+    for (size_t i = 0; i < n; i++)
+        list[i] = c->jobs[i].name;
+    names_t ix;
+    names_init(&ix, list, n);
+    size_t **adj = sk_xcalloc(n, sizeof(*adj)), **orig = sk_xcalloc(n, sizeof(*orig));
+    size_t *nadj = sk_xcalloc(n, sizeof(*nadj));
+    for (size_t i = 0; i < n; i++) {
+        const sk_job_cfg_t *J = &c->jobs[i];
+        adj[i] = sk_xmalloc((J->nafter ? J->nafter : 1) * sizeof(**adj));
+        orig[i] = sk_xmalloc((J->nafter ? J->nafter : 1) * sizeof(**orig));
+        for (size_t k = 0; k < J->nafter; k++) {
+            long t = names_find(&ix, J->after[k]);
+            if (t < 0)
+                continue; /* a job with errors: reported already */
+            adj[i][nadj[i]] = (size_t)t;
+            orig[i][nadj[i]++] = k;
+        }
+    }
+    job_cycles_t cyc = {.L = L, .names = list, .at = at, .orig = orig};
+    find_cycles(n, adj, nadj, job_cycle_found, &cyc);
+    for (size_t i = 0; i < n; i++) {
+        free(adj[i]);
+        free(orig[i]);
+    }
+    free(adj);
+    free(orig);
+    free(nadj);
+    names_release(&ix);
+    free(list);
 }
 
 void sk_config__load_jobs(sk_config_ctx_t *L, const sk_ynode_t *root, sk_config_t *c)
@@ -1097,7 +1867,12 @@ void sk_config__load_jobs(sk_config_ctx_t *L, const sk_ynode_t *root, sk_config_
         defaults = NULL;
     }
     if (defaults) {
-        jctx_t j = {.L = L, .name = "", .prefix = "defaults", .defaults_pass = true};
+        jctx_t j = {.L = L,
+                    .name = "",
+                    .prefix = "defaults",
+                    .noun = "job",
+                    .scope = F_DEF,
+                    .defaults_pass = true};
         sk_job_cfg_t scratch;
         memset(&scratch, 0, sizeof(scratch));
         build_job(&j, NULL, defaults, NULL, &scratch);
@@ -1114,6 +1889,17 @@ void sk_config__load_jobs(sk_config_ctx_t *L, const sk_ynode_t *root, sk_config_
             sk_config__got(jobs, buf, sizeof(buf)));
         return;
     }
+    /* Every well-named job, built or not, is a name after: may use. */
+    const char **list = sk_xmalloc((jobs->npairs ? jobs->npairs : 1) * sizeof(*list));
+    size_t nlist = 0;
+    for (size_t i = 0; i < jobs->npairs; i++) {
+        if (job_name_ok(jobs->pairs[i].key->text))
+            list[nlist++] = jobs->pairs[i].key->text;
+    }
+    names_t names;
+    names_init(&names, list, nlist);
+    ref_at_t **after_at = sk_xcalloc(jobs->npairs ? jobs->npairs : 1, sizeof(*after_at));
+
     c->jobs = sk_config__alloc(L->pool, (jobs->npairs ? jobs->npairs : 1) * sizeof(*c->jobs));
     for (size_t i = 0; i < jobs->npairs; i++) {
         const sk_ynode_t *k = jobs->pairs[i].key, *v = jobs->pairs[i].val;
@@ -1134,11 +1920,20 @@ void sk_config__load_jobs(sk_config_ctx_t *L, const sk_ynode_t *root, sk_config_
                            sk_config__got(v, buf, sizeof(buf)));
             continue;
         }
-        jctx_t j = {.L = L, .name = k->text, .prefix = path};
+        jctx_t j = {
+            .L = L, .name = k->text, .prefix = path, .noun = "job", .scope = F_JOB, .jobs = &names};
         sk_job_cfg_t *J = &c->jobs[c->njobs];
-        if (build_job(&j, k, v, defaults, J))
-            c->njobs++;
-        else
+        if (build_job(&j, k, v, defaults, J)) {
+            after_at[c->njobs++] = j.after_at;
+        } else {
+            free(j.after_at);
             memset(J, 0, sizeof(*J));
+        }
     }
+    after_cycles(L, c, after_at);
+    for (size_t i = 0; i < c->njobs; i++)
+        free(after_at[i]);
+    free(after_at);
+    names_release(&names);
+    free(list);
 }

@@ -33,6 +33,30 @@ const char *sk_catchup_str(sk_catchup_t c)
     return "?";
 }
 
+const char *sk_when_str(sk_when_t w)
+{
+    switch (w) {
+#define SK_X(e, s)                                                                                 \
+    case e:                                                                                        \
+        return s;
+        SK_WHENS(SK_X)
+#undef SK_X
+    }
+    return "?";
+}
+
+const char *sk_alert_event_str(unsigned event)
+{
+    switch (event) {
+#define SK_X(e, v, s)                                                                              \
+    case e:                                                                                        \
+        return s;
+        SK_ALERT_EVENTS(SK_X)
+#undef SK_X
+    }
+    return NULL;
+}
+
 #define DEF_MAX_PARALLEL 16
 #define MAX_MAX_PARALLEL 10000
 

@@ -32,11 +32,14 @@ def validate(*args, cwd=REPO, env=None):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def env_file_modes():
+def secret_file_modes():
     """git keeps no permissions beyond +x: set the modes the files stand for.
-    *.open.env are readable by others (an error); every other .env is 0600."""
-    for path in glob.glob(os.path.join(REPO, DATA, "**", "*.env"), recursive=True):
-        os.chmod(path, 0o644 if path.endswith(".open.env") else 0o600)
+    Files of secrets are *.env (env_file) and *.pw (an SMTP password_file):
+    *.open.env and *.open.pw are readable by others (an error); the others
+    are 0600."""
+    for ext in ("env", "pw"):
+        for path in glob.glob(os.path.join(REPO, DATA, "**", "*." + ext), recursive=True):
+            os.chmod(path, 0o644 if path.endswith(".open." + ext) else 0o600)
 
 
 def rel(path):
@@ -68,7 +71,7 @@ def test_good_file_validates(path):
 
 def test_job_counts_are_reported():
     r = validate("-c", os.path.join(DATA, "good", "design.yaml"))
-    assert r.stdout == os.path.join(DATA, "good", "design.yaml") + ": ok (3 jobs)\n"
+    assert r.stdout == os.path.join(DATA, "good", "design.yaml") + ": ok (4 jobs)\n"
     r = validate("-c", os.path.join(DATA, "good", "minimal.yaml"))
     assert r.stdout.endswith(": ok (1 job)\n")
     r = validate("-c", os.path.join(DATA, "good", "empty.yaml"))
@@ -130,6 +133,42 @@ def test_env_file_mode_is_checked(tmp_path):
     assert r.returncode == 1
     assert "other users may read it (mode 0640)" in r.stderr
     assert "TOKEN" not in r.stderr  # never echo a secret file's content
+
+
+def test_password_file_mode_is_checked(tmp_path):
+    pw = tmp_path / "smtp.pw"
+    pw.write_text("hunter2\n")
+    (tmp_path / "sked.yaml").write_text(
+        "jobs:\n  a:\n    run: x\n    alert:\n      email: {smtp_url: smtp://localhost, "
+        "from: a@example.com, to: b@example.com, password_file: smtp.pw}\n")
+    os.chmod(pw, 0o600)
+    assert validate(cwd=tmp_path).returncode == 0
+    os.chmod(pw, 0o604)
+    r = validate(cwd=tmp_path)
+    assert r.returncode == 1
+    assert "other users may read it (mode 0604)" in r.stderr
+    assert "hunter2" not in r.stderr  # never echo a secret
+
+
+def test_workflow_errors_are_all_reported(tmp_path):
+    (tmp_path / "sked.yaml").write_text(
+        "jobs:\n"
+        "  wf:\n"
+        "    steps:\n"
+        "      a: {run: x, needs: [c]}\n"
+        "      b: {run: x, needs: [a, nope]}\n"
+        "      c: {run: x, needs: b, when: sometimes}\n"
+        "  other: {run: x, after: [wf, wf2]}\n")
+    r = validate(cwd=tmp_path)
+    assert r.returncode == 1
+    heads = [l for l in r.stderr.splitlines() if not l.startswith(" ")]
+    assert heads == [
+        "sked.yaml:5:27: jobs.wf.steps.b.needs[0]: steps form a cycle: a -> c -> b -> a",
+        "sked.yaml:5:30: jobs.wf.steps.b.needs[1]: unknown step \"nope\"",
+        "sked.yaml:6:35: jobs.wf.steps.c.when: \"sometimes\" is not one of success, failure or "
+        "always",
+        "sked.yaml:7:31: jobs.other.after[1]: unknown job \"wf2\" (did you mean \"wf\"?)",
+    ]
 
 
 @pytest.mark.parametrize("args", [

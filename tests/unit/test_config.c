@@ -73,6 +73,8 @@ static int setup(void **state)
                0600);
     write_file(fx->dir, "open.env", "A=1\n", 0644);
     write_file(fx->dir, "broken.env", "A=1\nthis is not a pair\n", 0600);
+    write_file(fx->dir, "smtp.pw", "hunter2\n", 0600);
+    write_file(fx->dir, "open.pw", "hunter2\n", 0644);
     fx->tzc = sk_tz_cache_new(NULL);
     sk_errs_init(&fx->errs);
     *state = fx;
@@ -82,7 +84,8 @@ static int setup(void **state)
 static void rm_tree(const char *dir)
 {
     static const char *const files[] = {
-        "sked.yaml", "scripts/job.py", "venv/bin/python", "secret.env", "open.env", "broken.env",
+        "sked.yaml", "scripts/job.py", "venv/bin/python", "secret.env",
+        "open.env",  "broken.env",     "smtp.pw",         "open.pw",
     };
     static const char *const dirs[] = {"scripts", "work", "venv/bin", "venv", "novenv"};
     char path[256];
@@ -199,12 +202,10 @@ static const bad_case_t bad_cases[] = {
      "(did you mean \"timeout\"?)", 1},
     {"jobs:\n  a:\n    run: x\n    retires: 1\n", 4, 5, "jobs.a.retires",
      "(did you mean \"retries\"?)", 1},
-    {"jobs:\n  a:\n    run: x\n    max_parallel: 2\n", 4, 5, "jobs.a.max_parallel",
+    {"jobs:\n  a:\n    run: x\n    state_dir: x\n", 4, 5, "jobs.a.state_dir",
      "(it belongs at the top level of the file)", 1},
-    {"jobs:\n  a:\n    run: x\n    steps: {b: {run: y}}\n", 4, 5, "jobs.a.steps",
-     "workflows (steps) are not supported yet", 1},
-    {"jobs:\n  a:\n    steps: {b: {run: y}}\n", 3, 5, "jobs.a.steps",
-     "workflows (steps) are not supported yet", 1},
+    {"jobs:\n  a:\n    run: x\n    max_parallel: 2\n", 4, 5, "jobs.a.max_parallel",
+     "max_parallel only applies to workflows (jobs with steps:)", 1},
     /* triggers */
     {"jobs:\n  a:\n    run: x\n    schedule: \"61 * * * *\"\n", 4, 16, "jobs.a.schedule",
      "minute field: 61 is out of range 0-59", 1},
@@ -331,6 +332,200 @@ static const bad_case_t bad_cases[] = {
      "every (1m) must be longer than the jitter from defaults (5m)", 1},
     {"defaults:\n  env: {API_TOKEN: x}\njobs:\n  a: {run: x, env_file: secret.env}\n", 4, 25,
      "jobs.a.env_file", "API_TOKEN is also set in env: under defaults", 1},
+    /* workflows: the job */
+    {"jobs:\n  a:\n    run: x\n    steps: {b: {run: y}}\n", 3, 5, "jobs.a.run",
+     "steps and run cannot be combined: a workflow runs its steps (give run to a step)", 1},
+    {"defaults:\n  python: scripts/job.py\njobs:\n  a:\n    steps: {b: {run: y}}\n    args: [x]\n",
+     6, 5, "jobs.a.args", "args does not apply to a workflow: give args to its steps", 1},
+    {"jobs:\n  a:\n    steps: [b, c]\n", 3, 12, "jobs.a.steps",
+     "expected a mapping from step names to steps", 1},
+    {"jobs:\n  a:\n    steps: {}\n", 3, 12, "jobs.a.steps",
+     "an empty workflow: give at least one step", 1},
+    {"jobs:\n  a:\n    steps: {b: {run: y}}\n    max_parallel: 0\n", 4, 19, "jobs.a.max_parallel",
+     "0 is out of range 1-1000", 1},
+    {"jobs:\n  a:\n    run: x\n    needs: [b]\n", 4, 5, "jobs.a.needs",
+     "unknown key \"needs\" (it belongs to a step under steps:; to start when another job ends, "
+     "use after:)",
+     1},
+    {"jobs:\n  a:\n    run: x\n    when: failure\n", 4, 5, "jobs.a.when",
+     "(it belongs to a step under steps:, or to after: {jobs: [...], when: ...})", 1},
+    {"defaults:\n  steps: {b: {run: y}}\njobs:\n  a: {run: x}\n", 2, 3, "defaults.steps",
+     "steps cannot be set in defaults: a workflow belongs to one job", 1},
+    {"defaults:\n  after: [a]\njobs:\n  a: {run: x}\n", 2, 3, "defaults.after",
+     "after cannot be set in defaults", 1},
+    /* workflows: steps */
+    {"jobs:\n  a:\n    steps:\n      b: {run: x, needs: [c]}\n      c: {run: y, needs: [b]}\n", 5,
+     27, "jobs.a.steps.c.needs[0]", "steps form a cycle: b -> c -> b", 1},
+    {"jobs:\n  a:\n    steps:\n      b: {run: x, needs: d}\n      c: {run: y, needs: b}\n"
+     "      d: {run: z, needs: [c]}\n",
+     5, 26, "jobs.a.steps.c.needs", "steps form a cycle: b -> d -> c -> b", 1},
+    {"jobs:\n  a:\n    steps:\n      b: {run: x, needs: b}\n", 4, 26, "jobs.a.steps.b.needs",
+     "step \"b\" cannot need itself", 1},
+    {"jobs:\n  a:\n    steps:\n      load: {run: x, needs: [lod]}\n", 4, 30,
+     "jobs.a.steps.load.needs[0]", "unknown step \"lod\" (did you mean \"load\"?)", 1},
+    {"jobs:\n  a:\n    steps:\n      b: {run: x}\n      c: {run: y, needs: [b, zzz]}\n", 5, 30,
+     "jobs.a.steps.c.needs[1]", "unknown step \"zzz\"", 1},
+    {"jobs:\n  a:\n    steps:\n      b: {run: x}\n      c: {run: y, needs: [b, b]}\n", 5, 30,
+     "jobs.a.steps.c.needs[1]", "step \"b\" is listed twice", 1},
+    {"jobs:\n  a:\n    steps:\n      b: {run: x}\n      c: {run: y, needs: {b: 1}}\n", 5, 26,
+     "jobs.a.steps.c.needs", "expected a step name or a list of them, got a mapping", 1},
+    {"jobs:\n  a:\n    steps:\n      b: {run: x}\n      c: {run: y, needs: [[b]]}\n", 5, 27,
+     "jobs.a.steps.c.needs[0]", "expected a step name, got a list", 1},
+    {"jobs:\n  a:\n    steps:\n      b: {run: x}\n      b: {run: y}\n", 5, 7, "jobs.a.steps.b",
+     "duplicate key \"b\" (first given at line 4)", 1},
+    {"jobs:\n  a:\n    steps:\n      b: [run, x]\n", 4, 10, "jobs.a.steps.b",
+     "expected a mapping of step settings like {run: ..., needs: [...]}, got a list", 1},
+    {"jobs:\n  a:\n    steps:\n      b:\n", 4, 7, "jobs.a.steps.b",
+     "step \"b\" has nothing to run: give one of python, module, run or shell", 1},
+    {"jobs:\n  a:\n    steps:\n      -b: {run: x}\n", 4, 7, "jobs.a.steps.-b",
+     "step name \"-b\" must be 1-64 letters", 1},
+    {"jobs:\n  a:\n    steps:\n      b: {run: x, shell: y}\n", 4, 19, "jobs.a.steps.b.shell",
+     "run and shell cannot be combined: a step runs one of python, module, run or shell", 1},
+    {"jobs:\n  a:\n    steps:\n      b: {run: x, every: 1h}\n", 4, 19, "jobs.a.steps.b.every",
+     "every applies to the whole workflow, not to one step: set it on the job", 1},
+    {"jobs:\n  a:\n    steps:\n      b: {run: x, env_file: secret.env}\n", 4, 19,
+     "jobs.a.steps.b.env_file", "env_file applies to the whole workflow", 1},
+    {"jobs:\n  a:\n    steps:\n      b: {steps: {c: {run: x}}}\n", 4, 7, "jobs.a.steps.b",
+     "step \"b\" has nothing to run", 2},
+    {"jobs:\n  a:\n    steps:\n      b: {run: x, need: [c]}\n      c: {run: y}\n", 4, 19,
+     "jobs.a.steps.b.need", "unknown key \"need\" (did you mean \"needs\"?)", 1},
+    {"jobs:\n  a:\n    steps:\n      b: {run: x, when: sometimes}\n", 4, 25, "jobs.a.steps.b.when",
+     "\"sometimes\" is not one of success, failure or always", 1},
+    {"jobs:\n  a:\n    steps:\n      b: {run: x, when: failure}\n", 4, 25, "jobs.a.steps.b.when",
+     "a step with when: failure runs when a step it needs fails: list those steps in needs", 1},
+    {"jobs:\n  a:\n    steps:\n      b: {run: x, venv: venv}\n", 4, 19, "jobs.a.steps.b.venv",
+     "venv only applies to python: and module: steps", 1},
+    {"jobs:\n  a:\n    steps:\n      b: {run: x, retries: 101}\n", 4, 28, "jobs.a.steps.b.retries",
+     "101 is out of range 0-100", 1},
+    {"jobs:\n  a:\n    env_file: secret.env\n    steps:\n      b: {run: x, env: {API_TOKEN: y}}\n",
+     5, 25, "jobs.a.steps.b.env.API_TOKEN",
+     "API_TOKEN is also set in the job's env_file \"secret.env\": set it in one place", 1},
+    {"jobs:\n  a:\n    steps:\n      b: {python: missing.py}\n", 4, 19, "jobs.a.steps.b.python",
+     "python script \"missing.py\" does not exist", 1},
+    /* params, expected_duration */
+    {"jobs:\n  a:\n    run: x\n    params: [a]\n", 4, 13, "jobs.a.params",
+     "expected a mapping like {region: eu}, got a list", 1},
+    {"jobs:\n  a:\n    run: x\n    params: {1a: x}\n", 4, 14, "jobs.a.params.1a",
+     "\"1a\" is not a valid parameter name", 1},
+    {"jobs:\n  a:\n    run: x\n    params: {a: [x]}\n", 4, 17, "jobs.a.params.a",
+     "expected a default value as a string, got a list", 1},
+    {"jobs:\n  a:\n    run: x\n    expected_duration: soon\n", 4, 24, "jobs.a.expected_duration",
+     "expected a number", 1},
+    /* after */
+    {"jobs:\n  a:\n    run: x\n    after: [a]\n", 4, 13, "jobs.a.after[0]",
+     "job \"a\" cannot run after itself", 1},
+    {"jobs:\n  a:\n    run: x\n    after: a\n", 4, 12, "jobs.a.after",
+     "job \"a\" cannot run after itself", 1},
+    {"jobs:\n  extract:\n    run: x\n  load:\n    run: y\n    after: [extrct]\n", 6, 13,
+     "jobs.load.after[0]", "unknown job \"extrct\" (did you mean \"extract\"?)", 1},
+    {"jobs:\n  a:\n    run: x\n    after: [zzz]\n", 4, 13, "jobs.a.after[0]", "unknown job \"zzz\"",
+     1},
+    {"jobs:\n  a: {run: x}\n  b:\n    run: x\n    after: [a, a]\n", 5, 16, "jobs.b.after[1]",
+     "job \"a\" is listed twice", 1},
+    {"jobs:\n  a: {run: x}\n  b:\n    run: x\n    after: []\n", 5, 12, "jobs.b.after",
+     "an empty list: give at least one job, or remove after:", 1},
+    {"jobs:\n  a: {run: x}\n  b:\n    run: x\n    after: [[a]]\n", 5, 13, "jobs.b.after[0]",
+     "expected a job name, got a list", 1},
+    {"jobs:\n  a: {run: x}\n  b:\n    run: x\n    after: {when: failure}\n", 5, 12, "jobs.b.after",
+     "after needs jobs: the jobs whose runs start this one", 1},
+    {"jobs:\n  a: {run: x}\n  b:\n    run: x\n    after: {job: [a]}\n", 5, 12, "jobs.b.after",
+     "after needs jobs", 2},
+    {"jobs:\n  a: {run: x}\n  b:\n    run: x\n    after: {jobs: [a, b]}\n", 5, 23,
+     "jobs.b.after.jobs[1]", "job \"b\" cannot run after itself", 1},
+    {"jobs:\n  a: {run: x}\n  b:\n    run: x\n    after: {jobs: a, when: later}\n", 5, 28,
+     "jobs.b.after.when", "\"later\" is not one of success, failure or always", 1},
+    {"jobs:\n  a: {run: x}\n  b:\n    run: x\n    after: {jobs: {a: 1}}\n", 5, 19,
+     "jobs.b.after.jobs", "expected a job name or a list of them, got a mapping", 1},
+    {"jobs:\n  a: {run: x, after: [c]}\n  b: {run: x, after: [a]}\n  c: {run: x, after: b}\n", 3,
+     23, "jobs.b.after[0]", "jobs form a cycle through after: a -> c -> b -> a", 1},
+    /* alerts */
+    {"jobs:\n  a:\n    run: x\n    alert: 5\n", 4, 12, "jobs.a.alert",
+     "expected a mapping like {on: [failure], webhook: \"https://...\"}, got \"5\"", 1},
+    {"jobs:\n  a:\n    run: x\n    alert: {on: [failure]}\n", 4, 12, "jobs.a.alert",
+     "an alert needs at least one channel: give webhook, slack, email or command", 1},
+    {"jobs:\n  a:\n    run: x\n    alert: {webhook: ~}\n", 4, 12, "jobs.a.alert",
+     "an alert needs at least one channel", 1},
+    {"jobs:\n  a:\n    run: x\n    alert: {on: [failur], slack: \"https://h\"}\n", 4, 18,
+     "jobs.a.alert.on[0]",
+     "\"failur\" is not one of failure, timeout, missed, recovered, late or success (did you "
+     "mean \"failure\"?)",
+     1},
+    {"jobs:\n  a:\n    run: x\n    alert: {on: [], slack: \"https://h\"}\n", 4, 17,
+     "jobs.a.alert.on", "an empty list: give at least one of failure", 1},
+    {"jobs:\n  a:\n    run: x\n    alert: {on: {a: 1}, slack: \"https://h\"}\n", 4, 17,
+     "jobs.a.alert.on", "expected a list of events like [failure, timeout], got a mapping", 1},
+    {"jobs:\n  a:\n    run: x\n    alert: {webhook: hooks.example.com}\n", 4, 22,
+     "jobs.a.alert.webhook",
+     "expected a URL starting with http:// or https://, got \"hooks.example.com\"", 1},
+    {"jobs:\n  a:\n    run: x\n    alert: {slack: \"https://\"}\n", 4, 20, "jobs.a.alert.slack",
+     "the URL \"https://\" has no host", 1},
+    {"jobs:\n  a:\n    run: x\n    alert: {webhook: \"https://h/a b\"}\n", 4, 34,
+     "jobs.a.alert.webhook", "a URL cannot contain spaces or control characters", 1},
+    {"jobs:\n  a:\n    run: x\n    alert: {webhok: \"https://h\", slack: \"https://s\"}\n", 4, 13,
+     "jobs.a.alert.webhok", "unknown key \"webhok\" (did you mean \"webhook\"?)", 1},
+    {"jobs:\n  a:\n    run: x\n    alert: {to: a@b, webhook: \"https://h\"}\n", 4, 13,
+     "jobs.a.alert.to", "unknown key \"to\" (it belongs under email:)", 1},
+    {"jobs:\n  a:\n    run: x\n    alert: {password: x, webhook: \"https://h\"}\n", 4, 13,
+     "jobs.a.alert.password", "secrets never go in sked.yaml", 1},
+    {"jobs:\n  a:\n    run: x\n    alert: {email: x}\n", 4, 20, "jobs.a.alert.email",
+     "expected a mapping like {smtp_url: smtps://mail.example.com, from: ..., to: ...}", 1},
+    {"jobs:\n  a:\n    run: x\n    alert:\n      email: {smtp_url: \"smtps://m\"}\n", 5, 14,
+     "jobs.a.alert.email", "email needs smtp_url, from and to: from, to are missing", 1},
+    {"jobs:\n  a:\n    run: x\n    alert:\n      email:\n        smtp_url: \"http://m\"\n"
+     "        from: a@b\n        to: c@d\n",
+     6, 19, "jobs.a.alert.email.smtp_url",
+     "expected a URL starting with smtp:// or smtps://, got \"http://m\"", 1},
+    {"jobs:\n  a:\n    run: x\n    alert:\n      email: {smtp_url: \"smtp://m\", from: nobody, "
+     "to: c@d}\n",
+     5, 43, "jobs.a.alert.email.from",
+     "expected an email address like ops@example.com, got \"nobody\"", 1},
+    {"jobs:\n  a:\n    run: x\n    alert:\n      email: {smtp_url: \"smtp://m\", from: a@b, to: "
+     "[]}\n",
+     5, 52, "jobs.a.alert.email.to", "an empty list: give at least one address", 1},
+    {"jobs:\n  a:\n    run: x\n    alert:\n      email: {smtp_url: \"smtp://m\", from: a@b, to: "
+     "[c@d, e]}\n",
+     5, 58, "jobs.a.alert.email.to[1]", "expected an email address", 1},
+    {"jobs:\n  a:\n    run: x\n    alert:\n      email:\n        smtp_url: smtp://m\n"
+     "        from: a@b\n        to: c@d\n        password: hunter2\n",
+     9, 9, "jobs.a.alert.email.password",
+     "secrets never go in sked.yaml: give password_env (the name of an environment variable) "
+     "or password_file (a file only its owner can read)",
+     1},
+    {"jobs:\n  a:\n    run: x\n    alert:\n      email:\n        smtp_url: smtp://m\n"
+     "        from: a@b\n        to: c@d\n        password_env: 1PW\n",
+     9, 23, "jobs.a.alert.email.password_env", "\"1PW\" is not a valid variable name", 1},
+    {"jobs:\n  a:\n    run: x\n    alert:\n      email:\n        smtp_url: smtp://m\n"
+     "        from: a@b\n        to: c@d\n        password_file: nothere.pw\n",
+     9, 24, "jobs.a.alert.email.password_file",
+     "password_file \"nothere.pw\" does not exist (relative paths start in the config file's "
+     "folder)",
+     1},
+    {"jobs:\n  a:\n    run: x\n    alert:\n      email:\n        smtp_url: smtp://m\n"
+     "        from: a@b\n        to: c@d\n        password_file: open.pw\n",
+     9, 24, "jobs.a.alert.email.password_file",
+     "password_file \"open.pw\" holds secrets but other users may read it (mode 0644): run "
+     "chmod 600 on it",
+     1},
+    {"jobs:\n  a:\n    run: x\n    alert:\n      email:\n        smtp_url: smtp://m\n"
+     "        from: a@b\n        to: c@d\n        password_env: PW\n"
+     "        password_file: smtp.pw\n",
+     10, 9, "jobs.a.alert.email.password_file",
+     "password_env and password_file cannot be combined: give one", 1},
+    {"jobs:\n  a:\n    run: x\n    alert: {command: []}\n", 4, 22, "jobs.a.alert.command",
+     "an empty command", 1},
+    {"jobs:\n  a:\n    run: x\n    alert: {command: \"notify | mail\"}\n", 4, 30,
+     "jobs.a.alert.command",
+     "'|' would reach the program as a plain argument: command: uses no shell; write [sh, -c, "
+     "\"...\"] for pipes, redirections and $variables",
+     1},
+    {"jobs:\n  a:\n    run: x\n    alert: {command: \"notify 'x\"}\n", 4, 30,
+     "jobs.a.alert.command", "this single quote is never closed", 1},
+    {"jobs:\n  a:\n    run: x\n    alert: {command: [notify, {a: 1}]}\n", 4, 31,
+     "jobs.a.alert.command[1]", "expected a program or argument, got a mapping", 1},
+    {"defaults:\n  alert: {on: [x], webhook: \"https://h\"}\njobs:\n  a: {run: x}\n  b: {run: y}\n",
+     2, 16, "defaults.alert.on[0]", "\"x\" is not one of failure", 1},
+    {"jobs:\n  a:\n    steps:\n      b: {run: x, alert: {slack: \"ftp://h\"}}\n", 4, 34,
+     "jobs.a.steps.b.alert.slack", "expected a URL starting with http:// or https://", 1},
     /* several errors, all reported, in file order */
     {"jobs:\n  a:\n    run: x\n    retries: 101\n    timeout: x\n  b:\n    bogus: 1\n", 4, 14,
      "jobs.a.retries", "out of range", 4},
@@ -494,7 +689,7 @@ static void test_every_key_values(void **state)
                                        "    timezone: America/New_York\n"
                                        "    alert: {on: [failure], webhook: \"https://h\"}\n"
                                        "    params: {a: 1}\n"
-                                       "    after: [other]\n"
+                                       "    after: [mod]\n"
                                        "    nodes: [n1]\n"
                                        "    expected_duration: 5m\n"
                                        "  mod:\n"
@@ -562,6 +757,20 @@ static void test_every_key_values(void **state)
     assert_int_equal(j->max_output, 512 * 1024);
     assert_false(j->enabled);
     assert_string_equal(sk_tz_name(j->tz), "America/New_York");
+    assert_non_null(j->alert);
+    assert_int_equal(j->alert->on, SK_ALERT_FAILURE);
+    assert_string_equal(j->alert->webhook, "https://h");
+    assert_int_equal(j->nparams, 1);
+    assert_string_equal(j->params[0].key, "a");
+    assert_string_equal(j->params[0].value, "1");
+    assert_int_equal(j->nafter, 1);
+    assert_string_equal(j->after[0], "mod");
+    assert_null(j->after[1]);
+    assert_int_equal(j->after_when, SK_WHEN_SUCCESS);
+    assert_int_equal(j->expected_duration_ms, 300000);
+    assert_null(j->steps);
+    assert_int_equal(j->nsteps, 0);
+    assert_int_equal(j->step_parallel, 0);
 
     j = job(fx, "mod");
     assert_int_equal(j->trigger, SK_TRIGGER_EVERY);
@@ -719,7 +928,9 @@ static void test_digest(void **state)
     static const char *const same[] = {
         "jobs:\n  a:\n    schedule: \"0  2 * * *\"\n    run: [x, y]\n",
         "# a comment\njobs:\n  a: {run: \"x y\", schedule: '0 2 * * *'}\n",
-        "jobs:\n  a:\n    run: [x, y]\n    schedule: \"0 2 * * *\"\n    alert: {on: [x]}\n",
+        "jobs:\n  a:\n    run: [x, y]\n    schedule: \"0 2 * * *\"\n    nodes: [n1]\n",
+        "jobs:\n  a:\n    schedule: \"0 2 * * *\"\n    run: [x, y]\n    expected_duration: 0\n",
+        "jobs:\n  a:\n    schedule: \"0 2 * * *\"\n    run: [x, y]\n    after: ~\n    params: ~\n",
         "jobs:\n  a:\n    schedule: \"0 2 * * *\"\n    run: [x, y]\n    timeout: 0\n",
         "jobs:\n  a:\n    schedule: \"0 2 * * *\"\n    run: [x, y]\n  b: {run: z}\n",
     };
@@ -740,6 +951,19 @@ static void test_digest(void **state)
         "jobs:\n  a:\n    schedule: \"0 2 * * *\"\n    run: [x, y]\n    env: {A: b}\n",
         "jobs:\n  a:\n    schedule: [\"0 2 * * *\", \"@reboot\"]\n    run: [x, y]\n",
         "jobs:\n  a:\n    every: 1h\n    run: [x, y]\n",
+        "jobs:\n  a:\n    schedule: \"0 2 * * *\"\n    run: [x, y]\n    expected_duration: 1m\n",
+        "jobs:\n  a:\n    schedule: \"0 2 * * *\"\n    run: [x, y]\n    params: {p: v}\n",
+        "jobs:\n  a:\n    schedule: \"0 2 * * *\"\n    run: [x, y]\n    params: {p: w}\n",
+        "jobs:\n  a:\n    schedule: \"0 2 * * *\"\n    run: [x, y]\n    after: b\n  b: {run: z}\n",
+        "jobs:\n  a:\n    schedule: \"0 2 * * *\"\n    run: [x, y]\n"
+        "    after: {jobs: b, when: always}\n  b: {run: z}\n",
+        "jobs:\n  a:\n    schedule: \"0 2 * * *\"\n    run: [x, y]\n"
+        "    alert: {webhook: \"https://h\"}\n",
+        "jobs:\n  a:\n    schedule: \"0 2 * * *\"\n    run: [x, y]\n"
+        "    alert: {on: success, webhook: \"https://h\"}\n",
+        "jobs:\n  a:\n    schedule: \"0 2 * * *\"\n    run: [x, y]\n"
+        "    alert: {command: notify}\n",
+        "jobs:\n  a:\n    schedule: \"0 2 * * *\"\n    steps: {b: {run: [x, y]}}\n",
     };
     for (size_t i = 0; i < SK_ARRAY_LEN(other); i++) {
         if (digest_of(fx, other[i]) == d)
@@ -752,6 +976,379 @@ static void test_digest(void **state)
     assert_true(digest_of(fx, with_secret) == s1);
     write_file(fx->dir, "secret.env", "API_TOKEN2=other\nDB_URL=x\nQUOTED=y\nESC=z\n", 0600);
     assert_true(digest_of(fx, with_secret) != s1);
+}
+
+/* -------------------------------------------------------------------------------------------- */
+/* Workflows */
+
+static const sk_step_cfg_t *step(const sk_job_cfg_t *j, const char *name)
+{
+    for (size_t i = 0; i < j->nsteps; i++) {
+        if (strcmp(j->steps[i].name, name) == 0)
+            return &j->steps[i];
+    }
+    fail_msg("no step %s in %s", name, j->name);
+    return NULL;
+}
+
+/* A diamond: a; b and c need a; d needs both. Forward references resolve too. */
+static void test_workflow_diamond(void **state)
+{
+    fixture_t *fx = *state;
+    load_ok(fx, "jobs:\n"
+                "  wf:\n"
+                "    schedule: \"0 2 * * *\"\n"
+                "    max_parallel: 2\n"
+                "    steps:\n"
+                "      d: {run: [echo, d], needs: [b, c], when: always}\n"
+                "      a: {run: echo a}\n"
+                "      b: {run: echo b, needs: a}\n"
+                "      c: {run: echo c, needs: [a], when: failure}\n");
+    const sk_job_cfg_t *j = job(fx, "wf");
+    assert_int_equal(j->nsteps, 4);
+    assert_int_equal(j->step_parallel, 2);
+    /* in file order, needs as indexes */
+    assert_string_equal(j->steps[0].name, "d");
+    assert_string_equal(j->steps[1].name, "a");
+    assert_int_equal(j->steps[0].nneeds, 2);
+    assert_int_equal(j->steps[0].needs[0], 2);
+    assert_int_equal(j->steps[0].needs[1], 3);
+    assert_int_equal(j->steps[0].when, SK_WHEN_ALWAYS);
+    assert_int_equal(j->steps[0].line, 6);
+    assert_int_equal(j->steps[0].col, 7);
+    assert_int_equal(j->steps[1].nneeds, 0);
+    assert_int_equal(j->steps[1].when, SK_WHEN_SUCCESS);
+    assert_int_equal(j->steps[2].nneeds, 1);
+    assert_int_equal(j->steps[2].needs[0], 1);
+    assert_int_equal(j->steps[3].when, SK_WHEN_FAILURE);
+    assert_string_equal(j->steps[0].body.run_argv[1], "d");
+    assert_string_equal(j->steps[1].body.run_argv[0], "echo");
+    assert_string_equal(j->steps[1].body.run_argv[1], "a");
+    /* the workflow's own body stays empty */
+    assert_int_equal(j->body.kind, 0);
+    assert_null(j->body.target);
+    assert_null(j->body.run_argv);
+    assert_null(j->body.config_dir);
+    assert_int_equal(j->body.nenv, 0);
+
+    /* max_parallel defaults to 4 for a workflow */
+    load_ok(fx, "jobs:\n  wf:\n    steps: {one: {run: x}}\n");
+    assert_int_equal(job(fx, "wf")->step_parallel, 4);
+}
+
+/* Steps inherit the job's venv, cwd, env (merged, the step winning) and run limits. */
+static void test_workflow_inheritance(void **state)
+{
+    fixture_t *fx = *state;
+    load_ok(fx, "defaults:\n"
+                "  retries: 2\n"
+                "  env: {D: d}\n"
+                "jobs:\n"
+                "  wf:\n"
+                "    venv: venv\n"
+                "    cwd: work\n"
+                "    env_file: secret.env\n"
+                "    env: {A: job, B: job}\n"
+                "    timeout: 1h\n"
+                "    kill_grace: 5s\n"
+                "    retry_delay: 1m\n"
+                "    max_output: 1MiB\n"
+                "    alert: {webhook: \"https://hooks.example.com/x\"}\n"
+                "    steps:\n"
+                "      py: {python: scripts/job.py, args: [--x]}\n"
+                "      mod:\n"
+                "        module: pkg.tool\n"
+                "        venv: ~\n"
+                "        cwd: scripts\n"
+                "        env: {B: step, C: step}\n"
+                "        timeout: 0\n"
+                "        kill_grace: 1s\n"
+                "        retries: 0\n"
+                "        retry_delay: 2s\n"
+                "        max_output: 1KiB\n"
+                "        alert: {on: [success], slack: \"https://hooks.slack.com/y\"}\n"
+                "        needs: [py]\n"
+                "      sh: {shell: \"echo hi | wc -c\", needs: [mod]}\n");
+    const sk_job_cfg_t *j = job(fx, "wf");
+    char want[256];
+    assert_int_equal(j->nsecret_env, 4);
+    assert_string_equal(j->env_file, "secret.env");
+    assert_int_equal(j->retries, 2);
+
+    const sk_step_cfg_t *s = step(j, "py");
+    assert_int_equal(s->body.kind, SK_BODY_PYTHON);
+    sk_snprintf(want, sizeof(want), "%s/scripts/job.py", fx->dir);
+    assert_string_equal(s->body.target, want);
+    assert_string_equal(s->body.args[0], "--x");
+    sk_snprintf(want, sizeof(want), "%s/venv", fx->dir);
+    assert_string_equal(s->body.venv, want);
+    sk_snprintf(want, sizeof(want), "%s/work", fx->dir);
+    assert_string_equal(s->body.cwd, want);
+    assert_string_equal(s->body.config_dir, fx->dir);
+    /* env_file's 4 secrets, then defaults' D, then the job's A and B */
+    assert_int_equal(s->body.nenv, 7);
+    assert_string_equal(s->body.env[0].key, "API_TOKEN");
+    assert_string_equal(s->body.env[4].key, "D");
+    assert_string_equal(s->body.env[5].key, "A");
+    assert_string_equal(s->body.env[6].value, "job");
+    assert_int_equal(s->timeout_ms, 3600000);
+    assert_int_equal(s->kill_grace_ms, 5000);
+    assert_int_equal(s->retries, 2);
+    assert_int_equal(s->retry_delay_ms, 60000);
+    assert_int_equal(s->max_output, MIB);
+    assert_null(s->alert); /* the job's */
+    assert_int_equal(s->nneeds, 0);
+
+    s = step(j, "mod");
+    assert_int_equal(s->body.kind, SK_BODY_MODULE);
+    assert_string_equal(s->body.target, "pkg.tool");
+    sk_snprintf(want, sizeof(want), "%s/venv", fx->dir);
+    assert_string_equal(s->body.venv, want); /* null is "not given": inherited */
+    sk_snprintf(want, sizeof(want), "%s/scripts", fx->dir);
+    assert_string_equal(s->body.cwd, want);
+    assert_int_equal(s->body.nenv, 8);
+    assert_string_equal(s->body.env[5].key, "A");
+    assert_string_equal(s->body.env[5].value, "job");
+    assert_string_equal(s->body.env[6].key, "B");
+    assert_string_equal(s->body.env[6].value, "step");
+    assert_string_equal(s->body.env[7].key, "C");
+    assert_int_equal(s->timeout_ms, 0);
+    assert_int_equal(s->kill_grace_ms, 1000);
+    assert_int_equal(s->retries, 0);
+    assert_int_equal(s->retry_delay_ms, 2000);
+    assert_int_equal(s->max_output, 1024);
+    assert_non_null(s->alert);
+    assert_int_equal(s->alert->on, SK_ALERT_SUCCESS);
+    assert_null(s->alert->webhook);
+    assert_string_equal(s->alert->slack, "https://hooks.slack.com/y");
+
+    s = step(j, "sh");
+    assert_int_equal(s->body.kind, SK_BODY_SHELL);
+    assert_null(s->body.venv); /* only python and module steps take the venv */
+    assert_int_equal(s->body.nenv, 7);
+    assert_ptr_equal(s->body.env, step(j, "py")->body.env); /* shared, not copied */
+}
+
+static void test_workflow_cycles(void **state)
+{
+    fixture_t *fx = *state;
+    /* each cycle is reported once, at the needs entry that closes it */
+    assert_int_equal(load(fx, "jobs:\n"
+                              "  wf:\n"
+                              "    steps:\n"
+                              "      a: {run: x, needs: [b]}\n"
+                              "      b: {run: x, needs: [a, c]}\n"
+                              "      c: {run: x, needs: [c2]}\n"
+                              "      c2: {run: x, needs: c}\n"),
+                     SK_ECONFIG);
+    assert_int_equal(fx->errs.n, 2);
+    assert_int_equal(fx->errs.items[0].line, 5);
+    assert_int_equal(fx->errs.items[0].col, 27);
+    assert_string_equal(fx->errs.items[0].msg, "steps form a cycle: a -> b -> a");
+    assert_string_equal(fx->errs.items[1].path, "jobs.wf.steps.c2.needs");
+    assert_string_equal(fx->errs.items[1].msg, "steps form a cycle: c -> c2 -> c");
+
+    /* a long cycle is shortened in the middle */
+    char text[4096];
+    size_t n = (size_t)sk_snprintf(text, sizeof(text), "jobs:\n  wf:\n    steps:\n");
+    for (int i = 0; i < 30; i++)
+        n += (size_t)sk_snprintf(text + n, sizeof(text) - n, "      s%d: {run: x, needs: s%d}\n", i,
+                                 (i + 1) % 30);
+    assert_int_equal(load(fx, text), SK_ECONFIG);
+    assert_int_equal(fx->errs.n, 1);
+    assert_string_equal(fx->errs.items[0].path, "jobs.wf.steps.s29.needs");
+    assert_string_equal(fx->errs.items[0].msg,
+                        "steps form a cycle: s0 -> s1 -> s2 -> ... -> s29 -> s0");
+
+    /* a chain of 1000 steps is no cycle, and costs no deep recursion */
+    size_t cap = 1000 * 48 + 64;
+    char *big = sk_xmalloc(cap);
+    n = (size_t)sk_snprintf(big, cap, "jobs:\n  wf:\n    steps:\n      s0: {run: x}\n");
+    for (int i = 1; i < 1000; i++)
+        n += (size_t)sk_snprintf(big + n, cap - n, "      s%d: {run: x, needs: s%d}\n", i, i - 1);
+    load_ok(fx, big);
+    assert_int_equal(job(fx, "wf")->nsteps, 1000);
+    assert_int_equal(job(fx, "wf")->steps[999].needs[0], 998);
+
+    /* 1001 steps are too many */
+    sk_snprintf(big + n, cap - n, "      s1000: {run: x}\n");
+    assert_int_equal(load(fx, big), SK_ECONFIG);
+    assert_int_equal(fx->errs.n, 1);
+    assert_string_equal(fx->errs.items[0].path, "jobs.wf.steps");
+    assert_string_equal(fx->errs.items[0].msg,
+                        "too many steps: 1001 (a workflow has at most 1000)");
+    free(big);
+}
+
+static void test_workflow_digest(void **state)
+{
+    fixture_t *fx = *state;
+    const char *base = "jobs:\n  a:\n    steps:\n      x: {run: x}\n      y: {run: y, needs: x}\n";
+    uint64_t d = digest_of(fx, base);
+    assert_true(
+        digest_of(fx, "jobs:\n  a:\n    steps: {x: {run: \"x\"}, y: {needs: [x], run: [y]}}\n") ==
+        d);
+    static const char *const other[] = {
+        "jobs:\n  a:\n    steps:\n      x: {run: x}\n      y: {run: z, needs: x}\n",
+        "jobs:\n  a:\n    steps:\n      x: {run: x}\n      y: {run: y}\n",
+        "jobs:\n  a:\n    steps:\n      y: {run: y, needs: x}\n      x: {run: x}\n",
+        "jobs:\n  a:\n    steps:\n      x: {run: x}\n      z: {run: y, needs: x}\n",
+        "jobs:\n  a:\n    steps:\n      x: {run: x}\n      y: {run: y, needs: x, when: always}\n",
+        "jobs:\n  a:\n    steps:\n      x: {run: x, timeout: 1m}\n      y: {run: y, needs: x}\n",
+        "jobs:\n  a:\n    steps:\n      x: {run: x, env: {A: b}}\n      y: {run: y, needs: x}\n",
+        "jobs:\n  a:\n    max_parallel: 1\n    steps:\n      x: {run: x}\n      y: {run: y, needs: "
+        "x}\n",
+        "jobs:\n  a:\n    steps:\n      x: {run: x, alert: {command: [n]}}\n"
+        "      y: {run: y, needs: x}\n",
+    };
+    for (size_t i = 0; i < SK_ARRAY_LEN(other); i++) {
+        if (digest_of(fx, other[i]) == d)
+            fail_msg("digest unchanged for:\n%s", other[i]);
+    }
+}
+
+/* -------------------------------------------------------------------------------------------- */
+/* Alerts, params, after */
+
+static void test_alerts(void **state)
+{
+    fixture_t *fx = *state;
+    load_ok(fx, "defaults:\n"
+                "  alert: {webhook: \"https://hooks.example.com/default\"}\n"
+                "jobs:\n"
+                "  plain: {run: x}\n"
+                "  quiet: {run: x, alert: ~}\n"
+                "  all:\n"
+                "    run: x\n"
+                "    alert:\n"
+                "      on: [failure, timeout, missed, recovered, late, success, failure]\n"
+                "      webhook: HTTPS://hooks.example.com/T0/B0\n"
+                "      slack: \"http://slack.example.com/x?y=1#z\"\n"
+                "      command: \"notify-send --urgency 'very high'\"\n"
+                "      email:\n"
+                "        smtp_url: smtps://mail.example.com:465\n"
+                "        from: Sked <sked@example.com>\n"
+                "        to: ops@example.com\n"
+                "        username: sked\n"
+                "        password_file: smtp.pw\n"
+                "  list:\n"
+                "    run: x\n"
+                "    alert:\n"
+                "      on: late\n"
+                "      command: [/usr/local/bin/page, --team, ops]\n"
+                "      email: {smtp_url: \"smtp://localhost:25\", from: a@b, to: [c@d, e@f],\n"
+                "              password_env: SMTP_PASSWORD}\n");
+    const sk_job_cfg_t *j = job(fx, "plain");
+    assert_non_null(j->alert);
+    assert_int_equal(j->alert->on, SK_ALERT_FAILURE | SK_ALERT_TIMEOUT | SK_ALERT_MISSED);
+    assert_string_equal(j->alert->webhook, "https://hooks.example.com/default");
+    assert_null(j->alert->slack);
+    assert_null(j->alert->command);
+    assert_false(j->alert->has_email);
+
+    assert_null(job(fx, "quiet")->alert);
+
+    j = job(fx, "all");
+    assert_int_equal(j->alert->on, 0x3f);
+    assert_string_equal(j->alert->webhook, "HTTPS://hooks.example.com/T0/B0");
+    assert_string_equal(j->alert->slack, "http://slack.example.com/x?y=1#z");
+    assert_string_equal(j->alert->command[0], "notify-send");
+    assert_string_equal(j->alert->command[2], "very high");
+    assert_null(j->alert->command[3]);
+    assert_true(j->alert->has_email);
+    assert_string_equal(j->alert->email.smtp_url, "smtps://mail.example.com:465");
+    assert_string_equal(j->alert->email.from, "Sked <sked@example.com>");
+    assert_string_equal(j->alert->email.to[0], "ops@example.com");
+    assert_null(j->alert->email.to[1]);
+    assert_string_equal(j->alert->email.username, "sked");
+    assert_null(j->alert->email.password_env);
+    char want[256];
+    sk_snprintf(want, sizeof(want), "%s/smtp.pw", fx->dir);
+    assert_string_equal(j->alert->email.password_file, want);
+
+    j = job(fx, "list");
+    assert_int_equal(j->alert->on, SK_ALERT_LATE);
+    assert_null(j->alert->webhook);
+    assert_string_equal(j->alert->command[2], "ops");
+    assert_string_equal(j->alert->email.to[1], "e@f");
+    assert_null(j->alert->email.to[2]);
+    assert_null(j->alert->email.username);
+    assert_string_equal(j->alert->email.password_env, "SMTP_PASSWORD");
+    assert_null(j->alert->email.password_file);
+
+    /* the event and when names */
+    assert_string_equal(sk_alert_event_str(SK_ALERT_FAILURE), "failure");
+    assert_string_equal(sk_alert_event_str(SK_ALERT_SUCCESS), "success");
+    assert_null(sk_alert_event_str(0));
+    assert_null(sk_alert_event_str(SK_ALERT_FAILURE | SK_ALERT_LATE));
+    assert_string_equal(sk_when_str(SK_WHEN_SUCCESS), "success");
+    assert_string_equal(sk_when_str(SK_WHEN_ALWAYS), "always");
+}
+
+static void test_params_and_after(void **state)
+{
+    fixture_t *fx = *state;
+    load_ok(fx, "defaults:\n"
+                "  params: {region: eu}\n"
+                "jobs:\n"
+                "  extract:\n"
+                "    run: x\n"
+                "    params: {date: \"2026-01-01\", limit: 10, empty: ~, _x1: ''}\n"
+                "  load: {run: x, after: extract}\n"
+                "  report: {run: x, after: [extract, load]}\n"
+                "  on-fail: {run: x, after: {jobs: [load], when: failure}}\n"
+                "  always: {run: x, after: {jobs: load, when: always}, params: ~}\n"
+                "  a: {run: x, after: b}\n"
+                "  b: {run: x, after: c}\n"
+                "  c: {run: x}\n");
+    const sk_job_cfg_t *j = job(fx, "extract");
+    assert_int_equal(j->nparams, 4);
+    assert_string_equal(j->params[0].key, "date");
+    assert_string_equal(j->params[0].value, "2026-01-01");
+    assert_string_equal(j->params[1].value, "10");
+    assert_string_equal(j->params[2].key, "empty");
+    assert_string_equal(j->params[2].value, "");
+    assert_string_equal(j->params[3].key, "_x1");
+    assert_int_equal(j->nafter, 0);
+    assert_null(j->after);
+
+    j = job(fx, "load");
+    assert_int_equal(j->nparams, 1);
+    assert_string_equal(j->params[0].key, "region");
+    assert_int_equal(j->nafter, 1);
+    assert_string_equal(j->after[0], "extract");
+    assert_null(j->after[1]);
+    assert_int_equal(j->after_when, SK_WHEN_SUCCESS);
+
+    j = job(fx, "report");
+    assert_int_equal(j->nafter, 2);
+    assert_string_equal(j->after[1], "load");
+
+    j = job(fx, "on-fail");
+    assert_int_equal(j->nafter, 1);
+    assert_int_equal(j->after_when, SK_WHEN_FAILURE);
+
+    j = job(fx, "always");
+    assert_int_equal(j->after_when, SK_WHEN_ALWAYS);
+    assert_int_equal(j->nparams, 0);
+
+    /* after: names any job of the file, even one that has errors itself */
+    assert_int_equal(load(fx, "jobs:\n  a: {run: x, after: b}\n  b: {retries: x}\n"), SK_ECONFIG);
+    assert_int_equal(fx->errs.n, 2);
+    assert_string_equal(fx->errs.items[0].path, "jobs.b");
+    assert_string_equal(fx->errs.items[1].path, "jobs.b.retries");
+
+    /* at most 100 params */
+    char text[4096];
+    size_t n = (size_t)sk_snprintf(text, sizeof(text), "jobs:\n  a:\n    run: x\n    params:\n");
+    for (int i = 0; i < 101; i++)
+        n += (size_t)sk_snprintf(text + n, sizeof(text) - n, "      p%d: v\n", i);
+    assert_int_equal(load(fx, text), SK_ECONFIG);
+    assert_int_equal(fx->errs.n, 1);
+    assert_string_equal(fx->errs.items[0].msg, "too many params: 101 (at most 100)");
+    text[n - strlen("      p100: v\n")] = '\0';
+    load_ok(fx, text);
+    assert_int_equal(job(fx, "a")->nparams, 100);
 }
 
 static void test_ref_unref(void **state)
@@ -1121,6 +1718,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_relative_config_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_digest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_workflow_diamond, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_workflow_inheritance, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_workflow_cycles, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_workflow_digest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alerts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_params_and_after, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ref_unref, setup, teardown),
         cmocka_unit_test_setup_teardown(test_caps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nul_in_text, setup, teardown),
