@@ -1,7 +1,9 @@
 # sked: plain GNU make. `make` builds build/sked; `make check` runs every test;
 # `make asan` runs them under AddressSanitizer + UBSan; `make valgrind` runs the
 # unit tests under valgrind; `make fuzz` builds the libFuzzer targets and
-# `make fuzz-run` runs each for FUZZ_SECONDS; `make bench` runs the benchmarks.
+# `make fuzz-run` runs each for FUZZ_SECONDS; `make bench` runs the benchmarks
+# (the daemon ones for BENCH_SECONDS each, scale with BENCH_SCALE_JOBS jobs idle for
+# BENCH_IDLE seconds); `make bench-quick` runs them all briefly, as a smoke check.
 
 .DEFAULT_GOAL := all
 .SUFFIXES:
@@ -10,8 +12,11 @@ BUILD ?= build
 CC ?= cc
 PYTHON ?= /usr/bin/python3
 FUZZ_SECONDS ?= 60
+BENCH_SECONDS ?= 60
+BENCH_SCALE_JOBS ?= 100000
+BENCH_IDLE ?= 20
 
-PKGS := libuv yaml-0.1 sqlite3 jansson
+PKGS := libuv yaml-0.1 sqlite3 jansson libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -31,7 +36,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
-.PHONY: all check unit e2e asan valgrind fuzz fuzz-run bench clean deps example
+.PHONY: all check unit e2e asan valgrind fuzz fuzz-run bench bench-quick clean deps example
 
 all: $(BIN)
 
@@ -101,9 +106,21 @@ fuzz-run: $(FUZZ_BIN)
 		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=512 build-fuzz/corpus-$$n tests/fuzz/corpus/$$n; \
 	done
 
-bench: $(BIN) $(BUILD)/bench_cron $(BUILD)/bench_store
+# Small standalone programs the daemon benchmarks measure against (no sked code).
+BENCH_HELPERS := $(BUILD)/stamp $(BUILD)/limit_loop $(BUILD)/forkexec_limit
+
+bench: $(BIN) $(BUILD)/bench_cron $(BUILD)/bench_store $(BENCH_HELPERS)
 	$(PYTHON) bench/cron_vs_croniter.py $(BUILD)/bench_cron
 	$(BUILD)/bench_store bench/out
+	$(PYTHON) bench/fire_precision.py --build $(BUILD) --seconds $(BENCH_SECONDS)
+	$(PYTHON) bench/launch_throughput.py --build $(BUILD)
+	$(PYTHON) bench/scale.py --build $(BUILD) --jobs $(BENCH_SCALE_JOBS) --idle $(BENCH_IDLE)
+
+bench-quick:
+	$(MAKE) --no-print-directory bench BENCH_SECONDS=10 BENCH_SCALE_JOBS=20000 BENCH_IDLE=5
+
+$(BENCH_HELPERS): $(BUILD)/%: bench/%.c | $(BUILD)/.deps-ok
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
 
 $(BUILD)/bench_cron: bench/bench_cron.c $(LIB)
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -O2 -o $@ $< $(LIB) $(LIBS)

@@ -12,11 +12,14 @@ static const char usage[] =
     "  validate [-c FILE]               check a configuration file; print every error\n"
     "  list     [-c FILE] [--json]      jobs, triggers, next run, last outcome\n"
     "  next     JOB [-n N]              the next N fire instants of a job\n"
-    "  trigger  JOB                     run a job now, through the running daemon\n"
+    "  trigger  JOB [-p KEY=VALUE]...   run a job now, through the running daemon\n"
     "  exec     JOB                     run a job once in the foreground, no daemon\n"
     "  history  [JOB] [--json] [-n N]   past runs, newest first\n"
     "  logs     JOB [--run ID] [-f]     a run's output\n"
     "  status   [--json]                the daemon: up, jobs, running, next due\n"
+    "  retry    RUN_ID                  run a finished run again (a workflow from its failed steps)\n"
+    "  show     JOB                     a job's definition; a workflow's step graph\n"
+    "  alerts test JOB                  send a sample alert through each of a job's channels\n"
     "  cron next EXPR [--tz ZONE] [--from ISO8601] [--count N] [--name NAME]\n"
     "                                   the next fire instants of a cron expression\n"
     "  cron explain EXPR                a cron expression in plain English\n"
@@ -34,7 +37,8 @@ static const command_t commands[] = {
     {"run", sk_cmd_run},         {"validate", sk_cmd_validate}, {"list", sk_cmd_list},
     {"next", sk_cmd_next},       {"trigger", sk_cmd_trigger},   {"exec", sk_cmd_exec},
     {"history", sk_cmd_history}, {"logs", sk_cmd_logs},         {"status", sk_cmd_status},
-    {"cron", sk_cmd_cron},
+    {"retry", sk_cmd_retry},     {"show", sk_cmd_show},
+    {"alerts", sk_cmd_alerts},         {"cron", sk_cmd_cron},
 };
 
 int main(int argc, char **argv)

@@ -41,5 +41,8 @@ int sk_cmd_exec(int argc, char **argv);
 int sk_cmd_history(int argc, char **argv);
 int sk_cmd_logs(int argc, char **argv);
 int sk_cmd_status(int argc, char **argv);
+int sk_cmd_retry(int argc, char **argv);
+int sk_cmd_show(int argc, char **argv);
+int sk_cmd_alerts(int argc, char **argv);
 
 #endif

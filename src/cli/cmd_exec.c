@@ -142,7 +142,11 @@ int sk_cmd_exec(int argc, char **argv)
         rc = SK_EXIT_USER;
         goto out;
     }
-    sk_run_info_t info = {job->name, rec.id, 1, rec.scheduled_at / 1000, sk_tz_name(job->tz)};
+    sk_run_info_t info = {.job = job->name,
+                          .run_id = rec.id,
+                          .attempt = 1,
+                          .scheduled_at = rec.scheduled_at / 1000,
+                          .tz_name = sk_tz_name(job->tz)};
     envp = sk_runner_env(&job->body, &info);
     uv_loop_init(&loop);
     loop_ok = true;

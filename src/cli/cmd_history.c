@@ -12,6 +12,43 @@ static json_t *iso_or_null(const sk_tz_t *tz, int64_t ms)
     return json_string(iso);
 }
 
+/* One row: a JSON object appended to arr, or a table line (steps indented). */
+static void emit(json_t *arr, const sk_tz_t *tz, const sk_run_t *r, bool json, int depth)
+{
+    if (json) {
+        json_t *o = json_pack("{s:I, s:s, s:o, s:s, s:i, s:s}", "id", (json_int_t)r->id, "job",
+                              r->job, "step", r->step ? json_string(r->step) : json_null(),
+                              "status", sk_run_status_str(r->status), "attempt", r->attempt,
+                              "trigger", sk_trigger_str(r->trigger));
+        json_object_set_new(o, "scheduled_at", iso_or_null(tz, r->scheduled_at));
+        json_object_set_new(o, "started_at", iso_or_null(tz, r->started_at));
+        json_object_set_new(o, "ended_at", iso_or_null(tz, r->ended_at));
+        json_object_set_new(o, "exit_code",
+                            r->exit_code >= 0 ? json_integer(r->exit_code) : json_null());
+        json_object_set_new(o, "signal", r->signal ? json_integer(r->signal) : json_null());
+        json_object_set_new(o, "reason", r->reason ? json_string(r->reason) : json_null());
+        json_object_set_new(o, "workflow_run",
+                            r->parent_id ? json_integer(r->parent_id) : json_null());
+        json_array_append_new(arr, o);
+        return;
+    }
+    char sched[64], dur[32] = "-", exitb[32] = "-", name[96];
+    sk_cli_iso(tz, r->scheduled_at, sched, sizeof(sched));
+    if (r->started_at && r->ended_at)
+        sk_duration_format(r->ended_at - r->started_at, dur, sizeof(dur));
+    if (r->exit_code >= 0)
+        sk_snprintf(exitb, sizeof(exitb), "%d", r->exit_code);
+    else if (r->signal)
+        sk_snprintf(exitb, sizeof(exitb), "signal %d", r->signal);
+    if (depth)
+        sk_snprintf(name, sizeof(name), "  └ %s", r->step ? r->step : "?");
+    else
+        sk_snprintf(name, sizeof(name), "%s", r->job);
+    printf("%-8" PRId64 " %-24s %-11s %-3d %-9s %-26s %-9s %s%s%s\n", r->id, name,
+           sk_run_status_str(r->status), r->attempt, sk_trigger_str(r->trigger), sched, dur,
+           exitb, r->reason ? "  " : "", r->reason ? r->reason : "");
+}
+
 int sk_cmd_history(int argc, char **argv)
 {
     const char *config = NULL, *json = NULL, *count_s = NULL;
@@ -49,7 +86,8 @@ int sk_cmd_history(int argc, char **argv)
     if (st) {
         sk_err_t err;
         sk_err_clear(&err);
-        sk_run_filter_t f = {.job = npos ? pos[0] : NULL, .limit = (size_t)count};
+        sk_run_filter_t f = {.job = npos ? pos[0] : NULL, .limit = (size_t)count,
+                             .top_level = true};
         if (st->ops->runs_query(st, &f, &runs, &n, &err) < 0) {
             sk_cli_error("history: %s", err.msg);
             rc = SK_EXIT_USER;
@@ -58,36 +96,21 @@ int sk_cmd_history(int argc, char **argv)
     }
     const sk_tz_t *tz = cfg->tz;
     if (!json)
-        printf("%-8s %-20s %-11s %-3s %-9s %-26s %-9s %s\n", "RUN", "JOB", "STATUS", "TRY",
+        printf("%-8s %-24s %-11s %-3s %-9s %-26s %-9s %s\n", "RUN", "JOB", "STATUS", "TRY",
                "TRIGGER", "SCHEDULED", "DURATION", "EXIT");
     for (size_t i = 0; i < n; i++) {
-        sk_run_t *r = &runs[i];
-        if (json) {
-            json_t *o = json_pack("{s:I, s:s, s:o, s:s, s:i, s:s}", "id", (json_int_t)r->id,
-                                  "job", r->job, "step", r->step ? json_string(r->step) : json_null(),
-                                  "status", sk_run_status_str(r->status), "attempt", r->attempt,
-                                  "trigger", sk_trigger_str(r->trigger));
-            json_object_set_new(o, "scheduled_at", iso_or_null(tz, r->scheduled_at));
-            json_object_set_new(o, "started_at", iso_or_null(tz, r->started_at));
-            json_object_set_new(o, "ended_at", iso_or_null(tz, r->ended_at));
-            json_object_set_new(o, "exit_code",
-                                r->exit_code >= 0 ? json_integer(r->exit_code) : json_null());
-            json_object_set_new(o, "signal", r->signal ? json_integer(r->signal) : json_null());
-            json_object_set_new(o, "reason", r->reason ? json_string(r->reason) : json_null());
-            json_array_append_new(arr, o);
-        } else {
-            char sched[64], dur[32] = "-", exitb[32] = "-";
-            sk_cli_iso(tz, r->scheduled_at, sched, sizeof(sched));
-            if (r->started_at && r->ended_at)
-                sk_duration_format(r->ended_at - r->started_at, dur, sizeof(dur));
-            if (r->exit_code >= 0)
-                sk_snprintf(exitb, sizeof(exitb), "%d", r->exit_code);
-            else if (r->signal)
-                sk_snprintf(exitb, sizeof(exitb), "signal %d", r->signal);
-            printf("%-8" PRId64 " %-20s %-11s %-3d %-9s %-26s %-9s %s%s%s\n", r->id, r->job,
-                   sk_run_status_str(r->status), r->attempt, sk_trigger_str(r->trigger), sched,
-                   dur, exitb, r->reason ? "  " : "", r->reason ? r->reason : "");
-        }
+        emit(arr, tz, &runs[i], json != NULL, 0);
+        /* A workflow run's steps follow it, in the order they were recorded. */
+        const sk_job_cfg_t *jc = sk_config_job(cfg, runs[i].job);
+        if (!jc || !jc->nsteps || !st)
+            continue;
+        sk_run_filter_t sf = {.parent_id = runs[i].id, .limit = SK_STORE_QUERY_MAX};
+        sk_run_t *steps = NULL;
+        size_t ns = 0;
+        if (st->ops->runs_query(st, &sf, &steps, &ns, NULL) == 0)
+            for (size_t k = 0; k < ns; k++)
+                emit(arr, tz, &steps[k], json != NULL, 1);
+        sk_runs_free(steps, ns);
     }
     if (json) {
         char *text = json_dumps(arr, JSON_INDENT(2));

@@ -24,7 +24,7 @@ int sk_cmd_list(int argc, char **argv)
         printf("%-24s %-24s %-26s %s\n", "JOB", "TRIGGER", "NEXT", "LAST");
     for (size_t i = 0; i < cfg->njobs; i++) {
         const sk_job_cfg_t *job = &cfg->jobs[i];
-        sk_job_state_t js = {0, false};
+        sk_job_state_t js = {.last_outcome = -1};
         sk_run_t last;
         bool has_last = false;
         if (st) {

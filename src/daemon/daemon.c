@@ -5,6 +5,7 @@
  * is valid, and a clean stop that records what could not finish.
  */
 #include "daemon_int.h"
+#include "../alert/alert.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -49,10 +50,8 @@ static int take_lock(sk_daemon_t *d)
             pid[n] = '\0';
         pid[strcspn(pid, "\n")] = '\0';
         fprintf(stderr,
-                "sked: run: another sked daemon%s%s is already running with state folder %s\n",
-                pid[0] ? " (pid " : "", pid[0] ? pid : "", d->state_dir);
-        if (pid[0])
-            fprintf(stderr, "sked: run: (pid %s holds %s)\n", pid, path);
+                "sked: run: another sked daemon%s%s%s is already running with state folder %s\n",
+                pid[0] ? " (pid " : "", pid[0] ? pid : "", pid[0] ? ")" : "", d->state_dir);
         close(fd);
         return -1;
     }
@@ -67,26 +66,36 @@ static int take_lock(sk_daemon_t *d)
     return 0;
 }
 
-static sk_jobrt_t *add_job(sk_daemon_t *d, const sk_job_cfg_t *cfg, int64_t now)
+/*
+ * A job's runtime state. At start-up it continues from its stored state; a
+ * job added by a reload starts from now (its stored instants, if it existed
+ * before, belong to an older definition). A job without stored state is new:
+ * nothing before now was its to run, and that is saved at once so that a
+ * restart before its first fire keeps its place.
+ */
+static sk_jobrt_t *add_job(sk_daemon_t *d, const sk_job_cfg_t *cfg, int64_t now, bool fresh)
 {
     sk_jobrt_t *j = sk_xcalloc(1, sizeof(*j));
     j->name = sk_xstrdup(cfg->name);
     j->cfg = cfg;
     j->node.idx = SIZE_MAX;
     j->anchor = now - now % 1000; /* intervals count from a whole second */
-    sk_job_state_t st = {0, false};
+    sk_job_state_t st = {.last_outcome = -1};
     sk_err_t err;
     sk_err_clear(&err);
     if (d->store->ops->job_state_get(d->store, cfg->name, &st, &err) < 0)
         sk_log(SK_LOG_ERROR, "event=store_error job=%s msg=\"%s\"", cfg->name, err.msg);
     j->paused = st.paused;
-    if (st.last_fire) {
+    j->last_outcome = st.last_outcome;
+    j->missed_alerted = st.missed_alerted;
+    if (st.last_fire && !fresh) {
         j->last_fire = st.last_fire;
         /* `every` keeps counting from where it was. */
         if (cfg->trigger == SK_TRIGGER_EVERY && !cfg->start_ms)
             j->anchor = st.last_fire;
     } else {
         j->last_fire = now; /* a new job: nothing before now was its to run */
+        j->unsaved = true;
         if (cfg->trigger == SK_TRIGGER_AT && cfg->at_ms <= now)
             sk_log(SK_LOG_WARN, "event=in_past job=%s msg=\"its at: instant has passed; it will "
                                 "only run when triggered\"",
@@ -100,6 +109,34 @@ static sk_jobrt_t *add_job(sk_daemon_t *d, const sk_job_cfg_t *cfg, int64_t now)
     return j;
 }
 
+/* Saves the state of jobs that have none stored yet, in one transaction. */
+static void save_new_jobs(sk_daemon_t *d)
+{
+    const sk_store_ops_t *ops = d->store->ops;
+    sk_err_t err;
+    sk_err_clear(&err);
+    int rc = ops->begin(d->store, &err);
+    for (size_t i = 0; i < d->njobs && rc == 0; i++) {
+        sk_jobrt_t *j = d->jobs[i];
+        if (!j->unsaved || !j->cfg)
+            continue;
+        sk_job_state_t st = {.last_fire = j->last_fire,
+                             .paused = j->paused,
+                             .last_outcome = j->last_outcome,
+                             .missed_alerted = j->missed_alerted};
+        rc = ops->job_state_set(d->store, j->name, &st, &err);
+    }
+    if (rc == 0)
+        rc = ops->commit(d->store, &err);
+    if (rc < 0) {
+        ops->rollback(d->store, NULL);
+        sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\"", err.msg);
+        return;
+    }
+    for (size_t i = 0; i < d->njobs; i++)
+        d->jobs[i]->unsaved = false;
+}
+
 static void fire_reboot_jobs(sk_daemon_t *d)
 {
     for (size_t i = 0; i < d->njobs; i++) {
@@ -107,7 +144,7 @@ static void fire_reboot_jobs(sk_daemon_t *d)
         if (j->cfg && j->cfg->reboot && j->cfg->enabled && !j->paused) {
             sk_err_t err;
             sk_err_clear(&err);
-            if (sk_daemon__trigger(d, j, &err) < 0)
+            if (sk_daemon__trigger(d, j, NULL, SK_TRIG_SCHEDULE, &err) < 0)
                 sk_log(SK_LOG_ERROR, "event=store_error job=%s msg=\"%s\"", j->name, err.msg);
         }
     }
@@ -153,7 +190,14 @@ static void reload(sk_daemon_t *d, const char *why)
         if (same) {
             kept++;
         } else {
+            /* A new definition counts from now: instants of the old one
+             * between its last fire and now are not missed fires of this. */
             changed++;
+            if (j->last_fire < now)
+                j->last_fire = now;
+            if (ncfg->trigger == SK_TRIGGER_EVERY && !ncfg->start_ms)
+                j->anchor = now - now % 1000;
+            j->unsaved = true;
             sk_daemon__schedule_job(d, j, now);
         }
     }
@@ -161,11 +205,12 @@ static void reload(sk_daemon_t *d, const char *why)
     d->config = nc;
     for (size_t i = 0; i < nc->njobs; i++) {
         if (!sk_daemon__job(d, nc->jobs[i].name)) {
-            sk_jobrt_t *j = add_job(d, &nc->jobs[i], now);
+            sk_jobrt_t *j = add_job(d, &nc->jobs[i], now, true);
             sk_daemon__schedule_job(d, j, now);
             added++;
         }
     }
+    save_new_jobs(d);
     /* Waiting runs of kept jobs follow the new definition. */
     for (sk_runrt_t *r = d->waiting; r; r = r->next)
         if (r->job->cfg)
@@ -255,8 +300,13 @@ static void on_close_free(uv_handle_t *h)
 
 void sk_daemon__maybe_exit(sk_daemon_t *d)
 {
-    if (!d->stopping || d->nrunning > 0 || d->finished)
+    if (!d->stopping || d->nrunning > 0 || d->finished || d->closed)
         return;
+    /* Deliveries in flight end on their own (bounded by their timeout). */
+    sk_daemon__alerts_stop(d);
+    if (d->alerts_in_flight > 0)
+        return;
+    d->closed = true;
     uv_timer_stop(&d->tick);
     uv_timer_stop(&d->flush);
     uv_timer_stop(&d->reload_debounce);
@@ -310,6 +360,7 @@ int sk_daemon_main(const char *config_path)
     sk_err_clear(&err);
     sk_heap_init(&d->heap);
     signal(SIGPIPE, SIG_IGN);
+    sk_alert_global_init(); /* before any thread exists */
     d->tzc = sk_tz_cache_new(NULL);
     if (sk_config_load(config_path, d->tzc, &d->config, &errs) < 0) {
         sk_errs_print(&errs, stderr);
@@ -349,13 +400,22 @@ int sk_daemon_main(const char *config_path)
 
     int64_t now = sk_now_ms();
     for (size_t i = 0; i < d->config->njobs; i++)
-        add_job(d, &d->config->jobs[i], now);
+        add_job(d, &d->config->jobs[i], now, false);
+    save_new_jobs(d);
     sk_daemon__recover(d, now);
     for (size_t i = 0; i < d->njobs; i++)
         sk_daemon__schedule_job(d, d->jobs[i], now);
+    sk_daemon__alerts_start(d);
 
     if (sk_daemon__ctl_start(d, &err) < 0) {
-        sk_log(SK_LOG_ERROR, "event=control_socket_failed msg=\"%s\"", err.msg);
+        /* Without its socket the daemon could not be told anything: refuse. */
+        fprintf(stderr, "sked: run: %s\n", err.msg);
+        d->stopping = true;
+        sk_daemon__stop_all(d, false);
+        sk_daemon__maybe_exit(d);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+        goto out;
     }
     if (uv_fs_event_init(&loop, &d->watch) == 0) {
         d->watch.data = d;
@@ -379,6 +439,7 @@ int sk_daemon_main(const char *config_path)
         uv_loop_close(&loop);
     }
 out:
+    sk_daemon__wf_free_all(d);
     for (size_t i = 0; i < d->njobs; i++) {
         free(d->jobs[i]->name);
         free(d->jobs[i]);
@@ -396,5 +457,6 @@ out:
     free(d->config_path);
     free(d->state_dir);
     free(d->sock_path);
+    sk_alert_global_cleanup();
     return rc;
 }

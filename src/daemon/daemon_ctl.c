@@ -138,9 +138,45 @@ static void handle(ctl_conn_t *c, const char *line)
         } else {
             sk_err_t err;
             sk_err_clear(&err);
-            int64_t id = sk_daemon__trigger(d, j, &err);
+            json_t *params = json_object_get(req, "params");
+            char *pj = NULL;
+            if (json_is_object(params)) {
+                /* Only parameters the job declares: a typo is an error, not a no-op. */
+                const char *key;
+                json_t *v;
+                json_object_foreach(params, key, v)
+                {
+                    bool known = false;
+                    for (size_t i = 0; i < j->cfg->nparams && !known; i++)
+                        known = strcmp(j->cfg->params[i].key, key) == 0;
+                    if (!known) {
+                        char msg[300];
+                        sk_snprintf(msg, sizeof(msg), "job \"%s\" has no parameter \"%.64s\"",
+                                    name, key);
+                        reply(c, error_obj(msg));
+                        json_decref(req);
+                        return;
+                    }
+                }
+                pj = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
+            }
+            int64_t id = sk_daemon__trigger(d, j, pj, SK_TRIG_MANUAL, &err);
+            free(pj);
             if (id < 0)
                 reply(c, error_obj(err.msg[0] ? err.msg : "store error"));
+            else
+                reply(c, json_pack("{s:b, s:I}", "ok", 1, "run_id", (json_int_t)id));
+        }
+    } else if (strcmp(cmd, "retry") == 0) {
+        json_t *idv = json_object_get(req, "run_id");
+        if (!json_is_integer(idv)) {
+            reply(c, error_obj("missing \"run_id\""));
+        } else {
+            sk_err_t err;
+            sk_err_clear(&err);
+            int64_t id = sk_daemon__retry(d, json_integer_value(idv), &err);
+            if (id < 0)
+                reply(c, error_obj(err.msg[0] ? err.msg : "cannot retry"));
             else
                 reply(c, json_pack("{s:b, s:I}", "ok", 1, "run_id", (json_int_t)id));
         }

@@ -129,7 +129,9 @@ static void decide(sk_daemon_t *d, sk_jobrt_t *j, int64_t now, intents_t *out)
         int64_t succ = i + 1 < count ? ring[(i + 1) % MAX_BACKLOG] : after_last;
         bool on_time = !d->starting && at == j->next_due && i == first;
         bool last = i + 1 == count;
-        bool grace = within_grace(cfg, at, succ, now);
+        /* The fire the timer was armed for is never late by the timer's own
+         * latency, however small misfire_grace is. */
+        bool grace = within_grace(cfg, at, succ, now) || (on_time && now - at < 1000);
         bool run;
         switch (cfg->catchup) {
         case SK_CATCHUP_NONE:
@@ -178,7 +180,10 @@ static int persist(sk_daemon_t *d, intents_t *v, int64_t now, sk_err_t *err)
         if (r < 0)
             goto fail;
         if (it->new_last_fire) {
-            sk_job_state_t st = {it->new_last_fire, it->job->paused};
+            sk_job_state_t st = {.last_fire = it->new_last_fire,
+                                 .paused = it->job->paused,
+                                 .last_outcome = it->job->last_outcome,
+                                 .missed_alerted = it->job->missed_alerted};
             r = ops->job_state_set(d->store, it->job->name, &st, err);
             if (r < 0)
                 goto fail;
@@ -205,14 +210,19 @@ static void act(sk_daemon_t *d, intents_t *v, int64_t now)
                    j->name, at);
             continue;
         }
-        if (it->rec.status == SK_RUN_MISSED) {
-            sk_log(SK_LOG_WARN, "event=missed job=%s run=%" PRId64 " scheduled=%s reason=\"%s\"",
-                   j->name, it->rec.id, at, it->rec.reason);
-            continue;
-        }
-        if (it->rec.status == SK_RUN_SKIPPED) {
-            sk_log(SK_LOG_INFO, "event=skipped job=%s run=%" PRId64 " scheduled=%s reason=\"%s\"",
-                   j->name, it->rec.id, at, it->rec.reason);
+        if (it->rec.status == SK_RUN_MISSED || it->rec.status == SK_RUN_SKIPPED) {
+            bool missed = it->rec.status == SK_RUN_MISSED;
+            sk_log(missed ? SK_LOG_WARN : SK_LOG_INFO,
+                   "event=%s job=%s run=%" PRId64 " scheduled=%s reason=\"%s\"",
+                   missed ? "missed" : "skipped", j->name, it->rec.id, at, it->rec.reason);
+            /* The dead man's switch: one alert for the newest such instant of
+             * the job in this batch. */
+            bool newest = true;
+            for (size_t k = i + 1; k < v->n && newest; k++)
+                newest = !(v->items[k].job == j && (v->items[k].rec.status == SK_RUN_MISSED ||
+                                                    v->items[k].rec.status == SK_RUN_SKIPPED));
+            if (newest)
+                sk_daemon__alert_missed(d, j, it->rec.id, it->rec.scheduled_at, it->rec.reason);
             continue;
         }
         if (j->cfg->overlap == SK_OVERLAP_REPLACE && j->active > 0) {
@@ -343,23 +353,27 @@ void sk_daemon__on_tick(uv_timer_t *t)
     if (now >= d->store_retry_at)
         handle_due(d, now);
     d->starting = false;
+    sk_daemon__check_late(d, now);
     sk_daemon__pump(d, now);
     sk_daemon__arm(d);
 }
 
-int64_t sk_daemon__trigger(sk_daemon_t *d, sk_jobrt_t *j, sk_err_t *err)
+int64_t sk_daemon__trigger(sk_daemon_t *d, sk_jobrt_t *j, const char *params_json,
+                           sk_trigger_t trig, sk_err_t *err)
 {
     sk_run_t rec = {0};
     rec.job = j->name;
     rec.status = SK_RUN_QUEUED;
-    rec.trigger = SK_TRIG_MANUAL;
+    rec.trigger = trig;
     rec.attempt = 1;
     rec.scheduled_at = rec.queued_at = sk_now_ms();
     rec.exit_code = -1;
+    rec.params = (char *)params_json;
     int r = d->store->ops->run_insert(d->store, &rec, err);
     if (r < 0)
         return r;
-    sk_log(SK_LOG_INFO, "event=triggered job=%s run=%" PRId64, j->name, rec.id);
+    sk_log(SK_LOG_INFO, "event=triggered job=%s run=%" PRId64 " trigger=%s", j->name, rec.id,
+           sk_trigger_str(trig));
     sk_daemon__run_new(d, j, &rec);
     sk_daemon__pump(d, sk_now_ms());
     sk_daemon__arm(d);

@@ -5,6 +5,7 @@
 #include "daemon.h"
 #include "../common/log.h"
 #include "../config/config.h"
+#include "../dag/dag.h"
 #include "../runner/runner.h"
 #include "../sched/sched.h"
 #include "../store/store.h"
@@ -12,6 +13,9 @@
 typedef struct sk_daemon sk_daemon_t;
 typedef struct sk_jobrt sk_jobrt_t;
 typedef struct sk_runrt sk_runrt_t;
+typedef struct sk_wfrt sk_wfrt_t;
+typedef struct sk_alertjob sk_alertjob_t;
+struct sk_alert_event;
 
 /* A job's runtime state: survives reloads while the job exists. */
 struct sk_jobrt {
@@ -24,6 +28,38 @@ struct sk_jobrt {
     int active;              /* its runs that are running */
     int waiting;             /* its runs waiting to start */
     bool paused;
+    int last_outcome;        /* sk_run_status_t of its last finished run; -1 none */
+    int64_t missed_alerted;  /* the last missed instant an alert was raised for */
+    bool unsaved;            /* its state is not in the store yet */
+    int64_t last_alert[6];   /* per alert event: when one was last sent (rate limit) */
+};
+
+/* Parameters of one run: the job's defaults overridden by the trigger. */
+typedef struct sk_params {
+    sk_kv_t *kv;
+    size_t n;
+} sk_params_t;
+
+/* A workflow run in progress: its steps' states and what they produced. */
+struct sk_wfrt {
+    sk_daemon_t *d;
+    sk_jobrt_t *job;
+    sk_config_t *snap; /* the snapshot it started with (a reference) */
+    const sk_job_cfg_t *cfg;
+    int64_t id; /* the workflow's own run row */
+    int attempt;
+    sk_trigger_t trigger;
+    int64_t scheduled_at;
+    sk_params_t params;
+    sk_dag_state_t *states; /* per step */
+    int *step_attempt;      /* per step: the latest attempt number (0: none yet) */
+    sk_kv_t **outputs;      /* per step: what it wrote to $SKED_OUTPUT */
+    size_t *noutputs;
+    int running;            /* steps with a process */
+    int queued;             /* steps recorded and waiting to start */
+    bool dirty;             /* needs an evaluation */
+    bool done;
+    sk_wfrt_t *next;        /* in d->workflows */
 };
 
 /* One attempt, from its record in the store to its recorded outcome. */
@@ -41,6 +77,15 @@ struct sk_runrt {
     bool replaced;  /* stopped by overlap: replace */
     bool shutdown;  /* stopped because the daemon stops */
     sk_proc_result_t result;
+    sk_wfrt_t *wf;                /* for a step: its workflow run; NULL otherwise */
+    size_t step_idx;              /* for a step: its index in cfg->steps */
+    const sk_step_cfg_t *step;    /* for a step: its definition; NULL otherwise */
+    bool is_workflow;             /* the top-level run of a workflow (no process) */
+    sk_params_t params;           /* top-level runs: their parameters */
+    int64_t retry_of;             /* a workflow retry: keep the steps that succeeded there */
+    int64_t started_ms;           /* when its process started */
+    bool late_alerted;            /* `late` was raised for it */
+    int prev_outcome;             /* its job's last outcome before this run's */
     sk_runrt_t *next; /* in d->waiting, d->running or d->finished */
 };
 
@@ -62,6 +107,11 @@ struct sk_daemon {
     sk_runrt_t *running;
     sk_runrt_t *finished; /* ended, outcome not yet recorded */
     int nrunning;
+    sk_wfrt_t *workflows; /* workflow runs in progress */
+    sk_alertjob_t *alerts; /* deliveries waiting or in flight */
+    int alerts_in_flight;
+    uv_timer_t alert_timer;
+    bool alerts_stopped;
 
     uv_timer_t tick;    /* the single timer for the earliest due thing */
     uv_timer_t flush;   /* 0 ms: record finished runs in one transaction */
@@ -80,6 +130,7 @@ struct sk_daemon {
     int64_t store_backoff;
     bool starting;                /* first pass after start-up: catch up */
     bool stopping;
+    bool closed; /* handles closed: the loop is ending */
     int exit_code;
 };
 
@@ -89,16 +140,83 @@ void sk_daemon__on_tick(uv_timer_t *t);
 sk_jobrt_t *sk_daemon__job(sk_daemon_t *d, const char *name);
 void sk_daemon__schedule_job(sk_daemon_t *d, sk_jobrt_t *j, int64_t now);
 /* Records a manual run of job and queues it. Returns the run id or <0. */
-int64_t sk_daemon__trigger(sk_daemon_t *d, sk_jobrt_t *j, sk_err_t *err);
+int64_t sk_daemon__trigger(sk_daemon_t *d, sk_jobrt_t *j, const char *params_json,
+                           sk_trigger_t trig, sk_err_t *err);
 
 /* daemon_run.c */
+/* A run recorded in the store, now waiting to start. params: taken (may be NULL). */
 sk_runrt_t *sk_daemon__run_new(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *rec);
+sk_runrt_t *sk_daemon__step_new(sk_daemon_t *d, sk_wfrt_t *w, size_t step, const sk_run_t *rec);
+void sk_daemon__run_free(sk_runrt_t *r);
 void sk_daemon__pump(sk_daemon_t *d, int64_t now);
 void sk_daemon__stop_all(sk_daemon_t *d, bool hard);
 void sk_daemon__recover(sk_daemon_t *d, int64_t now);
 int64_t sk_daemon__earliest_wait(sk_daemon_t *d);
+/* Raises `late` for runs past their job's expected duration. */
+void sk_daemon__check_late(sk_daemon_t *d, int64_t now);
 void sk_daemon__on_flush(uv_timer_t *t);
 void sk_daemon__maybe_exit(sk_daemon_t *d);
+/* Whether pid still runs run id: its environment holds SKED_RUN_ID=id. */
+bool sk_daemon__is_our_process(int pid, int64_t id);
+
+/* daemon_wf.c */
+void sk_params_release(sk_params_t *p);
+/* The job's defaults overridden by `over` (JSON object text or NULL). */
+void sk_params_build(const sk_job_cfg_t *cfg, const char *json, sk_params_t *ret);
+char *sk_params_json(const sk_params_t *p);
+/* Starts workflow run r (already picked by the pump): no process of its own. */
+void sk_daemon__wf_start(sk_daemon_t *d, sk_runrt_t *r);
+/* Reads a finished step's $SKED_OUTPUT file into its workflow and the store. */
+int sk_daemon__wf_collect_outputs(sk_daemon_t *d, sk_runrt_t *r, sk_err_t *err);
+/* A step's final outcome (no retry left): updates its workflow's state. */
+void sk_daemon__wf_step_final(sk_daemon_t *d, sk_runrt_t *r, sk_run_status_t st);
+/* Evaluates dirty workflows inside the caller's transaction; returns the
+ * runs to queue after commit in *ret (sk_run_t with job/step set). */
+typedef struct sk_wf_action {
+    sk_wfrt_t *wf;
+    size_t step;
+    sk_run_t rec;
+} sk_wf_action_t;
+int sk_daemon__wf_advance_all(sk_daemon_t *d, sk_wf_action_t **ret, size_t *ret_n, sk_err_t *err);
+/* After commit: queue the recorded steps, close finished workflows. */
+void sk_daemon__wf_apply(sk_daemon_t *d, sk_wf_action_t *acts, size_t n);
+/* Frees the workflow runs still in memory (at exit: they stay running in the
+ * store and resume at the next start). */
+void sk_daemon__wf_free_all(sk_daemon_t *d);
+/* Records and queues the steps of workflows that need an evaluation. */
+void sk_daemon__wf_kick(sk_daemon_t *d);
+/* At start-up, for a workflow run left running or queued by an earlier life. */
+void sk_daemon__wf_recover(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *row, int64_t now);
+/* `sked retry RUN`: a finished workflow run again from its failed steps, or a
+ * plain job's run again. Returns the new run id or <0. */
+int64_t sk_daemon__retry(sk_daemon_t *d, int64_t run_id, sk_err_t *err);
+/* The environment additions and argv substitution for a step (or job) run. */
+void sk_daemon__run_extra_env(sk_daemon_t *d, const sk_runrt_t *r, sk_kv_t **ret, size_t *ret_n);
+/* after: a top-level run of j ended with st: start the jobs that follow it. */
+void sk_daemon__after(sk_daemon_t *d, sk_jobrt_t *j, sk_run_status_t st);
+
+/* daemon_alert.c */
+/* A final outcome, as alerts need it. */
+typedef struct sk_alert_outcome {
+    const char *step;
+    int64_t run_id;
+    sk_run_status_t status;
+    int prev_outcome; /* the job's last outcome before this one (recovered) */
+    int exit_code, signal, attempt, max_attempts;
+    int64_t scheduled_at, started_at, ended_at;
+    const char *reason;
+    const char *log_path;
+} sk_alert_outcome_t;
+void sk_daemon__alert(sk_daemon_t *d, sk_jobrt_t *j, const sk_alert_cfg_t *cfg, unsigned event,
+                      struct sk_alert_event *ev, const char *log_path);
+void sk_daemon__alert_outcome(sk_daemon_t *d, sk_jobrt_t *j, const sk_alert_cfg_t *cfg,
+                              const sk_alert_outcome_t *o);
+/* A fire that should have started and did not: once per instant. */
+void sk_daemon__alert_missed(sk_daemon_t *d, sk_jobrt_t *j, int64_t run_id, int64_t at,
+                             const char *reason);
+void sk_daemon__alert_late(sk_daemon_t *d, sk_runrt_t *r);
+void sk_daemon__alerts_start(sk_daemon_t *d);
+void sk_daemon__alerts_stop(sk_daemon_t *d);
 
 /* daemon_ctl.c */
 int sk_daemon__ctl_start(sk_daemon_t *d, sk_err_t *err);

@@ -12,7 +12,7 @@
 
 #define RETRY_CAP_MS (3600 * 1000LL)
 
-sk_runrt_t *sk_daemon__run_new(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *rec)
+static sk_runrt_t *run_alloc(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *rec)
 {
     sk_runrt_t *r = sk_xcalloc(1, sizeof(*r));
     r->d = d;
@@ -24,19 +24,54 @@ sk_runrt_t *sk_daemon__run_new(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *re
     r->trigger = rec->trigger;
     r->scheduled_at = rec->scheduled_at;
     r->not_before = rec->queued_at;
+    return r;
+}
+
+static void enqueue(sk_daemon_t *d, sk_runrt_t *r)
+{
     sk_runrt_t **pp = &d->waiting;
     while (*pp)
         pp = &(*pp)->next;
     *pp = r;
+}
+
+sk_runrt_t *sk_daemon__run_new(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *rec)
+{
+    sk_runrt_t *r = run_alloc(d, j, rec);
+    r->is_workflow = j->cfg && j->cfg->nsteps > 0;
+    sk_params_build(j->cfg, rec->params, &r->params);
+    enqueue(d, r);
     j->waiting++;
     return r;
 }
 
-static void run_free(sk_runrt_t *r)
+sk_runrt_t *sk_daemon__step_new(sk_daemon_t *d, sk_wfrt_t *w, size_t step, const sk_run_t *rec)
+{
+    sk_runrt_t *r = run_alloc(d, w->job, rec);
+    sk_config_unref(r->snap);
+    r->snap = sk_config_ref(w->snap);
+    r->cfg = w->cfg;
+    r->wf = w;
+    r->step_idx = step;
+    r->step = &w->cfg->steps[step];
+    w->queued++;
+    w->step_attempt[step] = rec->attempt;
+    w->states[step] = SK_DAG_ACTIVE;
+    enqueue(d, r);
+    return r;
+}
+
+void sk_daemon__run_free(sk_runrt_t *r)
 {
     sk_config_unref(r->snap);
+    sk_params_release(&r->params);
     free(r->log_path);
     free(r);
+}
+
+static void run_free(sk_runrt_t *r)
+{
+    sk_daemon__run_free(r);
 }
 
 static void unlink_from(sk_runrt_t **list, sk_runrt_t *r)
@@ -58,7 +93,10 @@ static void on_exit(sk_proc_t *p, const sk_proc_result_t *res, void *data)
     r->result = *res;
     r->proc = NULL;
     unlink_from(&d->running, r);
-    r->job->active--;
+    if (r->wf)
+        r->wf->running--;
+    else
+        r->job->active--;
     d->nrunning--;
     r->next = d->finished;
     d->finished = r;
@@ -77,50 +115,93 @@ static void finish_early(sk_daemon_t *d, sk_runrt_t *r, const char *reason)
     uv_timer_start(&d->flush, sk_daemon__on_flush, 0, 0);
 }
 
+/* What a run executes and under which limits: its step's, or its job's. */
+static const sk_body_t *run_body(const sk_runrt_t *r)
+{
+    return r->step ? &r->step->body : &r->cfg->body;
+}
+
+/* ${{ params.NAME }} in each argument is replaced by the parameter's value. */
+static void subst_params(char **argv, const sk_params_t *p)
+{
+    for (size_t i = 0; argv && argv[i]; i++) {
+        if (!strstr(argv[i], "${{"))
+            continue;
+        char *out = sk_dag_subst(argv[i], p->kv, p->n);
+        free(argv[i]);
+        argv[i] = out;
+    }
+}
+
 static void start_run(sk_daemon_t *d, sk_runrt_t *r, bool *in_tx)
 {
     const sk_job_cfg_t *cfg = r->cfg;
+    const sk_body_t *body = run_body(r);
     sk_err_t err;
     char **argv = NULL, **envp = NULL;
     char path[4096];
 
     sk_err_clear(&err);
-    r->job->waiting--;
-    if (sk_runner_argv(&cfg->body, &argv, &err) < 0) {
-        sk_log(SK_LOG_ERROR, "event=failed job=%s run=%" PRId64 " attempt=%d reason=\"%s\"",
-               r->job->name, r->id, r->attempt, err.msg);
+    if (!r->wf)
+        r->job->waiting--;
+    else
+        r->wf->queued--;
+    if (sk_runner_argv(body, &argv, &err) < 0) {
+        sk_log(SK_LOG_ERROR, "event=failed job=%s%s%s run=%" PRId64 " attempt=%d reason=\"%s\"",
+               r->job->name, r->step ? " step=" : "", r->step ? r->step->name : "", r->id,
+               r->attempt, err.msg);
         finish_early(d, r, err.msg);
         return;
     }
+    subst_params(argv, r->wf ? &r->wf->params : &r->params);
     char sched[40];
     sk_format_utc_ms(r->scheduled_at, sched, sizeof(sched));
-    sk_run_info_t info = {r->job->name, r->id, r->attempt, r->scheduled_at / 1000,
-                          sk_tz_name(cfg->tz)};
-    envp = sk_runner_env(&cfg->body, &info);
+    sk_kv_t *extra = NULL;
+    size_t nextra = 0;
+    sk_daemon__run_extra_env(d, r, &extra, &nextra);
+    sk_run_info_t info = {.job = r->job->name,
+                          .run_id = r->id,
+                          .attempt = r->attempt,
+                          .scheduled_at = r->scheduled_at / 1000,
+                          .tz_name = sk_tz_name(cfg->tz),
+                          .step = r->step ? r->step->name : NULL,
+                          .extra = extra,
+                          .nextra = nextra};
+    envp = sk_runner_env(body, &info);
+    for (size_t i = 0; i < nextra; i++) {
+        free(extra[i].key);
+        free(extra[i].value);
+    }
+    free(extra);
     sk_snprintf(path, sizeof(path), "%s/logs/%s/%" PRId64 ".log", d->state_dir, r->job->name,
                 r->id);
     r->log_path = sk_xstrdup(path);
-    char *cwd = sk_runner_cwd(&cfg->body);
+    char *cwd = sk_runner_cwd(body);
     sk_spawn_t spec = {
         .argv = argv,
         .envp = envp,
         .cwd = cwd,
         .log_path = r->log_path,
-        .max_output = cfg->max_output,
-        .timeout_ms = cfg->timeout_ms,
-        .kill_grace_ms = cfg->kill_grace_ms,
+        .max_output = r->step ? r->step->max_output : cfg->max_output,
+        .timeout_ms = r->step ? r->step->timeout_ms : cfg->timeout_ms,
+        .kill_grace_ms = r->step ? r->step->kill_grace_ms : cfg->kill_grace_ms,
     };
     int rc = sk_proc_start(d->loop, &spec, on_exit, r, &r->proc, &err);
     sk_strv_free(argv);
     sk_strv_free(envp);
     free(cwd);
     if (rc < 0) {
-        sk_log(SK_LOG_ERROR, "event=failed job=%s run=%" PRId64 " attempt=%d reason=\"%s\"",
-               r->job->name, r->id, r->attempt, err.msg);
+        sk_log(SK_LOG_ERROR, "event=failed job=%s%s%s run=%" PRId64 " attempt=%d reason=\"%s\"",
+               r->job->name, r->step ? " step=" : "", r->step ? r->step->name : "", r->id,
+               r->attempt, err.msg);
         finish_early(d, r, err.msg);
         return;
     }
-    r->job->active++;
+    if (r->wf)
+        r->wf->running++;
+    else
+        r->job->active++;
+    r->started_ms = sk_now_ms();
     d->nrunning++;
     r->next = d->running;
     d->running = r;
@@ -131,34 +212,56 @@ static void start_run(sk_daemon_t *d, sk_runrt_t *r, bool *in_tx)
         sk_log(SK_LOG_ERROR, "event=store_error job=%s run=%" PRId64 " msg=\"%s\"", r->job->name,
                r->id, err.msg);
     sk_log(SK_LOG_INFO,
-           "event=started job=%s run=%" PRId64 " attempt=%d trigger=%s scheduled=%s pid=%d",
-           r->job->name, r->id, r->attempt, sk_trigger_str(r->trigger), sched,
-           sk_proc_pid(r->proc));
+           "event=started job=%s%s%s run=%" PRId64 " attempt=%d trigger=%s scheduled=%s pid=%d",
+           r->job->name, r->step ? " step=" : "", r->step ? r->step->name : "", r->id, r->attempt,
+           sk_trigger_str(r->trigger), sched, sk_proc_pid(r->proc));
 }
 
 void sk_daemon__pump(sk_daemon_t *d, int64_t now)
 {
-    bool in_tx = false;
-    sk_runrt_t **pp = &d->waiting;
-    now = SK_MAX(now, sk_now_ms());
-    while (*pp && !d->stopping) {
-        sk_runrt_t *r = *pp;
-        if (d->nrunning >= d->config->max_parallel)
-            break;
-        bool job_busy = r->job->active > 0 && r->cfg->overlap != SK_OVERLAP_ALLOW;
-        if (r->not_before > now || job_busy) {
-            pp = &r->next;
-            continue;
+    bool again = true;
+    while (again && !d->stopping) {
+        bool in_tx = false, started_wf = false;
+        sk_runrt_t **pp = &d->waiting;
+        now = SK_MAX(now, sk_now_ms());
+        again = false;
+        while (*pp && !d->stopping) {
+            sk_runrt_t *r = *pp;
+            bool wait;
+            if (r->wf) /* a step: its workflow's own limit */
+                wait = r->wf->running >= r->cfg->step_parallel;
+            else
+                wait = r->job->active > 0 && r->cfg->overlap != SK_OVERLAP_ALLOW;
+            if (!r->is_workflow && d->nrunning >= d->config->max_parallel)
+                break;
+            if (r->not_before > now || wait) {
+                pp = &r->next;
+                continue;
+            }
+            *pp = r->next;
+            r->next = NULL;
+            if (r->is_workflow) {
+                if (!in_tx && d->store->ops->begin(d->store, NULL) == 0)
+                    in_tx = true;
+                r->job->waiting--;
+                sk_daemon__wf_start(d, r); /* takes r; no process of its own */
+                started_wf = true;
+                continue;
+            }
+            start_run(d, r, &in_tx);
         }
-        *pp = r->next;
-        r->next = NULL;
-        start_run(d, r, &in_tx);
-    }
-    if (in_tx) {
-        sk_err_t err;
-        sk_err_clear(&err);
-        if (d->store->ops->commit(d->store, &err) < 0)
-            sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\"", err.msg);
+        if (in_tx) {
+            sk_err_t err;
+            sk_err_clear(&err);
+            if (d->store->ops->commit(d->store, &err) < 0)
+                sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\"", err.msg);
+        }
+        if (started_wf) {
+            /* Their first steps are recorded in a transaction of their own, and
+             * start only once it is committed. */
+            sk_daemon__wf_kick(d);
+            again = true;
+        }
     }
 }
 
@@ -168,7 +271,29 @@ int64_t sk_daemon__earliest_wait(sk_daemon_t *d)
     for (sk_runrt_t *r = d->waiting; r; r = r->next)
         if (r->not_before > now && (!best || r->not_before < best))
             best = r->not_before;
+    /* `late`: a run still going after its job's expected duration. */
+    for (sk_runrt_t *r = d->running; r; r = r->next) {
+        int64_t exp = r->cfg ? r->cfg->expected_duration_ms : 0;
+        if (!exp || r->late_alerted || !r->started_ms)
+            continue;
+        int64_t at = SK_MAX(r->started_ms + exp, now + 1);
+        if (!best || at < best)
+            best = at;
+    }
     return best;
+}
+
+void sk_daemon__check_late(sk_daemon_t *d, int64_t now)
+{
+    for (sk_runrt_t *r = d->running; r; r = r->next) {
+        int64_t exp = r->cfg ? r->cfg->expected_duration_ms : 0;
+        if (!exp || r->late_alerted || !r->started_ms || now < r->started_ms + exp)
+            continue;
+        r->late_alerted = true;
+        sk_log(SK_LOG_WARN, "event=late job=%s run=%" PRId64 " running_ms=%" PRId64, r->job->name,
+               r->id, now - r->started_ms);
+        sk_daemon__alert_late(d, r);
+    }
 }
 
 static sk_run_status_t outcome(const sk_runrt_t *r, const char **reason)
@@ -197,16 +322,17 @@ static sk_run_status_t outcome(const sk_runrt_t *r, const char **reason)
 
 static bool retryable(const sk_runrt_t *r, sk_run_status_t st)
 {
-    if (r->replaced || r->shutdown)
-        return false;
+    if (r->replaced || r->shutdown || !r->cfg || !r->job->cfg)
+        return false; /* a removed job is not retried */
+    int retries = r->step ? r->step->retries : r->cfg->retries;
     return (st == SK_RUN_FAILED || st == SK_RUN_TIMED_OUT || st == SK_RUN_KILLED) &&
-           r->cfg && r->attempt <= r->cfg->retries;
+           r->attempt <= retries;
 }
 
-static int64_t retry_delay(const sk_job_cfg_t *cfg, int attempt)
+static int64_t retry_delay(const sk_runrt_t *r)
 {
-    int64_t delay = cfg->retry_delay_ms;
-    for (int i = 1; i < attempt && delay < RETRY_CAP_MS; i++)
+    int64_t delay = r->step ? r->step->retry_delay_ms : r->cfg->retry_delay_ms;
+    for (int i = 1; i < r->attempt && delay < RETRY_CAP_MS; i++)
         delay *= 2;
     return SK_MIN(delay, RETRY_CAP_MS);
 }
@@ -218,20 +344,67 @@ static void remove_log(const char *path, void *data)
         unlink(path);
 }
 
+typedef struct {
+    sk_runrt_t *r;
+    sk_run_t rec;
+} retry_t;
+
+/* Saved workflow states, to undo a flush whose transaction failed. */
+typedef struct {
+    sk_wfrt_t *w;
+    sk_dag_state_t *states;
+    int *attempts;
+} wf_snap_t;
+
+static void log_finished(const sk_runrt_t *r, sk_run_status_t st, const char *reason)
+{
+    int64_t dur = r->result.ended_ms - r->result.started_ms;
+    sk_log(st == SK_RUN_SUCCEEDED ? SK_LOG_INFO : SK_LOG_WARN,
+           "event=finished job=%s%s%s run=%" PRId64 " attempt=%d status=%s exit=%d signal=%d "
+           "duration_ms=%" PRId64 "%s%s%s",
+           r->job->name, r->step ? " step=" : "", r->step ? r->step->name : "", r->id,
+           r->attempt, sk_run_status_str(st), r->result.exit_code, r->result.signal,
+           dur < 0 ? 0 : dur, reason ? " reason=\"" : "", reason ? reason : "",
+           reason ? "\"" : "");
+}
+
 void sk_daemon__on_flush(uv_timer_t *t)
 {
     sk_daemon_t *d = t->data;
     sk_runrt_t *list = d->finished;
     const sk_store_ops_t *ops = d->store->ops;
     sk_err_t err;
-    sk_run_t retries[64];
-    size_t nretry = 0;
+    retry_t *retries = NULL;
+    size_t nretry = 0, cap = 0;
+    wf_snap_t *snaps = NULL;
+    size_t nsnap = 0;
+    sk_wf_action_t *acts = NULL;
+    size_t nacts = 0;
     int64_t now = sk_now_ms();
 
     if (!list)
         return;
     d->finished = NULL;
     sk_err_clear(&err);
+    /* Workflows whose steps ended: keep their state to undo a failed write. */
+    for (sk_runrt_t *r = list; r; r = r->next) {
+        if (!r->wf)
+            continue;
+        bool seen = false;
+        for (size_t i = 0; i < nsnap && !seen; i++)
+            seen = snaps[i].w == r->wf;
+        if (seen)
+            continue;
+        snaps = sk_xrealloc(snaps, (nsnap + 1) * sizeof(*snaps));
+        size_t n = r->wf->cfg->nsteps;
+        snaps[nsnap].w = r->wf;
+        snaps[nsnap].states = sk_xmalloc(n * sizeof(sk_dag_state_t));
+        snaps[nsnap].attempts = sk_xmalloc(n * sizeof(int));
+        memcpy(snaps[nsnap].states, r->wf->states, n * sizeof(sk_dag_state_t));
+        memcpy(snaps[nsnap].attempts, r->wf->step_attempt, n * sizeof(int));
+        nsnap++;
+    }
+
     int rc = ops->begin(d->store, &err);
     for (sk_runrt_t *r = list; r && rc == 0; r = r->next) {
         const char *reason;
@@ -240,28 +413,74 @@ void sk_daemon__on_flush(uv_timer_t *t)
                              r->result.exit_code, r->result.signal, reason, &err);
         if (rc == -EALREADY)
             rc = 0; /* recorded by an earlier flush whose commit we saw fail */
-        if (rc == 0 && retryable(r, st) && !d->stopping && nretry < SK_ARRAY_LEN(retries)) {
-            sk_run_t *rec = &retries[nretry];
-            memset(rec, 0, sizeof(*rec));
-            rec->job = r->job->name;
-            rec->status = SK_RUN_QUEUED;
-            rec->trigger = SK_TRIG_RETRY;
-            rec->attempt = r->attempt + 1;
-            rec->scheduled_at = r->scheduled_at;
-            rec->queued_at = now + retry_delay(r->cfg, r->attempt);
-            rec->exit_code = -1;
-            rc = ops->run_insert(d->store, rec, &err);
-            if (rc == 0)
+        if (rc == 0 && r->wf)
+            rc = sk_daemon__wf_collect_outputs(d, r, &err);
+        if (rc < 0)
+            break;
+        if (retryable(r, st) && !d->stopping) {
+            if (nretry == cap) {
+                cap = cap ? cap * 2 : 16;
+                retries = sk_xrealloc(retries, cap * sizeof(*retries));
+            }
+            retry_t *rt = &retries[nretry];
+            memset(rt, 0, sizeof(*rt));
+            rt->r = r;
+            rt->rec.job = r->job->name;
+            rt->rec.step = r->step ? r->step->name : NULL;
+            rt->rec.parent_id = r->wf ? r->wf->id : 0;
+            rt->rec.status = SK_RUN_QUEUED;
+            rt->rec.trigger = SK_TRIG_RETRY;
+            rt->rec.attempt = r->attempt + 1;
+            rt->rec.scheduled_at = r->scheduled_at;
+            rt->rec.queued_at = now + retry_delay(r);
+            rt->rec.exit_code = -1;
+            if (!r->wf && r->params.n)
+                rt->rec.params = sk_params_json(&r->params);
+            rc = ops->run_insert(d->store, &rt->rec, &err);
+            if (rc == 0) {
                 nretry++;
+                if (r->wf)
+                    r->wf->step_attempt[r->step_idx] = rt->rec.attempt;
+            } else {
+                free(rt->rec.params);
+            }
+        } else if (r->wf && !d->stopping) {
+            sk_daemon__wf_step_final(d, r, st);
+        } else if (!r->wf && !r->shutdown) {
+            r->prev_outcome = r->job->last_outcome;
+            r->job->last_outcome = (int)st;
         }
     }
+    if (rc == 0 && !d->stopping)
+        rc = sk_daemon__wf_advance_all(d, &acts, &nacts, &err);
     if (rc == 0)
         rc = ops->commit(d->store, &err);
     if (rc < 0) {
-        if (ops->rollback)
-            ops->rollback(d->store, NULL);
+        ops->rollback(d->store, NULL);
         sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\" note=\"outcomes kept; retrying\"",
                err.msg);
+        for (size_t i = 0; i < nsnap; i++) {
+            size_t n = snaps[i].w->cfg->nsteps;
+            memcpy(snaps[i].w->states, snaps[i].states, n * sizeof(sk_dag_state_t));
+            memcpy(snaps[i].w->step_attempt, snaps[i].attempts, n * sizeof(int));
+        }
+        for (size_t i = 0; i < nretry; i++)
+            free(retries[i].rec.params);
+        for (size_t i = 0; i < nacts; i++)
+            free(acts[i].rec.params);
+        free(acts);
+        if (d->stopping) {
+            /* Stopping and the store refuses: the runs stay `running` in the
+             * store and are marked interrupted at the next start. */
+            sk_log(SK_LOG_ERROR, "event=outcomes_unrecorded msg=\"the next start marks these "
+                                 "runs interrupted\"");
+            for (sk_runrt_t *r = list, *next; r; r = next) {
+                next = r->next;
+                run_free(r);
+            }
+            sk_daemon__maybe_exit(d);
+            goto out;
+        }
         /* Keep the outcomes and try again shortly: none is ever dropped. */
         sk_runrt_t *tail = list;
         while (tail->next)
@@ -269,40 +488,82 @@ void sk_daemon__on_flush(uv_timer_t *t)
         tail->next = d->finished;
         d->finished = list;
         uv_timer_start(&d->flush, sk_daemon__on_flush, 1000, 0);
-        return;
+        goto out;
     }
+    if (d->store_backoff) {
+        sk_log(SK_LOG_INFO, "event=store_recovered");
+        d->store_backoff = 0;
+    }
+
+    /* Recorded: now report, chain and clean up. */
     for (sk_runrt_t *r = list, *next; r; r = next) {
         next = r->next;
         const char *reason;
         sk_run_status_t st = outcome(r, &reason);
-        int64_t dur = r->result.ended_ms - r->result.started_ms;
-        sk_log(st == SK_RUN_SUCCEEDED ? SK_LOG_INFO : SK_LOG_WARN,
-               "event=finished job=%s run=%" PRId64 " attempt=%d status=%s exit=%d signal=%d "
-               "duration_ms=%" PRId64 "%s%s%s",
-               r->job->name, r->id, r->attempt, sk_run_status_str(st), r->result.exit_code,
-               r->result.signal, dur < 0 ? 0 : dur, reason ? " reason=\"" : "",
-               reason ? reason : "", reason ? "\"" : "");
-        if (r->cfg && (r->cfg->keep_runs > 0 || r->cfg->keep_days_ms > 0)) {
+        log_finished(r, st, reason);
+        bool retried = false;
+        for (size_t i = 0; i < nretry && !retried; i++)
+            retried = retries[i].r == r;
+        if (!retried && !r->shutdown && !d->stopping) {
+            const sk_alert_cfg_t *acfg = r->wf ? (r->step->alert != r->cfg->alert ? r->step->alert
+                                                                                  : NULL)
+                                               : r->cfg->alert;
+            sk_alert_outcome_t o = {
+                .step = r->step ? r->step->name : NULL,
+                .run_id = r->id,
+                .status = st,
+                .prev_outcome = r->wf ? -1 : r->prev_outcome,
+                .exit_code = r->result.exit_code,
+                .signal = r->result.signal,
+                .attempt = r->attempt,
+                .max_attempts = 1 + (r->step ? r->step->retries : r->cfg->retries),
+                .scheduled_at = r->scheduled_at,
+                .started_at = r->result.started_ms,
+                .ended_at = r->result.ended_ms,
+                .reason = reason,
+                .log_path = r->log_path,
+            };
+            sk_daemon__alert_outcome(d, r->job, acfg, &o);
+            if (!r->wf)
+                sk_daemon__after(d, r->job, st);
+        }
+        if (!r->wf && r->cfg && (r->cfg->keep_runs > 0 || r->cfg->keep_days_ms > 0)) {
             int64_t cutoff = r->cfg->keep_days_ms > 0 ? now - r->cfg->keep_days_ms : 0;
             if (ops->prune(d->store, r->job->name, (size_t)r->cfg->keep_runs, cutoff, remove_log,
                            NULL, &err) < 0)
                 sk_log(SK_LOG_WARN, "event=prune_failed job=%s msg=\"%s\"", r->job->name,
                        err.msg);
         }
-        run_free(r);
     }
     for (size_t i = 0; i < nretry; i++) {
-        sk_jobrt_t *j = sk_daemon__job(d, retries[i].job);
+        sk_runrt_t *r = retries[i].r;
         char at[40];
-        sk_format_utc_ms(retries[i].queued_at, at, sizeof(at));
-        sk_log(SK_LOG_INFO, "event=retry_scheduled job=%s run=%" PRId64 " attempt=%d at=%s",
-               retries[i].job, retries[i].id, retries[i].attempt, at);
-        if (j && j->cfg)
-            sk_daemon__run_new(d, j, &retries[i]);
+        sk_format_utc_ms(retries[i].rec.queued_at, at, sizeof(at));
+        sk_log(SK_LOG_INFO,
+               "event=retry_scheduled job=%s%s%s run=%" PRId64 " attempt=%d at=%s",
+               r->job->name, r->step ? " step=" : "", r->step ? r->step->name : "",
+               retries[i].rec.id, retries[i].rec.attempt, at);
+        if (r->wf)
+            sk_daemon__step_new(d, r->wf, r->step_idx, &retries[i].rec);
+        else if (r->job->cfg)
+            sk_daemon__run_new(d, r->job, &retries[i].rec);
+        free(retries[i].rec.params);
+    }
+    sk_daemon__wf_apply(d, acts, nacts);
+    for (sk_runrt_t *r = list, *next; r; r = next) {
+        next = r->next;
+        run_free(r);
     }
     sk_daemon__pump(d, now);
     sk_daemon__arm(d);
     sk_daemon__maybe_exit(d);
+out:
+    for (size_t i = 0; i < nsnap; i++) {
+        free(snaps[i].states);
+        free(snaps[i].attempts);
+    }
+    free(snaps);
+    free(retries);
 }
 
 void sk_daemon__stop_all(sk_daemon_t *d, bool hard)
@@ -319,14 +580,17 @@ void sk_daemon__stop_all(sk_daemon_t *d, bool hard)
     /* Waiting runs stay queued in the store and resume at the next start. */
     for (sk_runrt_t *r = d->waiting, *next; r; r = next) {
         next = r->next;
-        r->job->waiting--;
+        if (r->wf)
+            r->wf->queued--;
+        else
+            r->job->waiting--;
         run_free(r);
     }
     d->waiting = NULL;
 }
 
 /* Whether pid is still the process of run id (its environment says so). */
-static bool is_our_process(int pid, int64_t id)
+bool sk_daemon__is_our_process(int pid, int64_t id)
 {
     char path[64], want[64];
     sk_snprintf(path, sizeof(path), "/proc/%d/environ", pid);
@@ -348,56 +612,101 @@ static bool is_our_process(int pid, int64_t id)
     return false;
 }
 
-void sk_daemon__recover(sk_daemon_t *d, int64_t now)
+/* Whether run id's log file exists: its process was started. */
+static bool has_log(const sk_daemon_t *d, const char *job, int64_t id)
+{
+    char path[4096];
+    sk_snprintf(path, sizeof(path), "%s/logs/%s/%" PRId64 ".log", d->state_dir, job, id);
+    return access(path, F_OK) == 0;
+}
+
+static void recover_one(sk_daemon_t *d, sk_run_t *run, int64_t now)
 {
     const sk_store_ops_t *ops = d->store->ops;
-    sk_run_filter_t f = {.only_active = true, .limit = 100000};
-    sk_run_t *runs = NULL;
-    size_t n = 0;
     sk_err_t err;
     sk_err_clear(&err);
-    if (ops->runs_query(d->store, &f, &runs, &n, &err) < 0) {
+    sk_jobrt_t *j = sk_daemon__job(d, run->job);
+    if (run->step || run->parent_id)
+        return; /* steps are resumed with their workflow run */
+    if (j && j->cfg && j->cfg->nsteps > 0) {
+        sk_daemon__wf_recover(d, j, run, now);
+        return;
+    }
+    /* A queued run with a log was started, but its start was not recorded
+     * (the store failed): it may have run, so it must not run again. */
+    bool started = run->status == SK_RUN_RUNNING ||
+                   (run->status == SK_RUN_QUEUED && has_log(d, run->job, run->id));
+    if (run->status == SK_RUN_QUEUED && !started && j && j->cfg) {
+        sk_daemon__run_new(d, j, run);
+        return;
+    }
+    const char *reason = "sked stopped while it ran";
+    if (run->status == SK_RUN_RUNNING && run->pid > 0 &&
+        sk_daemon__is_our_process(run->pid, run->id)) {
+        /* It outlived its daemon: end it and its group now. */
+        kill(-run->pid, SIGKILL);
+        kill(run->pid, SIGKILL);
+        reason = "sked stopped while it ran; its processes were killed at restart";
+    } else if (run->status == SK_RUN_QUEUED && started) {
+        reason = "sked stopped after starting it, before recording the start";
+    } else if (run->status == SK_RUN_QUEUED) {
+        reason = "its job is no longer in the configuration";
+    }
+    if (ops->run_finish(d->store, run->id, SK_RUN_INTERRUPTED, now, -1, 0, reason, &err) < 0) {
         sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\"", err.msg);
         return;
     }
-    /* Oldest first, so queues resume in their order. */
-    for (size_t k = n; k-- > 0;) {
-        sk_run_t *run = &runs[k];
-        sk_jobrt_t *j = sk_daemon__job(d, run->job);
-        if (run->status == SK_RUN_QUEUED && j && j->cfg && !run->step) {
-            sk_daemon__run_new(d, j, run);
-            continue;
-        }
-        const char *reason = "sked stopped while it ran";
-        if (run->status == SK_RUN_RUNNING && run->pid > 0 && is_our_process(run->pid, run->id)) {
-            /* It outlived its daemon: end it and its group now. */
-            kill(-run->pid, SIGKILL);
-            kill(run->pid, SIGKILL);
-            reason = "sked stopped while it ran; its processes were killed at restart";
-        } else if (run->status == SK_RUN_QUEUED) {
-            reason = "its job is no longer in the configuration";
-        }
-        if (ops->run_finish(d->store, run->id, SK_RUN_INTERRUPTED, now, -1, 0, reason, &err) < 0) {
-            sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\"", err.msg);
-            continue;
-        }
-        sk_log(SK_LOG_WARN, "event=interrupted job=%s run=%" PRId64 " attempt=%d reason=\"%s\"",
-               run->job, run->id, run->attempt, reason);
-        if (run->status == SK_RUN_RUNNING && j && j->cfg && run->attempt <= j->cfg->retries) {
-            sk_run_t rec = {0};
-            rec.job = j->name;
-            rec.status = SK_RUN_QUEUED;
-            rec.trigger = SK_TRIG_RETRY;
-            rec.attempt = run->attempt + 1;
-            rec.scheduled_at = run->scheduled_at;
-            rec.queued_at = now;
-            rec.exit_code = -1;
-            if (ops->run_insert(d->store, &rec, &err) == 0) {
-                sk_log(SK_LOG_INFO, "event=retry_scheduled job=%s run=%" PRId64 " attempt=%d",
-                       j->name, rec.id, rec.attempt);
-                sk_daemon__run_new(d, j, &rec);
-            }
+    sk_log(SK_LOG_WARN, "event=interrupted job=%s run=%" PRId64 " attempt=%d reason=\"%s\"",
+           run->job, run->id, run->attempt, reason);
+    if (started && j && j->cfg && run->attempt <= j->cfg->retries) {
+        sk_run_t rec = {0};
+        rec.job = j->name;
+        rec.status = SK_RUN_QUEUED;
+        rec.trigger = SK_TRIG_RETRY;
+        rec.attempt = run->attempt + 1;
+        rec.scheduled_at = run->scheduled_at;
+        rec.queued_at = now;
+        rec.exit_code = -1;
+        rec.params = run->params;
+        if (ops->run_insert(d->store, &rec, &err) == 0) {
+            sk_log(SK_LOG_INFO, "event=retry_scheduled job=%s run=%" PRId64 " attempt=%d",
+                   j->name, rec.id, rec.attempt);
+            sk_daemon__run_new(d, j, &rec);
         }
     }
-    sk_runs_free(runs, n);
+}
+
+void sk_daemon__recover(sk_daemon_t *d, int64_t now)
+{
+    const sk_store_ops_t *ops = d->store->ops;
+    sk_run_t *all = NULL;
+    size_t nall = 0;
+    int64_t before = 0;
+    sk_err_t err;
+    sk_err_clear(&err);
+    /* Page through every unfinished run, newest first... */
+    for (;;) {
+        sk_run_filter_t f = {.only_active = true, .limit = SK_STORE_QUERY_MAX,
+                             .before_id = before, .top_level = true};
+        sk_run_t *runs = NULL;
+        size_t n = 0;
+        if (ops->runs_query(d->store, &f, &runs, &n, &err) < 0) {
+            sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\"", err.msg);
+            break;
+        }
+        if (n == 0) {
+            free(runs);
+            break;
+        }
+        all = sk_xrealloc(all, (nall + n) * sizeof(*all));
+        memcpy(all + nall, runs, n * sizeof(*runs));
+        nall += n;
+        before = runs[n - 1].id;
+        free(runs);
+    }
+    /* ...and resume them oldest first, so that queues keep their order. */
+    for (size_t k = nall; k-- > 0;)
+        recover_one(d, &all[k], now);
+    sk_runs_free(all, nall);
+    sk_daemon__wf_kick(d);
 }

@@ -132,6 +132,10 @@ char **sk_runner_env(const sk_body_t *body, const sk_run_info_t *info)
         if (info->scheduled_at != 0)
             sk_runner__utc_stamp(info->scheduled_at * 1000, false, buf, sizeof(buf));
         env_set(&e, "SKED_SCHEDULED_AT", buf);
+        if (info->step)
+            env_set(&e, "SKED_STEP", info->step);
+        for (size_t i = 0; info->extra && i < info->nextra; i++)
+            env_set(&e, info->extra[i].key, info->extra[i].value);
     }
     return e.v;
 }
