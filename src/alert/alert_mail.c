@@ -56,25 +56,14 @@ int sk_alert__addr_spec(const char *addr, char *buf, size_t size)
 
 static void add_date(sk_alert__buf_t *b, int64_t ms)
 {
-    static const char *const wd[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
+    static const char *const wd[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-    int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-    int64_t rem = secs - days * 86400;
-    int w = (int)(((days % 7) + 7) % 7); /* 1970-01-01 was a Thursday */
-    /* days -> civil date, Howard Hinnant's method (as in common/log.c) */
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    int m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    int64_t y = yoe + era * 400 + (m <= 2);
-    sk_alert__buf_addf(b, "Date: %s, %d %s %04" PRId64 " %02d:%02d:%02d +0000\r\n", wd[w], d,
-                       mon[m - 1], y, (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+    sk_civil_t c;
+    sk_civil_from_seconds(secs, &c);
+    sk_alert__buf_addf(b, "Date: %s, %d %s %04" PRId64 " %02d:%02d:%02d +0000\r\n", wd[c.wday],
+                       c.day, mon[c.month - 1], c.year, c.hour, c.min, c.sec);
 }
 
 /* ---- encodings ---- */

@@ -91,6 +91,35 @@ int sk_cli_ctl(const char *state_dir, json_t *request, json_t **ret, sk_err_t *e
     return 0;
 }
 
+const sk_job_cfg_t *sk_cli_job(const sk_config_t *cfg, const char *cmd, const char *name)
+{
+    const sk_job_cfg_t *job = sk_config_job(cfg, name);
+    if (!job)
+        sk_cli_error("%s: no job named \"%s\" in %s", cmd, name, cfg->path);
+    return job;
+}
+
+json_t *sk_cli_ctl_call(const sk_config_t *cfg, const char *cmd, json_t *request,
+                        const char *hint)
+{
+    sk_err_t err;
+    json_t *reply = NULL;
+    sk_err_clear(&err);
+    int r = sk_cli_ctl(cfg->state_dir, request, &reply, &err);
+    json_decref(request);
+    if (r < 0) {
+        sk_cli_error("%s: %s%s%s", cmd, err.msg, hint ? "; " : "", hint ? hint : "");
+        return NULL;
+    }
+    if (!json_is_true(json_object_get(reply, "ok"))) {
+        const char *m = json_string_value(json_object_get(reply, "error"));
+        sk_cli_error("%s: %s", cmd, m ? m : "the daemon refused");
+        json_decref(reply);
+        return NULL;
+    }
+    return reply;
+}
+
 void sk_cli_iso(const sk_tz_t *tz, int64_t ms, char *buf, size_t size)
 {
     if (ms == 0) {

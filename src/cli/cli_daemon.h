@@ -24,6 +24,14 @@ int sk_cli_open_store(const sk_config_t *cfg, sk_store_t **ret);
  * -ENOENT / -ECONNREFUSED when no daemon is running. */
 int sk_cli_ctl(const char *state_dir, json_t *request, json_t **ret, sk_err_t *err);
 
+/* The job called name, or NULL after printing "sked: CMD: no job named ...". */
+const sk_job_cfg_t *sk_cli_job(const sk_config_t *cfg, const char *cmd, const char *name);
+
+/* Sends request (taken) to the daemon and returns its successful reply (new
+ * reference), or NULL after printing the error ("sked: CMD: ...; HINT"). */
+json_t *sk_cli_ctl_call(const sk_config_t *cfg, const char *cmd, json_t *request,
+                        const char *hint);
+
 /* "2026-03-08T03:00:00-04:00" in zone tz for unix ms, or "-" for 0. */
 void sk_cli_iso(const sk_tz_t *tz, int64_t ms, char *buf, size_t size);
 

@@ -42,9 +42,8 @@ int sk_cmd_alerts(int argc, char **argv)
     int rc = sk_cli_load(config, tzc, &cfg);
     if (rc)
         goto out;
-    const sk_job_cfg_t *job = sk_config_job(cfg, pos[1]);
+    const sk_job_cfg_t *job = sk_cli_job(cfg, "alerts", pos[1]);
     if (!job) {
-        sk_cli_error("alerts: no job named \"%s\" in %s", pos[1], cfg->path);
         rc = SK_EXIT_USER;
         goto out;
     }

@@ -108,9 +108,8 @@ int sk_cmd_exec(int argc, char **argv)
     int rc = sk_cli_load(config, tzc, &cfg);
     if (rc)
         goto out;
-    const sk_job_cfg_t *job = sk_config_job(cfg, pos[0]);
+    const sk_job_cfg_t *job = sk_cli_job(cfg, "exec", pos[0]);
     if (!job) {
-        sk_cli_error("exec: no job named \"%s\" in %s", pos[0], cfg->path);
         rc = SK_EXIT_USER;
         goto out;
     }

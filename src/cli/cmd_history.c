@@ -78,8 +78,7 @@ int sk_cmd_history(int argc, char **argv)
     int rc = sk_cli_load(config, tzc, &cfg);
     if (rc || (rc = sk_cli_open_store(cfg, &st)) != 0)
         goto out;
-    if (npos == 1 && !sk_config_job(cfg, pos[0])) {
-        sk_cli_error("history: no job named \"%s\" in %s", pos[0], cfg->path);
+    if (npos == 1 && !sk_cli_job(cfg, "history", pos[0])) {
         rc = SK_EXIT_USER;
         goto out;
     }

@@ -58,8 +58,7 @@ int sk_cmd_logs(int argc, char **argv)
     int rc = sk_cli_load(config, tzc, &cfg);
     if (rc || (rc = sk_cli_open_store(cfg, &st)) != 0)
         goto out;
-    if (!sk_config_job(cfg, pos[0])) {
-        sk_cli_error("logs: no job named \"%s\" in %s", pos[0], cfg->path);
+    if (!sk_cli_job(cfg, "logs", pos[0])) {
         rc = SK_EXIT_USER;
         goto out;
     }

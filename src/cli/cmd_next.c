@@ -32,9 +32,8 @@ int sk_cmd_next(int argc, char **argv)
     int rc = sk_cli_load(config, tzc, &cfg);
     if (rc)
         goto out;
-    const sk_job_cfg_t *job = sk_config_job(cfg, pos[0]);
+    const sk_job_cfg_t *job = sk_cli_job(cfg, "next", pos[0]);
     if (!job) {
-        sk_cli_error("next: no job named \"%s\" in %s", pos[0], cfg->path);
         rc = SK_EXIT_USER;
         goto out;
     }

@@ -26,19 +26,9 @@ int sk_cmd_retry(int argc, char **argv)
     int rc = sk_cli_load(config, tzc, &cfg);
     if (rc)
         goto out;
-    sk_err_t err;
-    sk_err_clear(&err);
     json_t *req = json_pack("{s:s, s:I}", "cmd", "retry", "run_id", (json_int_t)id);
-    int r = sk_cli_ctl(cfg->state_dir, req, &reply, &err);
-    json_decref(req);
-    if (r < 0) {
-        sk_cli_error("retry: %s; start it with `sked run`", err.msg);
-        rc = SK_EXIT_USER;
-        goto out;
-    }
-    if (!json_is_true(json_object_get(reply, "ok"))) {
-        const char *m = json_string_value(json_object_get(reply, "error"));
-        sk_cli_error("retry: %s", m ? m : "the daemon refused");
+    reply = sk_cli_ctl_call(cfg, "retry", req, "start it with `sked run`");
+    if (!reply) {
         rc = SK_EXIT_USER;
         goto out;
     }

@@ -57,13 +57,10 @@ int sk_cmd_trigger(int argc, char **argv)
     int rc = sk_cli_load(config, tzc, &cfg);
     if (rc)
         goto out;
-    if (!sk_config_job(cfg, pos[0])) {
-        sk_cli_error("trigger: no job named \"%s\" in %s", pos[0], cfg->path);
+    if (!sk_cli_job(cfg, "trigger", pos[0])) {
         rc = SK_EXIT_USER;
         goto out;
     }
-    sk_err_t err;
-    sk_err_clear(&err);
     json_t *req = json_pack("{s:s, s:s}", "cmd", "trigger", "job", pos[0]);
     if (nparams) {
         json_t *p = json_object();
@@ -75,18 +72,11 @@ int sk_cmd_trigger(int argc, char **argv)
         }
         json_object_set_new(req, "params", p);
     }
-    int r = sk_cli_ctl(cfg->state_dir, req, &reply, &err);
-    json_decref(req);
-    if (r < 0) {
-        sk_cli_error("trigger: %s; start it with `sked run`, or run the job here with "
-                     "`sked exec %s`",
-                     err.msg, pos[0]);
-        rc = SK_EXIT_USER;
-        goto out;
-    }
-    if (!json_is_true(json_object_get(reply, "ok"))) {
-        const char *m = json_string_value(json_object_get(reply, "error"));
-        sk_cli_error("trigger: %s", m ? m : "the daemon refused");
+    char hint[512];
+    sk_snprintf(hint, sizeof(hint),
+                "start it with `sked run`, or run the job here with `sked exec %s`", pos[0]);
+    reply = sk_cli_ctl_call(cfg, "trigger", req, hint);
+    if (!reply) {
         rc = SK_EXIT_USER;
         goto out;
     }

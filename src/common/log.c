@@ -28,21 +28,10 @@ int64_t sk_mono_ms(void)
 void sk_format_utc_ms(int64_t ms, char *buf, size_t size)
 {
     int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-    int frac = (int)(ms - secs * 1000);
-    int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-    int64_t rem = secs - days * 86400;
-    /* days -> civil date (Howard Hinnant's method, as in src/tz/tz_civil.c) */
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    int m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    int64_t y = yoe + era * 400 + (m <= 2);
-    sk_snprintf(buf, size, "%04" PRId64 "-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d,
-                (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), frac);
+    sk_civil_t c;
+    sk_civil_from_seconds(secs, &c);
+    sk_snprintf(buf, size, "%04" PRId64 "-%02d-%02dT%02d:%02d:%02d.%03dZ", c.year, c.month, c.day,
+                c.hour, c.min, c.sec, (int)(ms - secs * 1000));
 }
 
 void sk_log(sk_log_level_t level, const char *fmt, ...)

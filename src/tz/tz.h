@@ -15,23 +15,7 @@
 
 #include "../common/common.h"
 
-/* Broken-down civil time. month 1-12, day 1-31, wday 0-6 (Sunday = 0). */
-typedef struct sk_civil {
-    int64_t year;
-    int month, day, hour, min, sec;
-    int wday;
-} sk_civil_t;
-
-/* Days since 1970-01-01 of a proleptic Gregorian date, and back. */
-int64_t sk_civil_days_from_date(int64_t year, int month, int day);
-void sk_civil_date_from_days(int64_t days, int64_t *ret_year, int *ret_month, int *ret_day);
-bool sk_civil_is_leap(int64_t year);
-int sk_civil_days_in_month(int64_t year, int month);
-/* Weekday (0 = Sunday) of a day count from sk_civil_days_from_date. */
-int sk_civil_weekday(int64_t days);
-/* Seconds <-> broken-down time, no zone involved. */
-void sk_civil_from_seconds(int64_t secs, sk_civil_t *ret);
-int64_t sk_civil_to_seconds(const sk_civil_t *c);
+/* Civil (calendar) arithmetic, sk_civil_t and sk_civil_*, is in common.h. */
 
 typedef struct sk_tz sk_tz_t;
 

@@ -4,7 +4,7 @@
  * day <-> date mapping works in 400-year eras (146097 days), the period after
  * which the Gregorian calendar repeats exactly.
  */
-#include "tz.h"
+#include "common.h"
 
 static int64_t floor_div(int64_t a, int64_t b)
 {
