@@ -85,12 +85,26 @@ int sk_cmd_history(int argc, char **argv)
     if (st) {
         sk_err_t err;
         sk_err_clear(&err);
-        sk_run_filter_t f = {.job = npos ? pos[0] : NULL, .limit = (size_t)count,
-                             .top_level = true};
-        if (st->ops->runs_query(st, &f, &runs, &n, &err) < 0) {
-            sk_cli_error("history: %s", err.msg);
-            rc = SK_EXIT_USER;
-            goto out;
+        /* The store answers at most SK_STORE_QUERY_MAX rows at a time: page. */
+        int64_t before = 0;
+        while (n < (size_t)count) {
+            size_t want = SK_MIN((size_t)count - n, (size_t)SK_STORE_QUERY_MAX);
+            sk_run_filter_t f = {.job = npos ? pos[0] : NULL, .limit = want,
+                                 .top_level = true, .before_id = before};
+            sk_run_t *page = NULL;
+            size_t got = 0;
+            if (st->ops->runs_query(st, &f, &page, &got, &err) < 0) {
+                sk_cli_error("history: %s", err.msg);
+                rc = SK_EXIT_USER;
+                goto out;
+            }
+            runs = sk_xrealloc(runs, (n + got + 1) * sizeof(*runs));
+            memcpy(runs + n, page, got * sizeof(*page));
+            n += got;
+            free(page);
+            if (got < want)
+                break;
+            before = runs[n - 1].id;
         }
     }
     const sk_tz_t *tz = cfg->tz;

@@ -12,6 +12,8 @@
 static void copy_out(int fd, off_t *off)
 {
     char buf[65536];
+    if (fd < 0)
+        return;
     for (;;) {
         ssize_t n = pread(fd, buf, sizeof(buf), *off);
         if (n <= 0)
@@ -101,6 +103,7 @@ int sk_cmd_logs(int argc, char **argv)
         goto out;
     }
     off_t off = 0;
+    unsigned polls = 0;
     for (;;) {
         if (fd < 0)
             fd = open(run.log_path, O_RDONLY | O_CLOEXEC);
@@ -110,6 +113,23 @@ int sk_cmd_logs(int argc, char **argv)
             break;
         struct timespec ts = {0, 200 * 1000000L};
         nanosleep(&ts, NULL);
+        /* Every 2 s: is there still a daemon to finish this run? */
+        if (++polls % 10 == 0) {
+            json_t *req = json_pack("{s:s}", "cmd", "status"), *reply = NULL;
+            sk_err_t cerr;
+            sk_err_clear(&cerr);
+            int up = sk_cli_ctl(cfg->state_dir, req, &reply, &cerr) == 0;
+            json_decref(req);
+            json_decref(reply);
+            if (!up) {
+                copy_out(fd >= 0 ? fd : -1, &off);
+                sk_cli_error("logs: sked is not running; run %" PRId64
+                             " will be marked interrupted when it starts again",
+                             run.id);
+                rc = SK_EXIT_USER;
+                break;
+            }
+        }
         sk_run_t again;
         if (st->ops->run_get(st, run.id, &again, &err) == 0) {
             run.status = again.status;

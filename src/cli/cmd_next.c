@@ -47,6 +47,10 @@ int sk_cmd_next(int argc, char **argv)
                 anchor = js.last_fire;
         }
     }
+    if (!job->enabled)
+        fprintf(stderr, "sked: next: %s is disabled (enabled: false); these instants apply once "
+                        "it is enabled\n",
+                job->name);
     if (job->trigger == SK_TRIGGER_NONE) {
         printf("%s runs only when triggered%s\n", job->name, job->reboot ? " and at start-up" : "");
         goto out;

@@ -48,6 +48,11 @@ void sk_log(sk_log_level_t level, const char *fmt, ...)
         n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
     va_end(ap);
     size_t len = n < 0 ? 0 : SK_MIN((size_t)n, sizeof(line) - 2);
+    /* One event, one line: a value with a line break (a child's error text)
+     * must not start a line of its own. */
+    for (size_t i = 0; i < len; i++)
+        if (line[i] == '\n' || line[i] == '\r')
+            line[i] = ' ';
     line[len++] = '\n';
     /* One write per line so that lines from a crash are never interleaved. */
     ssize_t w = write(2, line, len);

@@ -10,6 +10,8 @@
  * the rest are counted and logged, not recorded one by one. */
 #define MAX_BACKLOG 1000
 #define MAX_SCAN 100000
+/* overlap: queue holds at most this many runs of one job waiting. */
+#define MAX_QUEUED 100
 /* A wall clock that moved this far from the monotonic clock jumped. */
 #define JUMP_MS 2000
 
@@ -151,6 +153,9 @@ static void decide(sk_daemon_t *d, sk_jobrt_t *j, int64_t now, intents_t *out)
                          d->starting ? "sked was not running" : "too late to start");
         } else if (cfg->overlap == SK_OVERLAP_SKIP && (j->active > 0 || j->waiting > 0)) {
             intents_push(out, j, at, trig, SK_RUN_SKIPPED, "the previous run is still going");
+        } else if (cfg->overlap == SK_OVERLAP_QUEUE && j->waiting >= MAX_QUEUED) {
+            intents_push(out, j, at, trig, SK_RUN_SKIPPED,
+                         "the queue of runs waiting for the previous one is full (100)");
         } else {
             /* Catch-up runs of one batch queue behind each other in order,
              * whatever the overlap policy: "all" means each of them. */
