@@ -212,9 +212,15 @@ static void reload(sk_daemon_t *d, const char *why)
     }
     save_new_jobs(d);
     /* Waiting runs of kept jobs follow the new definition. */
-    for (sk_runrt_t *r = d->waiting; r; r = r->next)
-        if (r->job->cfg)
-            r->cfg = r->job->cfg;
+    for (sk_runrt_t *r = d->waiting; r; r = r->next) {
+        /* Steps keep their workflow's definition; a run keeps its own when
+         * its job turned from a workflow into a plain job or back. */
+        if (r->wf || !r->job->cfg || r->is_workflow != (r->job->cfg->nsteps > 0))
+            continue;
+        sk_config_unref(r->snap);
+        r->snap = sk_config_ref(d->config);
+        r->cfg = r->job->cfg;
+    }
     sk_config_unref(old);
     sk_log(SK_LOG_INFO,
            "event=reloaded trigger=%s jobs=%zu added=%zu changed=%zu removed=%zu unchanged=%zu",

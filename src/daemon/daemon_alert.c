@@ -185,14 +185,16 @@ static void alert_pump(sk_daemon_t *d)
         uv_timer_start(&d->alert_timer, on_alert_timer, (uint64_t)(next - now), 0);
 }
 
-static void enqueue(sk_daemon_t *d, int64_t id, const char *job, const sk_alert_cfg_t *cfg,
-                    sk_alert_channel_t ch, const char *payload, int attempts, int64_t next_at)
+/* snap owns cfg: it is kept for as long as the delivery may be retried. */
+static void enqueue(sk_daemon_t *d, int64_t id, const char *job, sk_config_t *snap,
+                    const sk_alert_cfg_t *cfg, sk_alert_channel_t ch, const char *payload,
+                    int attempts, int64_t next_at)
 {
     sk_alertjob_t *a = sk_xcalloc(1, sizeof(*a));
     a->d = d;
     a->id = id;
     a->job = sk_xstrdup(job);
-    a->snap = sk_config_ref(d->config);
+    a->snap = sk_config_ref(snap);
     a->cfg = cfg;
     a->channel = ch;
     a->payload = sk_xstrdup(payload);
@@ -204,15 +206,19 @@ static void enqueue(sk_daemon_t *d, int64_t id, const char *job, const sk_alert_
     *pp = a;
 }
 
-void sk_daemon__alert(sk_daemon_t *d, sk_jobrt_t *j, const sk_alert_cfg_t *cfg, unsigned event,
-                      sk_alert_event_t *ev, const char *log_path)
+void sk_daemon__alert(sk_daemon_t *d, sk_jobrt_t *j, sk_config_t *snap,
+                      const sk_alert_cfg_t *cfg, unsigned event, sk_alert_event_t *ev,
+                      const char *log_path)
 {
     if (!cfg || !(cfg->on & event) || d->stopping)
         return;
     int64_t now = sk_now_ms();
+    /* A step's own alert and its workflow's alert go to different people:
+     * each has its own budget. */
+    int64_t *last = j ? (ev->step ? j->last_step_alert : j->last_alert) : NULL;
     int k = event_index(event);
-    bool limited = j && event != SK_ALERT_RECOVERED && j->last_alert[k] &&
-                   now - j->last_alert[k] < ALERT_RATE_MS;
+    bool limited = last && event != SK_ALERT_RECOVERED && last[k] &&
+                   now - last[k] < ALERT_RATE_MS;
     char host[256] = "";
     gethostname(host, sizeof(host) - 1);
     char *tail = log_tail(log_path);
@@ -262,10 +268,10 @@ void sk_daemon__alert(sk_daemon_t *d, sk_jobrt_t *j, const sk_alert_cfg_t *cfg, 
         sk_log(SK_LOG_INFO, "event=alert job=%s%s%s alert=%" PRId64 " on=%s channel=%s", ev->job,
                ev->step ? " step=" : "", ev->step ? ev->step : "", rec.id, ev->event,
                rec.channel);
-        enqueue(d, rec.id, ev->job, cfg, chans[i].ch, payload, 0, now);
+        enqueue(d, rec.id, ev->job, snap, cfg, chans[i].ch, payload, 0, now);
     }
-    if (j && !limited)
-        j->last_alert[k] = now;
+    if (last && !limited)
+        last[k] = now;
     free(json);
     free(slack);
     free(tail);
@@ -298,8 +304,8 @@ static bool is_bad(int st)
            st == SK_RUN_INTERRUPTED;
 }
 
-void sk_daemon__alert_outcome(sk_daemon_t *d, sk_jobrt_t *j, const sk_alert_cfg_t *cfg,
-                              const sk_alert_outcome_t *o)
+void sk_daemon__alert_outcome(sk_daemon_t *d, sk_jobrt_t *j, sk_config_t *snap,
+                              const sk_alert_cfg_t *cfg, const sk_alert_outcome_t *o)
 {
     if (!cfg)
         return;
@@ -318,9 +324,9 @@ void sk_daemon__alert_outcome(sk_daemon_t *d, sk_jobrt_t *j, const sk_alert_cfg_
     ev.reason = o->reason;
     unsigned event = status_event(o->status);
     if (event)
-        sk_daemon__alert(d, j, cfg, event, &ev, o->log_path);
+        sk_daemon__alert(d, j, snap, cfg, event, &ev, o->log_path);
     if (o->status == SK_RUN_SUCCEEDED && is_bad(o->prev_outcome))
-        sk_daemon__alert(d, j, cfg, SK_ALERT_RECOVERED, &ev, o->log_path);
+        sk_daemon__alert(d, j, snap, cfg, SK_ALERT_RECOVERED, &ev, o->log_path);
 }
 
 void sk_daemon__alert_missed(sk_daemon_t *d, sk_jobrt_t *j, int64_t run_id, int64_t at,
@@ -346,7 +352,7 @@ void sk_daemon__alert_missed(sk_daemon_t *d, sk_jobrt_t *j, int64_t run_id, int6
     ev.exit_code = -1;
     ev.scheduled_at = at;
     ev.reason = reason;
-    sk_daemon__alert(d, j, cfg, SK_ALERT_MISSED, &ev, NULL);
+    sk_daemon__alert(d, j, d->config, cfg, SK_ALERT_MISSED, &ev, NULL);
 }
 
 void sk_daemon__alert_late(sk_daemon_t *d, sk_runrt_t *r)
@@ -366,7 +372,7 @@ void sk_daemon__alert_late(sk_daemon_t *d, sk_runrt_t *r)
     ev.scheduled_at = r->scheduled_at;
     ev.started_at = r->started_ms;
     ev.reason = reason;
-    sk_daemon__alert(d, r->job, cfg, SK_ALERT_LATE, &ev, r->log_path);
+    sk_daemon__alert(d, r->job, r->snap, cfg, SK_ALERT_LATE, &ev, r->log_path);
 }
 
 void sk_daemon__alerts_start(sk_daemon_t *d)
@@ -404,7 +410,7 @@ void sk_daemon__alerts_start(sk_daemon_t *d)
                                         "the channel is no longer configured", NULL);
             continue;
         }
-        enqueue(d, a->id, a->job, cfg, ch, a->payload, a->attempts, a->next_at);
+        enqueue(d, a->id, a->job, d->config, cfg, ch, a->payload, a->attempts, a->next_at);
     }
     sk_alert_recs_free(recs, n);
     alert_pump(d);

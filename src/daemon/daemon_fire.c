@@ -203,6 +203,10 @@ fail:
 
 static void act(sk_daemon_t *d, intents_t *v, int64_t now)
 {
+    /* Each job's new last fire first: what follows writes job states too. */
+    for (size_t i = 0; i < v->n; i++)
+        if (v->items[i].new_last_fire)
+            v->items[i].job->last_fire = v->items[i].new_last_fire;
     for (size_t i = 0; i < v->n; i++) {
         intent_t *it = &v->items[i];
         sk_jobrt_t *j = it->job;

@@ -32,6 +32,7 @@ struct sk_jobrt {
     int64_t missed_alerted;  /* the last missed instant an alert was raised for */
     bool unsaved;            /* its state is not in the store yet */
     int64_t last_alert[6];   /* per alert event: when one was last sent (rate limit) */
+    int64_t last_step_alert[6]; /* the same for its steps' own alerts */
 };
 
 /* Parameters of one run: the job's defaults overridden by the trigger. */
@@ -185,6 +186,9 @@ void sk_daemon__wf_apply(sk_daemon_t *d, sk_wf_action_t *acts, size_t n);
 void sk_daemon__wf_free_all(sk_daemon_t *d);
 /* Records and queues the steps of workflows that need an evaluation. */
 void sk_daemon__wf_kick(sk_daemon_t *d);
+/* Ends (interrupted) every unfinished step of workflow run parent, killing
+ * processes that outlived their daemon: for workflows whose job is gone. */
+void sk_daemon__wf_end_children(sk_daemon_t *d, int64_t parent, int64_t now, const char *reason);
 /* At start-up, for a workflow run left running or queued by an earlier life. */
 void sk_daemon__wf_recover(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *row, int64_t now);
 /* `sked retry RUN`: a finished workflow run again from its failed steps, or a
@@ -207,10 +211,12 @@ typedef struct sk_alert_outcome {
     const char *reason;
     const char *log_path;
 } sk_alert_outcome_t;
-void sk_daemon__alert(sk_daemon_t *d, sk_jobrt_t *j, const sk_alert_cfg_t *cfg, unsigned event,
-                      struct sk_alert_event *ev, const char *log_path);
-void sk_daemon__alert_outcome(sk_daemon_t *d, sk_jobrt_t *j, const sk_alert_cfg_t *cfg,
-                              const sk_alert_outcome_t *o);
+/* snap is the snapshot cfg belongs to: kept while the delivery may be retried. */
+void sk_daemon__alert(sk_daemon_t *d, sk_jobrt_t *j, sk_config_t *snap,
+                      const sk_alert_cfg_t *cfg, unsigned event, struct sk_alert_event *ev,
+                      const char *log_path);
+void sk_daemon__alert_outcome(sk_daemon_t *d, sk_jobrt_t *j, sk_config_t *snap,
+                              const sk_alert_cfg_t *cfg, const sk_alert_outcome_t *o);
 /* A fire that should have started and did not: once per instant. */
 void sk_daemon__alert_missed(sk_daemon_t *d, sk_jobrt_t *j, int64_t run_id, int64_t at,
                              const char *reason);

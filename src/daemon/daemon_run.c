@@ -523,7 +523,7 @@ void sk_daemon__on_flush(uv_timer_t *t)
                 .reason = reason,
                 .log_path = r->log_path,
             };
-            sk_daemon__alert_outcome(d, r->job, acfg, &o);
+            sk_daemon__alert_outcome(d, r->job, r->snap, acfg, &o);
             if (!r->wf)
                 sk_daemon__after(d, r->job, st);
         }
@@ -632,6 +632,9 @@ static void recover_one(sk_daemon_t *d, sk_run_t *run, int64_t now)
         sk_daemon__wf_recover(d, j, run, now);
         return;
     }
+    /* A workflow run of a job that is gone or no longer a workflow: end its
+     * steps with it. (A plain run has no children: nothing happens.) */
+    sk_daemon__wf_end_children(d, run->id, now, "its workflow is no longer in the configuration");
     /* A queued run with a log was started, but its start was not recorded
      * (the store failed): it may have run, so it must not run again. */
     bool started = run->status == SK_RUN_RUNNING ||

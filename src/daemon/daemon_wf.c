@@ -81,15 +81,18 @@ char *sk_params_json(const sk_params_t *p)
 
 /* ---- workflow runs ---- */
 
-static sk_wfrt_t *wf_alloc(sk_daemon_t *d, sk_jobrt_t *j, int64_t id, int attempt,
-                           sk_trigger_t trig, int64_t scheduled_at)
+/* cfg belongs to snap (the snapshot the run was recorded under): a reload
+ * may since have removed or changed the job. */
+static sk_wfrt_t *wf_alloc(sk_daemon_t *d, sk_jobrt_t *j, sk_config_t *snap,
+                           const sk_job_cfg_t *cfg, int64_t id, int attempt, sk_trigger_t trig,
+                           int64_t scheduled_at)
 {
     sk_wfrt_t *w = sk_xcalloc(1, sizeof(*w));
-    size_t n = j->cfg->nsteps;
+    size_t n = cfg->nsteps;
     w->d = d;
     w->job = j;
-    w->snap = sk_config_ref(d->config);
-    w->cfg = j->cfg;
+    w->snap = sk_config_ref(snap);
+    w->cfg = cfg;
     w->id = id;
     w->attempt = attempt;
     w->trigger = trig;
@@ -218,7 +221,8 @@ static void keep_succeeded(sk_daemon_t *d, sk_wfrt_t *w, int64_t base)
 
 void sk_daemon__wf_start(sk_daemon_t *d, sk_runrt_t *r)
 {
-    sk_wfrt_t *w = wf_alloc(d, r->job, r->id, r->attempt, r->trigger, r->scheduled_at);
+    sk_wfrt_t *w = wf_alloc(d, r->job, r->snap, r->cfg, r->id, r->attempt, r->trigger,
+                            r->scheduled_at);
     w->params = r->params;
     memset(&r->params, 0, sizeof(r->params));
     sk_err_t err;
@@ -436,7 +440,7 @@ void sk_daemon__wf_apply(sk_daemon_t *d, sk_wf_action_t *acts, size_t n)
         };
         j->last_outcome = (int)st;
         if (!d->stopping)
-            sk_daemon__alert_outcome(d, j, w->cfg->alert, &o);
+            sk_daemon__alert_outcome(d, j, w->snap, w->cfg->alert, &o);
         wf_free(d, w);
         sk_daemon__after(d, j, st);
     }
@@ -566,14 +570,43 @@ void sk_daemon__after(sk_daemon_t *d, sk_jobrt_t *j, sk_run_status_t st)
     }
 }
 
+/* Ends one unfinished step row: its process first, if it outlived its daemon. */
+static void end_step_row(sk_daemon_t *d, const sk_run_t *s, int64_t now, const char *reason)
+{
+    if (s->status == SK_RUN_RUNNING && s->pid > 0 && sk_daemon__is_our_process(s->pid, s->id)) {
+        kill(-s->pid, SIGKILL);
+        kill(s->pid, SIGKILL);
+    }
+    d->store->ops->run_finish(d->store, s->id, SK_RUN_INTERRUPTED, now, -1, 0, reason, NULL);
+    sk_log(SK_LOG_WARN, "event=interrupted job=%s step=%s run=%" PRId64 " reason=\"%s\"", s->job,
+           s->step ? s->step : "?", s->id, reason);
+}
+
+void sk_daemon__wf_end_children(sk_daemon_t *d, int64_t parent, int64_t now, const char *reason)
+{
+    sk_run_filter_t f = {.parent_id = parent, .limit = SK_STORE_QUERY_MAX};
+    sk_run_t *rows = NULL;
+    size_t n = 0;
+    if (d->store->ops->runs_query(d->store, &f, &rows, &n, NULL) < 0)
+        return;
+    for (size_t k = 0; k < n; k++)
+        if (!sk_run_status_final(rows[k].status))
+            end_step_row(d, &rows[k], now, reason);
+    sk_runs_free(rows, n);
+}
+
 void sk_daemon__wf_recover(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *row, int64_t now)
 {
     const sk_store_ops_t *ops = d->store->ops;
     if (row->status == SK_RUN_QUEUED) {
-        sk_daemon__run_new(d, j, row);
+        sk_runrt_t *r = sk_daemon__run_new(d, j, row);
+        long long base = 0;
+        if (row->reason && sscanf(row->reason, "retry of run %lld", &base) == 1)
+            r->retry_of = base; /* which steps to keep survives a restart */
         return;
     }
-    sk_wfrt_t *w = wf_alloc(d, j, row->id, row->attempt, row->trigger, row->scheduled_at);
+    sk_wfrt_t *w = wf_alloc(d, j, d->config, j->cfg, row->id, row->attempt, row->trigger,
+                            row->scheduled_at);
     sk_params_build(j->cfg, row->params, &w->params);
     sk_run_filter_t f = {.parent_id = row->id, .limit = SK_STORE_QUERY_MAX};
     sk_run_t *rows = NULL;
@@ -590,6 +623,8 @@ void sk_daemon__wf_recover(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *row, i
         size_t i = step_index(w->cfg, rows[k].step);
         if (i != SIZE_MAX)
             latest[i] = &rows[k];
+        else if (!sk_run_status_final(rows[k].status))
+            end_step_row(d, &rows[k], now, "the step is no longer in the configuration");
     }
     for (size_t i = 0; i < w->cfg->nsteps; i++) {
         sk_run_t *s = latest[i];
@@ -623,23 +658,23 @@ void sk_daemon__wf_recover(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *row, i
                        "event=interrupted job=%s step=%s run=%" PRId64 " attempt=%d reason=\"%s\"",
                        j->name, sc->name, s->id, s->attempt, reason);
             }
-            if (s->attempt <= sc->retries) {
-                sk_run_t rec = {0};
-                rec.job = j->name;
-                rec.step = sc->name;
-                rec.parent_id = w->id;
-                rec.status = SK_RUN_QUEUED;
-                rec.trigger = SK_TRIG_RETRY;
-                rec.attempt = s->attempt + 1;
-                rec.scheduled_at = s->scheduled_at;
-                rec.queued_at = now;
-                rec.exit_code = -1;
-                if (ops->run_insert(d->store, &rec, &err) == 0) {
-                    sk_log(SK_LOG_INFO,
-                           "event=retry_scheduled job=%s step=%s run=%" PRId64 " attempt=%d",
-                           j->name, sc->name, rec.id, rec.attempt);
-                    sk_daemon__step_new(d, w, i, &rec);
-                }
+            /* sked itself interrupted it: it gets another attempt whatever
+             * its retries (a stop is not the step's failure). */
+            sk_run_t rec = {0};
+            rec.job = j->name;
+            rec.step = sc->name;
+            rec.parent_id = w->id;
+            rec.status = SK_RUN_QUEUED;
+            rec.trigger = SK_TRIG_RETRY;
+            rec.attempt = s->attempt + 1;
+            rec.scheduled_at = s->scheduled_at;
+            rec.queued_at = now;
+            rec.exit_code = -1;
+            if (ops->run_insert(d->store, &rec, &err) == 0) {
+                sk_log(SK_LOG_INFO,
+                       "event=retry_scheduled job=%s step=%s run=%" PRId64 " attempt=%d", j->name,
+                       sc->name, rec.id, rec.attempt);
+                sk_daemon__step_new(d, w, i, &rec);
             } else {
                 w->states[i] = SK_DAG_FAILED;
             }
@@ -686,6 +721,9 @@ int64_t sk_daemon__retry(sk_daemon_t *d, int64_t run_id, sk_err_t *err)
         rec.queued_at = sk_now_ms();
         rec.exit_code = -1;
         rec.params = row.params;
+        char why[64];
+        sk_snprintf(why, sizeof(why), "retry of run %" PRId64, run_id);
+        rec.reason = why;
         rc = ops->run_insert(d->store, &rec, err);
         if (rc < 0) {
             id = rc;
