@@ -113,6 +113,12 @@ int sk_cmd_exec(int argc, char **argv)
         rc = SK_EXIT_USER;
         goto out;
     }
+    if (job->nsteps) {
+        sk_cli_error("exec: %s is a workflow; run it through the daemon with `sked trigger %s`",
+                     job->name, job->name);
+        rc = SK_EXIT_USER;
+        goto out;
+    }
     char logs[4096];
     sk_snprintf(logs, sizeof(logs), "%s/logs/%s", cfg->state_dir, job->name);
     if (mkdir_p(logs) < 0 || sk_store_open(cfg->store_url, &st, &err) < 0) {

@@ -41,7 +41,7 @@ static void emit(json_t *arr, const sk_tz_t *tz, const sk_run_t *r, bool json, i
     else if (r->signal)
         sk_snprintf(exitb, sizeof(exitb), "signal %d", r->signal);
     if (depth)
-        sk_snprintf(name, sizeof(name), "  └ %s", r->step ? r->step : "?");
+        sk_snprintf(name, sizeof(name), "  - %s", r->step ? r->step : "?");
     else
         sk_snprintf(name, sizeof(name), "%s", r->job);
     printf("%-8" PRId64 " %-24s %-11s %-3d %-9s %-26s %-9s %s%s%s\n", r->id, name,

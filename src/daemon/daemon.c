@@ -408,10 +408,11 @@ int sk_daemon_main(const char *config_path)
     for (size_t i = 0; i < d->config->njobs; i++)
         add_job(d, &d->config->jobs[i], now, false);
     save_new_jobs(d);
+    /* Deliveries a crash left pending first: recovery may raise new ones. */
+    sk_daemon__alerts_start(d);
     sk_daemon__recover(d, now);
     for (size_t i = 0; i < d->njobs; i++)
         sk_daemon__schedule_job(d, d->jobs[i], now);
-    sk_daemon__alerts_start(d);
 
     if (sk_daemon__ctl_start(d, &err) < 0) {
         /* Without its socket the daemon could not be told anything: refuse. */

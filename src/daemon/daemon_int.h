@@ -153,6 +153,8 @@ void sk_daemon__pump(sk_daemon_t *d, int64_t now);
 void sk_daemon__stop_all(sk_daemon_t *d, bool hard);
 void sk_daemon__recover(sk_daemon_t *d, int64_t now);
 int64_t sk_daemon__earliest_wait(sk_daemon_t *d);
+/* Prunes j's old runs (and their logs) by cfg's keep_runs and keep_days. */
+void sk_daemon__prune(sk_daemon_t *d, sk_jobrt_t *j, const sk_job_cfg_t *cfg);
 /* Raises `late` for runs past their job's expected duration. */
 void sk_daemon__check_late(sk_daemon_t *d, int64_t now);
 void sk_daemon__on_flush(uv_timer_t *t);

@@ -121,13 +121,15 @@ static const sk_body_t *run_body(const sk_runrt_t *r)
     return r->step ? &r->step->body : &r->cfg->body;
 }
 
-/* ${{ params.NAME }} in each argument is replaced by the parameter's value. */
-static void subst_params(char **argv, const sk_params_t *p)
+/* ${{ params.NAME }} in each argument is replaced by the parameter's value;
+ * in a shell: command, by the value quoted for the shell, so that a value
+ * can never become a command. */
+static void subst_params(char **argv, const sk_params_t *p, bool shell)
 {
     for (size_t i = 0; argv && argv[i]; i++) {
         if (!strstr(argv[i], "${{"))
             continue;
-        char *out = sk_dag_subst(argv[i], p->kv, p->n);
+        char *out = sk_dag_subst(argv[i], p->kv, p->n, shell);
         free(argv[i]);
         argv[i] = out;
     }
@@ -153,7 +155,7 @@ static void start_run(sk_daemon_t *d, sk_runrt_t *r, bool *in_tx)
         finish_early(d, r, err.msg);
         return;
     }
-    subst_params(argv, r->wf ? &r->wf->params : &r->params);
+    subst_params(argv, r->wf ? &r->wf->params : &r->params, body->kind == SK_BODY_SHELL);
     char sched[40];
     sk_format_utc_ms(r->scheduled_at, sched, sizeof(sched));
     sk_kv_t *extra = NULL;
@@ -344,6 +346,18 @@ static void remove_log(const char *path, void *data)
         unlink(path);
 }
 
+void sk_daemon__prune(sk_daemon_t *d, sk_jobrt_t *j, const sk_job_cfg_t *cfg)
+{
+    if (cfg->keep_runs <= 0 && cfg->keep_days_ms <= 0)
+        return;
+    sk_err_t err;
+    sk_err_clear(&err);
+    int64_t cutoff = cfg->keep_days_ms > 0 ? sk_now_ms() - cfg->keep_days_ms : 0;
+    if (d->store->ops->prune(d->store, j->name, (size_t)cfg->keep_runs, cutoff, remove_log, NULL,
+                             &err) < 0)
+        sk_log(SK_LOG_WARN, "event=prune_failed job=%s msg=\"%s\"", j->name, err.msg);
+}
+
 typedef struct {
     sk_runrt_t *r;
     sk_run_t rec;
@@ -463,6 +477,8 @@ void sk_daemon__on_flush(uv_timer_t *t)
             size_t n = snaps[i].w->cfg->nsteps;
             memcpy(snaps[i].w->states, snaps[i].states, n * sizeof(sk_dag_state_t));
             memcpy(snaps[i].w->step_attempt, snaps[i].attempts, n * sizeof(int));
+            snaps[i].w->done = false; /* its end was not recorded either */
+            snaps[i].w->dirty = true;
         }
         for (size_t i = 0; i < nretry; i++)
             free(retries[i].rec.params);
@@ -527,13 +543,8 @@ void sk_daemon__on_flush(uv_timer_t *t)
             if (!r->wf)
                 sk_daemon__after(d, r->job, st);
         }
-        if (!r->wf && r->cfg && (r->cfg->keep_runs > 0 || r->cfg->keep_days_ms > 0)) {
-            int64_t cutoff = r->cfg->keep_days_ms > 0 ? now - r->cfg->keep_days_ms : 0;
-            if (ops->prune(d->store, r->job->name, (size_t)r->cfg->keep_runs, cutoff, remove_log,
-                           NULL, &err) < 0)
-                sk_log(SK_LOG_WARN, "event=prune_failed job=%s msg=\"%s\"", r->job->name,
-                       err.msg);
-        }
+        if (!r->wf && r->cfg)
+            sk_daemon__prune(d, r->job, r->cfg);
     }
     for (size_t i = 0; i < nretry; i++) {
         sk_runrt_t *r = retries[i].r;

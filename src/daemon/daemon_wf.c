@@ -194,7 +194,9 @@ static void keep_succeeded(sk_daemon_t *d, sk_wfrt_t *w, int64_t base)
             ok_run[i] = rows[k].status == SK_RUN_SUCCEEDED ? rows[k].id : 0;
     }
     for (size_t i = 0; i < w->cfg->nsteps; i++) {
-        if (!ok_run[i])
+        /* Only work steps are kept: `when: always` and `when: failure`
+         * steps react to this run's outcome and run again if due. */
+        if (!ok_run[i] || w->cfg->steps[i].when != SK_WHEN_SUCCESS)
             continue;
         char reason[64];
         sk_snprintf(reason, sizeof(reason), "kept from run %" PRId64, base);
@@ -270,8 +272,7 @@ int sk_daemon__wf_collect_outputs(sk_daemon_t *d, sk_runrt_t *r, sk_err_t *err)
         return 0;
     char *buf = sk_xmalloc(OUTPUT_MAX + 1);
     ssize_t len = read(fd, buf, OUTPUT_MAX);
-    close(fd);
-    unlink(path);
+    close(fd); /* removed with its folder when the workflow ends, after commit */
     if (len < 0)
         len = 0;
     buf[len] = '\0';
@@ -424,9 +425,13 @@ void sk_daemon__wf_apply(sk_daemon_t *d, sk_wf_action_t *acts, size_t n)
         sk_log(st == SK_RUN_SUCCEEDED ? SK_LOG_INFO : SK_LOG_WARN,
                "event=finished job=%s run=%" PRId64 " attempt=%d status=%s workflow=%zu",
                w->job->name, w->id, w->attempt, sk_run_status_str(st), w->cfg->nsteps);
-        char dir[4096];
+        char dir[4096], path[4096];
+        for (size_t k = 0; k < w->cfg->nsteps; k++) {
+            out_path(d, w->id, w->cfg->steps[k].name, path, sizeof(path));
+            unlink(path); /* collected and committed */
+        }
         sk_snprintf(dir, sizeof(dir), "%s/runs/%" PRId64, d->state_dir, w->id);
-        rmdir(dir); /* empty once every step's output was collected */
+        rmdir(dir);
         sk_jobrt_t *j = w->job;
         sk_alert_outcome_t o = {
             .run_id = w->id,
@@ -441,6 +446,7 @@ void sk_daemon__wf_apply(sk_daemon_t *d, sk_wf_action_t *acts, size_t n)
         j->last_outcome = (int)st;
         if (!d->stopping)
             sk_daemon__alert_outcome(d, j, w->snap, w->cfg->alert, &o);
+        sk_daemon__prune(d, j, w->cfg);
         wf_free(d, w);
         sk_daemon__after(d, j, st);
     }
@@ -638,8 +644,15 @@ void sk_daemon__wf_recover(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *row, i
             keep_outputs(d, w, i, s->id, 0);
             break;
         case SK_RUN_SKIPPED:
-            w->states[i] = s->reason && (strstr(s->reason, "fail")) ? SK_DAG_UPSTREAM_FAILED
-                                                                     : SK_DAG_SKIPPED;
+            /* The reasons sk_dag_eval writes: "upstream X failed" and "...
+             * (failure upstream)" are failures; "was skipped" and "no
+             * upstream step failed" are not. */
+            w->states[i] = s->reason && strncmp(s->reason, "upstream ", 9) == 0 &&
+                                   (strstr(s->reason, "(failure upstream)") ||
+                                    (strlen(s->reason) > 7 &&
+                                     strcmp(s->reason + strlen(s->reason) - 7, " failed") == 0))
+                               ? SK_DAG_UPSTREAM_FAILED
+                               : SK_DAG_SKIPPED;
             break;
         case SK_RUN_QUEUED:
             sk_daemon__step_new(d, w, i, s);

@@ -145,8 +145,30 @@ size_t sk_dag_layers(const sk_job_cfg_t *wf, size_t *layer)
     return n;
 }
 
-char *sk_dag_subst(const char *text, const sk_kv_t *params, size_t n)
+/* value single-quoted for sh: ' becomes '\''. New memory. */
+static char *sh_quote(const char *v)
 {
+    size_t len = 2;
+    for (const char *p = v; *p; p++)
+        len += *p == '\'' ? 4 : 1;
+    char *out = sk_xmalloc(len + 1), *o = out;
+    *o++ = '\'';
+    for (const char *p = v; *p; p++) {
+        if (*p == '\'') {
+            memcpy(o, "'\\''", 4);
+            o += 4;
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o++ = '\'';
+    *o = '\0';
+    return out;
+}
+
+char *sk_dag_subst(const char *text, const sk_kv_t *params, size_t n, bool shell_quote)
+{
+    char *quoted = NULL;
     size_t cap = strlen(text) + 64, len = 0;
     char *out = sk_xmalloc(cap);
     const char *p = text;
@@ -184,8 +206,14 @@ char *sk_dag_subst(const char *text, const sk_kv_t *params, size_t n)
                 value = open;
                 vlen = (size_t)(close + 2 - open);
             }
-            if (!vlen)
+            if (!vlen) {
+                if (shell_quote) {
+                    free(quoted);
+                    quoted = sh_quote(value);
+                    value = quoted;
+                }
                 vlen = strlen(value);
+            }
         }
         while (len + lit + vlen + 1 > cap) {
             cap *= 2;
@@ -202,5 +230,6 @@ char *sk_dag_subst(const char *text, const sk_kv_t *params, size_t n)
         }
     }
     out[len] = '\0';
+    free(quoted);
     return out;
 }

@@ -54,8 +54,10 @@ size_t sk_dag_layers(const sk_job_cfg_t *wf, size_t *layer);
 
 /*
  * Replaces each "${{ params.NAME }}" in text (spaces inside the braces
- * optional) by NAME's value from params; unknown names become "". New memory.
+ * optional) by NAME's value from params; unknown names become "". With
+ * shell_quote, each value is inserted single-quoted for sh ('it'\''s').
+ * New memory.
  */
-char *sk_dag_subst(const char *text, const sk_kv_t *params, size_t n);
+char *sk_dag_subst(const char *text, const sk_kv_t *params, size_t n, bool shell_quote);
 
 #endif

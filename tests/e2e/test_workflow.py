@@ -212,4 +212,31 @@ def test_history_lists_steps_under_their_workflow(daemon):
     d.cli("trigger", "etl")
     wait_wf(d, "etl")
     text = d.cli("history", "etl").stdout.splitlines()
-    assert "etl" in text[1] and "└ a" in text[2]
+    assert "etl" in text[1] and "  - a" in text[2]
+
+
+def test_params_in_shell_commands_cannot_inject(daemon, tmp_path):
+    d = daemon("""
+        jobs:
+          greet:
+            params: {name: world}
+            steps:
+              say:
+                shell: "echo hello ${{ params.name }}"
+    """)
+    d.cli("trigger", "greet", "-p", "name=x'; echo INJECTED; echo '")
+    wf = wait_wf(d, "greet")[0]
+    out = d.cli("logs", "greet", "--run", str(wf["steps"]["say"][-1]["id"])).stdout
+    assert "hello x'; echo INJECTED; echo '" in out
+    assert "out | INJECTED" not in out
+
+
+def test_exec_refuses_a_workflow(tmp_path):
+    d = Daemon(tmp_path, """
+        jobs:
+          wf:
+            steps:
+              a: {run: [true]}
+    """, start=False)
+    r = d.cli("exec", "wf", check=False)
+    assert r.returncode == 1 and "sked trigger wf" in r.stderr
