@@ -1,0 +1,351 @@
+#!/usr/bin/python3
+"""A daemon holding many scheduled jobs: start-up time, memory, and what it
+costs while nothing is due. sked against APScheduler 3, in the same run.
+
+usage: /usr/bin/python3 bench/scale.py [--build DIR] [--jobs N] [--idle S]
+                                       [--no-aps] [--out DIR]
+       (defaults: 100,000 jobs, 20 s idle)
+
+Jobs: N jobs named j00000..., each `schedule: "H H 1 1 *"`, run: [true]
+(given once under `defaults:`, each job's body empty: sked caps sked.yaml at
+1 MiB, and 100,000 jobs written out in full would be 4.7 MB; see write_yaml).
+H is hashed from the job's name (Jenkins style), so the jobs spread over
+the minutes and hours of January 1st. Why not `H H * * *`: that fires about
+70 of 100,000 jobs every minute, so a 20-second window would almost always
+contain a due job and the idle figures would measure firing, not idling.
+`H H 1 1 *` keeps the same cron machinery (hashing, a real next-fire
+search per job, a full heap) but nothing is due before next January 1st;
+the run refuses to measure on December 31st / January 1st (UTC and local),
+when some job could be due. (An `at:` far in the future would also be idle,
+but would skip the cron work at start-up.)
+
+APScheduler 3 (Debian's python3-apscheduler): a BlockingScheduler with the
+default MemoryJobStore, N jobs added before start() with
+CronTrigger(month=1, day=1, hour=h, minute=m) where (h, m) come from the same
+kind of name hash; each job would run `true` with subprocess. Its jobs are
+given in Python, not parsed from a file: that is how APScheduler is used.
+
+Measured for each, in that order, one after the other:
+  start-up   exec -> the ready line on stderr (sked: event=started_daemon;
+             APScheduler: a listener on EVENT_SCHEDULER_STARTED)
+  memory     VmRSS and VmHWM from /proc/PID/status, 1 s after ready
+  idle       over S seconds with nothing due, after a 2 s settle: CPU time
+             (utime+stime from /proc/PID/stat) and wake-ups
+             (voluntary_ctxt_switches + nonvoluntary_ctxt_switches, summed
+             over /proc/PID/task/*/status, so every thread counts)
+Targets (sked): start-up < 2 s, RSS (and its peak) < 100 MB = 95.4 MiB, no
+wake-ups while idle.
+The configuration folder is left alone while sked runs: the daemon watches
+it for edits of sked.yaml, and any file written there wakes it.
+Exit status 0 even when a target is missed; 1 on a broken run.
+"""
+import argparse
+import datetime as dt
+import fcntl
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+TARGET_START_S = 2.0
+TARGET_RSS_MIB = 100e6 / 2**20  # 100 MB = 95.4 MiB
+SETTLE_S = 2.0
+READY_TIMEOUT_S = 600
+
+
+def sked_revision(sked):
+    """Which sked was measured: the git commit, and whether src/ had edits."""
+    def git(*args):
+        return subprocess.run(["git", "-C", ROOT] + list(args), capture_output=True,
+                              text=True).stdout.strip()
+    built = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(sked)))
+    if os.path.commonpath([os.path.abspath(sked), ROOT]) != ROOT:
+        return "%s (outside this repository; binary built %s)" % (sked, built)
+    rev = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = " + uncommitted changes in src/" if git("status", "--porcelain", "src") else ""
+    return "%s (commit %s%s; binary built %s)" % (os.path.relpath(sked, ROOT), rev, dirty, built)
+
+
+def one_at_a_time(out):
+    """Blocks while another daemon benchmark runs on this machine (they share
+    bench/out and disturb each other's timings); returns the lock's fd, held
+    until this process exits."""
+    parent = os.path.dirname(os.path.abspath(out))
+    os.makedirs(parent, exist_ok=True)
+    fd = os.open(os.path.join(parent, "daemon-bench.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print("waiting for another daemon benchmark to finish (%s) ..."
+              % os.path.join(parent, "daemon-bench.lock"), flush=True)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def names(n):
+    return ["j%05d" % i for i in range(n)]
+
+
+def write_yaml(path, n):
+    """Every job takes its trigger and command from `defaults:` and has an
+    empty body: sked refuses a sked.yaml over 1 MiB, and 100,000 jobs written
+    out in full (`  j00000: {schedule: "H H 1 1 *", run: [true]}`, 47 bytes
+    each) would be 4.7 MB. This way a job costs 10 bytes (`  j00000:`) and
+    the same memory once loaded (defaults are copied into each job)."""
+    with open(path, "w") as f:
+        f.write('state_dir: .sked\ndefaults: {schedule: "H H 1 1 *", run: [true]}\njobs:\n')
+        for name in names(n):
+            f.write("  %s:\n" % name)
+    return os.path.getsize(path)
+
+
+def status_fields(pid):
+    """{field: value} from /proc/PID/status (values as text)."""
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.strip()
+    return out
+
+
+def kb(v):
+    return int(v.split()[0])
+
+
+def cpu_s(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    # fields 14 and 15 (utime, stime) are rest[11], rest[12]
+    return (int(rest[11]) + int(rest[12])) / CLK_TCK
+
+
+def switches(pid):
+    """(voluntary, nonvoluntary, threads) summed over every thread."""
+    vol = nonvol = threads = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            st = {}
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                for line in f:
+                    k, _, v = line.partition(":")
+                    st[k] = v.strip()
+        except FileNotFoundError:
+            continue
+        vol += int(st["voluntary_ctxt_switches"])
+        nonvol += int(st["nonvoluntary_ctxt_switches"])
+        threads += 1
+    return vol, nonvol, threads
+
+
+class Watched:
+    """A child whose stderr is read line by line; ready is when `mark` shows."""
+
+    def __init__(self, argv, mark_fn, cwd, env):
+        self.lines = []
+        self.ready_at = None
+        self.t0 = time.monotonic()
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, cwd=cwd, env=env)
+        self.mark = mark_fn(self.proc.pid)
+        self.ready = threading.Event()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for raw in self.proc.stderr:
+            line = raw.decode(errors="replace")
+            if self.ready_at is None and self.mark in line:
+                self.ready_at = time.monotonic()
+                self.ready.set()
+            self.lines.append(line)
+        self.ready.set()
+
+    def wait_ready(self):
+        self.ready.wait(READY_TIMEOUT_S)
+        if self.ready_at is None:
+            self.proc.kill()
+            sys.exit("scale: %s never became ready:\n%s"
+                     % (self.proc.args[0], "".join(self.lines[-20:])))
+        return self.ready_at - self.t0
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.reader.join(5)
+
+
+def measure(w, idle_s):
+    """Start-up, memory and idle figures of a started Watched process."""
+    pid = w.proc.pid
+    res = {"startup": w.wait_ready()}
+    time.sleep(1.0)
+    st = status_fields(pid)
+    res["rss_mb"] = kb(st["VmRSS"]) / 1024.0
+    res["hwm_mb"] = kb(st["VmHWM"]) / 1024.0
+    res["cpu_start"] = cpu_s(pid)  # what start-up cost in CPU
+    time.sleep(max(0.0, SETTLE_S - 1.0))
+    c0, (v0, n0, _) = cpu_s(pid), switches(pid)
+    lines0 = len(w.lines)
+    time.sleep(idle_s)
+    c1, (v1, n1, threads) = cpu_s(pid), switches(pid)
+    st = status_fields(pid)
+    res["rss_after_mb"] = kb(st["VmRSS"]) / 1024.0
+    res["idle_cpu_ms"] = (c1 - c0) * 1000.0
+    res["wake_vol"] = v1 - v0
+    res["wake_nonvol"] = n1 - n0
+    res["threads"] = threads
+    res["idle_log"] = w.lines[lines0:]
+    res["alive"] = w.proc.poll() is None
+    return res
+
+
+def run_sked(a, work):
+    cfgdir = os.path.join(work, "config")
+    os.makedirs(cfgdir)
+    config = os.path.join(cfgdir, "sked.yaml")
+    t = time.monotonic()
+    write_yaml(config, a.jobs)
+    gen_s = time.monotonic() - t
+    env = dict(os.environ)
+    env.pop("SKED_CONFIG", None)
+    w = Watched([a.sked, "run", "-c", config],
+                lambda pid: "event=started_daemon pid=%d " % pid, cfgdir, env)
+    try:
+        res = measure(w, a.idle)
+    finally:
+        w.stop()
+    res["yaml_mb"] = os.path.getsize(config) / 1e6
+    res["gen_s"] = gen_s
+    res["jobs_line"] = next((l.strip() for l in w.lines if "event=started_daemon" in l), "")
+    res["first_lines"] = w.lines[:5]
+    return res
+
+
+def run_aps(a, work):
+    os.makedirs(work, exist_ok=True)
+    w = Watched([sys.executable, os.path.abspath(__file__), "--aps-child", str(a.jobs)],
+                lambda pid: "aps ready pid=%d" % pid, work, dict(os.environ))
+    try:
+        return measure(w, a.idle)
+    finally:
+        w.stop()
+
+
+def hashed_hour_minute(name):
+    h = int.from_bytes(hashlib.sha1(name.encode()).digest()[:8], "big")
+    return (h >> 8) % 24, h % 60
+
+
+def aps_child(n):
+    from apscheduler.events import EVENT_SCHEDULER_STARTED
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    sched = BlockingScheduler()
+    for name in names(n):
+        h, m = hashed_hour_minute(name)
+        sched.add_job(subprocess.call, "cron", args=[["true"]], month=1, day=1, hour=h,
+                      minute=m, id=name, name=name)
+    sched.add_listener(lambda _e: print("aps ready pid=%d jobs=%d" % (os.getpid(), n),
+                                        file=sys.stderr, flush=True), EVENT_SCHEDULER_STARTED)
+    sched.start()
+
+
+def near_new_year():
+    for now in (dt.datetime.now(dt.timezone.utc), dt.datetime.now()):
+        if (now.month, now.day) in ((12, 31), (1, 1)):
+            return True
+    return False
+
+
+def fmt_row(label, s, p, unit="", digits=2):
+    def f(x):
+        if x is None:
+            return "-"
+        return ("%.*f%s" % (digits, x, unit)) if isinstance(x, float) else "%s%s" % (x, unit)
+    print("%-34s %16s %16s" % (label, f(s), f(p)))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--jobs", type=int, default=int(os.environ.get("BENCH_SCALE_JOBS", "100000")))
+    ap.add_argument("--idle", type=float, default=20.0)
+    ap.add_argument("--no-aps", action="store_true", help="measure sked only")
+    ap.add_argument("--out", default=os.path.join(HERE, "out", "scale"))
+    ap.add_argument("--aps-child", type=int, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.aps_child:
+        aps_child(a.aps_child)
+        return 0
+    a.sked = os.path.join(os.path.abspath(a.build), "sked")
+    if not os.access(a.sked, os.X_OK):
+        sys.exit("scale: %s is missing (make builds it)" % a.sked)
+    if near_new_year():
+        sys.exit("scale: January 1st is near: jobs `H H 1 1 *` may be due; run another day")
+    out = os.path.abspath(a.out)
+    lock = one_at_a_time(a.out)  # noqa: F841 (held until exit)
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+
+    print("scale: %s jobs `H H 1 1 *` (none due before next January 1st), idle window %.0f s; "
+          "load average before: %s" % ("{:,}".format(a.jobs), a.idle,
+                                       open("/proc/loadavg").read().split()[0]))
+    print("sked: %s" % sked_revision(a.sked))
+    print("  sked ...", flush=True)
+    s = run_sked(a, os.path.join(out, "sked"))
+    p = None
+    if not a.no_aps:
+        print("  APScheduler ...", flush=True)
+        p = run_aps(a, os.path.join(out, "aps"))
+    g = (lambda k: p[k]) if p else (lambda k: None)
+
+    print()
+    print("%-34s %16s %16s" % ("", "sked", "APScheduler 3"))
+    fmt_row("start-up, exec -> ready (s)", s["startup"], g("startup"))
+    fmt_row("CPU used by start-up (s)", s["cpu_start"], g("cpu_start"))
+    fmt_row("VmRSS after start (MiB)", s["rss_mb"], g("rss_mb"), digits=1)
+    fmt_row("VmHWM, peak RSS (MiB)", s["hwm_mb"], g("hwm_mb"), digits=1)
+    fmt_row("VmRSS after idle (MiB)", s["rss_after_mb"], g("rss_after_mb"), digits=1)
+    fmt_row("idle CPU over %.0f s (ms)" % a.idle, s["idle_cpu_ms"], g("idle_cpu_ms"), digits=0)
+    fmt_row("idle wake-ups, voluntary", s["wake_vol"], g("wake_vol"))
+    fmt_row("idle wake-ups, involuntary", s["wake_nonvol"], g("wake_nonvol"))
+    fmt_row("threads", s["threads"], g("threads"))
+    print("(sked read %.1f MB of YAML, written in %.2f s by this script; CPU figures have "
+          "%d ms resolution)" % (s["yaml_mb"], s["gen_s"], 1000 // CLK_TCK))
+    if s["idle_log"]:
+        print("sked logged while idle:")
+        for line in s["idle_log"][:10]:
+            print("    " + line.rstrip())
+    broken = not s["alive"] or (p is not None and not p["alive"])
+
+    print()
+    wake = s["wake_vol"] + s["wake_nonvol"]
+    print("target start-up < %.0f s: %.2f s -> %s" % (
+        TARGET_START_S, s["startup"], "met" if s["startup"] < TARGET_START_S else "NOT MET"))
+    print("target RSS < 100 MB (%.1f MiB): VmRSS %.1f MiB (peak %.1f MiB) -> %s" % (
+        TARGET_RSS_MIB, s["rss_mb"], s["hwm_mb"],
+        "met" if max(s["rss_mb"], s["hwm_mb"]) < TARGET_RSS_MIB else "NOT MET"))
+    print("target no wake-ups while idle: %d in %.0f s (CPU %.0f ms) -> %s" % (
+        wake, a.idle, s["idle_cpu_ms"], "met" if wake == 0 else "NOT MET"))
+    if broken:
+        print("a daemon died during the measurement")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
