@@ -115,6 +115,7 @@ bench: $(BIN) $(BUILD)/bench_cron $(BUILD)/bench_store $(BENCH_HELPERS)
 	$(PYTHON) bench/fire_precision.py --build $(BUILD) --seconds $(BENCH_SECONDS)
 	$(PYTHON) bench/launch_throughput.py --build $(BUILD)
 	$(PYTHON) bench/scale.py --build $(BUILD) --jobs $(BENCH_SCALE_JOBS) --idle $(BENCH_IDLE)
+	$(PYTHON) bench/workflow_latency.py --build $(BUILD)
 
 bench-quick:
 	$(MAKE) --no-print-directory bench BENCH_SECONDS=10 BENCH_SCALE_JOBS=20000 BENCH_IDLE=5
