@@ -150,6 +150,58 @@ static void fire_reboot_jobs(sk_daemon_t *d)
     }
 }
 
+/* A name -> index map for matching jobs across a reload in linear time
+ * (open addressing; keys are borrowed). */
+typedef struct {
+    const char **keys;
+    size_t *vals;
+    size_t mask;
+} name_map_t;
+
+static uint64_t name_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static void map_init(name_map_t *m, size_t n)
+{
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    m->keys = sk_xcalloc(cap, sizeof(*m->keys));
+    m->vals = sk_xcalloc(cap, sizeof(*m->vals));
+    m->mask = cap - 1;
+}
+
+static void map_put(name_map_t *m, const char *key, size_t val)
+{
+    size_t i = name_hash(key) & m->mask;
+    while (m->keys[i] && strcmp(m->keys[i], key) != 0)
+        i = (i + 1) & m->mask;
+    m->keys[i] = key;
+    m->vals[i] = val;
+}
+
+static size_t map_get(const name_map_t *m, const char *key)
+{
+    size_t i = name_hash(key) & m->mask;
+    while (m->keys[i]) {
+        if (strcmp(m->keys[i], key) == 0)
+            return m->vals[i];
+        i = (i + 1) & m->mask;
+    }
+    return SIZE_MAX;
+}
+
+static void map_release(name_map_t *m)
+{
+    free(m->keys);
+    free(m->vals);
+}
+
 static void reload(sk_daemon_t *d, const char *why)
 {
     sk_config_t *nc = NULL;
@@ -173,10 +225,18 @@ static void reload(sk_daemon_t *d, const char *why)
                             "the next start\"");
     int64_t now = sk_now_ms();
     size_t added = 0, changed = 0, removed = 0, kept = 0;
+    name_map_t newjobs, oldjobs;
+    map_init(&newjobs, nc->njobs);
+    for (size_t i = 0; i < nc->njobs; i++)
+        map_put(&newjobs, nc->jobs[i].name, i);
+    map_init(&oldjobs, d->njobs);
+    for (size_t i = 0; i < d->njobs; i++)
+        map_put(&oldjobs, d->jobs[i]->name, i);
     /* Match jobs by name: unchanged ones keep their state untouched. */
     for (size_t i = 0; i < d->njobs; i++) {
         sk_jobrt_t *j = d->jobs[i];
-        const sk_job_cfg_t *ncfg = sk_config_job(nc, j->name);
+        size_t ni = map_get(&newjobs, j->name);
+        const sk_job_cfg_t *ncfg = ni == SIZE_MAX ? NULL : &nc->jobs[ni];
         if (!ncfg) {
             if (j->cfg)
                 removed++;
@@ -204,12 +264,14 @@ static void reload(sk_daemon_t *d, const char *why)
     sk_config_t *old = d->config;
     d->config = nc;
     for (size_t i = 0; i < nc->njobs; i++) {
-        if (!sk_daemon__job(d, nc->jobs[i].name)) {
+        if (map_get(&oldjobs, nc->jobs[i].name) == SIZE_MAX) {
             sk_jobrt_t *j = add_job(d, &nc->jobs[i], now, true);
             sk_daemon__schedule_job(d, j, now);
             added++;
         }
     }
+    map_release(&newjobs);
+    map_release(&oldjobs);
     save_new_jobs(d);
     /* Waiting runs of kept jobs follow the new definition. */
     for (sk_runrt_t *r = d->waiting; r; r = r->next) {
