@@ -342,6 +342,31 @@ static void on_clock_set(uv_poll_t *h, int status, int events)
     arm_clock_watch(d);
 }
 
+static void on_tick_fd(uv_poll_t *h, int status, int events)
+{
+    sk_daemon_t *d = h->data;
+    uint64_t n;
+    (void)status;
+    (void)events;
+    if (read(d->tick_fd, &n, sizeof(n)) == (ssize_t)sizeof(n))
+        sk_daemon__on_tick(&d->tick);
+}
+
+static void start_tick_fd(sk_daemon_t *d)
+{
+    d->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (d->tick_fd < 0)
+        return;
+    if (uv_poll_init(d->loop, &d->tick_poll, d->tick_fd) == 0) {
+        d->tick_poll.data = d;
+        uv_poll_start(&d->tick_poll, UV_READABLE, on_tick_fd);
+        d->tick_polling = true;
+    } else {
+        close(d->tick_fd);
+        d->tick_fd = -1;
+    }
+}
+
 static void start_clock_watch(sk_daemon_t *d)
 {
     d->clock_fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -355,6 +380,11 @@ static void start_clock_watch(sk_daemon_t *d)
     }
 }
 #else
+static void start_tick_fd(sk_daemon_t *d)
+{
+    d->tick_fd = -1;
+}
+
 static void start_clock_watch(sk_daemon_t *d)
 {
     d->clock_fd = -1;
@@ -390,6 +420,9 @@ void sk_daemon__maybe_exit(sk_daemon_t *d)
     if (d->clock_watching)
         uv_close((uv_handle_t *)&d->clock_poll, on_close_free);
     d->clock_watching = false;
+    if (d->tick_polling)
+        uv_close((uv_handle_t *)&d->tick_poll, on_close_free);
+    d->tick_polling = false;
     sk_daemon__ctl_stop(d);
 }
 
@@ -424,6 +457,7 @@ int sk_daemon_main(const char *config_path)
     memset(d, 0, sizeof(*d));
     d->lock_fd = -1;
     d->clock_fd = -1;
+    d->tick_fd = -1;
     sk_errs_init(&errs);
     sk_err_clear(&err);
     sk_heap_init(&d->heap);
@@ -458,6 +492,7 @@ int sk_daemon_main(const char *config_path)
     uv_timer_init(&loop, &d->flush);
     uv_timer_init(&loop, &d->reload_debounce);
     d->tick.data = d->flush.data = d->reload_debounce.data = d;
+    start_tick_fd(d);
     uv_signal_init(&loop, &d->sigterm);
     uv_signal_init(&loop, &d->sigint);
     uv_signal_init(&loop, &d->sighup);
@@ -523,6 +558,8 @@ out:
         close(d->lock_fd);
     if (d->clock_fd >= 0)
         close(d->clock_fd);
+    if (d->tick_fd >= 0)
+        close(d->tick_fd);
     free(d->config_path);
     free(d->state_dir);
     free(d->sock_path);

@@ -6,6 +6,10 @@
  */
 #include "daemon_int.h"
 
+#ifdef __linux__
+#include <sys/timerfd.h>
+#endif
+
 /* At most this many past instants are looked at for one job in one wake;
  * the rest are counted and logged, not recorded one by one. */
 #define MAX_BACKLOG 1000
@@ -313,6 +317,33 @@ void sk_daemon__arm(sk_daemon_t *d)
         due = w;
     if (d->store_retry_at > now && due < d->store_retry_at)
         due = d->store_retry_at;
+#ifdef __linux__
+    if (d->tick_fd >= 0) {
+        /* Wake at the due instant to the nanosecond: libuv's timers count
+         * whole milliseconds of a cached loop clock, a millisecond or two
+         * late. The instant is a wall-clock one; the timer is monotonic, so
+         * a clock change does not move it (clock_went_back and the clock
+         * watch handle those). */
+        struct itimerspec its;
+        memset(&its, 0, sizeof(its));
+        uv_timer_stop(&d->tick);
+        if (due != INT64_MAX) {
+            struct timespec wall;
+            clock_gettime(CLOCK_REALTIME, &wall);
+            int64_t wall_ns = (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec;
+            int64_t delta = due * 1000000 - wall_ns;
+            if (delta <= 0) {
+                uv_timer_start(&d->tick, sk_daemon__on_tick, 0, 0);
+            } else {
+                /* Relative: the delay is what matters, whatever clocks say. */
+                its.it_value.tv_sec = delta / 1000000000;
+                its.it_value.tv_nsec = delta % 1000000000;
+            }
+        }
+        timerfd_settime(d->tick_fd, 0, &its, NULL);
+        return;
+    }
+#endif
     if (due == INT64_MAX) {
         uv_timer_stop(&d->tick); /* nothing due, ever: sleep until told */
         return;

@@ -114,7 +114,10 @@ struct sk_daemon {
     uv_timer_t alert_timer;
     bool alerts_stopped;
 
-    uv_timer_t tick;    /* the single timer for the earliest due thing */
+    uv_timer_t tick;    /* the single timer for the earliest due thing (and "now") */
+    int tick_fd;        /* Linux: a monotonic timerfd for precise wake-ups, or -1 */
+    uv_poll_t tick_poll;
+    bool tick_polling;
     uv_timer_t flush;   /* 0 ms: record finished runs in one transaction */
     uv_timer_t reload_debounce;
     uv_signal_t sigterm, sigint, sighup;
