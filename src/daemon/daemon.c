@@ -14,6 +14,9 @@
 #ifdef __linux__
 #include <sys/timerfd.h>
 #endif
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 static int mkdirs(const char *path, mode_t mode)
 {
@@ -529,6 +532,10 @@ int sk_daemon_main(const char *config_path)
             uv_close((uv_handle_t *)&d->watch, NULL);
     }
     start_clock_watch(d);
+#ifdef __GLIBC__
+    /* Parsing a large sked.yaml leaves freed memory glibc would keep. */
+    malloc_trim(0);
+#endif
     sk_log(SK_LOG_INFO, "event=started_daemon pid=%d jobs=%zu config=%s state_dir=%s version=%s",
            (int)getpid(), d->config->njobs, d->config_path, d->state_dir, SK_VERSION);
     d->starting = true;
@@ -546,6 +553,7 @@ out:
     sk_daemon__wf_free_all(d);
     for (size_t i = 0; i < d->njobs; i++) {
         free(d->jobs[i]->name);
+        free(d->jobs[i]->last_alert);
         free(d->jobs[i]);
     }
     free(d->jobs);

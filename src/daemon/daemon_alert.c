@@ -215,7 +215,9 @@ void sk_daemon__alert(sk_daemon_t *d, sk_jobrt_t *j, sk_config_t *snap,
     int64_t now = sk_now_ms();
     /* A step's own alert and its workflow's alert go to different people:
      * each has its own budget. */
-    int64_t *last = j ? (ev->step ? j->last_step_alert : j->last_alert) : NULL;
+    if (j && !j->last_alert)
+        j->last_alert = sk_xcalloc(12, sizeof(int64_t));
+    int64_t *last = j ? j->last_alert + (ev->step ? 6 : 0) : NULL;
     int k = event_index(event);
     bool limited = last && event != SK_ALERT_RECOVERED && last[k] &&
                    now - last[k] < ALERT_RATE_MS;

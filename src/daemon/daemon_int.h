@@ -31,8 +31,10 @@ struct sk_jobrt {
     int last_outcome;        /* sk_run_status_t of its last finished run; -1 none */
     int64_t missed_alerted;  /* the last missed instant an alert was raised for */
     bool unsaved;            /* its state is not in the store yet */
-    int64_t last_alert[6];   /* per alert event: when one was last sent (rate limit) */
-    int64_t last_step_alert[6]; /* the same for its steps' own alerts */
+    /* Rate limits: per alert event, when one was last sent, for the job's
+     * own alerts [0..5] and its steps' [6..11]. Allocated on first alert:
+     * most of 100,000 jobs never raise one. */
+    int64_t *last_alert;
 };
 
 /* Parameters of one run: the job's defaults overridden by the trigger. */
