@@ -99,7 +99,8 @@ int sk_cmd_history(int argc, char **argv)
                 goto out;
             }
             runs = sk_xrealloc(runs, (n + got + 1) * sizeof(*runs));
-            memcpy(runs + n, page, got * sizeof(*page));
+            if (got)
+                memcpy(runs + n, page, got * sizeof(*page));
             n += got;
             free(page);
             if (got < want)
