@@ -41,7 +41,6 @@ Exit status 0 even when a target is missed; 1 on a broken run.
 """
 import argparse
 import datetime as dt
-import fcntl
 import hashlib
 import os
 import shutil
@@ -51,6 +50,8 @@ import sys
 import threading
 import time
 
+from benchlib import sked_revision, one_at_a_time
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -58,35 +59,6 @@ TARGET_START_S = 2.0
 TARGET_RSS_MIB = 100e6 / 2**20  # 100 MB = 95.4 MiB
 SETTLE_S = 2.0
 READY_TIMEOUT_S = 600
-
-
-def sked_revision(sked):
-    """Which sked was measured: the git commit, and whether src/ had edits."""
-    def git(*args):
-        return subprocess.run(["git", "-C", ROOT] + list(args), capture_output=True,
-                              text=True).stdout.strip()
-    built = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(sked)))
-    if os.path.commonpath([os.path.abspath(sked), ROOT]) != ROOT:
-        return "%s (outside this repository; binary built %s)" % (sked, built)
-    rev = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = " + uncommitted changes in src/" if git("status", "--porcelain", "src") else ""
-    return "%s (commit %s%s; binary built %s)" % (os.path.relpath(sked, ROOT), rev, dirty, built)
-
-
-def one_at_a_time(out):
-    """Blocks while another daemon benchmark runs on this machine (they share
-    bench/out and disturb each other's timings); returns the lock's fd, held
-    until this process exits."""
-    parent = os.path.dirname(os.path.abspath(out))
-    os.makedirs(parent, exist_ok=True)
-    fd = os.open(os.path.join(parent, "daemon-bench.lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        print("waiting for another daemon benchmark to finish (%s) ..."
-              % os.path.join(parent, "daemon-bench.lock"), flush=True)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-    return fd
 
 
 def names(n):
