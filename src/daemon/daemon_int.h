@@ -137,7 +137,6 @@ struct sk_daemon {
     bool starting;                /* first pass after start-up: catch up */
     bool stopping;
     bool closed; /* handles closed: the loop is ending */
-    int exit_code;
 };
 
 /* daemon_fire.c */
@@ -158,6 +157,11 @@ void sk_daemon__pump(sk_daemon_t *d, int64_t now);
 void sk_daemon__stop_all(sk_daemon_t *d, bool hard);
 void sk_daemon__recover(sk_daemon_t *d, int64_t now);
 int64_t sk_daemon__earliest_wait(sk_daemon_t *d);
+/* rec becomes the queued next attempt (trigger retry) of a run of job (step
+ * and parent_id as given) fired for scheduled_at, due at `due`. Strings are
+ * borrowed. */
+void sk_daemon__retry_rec(sk_run_t *rec, const char *job, const char *step, int64_t parent_id,
+                          int prev_attempt, int64_t scheduled_at, int64_t due);
 /* Prunes j's old runs (and their logs) by cfg's keep_runs and keep_days. */
 void sk_daemon__prune(sk_daemon_t *d, sk_jobrt_t *j, const sk_job_cfg_t *cfg);
 /* Raises `late` for runs past their job's expected duration. */

@@ -346,6 +346,21 @@ static void remove_log(const char *path, void *data)
         unlink(path);
 }
 
+void sk_daemon__retry_rec(sk_run_t *rec, const char *job, const char *step, int64_t parent_id,
+                          int prev_attempt, int64_t scheduled_at, int64_t due)
+{
+    memset(rec, 0, sizeof(*rec));
+    rec->job = (char *)job;
+    rec->step = (char *)step;
+    rec->parent_id = parent_id;
+    rec->status = SK_RUN_QUEUED;
+    rec->trigger = SK_TRIG_RETRY;
+    rec->attempt = prev_attempt + 1;
+    rec->scheduled_at = scheduled_at;
+    rec->queued_at = due; /* also its "not before" */
+    rec->exit_code = -1;
+}
+
 void sk_daemon__prune(sk_daemon_t *d, sk_jobrt_t *j, const sk_job_cfg_t *cfg)
 {
     if (cfg->keep_runs <= 0 && cfg->keep_days_ms <= 0)
@@ -437,17 +452,10 @@ void sk_daemon__on_flush(uv_timer_t *t)
                 retries = sk_xrealloc(retries, cap * sizeof(*retries));
             }
             retry_t *rt = &retries[nretry];
-            memset(rt, 0, sizeof(*rt));
             rt->r = r;
-            rt->rec.job = r->job->name;
-            rt->rec.step = r->step ? r->step->name : NULL;
-            rt->rec.parent_id = r->wf ? r->wf->id : 0;
-            rt->rec.status = SK_RUN_QUEUED;
-            rt->rec.trigger = SK_TRIG_RETRY;
-            rt->rec.attempt = r->attempt + 1;
-            rt->rec.scheduled_at = r->scheduled_at;
-            rt->rec.queued_at = now + retry_delay(r);
-            rt->rec.exit_code = -1;
+            sk_daemon__retry_rec(&rt->rec, r->job->name, r->step ? r->step->name : NULL,
+                                 r->wf ? r->wf->id : 0, r->attempt, r->scheduled_at,
+                                 now + retry_delay(r));
             if (!r->wf && r->params.n)
                 rt->rec.params = sk_params_json(&r->params);
             rc = ops->run_insert(d->store, &rt->rec, &err);
@@ -673,14 +681,8 @@ static void recover_one(sk_daemon_t *d, sk_run_t *run, int64_t now)
     sk_log(SK_LOG_WARN, "event=interrupted job=%s run=%" PRId64 " attempt=%d reason=\"%s\"",
            run->job, run->id, run->attempt, reason);
     if (started && j && j->cfg && run->attempt <= j->cfg->retries) {
-        sk_run_t rec = {0};
-        rec.job = j->name;
-        rec.status = SK_RUN_QUEUED;
-        rec.trigger = SK_TRIG_RETRY;
-        rec.attempt = run->attempt + 1;
-        rec.scheduled_at = run->scheduled_at;
-        rec.queued_at = now;
-        rec.exit_code = -1;
+        sk_run_t rec;
+        sk_daemon__retry_rec(&rec, j->name, NULL, 0, run->attempt, run->scheduled_at, now);
         rec.params = run->params;
         if (ops->run_insert(d->store, &rec, &err) == 0) {
             sk_log(SK_LOG_INFO, "event=retry_scheduled job=%s run=%" PRId64 " attempt=%d",

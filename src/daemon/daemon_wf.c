@@ -157,17 +157,10 @@ static void out_path(const sk_daemon_t *d, int64_t wf_id, const char *step, char
     sk_snprintf(buf, size, "%s/runs/%" PRId64 "/%s.out", d->state_dir, wf_id, step);
 }
 
-/* Copies the outputs of step `from` of run `from_run` to w's step i (retry). */
-static void keep_outputs(sk_daemon_t *d, sk_wfrt_t *w, size_t i, int64_t from_run,
-                         int64_t to_run)
+/* Step i's outputs become n pairs from o; keys and values are taken (o's are
+ * set to NULL), the array stays the caller's. */
+static void set_outputs(sk_wfrt_t *w, size_t i, sk_output_t *o, size_t n)
 {
-    sk_output_t *o = NULL;
-    size_t n = 0;
-    if (!d->store->ops->outputs_get ||
-        d->store->ops->outputs_get(d->store, from_run, &o, &n, NULL) < 0)
-        return;
-    if (to_run && n)
-        d->store->ops->outputs_put(d->store, to_run, o, n, NULL);
     outputs_clear(w->outputs[i], w->noutputs[i]);
     w->outputs[i] = sk_xcalloc(n ? n : 1, sizeof(sk_kv_t));
     w->noutputs[i] = n;
@@ -176,6 +169,19 @@ static void keep_outputs(sk_daemon_t *d, sk_wfrt_t *w, size_t i, int64_t from_ru
         w->outputs[i][k].value = o[k].value;
         o[k].key = o[k].value = NULL;
     }
+}
+
+/* Copies the outputs of step `from` of run `from_run` to w's step i (retry). */
+static void keep_outputs(sk_daemon_t *d, sk_wfrt_t *w, size_t i, int64_t from_run,
+                         int64_t to_run)
+{
+    sk_output_t *o = NULL;
+    size_t n = 0;
+    if (d->store->ops->outputs_get(d->store, from_run, &o, &n, NULL) < 0)
+        return;
+    if (to_run && n)
+        d->store->ops->outputs_put(d->store, to_run, o, n, NULL);
+    set_outputs(w, i, o, n);
     sk_outputs_free(o, n);
 }
 
@@ -304,16 +310,9 @@ int sk_daemon__wf_collect_outputs(sk_daemon_t *d, sk_runrt_t *r, sk_err_t *err)
     }
     free(buf);
     int rc = 0;
-    if (n && d->store->ops->outputs_put)
+    if (n)
         rc = d->store->ops->outputs_put(d->store, r->id, o, n, err);
-    size_t i = r->step_idx;
-    outputs_clear(w->outputs[i], w->noutputs[i]);
-    w->outputs[i] = sk_xcalloc(n ? n : 1, sizeof(sk_kv_t));
-    w->noutputs[i] = n;
-    for (size_t k = 0; k < n; k++) {
-        w->outputs[i][k].key = o[k].key;
-        w->outputs[i][k].value = o[k].value;
-    }
+    set_outputs(w, r->step_idx, o, n);
     free(o);
     return rc;
 }
@@ -673,16 +672,9 @@ void sk_daemon__wf_recover(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *row, i
             }
             /* sked itself interrupted it: it gets another attempt whatever
              * its retries (a stop is not the step's failure). */
-            sk_run_t rec = {0};
-            rec.job = j->name;
-            rec.step = sc->name;
-            rec.parent_id = w->id;
-            rec.status = SK_RUN_QUEUED;
-            rec.trigger = SK_TRIG_RETRY;
-            rec.attempt = s->attempt + 1;
-            rec.scheduled_at = s->scheduled_at;
-            rec.queued_at = now;
-            rec.exit_code = -1;
+            sk_run_t rec;
+            sk_daemon__retry_rec(&rec, j->name, sc->name, w->id, s->attempt, s->scheduled_at,
+                                 now);
             if (ops->run_insert(d->store, &rec, &err) == 0) {
                 sk_log(SK_LOG_INFO,
                        "event=retry_scheduled job=%s step=%s run=%" PRId64 " attempt=%d", j->name,
@@ -725,14 +717,8 @@ int64_t sk_daemon__retry(sk_daemon_t *d, int64_t run_id, sk_err_t *err)
     } else if (d->stopping) {
         id = sk_err_set(err, -EBUSY, "sked is stopping");
     } else {
-        sk_run_t rec = {0};
-        rec.job = j->name;
-        rec.status = SK_RUN_QUEUED;
-        rec.trigger = SK_TRIG_RETRY;
-        rec.attempt = row.attempt + 1;
-        rec.scheduled_at = row.scheduled_at;
-        rec.queued_at = sk_now_ms();
-        rec.exit_code = -1;
+        sk_run_t rec;
+        sk_daemon__retry_rec(&rec, j->name, NULL, 0, row.attempt, row.scheduled_at, sk_now_ms());
         rec.params = row.params;
         char why[64];
         sk_snprintf(why, sizeof(why), "retry of run %" PRId64, run_id);

@@ -25,4 +25,7 @@ int sk_runner__venv(const sk_body_t *body, char **ret_dir, sk_err_t *err);
  * milliseconds 2026-03-08T07:00:00.123Z. size >= SK_RUNNER_STAMP_MAX. */
 void sk_runner__utc_stamp(int64_t ms, bool with_ms, char *buf, size_t size);
 
+/* 0 if path is a regular file we may execute, else -errno (runner_python.c). */
+int sk_runner__check_exec(const char *path);
+
 #endif

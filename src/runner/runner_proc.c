@@ -440,19 +440,6 @@ static const char *envp_path(char *const *envp)
     return NULL;
 }
 
-/* 0 if path is a regular file we may execute, else -errno. */
-static int check_exec(const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return -errno;
-    if (S_ISDIR(st.st_mode))
-        return -EISDIR;
-    if (!S_ISREG(st.st_mode) || access(path, X_OK) != 0)
-        return -EACCES;
-    return 0;
-}
-
 /*
  * Checks before forking what execvp would fail on, to give a clear message:
  * the working folder, and the program (relative to cwd if it has a slash,
@@ -479,7 +466,7 @@ static int precheck(const sk_spawn_t *spec, sk_err_t *err)
             sk_snprintf(buf, sizeof(buf), "%s/%s", spec->cwd, prog);
             path = buf;
         }
-        int r = check_exec(path);
+        int r = sk_runner__check_exec(path);
         if (r != 0)
             return sk_err_set(err, r, "cannot run %s: %s", prog, sk_strerror(r));
         return 0;
@@ -493,7 +480,7 @@ static int precheck(const sk_spawn_t *spec, sk_err_t *err)
         size_t len = end ? (size_t)(end - q) : strlen(q);
         char buf[PATH_MAX];
         sk_snprintf(buf, sizeof(buf), "%.*s%s%s", (int)len, q, len ? "/" : "", prog);
-        int r = check_exec(buf);
+        int r = sk_runner__check_exec(buf);
         if (r == 0)
             return 0;
         if (r == -EACCES && first == -ENOENT)

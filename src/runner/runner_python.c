@@ -104,7 +104,7 @@ static bool path_within(const char *path, const char *root)
 }
 
 /* 0 if path is a regular file we may execute, else -errno. */
-static int check_exec(const char *path)
+int sk_runner__check_exec(const char *path)
 {
     struct stat st;
     if (stat(path, &st) != 0)
@@ -134,7 +134,7 @@ static char *discover_venv(const char *start, const char *root)
         for (size_t i = 0; i < SK_ARRAY_LEN(names); i++) {
             char *venv = path_join(dir, names[i]);
             char *py = venv_python(venv);
-            int r = check_exec(py);
+            int r = sk_runner__check_exec(py);
             free(py);
             if (r == 0) {
                 free(dir);
@@ -155,7 +155,7 @@ int sk_runner__venv(const sk_body_t *body, char **ret_dir, sk_err_t *err)
     if (body->venv && body->venv[0]) {
         char *dir = abs_path(body, body->venv);
         char *py = venv_python(dir);
-        int r = check_exec(py);
+        int r = sk_runner__check_exec(py);
         if (r != 0) {
             if (r == -ENOENT || r == -ENOTDIR)
                 sk_err_set(err, r, "venv %s: %s does not exist", body->venv, py);
@@ -203,7 +203,7 @@ static char *find_on_path(const char *name)
             char *dir = sk_xstrndup(p, len);
             char *cand = path_join(dir, name);
             free(dir);
-            if (check_exec(cand) == 0)
+            if (sk_runner__check_exec(cand) == 0)
                 return cand;
             free(cand);
         }
