@@ -16,7 +16,7 @@ BENCH_SECONDS ?= 60
 BENCH_SCALE_JOBS ?= 100000
 BENCH_IDLE ?= 20
 
-PKGS := libuv yaml-0.1 sqlite3 jansson libcurl
+PKGS := libuv yaml-0.1 sqlite3 jansson libcurl libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -25,10 +25,13 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc -MMD -MP
 ALL_LDFLAGS := $(LDFLAGS)
-LIBS := $(PKG_LIBS) -lm
+LIBS := $(PKG_LIBS) -lm -pthread
 
 SRC := $(sort $(shell find src -name '*.c' ! -name main.c))
-OBJ := $(SRC:%.c=$(BUILD)/%.o)
+# The web dashboard's files, embedded into the binary by tools/embed.c.
+WEB := $(sort $(wildcard src/http/web/*))
+WEB_C := $(BUILD)/gen/web_assets.c
+OBJ := $(SRC:%.c=$(BUILD)/%.o) $(WEB_C:%.c=%.o)
 LIB := $(BUILD)/libsked.a
 BIN := $(BUILD)/sked
 
@@ -49,6 +52,17 @@ deps:
 
 $(BUILD)/%.o: %.c | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/tools/embed: tools/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 $(WARN) -o $@ $<
+
+$(WEB_C): $(BUILD)/tools/embed $(WEB)
+	@mkdir -p $(dir $@)
+	$(BUILD)/tools/embed $@ $(WEB)
+
+$(WEB_C:%.c=%.o): $(WEB_C)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(LIB): $(OBJ)

@@ -18,6 +18,10 @@ static const char usage[] =
     "  logs     JOB [--run ID] [-f]     a run's output\n"
     "  status   [--json]                the daemon: up, jobs, running, next due\n"
     "  retry    RUN_ID                  run a finished run again (a workflow from its failed steps)\n"
+    "  cancel   RUN_ID                  stop a queued or running run (a workflow: all its steps)\n"
+    "  pause    JOB                     stop firing a job on its schedule (kept across restarts)\n"
+    "  resume   JOB                     fire it again (the fires it missed are not caught up)\n"
+    "  reload                           re-read the configuration (as SIGHUP does)\n"
     "  show     JOB                     a job's definition; a workflow's step graph\n"
     "  alerts test JOB                  send a sample alert through each of a job's channels\n"
     "  cron next EXPR [--tz ZONE] [--from ISO8601] [--count N] [--name NAME]\n"
@@ -37,7 +41,8 @@ static const command_t commands[] = {
     {"run", sk_cmd_run},         {"validate", sk_cmd_validate}, {"list", sk_cmd_list},
     {"next", sk_cmd_next},       {"trigger", sk_cmd_trigger},   {"exec", sk_cmd_exec},
     {"history", sk_cmd_history}, {"logs", sk_cmd_logs},         {"status", sk_cmd_status},
-    {"retry", sk_cmd_retry},     {"show", sk_cmd_show},
+    {"retry", sk_cmd_retry},     {"show", sk_cmd_show},         {"cancel", sk_cmd_cancel},
+    {"pause", sk_cmd_pause},     {"resume", sk_cmd_resume},     {"reload", sk_cmd_reload},
     {"alerts", sk_cmd_alerts},         {"cron", sk_cmd_cron},
 };
 

@@ -1,14 +1,12 @@
 /*
  * Shared pieces of the commands around the daemon: loading the
  * configuration for a command, opening the store read-only, and the control
- * socket client (one JSON line out, one back).
+ * API client (HTTP over the control socket, with libcurl).
  */
 #include "cli_daemon.h"
 #include "../daemon/daemon.h"
 
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
+#include <curl/curl.h>
 
 int sk_cli_load(const char *opt_config, sk_tz_cache_t *tzc, sk_config_t **ret)
 {
@@ -38,57 +36,75 @@ int sk_cli_open_store(const sk_config_t *cfg, sk_store_t **ret)
     return 0;
 }
 
-int sk_cli_ctl(const char *state_dir, json_t *request, json_t **ret, sk_err_t *err)
+typedef struct reply_buf {
+    char *data;
+    size_t len;
+    bool too_big;
+} reply_buf_t;
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *data)
 {
-    struct sockaddr_un addr;
-    memset(&addr, 0, sizeof(addr));
-    addr.sun_family = AF_UNIX;
-    if ((size_t)sk_snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s", state_dir,
-                            SK_SOCKET_NAME) >= sizeof(addr.sun_path))
-        return sk_err_set(err, -ENAMETOOLONG, "control socket path too long");
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return sk_err_set(err, -errno, "socket: %s", strerror(errno));
-    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-        int e = errno;
-        close(fd);
-        return sk_err_set(err, -e, "no sked daemon is running for %s (%s: %s)", state_dir,
-                          addr.sun_path, strerror(e));
+    reply_buf_t *b = data;
+    size_t n = size * nmemb;
+    if (b->len + n > 64u * 1024 * 1024) {
+        b->too_big = true;
+        return 0;
     }
-    struct timeval tv = {30, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    char *text = json_dumps(request, JSON_COMPACT);
-    size_t len = strlen(text);
+    b->data = sk_xrealloc(b->data, b->len + n + 1);
+    memcpy(b->data + b->len, ptr, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return n;
+}
+
+int sk_cli_api(const char *state_dir, const char *method, const char *path, json_t *body,
+               long *ret_status, json_t **ret, sk_err_t *err)
+{
+    char sock[4096], url[1024];
+    *ret = NULL;
+    *ret_status = 0;
+    sk_snprintf(sock, sizeof(sock), "%s/%s", state_dir, SK_SOCKET_NAME);
+    if (access(sock, F_OK) != 0)
+        return sk_err_set(err, -ENOENT, "no sked daemon is running for %s (no %s)", state_dir,
+                          sock);
+    sk_snprintf(url, sizeof(url), "http://sked%s", path);
+    CURL *c = curl_easy_init();
+    if (!c)
+        return sk_err_set(err, -ENOMEM, "cannot start an HTTP client");
+    reply_buf_t b = {0};
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    if (strcmp(method, "POST") == 0)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, text ? text : "");
+    CURLcode cr = curl_easy_perform(c);
     int rc = 0;
-    if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
-        rc = sk_err_set(err, -errno, "cannot send to the daemon: %s", strerror(errno));
-    free(text);
-    char buf[65536];
-    size_t got = 0;
-    while (rc == 0 && got < sizeof(buf) - 1) {
-        ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = sk_err_set(err, -errno, "no answer from the daemon: %s", strerror(errno));
-            break;
-        }
-        if (n == 0)
-            break;
-        got += (size_t)n;
-        if (memchr(buf, '\n', got))
-            break;
+    if (cr != CURLE_OK) {
+        if (cr == CURLE_COULDNT_CONNECT)
+            rc = sk_err_set(err, -ECONNREFUSED, "no sked daemon is running for %s (%s refuses "
+                                                "connections)", state_dir, sock);
+        else
+            rc = sk_err_set(err, -EIO, "no answer from the daemon: %s", curl_easy_strerror(cr));
+    } else {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, ret_status);
+        json_error_t jerr;
+        *ret = b.data ? json_loads(b.data, 0, &jerr) : NULL;
+        if (!*ret)
+            rc = sk_err_set(err, SK_EPARSE, "the daemon's answer (HTTP %ld) is not JSON",
+                            *ret_status);
     }
-    close(fd);
-    if (rc < 0)
-        return rc;
-    buf[got] = '\0';
-    json_error_t jerr;
-    json_t *reply = json_loads(buf, JSON_DISABLE_EOF_CHECK, &jerr);
-    if (!reply)
-        return sk_err_set(err, SK_EPARSE, "the daemon's answer is not JSON");
-    *ret = reply;
-    return 0;
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    free(text);
+    free(b.data);
+    return rc;
 }
 
 const sk_job_cfg_t *sk_cli_job(const sk_config_t *cfg, const char *cmd, const char *name)
@@ -99,19 +115,20 @@ const sk_job_cfg_t *sk_cli_job(const sk_config_t *cfg, const char *cmd, const ch
     return job;
 }
 
-json_t *sk_cli_ctl_call(const sk_config_t *cfg, const char *cmd, json_t *request,
-                        const char *hint)
+json_t *sk_cli_api_call(const sk_config_t *cfg, const char *cmd, const char *method,
+                        const char *path, json_t *body, const char *hint)
 {
     sk_err_t err;
     json_t *reply = NULL;
+    long status = 0;
     sk_err_clear(&err);
-    int r = sk_cli_ctl(cfg->state_dir, request, &reply, &err);
-    json_decref(request);
+    int r = sk_cli_api(cfg->state_dir, method, path, body, &status, &reply, &err);
+    json_decref(body);
     if (r < 0) {
         sk_cli_error("%s: %s%s%s", cmd, err.msg, hint ? "; " : "", hint ? hint : "");
         return NULL;
     }
-    if (!json_is_true(json_object_get(reply, "ok"))) {
+    if (status < 200 || status >= 300) {
         const char *m = json_string_value(json_object_get(reply, "error"));
         sk_cli_error("%s: %s", cmd, m ? m : "the daemon refused");
         json_decref(reply);
@@ -132,38 +149,5 @@ void sk_cli_iso(const sk_tz_t *tz, int64_t ms, char *buf, size_t size)
 
 void sk_cli_iso_ms(const sk_tz_t *tz, int64_t ms, char *buf, size_t size)
 {
-    char iso[64];
-    int64_t s = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-    sk_tz_format_iso(tz, s, iso, sizeof(iso));
-    /* 2026-03-08T03:00:00 | -04:00 -> insert the milliseconds between. */
-    sk_snprintf(buf, size, "%.19s.%03d%s", iso, (int)(ms - s * 1000), iso + 19);
-}
-
-void sk_cli_trigger_text(const sk_job_cfg_t *job, char *buf, size_t size)
-{
-    char tmp[64];
-    switch (job->trigger) {
-    case SK_TRIGGER_CRON: {
-        size_t len = 0;
-        buf[0] = '\0';
-        for (size_t i = 0; i < job->ncron && len < size; i++)
-            len += (size_t)sk_snprintf(buf + len, size - len, "%s%s", i ? " | " : "",
-                                       job->cron_texts[i]);
-        if (job->reboot && len < size)
-            sk_snprintf(buf + len, size - len, "%s@reboot", len ? " | " : "");
-        break;
-    }
-    case SK_TRIGGER_EVERY:
-        sk_duration_format(job->every_ms, tmp, sizeof(tmp));
-        sk_snprintf(buf, size, "every %s", tmp);
-        break;
-    case SK_TRIGGER_AT:
-        sk_cli_iso(job->tz, job->at_ms, tmp, sizeof(tmp));
-        sk_snprintf(buf, size, "at %s", tmp);
-        break;
-    case SK_TRIGGER_NONE:
-    default:
-        sk_snprintf(buf, size, job->reboot ? "@reboot" : "manual");
-        break;
-    }
+    sk_tz_format_iso_ms(tz, ms, buf, size);
 }

@@ -20,17 +20,21 @@ int sk_cli_load(const char *opt_config, sk_tz_cache_t *tzc, sk_config_t **ret);
  * error: *ret is NULL. Other failures print and return an exit status. */
 int sk_cli_open_store(const sk_config_t *cfg, sk_store_t **ret);
 
-/* Sends one request to the daemon of state_dir and returns its reply.
- * -ENOENT / -ECONNREFUSED when no daemon is running. */
-int sk_cli_ctl(const char *state_dir, json_t *request, json_t **ret, sk_err_t *err);
+/* Calls the API of the daemon of state_dir on its control socket (docs/api.md):
+ * method and path ("/api/v1/status"), body (borrowed; NULL for none). Sets
+ * the HTTP status and the reply's JSON (new reference). -ENOENT /
+ * -ECONNREFUSED when no daemon is running. */
+int sk_cli_api(const char *state_dir, const char *method, const char *path, json_t *body,
+               long *ret_status, json_t **ret, sk_err_t *err);
 
 /* The job called name, or NULL after printing "sked: CMD: no job named ...". */
 const sk_job_cfg_t *sk_cli_job(const sk_config_t *cfg, const char *cmd, const char *name);
 
-/* Sends request (taken) to the daemon and returns its successful reply (new
- * reference), or NULL after printing the error ("sked: CMD: ...; HINT"). */
-json_t *sk_cli_ctl_call(const sk_config_t *cfg, const char *cmd, json_t *request,
-                        const char *hint);
+/* Calls the API (body taken; may be NULL) and returns a successful (2xx)
+ * reply (new reference), or NULL after printing the error: the daemon's
+ * {"error"}, or "sked: CMD: no sked daemon is running ...; HINT". */
+json_t *sk_cli_api_call(const sk_config_t *cfg, const char *cmd, const char *method,
+                        const char *path, json_t *body, const char *hint);
 
 /* "2026-03-08T03:00:00-04:00" in zone tz for unix ms, or "-" for 0. */
 void sk_cli_iso(const sk_tz_t *tz, int64_t ms, char *buf, size_t size);
@@ -38,8 +42,6 @@ void sk_cli_iso(const sk_tz_t *tz, int64_t ms, char *buf, size_t size);
 /* The same with milliseconds: 2026-03-08T03:00:00.250-04:00 (history). */
 void sk_cli_iso_ms(const sk_tz_t *tz, int64_t ms, char *buf, size_t size);
 
-/* A job's trigger as written: the cron text, "every 6h", "at ISO", "manual". */
-void sk_cli_trigger_text(const sk_job_cfg_t *job, char *buf, size_t size);
 
 int sk_cmd_run(int argc, char **argv);
 int sk_cmd_list(int argc, char **argv);
@@ -50,6 +52,10 @@ int sk_cmd_history(int argc, char **argv);
 int sk_cmd_logs(int argc, char **argv);
 int sk_cmd_status(int argc, char **argv);
 int sk_cmd_retry(int argc, char **argv);
+int sk_cmd_cancel(int argc, char **argv);
+int sk_cmd_pause(int argc, char **argv);
+int sk_cmd_resume(int argc, char **argv);
+int sk_cmd_reload(int argc, char **argv);
 int sk_cmd_show(int argc, char **argv);
 int sk_cmd_alerts(int argc, char **argv);
 

@@ -36,7 +36,7 @@ int sk_cmd_list(int argc, char **argv)
         if (!job->enabled || js.paused || sk_sched_next(job, anchor, now, &next) < 0)
             next = 0;
         char trig[512], iso[64];
-        sk_cli_trigger_text(job, trig, sizeof(trig));
+        sk_job_trigger_text(job, trig, sizeof(trig));
         sk_cli_iso(job->tz, next, iso, sizeof(iso));
         const char *ls = has_last ? sk_run_status_str(last.status) : NULL;
         if (json) {

@@ -115,11 +115,12 @@ int sk_cmd_logs(int argc, char **argv)
         nanosleep(&ts, NULL);
         /* Every 2 s: is there still a daemon to finish this run? */
         if (++polls % 10 == 0) {
-            json_t *req = json_pack("{s:s}", "cmd", "status"), *reply = NULL;
+            json_t *reply = NULL;
+            long status = 0;
             sk_err_t cerr;
             sk_err_clear(&cerr);
-            int up = sk_cli_ctl(cfg->state_dir, req, &reply, &cerr) == 0;
-            json_decref(req);
+            int up = sk_cli_api(cfg->state_dir, "GET", "/api/v1/health", NULL, &status, &reply,
+                                &cerr) == 0;
             json_decref(reply);
             if (!up) {
                 copy_out(fd >= 0 ? fd : -1, &off);

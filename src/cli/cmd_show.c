@@ -56,7 +56,7 @@ int sk_cmd_show(int argc, char **argv)
         goto out;
     }
     char trig[512], text[1024];
-    sk_cli_trigger_text(job, trig, sizeof(trig));
+    sk_job_trigger_text(job, trig, sizeof(trig));
     printf("%s: %s (%s)\n", job->name, trig, sk_tz_name(job->tz));
     for (size_t i = 0; i < job->nparams; i++)
         printf("  param %s = %s\n", job->params[i].key, job->params[i].value);

@@ -19,10 +19,9 @@ int sk_cmd_status(int argc, char **argv)
         goto done;
     sk_err_t err;
     sk_err_clear(&err);
-    json_t *req = json_pack("{s:s}", "cmd", "status");
-    int r = sk_cli_ctl(cfg->state_dir, req, &reply, &err);
-    json_decref(req);
-    if (r == 0 && json_is_true(json_object_get(reply, "ok"))) {
+    long status = 0;
+    int r = sk_cli_api(cfg->state_dir, "GET", "/api/v1/status", NULL, &status, &reply, &err);
+    if (r == 0 && status == 200) {
         out = json_pack("{s:b, s:O, s:O, s:O, s:O}", "running", 1, "pid",
                         json_object_get(reply, "pid"), "jobs", json_object_get(reply, "jobs"),
                         "active_runs", json_object_get(reply, "active_runs"), "next_due",

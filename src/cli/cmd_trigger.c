@@ -61,7 +61,7 @@ int sk_cmd_trigger(int argc, char **argv)
         rc = SK_EXIT_USER;
         goto out;
     }
-    json_t *req = json_pack("{s:s, s:s}", "cmd", "trigger", "job", pos[0]);
+    json_t *req = json_object();
     if (nparams) {
         json_t *p = json_object();
         for (size_t i = 0; i < nparams; i++) {
@@ -75,7 +75,9 @@ int sk_cmd_trigger(int argc, char **argv)
     char hint[512];
     sk_snprintf(hint, sizeof(hint),
                 "start it with `sked run`, or run the job here with `sked exec %s`", pos[0]);
-    reply = sk_cli_ctl_call(cfg, "trigger", req, hint);
+    char path[512];
+    sk_snprintf(path, sizeof(path), "/api/v1/jobs/%s/trigger", pos[0]);
+    reply = sk_cli_api_call(cfg, "trigger", "POST", path, req, hint);
     if (!reply) {
         rc = SK_EXIT_USER;
         goto out;

@@ -131,6 +131,13 @@ void sk_civil_from_seconds(int64_t secs, sk_civil_t *ret);
 int64_t sk_civil_to_seconds(const sk_civil_t *c);
 
 /*
+ * The length (1-4) of the well-formed UTF-8 sequence that starts at s, given
+ * n > 0 readable bytes, or 0 when the bytes there are not one (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF, no truncation).
+ */
+size_t sk_utf8_seq(const char *s, size_t n);
+
+/*
  * Durations, in milliseconds: "500ms", "90s", "10m", "1h30m", "2d", "1w".
  * Units: ms s m h d w; parts must go from larger to smaller units, each unit
  * once. Whitespace around the text is allowed, inside it is not.

@@ -172,14 +172,28 @@ typedef struct sk_job_cfg {
     uint64_t digest;
 } sk_job_cfg_t;
 
+/* http: where the API listens on TCP, and its tokens (issue 5). The control
+ * socket in state_dir always serves the API; TCP only when listen is set. */
+typedef struct sk_http_cfg {
+    char *listen;           /* as written ("127.0.0.1:8080"); NULL: no TCP */
+    char *host;             /* an IP literal ("127.0.0.1", "::1", "0.0.0.0") */
+    int port;               /* 1-65535 */
+    bool loopback;          /* host is 127.0.0.0/8 or ::1 */
+    char *admin_token_file; /* absolute; checked to exist with mode 0600 */
+    char *read_token_file;
+} sk_http_cfg_t;
+
 typedef struct sk_config {
-    int refs;
+    _Atomic int refs; /* API threads hold snapshots too */
     char *path;      /* absolute path of sked.yaml */
     char *dir;       /* its folder */
     char *state_dir; /* absolute; default <dir>/.sked */
     char *store_url; /* default <state_dir>/sked.db */
     const sk_tz_t *tz;
     int max_parallel;   /* all jobs together; default 16 */
+    sk_http_cfg_t http;
+    bool log_json;      /* log_format: json (default text) */
+    bool log_syslog;    /* syslog: true */
     sk_job_cfg_t *jobs; /* in file order */
     size_t njobs;
     struct sk_pool *pool; /* owns the snapshot, this struct included (config_pool.c) */
@@ -249,6 +263,14 @@ const sk_job_cfg_t *sk_config_job(const sk_config_t *c, const char *name);
 /* Sizes: "10MB", "512KiB", "1G", "4096" (bytes). Units, case-insensitive: B;
  * K M G T and KiB MiB GiB TiB (powers of 1024); KB MB GB TB (powers of
  * 1000). Whole numbers, at most 1 PiB. Errors set err->col. */
+/* The trigger as written ("0 3 * * *", "every 5m", "at ...", "manual"). */
+void sk_job_trigger_text(const sk_job_cfg_t *job, char *buf, size_t size);
+/* The trigger in plain English ("At 03:00, every day"). */
+void sk_job_trigger_explain(const sk_job_cfg_t *job, char *buf, size_t size);
+/* Whether an environment variable named key holds a secret by its name
+ * (*TOKEN*, *SECRET*, *PASSWORD*, *KEY*, any case): redacted when shown. */
+bool sk_secret_name(const char *key);
+
 int sk_size_parse(const char *text, int64_t *ret, sk_err_t *err);
 
 #endif

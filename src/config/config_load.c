@@ -9,6 +9,8 @@
  */
 #include "config_int.h"
 
+#include <arpa/inet.h>
+
 const char *sk_overlap_str(sk_overlap_t o)
 {
     switch (o) {
@@ -61,14 +63,16 @@ const char *sk_alert_event_str(unsigned event)
 #define MAX_MAX_PARALLEL 10000
 
 /*
- * The top-level keys. http and log_format belong to parts of sked that do
- * not exist yet: they are accepted (any value) and ignored for now. Keys
- * starting with "x-" are ignored too (as in docker compose), so that shared
- * blocks can be given an &anchor there and reused with *aliases.
+ * The top-level keys. Keys starting with "x-" are ignored (as in docker
+ * compose), so that shared blocks can be given an &anchor there and reused
+ * with *aliases.
  */
 static const char *const top_keys[] = {
-    "timezone", "state_dir", "store", "defaults", "max_parallel", "jobs", "http", "log_format",
+    "timezone", "state_dir",  "store",  "defaults", "max_parallel",
+    "jobs",     "http",       "log_format", "syslog",
 };
+
+static const char *const http_keys[] = {"listen", "admin_token_file", "read_token_file"};
 
 bool sk_config__is_top_key(const char *name)
 {
@@ -223,6 +227,97 @@ static const char *top_scalar(sk_config_ctx_t *L, const sk_ynode_t *v, const cha
     return v->text;
 }
 
+/* "127.0.0.1:8080", "[::1]:8080", "localhost:8080": an IP literal, no
+ * name lookups (a daemon must not depend on DNS to start). */
+static void load_listen(sk_config_ctx_t *L, const sk_ynode_t *v, sk_http_cfg_t *h)
+{
+    const char *t = top_scalar(L, v, "http.listen", "host:port like 127.0.0.1:8080");
+    if (!t)
+        return;
+    const char *colon = strrchr(t, ':');
+    char host[64];
+    size_t hl = colon ? (size_t)(colon - t) : 0;
+    if (!colon || hl == 0 || hl >= sizeof(host)) {
+        sk_config__err(L, v, 0, "http.listen",
+                       "expected host:port like 127.0.0.1:8080 or [::1]:8080, got \"%s\"", t);
+        return;
+    }
+    if (t[0] == '[') {
+        if (hl < 3 || t[hl - 1] != ']') {
+            sk_config__err(L, v, 0, "http.listen", "expected [IPv6]:port, got \"%s\"", t);
+            return;
+        }
+        memcpy(host, t + 1, hl - 2);
+        host[hl - 2] = '\0';
+    } else {
+        memcpy(host, t, hl);
+        host[hl] = '\0';
+    }
+    int64_t port = 0;
+    if (sk_config__parse_int(colon + 1, &port) < 0 || port < 1 || port > 65535) {
+        sk_config__err(L, v, 0, "http.listen", "the port in \"%s\" is not a number 1-65535", t);
+        return;
+    }
+    if (strcmp(host, "localhost") == 0)
+        sk_strlcpy(host, "127.0.0.1", sizeof(host));
+    unsigned char addr[16];
+    bool v4 = inet_pton(AF_INET, host, addr) == 1;
+    if (!v4 && inet_pton(AF_INET6, host, addr) != 1) {
+        sk_config__err(L, v, 0, "http.listen",
+                       "\"%s\" is not an IP address (give one, e.g. 127.0.0.1, ::1 or 0.0.0.0)",
+                       host);
+        return;
+    }
+    static const unsigned char v6_loop[16] = {[15] = 1};
+    h->listen = sk_config__strdup(L->pool, t);
+    h->host = sk_config__strdup(L->pool, host);
+    h->port = (int)port;
+    h->loopback = v4 ? addr[0] == 127 : memcmp(addr, v6_loop, 16) == 0;
+}
+
+static char *load_token_file(sk_config_ctx_t *L, const sk_ynode_t *v, const char *key)
+{
+    char path[64], msg[600];
+    sk_snprintf(path, sizeof(path), "http.%s", key);
+    const char *t = top_scalar(L, v, path, "a file path");
+    if (!t)
+        return NULL;
+    char *abs = sk_config__path_abs(L->pool, L->dir, t);
+    if (!sk_config__secret_file_ok(key, t, abs, msg, sizeof(msg))) {
+        sk_config__err(L, v, 0, path, "%s", msg);
+        return NULL;
+    }
+    return abs;
+}
+
+static void load_http(sk_config_ctx_t *L, const sk_ynode_t *v, sk_http_cfg_t *h)
+{
+    char buf[64];
+    if (v->kind != SK_YNODE_MAP) {
+        sk_config__err(L, v, 0, "http", "expected a mapping (listen, admin_token_file, "
+                       "read_token_file), got %s", sk_config__got(v, buf, sizeof(buf)));
+        return;
+    }
+    for (size_t i = 0; i < v->npairs; i++) {
+        const sk_ynode_t *k = v->pairs[i].key;
+        bool known = false;
+        for (size_t j = 0; j < SK_ARRAY_LEN(http_keys) && !known; j++)
+            known = strcmp(http_keys[j], k->text) == 0;
+        if (!known) {
+            char path[300];
+            sk_snprintf(path, sizeof(path), "http.%s", k->text);
+            sk_config__unknown_key(L, k, path, http_keys, SK_ARRAY_LEN(http_keys), NULL);
+        }
+    }
+    const sk_ynode_t *x;
+    if ((x = sk_config__map_get(v, "listen")))
+        load_listen(L, x, h);
+    if ((x = sk_config__map_get(v, "admin_token_file")))
+        h->admin_token_file = load_token_file(L, x, "admin_token_file");
+    if ((x = sk_config__map_get(v, "read_token_file")))
+        h->read_token_file = load_token_file(L, x, "read_token_file");
+}
+
 static void load_top(sk_config_ctx_t *L, const sk_ynode_t *root, sk_config_t *c)
 {
     const sk_ynode_t *v;
@@ -298,6 +393,25 @@ static void load_top(sk_config_ctx_t *L, const sk_ynode_t *root, sk_config_t *c)
         else if (t)
             c->max_parallel = (int)n;
     }
+
+    if ((v = sk_config__map_get(root, "log_format"))) {
+        const char *t = top_scalar(L, v, "log_format", "text or json");
+        if (t && strcmp(t, "json") == 0)
+            c->log_json = true;
+        else if (t && strcmp(t, "text") != 0)
+            sk_config__err(L, v, 0, "log_format", "expected text or json, got %s",
+                           sk_config__got(v, buf, sizeof(buf)));
+    }
+    if ((v = sk_config__map_get(root, "syslog"))) {
+        const char *t = top_scalar(L, v, "syslog", "true or false");
+        if (t && strcmp(t, "true") == 0)
+            c->log_syslog = true;
+        else if (t && strcmp(t, "false") != 0)
+            sk_config__err(L, v, 0, "syslog", "expected true or false, got %s",
+                           sk_config__got(v, buf, sizeof(buf)));
+    }
+    if ((v = sk_config__map_get(root, "http")))
+        load_http(L, v, &c->http);
 }
 
 /* The absolute, lexically clean form of path. */

@@ -5,6 +5,7 @@
  * is valid, and a clean stop that records what could not finish.
  */
 #include "daemon_int.h"
+#include "../metrics/metrics.h"
 #include "../alert/alert.h"
 
 #include <fcntl.h>
@@ -90,6 +91,8 @@ static sk_jobrt_t *add_job(sk_daemon_t *d, const sk_job_cfg_t *cfg, int64_t now,
         sk_log(SK_LOG_ERROR, "event=store_error job=%s msg=\"%s\"", cfg->name, err.msg);
     j->paused = st.paused;
     j->last_outcome = st.last_outcome;
+    j->metrics = sk_metrics_job(d->metrics, cfg->name);
+    sk_metrics_paused(d->metrics, j->metrics, j->paused);
     j->missed_alerted = st.missed_alerted;
     if (st.last_fire && !fresh) {
         j->last_fire = st.last_fire;
@@ -205,7 +208,12 @@ static void map_release(name_map_t *m)
     free(m->vals);
 }
 
-static void reload(sk_daemon_t *d, const char *why)
+static bool same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+int sk_daemon__reload(sk_daemon_t *d, const char *why, char *msg, size_t size)
 {
     sk_config_t *nc = NULL;
     sk_errs_t errs;
@@ -219,13 +227,26 @@ static void reload(sk_daemon_t *d, const char *why)
                    errs.items[i].file ? errs.items[i].file : d->config_path, errs.items[i].line,
                    errs.items[i].col, errs.items[i].path, errs.items[i].path[0] ? ": " : "",
                    errs.items[i].msg);
+        if (msg && errs.n)
+            sk_snprintf(msg, size, "%s:%d:%d: %s%s%s (%zu error%s; the previous configuration "
+                        "stays in force)",
+                        errs.items[0].file ? errs.items[0].file : d->config_path,
+                        errs.items[0].line, errs.items[0].col, errs.items[0].path,
+                        errs.items[0].path[0] ? ": " : "", errs.items[0].msg, errs.n,
+                        errs.n == 1 ? "" : "s");
         sk_errs_release(&errs);
-        return;
+        return -1;
     }
     sk_errs_release(&errs);
     if (strcmp(nc->state_dir, d->config->state_dir) != 0)
         sk_log(SK_LOG_WARN, "event=reload msg=\"state_dir changed; the change takes effect at "
                             "the next start\"");
+    if (!same_text(nc->http.listen, d->config->http.listen) ||
+        !same_text(nc->http.admin_token_file, d->config->http.admin_token_file) ||
+        !same_text(nc->http.read_token_file, d->config->http.read_token_file) ||
+        nc->log_json != d->config->log_json || nc->log_syslog != d->config->log_syslog)
+        sk_log(SK_LOG_WARN, "event=reload msg=\"http, log_format and syslog changes take effect "
+                            "at the next start\"");
     int64_t now = sk_now_ms();
     size_t added = 0, changed = 0, removed = 0, kept = 0;
     name_map_t newjobs, oldjobs;
@@ -244,12 +265,18 @@ static void reload(sk_daemon_t *d, const char *why)
             if (j->cfg)
                 removed++;
             j->cfg = NULL;
+            sk_metrics_job_remove(d->metrics, j->metrics);
+            j->metrics = NULL;
             sk_heap_remove(&d->heap, &j->node);
             j->next_due = 0;
             continue;
         }
         bool same = j->cfg && j->cfg->digest == ncfg->digest;
         j->cfg = ncfg;
+        if (!j->metrics) {
+            j->metrics = sk_metrics_job(d->metrics, j->name);
+            sk_metrics_paused(d->metrics, j->metrics, j->paused);
+        }
         if (same) {
             kept++;
         } else {
@@ -292,11 +319,12 @@ static void reload(sk_daemon_t *d, const char *why)
            why, nc->njobs, added, changed, removed, kept);
     sk_daemon__pump(d, now);
     sk_daemon__arm(d);
+    return 0;
 }
 
 static void on_reload_debounce(uv_timer_t *t)
 {
-    reload(t->data, "file");
+    sk_daemon__reload(t->data, "file", NULL, 0);
 }
 
 static void on_watch(uv_fs_event_t *h, const char *filename, int events, int status)
@@ -426,14 +454,14 @@ void sk_daemon__maybe_exit(sk_daemon_t *d)
     if (d->tick_polling)
         uv_close((uv_handle_t *)&d->tick_poll, on_close_free);
     d->tick_polling = false;
-    sk_daemon__ctl_stop(d);
+    sk_daemon__api_stop(d);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
 {
     sk_daemon_t *d = h->data;
     if (signum == SIGHUP) {
-        reload(d, "sighup");
+        sk_daemon__reload(d, "sighup", NULL, 0);
         return;
     }
     if (d->stopping) {
@@ -447,6 +475,11 @@ static void on_signal(uv_signal_t *h, int signum)
     uv_timer_stop(&d->tick);
     sk_daemon__stop_all(d, false);
     sk_daemon__maybe_exit(d);
+}
+
+static void count_store_error(void *data)
+{
+    sk_metrics_store_error(data);
 }
 
 int sk_daemon_main(const char *config_path)
@@ -488,6 +521,9 @@ int sk_daemon_main(const char *config_path)
         goto out;
     }
 
+    d->metrics = sk_metrics_new(SK_VERSION, sk_now_ms());
+    d->store->on_error = count_store_error;
+    d->store->on_error_data = d->metrics;
     if (uv_loop_init(&loop) < 0)
         goto out;
     d->loop = &loop;
@@ -514,7 +550,8 @@ int sk_daemon_main(const char *config_path)
     for (size_t i = 0; i < d->njobs; i++)
         sk_daemon__schedule_job(d, d->jobs[i], now);
 
-    if (sk_daemon__ctl_start(d, &err) < 0) {
+    d->started_at = sk_now_ms();
+    if (sk_daemon__api_start(d, &err) < 0) {
         /* Without its socket the daemon could not be told anything: refuse. */
         fprintf(stderr, "sked: run: %s\n", err.msg);
         d->stopping = true;
@@ -551,13 +588,14 @@ int sk_daemon_main(const char *config_path)
     }
 out:
     sk_daemon__wf_free_all(d);
+    sk_heap_release(&d->heap); /* it marks its nodes, which live in the jobs */
     for (size_t i = 0; i < d->njobs; i++) {
         free(d->jobs[i]->name);
         free(d->jobs[i]->last_alert);
         free(d->jobs[i]);
     }
     free(d->jobs);
-    sk_heap_release(&d->heap);
+    sk_metrics_free(d->metrics);
     sk_store_close(d->store);
     sk_config_unref(d->config);
     sk_tz_cache_free(d->tzc);

@@ -142,6 +142,10 @@ static void on_delivered(void *data, const sk_alert_result_t *res)
                              "error=\"%s\"",
                a->job, a->id, ch, a->attempts, res->error);
     }
+    sk_metrics_alert(d->metrics, ch,
+                     st == SK_ALERTST_DELIVERED ? "delivered"
+                     : st == SK_ALERTST_PENDING ? "retried"
+                                                : "failed");
     sk_err_t err;
     sk_err_clear(&err);
     if (d->store->ops->alert_update(d->store, a->id, st, a->attempts,
@@ -256,6 +260,8 @@ void sk_daemon__alert(sk_daemon_t *d, sk_jobrt_t *j, sk_config_t *snap,
             rec.last_error = "rate-limited: one alert per job and event per minute";
         sk_err_t err;
         sk_err_clear(&err);
+        if (limited)
+            sk_metrics_alert(d->metrics, rec.channel, "dropped");
         if (d->store->ops->alert_insert(d->store, &rec, &err) < 0) {
             sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\" note=\"alert not recorded\"",
                    err.msg);

@@ -72,6 +72,7 @@ void sk_daemon__schedule_job(sk_daemon_t *d, sk_jobrt_t *j, int64_t now)
         j->next_due = 0;
         sk_heap_remove(&d->heap, &j->node);
     }
+    sk_metrics_next_fire(d->metrics, j->metrics, j->next_due);
 }
 
 /*
@@ -225,6 +226,7 @@ static void act(sk_daemon_t *d, intents_t *v, int64_t now)
         }
         if (it->rec.status == SK_RUN_MISSED || it->rec.status == SK_RUN_SKIPPED) {
             bool missed = it->rec.status == SK_RUN_MISSED;
+            sk_metrics_run_ended(d->metrics, j->metrics, missed ? "missed" : "skipped", -1);
             sk_log(missed ? SK_LOG_WARN : SK_LOG_INFO,
                    "event=%s job=%s run=%" PRId64 " scheduled=%s reason=\"%s\"",
                    missed ? "missed" : "skipped", j->name, it->rec.id, at, it->rec.reason);

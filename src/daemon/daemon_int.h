@@ -9,6 +9,7 @@
 #include "../runner/runner.h"
 #include "../sched/sched.h"
 #include "../store/store.h"
+#include "../metrics/metrics.h"
 
 typedef struct sk_daemon sk_daemon_t;
 typedef struct sk_jobrt sk_jobrt_t;
@@ -35,6 +36,7 @@ struct sk_jobrt {
      * own alerts [0..5] and its steps' [6..11]. Allocated on first alert:
      * most of 100,000 jobs never raise one. */
     int64_t *last_alert;
+    struct sk_metrics_job *metrics; /* its series in d->metrics */
 };
 
 /* Parameters of one run: the job's defaults overridden by the trigger. */
@@ -62,6 +64,8 @@ struct sk_wfrt {
     int queued;             /* steps recorded and waiting to start */
     bool dirty;             /* needs an evaluation */
     bool done;
+    bool cancelled;         /* by the API: start nothing more, end as killed */
+    int64_t started_ms;     /* when this daemon took it up (ms) */
     sk_wfrt_t *next;        /* in d->workflows */
 };
 
@@ -79,6 +83,7 @@ struct sk_runrt {
     char *log_path;
     bool replaced;  /* stopped by overlap: replace */
     bool shutdown;  /* stopped because the daemon stops */
+    bool cancelled; /* stopped by the API (killed, "cancelled"; no retry, no alert) */
     sk_proc_result_t result;
     sk_wfrt_t *wf;                /* for a step: its workflow run; NULL otherwise */
     size_t step_idx;              /* for a step: its index in cfg->steps */
@@ -123,13 +128,14 @@ struct sk_daemon {
     uv_timer_t flush;   /* 0 ms: record finished runs in one transaction */
     uv_timer_t reload_debounce;
     uv_signal_t sigterm, sigint, sighup;
-    uv_pipe_t server;
+    struct sk_api *api;  /* daemon_api.c */
+    struct sk_metrics *metrics;
+    int64_t started_at;  /* ms */
     uv_fs_event_t watch;
     bool watching;
     int clock_fd;          /* Linux: a timerfd that fires when the wall clock is set */
     uv_poll_t clock_poll;  /* or jumps on resume from suspend */
     bool clock_watching;
-    bool server_open;
 
     int64_t last_wall, last_mono; /* to see clock jumps */
     int64_t store_retry_at;       /* after a store error: back off until then */
@@ -168,6 +174,14 @@ void sk_daemon__prune(sk_daemon_t *d, sk_jobrt_t *j, const sk_job_cfg_t *cfg);
 void sk_daemon__check_late(sk_daemon_t *d, int64_t now);
 void sk_daemon__on_flush(uv_timer_t *t);
 void sk_daemon__maybe_exit(sk_daemon_t *d);
+/* Cancels run id (API): a running process is stopped (SIGTERM, then
+ * SIGKILL after kill_grace), a waiting run ends at once, a workflow run
+ * starts nothing more and stops its steps. SK_ENOTFOUND when the run is not
+ * active in this daemon; other errors are the store's. */
+int sk_daemon__cancel(sk_daemon_t *d, int64_t id, sk_err_t *err);
+/* Pauses or resumes job j (kept in the store). Resuming does not catch up
+ * the fires that fell in the pause. */
+int sk_daemon__pause(sk_daemon_t *d, sk_jobrt_t *j, bool paused, sk_err_t *err);
 /* Whether pid still runs run id: its environment holds SKED_RUN_ID=id. */
 bool sk_daemon__is_our_process(int pid, int64_t id);
 
@@ -235,8 +249,14 @@ void sk_daemon__alert_late(sk_daemon_t *d, sk_runrt_t *r);
 void sk_daemon__alerts_start(sk_daemon_t *d);
 void sk_daemon__alerts_stop(sk_daemon_t *d);
 
-/* daemon_ctl.c */
-int sk_daemon__ctl_start(sk_daemon_t *d, sk_err_t *err);
-void sk_daemon__ctl_stop(sk_daemon_t *d);
+/* daemon.c */
+/* Re-reads sked.yaml; on errors keeps the running configuration and puts
+ * the first error in msg. Returns 0 or -1. */
+int sk_daemon__reload(sk_daemon_t *d, const char *why, char *msg, size_t size);
+
+/* daemon_api.c: the HTTP API (control socket and TCP) */
+int sk_daemon__api_start(sk_daemon_t *d, sk_err_t *err);
+/* Ends the API: waiting requests get 503; joins the server's threads. */
+void sk_daemon__api_stop(sk_daemon_t *d);
 
 #endif

@@ -204,6 +204,9 @@ static void start_run(sk_daemon_t *d, sk_runrt_t *r, bool *in_tx)
     else
         r->job->active++;
     r->started_ms = sk_now_ms();
+    if (r->trigger == SK_TRIG_SCHEDULE && r->attempt == 1 && !r->wf)
+        sk_metrics_fire(d->metrics, r->job->metrics,
+                        (double)(r->started_ms - r->scheduled_at) / 1000.0);
     d->nrunning++;
     r->next = d->running;
     d->running = r;
@@ -265,6 +268,10 @@ void sk_daemon__pump(sk_daemon_t *d, int64_t now)
             again = true;
         }
     }
+    int waiting = 0;
+    for (sk_runrt_t *r = d->waiting; r; r = r->next)
+        waiting++;
+    sk_metrics_gauges(d->metrics, d->nrunning, waiting, (int)d->config->njobs);
 }
 
 int64_t sk_daemon__earliest_wait(sk_daemon_t *d)
@@ -314,7 +321,9 @@ static sk_run_status_t outcome(const sk_runrt_t *r, const char **reason)
             *reason = "sked stopped while it ran";
             return SK_RUN_INTERRUPTED;
         }
-        *reason = r->replaced ? "replaced by a newer run" : "stopped";
+        *reason = r->replaced    ? "replaced by a newer run"
+                  : r->cancelled ? "cancelled"
+                                 : "stopped";
         return SK_RUN_KILLED;
     case SK_PROC_SPAWN_FAILED:
     default:
@@ -324,8 +333,8 @@ static sk_run_status_t outcome(const sk_runrt_t *r, const char **reason)
 
 static bool retryable(const sk_runrt_t *r, sk_run_status_t st)
 {
-    if (r->replaced || r->shutdown || !r->cfg || !r->job->cfg)
-        return false; /* a removed job is not retried */
+    if (r->replaced || r->shutdown || r->cancelled || !r->cfg || !r->job->cfg)
+        return false; /* a removed job is not retried, a cancelled run neither */
     int retries = r->step ? r->step->retries : r->cfg->retries;
     return (st == SK_RUN_FAILED || st == SK_RUN_TIMED_OUT || st == SK_RUN_KILLED) &&
            r->attempt <= retries;
@@ -472,6 +481,11 @@ void sk_daemon__on_flush(uv_timer_t *t)
             r->prev_outcome = r->job->last_outcome;
             r->job->last_outcome = (int)st;
         }
+        if (!r->wf && !r->shutdown)
+            sk_metrics_run_ended(d->metrics, r->job->metrics, sk_run_status_str(st),
+                                 r->result.started_ms && r->result.ended_ms
+                                     ? (double)(r->result.ended_ms - r->result.started_ms) / 1000.0
+                                     : -1);
     }
     if (rc == 0 && !d->stopping)
         rc = sk_daemon__wf_advance_all(d, &acts, &nacts, &err);
@@ -528,7 +542,7 @@ void sk_daemon__on_flush(uv_timer_t *t)
         bool retried = false;
         for (size_t i = 0; i < nretry && !retried; i++)
             retried = retries[i].r == r;
-        if (!retried && !r->shutdown && !d->stopping) {
+        if (!retried && !r->shutdown && !d->stopping && !r->cancelled) {
             const sk_alert_cfg_t *acfg = r->wf ? (r->step->alert != r->cfg->alert ? r->step->alert
                                                                                   : NULL)
                                                : r->cfg->alert;
@@ -725,4 +739,89 @@ void sk_daemon__recover(sk_daemon_t *d, int64_t now)
         recover_one(d, &all[k], now);
     sk_runs_free(all, nall);
     sk_daemon__wf_kick(d);
+}
+
+/* Ends waiting run r (taken off d->waiting) as cancelled before it started. */
+static int cancel_waiting(sk_daemon_t *d, sk_runrt_t *r, sk_err_t *err)
+{
+    int rc = d->store->ops->run_finish(d->store, r->id, SK_RUN_KILLED, sk_now_ms(), -1, 0,
+                                       "cancelled before it started", err);
+    if (rc < 0 && rc != -EALREADY)
+        return rc;
+    unlink_from(&d->waiting, r);
+    sk_log(SK_LOG_INFO, "event=cancelled job=%s run=%" PRId64 " msg=\"before it started\"",
+           r->job->name, r->id);
+    if (r->wf) {
+        r->wf->queued--;
+        sk_daemon__wf_step_final(d, r, SK_RUN_KILLED);
+    } else {
+        r->job->waiting--;
+    }
+    run_free(r);
+    return 0;
+}
+
+int sk_daemon__cancel(sk_daemon_t *d, int64_t id, sk_err_t *err)
+{
+    sk_wfrt_t *w = NULL;
+    for (sk_wfrt_t *x = d->workflows; x && !w; x = x->next)
+        if (x->id == id && !x->done)
+            w = x;
+    bool found = w != NULL;
+    for (sk_runrt_t *r = d->running; r; r = r->next) {
+        if ((w && r->wf == w) || (!w && r->id == id)) {
+            found = true;
+            r->cancelled = true;
+            if (r->proc) {
+                sk_log(SK_LOG_INFO, "event=cancelling job=%s run=%" PRId64, r->job->name, r->id);
+                sk_proc_stop(r->proc);
+            }
+        }
+    }
+    for (sk_runrt_t *r = d->waiting, *next; r; r = next) {
+        next = r->next;
+        if ((w && r->wf == w) || (!w && r->id == id)) {
+            found = true;
+            int rc = cancel_waiting(d, r, err);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    if (w) {
+        w->cancelled = true;
+        w->dirty = true;
+        sk_log(SK_LOG_INFO, "event=cancelling job=%s run=%" PRId64 " workflow=%zu", w->job->name,
+               w->id, w->cfg->nsteps);
+        sk_daemon__wf_kick(d);
+    }
+    if (!found)
+        return sk_err_set(err, SK_ENOTFOUND, "run %" PRId64 " is not active", id);
+    sk_daemon__pump(d, sk_now_ms());
+    sk_daemon__arm(d);
+    return 0;
+}
+
+int sk_daemon__pause(sk_daemon_t *d, sk_jobrt_t *j, bool paused, sk_err_t *err)
+{
+    int64_t now = sk_now_ms();
+    int64_t last_fire = j->last_fire;
+    /* Fires that fell in the pause are not missed: the user chose so. */
+    if (!paused && j->paused && last_fire < now)
+        last_fire = now;
+    sk_job_state_t st = {.last_fire = last_fire,
+                         .paused = paused,
+                         .last_outcome = j->last_outcome,
+                         .missed_alerted = j->missed_alerted};
+    int rc = d->store->ops->job_state_set(d->store, j->name, &st, err);
+    if (rc < 0)
+        return rc;
+    if (j->paused != paused)
+        sk_log(SK_LOG_INFO, "event=%s job=%s", paused ? "paused" : "resumed", j->name);
+    j->paused = paused;
+    j->last_fire = last_fire;
+    j->unsaved = false;
+    sk_daemon__schedule_job(d, j, now);
+    sk_metrics_paused(d->metrics, j->metrics, paused);
+    sk_daemon__arm(d);
+    return 0;
 }

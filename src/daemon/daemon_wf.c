@@ -97,6 +97,7 @@ static sk_wfrt_t *wf_alloc(sk_daemon_t *d, sk_jobrt_t *j, sk_config_t *snap,
     w->attempt = attempt;
     w->trigger = trig;
     w->scheduled_at = scheduled_at;
+    w->started_ms = sk_now_ms();
     w->states = sk_xcalloc(n, sizeof(*w->states));
     w->step_attempt = sk_xcalloc(n, sizeof(int));
     w->outputs = sk_xcalloc(n, sizeof(*w->outputs));
@@ -329,7 +330,21 @@ static int advance(sk_daemon_t *d, sk_wfrt_t *w, sk_wf_action_t **acts, size_t *
     int rc = 0;
 
     w->dirty = false;
-    sk_dag_eval(w->cfg, w->states, ready, &nready, skips, &nskip);
+    if (w->cancelled) {
+        /* Start nothing more: what has not started is skipped. */
+        for (size_t i = 0; i < n; i++) {
+            if (w->states[i] != SK_DAG_PENDING)
+                continue;
+            w->states[i] = SK_DAG_SKIPPED;
+            skips[nskip].step = i;
+            skips[nskip].state = SK_DAG_SKIPPED;
+            sk_strlcpy(skips[nskip].reason, "the workflow run was cancelled",
+                       sizeof(skips[nskip].reason));
+            nskip++;
+        }
+    } else {
+        sk_dag_eval(w->cfg, w->states, ready, &nready, skips, &nskip);
+    }
     for (size_t k = 0; k < nskip && rc == 0; k++) {
         sk_run_t rec = {0};
         rec.job = w->job->name;
@@ -372,13 +387,17 @@ static int advance(sk_daemon_t *d, sk_wfrt_t *w, sk_wf_action_t **acts, size_t *
         }
     }
     if (rc == 0 && sk_dag_done(w->cfg, w->states)) {
-        bool failed = sk_dag_failed(w->cfg, w->states);
+        bool failed = sk_dag_failed(w->cfg, w->states) || w->cancelled;
         char reason[200] = "";
+        if (w->cancelled)
+            sk_strlcpy(reason, "cancelled", sizeof(reason));
         for (size_t i = 0; failed && i < n && !reason[0]; i++)
             if (w->states[i] == SK_DAG_FAILED)
                 sk_snprintf(reason, sizeof(reason), "step %s failed", w->cfg->steps[i].name);
-        rc = ops->run_finish(d->store, w->id, failed ? SK_RUN_FAILED : SK_RUN_SUCCEEDED, now, -1,
-                             0, failed ? reason : NULL, err);
+        sk_run_status_t end = w->cancelled ? SK_RUN_KILLED
+                              : failed     ? SK_RUN_FAILED
+                                           : SK_RUN_SUCCEEDED;
+        rc = ops->run_finish(d->store, w->id, end, now, -1, 0, failed ? reason : NULL, err);
         if (rc == 0) {
             if (*nacts == *cap) {
                 *cap = *cap ? *cap * 2 : 16;
@@ -388,7 +407,7 @@ static int advance(sk_daemon_t *d, sk_wfrt_t *w, sk_wf_action_t **acts, size_t *
             memset(a, 0, sizeof(*a));
             a->wf = w;
             a->step = SIZE_MAX; /* the workflow is done */
-            a->rec.status = failed ? SK_RUN_FAILED : SK_RUN_SUCCEEDED;
+            a->rec.status = end;
             w->done = true;
         }
     }
@@ -443,11 +462,15 @@ void sk_daemon__wf_apply(sk_daemon_t *d, sk_wf_action_t *acts, size_t n)
             .reason = st == SK_RUN_SUCCEEDED ? NULL : "a step failed",
         };
         j->last_outcome = (int)st;
-        if (!d->stopping)
+        sk_metrics_run_ended(d->metrics, j->metrics, sk_run_status_str(st),
+                             (double)(sk_now_ms() - w->started_ms) / 1000.0);
+        bool cancelled = w->cancelled;
+        if (!d->stopping && !cancelled)
             sk_daemon__alert_outcome(d, j, w->snap, w->cfg->alert, &o);
         sk_daemon__prune(d, j, w->cfg);
         wf_free(d, w);
-        sk_daemon__after(d, j, st);
+        if (!cancelled)
+            sk_daemon__after(d, j, st);
     }
     free(acts);
 }

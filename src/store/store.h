@@ -112,6 +112,9 @@ typedef struct sk_run_filter {
     bool only_active;  /* queued or running only */
     int64_t parent_id; /* >0: only the steps of this workflow run, oldest first */
     bool top_level;    /* only rows with parent_id 0 (plain jobs and workflow runs) */
+    bool status_set;   /* only rows with this status: */
+    sk_run_status_t status;
+    int64_t since;     /* >0: rows queued, started or ended at or after it (ms), or active */
 } sk_run_filter_t;
 
 /* Per-job state kept across restarts. */
@@ -281,6 +284,9 @@ typedef struct sk_store_ops {
 /* Every back end's struct starts with this. */
 struct sk_store {
     const sk_store_ops_t *ops;
+    /* Called on every SK_ESTORE failure (the daemon counts them); NULL: none. */
+    void (*on_error)(void *data);
+    void *on_error_data;
 };
 
 extern const sk_store_ops_t sk_store_sqlite_ops;

@@ -183,7 +183,7 @@ static const char *const stmt_sql[] = {
 
 /* runs_query's statements are built from the filter: one per combination
  * of these bits, prepared on first use like the others. */
-enum { Q_JOB = 1, Q_ACTIVE = 2, Q_PARENT = 4, Q_TOP = 8, Q_COUNT = 16 };
+enum { Q_JOB = 1, Q_ACTIVE = 2, Q_PARENT = 4, Q_TOP = 8, Q_STATUS = 16, Q_SINCE = 32, Q_COUNT = 64 };
 
 typedef struct sk_sqlite {
     sk_store_t base; /* first: the generic store */
@@ -239,6 +239,8 @@ static int db_fail(sk_sqlite_t *s, int rc, const char *what, sk_err_t *err)
 {
     if ((rc & 0xff) == SQLITE_NOMEM)
         sk_panic("%s: %s: SQLite is out of memory", s->path, what);
+    if (s->base.on_error)
+        s->base.on_error(s->base.on_error_data);
     const char *detail = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
     int sys = s->db ? sqlite3_system_errno(s->db) : 0;
     if (sys && ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN ||
@@ -979,17 +981,22 @@ static int sq_run_last(sk_store_t *st, const char *job, sk_run_t *ret, sk_err_t 
 }
 
 /* The runs_query statement for a combination of Q_* bits. Parameters: ?1
- * job, ?2 before_id, ?3 limit, ?4 parent_id. A workflow's steps come oldest
- * first (the order they ran in), everything else newest first. */
+ * job, ?2 before_id, ?3 limit, ?4 parent_id, ?5 status, ?6 since. A
+ * workflow's steps come oldest first (the order they ran in), everything
+ * else newest first. */
 static int query_get(sk_sqlite_t *s, int which, sqlite3_stmt **ret, sk_err_t *err)
 {
     char sql[768];
     if (!s->query[which]) {
-        sk_snprintf(sql, sizeof(sql), "SELECT " RUN_COLS " FROM runs WHERE id < ?2%s%s%s%s%s",
+        sk_snprintf(sql, sizeof(sql), "SELECT " RUN_COLS " FROM runs WHERE id < ?2%s%s%s%s%s%s%s",
                     which & Q_JOB ? " AND job = ?1" : "",
                     which & Q_ACTIVE ? " AND " SQL_ACTIVE : "",
                     which & Q_PARENT ? " AND " SQL_STEP_OF("?4") : "",
                     which & Q_TOP ? " AND parent_id = 0" : "",
+                    which & Q_STATUS ? " AND status = ?5" : "",
+                    which & Q_SINCE ? " AND (started_at >= ?6 OR ended_at >= ?6 OR "
+                                      "queued_at >= ?6 OR " SQL_ACTIVE ")"
+                                    : "",
                     which & Q_PARENT ? " ORDER BY id LIMIT ?3" : " ORDER BY id DESC LIMIT ?3");
         int rc =
             sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->query[which], NULL);
@@ -1015,7 +1022,11 @@ static int sq_runs_query(sk_store_t *st, const sk_run_filter_t *f, sk_run_t **re
         f = &none;
     size_t limit = f->limit ? SK_MIN(f->limit, (size_t)SK_STORE_QUERY_MAX) : QUERY_DEFAULT;
     int which = (f->job ? Q_JOB : 0) | (f->only_active ? Q_ACTIVE : 0) |
-                (f->parent_id > 0 ? Q_PARENT : 0) | (f->top_level ? Q_TOP : 0);
+                (f->parent_id > 0 ? Q_PARENT : 0) | (f->top_level ? Q_TOP : 0) |
+                (f->status_set ? Q_STATUS : 0) | (f->since > 0 ? Q_SINCE : 0);
+    if (f->status_set && ((int)f->status < 0 || (int)f->status >= (int)N_STATUSES))
+        return sk_err_set(err, -EINVAL, "%s: runs_query: status %d is out of range", s->path,
+                          (int)f->status);
     int r = query_get(s, which, &q, err);
     if (r < 0)
         return r;
@@ -1025,6 +1036,10 @@ static int sq_runs_query(sk_store_t *st, const sk_run_filter_t *f, sk_run_t **re
     sqlite3_bind_int64(q, 3, (sqlite3_int64)limit);
     if (f->parent_id > 0)
         sqlite3_bind_int64(q, 4, f->parent_id);
+    if (which & Q_STATUS)
+        bind_text(q, 5, sk_run_status_str(f->status));
+    if (which & Q_SINCE)
+        sqlite3_bind_int64(q, 6, f->since);
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         if (n == cap) {

@@ -83,6 +83,8 @@ int sk_tz_cache_get(sk_tz_cache_t *cache, const char *name, const sk_tz_t **ret,
 
 /* Formats t as ISO-8601 in tz with its offset: 2026-03-08T03:00:00-04:00. */
 void sk_tz_format_iso(const sk_tz_t *tz, int64_t t, char *buf, size_t size);
+/* The same for unix milliseconds: 2026-03-08T03:00:00.250-04:00. */
+void sk_tz_format_iso_ms(const sk_tz_t *tz, int64_t ms, char *buf, size_t size);
 /*
  * Parses an ISO-8601 instant: YYYY-MM-DD[(T| )HH:MM[:SS[.frac]]][Z|±HH[:MM[:SS]]].
  * Without an offset the time is local to tz (a fold takes the first pass, a

@@ -319,3 +319,12 @@ int sk_tz_parse_iso(const sk_tz_t *tz, const char *text, int64_t *ret, sk_err_t 
     *ret = local - off;
     return 0;
 }
+
+void sk_tz_format_iso_ms(const sk_tz_t *tz, int64_t ms, char *buf, size_t size)
+{
+    char iso[64];
+    int64_t s = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+    sk_tz_format_iso(tz, s, iso, sizeof(iso));
+    /* 2026-03-08T03:00:00-04:00: the milliseconds go before the offset. */
+    sk_snprintf(buf, size, "%.19s.%03d%s", iso, (int)(ms - s * 1000), iso + 19);
+}

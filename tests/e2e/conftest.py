@@ -34,9 +34,18 @@ def daemon(tmp_path):
         return d
 
     yield make
+    reports = []
     for d in started:
         try:
             d.stop()
         except Exception:
             if d.proc and d.proc.poll() is None:
                 d.proc.kill()
+        # Under `make asan` a daemon's sanitizer reports land in its log:
+        # they fail the test even when the daemon kept going.
+        log = d.log()
+        for mark in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            if mark in log:
+                at = log.index(mark)
+                reports.append(log[max(0, at - 200):at + 3000])
+    assert not reports, "sanitizer report from the daemon:\n" + "\n---\n".join(reports)

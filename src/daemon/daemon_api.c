@@ -1,0 +1,944 @@
+/*
+ * The HTTP API (docs/api.md) over the server in src/http/.
+ *
+ * Handlers run on the server's connection threads. They read the store
+ * through read-only connections of their own (a pool), and everything that
+ * needs the scheduler's state goes to the loop thread as a call: queued
+ * under a mutex, the loop woken with uv_async_send, the answer awaited with
+ * a deadline. The loop only copies or changes a little state per call;
+ * building and sending the answer happens on the connection's thread, so a
+ * slow client or a large answer never delays a fire.
+ */
+#include "daemon_api.h"
+
+#include <pthread.h>
+#include <time.h>
+
+#define CALL_TIMEOUT_MS 10000
+#define POOL_MAX 8
+
+/* ---- calls to the loop thread ---- */
+
+typedef struct api_call api_call_t;
+typedef void (*api_fn_t)(sk_daemon_t *d, api_call_t *c);
+
+struct api_call {
+    api_fn_t fn;
+    /* in */
+    const char *name;
+    int64_t id;
+    json_t *params; /* trigger: the params object (borrowed from the request) */
+    bool flag;
+    /* out */
+    int status; /* an HTTP status; 0 = 200 */
+    char msg[600];
+    json_t *result;
+    sk_api_jobs_t *jobs;
+    /* bookkeeping, under api->mu */
+    bool done;
+    int refs;
+    api_call_t *next;
+};
+
+static void call_free(api_call_t *c)
+{
+    json_decref(c->result);
+    sk_api_jobs_free(c->jobs);
+    free(c);
+}
+
+/* Drops one reference; the caller holds a->mu. */
+static void call_unref_locked(api_call_t *c)
+{
+    if (--c->refs == 0)
+        call_free(c);
+}
+
+static void on_async(uv_async_t *h)
+{
+    sk_api_t *a = h->data;
+    pthread_mutex_lock(&a->mu);
+    api_call_t *list = a->head;
+    a->head = a->tail = NULL;
+    pthread_mutex_unlock(&a->mu);
+    for (api_call_t *c = list, *next; c; c = next) {
+        next = c->next;
+        c->fn(a->d, c);
+        pthread_mutex_lock(&a->mu);
+        c->done = true;
+        call_unref_locked(c);
+        pthread_cond_broadcast(&a->cv);
+        pthread_mutex_unlock(&a->mu);
+    }
+}
+
+/* Runs c->fn on the loop thread and waits for it. Returns 0, or -1 when the
+ * daemon is stopping or did not answer in time (c is then gone). */
+static int call_loop(sk_api_t *a, api_call_t *c)
+{
+    c->refs = 2;
+    pthread_mutex_lock(&a->mu);
+    if (a->closed) {
+        pthread_mutex_unlock(&a->mu);
+        free(c);
+        return -1;
+    }
+    if (a->tail)
+        a->tail->next = c;
+    else
+        a->head = c;
+    a->tail = c;
+    pthread_mutex_unlock(&a->mu);
+    uv_async_send(&a->async);
+
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += CALL_TIMEOUT_MS / 1000;
+    pthread_mutex_lock(&a->mu);
+    while (!c->done && !a->closed) {
+        if (pthread_cond_timedwait(&a->cv, &a->mu, &until) == ETIMEDOUT)
+            break;
+    }
+    bool done = c->done;
+    if (!done)
+        call_unref_locked(c); /* the loop (or api_stop) drops the other reference */
+    pthread_mutex_unlock(&a->mu);
+    return done ? 0 : -1;
+}
+
+static void call_release(sk_api_t *a, api_call_t *c)
+{
+    pthread_mutex_lock(&a->mu);
+    call_unref_locked(c);
+    pthread_mutex_unlock(&a->mu);
+}
+
+/* Calls fn and answers the request with its result: the result object, or
+ * {"error": msg} with its status. */
+static void call_and_reply(sk_api_t *a, sk_http_req_t *r, api_call_t *c, int ok_status)
+{
+    if (call_loop(a, c) < 0) {
+        sk_http_error(r, 503, "sked is stopping or busy; try again");
+        return;
+    }
+    if (c->status && c->status >= 300)
+        sk_http_error(r, c->status, "%s", c->msg);
+    else
+        sk_http_json(r, c->status ? c->status : ok_status, json_incref(c->result));
+    call_release(a, c);
+}
+
+static api_call_t *call_new(api_fn_t fn)
+{
+    api_call_t *c = sk_xcalloc(1, sizeof(*c));
+    c->fn = fn;
+    return c;
+}
+
+static void fail(api_call_t *c, int status, const char *fmt, ...) SK_PRINTF(3, 4);
+static void fail(api_call_t *c, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+    va_end(ap);
+    c->status = status;
+}
+
+/* A job of the current configuration by name, or NULL after fail(404). */
+static sk_jobrt_t *loop_job(sk_daemon_t *d, api_call_t *c)
+{
+    sk_jobrt_t *j = sk_daemon__job(d, c->name);
+    if (!j || !j->cfg) {
+        fail(c, 404, "no job named \"%s\"", c->name);
+        return NULL;
+    }
+    return j;
+}
+
+/* ---- loop-side functions ---- */
+
+static void loop_status(sk_daemon_t *d, api_call_t *c)
+{
+    int waiting = 0;
+    for (sk_runrt_t *r = d->waiting; r; r = r->next)
+        waiting++;
+    json_t *o = json_pack("{s:b, s:i, s:s, s:I, s:i, s:i}", "running", 1, "pid", (int)getpid(),
+                          "version", SK_VERSION, "jobs", (json_int_t)d->config->njobs,
+                          "active_runs", d->nrunning, "waiting_runs", waiting);
+    char iso[64];
+    sk_tz_format_iso_ms(sk_tz_utc(), d->started_at, iso, sizeof(iso));
+    json_object_set_new(o, "started_at", json_string(iso));
+    json_object_set_new(o, "uptime", json_real((double)(sk_now_ms() - d->started_at) / 1000.0));
+    json_object_set_new(o, "stopping", json_boolean(d->stopping));
+    sk_heap_node_t *top = sk_heap_top(&d->heap);
+    if (top) {
+        sk_tz_format_iso_ms(sk_tz_utc(), top->key, iso, sizeof(iso));
+        json_object_set_new(o, "next_due", json_string(iso));
+        json_object_set_new(o, "next_job",
+                            json_string(SK_CONTAINER_OF(top, sk_jobrt_t, node)->name));
+    } else {
+        json_object_set_new(o, "next_due", json_null());
+        json_object_set_new(o, "next_job", json_null());
+    }
+    json_object_set_new(o, "state_dir", json_string(d->state_dir));
+    json_object_set_new(o, "config", json_string(d->config_path));
+    c->result = o;
+}
+
+static void live_of(const sk_jobrt_t *j, sk_api_job_t *ret)
+{
+    ret->cfg = j->cfg;
+    ret->next_due = j->next_due;
+    ret->paused = j->paused;
+    ret->running = j->active;
+    ret->waiting = j->waiting;
+    ret->last_outcome = j->last_outcome;
+}
+
+/* A copy of what the jobs list needs, in file order, with the snapshot it
+ * points into (a reference): formatting happens off the loop. */
+static void loop_jobs(sk_daemon_t *d, api_call_t *c)
+{
+    sk_api_jobs_t *s = sk_xcalloc(1, sizeof(*s));
+    s->config = sk_config_ref(d->config);
+    if (c->name) {
+        sk_jobrt_t *j = loop_job(d, c);
+        if (!j) {
+            sk_api_jobs_free(s);
+            return;
+        }
+        s->jobs = sk_xcalloc(1, sizeof(*s->jobs));
+        s->n = 1;
+        live_of(j, &s->jobs[0]);
+        /* The next instants, as the scheduler will see them. */
+        int64_t t = j->last_fire, next;
+        while (!j->paused && j->cfg->enabled && s->nupcoming < SK_API_UPCOMING &&
+               sk_sched_next(j->cfg, j->anchor, t, &next) == 0) {
+            s->upcoming[s->nupcoming++] = next;
+            t = next;
+        }
+    } else {
+        s->n = d->config->njobs;
+        s->jobs = sk_xcalloc(s->n ? s->n : 1, sizeof(*s->jobs));
+        for (size_t i = 0; i < d->njobs; i++) {
+            const sk_jobrt_t *j = d->jobs[i];
+            if (j->cfg)
+                live_of(j, &s->jobs[(size_t)(j->cfg - d->config->jobs)]);
+        }
+    }
+    c->jobs = s;
+}
+
+static void loop_trigger(sk_daemon_t *d, api_call_t *c)
+{
+    sk_jobrt_t *j = loop_job(d, c);
+    if (!j)
+        return;
+    if (d->stopping) {
+        fail(c, 503, "sked is stopping");
+        return;
+    }
+    char *pj = NULL;
+    if (c->params) {
+        /* Only parameters the job declares: a typo is an error, not a no-op. */
+        const char *key;
+        json_t *v;
+        json_object_foreach(c->params, key, v)
+        {
+            bool known = false;
+            for (size_t i = 0; i < j->cfg->nparams && !known; i++)
+                known = strcmp(j->cfg->params[i].key, key) == 0;
+            if (!known) {
+                fail(c, 400, "job \"%s\" has no parameter \"%.64s\"%s", c->name, key,
+                     j->cfg->nparams ? "" : " (it declares none)");
+                return;
+            }
+        }
+        pj = json_dumps(c->params, JSON_COMPACT | JSON_SORT_KEYS);
+    }
+    sk_err_t err;
+    sk_err_clear(&err);
+    int64_t id = sk_daemon__trigger(d, j, pj, SK_TRIG_MANUAL, &err);
+    free(pj);
+    if (id < 0) {
+        fail(c, 500, "cannot record the run: %s", err.msg[0] ? err.msg : "store error");
+        return;
+    }
+    c->result = json_pack("{s:I}", "run_id", (json_int_t)id);
+}
+
+static void loop_pause(sk_daemon_t *d, api_call_t *c)
+{
+    sk_jobrt_t *j = loop_job(d, c);
+    if (!j)
+        return;
+    sk_err_t err;
+    sk_err_clear(&err);
+    if (sk_daemon__pause(d, j, c->flag, &err) < 0) {
+        fail(c, 500, "cannot save the job's state: %s", err.msg);
+        return;
+    }
+    c->result = json_pack("{s:s, s:b}", "name", j->name, "paused", j->paused);
+}
+
+static void loop_cancel(sk_daemon_t *d, api_call_t *c)
+{
+    sk_err_t err;
+    sk_err_clear(&err);
+    int rc = sk_daemon__cancel(d, c->id, &err);
+    if (rc == SK_ENOTFOUND)
+        fail(c, 409, "run %" PRId64 " is not queued or running", c->id);
+    else if (rc < 0)
+        fail(c, 500, "%s", err.msg);
+    else
+        c->result = json_pack("{s:I, s:s}", "id", (json_int_t)c->id, "status", "cancelling");
+}
+
+static void loop_retry(sk_daemon_t *d, api_call_t *c)
+{
+    sk_err_t err;
+    sk_err_clear(&err);
+    if (d->stopping) {
+        fail(c, 503, "sked is stopping");
+        return;
+    }
+    int64_t id = sk_daemon__retry(d, c->id, &err);
+    if (id < 0)
+        fail(c, err.code == SK_ENOTFOUND ? 404 : 409, "%s",
+             err.msg[0] ? err.msg : "cannot retry");
+    else
+        c->result = json_pack("{s:I}", "run_id", (json_int_t)id);
+}
+
+static void loop_reload(sk_daemon_t *d, api_call_t *c)
+{
+    char msg[sizeof(c->msg)] = "";
+    if (sk_daemon__reload(d, "api", msg, sizeof(msg)) < 0)
+        fail(c, 400, "%s", msg[0] ? msg : "the configuration has errors");
+    else
+        c->result = json_pack("{s:b, s:I}", "reloaded", 1, "jobs", (json_int_t)d->config->njobs);
+}
+
+/* ---- the store, read-only, for the connection threads ---- */
+
+sk_store_t *sk_api_store_get(sk_api_t *a, sk_err_t *err)
+{
+    sk_store_t *st = NULL;
+    pthread_mutex_lock(&a->pool_mu);
+    if (a->npool)
+        st = a->pool[--a->npool];
+    pthread_mutex_unlock(&a->pool_mu);
+    if (!st && sk_store_open_readonly(a->store_url, &st, err) < 0)
+        return NULL;
+    return st;
+}
+
+void sk_api_store_put(sk_api_t *a, sk_store_t *st)
+{
+    if (!st)
+        return;
+    pthread_mutex_lock(&a->pool_mu);
+    if (a->npool < POOL_MAX) {
+        a->pool[a->npool++] = st;
+        st = NULL;
+    }
+    pthread_mutex_unlock(&a->pool_mu);
+    sk_store_close(st);
+}
+
+/* ---- handlers (connection threads) ---- */
+
+static bool want(sk_http_req_t *r, const char *method)
+{
+    if (strcmp(r->method, method) == 0)
+        return true;
+    sk_http_not_allowed(r, strcmp(method, "GET") == 0 ? "GET, HEAD" : method);
+    return false;
+}
+
+/* A positive run id from a path segment; 0 after answering 400. */
+static int64_t path_id(sk_http_req_t *r, const char *seg, size_t len)
+{
+    int64_t v = 0;
+    bool ok = len > 0 && len <= 18;
+    for (size_t i = 0; ok && i < len; i++) {
+        ok = seg[i] >= '0' && seg[i] <= '9';
+        v = v * 10 + (seg[i] - '0');
+    }
+    if (!ok || v <= 0) {
+        sk_http_error(r, 400, "a run id is a positive whole number, got \"%.*s\"",
+                      (int)SK_MIN(len, (size_t)40), seg);
+        return 0;
+    }
+    return v;
+}
+
+static void get_status(sk_api_t *a, sk_http_req_t *r)
+{
+    api_call_t *c = call_new(loop_status);
+    if (call_loop(a, c) < 0) {
+        sk_http_error(r, 503, "sked is stopping or busy; try again");
+        return;
+    }
+    json_t *o = json_incref(c->result);
+    call_release(a, c);
+    json_object_set_new(o, "role",
+                        json_string(r->role == SK_HTTP_ROLE_ADMIN ? "admin" : "read"));
+    if (r->role != SK_HTTP_ROLE_ADMIN) { /* where things are on the host: admins only */
+        json_object_del(o, "state_dir");
+        json_object_del(o, "config");
+    }
+    sk_http_json(r, 200, o);
+}
+
+static void get_jobs(sk_api_t *a, sk_http_req_t *r, const char *name)
+{
+    sk_api_list_opts_t lo = {.limit = SIZE_MAX};
+    const char *v;
+    if ((v = sk_http_query(r, "recent"))) {
+        int64_t n;
+        if (sk_api_parse_uint(v, 50, &n) < 0) {
+            sk_http_error(r, 400, "recent: expected a number 0-50, got \"%.40s\"", v);
+            return;
+        }
+        lo.recent = (size_t)n;
+    }
+    if ((v = sk_http_query(r, "offset"))) {
+        int64_t n;
+        if (sk_api_parse_uint(v, INT64_MAX / 2, &n) < 0) {
+            sk_http_error(r, 400, "offset: expected a whole number, got \"%.40s\"", v);
+            return;
+        }
+        lo.offset = (size_t)n;
+    }
+    if ((v = sk_http_query(r, "limit"))) {
+        int64_t n;
+        if (sk_api_parse_uint(v, INT64_MAX / 2, &n) < 0) {
+            sk_http_error(r, 400, "limit: expected a whole number, got \"%.40s\"", v);
+            return;
+        }
+        lo.limit = (size_t)n;
+    }
+    lo.q = sk_http_query(r, "q");
+    api_call_t *c = call_new(loop_jobs);
+    c->name = name;
+    if (call_loop(a, c) < 0) {
+        sk_http_error(r, 503, "sked is stopping or busy; try again");
+        return;
+    }
+    if (c->status) {
+        sk_http_error(r, c->status, "%s", c->msg);
+        call_release(a, c);
+        return;
+    }
+    sk_api_jobs_t *s = c->jobs;
+    c->jobs = NULL;
+    call_release(a, c);
+    sk_err_t err;
+    sk_err_clear(&err);
+    sk_store_t *st = lo.recent || name ? sk_api_store_get(a, &err) : NULL;
+    json_t *out = name ? sk_api_job_json(s, st, lo.recent ? lo.recent : 20)
+                       : sk_api_jobs_json(s, st, &lo);
+    sk_api_store_put(a, st);
+    sk_api_jobs_free(s);
+    sk_http_json(r, 200, out);
+}
+
+static void post_job(sk_api_t *a, sk_http_req_t *r, const char *name, const char *action)
+{
+    api_call_t *c;
+    if (strcmp(action, "trigger") == 0)
+        c = call_new(loop_trigger);
+    else if (strcmp(action, "pause") == 0 || strcmp(action, "resume") == 0)
+        c = call_new(loop_pause);
+    else {
+        sk_http_error(r, 404, "no such endpoint: %s", r->path);
+        return;
+    }
+    if (!want(r, "POST")) {
+        free(c);
+        return;
+    }
+    c->name = name;
+    c->flag = strcmp(action, "pause") == 0;
+    json_t *body = NULL;
+    if (r->body_len) {
+        json_error_t jerr;
+        body = json_loadb(r->body, r->body_len, 0, &jerr);
+        if (!json_is_object(body)) {
+            json_decref(body);
+            free(c);
+            sk_http_error(r, 400, "the body is not a JSON object%s%s", body ? "" : ": ",
+                          body ? "" : jerr.text);
+            return;
+        }
+        const char *key;
+        json_t *v;
+        json_object_foreach(body, key, v)
+        {
+            bool ok = strcmp(key, "params") == 0 && c->fn == loop_trigger;
+            if (!ok) {
+                sk_http_error(r, 400, "unknown field \"%.64s\" in the body", key);
+                json_decref(body);
+                free(c);
+                return;
+            }
+        }
+        json_t *p = json_object_get(body, "params");
+        if (p && !json_is_object(p)) {
+            sk_http_error(r, 400, "params: expected an object of name: value");
+            json_decref(body);
+            free(c);
+            return;
+        }
+        json_object_foreach(p, key, v)
+        {
+            if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v)) {
+                sk_http_error(r, 400, "params.%.64s: expected a string, number or boolean",
+                              key);
+                json_decref(body);
+                free(c);
+                return;
+            }
+        }
+        c->params = p;
+    }
+    call_and_reply(a, r, c, c->fn == loop_trigger ? 202 : 200);
+    json_decref(body);
+}
+
+static void get_runs(sk_api_t *a, sk_http_req_t *r)
+{
+    sk_run_filter_t f = {.limit = 50, .top_level = true};
+    const char *v;
+    if ((v = sk_http_query(r, "job")))
+        f.job = v;
+    if ((v = sk_http_query(r, "status"))) {
+        if (sk_run_status_parse(v, &f.status) < 0) {
+            sk_http_error(r, 400,
+                          "status: expected one of queued, running, succeeded, failed, "
+                          "timed_out, killed, skipped, missed, interrupted; got \"%.40s\"",
+                          v);
+            return;
+        }
+        f.status_set = true;
+    }
+    if ((v = sk_http_query(r, "since"))) {
+        sk_err_t err;
+        int64_t s;
+        if (sk_tz_parse_iso(sk_tz_utc(), v, &s, &err) < 0) {
+            sk_http_error(r, 400, "since: %s", err.msg);
+            return;
+        }
+        f.since = s * 1000;
+    }
+    int64_t n;
+    if ((v = sk_http_query(r, "before"))) {
+        if (sk_api_parse_uint(v, INT64_MAX / 2, &n) < 0 || n == 0) {
+            sk_http_error(r, 400, "before: expected a run id, got \"%.40s\"", v);
+            return;
+        }
+        f.before_id = n;
+    }
+    if ((v = sk_http_query(r, "limit"))) {
+        if (sk_api_parse_uint(v, 1000, &n) < 0 || n == 0) {
+            sk_http_error(r, 400, "limit: expected a number 1-1000, got \"%.40s\"", v);
+            return;
+        }
+        f.limit = (size_t)n;
+    }
+    if ((v = sk_http_query(r, "steps")))
+        f.top_level = !(strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
+    sk_err_t err;
+    sk_err_clear(&err);
+    sk_store_t *st = sk_api_store_get(a, &err);
+    sk_run_t *runs = NULL;
+    size_t nruns = 0;
+    if (!st || st->ops->runs_query(st, &f, &runs, &nruns, &err) < 0) {
+        sk_api_store_put(a, st);
+        sk_http_error(r, 500, "cannot read the store: %s", err.msg);
+        return;
+    }
+    sk_api_store_put(a, st);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < nruns; i++)
+        json_array_append_new(arr, sk_api_run_json(&runs[i]));
+    json_t *o = json_pack("{s:o}", "runs", arr);
+    json_object_set_new(o, "next_before", nruns == f.limit && nruns
+                                              ? json_integer(runs[nruns - 1].id)
+                                              : json_null());
+    sk_runs_free(runs, nruns);
+    sk_http_json(r, 200, o);
+}
+
+static void get_run(sk_api_t *a, sk_http_req_t *r, int64_t id)
+{
+    sk_err_t err;
+    sk_err_clear(&err);
+    sk_store_t *st = sk_api_store_get(a, &err);
+    sk_run_t run = {0};
+    int rc = st ? st->ops->run_get(st, id, &run, &err) : -1;
+    if (rc == SK_ENOTFOUND) {
+        sk_api_store_put(a, st);
+        sk_http_error(r, 404, "no run %" PRId64, id);
+        return;
+    }
+    json_t *o = NULL;
+    if (rc == 0)
+        o = sk_api_run_detail(st, &run, &err);
+    sk_api_store_put(a, st);
+    sk_run_release(&run);
+    if (!o) {
+        sk_http_error(r, 500, "cannot read the store: %s", err.msg);
+        return;
+    }
+    sk_http_json(r, 200, o);
+}
+
+static void post_run(sk_api_t *a, sk_http_req_t *r, int64_t id, const char *action)
+{
+    api_fn_t fn = strcmp(action, "cancel") == 0  ? loop_cancel
+                  : strcmp(action, "retry") == 0 ? loop_retry
+                                                 : NULL;
+    if (!fn) {
+        sk_http_error(r, 404, "no such endpoint: %s", r->path);
+        return;
+    }
+    if (!want(r, "POST"))
+        return;
+    /* 404 for a run that does not exist at all, before asking the loop. */
+    sk_err_t err;
+    sk_err_clear(&err);
+    sk_store_t *st = sk_api_store_get(a, &err);
+    sk_run_t run = {0};
+    int rc = st ? st->ops->run_get(st, id, &run, &err) : -1;
+    sk_api_store_put(a, st);
+    sk_run_release(&run);
+    if (rc == SK_ENOTFOUND) {
+        sk_http_error(r, 404, "no run %" PRId64, id);
+        return;
+    }
+    if (rc < 0) {
+        sk_http_error(r, 500, "cannot read the store: %s", err.msg);
+        return;
+    }
+    api_call_t *c = call_new(fn);
+    c->id = id;
+    call_and_reply(a, r, c, 202);
+}
+
+static void get_alerts(sk_api_t *a, sk_http_req_t *r)
+{
+    const char *job = sk_http_query(r, "job"), *v;
+    int64_t limit = 100;
+    if ((v = sk_http_query(r, "limit")) &&
+        (sk_api_parse_uint(v, SK_STORE_QUERY_MAX, &limit) < 0 || limit == 0)) {
+        sk_http_error(r, 400, "limit: expected a number 1-%d, got \"%.40s\"", SK_STORE_QUERY_MAX,
+                      v);
+        return;
+    }
+    sk_err_t err;
+    sk_err_clear(&err);
+    sk_store_t *st = sk_api_store_get(a, &err);
+    sk_alert_rec_t *recs = NULL;
+    size_t n = 0;
+    if (!st || st->ops->alerts_query(st, job, (size_t)limit, &recs, &n, &err) < 0) {
+        sk_api_store_put(a, st);
+        sk_http_error(r, 500, "cannot read the store: %s", err.msg);
+        return;
+    }
+    sk_api_store_put(a, st);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, sk_api_alert_json(&recs[i]));
+    sk_alert_recs_free(recs, n);
+    sk_http_json(r, 200, json_pack("{s:o}", "alerts", arr));
+}
+
+static void get_metrics(sk_api_t *a, sk_http_req_t *r)
+{
+    size_t len = 0;
+    char *text = sk_api_metrics_text(a, &len);
+    sk_http_bytes(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len, false);
+}
+
+/* Splits "jobs/NAME/trigger" into at most 3 segments. */
+static size_t split(const char *p, const char **seg, size_t *len, size_t max)
+{
+    size_t n = 0;
+    while (*p && n < max) {
+        const char *e = strchr(p, '/');
+        seg[n] = p;
+        len[n] = e ? (size_t)(e - p) : strlen(p);
+        n++;
+        if (!e)
+            return n;
+        p = e + 1;
+        if (!*p)
+            return n; /* a trailing slash */
+    }
+    return *p ? max + 1 : n;
+}
+
+static bool seg_is(const char *seg, size_t len, const char *word)
+{
+    return strlen(word) == len && strncmp(seg, word, len) == 0;
+}
+
+static void route_api(sk_api_t *a, sk_http_req_t *r, const char *rest)
+{
+    const char *seg[3];
+    size_t len[3];
+    size_t n = split(rest, seg, len, 3);
+    char name[256];
+
+    if (n == 1 && seg_is(seg[0], len[0], "health")) {
+        if (want(r, "GET"))
+            sk_http_json(r, 200, json_pack("{s:s}", "status", "ok"));
+        return;
+    }
+    if (n == 1 && seg_is(seg[0], len[0], "status")) {
+        if (want(r, "GET"))
+            get_status(a, r);
+        return;
+    }
+    if (n == 1 && seg_is(seg[0], len[0], "reload")) {
+        if (want(r, "POST"))
+            call_and_reply(a, r, call_new(loop_reload), 200);
+        return;
+    }
+    if (n == 1 && seg_is(seg[0], len[0], "alerts")) {
+        if (want(r, "GET"))
+            get_alerts(a, r);
+        return;
+    }
+    if (n >= 1 && n <= 3 && seg_is(seg[0], len[0], "jobs")) {
+        if (n == 1) {
+            if (want(r, "GET"))
+                get_jobs(a, r, NULL);
+            return;
+        }
+        if (len[1] == 0 || len[1] >= sizeof(name)) {
+            sk_http_error(r, 404, "no job named \"%.*s\"", (int)SK_MIN(len[1], (size_t)64),
+                          seg[1]);
+            return;
+        }
+        memcpy(name, seg[1], len[1]);
+        name[len[1]] = '\0';
+        if (n == 2) {
+            if (want(r, "GET"))
+                get_jobs(a, r, name);
+            return;
+        }
+        char action[32];
+        sk_snprintf(action, sizeof(action), "%.*s", (int)SK_MIN(len[2], (size_t)31), seg[2]);
+        post_job(a, r, name, action);
+        return;
+    }
+    if (n >= 1 && n <= 3 && seg_is(seg[0], len[0], "runs")) {
+        if (n == 1) {
+            if (want(r, "GET"))
+                get_runs(a, r);
+            return;
+        }
+        int64_t id = path_id(r, seg[1], len[1]);
+        if (!id)
+            return;
+        if (n == 2) {
+            if (want(r, "GET"))
+                get_run(a, r, id);
+            return;
+        }
+        if (seg_is(seg[2], len[2], "log")) {
+            if (want(r, "GET"))
+                sk_api_log(a, r, id);
+            return;
+        }
+        char action[32];
+        sk_snprintf(action, sizeof(action), "%.*s", (int)SK_MIN(len[2], (size_t)31), seg[2]);
+        post_run(a, r, id, action);
+        return;
+    }
+    sk_http_error(r, 404, "no such endpoint: %.200s (see docs/api.md)", r->path);
+}
+
+static void handle(void *data, sk_http_req_t *r)
+{
+    sk_api_t *a = data;
+    if (strncmp(r->path, "/api/v1/", 8) == 0) {
+        route_api(a, r, r->path + 8);
+        return;
+    }
+    if (strcmp(r->path, "/metrics") == 0) {
+        if (want(r, "GET"))
+            get_metrics(a, r);
+        return;
+    }
+    const sk_http_asset_t *asset = sk_http_asset(r->path);
+    if (asset) {
+        if (want(r, "GET"))
+            sk_http_static(r, asset->ctype, asset->data, asset->len);
+        return;
+    }
+    sk_http_error(r, 404, "not found: %.200s", r->path);
+}
+
+static void on_status(void *data, int status)
+{
+    sk_api_t *a = data;
+    sk_api_count_status(a, status);
+}
+
+/* ---- start and stop ---- */
+
+/* A token from a file (first line, trimmed) or the environment. */
+static int read_token(const char *file, const char *env, char **ret, sk_err_t *err)
+{
+    *ret = NULL;
+    if (file) {
+        FILE *f = fopen(file, "re");
+        if (!f)
+            return sk_err_set(err, -errno, "cannot read token file %s: %s", file,
+                              strerror(errno));
+        char line[1024];
+        bool got = fgets(line, sizeof(line), f) != NULL;
+        fclose(f);
+        size_t n = got ? strlen(line) : 0;
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
+            line[--n] = '\0';
+        if (n < 16) {
+            for (volatile char *p = line; *p; p++)
+                *p = 0;
+            return sk_err_set(err, -EINVAL,
+                              "token file %s holds %s: a token must be at least 16 characters "
+                              "(e.g. from `head -c 32 /dev/urandom | base64`)",
+                              file, n ? "a token that is too short" : "no token");
+        }
+        *ret = sk_xstrdup(line);
+        for (volatile char *p = line; *p; p++)
+            *p = 0;
+        return 0;
+    }
+    const char *v = getenv(env);
+    if (v && v[0]) {
+        if (strlen(v) < 16)
+            return sk_err_set(err, -EINVAL, "%s is too short: a token must be at least 16 "
+                                            "characters", env);
+        *ret = sk_xstrdup(v);
+    }
+    return 0;
+}
+
+int sk_daemon__api_start(sk_daemon_t *d, sk_err_t *err)
+{
+    const sk_http_cfg_t *h = &d->config->http;
+    sk_api_t *a = sk_xcalloc(1, sizeof(*a));
+    a->d = d;
+    a->store_url = sk_xstrdup(d->config->store_url);
+    a->state_dir = sk_xstrdup(d->state_dir);
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_mutex_init(&a->pool_mu, NULL);
+    pthread_cond_init(&a->cv, NULL);
+    sk_api_metrics_init(a);
+    uv_async_init(d->loop, &a->async, on_async);
+    a->async.data = a;
+    d->api = a;
+
+    char *admin = NULL, *reader = NULL;
+    int rc = read_token(h->admin_token_file, "SKED_ADMIN_TOKEN", &admin, err);
+    if (rc == 0)
+        rc = read_token(h->read_token_file, "SKED_READ_TOKEN", &reader, err);
+    if (rc == 0 && admin && reader && strcmp(admin, reader) == 0)
+        rc = sk_err_set(err, -EINVAL, "the admin and read tokens are the same: give the read "
+                                      "token its own value");
+    char path[4096];
+    sk_snprintf(path, sizeof(path), "%s/%s", d->state_dir, SK_SOCKET_NAME);
+    sk_http_opts_t o = {
+        .unix_path = path,
+        .host = h->listen ? h->host : NULL,
+        .port = h->port,
+        .admin_token = admin,
+        .read_token = reader,
+        .handler = handle,
+        .data = a,
+        .on_status = on_status,
+    };
+    if (rc == 0)
+        rc = sk_http_start(&o, &a->server, err);
+    for (char *t = admin; t && *t; t++)
+        *(volatile char *)t = 0;
+    for (char *t = reader; t && *t; t++)
+        *(volatile char *)t = 0;
+    free(admin);
+    free(reader);
+    if (rc < 0)
+        return rc;
+    if (h->listen)
+        sk_log(SK_LOG_INFO, "event=http_listening address=%s auth=%s", h->listen,
+               o.admin_token || o.read_token ? "tokens" : "none");
+    return 0;
+}
+
+static void on_async_closed(uv_handle_t *h)
+{
+    sk_api_t *a = h->data;
+    pthread_mutex_destroy(&a->mu);
+    pthread_mutex_destroy(&a->pool_mu);
+    pthread_cond_destroy(&a->cv);
+    free(a->store_url);
+    free(a->state_dir);
+    sk_api_metrics_free(a);
+    free(a);
+}
+
+void sk_daemon__api_stop(sk_daemon_t *d)
+{
+    sk_api_t *a = d->api;
+    if (!a)
+        return;
+    d->api = NULL;
+    /* Calls not yet taken by the loop fail; waiting threads wake. */
+    pthread_mutex_lock(&a->mu);
+    a->closed = true;
+    for (api_call_t *c = a->head, *next; c; c = next) {
+        next = c->next;
+        call_unref_locked(c);
+    }
+    a->head = a->tail = NULL;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    sk_http_stop(a->server); /* joins every connection thread */
+    a->server = NULL;
+    for (size_t i = 0; i < a->npool; i++)
+        sk_store_close(a->pool[i]);
+    a->npool = 0;
+    uv_close((uv_handle_t *)&a->async, on_async_closed);
+}
+
+/* ---- metrics ---- */
+
+void sk_api_metrics_init(sk_api_t *a)
+{
+    a->metrics = a->d->metrics;
+}
+
+void sk_api_metrics_free(sk_api_t *a)
+{
+    a->metrics = NULL; /* the daemon's */
+}
+
+void sk_api_count_status(sk_api_t *a, int status)
+{
+    if (a->metrics)
+        sk_metrics_api_request(a->metrics, status);
+}
+
+char *sk_api_metrics_text(sk_api_t *a, size_t *len)
+{
+    if (!a->metrics) {
+        *len = 0;
+        return sk_xstrdup("");
+    }
+    return sk_metrics_render(a->metrics, sk_now_ms(), len);
+}

@@ -1,0 +1,82 @@
+/* The HTTP API's pieces, shared by daemon_api*.c only. */
+#ifndef SK_DAEMON_API_H
+#define SK_DAEMON_API_H
+
+#include "daemon_int.h"
+#include "../http/http.h"
+#include "../metrics/metrics.h"
+
+#include <pthread.h>
+
+typedef struct api_call api_call_t;
+
+typedef struct sk_api {
+    sk_daemon_t *d; /* the loop thread's: connection threads never touch it */
+    sk_http_server_t *server;
+    sk_metrics_t *metrics; /* thread-safe */
+    uv_async_t async;
+    pthread_mutex_t mu; /* guards the call queue and `closed` */
+    pthread_cond_t cv;
+    api_call_t *head, *tail;
+    bool closed;
+    pthread_mutex_t pool_mu; /* guards the store pool */
+    sk_store_t *pool[8];
+    size_t npool;
+    char *store_url; /* copies: the configuration may be reloaded meanwhile */
+    char *state_dir;
+} sk_api_t;
+
+/* What the loop copies for the jobs list: the live state of each job of
+ * `config` (a reference), parallel to config->jobs (or one job). */
+typedef struct sk_api_job {
+    const sk_job_cfg_t *cfg; /* NULL: not scheduled yet (a job just added) */
+    int64_t next_due;
+    bool paused;
+    int running, waiting;
+    int last_outcome;
+} sk_api_job_t;
+
+#define SK_API_UPCOMING 5
+
+typedef struct sk_api_jobs {
+    sk_config_t *config;
+    sk_api_job_t *jobs;
+    size_t n;
+    int64_t upcoming[SK_API_UPCOMING]; /* one job: its next instants */
+    size_t nupcoming;
+} sk_api_jobs_t;
+
+void sk_api_jobs_free(sk_api_jobs_t *s);
+
+typedef struct sk_api_list_opts {
+    const char *q; /* names containing it, or NULL */
+    size_t recent; /* add each job's last N top-level runs */
+    size_t offset, limit;
+} sk_api_list_opts_t;
+
+/* daemon_api_json.c: answers built on the connection threads. st may be
+ * NULL (no recent runs). */
+json_t *sk_api_jobs_json(const sk_api_jobs_t *s, sk_store_t *st, const sk_api_list_opts_t *o);
+json_t *sk_api_job_json(const sk_api_jobs_t *s, sk_store_t *st, size_t recent);
+json_t *sk_api_run_json(const sk_run_t *r);
+/* The run with its outputs and, for a workflow run, its steps; NULL on a
+ * store error (err set). */
+json_t *sk_api_run_detail(sk_store_t *st, const sk_run_t *r, sk_err_t *err);
+json_t *sk_api_alert_json(const sk_alert_rec_t *a);
+/* A whole number 0..max in text; -1 when it is not one. */
+int sk_api_parse_uint(const char *text, int64_t max, int64_t *ret);
+
+/* daemon_api.c */
+sk_store_t *sk_api_store_get(sk_api_t *a, sk_err_t *err);
+void sk_api_store_put(sk_api_t *a, sk_store_t *st);
+
+/* daemon_api_log.c: GET /api/v1/runs/ID/log (whole, a range, or followed). */
+void sk_api_log(sk_api_t *a, sk_http_req_t *r, int64_t id);
+
+/* Metrics of the API itself. */
+void sk_api_metrics_init(sk_api_t *a);
+void sk_api_metrics_free(sk_api_t *a);
+void sk_api_count_status(sk_api_t *a, int status);
+char *sk_api_metrics_text(sk_api_t *a, size_t *len);
+
+#endif

@@ -1,0 +1,107 @@
+/*
+ * The HTTP server under the API (docs/api.md): libmicrohttpd on the control
+ * socket (a unix socket, no tokens: its mode 0600 is the guard) and, when
+ * configured, on TCP with bearer tokens. It owns listening, authentication,
+ * request bodies and size limits, and the shape of responses; what the
+ * endpoints mean belongs to the caller's handler (src/daemon/daemon_api.c).
+ *
+ * Threads: each connection has its own thread (a slow client holds only
+ * its own), so handlers run off the daemon's loop thread and must not
+ * touch scheduler state directly.
+ */
+#ifndef SK_HTTP_H
+#define SK_HTTP_H
+
+#include "../common/common.h"
+
+#include <jansson.h>
+
+typedef enum sk_http_role {
+    SK_HTTP_ROLE_NONE,  /* no valid token (only /api/v1/health gets this far) */
+    SK_HTTP_ROLE_READ,  /* GET and HEAD */
+    SK_HTTP_ROLE_ADMIN, /* everything */
+} sk_http_role_t;
+
+/* The largest request body accepted (413 beyond). */
+#define SK_HTTP_MAX_BODY (64 * 1024)
+
+typedef struct sk_http_server sk_http_server_t;
+struct MHD_Connection;
+
+/* One request, valid during the handler call. */
+typedef struct sk_http_req {
+    sk_http_server_t *server;
+    struct MHD_Connection *conn;
+    const char *method; /* "GET", "POST", ...; HEAD is passed as GET */
+    bool head;          /* it was a HEAD */
+    const char *path;   /* decoded, without the query ("/api/v1/jobs/backup") */
+    const char *body;   /* NUL-terminated; "" when none */
+    size_t body_len;
+    sk_http_role_t role;
+    bool tcp;    /* came over TCP (else the control socket) */
+    int status;  /* the status queued, for the request counter */
+} sk_http_req_t;
+
+/* Handles req by queueing exactly one response with the functions below. */
+typedef void (*sk_http_handler_t)(void *data, sk_http_req_t *req);
+
+typedef struct sk_http_opts {
+    const char *unix_path; /* the control socket to create (mode 0600); required */
+    const char *host;      /* TCP address (IP literal) or NULL for none */
+    int port;
+    const char *admin_token, *read_token; /* NULL or "" for none */
+    sk_http_handler_t handler;
+    void *data;
+    /* Called after each response with its status (metrics); may be NULL. */
+    void (*on_status)(void *data, int status);
+} sk_http_opts_t;
+
+/* Starts listening; the server threads call handler from now on. Errors:
+ * bind failures, a non-loopback host without any token (refused). */
+int sk_http_start(const sk_http_opts_t *o, sk_http_server_t **ret, sk_err_t *err);
+/* Marks the server stopping (streams end, sk_http_stopping turns true),
+ * then waits for every connection thread and frees it. NULL is fine. */
+void sk_http_stop(sk_http_server_t *s);
+/* True once sk_http_stop has begun: long responses should end. */
+bool sk_http_stopping(const sk_http_server_t *s);
+
+/* A query argument, or NULL. */
+const char *sk_http_query(const sk_http_req_t *r, const char *key);
+/* A request header, or NULL. */
+const char *sk_http_header(const sk_http_req_t *r, const char *name);
+
+/* Responses. Each queues one response (and takes ownership of what it is
+ * given: the JSON reference, the buffer, the fd). */
+void sk_http_json(sk_http_req_t *r, int status, json_t *body);
+/* The same with one more header (hname NULL: none). */
+void sk_http_json_with(sk_http_req_t *r, int status, json_t *body, const char *hname,
+                       const char *hvalue);
+void sk_http_error(sk_http_req_t *r, int status, const char *fmt, ...) SK_PRINTF(3, 4);
+/* 405 with the allowed methods. */
+void sk_http_not_allowed(sk_http_req_t *r, const char *allow);
+void sk_http_bytes(sk_http_req_t *r, int status, const char *ctype, char *buf, size_t len,
+                   bool cache);
+/* A static buffer that outlives the server (embedded files). */
+void sk_http_static(sk_http_req_t *r, const char *ctype, const unsigned char *buf, size_t len);
+/* len bytes of fd from off; extra_header "Name: value" or NULL. */
+void sk_http_fd(sk_http_req_t *r, int status, const char *ctype, int fd, uint64_t off,
+                uint64_t len, const char *extra_name, const char *extra_value);
+/* A body of unknown length produced by fill(data, buf, max) until it returns
+ * -1 (the end); fill may block (this connection's own thread). done(data)
+ * runs when the response is over. */
+void sk_http_stream(sk_http_req_t *r, const char *ctype, ssize_t (*fill)(void *, char *, size_t),
+                    void *data, void (*done)(void *));
+
+/* Constant-time comparison of a presented token with a configured one. */
+bool sk_http_token_equal(const char *given, size_t given_len, const char *want);
+
+/* The embedded web files (build/gen/web_assets.c): path "/app.js" -> bytes. */
+typedef struct sk_http_asset {
+    const char *path;
+    const char *ctype;
+    const unsigned char *data;
+    size_t len;
+} sk_http_asset_t;
+const sk_http_asset_t *sk_http_asset(const char *path);
+
+#endif
