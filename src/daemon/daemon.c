@@ -47,6 +47,18 @@ static int take_lock(sk_daemon_t *d)
         fprintf(stderr, "sked: run: cannot open %s: %s\n", path, strerror(errno));
         return -1;
     }
+    /* The lock of a daemon that just died may outlive it for a moment: a
+     * child forked at that instant holds the descriptor until its exec.
+     * When the pid in the file is gone, wait a little for the lock. */
+    for (int tries = 0; flock(fd, LOCK_EX | LOCK_NB) < 0 && tries < 30; tries++) {
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+        long holder = n > 0 ? strtol(pid, NULL, 10) : 0;
+        if (holder > 0 && kill((pid_t)holder, 0) == 0)
+            break; /* alive: another daemon */
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         char pid[32] = "";
         ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
