@@ -516,6 +516,10 @@ int sk_daemon_main(const char *config_path)
         sk_errs_print(&errs, stderr);
         goto out;
     }
+    sk_log_set_json(d->config->log_json);
+    if (d->config->log_syslog && sk_log_set_syslog(true, "sked") < 0)
+        sk_log(SK_LOG_WARN, "event=syslog_failed msg=\"cannot open syslog; logging to stderr "
+                            "only\"");
     d->config_path = sk_xstrdup(d->config->path);
     d->state_dir = sk_xstrdup(d->config->state_dir);
     char logs[4096];
@@ -622,5 +626,7 @@ out:
     free(d->state_dir);
     free(d->sock_path);
     sk_alert_global_cleanup();
+    sk_log_set_syslog(false, NULL);
+    sk_log_set_json(false);
     return rc;
 }

@@ -653,7 +653,8 @@ char *sk_metrics_render(sk_metrics_t *m, int64_t now_ms, size_t *ret_len)
     buf_t b = {0};
     buf_reserve(&b, want);
 
-    family(&b, "sked_build_info", "gauge", "Build information: the sked version as a label; always 1.");
+    family(&b, "sked_build_info", "gauge",
+           "Build information: the sked version as a label; always 1.");
     buf_adds(&b, "sked_build_info{version=\"");
     buf_adds(&b, m->version_label);
     buf_adds(&b, "\"} 1\n");

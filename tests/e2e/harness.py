@@ -58,8 +58,9 @@ class Daemon:
         if wait:
             # The socket of a killed daemon may still be there: wait for this
             # daemon's own start line instead.
-            mark = f"event=started_daemon pid={self.proc.pid} "
-            wait_for(lambda: mark in self.log() or self.proc.poll() is not None,
+            marks = (f"event=started_daemon pid={self.proc.pid} ",
+                     f'"event":"started_daemon","pid":{self.proc.pid},')  # log_format: json
+            wait_for(lambda: any(m in self.log() for m in marks) or self.proc.poll() is not None,
                      what="the daemon to start")
             assert self.proc.poll() is None, f"daemon exited early:\n{self.log()}"
         return self
