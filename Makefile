@@ -3,7 +3,8 @@
 # unit tests under valgrind; `make fuzz` builds the libFuzzer targets and
 # `make fuzz-run` runs each for FUZZ_SECONDS; `make bench` runs the benchmarks
 # (the daemon ones for BENCH_SECONDS each, scale with BENCH_SCALE_JOBS jobs idle for
-# BENCH_IDLE seconds); `make bench-quick` runs them all briefly, as a smoke check.
+# BENCH_IDLE seconds, the API one with 10,000 jobs and 1,000,000 runs); `make
+# bench-quick` runs them all briefly, as a smoke check.
 
 .DEFAULT_GOAL := all
 .SUFFIXES:
@@ -130,9 +131,11 @@ bench: $(BIN) $(BUILD)/bench_cron $(BUILD)/bench_store $(BENCH_HELPERS)
 	$(PYTHON) bench/launch_throughput.py --build $(BUILD)
 	$(PYTHON) bench/scale.py --build $(BUILD) --jobs $(BENCH_SCALE_JOBS) --idle $(BENCH_IDLE)
 	$(PYTHON) bench/workflow_latency.py --build $(BUILD)
+	$(PYTHON) bench/api_throughput.py --build $(BUILD) $(BENCH_API_FLAGS)
 
 bench-quick:
-	$(MAKE) --no-print-directory bench BENCH_SECONDS=10 BENCH_SCALE_JOBS=20000 BENCH_IDLE=5
+	$(MAKE) --no-print-directory bench BENCH_SECONDS=10 BENCH_SCALE_JOBS=20000 BENCH_IDLE=5 \
+		BENCH_API_FLAGS=--quick
 
 $(BENCH_HELPERS): $(BUILD)/%: bench/%.c | $(BUILD)/.deps-ok
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<

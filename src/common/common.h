@@ -130,6 +130,22 @@ int sk_civil_weekday(int64_t days);
 void sk_civil_from_seconds(int64_t secs, sk_civil_t *ret);
 int64_t sk_civil_to_seconds(const sk_civil_t *c);
 
+/* A growable buffer, always NUL-terminated once written (buf.c). Zero it to
+ * start; free(data) or sk_buf_take when done. */
+typedef struct sk_buf {
+    char *data;
+    size_t len, cap;
+} sk_buf_t;
+
+void sk_buf_add(sk_buf_t *b, const char *s, size_t n);
+void sk_buf_adds(sk_buf_t *b, const char *s);
+void sk_buf_printf(sk_buf_t *b, const char *fmt, ...) SK_PRINTF(2, 3);
+/* s as a JSON string ("..." with escapes; invalid UTF-8 becomes U+FFFD), or
+ * null for NULL. */
+void sk_buf_json_str(sk_buf_t *b, const char *s);
+/* The text (new memory, "" when empty) and its length; b is zeroed. */
+char *sk_buf_take(sk_buf_t *b, size_t *len);
+
 /*
  * The length (1-4) of the well-formed UTF-8 sequence that starts at s, given
  * n > 0 readable bytes, or 0 when the bytes there are not one (RFC 3629: no

@@ -510,6 +510,12 @@ int sk_daemon_main(const char *config_path)
     sk_err_clear(&err);
     sk_heap_init(&d->heap);
     signal(SIGPIPE, SIG_IGN);
+#ifdef __GLIBC__
+    /* The API's connection threads would each get a malloc arena that keeps
+     * what a large answer used; a few shared arenas keep the daemon small
+     * (and fork, which copies the page tables, fast). */
+    mallopt(M_ARENA_MAX, 2);
+#endif
     sk_alert_global_init(); /* before any thread exists */
     d->tzc = sk_tz_cache_new(NULL);
     if (sk_config_load(config_path, d->tzc, &d->config, &errs) < 0) {

@@ -438,11 +438,18 @@ static void get_jobs(sk_api_t *a, sk_http_req_t *r, const char *name)
     sk_err_t err;
     sk_err_clear(&err);
     sk_store_t *st = lo.recent || name ? sk_api_store_get(a, &err) : NULL;
-    json_t *out = name ? sk_api_job_json(s, st, lo.recent ? lo.recent : 20)
-                       : sk_api_jobs_json(s, st, &lo);
+    if (name) {
+        json_t *out = sk_api_job_json(s, st, lo.recent ? lo.recent : 20);
+        sk_api_store_put(a, st);
+        sk_api_jobs_free(s);
+        sk_http_json(r, 200, out);
+        return;
+    }
+    size_t len = 0;
+    char *text = sk_api_jobs_text(s, st, &lo, &len);
     sk_api_store_put(a, st);
     sk_api_jobs_free(s);
-    sk_http_json(r, 200, out);
+    sk_http_bytes(r, 200, "application/json", text, len, false);
 }
 
 static void post_job(sk_api_t *a, sk_http_req_t *r, const char *name, const char *action)

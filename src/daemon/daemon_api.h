@@ -56,7 +56,9 @@ typedef struct sk_api_list_opts {
 
 /* daemon_api_json.c: answers built on the connection threads. st may be
  * NULL (no recent runs). */
-json_t *sk_api_jobs_json(const sk_api_jobs_t *s, sk_store_t *st, const sk_api_list_opts_t *o);
+/* The jobs list as JSON text (new memory; *len set). */
+char *sk_api_jobs_text(const sk_api_jobs_t *s, sk_store_t *st, const sk_api_list_opts_t *o,
+                       size_t *len);
 json_t *sk_api_job_json(const sk_api_jobs_t *s, sk_store_t *st, size_t recent);
 json_t *sk_api_run_json(const sk_run_t *r);
 /* The run with its outputs and, for a workflow run, its steps; NULL on a

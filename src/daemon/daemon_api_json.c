@@ -291,70 +291,111 @@ static json_t *steps_json(const sk_job_cfg_t *c)
     return arr;
 }
 
-/* The recent top-level runs of job, newest first. */
-static json_t *recent_json(sk_store_t *st, const char *job, size_t n)
+static void iso_buf(sk_buf_t *b, const sk_tz_t *tz, int64_t ms)
 {
-    json_t *arr = json_array();
+    if (!ms) {
+        sk_buf_add(b, "null", 4);
+        return;
+    }
+    char buf[64];
+    sk_tz_format_iso_ms(tz, ms, buf, sizeof(buf));
+    sk_buf_json_str(b, buf);
+}
+
+static void duration_buf(sk_buf_t *b, const sk_run_t *r)
+{
+    if (r->started_at && r->ended_at >= r->started_at)
+        sk_buf_printf(b, "%.3f", (double)(r->ended_at - r->started_at) / 1000.0);
+    else
+        sk_buf_add(b, "null", 4);
+}
+
+/* The recent top-level runs of job, newest first. */
+static void recent_buf(sk_buf_t *b, sk_store_t *st, const char *job, size_t n)
+{
     sk_run_filter_t f = {.job = job, .limit = n, .top_level = true};
     sk_run_t *runs = NULL;
     size_t nr = 0;
     sk_err_t err;
     sk_err_clear(&err);
-    if (!st || st->ops->runs_query(st, &f, &runs, &nr, &err) < 0)
-        return arr;
-    for (size_t i = 0; i < nr; i++) {
-        const sk_run_t *r = &runs[i];
-        json_array_append_new(
-            arr, json_pack("{s:I, s:s, s:o, s:o}", "id", (json_int_t)r->id, "status",
-                           sk_run_status_str(r->status), "started_at", iso(r->started_at),
-                           "duration",
-                           r->started_at && r->ended_at >= r->started_at
-                               ? seconds(r->ended_at - r->started_at)
-                               : json_null()));
+    sk_buf_add(b, "[", 1);
+    if (st && st->ops->runs_query(st, &f, &runs, &nr, &err) == 0) {
+        for (size_t i = 0; i < nr; i++) {
+            const sk_run_t *r = &runs[i];
+            sk_buf_printf(b, "%s{\"id\":%" PRId64 ",\"status\":\"%s\",\"started_at\":", i ? "," : "",
+                          r->id, sk_run_status_str(r->status));
+            iso_buf(b, sk_tz_utc(), r->started_at);
+            sk_buf_adds(b, ",\"duration\":");
+            duration_buf(b, r);
+            sk_buf_add(b, "}", 1);
+        }
+        sk_runs_free(runs, nr);
     }
-    sk_runs_free(runs, nr);
-    return arr;
+    sk_buf_add(b, "]", 1);
 }
 
-static json_t *item(const sk_api_job_t *j, sk_store_t *st, size_t recent)
+/* One job of the list, as JSON text written straight into b (the list of
+ * 100,000 jobs is built without a tree). */
+static void item_buf(sk_buf_t *b, const sk_api_job_t *j, sk_store_t *st, size_t recent)
 {
     const sk_job_cfg_t *c = j->cfg;
     char trig[1024], text[2048];
     sk_job_trigger_text(c, trig, sizeof(trig));
     sk_job_trigger_explain(c, text, sizeof(text));
-    json_t *o = json_object();
-    json_object_set_new(o, "name", json_string(c->name));
-    json_object_set_new(o, "kind", json_string(c->nsteps ? "workflow" : "job"));
-    json_object_set_new(o, "trigger", json_string(trig));
-    json_object_set_new(o, "trigger_text", json_string(text));
-    json_object_set_new(o, "timezone", json_string(sk_tz_name(c->tz)));
-    json_object_set_new(o, "next", iso_in(c->tz, j->next_due));
-    json_object_set_new(o, "last_status",
-                        j->last_outcome >= 0
-                            ? json_string(sk_run_status_str((sk_run_status_t)j->last_outcome))
-                            : json_null());
-    json_object_set_new(o, "paused", json_boolean(j->paused));
-    json_object_set_new(o, "enabled", json_boolean(c->enabled));
-    json_object_set_new(o, "running", json_integer(j->running));
-    json_object_set_new(o, "waiting", json_integer(j->waiting));
-    if (recent)
-        json_object_set_new(o, "recent", recent_json(st, c->name, recent));
-    return o;
+    sk_buf_adds(b, "{\"name\":");
+    sk_buf_json_str(b, c->name);
+    sk_buf_adds(b, c->nsteps ? ",\"kind\":\"workflow\",\"trigger\":" : ",\"kind\":\"job\",\"trigger\":");
+    sk_buf_json_str(b, trig);
+    sk_buf_adds(b, ",\"trigger_text\":");
+    sk_buf_json_str(b, text);
+    sk_buf_adds(b, ",\"timezone\":");
+    sk_buf_json_str(b, sk_tz_name(c->tz));
+    sk_buf_adds(b, ",\"next\":");
+    iso_buf(b, c->tz, j->next_due);
+    sk_buf_adds(b, ",\"last_status\":");
+    if (j->last_outcome >= 0)
+        sk_buf_printf(b, "\"%s\"", sk_run_status_str((sk_run_status_t)j->last_outcome));
+    else
+        sk_buf_add(b, "null", 4);
+    sk_buf_printf(b, ",\"paused\":%s,\"enabled\":%s,\"running\":%d,\"waiting\":%d",
+                  j->paused ? "true" : "false", c->enabled ? "true" : "false", j->running,
+                  j->waiting);
+    if (recent) {
+        sk_buf_adds(b, ",\"recent\":");
+        recent_buf(b, st, c->name, recent);
+    }
+    sk_buf_add(b, "}", 1);
 }
 
-json_t *sk_api_jobs_json(const sk_api_jobs_t *s, sk_store_t *st, const sk_api_list_opts_t *o)
+static json_t *item(const sk_api_job_t *j, sk_store_t *st, size_t recent)
 {
-    json_t *arr = json_array();
-    size_t total = 0;
+    sk_buf_t b = {0};
+    item_buf(&b, j, st, recent);
+    json_error_t jerr;
+    json_t *o = json_loadb(b.data, b.len, 0, &jerr);
+    free(b.data);
+    return o ? o : json_object();
+}
+
+char *sk_api_jobs_text(const sk_api_jobs_t *s, sk_store_t *st, const sk_api_list_opts_t *o,
+                       size_t *len)
+{
+    sk_buf_t b = {0};
+    size_t total = 0, shown = 0;
+    sk_buf_adds(&b, "{\"jobs\":[");
     for (size_t i = 0; i < s->n; i++) {
         const sk_api_job_t *j = &s->jobs[i];
         if (!j->cfg || (o->q && o->q[0] && !strstr(j->cfg->name, o->q)))
             continue;
-        if (total >= o->offset && total - o->offset < o->limit)
-            json_array_append_new(arr, item(j, st, o->recent));
+        if (total >= o->offset && total - o->offset < o->limit) {
+            if (shown++)
+                sk_buf_add(&b, ",", 1);
+            item_buf(&b, j, st, o->recent);
+        }
         total++;
     }
-    return json_pack("{s:I, s:o}", "total", (json_int_t)total, "jobs", arr);
+    sk_buf_printf(&b, "],\"total\":%zu}\n", total);
+    return sk_buf_take(&b, len);
 }
 
 json_t *sk_api_job_json(const sk_api_jobs_t *s, sk_store_t *st, size_t recent)

@@ -7,6 +7,9 @@
  * only) decides authentication and size; the following ones bring the body;
  * the last one (no more data) runs the handler.
  */
+/* syscall(2), for the thread id */
+#define _DEFAULT_SOURCE 1
+
 #include "http.h"
 #include "../common/log.h"
 
@@ -16,7 +19,10 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <strings.h>
+#include <sched.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
@@ -297,6 +303,25 @@ static bool is_read_method(const char *m)
     return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
 }
 
+/*
+ * Connection threads run at the lowest priority (SCHED_IDLE, else nice 19)
+ * below the loop thread and the children it starts: a flood of requests on
+ * a busy machine then takes CPU from other requests, not from fires. Linux
+ * schedules each thread on its own.
+ */
+static void lower_priority(void)
+{
+#ifdef __linux__
+    static _Thread_local bool done;
+    if (!done) {
+        done = true;
+        struct sched_param p = {0};
+        if (sched_setscheduler(0, 5 /* SCHED_IDLE */, &p) < 0)
+            setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+    }
+#endif
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **con_cls)
@@ -307,6 +332,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     req_ctx_t *ctx = *con_cls;
 
     if (!ctx) {
+        lower_priority();
         ctx = sk_xcalloc(1, sizeof(*ctx));
         *con_cls = ctx;
         sk_http_role_t role = SK_HTTP_ROLE_ADMIN;
