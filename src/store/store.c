@@ -150,18 +150,20 @@ void sk_alert_recs_free(sk_alert_rec_t *a, size_t n)
     free(a);
 }
 
+/* store_pg.c's table (to move to store.h beside sk_store_sqlite_ops). */
+extern const sk_store_ops_t sk_store_pg_ops;
+
 /* Which back end serves url: NULL after setting err when none can. The URL
- * is never echoed: a PostgreSQL URL may carry a password. */
+ * is never echoed here; the PostgreSQL back end names a store by its URL
+ * with the password replaced by ***. */
 static const sk_store_ops_t *pick_backend(const char *url, sk_err_t *err)
 {
     if (!url || !*url) {
         sk_err_set(err, SK_ESTORE, "no store path given");
         return NULL;
     }
-    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
-        sk_err_set(err, SK_ESTORE, "store: PostgreSQL support is not built yet");
-        return NULL;
-    }
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+        return &sk_store_pg_ops;
     return &sk_store_sqlite_ops;
 }
 

@@ -17,6 +17,12 @@ def run_sked(*args, env=None, timeout=60, input=None):
                           timeout=timeout, env=full_env, input=input)
 
 
+# Tests about the SQLite file itself (its corruption, a full disk under it,
+# editing it by hand) do not apply to `make e2e-pg`.
+sqlite_only = pytest.mark.skipif(bool(os.environ.get("SKED_TEST_PG_URL")),
+                                 reason="about the SQLite store file")
+
+
 @pytest.fixture
 def sked():
     return run_sked

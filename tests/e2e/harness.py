@@ -27,6 +27,20 @@ def wait_for(pred, timeout=20.0, interval=0.05, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last={last!r}")
 
 
+def pg_store(folder):
+    """With SKED_TEST_PG_URL set (tests/pg.sh), a fresh schema on that server
+    for the daemon of folder, as a store URL; else None (SQLite)."""
+    url = os.environ.get("SKED_TEST_PG_URL")
+    if not url:
+        return None
+    import hashlib
+    schema = "e2e_" + hashlib.sha1(folder.encode()).hexdigest()[:16]
+    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", url, "-c",
+                    f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"],
+                   check=True, capture_output=True)
+    return url + ("&" if "?" in url else "?") + "options=-csearch_path%3D" + schema
+
+
 class Daemon:
     def __init__(self, folder, yaml_text, env=None, start=True, wrap=None):
         self.dir = str(folder)
@@ -39,12 +53,16 @@ class Daemon:
         self.wrap = wrap or []
         self.proc = None
         self.log_path = os.path.join(self.dir, "daemon.log")
+        self.store = pg_store(self.dir)
         self.write(yaml_text)
         if start:
             self.start()
 
     def write(self, yaml_text):
         text = textwrap.dedent(yaml_text)
+        line = f'store: "{self.store}"\n'
+        if self.store and not text.startswith(line):  # `make e2e-pg`: the same tests on PostgreSQL
+            text = line + text
         tmp = self.config + ".tmp"
         with open(tmp, "w") as f:
             f.write(text)
@@ -60,8 +78,13 @@ class Daemon:
             # daemon's own start line instead.
             marks = (f"event=started_daemon pid={self.proc.pid} ",
                      f'"event":"started_daemon","pid":{self.proc.pid},')  # log_format: json
-            wait_for(lambda: any(m in self.log() for m in marks) or self.proc.poll() is not None,
-                     what="the daemon to start")
+            try:
+                wait_for(lambda: any(m in self.log() for m in marks) or
+                         self.proc.poll() is not None, what="the daemon to start")
+            except AssertionError:
+                self.proc.kill()  # never leave a half-started daemon behind
+                self.proc.wait()
+                raise AssertionError("the daemon did not start in time:\n" + self.log())
             assert self.proc.poll() is None, f"daemon exited early:\n{self.log()}"
         return self
 

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from conftest import sqlite_only
 from harness import done, free_port, http, wait_for
 
 ADMIN = "admin-token-0123456789abcdef"
@@ -327,6 +328,7 @@ def test_errors_and_limits(api):
     assert api("GET", "/api/v1/health").status == 200
 
 
+@sqlite_only
 def test_log_paths_cannot_escape_the_state_folder(api):
     run_id = api("POST", "/api/v1/jobs/report/trigger").json()["run_id"]
     wait_run(api, run_id)

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from conftest import SKED
+from conftest import SKED, sqlite_only
 from harness import Daemon, wait_for
 
 FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
@@ -18,6 +18,7 @@ def ts(s):
     return datetime.fromisoformat(s).timestamp() if s else None
 
 
+@sqlite_only
 def test_corrupt_store_is_refused_not_recreated(tmp_path):
     d = Daemon(tmp_path, """
         jobs:
@@ -37,6 +38,7 @@ def test_corrupt_store_is_refused_not_recreated(tmp_path):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tiny tmpfs needs root")
+@sqlite_only
 def test_full_disk_stops_runs_without_records_and_recovers(tmp_path):
     mnt = tmp_path / "small"
     mnt.mkdir()

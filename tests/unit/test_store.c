@@ -1,11 +1,17 @@
 /*
  * Unit tests for the store (src/store): the status, trigger and alert state
- * spellings, the SQLite back end's contract (fire uniqueness, start/finish,
- * queries, workflow steps, outputs, alerts, job state, pruning, batches),
- * its schema migrations (a version-1 file built here is upgraded in place),
- * the new file's mode, its refusals (garbage, corrupt, foreign, newer and
- * missing files) and its failures (injected faults, a full disk that
- * empties again). Each test works in its own temporary folder.
+ * spellings, the back ends' contract (fire uniqueness, start/finish,
+ * queries, workflow steps, outputs, alerts, job state, pruning, batches,
+ * readers, injected faults), run against SQLite and, when
+ * SKED_TEST_PG_URL is set (tests/pg.sh run sets it), a second time against
+ * PostgreSQL, each test in a schema of its own. SQLite alone: its schema
+ * migrations (a version-1 file built here is upgraded in place), the new
+ * file's mode, its refusals (garbage, corrupt, foreign, newer and missing
+ * files) and a full disk that empties again. PostgreSQL alone: the schema
+ * (the same as SQLite's), nodes creating it at once, foreign and newer
+ * schemas, its migration from version 1, a lost connection, two nodes
+ * recording one fire, UTF-8, and passwords kept out of messages. Each test
+ * works in its own temporary folder.
  */
 
 /* The fault-injection tests set SKED_TEST_STORE_FAIL_AFTER. banned.h (pulled
@@ -22,14 +28,26 @@ static int test_setenv(const char *name, const char *value)
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <libpq-fe.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 
 #include <cmocka.h>
 
+/* store_pg.c's test hooks (store_int.h does not declare them yet): the
+ * connection behind a store, and its schema version and migrations. */
+PGconn *sk_store_pg__conn(sk_store_t *st);
+int sk_store_pg__schema_version(void);
+const char *sk_store_pg__migration(int to);
+
 typedef struct {
     char dir[256];
-    char db[300];
+    char db[1024]; /* SQLite: DIR/sked.db; PostgreSQL: a URL whose search_path is `schema` */
+    bool pg;
+    char schema[64];
+    bool role; /* made a role named after the schema (test_pg_server_away) */
 } fixture_t;
 
 static int setup(void **state)
@@ -63,6 +81,164 @@ static int teardown(void **state)
     free(fx);
     unsetenv("SKED_TEST_STORE_FAIL_AFTER");
     return 0;
+}
+
+/* ---- PostgreSQL fixtures ---- */
+
+/* The test server (SKED_TEST_PG_URL) and a connection to it for creating
+ * and dropping each test's schema. */
+static const char *pg_url;
+static PGconn *pg_admin;
+static int pg_serial;
+
+static bool is_pg(const char *url)
+{
+    return url && strncmp(url, "postgres", 8) == 0;
+}
+
+/* Runs sql on c; 0, or -1 after printing why. */
+static int pg_try(PGconn *c, const char *sql)
+{
+    PGresult *res = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(res);
+    int r = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -1;
+    if (r < 0)
+        print_error("%s: %s\n", sql, PQerrorMessage(c));
+    PQclear(res);
+    return r;
+}
+
+/* NOTICEs (DROP ... CASCADE lists what it drops) are noise here. */
+static void pg_quiet(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+static PGconn *pg_connect_ok(const char *url)
+{
+    PGconn *c = PQconnectdb(url);
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("%s: %s", url, PQerrorMessage(c));
+    PQsetNoticeProcessor(c, pg_quiet, NULL);
+    return c;
+}
+
+/* Runs sql (no result wanted) on a connection of its own to url, whose
+ * search_path is the test's schema. */
+static void pg_exec(const char *url, const char *sql)
+{
+    PGconn *c = pg_connect_ok(url);
+    int r = pg_try(c, sql);
+    PQfinish(c);
+    if (r < 0)
+        fail_msg("%s failed", sql);
+}
+
+/* The integer the one-row sql returns (-1 for NULL or no row). */
+static int64_t pg_int(const char *url, const char *sql)
+{
+    PGconn *c = pg_connect_ok(url);
+    PGresult *res = PQexec(c, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    int64_t v =
+        PQntuples(res) && !PQgetisnull(res, 0, 0) ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : -1;
+    PQclear(res);
+    PQfinish(c);
+    return v;
+}
+
+static int pg_group_setup(void **state)
+{
+    (void)state;
+    pg_admin = PQconnectdb(pg_url);
+    if (PQstatus(pg_admin) != CONNECTION_OK) {
+        print_error("SKED_TEST_PG_URL: %s\n", PQerrorMessage(pg_admin));
+        return -1;
+    }
+    PQsetNoticeProcessor(pg_admin, pg_quiet, NULL);
+    /* A test that failed with a store still open must not hang the next
+     * one's DROP SCHEMA. */
+    return pg_try(pg_admin, "SET lock_timeout = '10s'");
+}
+
+static int pg_group_teardown(void **state)
+{
+    (void)state;
+    PQfinish(pg_admin);
+    pg_admin = NULL;
+    return 0;
+}
+
+/* A fresh schema per test; fx->db is the server's URL with its search_path
+ * set to it, so that the store's tables land there. */
+static int pg_setup(void **state)
+{
+    char sql[128];
+    if (setup(state) < 0)
+        return -1;
+    fixture_t *fx = *state;
+    fx->pg = true;
+    sk_snprintf(fx->schema, sizeof(fx->schema), "sked_t%d_%d", (int)getpid(), ++pg_serial);
+    sk_snprintf(fx->db, sizeof(fx->db), "%s%soptions=-csearch_path%%3D%s", pg_url,
+                strchr(pg_url, '?') ? "&" : "?", fx->schema);
+    sk_snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", fx->schema,
+                fx->schema);
+    return pg_try(pg_admin, sql);
+}
+
+static int pg_teardown(void **state)
+{
+    fixture_t *fx = *state;
+    char sql[200];
+    sk_snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE%s%s%s", fx->schema,
+                fx->role ? "; DROP ROLE IF EXISTS " : "", fx->role ? fx->schema : "",
+                fx->role ? "_r" : "");
+    int r = pg_try(pg_admin, sql);
+    teardown(state);
+    return r;
+}
+
+/* Empties the test's store (closed): the file goes, or the schema is made
+ * anew. */
+static void store_reset(fixture_t *fx)
+{
+    if (fx->pg) {
+        char sql[128];
+        sk_snprintf(sql, sizeof(sql), "DROP SCHEMA %s CASCADE; CREATE SCHEMA %s", fx->schema,
+                    fx->schema);
+        assert_int_equal(pg_try(pg_admin, sql), 0);
+    } else {
+        unlink(fx->db);
+    }
+}
+
+static bool store_is_pg(sk_store_t *st)
+{
+    return sk_streq(st->ops->name, "postgres");
+}
+
+/* Runs sql (the same in both dialects) on the store's own connection, as
+ * someone editing the store by hand would. */
+static void store_exec(sk_store_t *st, const char *sql)
+{
+    if (store_is_pg(st)) {
+        assert_int_equal(pg_try(sk_store_pg__conn(st), sql), 0);
+    } else {
+        char *msg = NULL;
+        if (sqlite3_exec(sk_store_sqlite__db(st), sql, NULL, NULL, &msg) != SQLITE_OK)
+            fail_msg("%s: %s", sql, msg ? msg : "?");
+    }
+}
+
+/* No transaction is left open on the store's connection. */
+static void assert_no_tx(sk_store_t *st)
+{
+    if (store_is_pg(st))
+        assert_int_equal(PQtransactionStatus(sk_store_pg__conn(st)), PQTRANS_IDLE);
+    else
+        assert_true(sqlite3_get_autocommit(sk_store_sqlite__db(st)));
 }
 
 /* ---- helpers ---- */
@@ -174,6 +350,8 @@ static int64_t count_runs(const char *path)
     sqlite3 *db;
     sqlite3_stmt *q;
     int64_t n = -1;
+    if (is_pg(path))
+        return pg_int(path, "SELECT count(*) FROM runs");
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM runs", -1, &q, NULL), SQLITE_OK);
     if (sqlite3_step(q) == SQLITE_ROW)
@@ -461,8 +639,23 @@ static void test_open_bad_urls(void **state)
         const char *url;
         const char *msg;
     } rows[] = {
-        {"postgres://u:secret@db/sked", "PostgreSQL support is not built yet"},
-        {"postgresql://db/sked", "PostgreSQL support is not built yet"},
+        /* Nothing listens on port 1: refused at once, no server needed. */
+        {"postgres://u:secret@127.0.0.1:1/sked", "cannot connect to PostgreSQL at 127.0.0.1:1"},
+        {"postgres://u:secret@127.0.0.1:1/sked", "postgres://u:***@127.0.0.1:1/sked: "},
+        {"postgres://u:se%63r%65t@127.0.0.1:1/sked", "postgres://u:***@127.0.0.1:1/sked: "},
+        {"postgresql://127.0.0.1:1/sked?password=secret&connect_timeout=5",
+         "postgresql://127.0.0.1:1/sked?password=***&connect_timeout=5: cannot connect"},
+        /* libpq quotes a URL it cannot parse: only one without a password
+         * is shown. */
+        {"postgres://u:secret@[::1/sked", "postgres://u:***@[::1/sked: not a valid PostgreSQL "
+                                          "URL: percent-encode"},
+        {"postgres://[::1/sked", "\"postgres://[::1/sked\""},
+        /* An unencoded '/' ends the password early for libpq (it reads a
+         * host "u" and a port "sec"): the URL is refused, unrepeated. A '?'
+         * does not: libpq reads the password whole, and so do we. */
+        {"postgres://u:sec/ret@127.0.0.1:1/sked", "store: not a valid PostgreSQL URL"},
+        {"postgres://u:sec?ret@127.0.0.1:1/sked", "postgres://u:***@127.0.0.1:1/sked: cannot"},
+        {"postgres://u:secret@127.0.0.1:1/sked?password=secret2", "password=***"},
         {"", "no store path"},
         {NULL, "no store path"},
         {"/nonexistent-dir-for-sked-tests/sked.db", "/nonexistent-dir-for-sked-tests/sked.db"},
@@ -480,6 +673,9 @@ static void test_open_bad_urls(void **state)
                 fail_msg("%s: \"%s\" lacks \"%s\"", rows[i].url ? rows[i].url : "NULL", err.msg,
                          rows[i].msg);
             assert_null(strstr(err.msg, "secret"));
+            assert_null(strstr(err.msg, "sec"));
+            assert_null(strstr(err.msg, "ret@"));
+            assert_null(strstr(err.msg, "se%63r%65t"));
         }
     }
 }
@@ -816,17 +1012,22 @@ static void test_query(void **state)
         {"job b",
          {"b", 0, 0, false, 0, false, false, 0, 0},
          {29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1, -1}},
-        {"active", {NULL, 0, 0, true, 0, false, false, 0, 0}, {27, 24, 21, 18, 15, 12, 9, 6, 3, 0, -1}},
+        {"active",
+         {NULL, 0, 0, true, 0, false, false, 0, 0},
+         {27, 24, 21, 18, 15, 12, 9, 6, 3, 0, -1}},
         {"active of a", {"a", 0, 0, true, 0, false, false, 0, 0}, {24, 18, 12, 6, 0, -1}},
         {"page after 10", {NULL, -1, 4, false, 0, false, false, 0, 0}, {9, 8, 7, 6, -1}},
         {"job a page", {"a", -1, 2, true, 0, false, false, 0, 0}, {6, 0, -1}},
         {"no such job", {"zzz", 0, 0, false, 0, false, false, 0, 0}, {-1}},
         {"before the first", {NULL, -2, 0, false, 0, false, false, 0, 0}, {-1}},
-        {"queued", {NULL, 0, 0, false, 0, false, true, SK_RUN_QUEUED, 0},
+        {"queued",
+         {NULL, 0, 0, false, 0, false, true, SK_RUN_QUEUED, 0},
          {27, 24, 21, 18, 15, 12, 9, 6, 3, 0, -1}},
-        {"succeeded of b, limit 3", {"b", 0, 3, false, 0, false, true, SK_RUN_SUCCEEDED, 0},
+        {"succeeded of b, limit 3",
+         {"b", 0, 3, false, 0, false, true, SK_RUN_SUCCEEDED, 0},
          {29, 25, 23, -1}},
-        {"since the 25th ended, or active", {NULL, 0, 0, false, 0, false, false, 0, 25005},
+        {"since the 25th ended, or active",
+         {NULL, 0, 0, false, 0, false, false, 0, 25005},
          {29, 28, 27, 26, 25, 24, 21, 18, 15, 12, 9, 6, 3, 0, -1}},
     };
     for (size_t i = 0; i < SK_ARRAY_LEN(rows); i++) {
@@ -1122,7 +1323,7 @@ static void test_outputs(void **state)
     }
     sk_err_t err;
     assert_int_equal(sk_store_outputs_put(st, run2 + 100, set2, 1, &err), SK_ENOTFOUND);
-    assert_true(sqlite3_get_autocommit(sk_store_sqlite__db(st)));
+    assert_no_tx(st);
     assert_outputs(st, run2 + 100, none);
 
     /* In a batch: a missing run fails alone; a rollback takes the set back. */
@@ -1363,10 +1564,9 @@ static void test_alerts(void **state)
     sk_alert_recs_free(got, n);
 
     /* A state spelled by something else is an error, not a guess. */
-    sqlite3 *db = sk_store_sqlite__db(st);
     char sql[96];
     sk_snprintf(sql, sizeof(sql), "UPDATE alerts SET state = 'sent' WHERE id = %" PRId64, id3);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    store_exec(st, sql);
     got = (sk_alert_rec_t *)&err;
     n = 42;
     assert_int_equal(sk_store_alerts_query(st, "a", 0, &got, &n, &err), SK_ESTORE);
@@ -1420,10 +1620,7 @@ static void test_job_state(void **state)
     assert_int_equal(sk_store_job_state_get(st, "j", &got, NULL), 0);
     assert_int_equal(got.last_fire, INT64_MAX); /* unchanged */
     /* One written by something else is refused on reading, not guessed at. */
-    assert_int_equal(sqlite3_exec(sk_store_sqlite__db(st),
-                                  "UPDATE job_state SET last_outcome = 42 WHERE job = 'j'", NULL,
-                                  NULL, NULL),
-                     SQLITE_OK);
+    store_exec(st, "UPDATE job_state SET last_outcome = 42 WHERE job = 'j'");
     sk_err_t err;
     memset(&got, 0x7f, sizeof(got));
     assert_int_equal(sk_store_job_state_get(st, "j", &got, &err), SK_ESTORE);
@@ -1469,7 +1666,7 @@ static void test_prune(void **state)
         {"keep 1, all old", 1, INT64_MAX, "l1;l2;l3;l4;l5;l6;l7;l8;l9;l10;", 1},
     };
     for (size_t i = 0; i < SK_ARRAY_LEN(rows); i++) {
-        unlink(fx->db);
+        store_reset(fx);
         sk_store_t *st = open_ok(fx->db);
         /* Job a: ten finished runs l1..l10 ending at 1500, 2500, ...; one
          * still running; job b: one old finished run. */
@@ -1656,8 +1853,7 @@ static void test_prune_workflow(void **state)
     assert_int_equal(count_outputs(st, s1[0]), 0);
     assert_int_equal(count_outputs(st, w[4]), 1);
     assert_int_equal(count_outputs(st, s4[2]), 1);
-    assert_int_equal(sqlite3_exec(sk_store_sqlite__db(st), "SELECT 1", NULL, NULL, NULL),
-                     SQLITE_OK);
+    store_exec(st, "SELECT 1");
     /* Alerts about the pruned runs went, unless still to be delivered; those
      * about no run went when older than the pruned runs (w3 ended at 3500). */
     assert_false(has_alert(st, "wf", al_step_done));
@@ -1809,6 +2005,72 @@ static int64_t pragma_int(const char *path, const char *sql)
     return v;
 }
 
+/* What a version-1 store (make_v1_store, make_pg_v1_store) holds once
+ * migrated: pass 0 just migrated, adding rows; pass 1 opened again. */
+static void v1_store_checks(sk_store_t *st, int pass)
+{
+    /* Every row is there, with the new columns' defaults. */
+    sk_run_t got;
+    assert_int_equal(sk_store_run_get(st, 1, &got, NULL), 0);
+    assert_string_equal(got.job, "backup");
+    assert_int_equal(got.status, SK_RUN_SUCCEEDED);
+    assert_int_equal(got.ended_at, 61000);
+    assert_int_equal(got.exit_code, 0);
+    assert_int_equal(got.pid, 11);
+    assert_string_equal(got.log_path, "logs/backup/1.log");
+    assert_int_equal(got.parent_id, 0);
+    assert_null(got.params);
+    sk_run_release(&got);
+    assert_int_equal(sk_store_run_get(st, 2, &got, NULL), 0);
+    assert_string_equal(got.reason, "exit status 3");
+    assert_int_equal(got.exit_code, 3);
+    sk_run_release(&got);
+    assert_int_equal(sk_store_run_get(st, 3, &got, NULL), 0);
+    assert_string_equal(got.step, "extract");
+    assert_int_equal(got.parent_id, 0);
+    sk_run_release(&got);
+    assert_int_equal(sk_store_run_get(st, 5, &got, NULL), SK_ENOTFOUND);
+    sk_run_filter_t f = {.only_active = true};
+    if (pass == 0)
+        assert_query(st, "active", &f, (const int64_t[]){4, 0});
+    else /* with the two runs pass 0 added */
+        assert_query(st, "active", &f, (const int64_t[]){7, 6, 4, 0});
+    assert_int_equal(sk_store_run_last(st, "etl", &got, NULL), 0);
+    assert_int_equal(got.id, 2);
+    sk_run_release(&got);
+
+    sk_job_state_t js;
+    assert_int_equal(sk_store_job_state_get(st, "backup", &js, NULL), 0);
+    assert_int_equal(js.last_fire, 60000);
+    assert_false(js.paused);
+    assert_int_equal(js.last_outcome, -1);
+    assert_int_equal(js.missed_alerted, 0);
+    assert_int_equal(sk_store_job_state_get(st, "etl", &js, NULL), 0);
+    assert_int_equal(js.last_fire, 120000);
+    assert_true(js.paused);
+    assert_int_equal(js.last_outcome, pass == 0 ? -1 : SK_RUN_FAILED); /* set in pass 0 */
+
+    /* Old fires stay once only; ids go on past the pruned one. */
+    sk_run_t again = mkrun("backup", SK_TRIG_SCHEDULE, 60000);
+    assert_int_equal(sk_store_run_insert(st, &again, NULL), -EEXIST);
+    if (pass == 0) {
+        sk_run_t r = mkrun("backup", SK_TRIG_MANUAL, 200000);
+        assert_int_equal(insert_ok(st, &r), 6);
+        /* The new things work on old rows. */
+        r = mkstep("etl", "load", 2, 120000);
+        assert_int_equal(insert_ok(st, &r), 7);
+        static const sk_output_t out[] = {{"rows", "3"}};
+        assert_int_equal(sk_store_outputs_put(st, 3, out, 1, NULL), 0);
+        sk_alert_rec_t al = mkalert("etl", 2, SK_ALERTST_PENDING, 121000);
+        insert_alert_ok(st, &al);
+        js.last_outcome = SK_RUN_FAILED;
+        assert_int_equal(sk_store_job_state_set(st, "etl", &js, NULL), 0);
+    }
+    sk_run_filter_t steps = {.parent_id = 2};
+    assert_query(st, "steps of 2", &steps, (const int64_t[]){7, 0});
+    assert_int_equal(count_outputs(st, 3), 1);
+}
+
 static void test_migration_from_v1(void **state)
 {
     fixture_t *fx = *state;
@@ -1838,66 +2100,7 @@ static void test_migration_from_v1(void **state)
                                             "'alerts_pending', 'runs_fire')"),
                          5);
 
-        /* Every row is there, with the new columns' defaults. */
-        sk_run_t got;
-        assert_int_equal(sk_store_run_get(st, 1, &got, NULL), 0);
-        assert_string_equal(got.job, "backup");
-        assert_int_equal(got.status, SK_RUN_SUCCEEDED);
-        assert_int_equal(got.ended_at, 61000);
-        assert_int_equal(got.exit_code, 0);
-        assert_int_equal(got.pid, 11);
-        assert_string_equal(got.log_path, "logs/backup/1.log");
-        assert_int_equal(got.parent_id, 0);
-        assert_null(got.params);
-        sk_run_release(&got);
-        assert_int_equal(sk_store_run_get(st, 2, &got, NULL), 0);
-        assert_string_equal(got.reason, "exit status 3");
-        assert_int_equal(got.exit_code, 3);
-        sk_run_release(&got);
-        assert_int_equal(sk_store_run_get(st, 3, &got, NULL), 0);
-        assert_string_equal(got.step, "extract");
-        assert_int_equal(got.parent_id, 0);
-        sk_run_release(&got);
-        assert_int_equal(sk_store_run_get(st, 5, &got, NULL), SK_ENOTFOUND);
-        sk_run_filter_t f = {.only_active = true};
-        if (pass == 0)
-            assert_query(st, "active", &f, (const int64_t[]){4, 0});
-        else /* with the two runs pass 0 added */
-            assert_query(st, "active", &f, (const int64_t[]){7, 6, 4, 0});
-        assert_int_equal(sk_store_run_last(st, "etl", &got, NULL), 0);
-        assert_int_equal(got.id, 2);
-        sk_run_release(&got);
-
-        sk_job_state_t js;
-        assert_int_equal(sk_store_job_state_get(st, "backup", &js, NULL), 0);
-        assert_int_equal(js.last_fire, 60000);
-        assert_false(js.paused);
-        assert_int_equal(js.last_outcome, -1);
-        assert_int_equal(js.missed_alerted, 0);
-        assert_int_equal(sk_store_job_state_get(st, "etl", &js, NULL), 0);
-        assert_int_equal(js.last_fire, 120000);
-        assert_true(js.paused);
-        assert_int_equal(js.last_outcome, pass == 0 ? -1 : SK_RUN_FAILED); /* set in pass 0 */
-
-        /* Old fires stay once only; ids go on past the pruned one. */
-        sk_run_t again = mkrun("backup", SK_TRIG_SCHEDULE, 60000);
-        assert_int_equal(sk_store_run_insert(st, &again, NULL), -EEXIST);
-        if (pass == 0) {
-            sk_run_t r = mkrun("backup", SK_TRIG_MANUAL, 200000);
-            assert_int_equal(insert_ok(st, &r), 6);
-            /* The new things work on old rows. */
-            r = mkstep("etl", "load", 2, 120000);
-            assert_int_equal(insert_ok(st, &r), 7);
-            static const sk_output_t out[] = {{"rows", "3"}};
-            assert_int_equal(sk_store_outputs_put(st, 3, out, 1, NULL), 0);
-            sk_alert_rec_t al = mkalert("etl", 2, SK_ALERTST_PENDING, 121000);
-            insert_alert_ok(st, &al);
-            js.last_outcome = SK_RUN_FAILED;
-            assert_int_equal(sk_store_job_state_set(st, "etl", &js, NULL), 0);
-        }
-        sk_run_filter_t steps = {.parent_id = 2};
-        assert_query(st, "steps of 2", &steps, (const int64_t[]){7, 0});
-        assert_int_equal(count_outputs(st, 3), 1);
+        v1_store_checks(st, pass);
         sk_store_close(st);
     }
     /* Readers open it now; the file kept its mode (only new files are made
@@ -2044,7 +2247,7 @@ static void test_close_rolls_back_open_batch(void **state)
 
 /* ---- read-only ---- */
 
-static void test_readonly(void **state)
+static void test_readonly_refusals(void **state)
 {
     fixture_t *fx = *state;
     sk_store_t *ro = NULL;
@@ -2061,7 +2264,13 @@ static void test_readonly(void **state)
     write_file(fx->db, "garbage!", 8);
     assert_int_equal(sk_store_open_readonly(fx->db, &ro, &err), SK_ESTORE);
     assert_non_null(strstr(err.msg, "not a SQLite database"));
-    unlink(fx->db);
+}
+
+static void test_readonly(void **state)
+{
+    fixture_t *fx = *state;
+    sk_store_t *ro = NULL;
+    sk_err_t err;
 
     /* A reader sees what the writer commits, while both are open. */
     sk_store_t *rw = open_ok(fx->db);
@@ -2126,7 +2335,7 @@ static void test_injected_faults(void **state)
         int ok_writes; /* writes that succeed before the first failure */
     } rows[] = {{"1", 0}, {"3", 2}, {"0", 1000}, {"", 1000}};
     for (size_t i = 0; i < SK_ARRAY_LEN(rows); i++) {
-        unlink(fx->db);
+        store_reset(fx);
         test_setenv("SKED_TEST_STORE_FAIL_AFTER", rows[i].value);
         sk_store_t *st = open_ok(fx->db);
         unsetenv("SKED_TEST_STORE_FAIL_AFTER"); /* read once, at open */
@@ -2230,7 +2439,7 @@ static void test_injected_faults_new_writes(void **state)
     assert_non_null(strstr(err.msg, "injected fault"));
     assert_int_equal(sk_store_outputs_put(st, id, NULL, 0, &err), SK_ESTORE);
     assert_non_null(strstr(err.msg, "injected fault"));
-    assert_true(sqlite3_get_autocommit(sk_store_sqlite__db(st)));
+    assert_no_tx(st);
     /* Reads still work, and show nothing changed. */
     sk_alert_rec_t *a;
     size_t n;
@@ -2320,7 +2529,678 @@ static void test_disk_full_then_space_returns(void **state)
     sk_store_close(open_ok(fx->db)); /* and the file is still sound */
 }
 
+/* ---- PostgreSQL only ---- */
+
+/* A URL for the test server with another user, password or database (NULL:
+ * the server URL's own, none, its own) and the server URL's query with
+ * `query` (may be NULL) added. */
+static void pg_url_for(const char *user, const char *password, const char *db, const char *query,
+                       char *out, size_t size)
+{
+    const char *base_query = strchr(pg_url, '?');
+    base_query = base_query ? base_query + 1 : "";
+    PQconninfoOption *o = PQconninfoParse(pg_url, NULL);
+    const char *host = "127.0.0.1", *port = "5432", *u = "sked", *d = "sked";
+    for (PQconninfoOption *p = o; p && p->keyword; p++) {
+        if (!p->val || !*p->val)
+            continue;
+        if (sk_streq(p->keyword, "host"))
+            host = p->val;
+        else if (sk_streq(p->keyword, "port"))
+            port = p->val;
+        else if (sk_streq(p->keyword, "user"))
+            u = p->val;
+        else if (sk_streq(p->keyword, "dbname"))
+            d = p->val;
+    }
+    if (!query)
+        query = "";
+    sk_snprintf(out, size, "postgres://%s%s%s@%s:%s/%s%s%s%s%s", user ? user : u,
+                password ? ":" : "", password ? password : "", host, port, db ? db : d,
+                *base_query || *query ? "?" : "", base_query, *base_query && *query ? "&" : "",
+                query);
+    PQconninfoFree(o);
+}
+
+/* The search_path's schema, with a store in it: what `open` made. */
+static void test_pg_open_creates_schema(void **state)
+{
+    fixture_t *fx = *state;
+    sk_store_t *st = open_ok(fx->db);
+    assert_string_equal(st->ops->name, "postgres");
+    /* The same version numbers mean the same schema in both back ends. */
+    assert_int_equal(sk_store_pg__schema_version(), sk_store_sqlite__schema_version());
+    char sql[256];
+    sk_snprintf(sql, sizeof(sql),
+                "SELECT count(*) FROM pg_tables WHERE schemaname = '%s' AND tablename IN "
+                "('meta', 'runs', 'job_state', 'outputs', 'alerts')",
+                fx->schema);
+    assert_int_equal(pg_int(pg_url, sql), 5);
+    static const struct {
+        const char *sql;
+        int64_t want; /* -2: the schema version */
+    } rows[] = {
+        {"SELECT count(*) FROM meta WHERE key = 'application' AND value = 'sked'", 1},
+        {"SELECT value::bigint FROM meta WHERE key = 'schema_version'", -2},
+        {"SELECT count(*) FROM meta WHERE key = 'written_by' AND value LIKE 'sked %'", 1},
+        {"SELECT count(*) FROM meta WHERE key = 'created_at' AND value LIKE '2%Z'", 1},
+    };
+    for (size_t i = 0; i < SK_ARRAY_LEN(rows); i++)
+        assert_int_equal(pg_int(fx->db, rows[i].sql),
+                         rows[i].want == -2 ? sk_store_pg__schema_version() : rows[i].want);
+    /* The session: durable commits, a bounded wait for row locks, and a
+     * socket the children sked spawns do not inherit. */
+    PGconn *c = sk_store_pg__conn(st);
+    static const struct {
+        const char *name, *want;
+    } settings[] = {{"synchronous_commit", "on"},
+                    {"lock_timeout", "5s"},
+                    {"default_transaction_read_only", "off"},
+                    {"client_encoding", "UTF8"},
+                    {"application_name", "sked"}};
+    for (size_t i = 0; i < SK_ARRAY_LEN(settings); i++) {
+        sk_snprintf(sql, sizeof(sql), "SHOW %s", settings[i].name);
+        PGresult *res = PQexec(c, sql);
+        assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+        if (!sk_streq(PQgetvalue(res, 0, 0), settings[i].want))
+            fail_msg("%s is %s, want %s", settings[i].name, PQgetvalue(res, 0, 0),
+                     settings[i].want);
+        PQclear(res);
+    }
+    assert_true(fcntl(PQsocket(c), F_GETFD) & FD_CLOEXEC);
+    sk_store_close(st);
+
+    /* Opening it again changes nothing. */
+    int64_t created = pg_int(fx->db, "SELECT count(*) FROM meta");
+    st = open_ok(fx->db);
+    sk_store_close(st);
+    assert_int_equal(pg_int(fx->db, "SELECT count(*) FROM meta"), created);
+
+    /* A reader's session is read-only on the server's side too. */
+    sk_store_t *ro = NULL;
+    sk_err_t err;
+    assert_int_equal(sk_store_open_readonly(fx->db, &ro, &err), 0);
+    c = sk_store_pg__conn(ro);
+    PGresult *res = PQexec(c, "SHOW default_transaction_read_only");
+    assert_string_equal(PQgetvalue(res, 0, 0), "on");
+    PQclear(res);
+    res = PQexec(c, "INSERT INTO meta (key, value) VALUES ('x', 'y')");
+    assert_string_equal(PQresultErrorField(res, PG_DIAG_SQLSTATE), "25006");
+    PQclear(res);
+    assert_true(fcntl(PQsocket(c), F_GETFD) & FD_CLOEXEC);
+    sk_store_close(ro);
+}
+
+/* The rows of sql, one per line, on a SQLite connection. */
+static void sqlite_lines(sqlite3 *db, const char *sql, char *out, size_t size)
+{
+    sqlite3_stmt *q;
+    out[0] = '\0';
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        size_t len = strlen(out);
+        sk_snprintf(out + len, size - len, "%s\n", (const char *)sqlite3_column_text(q, 0));
+    }
+    sqlite3_finalize(q);
+}
+
+/* The same, on a PostgreSQL connection. */
+static void pg_lines(PGconn *c, const char *sql, char *out, size_t size)
+{
+    PGresult *res = PQexec(c, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    out[0] = '\0';
+    for (int i = 0; i < PQntuples(res); i++) {
+        size_t len = strlen(out);
+        sk_snprintf(out + len, size - len, "%s\n", PQgetvalue(res, i, 0));
+    }
+    PQclear(res);
+}
+
+/* One schema, two back ends: every table has the same columns in the same
+ * order, and the same indexes exist (besides primary keys). */
+static void test_pg_schema_matches_sqlite(void **state)
+{
+    fixture_t *fx = *state;
+    char path[400], sql[300], want[2048], got[2048];
+    sk_snprintf(path, sizeof(path), "%s/sked.db", fx->dir);
+    sk_store_t *lite = open_ok(path);
+    sk_store_t *pg = open_ok(fx->db);
+    static const char *const tables[] = {"meta", "runs", "job_state", "outputs", "alerts"};
+    for (size_t i = 0; i < SK_ARRAY_LEN(tables); i++) {
+        sk_snprintf(sql, sizeof(sql), "SELECT name FROM pragma_table_info('%s') ORDER BY cid",
+                    tables[i]);
+        sqlite_lines(sk_store_sqlite__db(lite), sql, want, sizeof(want));
+        sk_snprintf(sql, sizeof(sql),
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                    "current_schema() AND table_name = '%s' ORDER BY ordinal_position",
+                    tables[i]);
+        pg_lines(sk_store_pg__conn(pg), sql, got, sizeof(got));
+        assert_true(*want);
+        if (!sk_streq(want, got))
+            fail_msg("table %s: SQLite has columns\n%sPostgreSQL has\n%s", tables[i], want, got);
+    }
+    sqlite_lines(sk_store_sqlite__db(lite),
+                 "SELECT name FROM sqlite_schema WHERE type = 'index' AND name NOT LIKE "
+                 "'sqlite_%' ORDER BY name",
+                 want, sizeof(want));
+    pg_lines(sk_store_pg__conn(pg),
+             "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND "
+             "indexname NOT LIKE '%\\_pkey' ORDER BY indexname COLLATE \"C\"",
+             got, sizeof(got));
+    if (!sk_streq(want, got))
+        fail_msg("SQLite has indexes\n%sPostgreSQL has\n%s", want, got);
+    sk_store_close(lite);
+    sk_store_close(pg);
+}
+
+typedef struct {
+    const char *url;
+    pthread_barrier_t *start;
+    int rc;
+    char msg[512];
+} opener_t;
+
+static void *opener(void *arg)
+{
+    opener_t *o = arg;
+    sk_store_t *st = NULL;
+    sk_err_t err;
+    sk_err_clear(&err);
+    pthread_barrier_wait(o->start);
+    o->rc = sk_store_open(o->url, &st, &err);
+    sk_strlcpy(o->msg, err.msg, sizeof(o->msg));
+    sk_store_close(st);
+    return NULL;
+}
+
+/* Nodes that start at once create the schema once (the advisory lock): none
+ * of them trips over another's half-made tables. */
+static void test_pg_nodes_create_schema_at_once(void **state)
+{
+    fixture_t *fx = *state;
+    enum { NODES = 8, ROUNDS = 3 };
+    for (int round = 0; round < ROUNDS; round++) {
+        store_reset(fx);
+        pthread_barrier_t start;
+        pthread_t t[NODES];
+        opener_t o[NODES];
+        assert_int_equal(pthread_barrier_init(&start, NULL, NODES), 0);
+        for (int i = 0; i < NODES; i++) {
+            o[i] = (opener_t){fx->db, &start, -1, ""};
+            assert_int_equal(pthread_create(&t[i], NULL, opener, &o[i]), 0);
+        }
+        for (int i = 0; i < NODES; i++)
+            assert_int_equal(pthread_join(t[i], NULL), 0);
+        pthread_barrier_destroy(&start);
+        for (int i = 0; i < NODES; i++)
+            if (o[i].rc != 0)
+                fail_msg("round %d, node %d: %d %s", round, i, o[i].rc, o[i].msg);
+        assert_int_equal(pg_int(fx->db, "SELECT count(*) FROM meta"), 4);
+    }
+}
+
+/* The relations of the test's schema, for "nothing changed". */
+static int64_t pg_relations(const fixture_t *fx)
+{
+    char sql[200];
+    sk_snprintf(sql, sizeof(sql),
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = '%s'",
+                fx->schema);
+    return pg_int(pg_url, sql);
+}
+
+/* A schema that holds something else, or a newer sked's store, is refused
+ * and left as it was; both kinds of opener say why. */
+static void test_pg_foreign_refused(void **state)
+{
+    fixture_t *fx = *state;
+    static const struct {
+        const char *setup, *want;
+    } rows[] = {
+        {"CREATE TABLE runs (x integer)", "not a sked store"},
+        {"CREATE TABLE alerts (x integer); CREATE TABLE notes (body text)", "not a sked store"},
+        {"CREATE VIEW job_state AS SELECT 1 AS x", "not a sked store"},
+        {"CREATE TABLE meta (key text, value text)", "not a sked store"},
+        {"CREATE TABLE meta (key text, value text); INSERT INTO meta VALUES ('application', "
+         "'other')",
+         "not a sked store"},
+        {"CREATE TABLE meta (a integer)", "not a sked store"},
+        {"CREATE TABLE meta (key text, value text); INSERT INTO meta VALUES ('application', "
+         "'sked')",
+         "without a schema version"},
+        {"CREATE TABLE meta (key text, value text); INSERT INTO meta VALUES ('application', "
+         "'sked'), ('schema_version', 'two')",
+         "without a schema version"},
+        {"CREATE TABLE meta (key text, value text); INSERT INTO meta VALUES ('application', "
+         "'sked'), ('schema_version', '999')",
+         "schema version 999 is newer than this sked knows"},
+    };
+    for (size_t i = 0; i < SK_ARRAY_LEN(rows); i++) {
+        store_reset(fx);
+        pg_exec(fx->db, rows[i].setup);
+        int64_t before = pg_relations(fx);
+        for (int ro = 0; ro < 2; ro++) {
+            sk_store_t *st = NULL;
+            sk_err_t err;
+            sk_err_clear(&err);
+            int r =
+                ro ? sk_store_open_readonly(fx->db, &st, &err) : sk_store_open(fx->db, &st, &err);
+            if (r != SK_ESTORE || !strstr(err.msg, rows[i].want) || !strstr(err.msg, fx->db))
+                fail_msg("%s: got %d \"%s\", want \"%s\"", rows[i].setup, r, err.msg, rows[i].want);
+            assert_null(st);
+        }
+        assert_int_equal(pg_relations(fx), before);
+    }
+    /* Unrelated tables beside sked's are fine (a shared database). */
+    store_reset(fx);
+    pg_exec(fx->db, "CREATE TABLE notes (body text); CREATE TABLE runs_archive (x integer)");
+    sk_store_close(open_ok(fx->db));
+}
+
+static void test_pg_readonly_refusals(void **state)
+{
+    fixture_t *fx = *state;
+    sk_store_t *ro = NULL;
+    sk_err_t err;
+    /* Nothing set up yet: said so, and nothing is created. */
+    int64_t before = pg_relations(fx);
+    assert_int_equal(sk_store_open_readonly(fx->db, &ro, &err), SK_ESTORE);
+    assert_null(ro);
+    assert_non_null(strstr(err.msg, "empty"));
+    assert_non_null(strstr(err.msg, fx->db));
+    assert_int_equal(pg_relations(fx), before);
+    /* A database that does not exist: the server says so, and the
+     * password stays out of it. */
+    char url[1200];
+    pg_url_for(NULL, "pw-s3cret", "sked_no_such_db", NULL, url, sizeof(url));
+    for (int w = 0; w < 2; w++) {
+        int r = w ? sk_store_open(url, &ro, &err) : sk_store_open_readonly(url, &ro, &err);
+        assert_int_equal(r, SK_ESTORE);
+        assert_null(ro);
+        if (!strstr(err.msg, "cannot connect to PostgreSQL at") || strstr(err.msg, "pw-s3cret") ||
+            !strstr(err.msg, ":***@"))
+            fail_msg("\"%s\"", err.msg);
+    }
+}
+
+/* Migration 1 exactly as this back end first shipped it: a released
+ * migration never changes. */
+static const char pg_v1_schema[] =
+    "CREATE TABLE meta (\n"
+    "    key   TEXT PRIMARY KEY,\n"
+    "    value TEXT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE runs (\n"
+    "    id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+    "    job          TEXT NOT NULL,\n"
+    "    step         TEXT,\n"
+    "    status       TEXT NOT NULL,\n"
+    "    \"trigger\"    TEXT NOT NULL,\n"
+    "    attempt      INTEGER NOT NULL CHECK (attempt >= 1),\n"
+    "    scheduled_at BIGINT NOT NULL,\n"
+    "    queued_at    BIGINT,\n"
+    "    started_at   BIGINT,\n"
+    "    ended_at     BIGINT,\n"
+    "    exit_code    INTEGER,\n"
+    "    signal       INTEGER,\n"
+    "    pid          INTEGER,\n"
+    "    reason       TEXT,\n"
+    "    log_path     TEXT\n"
+    ");\n"
+    "CREATE UNIQUE INDEX runs_fire ON runs (job, scheduled_at)\n"
+    "    WHERE attempt = 1 AND step IS NULL AND \"trigger\" IN ('schedule', 'catchup');\n"
+    "CREATE INDEX runs_job ON runs (job, id DESC);\n"
+    "CREATE INDEX runs_active ON runs (id) WHERE status IN ('queued', 'running');\n"
+    "CREATE TABLE job_state (\n"
+    "    job       TEXT PRIMARY KEY,\n"
+    "    last_fire BIGINT NOT NULL DEFAULT 0,\n"
+    "    paused    BOOLEAN NOT NULL DEFAULT false\n"
+    ");\n";
+
+static void test_pg_migration_1_frozen(void **state)
+{
+    (void)state;
+    assert_string_equal(sk_store_pg__migration(1), pg_v1_schema);
+    assert_null(sk_store_pg__migration(0));
+    assert_null(sk_store_pg__migration(sk_store_pg__schema_version() + 1));
+    assert_non_null(sk_store_pg__migration(sk_store_pg__schema_version()));
+}
+
+/* The version-1 store of make_v1_store, in PostgreSQL: the same rows, run 5
+ * pruned (the id sequence ahead of the rows). */
+static void make_pg_v1_store(const char *url)
+{
+    pg_exec(url, pg_v1_schema);
+    pg_exec(url, "INSERT INTO meta (key, value) VALUES ('application', 'sked'),"
+                 " ('schema_version', '1'), ('written_by', 'sked 0.1.0'),"
+                 " ('created_at', '2026-01-01T00:00:00Z');"
+                 "INSERT INTO runs (id, job, step, status, \"trigger\", attempt, scheduled_at,"
+                 " queued_at, started_at, ended_at, exit_code, signal, pid, reason, log_path)"
+                 " OVERRIDING SYSTEM VALUE VALUES"
+                 " (1, 'backup', NULL, 'succeeded', 'schedule', 1, 60000, 60000, 60001, 61000, 0,"
+                 "  NULL, 11, NULL, 'logs/backup/1.log'),"
+                 " (2, 'etl', NULL, 'failed', 'schedule', 1, 120000, 120000, 120001, 121000, 3,"
+                 "  NULL, 12, 'exit status 3', 'logs/etl/2.log'),"
+                 " (3, 'etl', 'extract', 'succeeded', 'schedule', 1, 120000, 120000, 120002,"
+                 "  120500, 0, NULL, 13, NULL, 'logs/etl/3.log'),"
+                 " (4, 'backup', NULL, 'running', 'manual', 1, 130000, 130000, 130001, NULL, NULL,"
+                 "  NULL, 14, NULL, 'logs/backup/4.log'),"
+                 " (5, 'backup', NULL, 'killed', 'retry', 2, 60000, 62000, 62001, 63000, NULL, 9,"
+                 "  15, NULL, NULL);"
+                 "SELECT setval(pg_get_serial_sequence('runs', 'id'), 5);"
+                 "DELETE FROM runs WHERE id = 5;"
+                 "INSERT INTO job_state (job, last_fire, paused) VALUES ('backup', 60000, false),"
+                 " ('etl', 120000, true);");
+}
+
+static void test_pg_migration_from_v1(void **state)
+{
+    fixture_t *fx = *state;
+    make_pg_v1_store(fx->db);
+    static const char version_sql[] = "SELECT value::bigint FROM meta WHERE key = "
+                                      "'schema_version'";
+
+    /* A reader does not migrate. */
+    sk_store_t *st = NULL;
+    sk_err_t err;
+    assert_int_equal(sk_store_open_readonly(fx->db, &st, &err), SK_ESTORE);
+    assert_non_null(strstr(err.msg, "older"));
+    assert_int_equal(pg_int(fx->db, version_sql), 1);
+
+    for (int pass = 0; pass < 2; pass++) { /* migrated, then opened as is */
+        st = open_ok(fx->db);
+        assert_int_equal(pg_int(fx->db, version_sql), sk_store_pg__schema_version());
+        assert_int_equal(pg_int(fx->db, "SELECT count(*) FROM meta WHERE key = 'created_at' AND "
+                                        "value = '2026-01-01T00:00:00Z'"),
+                         1);
+        assert_int_equal(pg_int(fx->db, "SELECT count(*) FROM pg_class WHERE relnamespace = "
+                                        "current_schema()::regnamespace AND relname IN "
+                                        "('outputs', 'alerts', 'runs_parent', 'alerts_pending', "
+                                        "'runs_fire')"),
+                         5);
+        v1_store_checks(st, pass);
+        sk_store_close(st);
+    }
+    assert_int_equal(sk_store_open_readonly(fx->db, &st, &err), 0);
+    sk_store_close(st);
+}
+
+/* A migration that fails leaves the schema at the old version, data intact
+ * (PostgreSQL's DDL is transactional). */
+static void test_pg_migration_failure_rolls_back(void **state)
+{
+    fixture_t *fx = *state;
+    make_pg_v1_store(fx->db);
+    pg_exec(fx->db, "CREATE TABLE alerts (x integer)"); /* in the migration's way */
+    sk_store_t *st = NULL;
+    sk_err_t err;
+    assert_int_equal(sk_store_open(fx->db, &st, &err), SK_ESTORE);
+    assert_null(st);
+    if (!strstr(err.msg, fx->db) || !strstr(err.msg, "migration"))
+        fail_msg("\"%s\" should name the store and the migration", err.msg);
+    assert_int_equal(pg_int(fx->db, "SELECT value::bigint FROM meta WHERE key = 'schema_version'"),
+                     1);
+    assert_int_equal(pg_int(fx->db, "SELECT count(*) FROM information_schema.columns WHERE "
+                                    "table_schema = current_schema() AND table_name = 'runs' AND "
+                                    "column_name = 'parent_id'"),
+                     0);
+    assert_int_equal(pg_int(fx->db, "SELECT count(*) FROM pg_tables WHERE schemaname = "
+                                    "current_schema() AND tablename = 'outputs'"),
+                     0);
+    assert_int_equal(count_runs(fx->db), 4);
+    pg_exec(fx->db, "DROP TABLE alerts");
+    st = open_ok(fx->db);
+    sk_store_close(st);
+    assert_int_equal(pg_int(fx->db, "SELECT value::bigint FROM meta WHERE key = 'schema_version'"),
+                     sk_store_pg__schema_version());
+    assert_int_equal(count_runs(fx->db), 4);
+}
+
+static void count_error(void *data)
+{
+    (*(int *)data)++;
+}
+
+/* Ends the store's server session, as a server restart or a network cut
+ * would, and waits until it is gone. */
+static void pg_kill(sk_store_t *st)
+{
+    char sql[96];
+    sk_snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d, 10000)",
+                PQbackendPID(sk_store_pg__conn(st)));
+    assert_int_equal(pg_try(pg_admin, sql), 0);
+}
+
+/* A lost connection fails the call in progress (SK_ESTORE, counted) and the
+ * next call connects again; a batch it interrupted is gone, as after any
+ * SK_ESTORE. */
+static void test_pg_lost_connection(void **state)
+{
+    fixture_t *fx = *state;
+    sk_store_t *st = open_ok(fx->db);
+    int errors = 0;
+    st->on_error = count_error;
+    st->on_error_data = &errors;
+    sk_run_t r = mkrun("a", SK_TRIG_SCHEDULE, 1000);
+    int64_t first = insert_ok(st, &r);
+
+    pg_kill(st);
+    sk_err_t err;
+    r = mkrun("a", SK_TRIG_SCHEDULE, 2000);
+    assert_int_equal(sk_store_run_insert(st, &r, &err), SK_ESTORE);
+    if (!strstr(err.msg, "lost the connection") || !strstr(err.msg, fx->db))
+        fail_msg("\"%s\"", err.msg);
+    assert_int_equal(errors, 1);
+    insert_ok(st, &r); /* connected again */
+    sk_run_t got;
+    assert_int_equal(sk_store_run_get(st, first, &got, NULL), 0);
+    sk_run_release(&got);
+
+    /* Between calls, while reading. */
+    pg_kill(st);
+    assert_int_equal(sk_store_run_get(st, first, &got, &err), SK_ESTORE);
+    assert_int_equal(sk_store_run_get(st, first, &got, NULL), 0);
+    sk_run_release(&got);
+
+    /* In a batch. */
+    assert_int_equal(sk_store_begin(st, NULL), 0);
+    r = mkrun("a", SK_TRIG_SCHEDULE, 3000);
+    insert_ok(st, &r);
+    pg_kill(st);
+    r = mkrun("a", SK_TRIG_SCHEDULE, 4000);
+    assert_int_equal(sk_store_run_insert(st, &r, &err), SK_ESTORE);
+    r = mkrun("a", SK_TRIG_SCHEDULE, 5000);
+    assert_int_equal(sk_store_run_insert(st, &r, &err), SK_ESTORE);
+    assert_non_null(strstr(err.msg, "rolled back"));
+    assert_int_equal(sk_store_commit(st, &err), SK_ESTORE);
+    assert_non_null(strstr(err.msg, "lost the connection"));
+    assert_int_equal(sk_store_begin(st, NULL), 0);
+    r = mkrun("a", SK_TRIG_SCHEDULE, 3000); /* not recorded by the lost batch */
+    insert_ok(st, &r);
+    assert_int_equal(sk_store_commit(st, NULL), 0);
+    assert_int_equal(count_runs(fx->db), 3);
+    assert_true(errors >= 3);
+    sk_store_close(st);
+}
+
+/* A server that refuses the new connection: "cannot connect", call after
+ * call, until it lets us in again. The store logs in as a role of its own,
+ * which the test then forbids to log in. */
+static void test_pg_server_away(void **state)
+{
+    fixture_t *fx = *state;
+    char role[80], sql[300], url[1200];
+    sk_snprintf(role, sizeof(role), "%s_r", fx->schema);
+    sk_snprintf(sql, sizeof(sql), "CREATE ROLE %s LOGIN; GRANT ALL ON SCHEMA %s TO %s", role,
+                fx->schema, role);
+    if (pg_try(pg_admin, sql) < 0)
+        skip(); /* a test server where we may not create roles */
+    fx->role = true;
+    char query[128];
+    sk_snprintf(query, sizeof(query), "options=-csearch_path%%3D%s", fx->schema);
+    pg_url_for(role, NULL, NULL, query, url, sizeof(url));
+    sk_store_t *st = open_ok(url);
+    int errors = 0;
+    st->on_error = count_error;
+    st->on_error_data = &errors;
+    sk_run_t r = mkrun("a", SK_TRIG_SCHEDULE, 1000);
+    int64_t id = insert_ok(st, &r);
+    sk_snprintf(sql, sizeof(sql), "ALTER ROLE %s NOLOGIN", role);
+    assert_int_equal(pg_try(pg_admin, sql), 0);
+    pg_kill(st);
+    sk_run_t got;
+    sk_err_t err;
+    assert_int_equal(sk_store_run_get(st, id, &got, &err), SK_ESTORE);
+    assert_non_null(strstr(err.msg, "lost the connection"));
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(sk_store_run_get(st, id, &got, &err), SK_ESTORE);
+        if (!strstr(err.msg, "cannot connect to PostgreSQL at") || !strstr(err.msg, role))
+            fail_msg("\"%s\"", err.msg);
+    }
+    assert_int_equal(errors, 3);
+    sk_snprintf(sql, sizeof(sql), "ALTER ROLE %s LOGIN", role);
+    assert_int_equal(pg_try(pg_admin, sql), 0);
+    assert_int_equal(sk_store_run_get(st, id, &got, NULL), 0);
+    sk_run_release(&got);
+    sk_store_close(st);
+}
+
+typedef struct {
+    sk_store_t *st;
+    int64_t at;
+    int rc;
+    atomic_int done;
+} node_t;
+
+static void *insert_fire(void *arg)
+{
+    node_t *n = arg;
+    sk_run_t r = mkrun("shared", SK_TRIG_SCHEDULE, n->at);
+    n->rc = sk_store_run_insert(n->st, &r, NULL);
+    atomic_store(&n->done, 1);
+    return NULL;
+}
+
+/* Two nodes record the same fire: the second waits for the first's batch,
+ * then gets -EEXIST if it committed, or records the fire if it rolled back. */
+static void test_pg_two_nodes_fire_once(void **state)
+{
+    fixture_t *fx = *state;
+    sk_store_t *a = open_ok(fx->db);
+    sk_store_t *b = open_ok(fx->db);
+    for (int commit = 1; commit >= 0; commit--) {
+        int64_t at = commit ? 1000 : 2000;
+        assert_int_equal(sk_store_begin(a, NULL), 0);
+        sk_run_t r = mkrun("shared", SK_TRIG_SCHEDULE, at);
+        insert_ok(a, &r);
+        node_t n = {b, at, 99, 0};
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, insert_fire, &n), 0);
+        struct timespec ts = {0, 300 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        assert_int_equal(atomic_load(&n.done), 0); /* waiting for a */
+        if (commit)
+            assert_int_equal(sk_store_commit(a, NULL), 0);
+        else
+            assert_int_equal(sk_store_rollback(a, NULL), 0);
+        assert_int_equal(pthread_join(t, NULL), 0);
+        assert_int_equal(n.rc, commit ? -EEXIST : 0);
+    }
+    sk_store_close(a);
+    sk_store_close(b);
+    assert_int_equal(count_runs(fx->db), 2);
+}
+
+/* PostgreSQL's text is UTF-8: anything else is -EINVAL before it reaches
+ * the server (where the error would end the caller's batch). */
+static void test_pg_text_must_be_utf8(void **state)
+{
+    fixture_t *fx = *state;
+    sk_store_t *st = open_ok(fx->db);
+    sk_err_t err;
+    int64_t id = finished_run(st, "u", 1000, 2000, "u.log");
+    assert_int_equal(sk_store_begin(st, NULL), 0);
+    sk_run_t r = mkrun("u", SK_TRIG_MANUAL, 5);
+    r.reason = "caf\xe9";
+    assert_int_equal(sk_store_run_insert(st, &r, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "UTF-8"));
+    r = mkrun("\xff", SK_TRIG_MANUAL, 5);
+    assert_int_equal(sk_store_run_insert(st, &r, &err), -EINVAL);
+    static const sk_output_t bad[] = {{"ok", "fine"}, {"k", "\xc3("}};
+    assert_int_equal(sk_store_outputs_put(st, id, bad, 2, &err), -EINVAL);
+    sk_job_state_t js = {1, false, -1, 0};
+    assert_int_equal(sk_store_job_state_set(st, "\xed\xa0\x80", &js, &err), -EINVAL);
+    assert_int_equal(sk_store_run_finish(st, id, SK_RUN_FAILED, 1, 1, 0, "\x80", &err), -EINVAL);
+    /* The batch went on. */
+    r = mkrun("u", SK_TRIG_MANUAL, 6);
+    r.reason = "caf\xc3\xa9 \xe2\x9c\x93";
+    int64_t ok = insert_ok(st, &r);
+    assert_int_equal(sk_store_commit(st, NULL), 0);
+    sk_run_t got;
+    assert_int_equal(sk_store_run_get(st, ok, &got, NULL), 0);
+    assert_string_equal(got.reason, r.reason);
+    sk_run_release(&got);
+    /* Reading with such a name finds nothing, as for any unknown job. */
+    sk_run_filter_t f = {.job = "\xff"};
+    sk_run_t *runs = NULL;
+    size_t n = 9;
+    assert_int_equal(sk_store_runs_query(st, &f, &runs, &n, NULL), 0);
+    assert_int_equal(n, 0);
+    assert_null(runs);
+    assert_int_equal(sk_store_run_last(st, "\xff", &got, NULL), SK_ENOTFOUND);
+    sk_store_close(st);
+    assert_int_equal(count_runs(fx->db), 2);
+}
+
+/* Outputs keep bytes that mean something to array literals and SQL. */
+static void test_pg_outputs_any_text(void **state)
+{
+    fixture_t *fx = *state;
+    sk_store_t *st = open_ok(fx->db);
+    int64_t id = finished_run(st, "o", 1000, 2000, NULL);
+    static const sk_output_t set[] = {
+        {"{", "}"},
+        {"quote\"", "\"a\",\"b\""},
+        {"back\\slash", "\\\\"},
+        {"NULL", "NULL"},
+        {"comma,key", "x,y"},
+        {"sp ace", " lead and trail "},
+        {"'", "'; --"},
+        {"\xc3\xa9t\xc3\xa9", "\xe2\x82\xac"},
+        {"nl", "a\nb\r\n"},
+    };
+    assert_int_equal(sk_store_outputs_put(st, id, set, SK_ARRAY_LEN(set), NULL), 0);
+    sk_output_t *o;
+    size_t n;
+    assert_int_equal(sk_store_outputs_get(st, id, &o, &n, NULL), 0);
+    assert_int_equal(n, SK_ARRAY_LEN(set));
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            assert_true(strcmp(o[i - 1].key, o[i].key) < 0); /* bytewise */
+        size_t k = 0;
+        while (!sk_streq(set[k].key, o[i].key))
+            k++;
+        assert_string_equal(o[i].value, set[k].value);
+    }
+    sk_outputs_free(o, n);
+    sk_store_close(st);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define P(f) cmocka_unit_test_setup_teardown(f, pg_setup, pg_teardown)
+
+/* The contract, the same for every back end. */
+#define SHARED_TESTS(X)                                                                            \
+    X(test_reopen_keeps_data), X(test_insert_fire_uniqueness), X(test_insert_invalid),             \
+        X(test_start_finish), X(test_get_missing), X(test_query), X(test_query_limits),            \
+        X(test_run_last), X(test_workflow_steps), X(test_step_insert_invalid), X(test_outputs),    \
+        X(test_alerts), X(test_job_state), X(test_prune), X(test_prune_many_and_null_logs),        \
+        X(test_prune_workflow), X(test_prune_many_workflows), X(test_batch_1000_inserts),          \
+        X(test_close_rolls_back_open_batch), X(test_readonly), X(test_injected_faults),            \
+        X(test_injected_fault_rolls_back_batch), X(test_injected_faults_new_writes)
 
 int main(void)
 {
@@ -2331,10 +3211,10 @@ int main(void)
         cmocka_unit_test(test_status_numbers_frozen),
         cmocka_unit_test(test_run_release_zeroed),
         cmocka_unit_test(test_migration_1_frozen),
+        cmocka_unit_test(test_pg_migration_1_frozen),
         T(test_open_creates_missing_file),
         T(test_open_empty_file_is_created),
         T(test_open_empty_sqlite_db_is_initialised),
-        T(test_reopen_keeps_data),
         T(test_open_bad_urls),
         T(test_open_directory_refused),
         T(test_garbage_file_refused),
@@ -2345,30 +3225,33 @@ int main(void)
         T(test_migration_failure_rolls_back),
         T(test_new_store_file_is_private),
         T(test_fds_close_on_exec),
-        T(test_insert_fire_uniqueness),
-        T(test_insert_invalid),
-        T(test_start_finish),
-        T(test_get_missing),
-        T(test_query),
-        T(test_query_limits),
-        T(test_run_last),
-        T(test_workflow_steps),
-        T(test_step_insert_invalid),
-        T(test_outputs),
         T(test_outputs_disk_full),
-        T(test_alerts),
-        T(test_job_state),
-        T(test_prune),
-        T(test_prune_many_and_null_logs),
-        T(test_prune_workflow),
-        T(test_prune_many_workflows),
-        T(test_batch_1000_inserts),
-        T(test_close_rolls_back_open_batch),
-        T(test_readonly),
-        T(test_injected_faults),
-        T(test_injected_fault_rolls_back_batch),
-        T(test_injected_faults_new_writes),
+        T(test_readonly_refusals),
         T(test_disk_full_then_space_returns),
+        SHARED_TESTS(T),
     };
-    return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+    const struct CMUnitTest pg_tests[] = {
+        P(test_pg_open_creates_schema),
+        P(test_pg_schema_matches_sqlite),
+        P(test_pg_nodes_create_schema_at_once),
+        P(test_pg_foreign_refused),
+        P(test_pg_readonly_refusals),
+        P(test_pg_migration_from_v1),
+        P(test_pg_migration_failure_rolls_back),
+        P(test_pg_lost_connection),
+        P(test_pg_server_away),
+        P(test_pg_two_nodes_fire_once),
+        P(test_pg_text_must_be_utf8),
+        P(test_pg_outputs_any_text),
+        SHARED_TESTS(P),
+    };
+    int failed = cmocka_run_group_tests_name("store", tests, NULL, NULL);
+    pg_url = getenv("SKED_TEST_PG_URL");
+    if (pg_url && *pg_url)
+        failed +=
+            cmocka_run_group_tests_name("store_pg", pg_tests, pg_group_setup, pg_group_teardown);
+    else
+        print_message("[  SKIPPED ] store_pg: SKED_TEST_PG_URL is not set (make unit-pg, or "
+                      "tests/pg.sh run ..., sets it)\n");
+    return failed;
 }
