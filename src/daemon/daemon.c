@@ -6,6 +6,9 @@
  */
 #include "daemon_int.h"
 #include "../metrics/metrics.h"
+
+/* How often a node of a PostgreSQL store checks who leads (ms). */
+#define LEAD_CHECK_MS 2000
 #include "../alert/alert.h"
 
 #include <fcntl.h>
@@ -457,6 +460,9 @@ void sk_daemon__maybe_exit(sk_daemon_t *d)
     uv_close((uv_handle_t *)&d->sigterm, on_close_free);
     uv_close((uv_handle_t *)&d->sigint, on_close_free);
     uv_close((uv_handle_t *)&d->sighup, on_close_free);
+    if (d->lead_timer_on)
+        uv_close((uv_handle_t *)&d->lead_timer, on_close_free);
+    d->lead_timer_on = false;
     if (d->watching)
         uv_close((uv_handle_t *)&d->watch, on_close_free);
     d->watching = false;
@@ -487,6 +493,67 @@ static void on_signal(uv_signal_t *h, int signum)
     uv_timer_stop(&d->tick);
     sk_daemon__stop_all(d, false);
     sk_daemon__maybe_exit(d);
+}
+
+/* Whether this node leads its store now (a store error: it does not). */
+static bool check_leader(sk_daemon_t *d)
+{
+    bool lead = false;
+    sk_err_t err;
+    sk_err_clear(&err);
+    if (d->store->ops->leader(d->store, &lead, &err) < 0) {
+        sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\" note=\"cannot tell who leads; not "
+                             "firing\"",
+               err.msg);
+        return false;
+    }
+    return lead;
+}
+
+/* Became the leader: take up what the store holds, as at a start. */
+static void promote(sk_daemon_t *d)
+{
+    int64_t now = sk_now_ms();
+    d->leading = true;
+    sk_log(SK_LOG_INFO, "event=leading msg=\"this node now fires the store's jobs\"");
+    sk_daemon__alerts_resume(d);
+    sk_daemon__recover(d, now);
+    for (size_t i = 0; i < d->njobs; i++)
+        sk_daemon__schedule_job(d, d->jobs[i], now);
+    d->starting = true; /* catch up what fell between the two leaders */
+    uv_timer_start(&d->tick, sk_daemon__on_tick, 0, 0);
+}
+
+/*
+ * Lost the leadership (the store was unreachable, or another node took it
+ * meanwhile): stop firing at once, stop this node's runs and exit with 75
+ * (EX_TEMPFAIL) for the supervisor to start it again, as a standby. The next
+ * leader marks the runs interrupted and retries them by policy: no attempt
+ * may run on two nodes at once. docs/ha.md has the reasoning.
+ */
+static void demote(sk_daemon_t *d)
+{
+    d->leading = false;
+    sk_log(SK_LOG_ERROR, "event=lost_leadership running=%d msg=\"another node may fire now; "
+                         "stopping this node's runs and exiting (75) to restart as a standby\"",
+           d->nrunning);
+    d->exit_code = 75;
+    d->stopping = true;
+    uv_timer_stop(&d->tick);
+    sk_daemon__stop_all(d, false);
+    sk_daemon__maybe_exit(d);
+}
+
+static void on_lead_timer(uv_timer_t *t)
+{
+    sk_daemon_t *d = t->data;
+    if (d->stopping)
+        return;
+    bool lead = check_leader(d);
+    if (lead && !d->leading)
+        promote(d);
+    else if (!lead && d->leading)
+        demote(d);
 }
 
 static void count_store_error(void *data)
@@ -566,11 +633,23 @@ int sk_daemon_main(const char *config_path)
     for (size_t i = 0; i < d->config->njobs; i++)
         add_job(d, &d->config->jobs[i], now, false);
     save_new_jobs(d);
+    /* Several nodes on one PostgreSQL store: only the leader fires. */
+    d->leading = check_leader(d);
+    if (!d->leading)
+        sk_log(SK_LOG_INFO, "event=standby msg=\"another node leads this store; this one takes "
+                            "over when it is gone\"");
     /* Deliveries a crash left pending first: recovery may raise new ones. */
     sk_daemon__alerts_start(d);
-    sk_daemon__recover(d, now);
+    if (d->leading)
+        sk_daemon__recover(d, now);
     for (size_t i = 0; i < d->njobs; i++)
         sk_daemon__schedule_job(d, d->jobs[i], now);
+    if (strcmp(d->store->ops->name, "sqlite") != 0) {
+        uv_timer_init(&loop, &d->lead_timer);
+        d->lead_timer.data = d;
+        d->lead_timer_on = true;
+        uv_timer_start(&d->lead_timer, on_lead_timer, LEAD_CHECK_MS, LEAD_CHECK_MS);
+    }
 
     d->started_at = sk_now_ms();
     if (sk_daemon__api_start(d, &err) < 0) {
@@ -598,12 +677,13 @@ int sk_daemon_main(const char *config_path)
     sk_log(SK_LOG_INFO, "event=started_daemon pid=%d jobs=%zu config=%s state_dir=%s version=%s",
            (int)getpid(), d->config->njobs, d->config_path, d->state_dir, SK_VERSION);
     d->starting = true;
-    fire_reboot_jobs(d);
+    if (d->leading)
+        fire_reboot_jobs(d);
     /* The first wake checks for fires missed while sked was down. */
     uv_timer_start(&d->tick, sk_daemon__on_tick, 0, 0);
     uv_run(&loop, UV_RUN_DEFAULT);
     sk_log(SK_LOG_INFO, "event=stopped");
-    rc = 0;
+    rc = d->exit_code;
     if (uv_loop_close(&loop) != 0) {
         uv_run(&loop, UV_RUN_DEFAULT);
         uv_loop_close(&loop);

@@ -387,6 +387,12 @@ void sk_daemon__alerts_start(sk_daemon_t *d)
 {
     uv_timer_init(d->loop, &d->alert_timer);
     d->alert_timer.data = d;
+    if (d->leading)
+        sk_daemon__alerts_resume(d);
+}
+
+void sk_daemon__alerts_resume(sk_daemon_t *d)
+{
     sk_alert_rec_t *recs = NULL;
     size_t n = 0;
     sk_err_t err;

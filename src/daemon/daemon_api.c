@@ -171,6 +171,8 @@ static void loop_status(sk_daemon_t *d, api_call_t *c)
     json_object_set_new(o, "started_at", json_string(iso));
     json_object_set_new(o, "uptime", json_real((double)(sk_now_ms() - d->started_at) / 1000.0));
     json_object_set_new(o, "stopping", json_boolean(d->stopping));
+    json_object_set_new(o, "leading", json_boolean(d->leading));
+    json_object_set_new(o, "store", json_string(d->store->ops->name));
     sk_heap_node_t *top = sk_heap_top(&d->heap);
     if (top) {
         sk_tz_format_iso_ms(sk_tz_utc(), top->key, iso, sizeof(iso));
@@ -230,10 +232,21 @@ static void loop_jobs(sk_daemon_t *d, api_call_t *c)
     c->jobs = s;
 }
 
+/* Runs start only on the node that leads the store (PostgreSQL, several
+ * nodes); false after fail(409) on a standby node. */
+static bool leading(sk_daemon_t *d, api_call_t *c)
+{
+    if (d->leading)
+        return true;
+    fail(c, 409, "this node is a standby: another node leads the store and runs its jobs; "
+                 "send this to the leader");
+    return false;
+}
+
 static void loop_trigger(sk_daemon_t *d, api_call_t *c)
 {
     sk_jobrt_t *j = loop_job(d, c);
-    if (!j)
+    if (!j || !leading(d, c))
         return;
     if (d->stopping) {
         fail(c, 503, "sked is stopping");
@@ -271,7 +284,7 @@ static void loop_trigger(sk_daemon_t *d, api_call_t *c)
 static void loop_pause(sk_daemon_t *d, api_call_t *c)
 {
     sk_jobrt_t *j = loop_job(d, c);
-    if (!j)
+    if (!j || !leading(d, c))
         return;
     sk_err_t err;
     sk_err_clear(&err);
@@ -284,6 +297,8 @@ static void loop_pause(sk_daemon_t *d, api_call_t *c)
 
 static void loop_cancel(sk_daemon_t *d, api_call_t *c)
 {
+    if (!leading(d, c))
+        return;
     sk_err_t err;
     sk_err_clear(&err);
     int rc = sk_daemon__cancel(d, c->id, &err);
@@ -303,6 +318,8 @@ static void loop_retry(sk_daemon_t *d, api_call_t *c)
         fail(c, 503, "sked is stopping");
         return;
     }
+    if (!leading(d, c))
+        return;
     int64_t id = sk_daemon__retry(d, c->id, &err);
     if (id < 0)
         fail(c, err.code == SK_ENOTFOUND ? 404 : 409, "%s",

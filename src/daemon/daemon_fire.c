@@ -64,7 +64,7 @@ void sk_daemon__schedule_job(sk_daemon_t *d, sk_jobrt_t *j, int64_t now)
 {
     (void)now;
     int64_t next;
-    if (j->cfg && j->cfg->enabled && !j->paused &&
+    if (d->leading && j->cfg && j->cfg->enabled && !j->paused &&
         sk_sched_next(j->cfg, j->anchor, j->last_fire, &next) == 0) {
         j->next_due = next;
         sk_heap_set(&d->heap, &j->node, next);

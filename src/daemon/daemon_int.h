@@ -141,6 +141,11 @@ struct sk_daemon {
     int64_t store_retry_at;       /* after a store error: back off until then */
     int64_t store_backoff;
     bool starting;                /* first pass after start-up: catch up */
+    bool leading;                 /* this node fires (always, but for a standby node of a
+                                   * PostgreSQL store whose leadership another node holds) */
+    uv_timer_t lead_timer;        /* PostgreSQL: checks the leadership every 2 s */
+    bool lead_timer_on;
+    int exit_code;                /* of `sked run` after a clean stop: 0, or 75 (lost the lead) */
     bool stopping;
     bool closed; /* handles closed: the loop is ending */
 };
@@ -246,7 +251,11 @@ void sk_daemon__alert_outcome(sk_daemon_t *d, sk_jobrt_t *j, sk_config_t *snap,
 void sk_daemon__alert_missed(sk_daemon_t *d, sk_jobrt_t *j, int64_t run_id, int64_t at,
                              const char *reason);
 void sk_daemon__alert_late(sk_daemon_t *d, sk_runrt_t *r);
+/* Starts the alert queue; the leader also takes up the deliveries a crash
+ * (or the previous leader) left pending. */
 void sk_daemon__alerts_start(sk_daemon_t *d);
+/* Takes up the pending deliveries in the store (a node that became leader). */
+void sk_daemon__alerts_resume(sk_daemon_t *d);
 void sk_daemon__alerts_stop(sk_daemon_t *d);
 
 /* daemon.c */

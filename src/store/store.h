@@ -279,6 +279,14 @@ typedef struct sk_store_ops {
     /* Abandons the open transaction (after a failed write); a no-op (0) when
      * none is open, so that cleanup paths may call it unconditionally. */
     int (*rollback)(sk_store_t *st, sk_err_t *err);
+
+    /* Leadership of the store (several nodes on one PostgreSQL database): sets
+     * *ret to whether this connection holds it, taking it when it is free.
+     * It is held until the connection ends (its session dies with the node
+     * or its network), so a node calls this again every few seconds: false
+     * after true means it was lost. SQLite: always true (one daemon per file,
+     * by the lock file). SK_ESTORE when the server cannot be reached. */
+    int (*leader)(sk_store_t *st, bool *ret, sk_err_t *err);
 } sk_store_ops_t;
 
 /* Every back end's struct starts with this. */

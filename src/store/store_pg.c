@@ -228,6 +228,7 @@ typedef struct sk_pg {
     long writes;     /* write operations so far, for fail_after */
     bool prepared[ST_COUNT];
     bool qprepared[Q_COUNT]; /* runs_query, one per combination of filters */
+    int leader_pid; /* the server process of the session that holds the leadership; 0 none */
 } sk_pg_t;
 
 /* ---- text ---- */
@@ -2079,6 +2080,40 @@ const char *sk_store_pg__migration(int to)
     return to >= 1 && to <= SCHEMA_VERSION ? migrations[to - 1] : NULL;
 }
 
+/* The leadership is a session-level advisory lock keyed by the schema (so
+ * that stores in several schemas of one database each have theirs) and
+ * "sked" in ASCII. The session that took it only checks that it is alive
+ * (taking it again would count the lock up). */
+#define LEADER_TRY "SELECT pg_try_advisory_lock(hashtext(current_schema()), 1936417636)"
+
+static int pg_leader(sk_store_t *st, bool *ret, sk_err_t *err)
+{
+    sk_pg_t *s = (sk_pg_t *)st;
+    *ret = false;
+    int r = ensure_conn(s, err); /* a new session holds nothing: it tries */
+    if (r < 0)
+        return r;
+    bool held = s->leader_pid && s->leader_pid == PQbackendPID(s->conn);
+    PGresult *res = PQexec(s->conn, held ? "SELECT true" : LEADER_TRY);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        r = pg_fail(s, res, "checking the leadership", err);
+        s->leader_pid = 0;
+    } else {
+        *ret = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+        s->leader_pid = *ret ? PQbackendPID(s->conn) : 0;
+    }
+    PQclear(res);
+    if (r == 0 && *ret && !held) {
+        /* The server ends a dead leader's session, freeing the lock, within
+         * about 11 s even when no packet says so (a machine gone, a cut
+         * network): keepalives every 2 s after 5 s of silence, 3 lost. */
+        res = PQexec(s->conn, "SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; "
+                              "SET tcp_keepalives_count = 3");
+        PQclear(res);
+    }
+    return r;
+}
+
 const sk_store_ops_t sk_store_pg_ops = {
     .name = "postgres",
     .open = pg_open,
@@ -2102,4 +2137,5 @@ const sk_store_ops_t sk_store_pg_ops = {
     .begin = pg_begin,
     .commit = pg_commit,
     .rollback = pg_rollback,
+    .leader = pg_leader,
 };

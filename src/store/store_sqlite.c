@@ -1691,6 +1691,15 @@ const char *sk_store_sqlite__migration(int to)
     return to >= 1 && to <= SCHEMA_VERSION ? migrations[to - 1] : NULL;
 }
 
+/* One daemon per file already (its lock file): it always leads. */
+static int sq_leader(sk_store_t *st, bool *ret, sk_err_t *err)
+{
+    (void)st;
+    (void)err;
+    *ret = true;
+    return 0;
+}
+
 const sk_store_ops_t sk_store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -1714,4 +1723,5 @@ const sk_store_ops_t sk_store_sqlite_ops = {
     .begin = sq_begin,
     .commit = sq_commit,
     .rollback = sq_rollback,
+    .leader = sq_leader,
 };

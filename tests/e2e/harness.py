@@ -42,7 +42,7 @@ def pg_store(folder):
 
 
 class Daemon:
-    def __init__(self, folder, yaml_text, env=None, start=True, wrap=None):
+    def __init__(self, folder, yaml_text, env=None, start=True, wrap=None, store=None):
         self.dir = str(folder)
         self.config = os.path.join(self.dir, "sked.yaml")
         self.state = os.path.join(self.dir, ".sked")
@@ -53,7 +53,7 @@ class Daemon:
         self.wrap = wrap or []
         self.proc = None
         self.log_path = os.path.join(self.dir, "daemon.log")
-        self.store = pg_store(self.dir)
+        self.store = store or pg_store(self.dir)
         self.write(yaml_text)
         if start:
             self.start()

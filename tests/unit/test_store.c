@@ -3114,6 +3114,34 @@ static void test_pg_two_nodes_fire_once(void **state)
     assert_int_equal(count_runs(fx->db), 2);
 }
 
+/* One leader per store: the first session takes it, the second waits
+ * until the first is gone; a session that holds it keeps saying so. */
+static void test_pg_one_leader(void **state)
+{
+    fixture_t *fx = *state;
+    sk_store_t *a = open_ok(fx->db);
+    sk_store_t *b = open_ok(fx->db);
+    bool la = false, lb = true;
+    assert_int_equal(a->ops->leader(a, &la, NULL), 0);
+    assert_int_equal(b->ops->leader(b, &lb, NULL), 0);
+    assert_true(la);
+    assert_false(lb);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(a->ops->leader(a, &la, NULL), 0);
+        assert_int_equal(b->ops->leader(b, &lb, NULL), 0);
+        assert_true(la);
+        assert_false(lb);
+    }
+    sk_store_close(a); /* the node dies: its session ends */
+    for (int i = 0; i < 50 && !lb; i++) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        assert_int_equal(b->ops->leader(b, &lb, NULL), 0);
+    }
+    assert_true(lb);
+    sk_store_close(b);
+}
+
 /* PostgreSQL's text is UTF-8: anything else is -EINVAL before it reaches
  * the server (where the error would end the caller's batch). */
 static void test_pg_text_must_be_utf8(void **state)
@@ -3241,6 +3269,7 @@ int main(void)
         P(test_pg_lost_connection),
         P(test_pg_server_away),
         P(test_pg_two_nodes_fire_once),
+        P(test_pg_one_leader),
         P(test_pg_text_must_be_utf8),
         P(test_pg_outputs_any_text),
         SHARED_TESTS(P),
