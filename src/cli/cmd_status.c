@@ -38,6 +38,8 @@ int sk_cmd_status(int argc, char **argv)
                    json_integer_value(json_object_get(reply, "waiting_runs")));
             printf("next due: %s%s%s\n", nd ? nd : "nothing scheduled", nj ? " " : "",
                    nj ? nj : "");
+            if (json_is_false(json_object_get(reply, "leading")))
+                printf("this node is a standby: another node leads the store (docs/ha.md)\n");
         }
     } else {
         out = json_pack("{s:b, s:n, s:i, s:i, s:n}", "running", 0, "pid", "jobs",
