@@ -515,6 +515,25 @@ static void promote(sk_daemon_t *d)
 {
     int64_t now = sk_now_ms();
     d->leading = true;
+    /* The old leader moved every job's state on since this node loaded it:
+     * continue from the store's, as a restart would. */
+    for (size_t i = 0; i < d->njobs; i++) {
+        sk_jobrt_t *j = d->jobs[i];
+        sk_job_state_t st = {.last_outcome = -1};
+        sk_err_t err;
+        sk_err_clear(&err);
+        if (!j->cfg || d->store->ops->job_state_get(d->store, j->name, &st, &err) < 0)
+            continue;
+        j->paused = st.paused;
+        j->last_outcome = st.last_outcome;
+        j->missed_alerted = st.missed_alerted;
+        if (st.last_fire > j->last_fire) {
+            j->last_fire = st.last_fire;
+            if (j->cfg->trigger == SK_TRIGGER_EVERY && !j->cfg->start_ms)
+                j->anchor = st.last_fire;
+        }
+        sk_metrics_paused(d->metrics, j->metrics, j->paused);
+    }
     sk_log(SK_LOG_INFO, "event=leading msg=\"this node now fires the store's jobs\"");
     sk_daemon__alerts_resume(d);
     sk_daemon__recover(d, now);
@@ -537,7 +556,7 @@ static void demote(sk_daemon_t *d)
     sk_log(SK_LOG_ERROR, "event=lost_leadership running=%d msg=\"another node may fire now; "
                          "stopping this node's runs and exiting (75) to restart as a standby\"",
            d->nrunning);
-    d->exit_code = 75;
+    d->exit_code = SK_EXIT_LOST_LEAD;
     d->stopping = true;
     uv_timer_stop(&d->tick);
     sk_daemon__stop_all(d, false);

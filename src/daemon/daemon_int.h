@@ -11,6 +11,10 @@
 #include "../store/store.h"
 #include "../metrics/metrics.h"
 
+/* `sked run` lost the leadership of its store and stopped (EX_TEMPFAIL):
+ * its supervisor starts it again, as a standby. */
+#define SK_EXIT_LOST_LEAD 75
+
 typedef struct sk_daemon sk_daemon_t;
 typedef struct sk_jobrt sk_jobrt_t;
 typedef struct sk_runrt sk_runrt_t;
@@ -145,7 +149,7 @@ struct sk_daemon {
                                    * PostgreSQL store whose leadership another node holds) */
     uv_timer_t lead_timer;        /* PostgreSQL: checks the leadership every 2 s */
     bool lead_timer_on;
-    int exit_code;                /* of `sked run` after a clean stop: 0, or 75 (lost the lead) */
+    int exit_code;                /* of `sked run` after a clean stop: 0, or SK_EXIT_LOST_LEAD */
     bool stopping;
     bool closed; /* handles closed: the loop is ending */
 };

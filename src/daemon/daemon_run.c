@@ -447,6 +447,8 @@ void sk_daemon__on_flush(uv_timer_t *t)
     for (sk_runrt_t *r = list; r && rc == 0; r = r->next) {
         const char *reason;
         sk_run_status_t st = outcome(r, &reason);
+        if (r->shutdown && d->exit_code == SK_EXIT_LOST_LEAD)
+            continue; /* left running: the next leader marks it interrupted and retries it */
         rc = ops->run_finish(d->store, r->id, st, r->result.ended_ms ? r->result.ended_ms : now,
                              r->result.exit_code, r->result.signal, reason, &err);
         if (rc == -EALREADY)

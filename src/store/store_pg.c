@@ -2090,10 +2090,17 @@ static int pg_leader(sk_store_t *st, bool *ret, sk_err_t *err)
 {
     sk_pg_t *s = (sk_pg_t *)st;
     *ret = false;
-    int r = ensure_conn(s, err); /* a new session holds nothing: it tries */
+    int r = ensure_conn(s, err);
     if (r < 0)
         return r;
-    bool held = s->leader_pid && s->leader_pid == PQbackendPID(s->conn);
+    if (s->leader_pid && s->leader_pid != PQbackendPID(s->conn)) {
+        /* The session that held it is gone (a reconnect since): another node
+         * may have led meanwhile, so the leadership is lost, even if this
+         * new session could take it again. The next call tries. */
+        s->leader_pid = 0;
+        return 0;
+    }
+    bool held = s->leader_pid != 0;
     PGresult *res = PQexec(s->conn, held ? "SELECT true" : LEADER_TRY);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         r = pg_fail(s, res, "checking the leadership", err);
