@@ -764,7 +764,9 @@
     const parts = [`sked ${st.version || ''}`.trim(), `up ${duration(st.uptime)}`,
       `${st.active_runs || 0} running`, st.waiting_runs ? `${st.waiting_runs} waiting` : null,
       st.next_job ? `next: ${st.next_job} ${relTime(st.next_due, now)}` : null].filter(Boolean);
-    patch($('daemon'), parts.join() + st.role, () => [parts.join(' · '),
+    const standby = st.leading === false;
+    patch($('daemon'), parts.join() + st.role + standby, () => [parts.join(' · '),
+      standby && h('span', { class: 'tag', title: 'Another node leads this PostgreSQL store and runs its jobs' }, 'standby'),
       st.role !== 'admin' && h('span', { class: 'tag', title: 'This token can only read' }, 'read-only')]);
     return was !== st.role;
   }
