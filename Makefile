@@ -40,7 +40,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
-.PHONY: all check unit unit-pg e2e e2e-pg chaos asan valgrind fuzz fuzz-run bench bench-quick clean deps example
+.PHONY: all check unit unit-pg e2e e2e-pg chaos bench-cluster asan valgrind fuzz fuzz-run bench bench-quick clean deps example
 
 all: $(BIN)
 
@@ -101,6 +101,11 @@ e2e-pg: $(BIN)
 # --seconds N --nodes N --jobs N). Long: not part of `make check`.
 chaos: $(BIN)
 	SKED_BIN=$(abspath $(BIN)) tests/pg.sh run $(PYTHON) tests/chaos/ha_chaos.py $(CHAOS_ARGS)
+
+# Fires per second with 1, 2 and 3 nodes on one PostgreSQL store (and SQLite
+# as the baseline), and the failover time: bench/out/cluster.json.
+bench-cluster: $(BIN)
+	tests/pg.sh run $(PYTHON) bench/cluster.py --build $(BUILD)
 
 # Under `make asan` (SKED_SANITIZED set) the PostgreSQL end-to-end pass is
 # left out to keep CI short; the store's PostgreSQL unit tests still run.
