@@ -107,12 +107,12 @@ void sk_alert__append_detail(char *err, size_t size, const char *text, size_t le
     if (e == p)
         return;
     char *line = sk_xstrndup(p, (size_t)(e - p));
-    sk_alert__buf_t b = {0};
+    sk_buf_t b = {0};
     sk_alert__buf_add_utf8(&b, line, DETAIL_MAX, true);
     size_t used = strlen(err);
     if (used < size)
-        sk_snprintf(err + used, size - used, ": %s", b.p);
-    free(b.p);
+        sk_snprintf(err + used, size - used, ": %s", b.data);
+    free(b.data);
     free(line);
 }
 
@@ -447,19 +447,19 @@ static int email_prepare(sk_alert__job_t *job, const sk_alert_cfg_t *cfg, const 
         return -EINVAL;
     }
     const char *link = json_str(o, "link"), *output = json_str(o, "output");
-    sk_alert__buf_t b = {0};
-    sk_alert__buf_adds(&b, text);
-    sk_alert__buf_adds(&b, "\n");
+    sk_buf_t b = {0};
+    sk_buf_adds(&b, text);
+    sk_buf_adds(&b, "\n");
     if (link && *link)
-        sk_alert__buf_addf(&b, "\n%s\n", link);
+        sk_buf_printf(&b, "\n%s\n", link);
     if (output && *output) {
-        sk_alert__buf_adds(&b, "\nLast output:\n\n");
-        sk_alert__buf_adds(&b, output);
+        sk_buf_adds(&b, "\nLast output:\n\n");
+        sk_buf_adds(&b, output);
         if (output[strlen(output) - 1] != '\n')
-            sk_alert__buf_adds(&b, "\n");
+            sk_buf_adds(&b, "\n");
     }
     job->subject = sk_xstrdup(text);
-    job->body = sk_alert__buf_take(&b);
+    job->body = sk_buf_take(&b, NULL);
     json_decref(o);
 
     job->url = sk_xstrdup(cfg->email.smtp_url);

@@ -1,8 +1,8 @@
 /*
  * What an alert says: the one-line sentence (sk_alert_text), the JSON
  * document webhooks and commands receive (sk_alert_json), the Slack form
- * (sk_alert_slack_json) and the channel names. Also the small helpers the
- * rest of the module shares: a growable buffer and UTF-8 cleaning, so that
+ * (sk_alert_slack_json) and the channel names. Also the helper the rest
+ * of the module shares: UTF-8 cleaning (on sk_buf_t), so that
  * whatever bytes a job printed, every payload is valid UTF-8 and valid JSON.
  * Pure functions: any thread may call them.
  */
@@ -14,93 +14,9 @@
 #include <jansson.h>
 #include <signal.h>
 
-/* ---- buffer ---- */
-
-void sk_alert__buf_add(sk_alert__buf_t *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 128;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->p = sk_xrealloc(b->p, cap);
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-void sk_alert__buf_adds(sk_alert__buf_t *b, const char *s)
-{
-    sk_alert__buf_add(b, s, strlen(s));
-}
-
-void sk_alert__buf_addf(sk_alert__buf_t *b, const char *fmt, ...)
-{
-    char small[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof(small), fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n < sizeof(small)) {
-        sk_alert__buf_add(b, small, (size_t)n);
-        return;
-    }
-    char *big = sk_xmalloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    sk_alert__buf_add(b, big, (size_t)n);
-    free(big);
-}
-
-char *sk_alert__buf_take(sk_alert__buf_t *b)
-{
-    char *s = b->p ? b->p : sk_xstrdup("");
-    b->p = NULL;
-    b->len = b->cap = 0;
-    return s;
-}
-
 /* ---- UTF-8 ---- */
 
-/* Length of the valid UTF-8 sequence at s (n bytes available), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len;
-    unsigned min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    unsigned cp = c & (0x3fu >> (len - 1));
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3fu);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
-void sk_alert__buf_add_utf8(sk_alert__buf_t *b, const char *s, size_t max, bool oneline)
+void sk_alert__buf_add_utf8(sk_buf_t *b, const char *s, size_t max, bool oneline)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t n = strlen(s);
@@ -110,24 +26,24 @@ void sk_alert__buf_add_utf8(sk_alert__buf_t *b, const char *s, size_t max, bool 
             n--;
     }
     size_t i = 0;
-    sk_alert__buf_add(b, "", 0);
+    sk_buf_add(b, "", 0);
     while (i < n) {
-        size_t len = utf8_seq(p + i, n - i);
+        size_t len = sk_utf8_seq(s + i, n - i);
         if (len == 0) {
             /* one U+FFFD for a lead byte and the continuation bytes that
              * follow it (a truncated character), as Unicode advises */
-            sk_alert__buf_adds(b, "\xef\xbf\xbd");
+            sk_buf_adds(b, "\xef\xbf\xbd");
             size_t want = p[i] >= 0xf0 ? 3 : p[i] >= 0xe0 ? 2 : p[i] >= 0xc0 ? 1 : 0;
             i++;
             while (want-- && i < n && (p[i] & 0xc0) == 0x80)
                 i++;
         } else if (len == 1 && oneline && (p[i] < 0x20 || p[i] == 0x7f)) {
             /* one space for a run of control characters (a CRLF, say) */
-            if (b->len == 0 || b->p[b->len - 1] != ' ')
-                sk_alert__buf_add(b, " ", 1);
+            if (b->len == 0 || b->data[b->len - 1] != ' ')
+                sk_buf_add(b, " ", 1);
             i++;
         } else {
-            sk_alert__buf_add(b, s + i, len);
+            sk_buf_add(b, s + i, len);
             i += len;
         }
     }
@@ -154,51 +70,51 @@ static const char *signal_name(int sig)
 }
 
 /* "(exit 3)", "(killed by SIGKILL)", "(interrupted)" or nothing. */
-static void add_how(sk_alert__buf_t *b, const sk_alert_event_t *ev)
+static void add_how(sk_buf_t *b, const sk_alert_event_t *ev)
 {
     if (ev->signal > 0) {
         const char *name = signal_name(ev->signal);
         if (name)
-            sk_alert__buf_addf(b, " (killed by %s)", name);
+            sk_buf_printf(b, " (killed by %s)", name);
         else
-            sk_alert__buf_addf(b, " (killed by signal %d)", ev->signal);
+            sk_buf_printf(b, " (killed by signal %d)", ev->signal);
     } else if (ev->exit_code >= 0) {
-        sk_alert__buf_addf(b, " (exit %d)", ev->exit_code);
+        sk_buf_printf(b, " (exit %d)", ev->exit_code);
     } else if (ev->status && !sk_streq(ev->status, "failed")) {
-        sk_alert__buf_adds(b, " (");
+        sk_buf_adds(b, " (");
         sk_alert__buf_add_utf8(b, ev->status, 64, true);
-        sk_alert__buf_adds(b, ")");
+        sk_buf_adds(b, ")");
     }
 }
 
-static void add_took(sk_alert__buf_t *b, const char *word, const sk_alert_event_t *ev)
+static void add_took(sk_buf_t *b, const char *word, const sk_alert_event_t *ev)
 {
     if (ev->started_at > 0 && ev->ended_at >= ev->started_at) {
         char d[32];
         int64_t ms = ev->ended_at - ev->started_at;
         /* seconds are enough in a sentence, except for very short runs */
         sk_duration_format(ms >= 10000 ? ms - ms % 1000 : ms, d, sizeof(d));
-        sk_alert__buf_addf(b, " %s %s", word, d);
+        sk_buf_printf(b, " %s %s", word, d);
     }
 }
 
-static void add_text(sk_alert__buf_t *b, const sk_alert_event_t *ev)
+static void add_text(sk_buf_t *b, const sk_alert_event_t *ev)
 {
     const char *event = ev->event ? ev->event : "alert";
-    sk_alert__buf_adds(b, "sked: ");
+    sk_buf_adds(b, "sked: ");
     if (ev->step) {
-        sk_alert__buf_adds(b, "step ");
+        sk_buf_adds(b, "step ");
         sk_alert__buf_add_utf8(b, ev->step, 128, true);
-        sk_alert__buf_adds(b, " of ");
+        sk_buf_adds(b, " of ");
     }
-    sk_alert__buf_adds(b, "job ");
+    sk_buf_adds(b, "job ");
     sk_alert__buf_add_utf8(b, ev->job ? ev->job : "?", 128, true);
 
     if (sk_streq(event, "failure")) {
-        sk_alert__buf_adds(b, " failed");
+        sk_buf_adds(b, " failed");
         add_how(b, ev);
     } else if (sk_streq(event, "timeout")) {
-        sk_alert__buf_adds(b, " timed out");
+        sk_buf_adds(b, " timed out");
         add_took(b, "after", ev);
     } else if (sk_streq(event, "missed")) {
         if (ev->scheduled_at > 0) {
@@ -208,50 +124,50 @@ static void add_text(sk_alert__buf_t *b, const sk_alert_event_t *ev)
             char *dot = strchr(when, '.');
             if (dot)
                 memmove(dot, "Z", 2);
-            sk_alert__buf_addf(b, " missed its run due at %s", when);
+            sk_buf_printf(b, " missed its run due at %s", when);
         } else {
-            sk_alert__buf_adds(b, " missed a run");
+            sk_buf_adds(b, " missed a run");
         }
     } else if (sk_streq(event, "recovered")) {
-        sk_alert__buf_adds(b, " recovered");
+        sk_buf_adds(b, " recovered");
     } else if (sk_streq(event, "late")) {
-        sk_alert__buf_adds(b, " is running late");
+        sk_buf_adds(b, " is running late");
     } else if (sk_streq(event, "success")) {
-        sk_alert__buf_adds(b, " succeeded");
+        sk_buf_adds(b, " succeeded");
         add_took(b, "in", ev);
     } else {
-        sk_alert__buf_adds(b, ": ");
+        sk_buf_adds(b, ": ");
         sk_alert__buf_add_utf8(b, event, 64, true);
     }
 
     if (ev->hostname && *ev->hostname) {
-        sk_alert__buf_adds(b, " on ");
+        sk_buf_adds(b, " on ");
         sk_alert__buf_add_utf8(b, ev->hostname, 128, true);
     }
     if (ev->run_id > 0)
-        sk_alert__buf_addf(b, ", run %" PRId64, ev->run_id);
+        sk_buf_printf(b, ", run %" PRId64, ev->run_id);
     if (ev->max_attempts > 1)
-        sk_alert__buf_addf(b, ", attempt %d/%d", ev->attempt, ev->max_attempts);
+        sk_buf_printf(b, ", attempt %d/%d", ev->attempt, ev->max_attempts);
     else if (ev->max_attempts <= 0 && ev->attempt > 1)
-        sk_alert__buf_addf(b, ", attempt %d", ev->attempt);
+        sk_buf_printf(b, ", attempt %d", ev->attempt);
     if (ev->reason && *ev->reason) {
-        sk_alert__buf_adds(b, ": ");
+        sk_buf_adds(b, ": ");
         sk_alert__buf_add_utf8(b, ev->reason, 200, true);
     }
 }
 
 char *sk_alert_text(const sk_alert_event_t *ev)
 {
-    sk_alert__buf_t b = {0};
+    sk_buf_t b = {0};
     add_text(&b, ev);
-    return sk_alert__buf_take(&b);
+    return sk_buf_take(&b, NULL);
 }
 
 /* ---- JSON ---- */
 
 /* The last max bytes of s, starting on a UTF-8 character (and, when one is
  * near, just after a newline), with a marker when something was cut. */
-static void add_tail(sk_alert__buf_t *b, const char *s, size_t max)
+static void add_tail(sk_buf_t *b, const char *s, size_t max)
 {
     size_t n = strlen(s);
     if (n <= max) {
@@ -265,7 +181,7 @@ static void add_tail(sk_alert__buf_t *b, const char *s, size_t max)
     else
         while (((unsigned char)*p & 0xc0) == 0x80)
             p++;
-    sk_alert__buf_adds(b, "[...]\n");
+    sk_buf_adds(b, "[...]\n");
     sk_alert__buf_add_utf8(b, p, 0, false);
 }
 
@@ -273,10 +189,10 @@ static json_t *jstr(const char *s, size_t max)
 {
     if (!s)
         return json_null();
-    sk_alert__buf_t b = {0};
+    sk_buf_t b = {0};
     sk_alert__buf_add_utf8(&b, s, max, false);
-    json_t *j = json_stringn(b.p, b.len);
-    free(b.p);
+    json_t *j = json_stringn(b.data, b.len);
+    free(b.data);
     SK_ASSERT(j); /* cleaned above: always valid UTF-8 */
     return j;
 }
@@ -305,7 +221,7 @@ char *sk_alert_json(const sk_alert_event_t *ev)
 {
     json_t *o = json_object();
     char *text = sk_alert_text(ev);
-    sk_alert__buf_t tail = {0};
+    sk_buf_t tail = {0};
     if (ev->output_tail)
         add_tail(&tail, ev->output_tail, SK_ALERT_OUTPUT_MAX);
 
@@ -324,27 +240,27 @@ char *sk_alert_json(const sk_alert_event_t *ev)
     json_object_set_new(o, "started_at", jtime(ev->started_at));
     json_object_set_new(o, "ended_at", jtime(ev->ended_at));
     json_object_set_new(o, "reason", jstr(ev->reason, SK_ALERT_REASON_MAX));
-    json_object_set_new(o, "output", ev->output_tail ? jstr(tail.p, 0) : json_null());
+    json_object_set_new(o, "output", ev->output_tail ? jstr(tail.data, 0) : json_null());
     json_object_set_new(o, "link", jstr(ev->link, 0));
     json_object_set_new(o, "host", jstr(ev->hostname, 0));
     json_object_set_new(o, "text", jstr(text, 0));
     free(text);
-    free(tail.p);
+    free(tail.data);
     return dump(o);
 }
 
 /* Slack's mrkdwn wants &, < and > escaped (and nothing else). */
-static void add_slack_escaped(sk_alert__buf_t *b, const char *s)
+static void add_slack_escaped(sk_buf_t *b, const char *s)
 {
     for (; *s; s++) {
         if (*s == '&')
-            sk_alert__buf_adds(b, "&amp;");
+            sk_buf_adds(b, "&amp;");
         else if (*s == '<')
-            sk_alert__buf_adds(b, "&lt;");
+            sk_buf_adds(b, "&lt;");
         else if (*s == '>')
-            sk_alert__buf_adds(b, "&gt;");
+            sk_buf_adds(b, "&gt;");
         else
-            sk_alert__buf_add(b, s, 1);
+            sk_buf_add(b, s, 1);
     }
 }
 
@@ -353,40 +269,40 @@ static void add_slack_escaped(sk_alert__buf_t *b, const char *s)
 
 char *sk_alert_slack_json(const sk_alert_event_t *ev)
 {
-    sk_alert__buf_t clean = {0}, b = {0};
+    sk_buf_t clean = {0}, b = {0};
     char *text = sk_alert_text(ev);
     add_slack_escaped(&b, text);
     free(text);
     if (ev->link && *ev->link) {
         /* <url|label>: a | or > inside the URL would end it early */
-        sk_alert__buf_adds(&b, "\n<");
+        sk_buf_adds(&b, "\n<");
         sk_alert__buf_add_utf8(&clean, ev->link, 2048, true);
-        for (const char *p = clean.p; *p; p++) {
+        for (const char *p = clean.data; *p; p++) {
             if (*p == '|')
-                sk_alert__buf_adds(&b, "%7C");
+                sk_buf_adds(&b, "%7C");
             else if (*p == '>')
-                sk_alert__buf_adds(&b, "%3E");
+                sk_buf_adds(&b, "%3E");
             else if (*p == '<')
-                sk_alert__buf_adds(&b, "%3C");
+                sk_buf_adds(&b, "%3C");
             else
-                sk_alert__buf_add(&b, p, 1);
+                sk_buf_add(&b, p, 1);
         }
-        sk_alert__buf_adds(&b, "|Open the run>");
-        free(sk_alert__buf_take(&clean));
+        sk_buf_adds(&b, "|Open the run>");
+        free(sk_buf_take(&clean, NULL));
     }
     if (ev->output_tail && *ev->output_tail) {
         add_tail(&clean, ev->output_tail, SLACK_OUTPUT_MAX);
         /* a trailing newline would show as an empty line in the block */
-        while (clean.len && clean.p[clean.len - 1] == '\n')
-            clean.p[--clean.len] = '\0';
-        sk_alert__buf_adds(&b, "\n```\n");
-        add_slack_escaped(&b, clean.p);
-        sk_alert__buf_adds(&b, "\n```");
-        free(sk_alert__buf_take(&clean));
+        while (clean.len && clean.data[clean.len - 1] == '\n')
+            clean.data[--clean.len] = '\0';
+        sk_buf_adds(&b, "\n```\n");
+        add_slack_escaped(&b, clean.data);
+        sk_buf_adds(&b, "\n```");
+        free(sk_buf_take(&clean, NULL));
     }
     json_t *o = json_object();
-    json_object_set_new(o, "text", jstr(b.p, 0));
-    free(b.p);
+    json_object_set_new(o, "text", jstr(b.data, 0));
+    free(b.data);
     return dump(o);
 }
 

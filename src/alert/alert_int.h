@@ -1,6 +1,6 @@
 /*
- * Helpers shared by the files of src/alert/ only: a growable byte buffer,
- * UTF-8 cleaning, the RFC 5322 message builder (alert_mail.c), one delivery
+ * Helpers shared by the files of src/alert/ only: UTF-8 cleaning into an
+ * sk_buf_t, the RFC 5322 message builder (alert_mail.c), one delivery
  * job as it travels to the thread pool and back, and the table of sink
  * operations (one per channel) that alert_deliver.c dispatches through.
  */
@@ -9,24 +9,12 @@
 
 #include "alert.h"
 
-/* A growable byte string, always NUL-terminated once anything was added. */
-typedef struct sk_alert__buf {
-    char *p;
-    size_t len, cap;
-} sk_alert__buf_t;
-
-void sk_alert__buf_add(sk_alert__buf_t *b, const char *s, size_t n);
-void sk_alert__buf_adds(sk_alert__buf_t *b, const char *s);
-void sk_alert__buf_addf(sk_alert__buf_t *b, const char *fmt, ...) SK_PRINTF(2, 3);
-/* Returns the string (new memory, "" when nothing was added); b is reset. */
-char *sk_alert__buf_take(sk_alert__buf_t *b);
-
 /*
  * Appends s (at most max bytes of it, or all when max is 0) to b as valid
  * UTF-8: each invalid sequence becomes U+FFFD. With oneline, control
  * characters (newlines included) become spaces. Thread-safe.
  */
-void sk_alert__buf_add_utf8(sk_alert__buf_t *b, const char *s, size_t max, bool oneline);
+void sk_alert__buf_add_utf8(sk_buf_t *b, const char *s, size_t max, bool oneline);
 
 /*
  * The addr-spec of an address as written in the configuration: the part in

@@ -54,7 +54,7 @@ int sk_alert__addr_spec(const char *addr, char *buf, size_t size)
 
 /* ---- Date: Thu, 27 Nov 2026 04:05:06 +0000 (RFC 5322 3.3) ---- */
 
-static void add_date(sk_alert__buf_t *b, int64_t ms)
+static void add_date(sk_buf_t *b, int64_t ms)
 {
     static const char *const wd[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -62,13 +62,13 @@ static void add_date(sk_alert__buf_t *b, int64_t ms)
     int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
     sk_civil_t c;
     sk_civil_from_seconds(secs, &c);
-    sk_alert__buf_addf(b, "Date: %s, %d %s %04" PRId64 " %02d:%02d:%02d +0000\r\n", wd[c.wday],
+    sk_buf_printf(b, "Date: %s, %d %s %04" PRId64 " %02d:%02d:%02d +0000\r\n", wd[c.wday],
                        c.day, mon[c.month - 1], c.year, c.hour, c.min, c.sec);
 }
 
 /* ---- encodings ---- */
 
-static void add_base64(sk_alert__buf_t *b, const unsigned char *s, size_t n)
+static void add_base64(sk_buf_t *b, const unsigned char *s, size_t n)
 {
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for (size_t i = 0; i < n; i += 3) {
@@ -79,7 +79,7 @@ static void add_base64(sk_alert__buf_t *b, const unsigned char *s, size_t n)
             v |= s[i + 2];
         char q[4] = {tab[(v >> 18) & 63], tab[(v >> 12) & 63], i + 1 < n ? tab[(v >> 6) & 63] : '=',
                      i + 2 < n ? tab[v & 63] : '='};
-        sk_alert__buf_add(b, q, 4);
+        sk_buf_add(b, q, 4);
     }
 }
 
@@ -93,30 +93,30 @@ static bool plain_ascii(const char *s)
 
 /* Subject: the text on one line, as encoded-words (RFC 2047) if not ASCII;
  * each word holds whole UTF-8 characters, folded one per line. */
-static void add_subject(sk_alert__buf_t *b, const char *subject)
+static void add_subject(sk_buf_t *b, const char *subject)
 {
-    sk_alert__buf_t one = {0};
+    sk_buf_t one = {0};
     sk_alert__buf_add_utf8(&one, subject, SUBJECT_MAX, true);
-    sk_alert__buf_adds(b, "Subject: ");
-    if (plain_ascii(one.p)) {
-        sk_alert__buf_add(b, one.p, one.len);
+    sk_buf_adds(b, "Subject: ");
+    if (plain_ascii(one.data)) {
+        sk_buf_add(b, one.data, one.len);
     } else {
-        const unsigned char *p = (const unsigned char *)one.p;
+        const unsigned char *p = (const unsigned char *)one.data;
         size_t i = 0;
         while (i < one.len) {
             size_t n = SK_MIN((size_t)EW_CHUNK, one.len - i);
             while (i + n < one.len && n > 1 && (p[i + n] & 0xc0) == 0x80)
                 n--;
             if (i)
-                sk_alert__buf_adds(b, "\r\n ");
-            sk_alert__buf_adds(b, "=?utf-8?B?");
+                sk_buf_adds(b, "\r\n ");
+            sk_buf_adds(b, "=?utf-8?B?");
             add_base64(b, p + i, n);
-            sk_alert__buf_adds(b, "?=");
+            sk_buf_adds(b, "?=");
             i += n;
         }
     }
-    sk_alert__buf_adds(b, "\r\n");
-    free(one.p);
+    sk_buf_adds(b, "\r\n");
+    free(one.data);
 }
 
 /* Whether body can go as 7bit: ASCII, no NUL or bare CR, short lines. */
@@ -136,19 +136,19 @@ static bool body_7bit(const char *s)
 }
 
 /* body with each \n (or \r\n) made CRLF. */
-static void add_crlf(sk_alert__buf_t *b, const char *s)
+static void add_crlf(sk_buf_t *b, const char *s)
 {
     for (; *s; s++) {
         if (*s == '\n')
-            sk_alert__buf_adds(b, "\r\n");
+            sk_buf_adds(b, "\r\n");
         else if (!(*s == '\r' && s[1] == '\n'))
-            sk_alert__buf_add(b, s, 1);
+            sk_buf_add(b, s, 1);
     }
 }
 
 /* Quoted-printable (RFC 2045 6.7): hard line breaks become CRLF, lines are
  * soft-broken with "=" before 76 characters. */
-static void add_qp(sk_alert__buf_t *b, const char *s)
+static void add_qp(sk_buf_t *b, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t col = 0;
@@ -157,7 +157,7 @@ static void add_qp(sk_alert__buf_t *b, const char *s)
         if (c == '\r' && s[1] == '\n')
             continue;
         if (c == '\n') {
-            sk_alert__buf_adds(b, "\r\n");
+            sk_buf_adds(b, "\r\n");
             col = 0;
             continue;
         }
@@ -175,10 +175,10 @@ static void add_qp(sk_alert__buf_t *b, const char *s)
         }
         /* keep an encoded octet whole and lines under QP_LINE with the '=' */
         if (col + n > QP_LINE - 1) {
-            sk_alert__buf_adds(b, "=\r\n");
+            sk_buf_adds(b, "=\r\n");
             col = 0;
         }
-        sk_alert__buf_add(b, enc, n);
+        sk_buf_add(b, enc, n);
         col += n;
     }
 }
@@ -196,33 +196,33 @@ int sk_alert__mail_message(const char *from, char *const *to, const char *subjec
     const char *domain = strrchr(spec, '@');
     domain = domain && domain[1] ? domain + 1 : "sked.invalid";
 
-    sk_alert__buf_t b = {0};
+    sk_buf_t b = {0};
     add_date(&b, now_ms);
-    sk_alert__buf_addf(&b, "From: %s\r\n", from);
-    sk_alert__buf_adds(&b, "To: ");
+    sk_buf_printf(&b, "From: %s\r\n", from);
+    sk_buf_adds(&b, "To: ");
     for (size_t i = 0; to[i]; i++)
-        sk_alert__buf_addf(&b, "%s%s", i ? ",\r\n " : "", to[i]);
-    sk_alert__buf_adds(&b, "\r\n");
+        sk_buf_printf(&b, "%s%s", i ? ",\r\n " : "", to[i]);
+    sk_buf_adds(&b, "\r\n");
     add_subject(&b, subject);
-    sk_alert__buf_addf(&b, "Message-ID: <%s@%s>\r\n", msgid_left, domain);
-    sk_alert__buf_adds(&b, "MIME-Version: 1.0\r\n"
+    sk_buf_printf(&b, "Message-ID: <%s@%s>\r\n", msgid_left, domain);
+    sk_buf_adds(&b, "MIME-Version: 1.0\r\n"
                            "Content-Type: text/plain; charset=utf-8\r\n");
     /* RFC 3834: tells auto-responders not to answer */
-    sk_alert__buf_adds(&b, "Auto-Submitted: auto-generated\r\n"
+    sk_buf_adds(&b, "Auto-Submitted: auto-generated\r\n"
                            "User-Agent: sked/" SK_VERSION "\r\n");
-    sk_alert__buf_t clean = {0};
+    sk_buf_t clean = {0};
     sk_alert__buf_add_utf8(&clean, body ? body : "", 0, false);
-    if (body_7bit(clean.p)) {
-        sk_alert__buf_adds(&b, "Content-Transfer-Encoding: 7bit\r\n\r\n");
-        add_crlf(&b, clean.p);
+    if (body_7bit(clean.data)) {
+        sk_buf_adds(&b, "Content-Transfer-Encoding: 7bit\r\n\r\n");
+        add_crlf(&b, clean.data);
     } else {
-        sk_alert__buf_adds(&b, "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
-        add_qp(&b, clean.p);
+        sk_buf_adds(&b, "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+        add_qp(&b, clean.data);
     }
-    free(clean.p);
-    if (b.len < 2 || memcmp(b.p + b.len - 2, "\r\n", 2) != 0)
-        sk_alert__buf_adds(&b, "\r\n");
+    free(clean.data);
+    if (b.len < 2 || memcmp(b.data + b.len - 2, "\r\n", 2) != 0)
+        sk_buf_adds(&b, "\r\n");
     *ret_len = b.len;
-    *ret_msg = sk_alert__buf_take(&b);
+    *ret_msg = sk_buf_take(&b, NULL);
     return 0;
 }

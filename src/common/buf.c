@@ -1,22 +1,31 @@
 /*
- * A growable byte buffer and JSON text written straight into it: for large
- * answers (the jobs list of 100,000 jobs) where building a jansson tree
- * first would cost several times the time and memory.
+ * A growable byte buffer (alerts, store SQL, metrics text, API answers), and
+ * JSON text written straight into it: for large answers (the jobs list of
+ * 100,000 jobs) where building a jansson tree first would cost several
+ * times the time and memory.
  */
 #include "common.h"
 
 #include <stdarg.h>
 
+void sk_buf_reserve(sk_buf_t *b, size_t more)
+{
+    if (b->cap > b->len && b->cap - b->len > more)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap - b->len <= more) {
+        SK_ASSERT(cap <= SIZE_MAX / 2);
+        cap *= 2;
+    }
+    b->data = sk_xrealloc(b->data, cap);
+    b->cap = cap;
+}
+
 void sk_buf_add(sk_buf_t *b, const char *s, size_t n)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->data = sk_xrealloc(b->data, cap);
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
+    sk_buf_reserve(b, n);
+    if (n)
+        memcpy(b->data + b->len, s, n);
     b->len += n;
     b->data[b->len] = '\0';
 }

@@ -137,6 +137,9 @@ typedef struct sk_buf {
     size_t len, cap;
 } sk_buf_t;
 
+/* Room for `more` bytes and the NUL after them without another realloc. */
+void sk_buf_reserve(sk_buf_t *b, size_t more);
+/* Appends n bytes of s (n may be 0: the buffer then exists, holding ""). */
 void sk_buf_add(sk_buf_t *b, const char *s, size_t n);
 void sk_buf_adds(sk_buf_t *b, const char *s);
 void sk_buf_printf(sk_buf_t *b, const char *fmt, ...) SK_PRINTF(2, 3);

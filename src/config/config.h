@@ -178,7 +178,6 @@ typedef struct sk_http_cfg {
     char *listen;           /* as written ("127.0.0.1:8080"); NULL: no TCP */
     char *host;             /* an IP literal ("127.0.0.1", "::1", "0.0.0.0") */
     int port;               /* 1-65535 */
-    bool loopback;          /* host is 127.0.0.0/8 or ::1 */
     char *admin_token_file; /* absolute; checked to exist with mode 0600 */
     char *read_token_file;
 } sk_http_cfg_t;

@@ -261,18 +261,15 @@ static void load_listen(sk_config_ctx_t *L, const sk_ynode_t *v, sk_http_cfg_t *
     if (strcmp(host, "localhost") == 0)
         sk_strlcpy(host, "127.0.0.1", sizeof(host));
     unsigned char addr[16];
-    bool v4 = inet_pton(AF_INET, host, addr) == 1;
-    if (!v4 && inet_pton(AF_INET6, host, addr) != 1) {
+    if (inet_pton(AF_INET, host, addr) != 1 && inet_pton(AF_INET6, host, addr) != 1) {
         sk_config__err(L, v, 0, "http.listen",
                        "\"%s\" is not an IP address (give one, e.g. 127.0.0.1, ::1 or 0.0.0.0)",
                        host);
         return;
     }
-    static const unsigned char v6_loop[16] = {[15] = 1};
     h->listen = sk_config__strdup(L->pool, t);
     h->host = sk_config__strdup(L->pool, host);
     h->port = (int)port;
-    h->loopback = v4 ? addr[0] == 127 : memcmp(addr, v6_loop, 16) == 0;
 }
 
 static char *load_token_file(sk_config_ctx_t *L, const sk_ynode_t *v, const char *key)

@@ -92,6 +92,32 @@ static int take_lock(sk_daemon_t *d)
  * nothing before now was its to run, and that is saved at once so that a
  * restart before its first fire keeps its place.
  */
+/* Reads j's stored state into it (pause, last outcome, missed alert) and
+ * returns its last fire instant (0: none; -1: the store failed, j as was). */
+static int64_t read_state(sk_daemon_t *d, sk_jobrt_t *j)
+{
+    sk_job_state_t st = {.last_outcome = -1};
+    sk_err_t err;
+    sk_err_clear(&err);
+    if (d->store->ops->job_state_get(d->store, j->name, &st, &err) < 0) {
+        sk_log(SK_LOG_ERROR, "event=store_error job=%s msg=\"%s\"", j->name, err.msg);
+        return -1;
+    }
+    j->paused = st.paused;
+    j->last_outcome = st.last_outcome;
+    j->missed_alerted = st.missed_alerted;
+    sk_metrics_paused(d->metrics, j->metrics, j->paused);
+    return st.last_fire;
+}
+
+/* j goes on after last_fire: `every` keeps counting from it. */
+static void continue_from(sk_jobrt_t *j, int64_t last_fire)
+{
+    j->last_fire = last_fire;
+    if (j->cfg->trigger == SK_TRIGGER_EVERY && !j->cfg->start_ms)
+        j->anchor = last_fire;
+}
+
 static sk_jobrt_t *add_job(sk_daemon_t *d, const sk_job_cfg_t *cfg, int64_t now, bool fresh)
 {
     sk_jobrt_t *j = sk_xcalloc(1, sizeof(*j));
@@ -99,21 +125,11 @@ static sk_jobrt_t *add_job(sk_daemon_t *d, const sk_job_cfg_t *cfg, int64_t now,
     j->cfg = cfg;
     j->node.idx = SIZE_MAX;
     j->anchor = now - now % 1000; /* intervals count from a whole second */
-    sk_job_state_t st = {.last_outcome = -1};
-    sk_err_t err;
-    sk_err_clear(&err);
-    if (d->store->ops->job_state_get(d->store, cfg->name, &st, &err) < 0)
-        sk_log(SK_LOG_ERROR, "event=store_error job=%s msg=\"%s\"", cfg->name, err.msg);
-    j->paused = st.paused;
-    j->last_outcome = st.last_outcome;
+    j->last_outcome = -1;
     j->metrics = sk_metrics_job(d->metrics, cfg->name);
-    sk_metrics_paused(d->metrics, j->metrics, j->paused);
-    j->missed_alerted = st.missed_alerted;
-    if (st.last_fire && !fresh) {
-        j->last_fire = st.last_fire;
-        /* `every` keeps counting from where it was. */
-        if (cfg->trigger == SK_TRIGGER_EVERY && !cfg->start_ms)
-            j->anchor = st.last_fire;
+    int64_t last_fire = read_state(d, j);
+    if (last_fire > 0 && !fresh) {
+        continue_from(j, last_fire);
     } else {
         j->last_fire = now; /* a new job: nothing before now was its to run */
         j->unsaved = true;
@@ -519,20 +535,9 @@ static void promote(sk_daemon_t *d)
      * continue from the store's, as a restart would. */
     for (size_t i = 0; i < d->njobs; i++) {
         sk_jobrt_t *j = d->jobs[i];
-        sk_job_state_t st = {.last_outcome = -1};
-        sk_err_t err;
-        sk_err_clear(&err);
-        if (!j->cfg || d->store->ops->job_state_get(d->store, j->name, &st, &err) < 0)
-            continue;
-        j->paused = st.paused;
-        j->last_outcome = st.last_outcome;
-        j->missed_alerted = st.missed_alerted;
-        if (st.last_fire > j->last_fire) {
-            j->last_fire = st.last_fire;
-            if (j->cfg->trigger == SK_TRIGGER_EVERY && !j->cfg->start_ms)
-                j->anchor = st.last_fire;
-        }
-        sk_metrics_paused(d->metrics, j->metrics, j->paused);
+        int64_t last_fire = j->cfg ? read_state(d, j) : -1;
+        if (last_fire > j->last_fire)
+            continue_from(j, last_fire);
     }
     sk_log(SK_LOG_INFO, "event=leading msg=\"this node now fires the store's jobs\"");
     sk_daemon__alerts_resume(d);

@@ -121,7 +121,7 @@ static void call_and_reply(sk_api_t *a, sk_http_req_t *r, api_call_t *c, int ok_
         sk_http_error(r, 503, "sked is stopping or busy; try again");
         return;
     }
-    if (c->status && c->status >= 300)
+    if (c->status >= 300)
         sk_http_error(r, c->status, "%s", c->msg);
     else
         sk_http_json(r, c->status ? c->status : ok_status, json_incref(c->result));
@@ -409,35 +409,40 @@ static void get_status(sk_api_t *a, sk_http_req_t *r)
     sk_http_json(r, 200, o);
 }
 
+#define ANY_NUMBER (INT64_MAX / 2)
+
+/* The query argument `name`, when given, as a whole number min..max into
+ * *ret (left alone otherwise); false after answering 400. */
+static bool query_num(sk_http_req_t *r, const char *name, int64_t min, int64_t max,
+                      int64_t *ret)
+{
+    const char *v = sk_http_query(r, name);
+    int64_t n;
+    if (!v)
+        return true;
+    if (sk_api_parse_uint(v, max, &n) == 0 && n >= min) {
+        *ret = n;
+        return true;
+    }
+    if (max == ANY_NUMBER)
+        sk_http_error(r, 400, "%s: expected a whole number from %" PRId64 ", got \"%.40s\"",
+                      name, min, v);
+    else
+        sk_http_error(r, 400, "%s: expected a number %" PRId64 "-%" PRId64 ", got \"%.40s\"",
+                      name, min, max, v);
+    return false;
+}
+
 static void get_jobs(sk_api_t *a, sk_http_req_t *r, const char *name)
 {
-    sk_api_list_opts_t lo = {.limit = SIZE_MAX};
-    const char *v;
-    if ((v = sk_http_query(r, "recent"))) {
-        int64_t n;
-        if (sk_api_parse_uint(v, 50, &n) < 0) {
-            sk_http_error(r, 400, "recent: expected a number 0-50, got \"%.40s\"", v);
-            return;
-        }
-        lo.recent = (size_t)n;
-    }
-    if ((v = sk_http_query(r, "offset"))) {
-        int64_t n;
-        if (sk_api_parse_uint(v, INT64_MAX / 2, &n) < 0) {
-            sk_http_error(r, 400, "offset: expected a whole number, got \"%.40s\"", v);
-            return;
-        }
-        lo.offset = (size_t)n;
-    }
-    if ((v = sk_http_query(r, "limit"))) {
-        int64_t n;
-        if (sk_api_parse_uint(v, INT64_MAX / 2, &n) < 0) {
-            sk_http_error(r, 400, "limit: expected a whole number, got \"%.40s\"", v);
-            return;
-        }
-        lo.limit = (size_t)n;
-    }
-    lo.q = sk_http_query(r, "q");
+    int64_t recent = 0, offset = 0, limit = ANY_NUMBER;
+    if (!query_num(r, "recent", 0, 50, &recent) || !query_num(r, "offset", 0, ANY_NUMBER, &offset) ||
+        !query_num(r, "limit", 0, ANY_NUMBER, &limit))
+        return;
+    sk_api_list_opts_t lo = {.q = sk_http_query(r, "q"),
+                             .recent = (size_t)recent,
+                             .offset = (size_t)offset,
+                             .limit = (size_t)limit};
     api_call_t *c = call_new(loop_jobs);
     c->name = name;
     if (call_loop(a, c) < 0) {
@@ -557,21 +562,11 @@ static void get_runs(sk_api_t *a, sk_http_req_t *r)
         }
         f.since = s * 1000;
     }
-    int64_t n;
-    if ((v = sk_http_query(r, "before"))) {
-        if (sk_api_parse_uint(v, INT64_MAX / 2, &n) < 0 || n == 0) {
-            sk_http_error(r, 400, "before: expected a run id, got \"%.40s\"", v);
-            return;
-        }
-        f.before_id = n;
-    }
-    if ((v = sk_http_query(r, "limit"))) {
-        if (sk_api_parse_uint(v, 1000, &n) < 0 || n == 0) {
-            sk_http_error(r, 400, "limit: expected a number 1-1000, got \"%.40s\"", v);
-            return;
-        }
-        f.limit = (size_t)n;
-    }
+    int64_t before = 0, limit = 50;
+    if (!query_num(r, "before", 1, ANY_NUMBER, &before) || !query_num(r, "limit", 1, 1000, &limit))
+        return;
+    f.before_id = before;
+    f.limit = (size_t)limit;
     if ((v = sk_http_query(r, "steps")))
         f.top_level = !(strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
     sk_err_t err;
@@ -654,14 +649,10 @@ static void post_run(sk_api_t *a, sk_http_req_t *r, int64_t id, const char *acti
 
 static void get_alerts(sk_api_t *a, sk_http_req_t *r)
 {
-    const char *job = sk_http_query(r, "job"), *v;
+    const char *job = sk_http_query(r, "job");
     int64_t limit = 100;
-    if ((v = sk_http_query(r, "limit")) &&
-        (sk_api_parse_uint(v, SK_STORE_QUERY_MAX, &limit) < 0 || limit == 0)) {
-        sk_http_error(r, 400, "limit: expected a number 1-%d, got \"%.40s\"", SK_STORE_QUERY_MAX,
-                      v);
+    if (!query_num(r, "limit", 1, SK_STORE_QUERY_MAX, &limit))
         return;
-    }
     sk_err_t err;
     sk_err_clear(&err);
     sk_store_t *st = sk_api_store_get(a, &err);
@@ -683,8 +674,8 @@ static void get_alerts(sk_api_t *a, sk_http_req_t *r)
 static void get_metrics(sk_api_t *a, sk_http_req_t *r)
 {
     size_t len = 0;
-    char *text = sk_api_metrics_text(a, &len);
-    sk_http_bytes(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len, false);
+    char *text = sk_metrics_render(a->metrics, sk_now_ms(), &len);
+    sk_http_bytes(r, 200, SK_METRICS_CONTENT_TYPE, text, len, false);
 }
 
 /* Splits "jobs/NAME/trigger" into at most 3 segments. */
@@ -811,7 +802,7 @@ static void handle(void *data, sk_http_req_t *r)
 static void on_status(void *data, int status)
 {
     sk_api_t *a = data;
-    sk_api_count_status(a, status);
+    sk_metrics_api_request(a->metrics, status);
 }
 
 /* ---- start and stop ---- */
@@ -864,7 +855,7 @@ int sk_daemon__api_start(sk_daemon_t *d, sk_err_t *err)
     pthread_mutex_init(&a->mu, NULL);
     pthread_mutex_init(&a->pool_mu, NULL);
     pthread_cond_init(&a->cv, NULL);
-    sk_api_metrics_init(a);
+    a->metrics = d->metrics;
     uv_async_init(d->loop, &a->async, on_async);
     a->async.data = a;
     d->api = a;
@@ -912,7 +903,6 @@ static void on_async_closed(uv_handle_t *h)
     pthread_cond_destroy(&a->cv);
     free(a->store_url);
     free(a->state_dir);
-    sk_api_metrics_free(a);
     free(a);
 }
 
@@ -940,29 +930,3 @@ void sk_daemon__api_stop(sk_daemon_t *d)
     uv_close((uv_handle_t *)&a->async, on_async_closed);
 }
 
-/* ---- metrics ---- */
-
-void sk_api_metrics_init(sk_api_t *a)
-{
-    a->metrics = a->d->metrics;
-}
-
-void sk_api_metrics_free(sk_api_t *a)
-{
-    a->metrics = NULL; /* the daemon's */
-}
-
-void sk_api_count_status(sk_api_t *a, int status)
-{
-    if (a->metrics)
-        sk_metrics_api_request(a->metrics, status);
-}
-
-char *sk_api_metrics_text(sk_api_t *a, size_t *len)
-{
-    if (!a->metrics) {
-        *len = 0;
-        return sk_xstrdup("");
-    }
-    return sk_metrics_render(a->metrics, sk_now_ms(), len);
-}

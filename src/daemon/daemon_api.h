@@ -13,7 +13,7 @@ typedef struct api_call api_call_t;
 typedef struct sk_api {
     sk_daemon_t *d; /* the loop thread's: connection threads never touch it */
     sk_http_server_t *server;
-    sk_metrics_t *metrics; /* thread-safe */
+    sk_metrics_t *metrics; /* the daemon's (thread-safe), read by the connection threads */
     uv_async_t async;
     pthread_mutex_t mu; /* guards the call queue and `closed` */
     pthread_cond_t cv;
@@ -74,11 +74,5 @@ void sk_api_store_put(sk_api_t *a, sk_store_t *st);
 
 /* daemon_api_log.c: GET /api/v1/runs/ID/log (whole, a range, or followed). */
 void sk_api_log(sk_api_t *a, sk_http_req_t *r, int64_t id);
-
-/* Metrics of the API itself. */
-void sk_api_metrics_init(sk_api_t *a);
-void sk_api_metrics_free(sk_api_t *a);
-void sk_api_count_status(sk_api_t *a, int status);
-char *sk_api_metrics_text(sk_api_t *a, size_t *len);
 
 #endif

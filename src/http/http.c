@@ -53,6 +53,7 @@ typedef struct req_ctx {
     size_t len;
     bool too_large;
     bool answered; /* a response was queued before the body was read */
+    sk_http_role_t role;
 } req_ctx_t;
 
 bool sk_http_token_equal(const char *given, size_t given_len, const char *want)
@@ -335,9 +336,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         lower_priority();
         ctx = sk_xcalloc(1, sizeof(*ctx));
         *con_cls = ctx;
-        sk_http_role_t role = SK_HTTP_ROLE_ADMIN;
+        /* The socket's file mode is its guard; TCP needs a token. */
+        sk_http_role_t role = ctx->role = l->tcp ? tcp_role(s, conn) : SK_HTTP_ROLE_ADMIN;
         if (l->tcp) {
-            role = tcp_role(s, conn);
             bool health = strcmp(url, "/api/v1/health") == 0 && is_read_method(method);
             if (role == SK_HTTP_ROLE_NONE && !health) {
                 ctx->answered = true;
@@ -386,7 +387,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         .path = url,
         .body = ctx->body ? ctx->body : "",
         .body_len = ctx->len,
-        .role = l->tcp ? tcp_role(s, conn) : SK_HTTP_ROLE_ADMIN,
+        .role = ctx->role,
         .tcp = l->tcp,
     };
     s->handler(s->data, &r);

@@ -108,42 +108,10 @@ static void unlock(sk_metrics_t *m)
     SK_ASSERT(rc == 0);
 }
 
-/* ---- an output buffer ---- */
+/* ---- output: sk_buf_t (common) ---- */
 
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-} buf_t;
 
-static void buf_reserve(buf_t *b, size_t more)
-{
-    if (b->cap - b->len >= more)
-        return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap - b->len < more) {
-        SK_ASSERT(cap <= SIZE_MAX / 2);
-        cap *= 2;
-    }
-    b->p = sk_xrealloc(b->p, cap);
-    b->cap = cap;
-}
-
-static inline void buf_add(buf_t *b, const char *s, size_t n)
-{
-    if (n == 0) /* b->p may still be NULL */
-        return;
-    if (b->cap - b->len < n)
-        buf_reserve(b, n);
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-static void buf_adds(buf_t *b, const char *s)
-{
-    buf_add(b, s, strlen(s));
-}
-
-static void buf_u64(buf_t *b, uint64_t v)
+static void buf_u64(sk_buf_t *b, uint64_t v)
 {
     char tmp[24];
     size_t i = sizeof(tmp);
@@ -151,13 +119,13 @@ static void buf_u64(buf_t *b, uint64_t v)
         tmp[--i] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    buf_add(b, tmp + i, sizeof(tmp) - i);
+    sk_buf_add(b, tmp + i, sizeof(tmp) - i);
 }
 
-static void buf_i64(buf_t *b, int64_t v)
+static void buf_i64(sk_buf_t *b, int64_t v)
 {
     if (v < 0) {
-        buf_add(b, "-", 1);
+        sk_buf_add(b, "-", 1);
         buf_u64(b, (uint64_t)0 - (uint64_t)v);
     } else {
         buf_u64(b, (uint64_t)v);
@@ -165,11 +133,11 @@ static void buf_i64(buf_t *b, int64_t v)
 }
 
 /* Milliseconds as seconds: 1764216306123 -> 1764216306.123, 5000 -> 5. */
-static void buf_ms_as_s(buf_t *b, int64_t ms)
+static void buf_ms_as_s(sk_buf_t *b, int64_t ms)
 {
     uint64_t u = ms < 0 ? (uint64_t)0 - (uint64_t)ms : (uint64_t)ms;
     if (ms < 0)
-        buf_add(b, "-", 1);
+        sk_buf_add(b, "-", 1);
     buf_u64(b, u / 1000);
     unsigned frac = (unsigned)(u % 1000);
     if (frac) {
@@ -178,19 +146,19 @@ static void buf_ms_as_s(buf_t *b, int64_t ms)
         size_t n = 4;
         while (t[n - 1] == '0')
             n--;
-        buf_add(b, t, n);
+        sk_buf_add(b, t, n);
     }
 }
 
 /* A float the way Go's ParseFloat reads it back exactly, short when it can. */
-static void buf_double(buf_t *b, double v)
+static void buf_double(sk_buf_t *b, double v)
 {
     if (isnan(v)) {
-        buf_adds(b, "NaN");
+        sk_buf_adds(b, "NaN");
         return;
     }
     if (isinf(v)) {
-        buf_adds(b, v > 0 ? "+Inf" : "-Inf");
+        sk_buf_adds(b, v > 0 ? "+Inf" : "-Inf");
         return;
     }
     if (v == floor(v) && fabs(v) < 9007199254740992.0) { /* 2^53 */
@@ -201,14 +169,14 @@ static void buf_double(buf_t *b, double v)
     int n = sk_snprintf(t, sizeof(t), "%.15g", v);
     if (strtod(t, NULL) != v)
         n = sk_snprintf(t, sizeof(t), "%.17g", v);
-    buf_add(b, t, (size_t)n);
+    sk_buf_add(b, t, (size_t)n);
 }
 
 /*
  * A label value escaped as the text format wants (\\, \", \n), with bytes
  * that are not UTF-8 replaced by U+FFFD: Prometheus rejects broken UTF-8.
  */
-static void buf_label_value(buf_t *b, const char *s, size_t n)
+static void buf_label_value(sk_buf_t *b, const char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
@@ -216,26 +184,26 @@ static void buf_label_value(buf_t *b, const char *s, size_t n)
         while (run < n && (unsigned char)s[run] < 0x80 && s[run] != '\\' && s[run] != '"' &&
                s[run] != '\n')
             run++;
-        buf_add(b, s + i, run - i);
+        sk_buf_add(b, s + i, run - i);
         i = run;
         if (i == n)
             break;
         if (s[i] == '\\') {
-            buf_add(b, "\\\\", 2);
+            sk_buf_add(b, "\\\\", 2);
             i++;
         } else if (s[i] == '"') {
-            buf_add(b, "\\\"", 2);
+            sk_buf_add(b, "\\\"", 2);
             i++;
         } else if (s[i] == '\n') {
-            buf_add(b, "\\n", 2);
+            sk_buf_add(b, "\\n", 2);
             i++;
         } else {
             size_t len = sk_utf8_seq(s + i, n - i);
             if (len == 0) {
-                buf_add(b, "\xef\xbf\xbd", 3);
+                sk_buf_add(b, "\xef\xbf\xbd", 3);
                 i++;
             } else {
-                buf_add(b, s + i, len);
+                sk_buf_add(b, s + i, len);
                 i += len;
             }
         }
@@ -260,11 +228,10 @@ sk_metrics_t *sk_metrics_new(const char *version, int64_t start_ms)
     sk_metrics_t *m = sk_xcalloc(1, sizeof(*m));
     if (pthread_mutex_init(&m->mu, NULL) != 0)
         sk_panic("pthread_mutex_init failed");
-    buf_t b = {0};
+    sk_buf_t b = {0};
     const char *v = version ? version : "";
     buf_label_value(&b, v, strlen(v));
-    buf_add(&b, "", 1);
-    m->version_label = b.p;
+    m->version_label = sk_buf_take(&b, NULL);
     m->g.start_ms = start_ms;
     m->nbuckets = 64;
     m->buckets = sk_xcalloc(m->nbuckets, sizeof(*m->buckets));
@@ -321,7 +288,7 @@ sk_metrics_job_t *sk_metrics_job(sk_metrics_t *m, const char *name)
 
     /* A new job is built outside the lock, so that a render's copy is the
      * only thing the lock ever waits for. */
-    buf_t b = {0};
+    sk_buf_t b = {0};
     buf_label_value(&b, name, n);
     j = sk_xcalloc(1, sizeof(*j) + n + 1 + b.len + 1);
     j->hash = h;
@@ -329,8 +296,8 @@ sk_metrics_job_t *sk_metrics_job(sk_metrics_t *m, const char *name)
     j->label_len = b.len;
     memcpy(j->text, name, n);
     if (b.len)
-        memcpy(j->text + n + 1, b.p, b.len);
-    free(b.p);
+        memcpy(j->text + n + 1, b.data, b.len);
+    free(b.data);
 
     lock(m);
     sk_metrics_job_t *o = lookup(m, name, n, h); /* added by another thread meanwhile? */
@@ -552,81 +519,81 @@ static int cmp_label(const void *pa, const void *pb)
     return a->label_len < b->label_len ? -1 : a->label_len > b->label_len;
 }
 
-static void family(buf_t *b, const char *name, const char *type, const char *help)
+static void family(sk_buf_t *b, const char *name, const char *type, const char *help)
 {
-    buf_adds(b, "# HELP ");
-    buf_adds(b, name);
-    buf_add(b, " ", 1);
-    buf_adds(b, help);
-    buf_adds(b, "\n# TYPE ");
-    buf_adds(b, name);
-    buf_add(b, " ", 1);
-    buf_adds(b, type);
-    buf_add(b, "\n", 1);
+    sk_buf_adds(b, "# HELP ");
+    sk_buf_adds(b, name);
+    sk_buf_add(b, " ", 1);
+    sk_buf_adds(b, help);
+    sk_buf_adds(b, "\n# TYPE ");
+    sk_buf_adds(b, name);
+    sk_buf_add(b, " ", 1);
+    sk_buf_adds(b, type);
+    sk_buf_add(b, "\n", 1);
 }
 
 /* `name{job="label"` : the caller adds further labels, then `} value\n`. */
-static void job_series(buf_t *b, const char *name, const snap_job_t *j)
+static void job_series(sk_buf_t *b, const char *name, const snap_job_t *j)
 {
-    buf_adds(b, name);
-    buf_adds(b, "{job=\"");
-    buf_add(b, j->label, j->label_len);
-    buf_add(b, "\"", 1);
+    sk_buf_adds(b, name);
+    sk_buf_adds(b, "{job=\"");
+    sk_buf_add(b, j->label, j->label_len);
+    sk_buf_add(b, "\"", 1);
 }
 
-static void end_u64(buf_t *b, uint64_t v)
+static void end_u64(sk_buf_t *b, uint64_t v)
 {
-    buf_add(b, "} ", 2);
+    sk_buf_add(b, "} ", 2);
     buf_u64(b, v);
-    buf_add(b, "\n", 1);
+    sk_buf_add(b, "\n", 1);
 }
 
 /* One histogram's _bucket, _sum and _count lines, labelled with j's job
  * unless j is NULL. bucket holds nle + 1 per-bucket counts. */
-static void histogram(buf_t *b, const char *name, const snap_job_t *j, const uint64_t *bucket,
+static void histogram(sk_buf_t *b, const char *name, const snap_job_t *j, const uint64_t *bucket,
                       const char *const *le_text, size_t nle, uint64_t count, double sum)
 {
     uint64_t cum = 0;
     for (size_t i = 0; i <= nle; i++) {
         cum += bucket[i];
-        buf_adds(b, name);
-        buf_adds(b, "_bucket{");
+        sk_buf_adds(b, name);
+        sk_buf_adds(b, "_bucket{");
         if (j) {
-            buf_adds(b, "job=\"");
-            buf_add(b, j->label, j->label_len);
-            buf_add(b, "\",", 2);
+            sk_buf_adds(b, "job=\"");
+            sk_buf_add(b, j->label, j->label_len);
+            sk_buf_add(b, "\",", 2);
         }
-        buf_adds(b, "le=\"");
-        buf_adds(b, i < nle ? le_text[i] : "+Inf");
-        buf_add(b, "\"", 1);
+        sk_buf_adds(b, "le=\"");
+        sk_buf_adds(b, i < nle ? le_text[i] : "+Inf");
+        sk_buf_add(b, "\"", 1);
         end_u64(b, cum);
     }
-    buf_adds(b, name);
-    buf_adds(b, "_sum");
+    sk_buf_adds(b, name);
+    sk_buf_adds(b, "_sum");
     if (j) {
         job_series(b, "", j);
-        buf_add(b, "}", 1);
+        sk_buf_add(b, "}", 1);
     }
-    buf_add(b, " ", 1);
+    sk_buf_add(b, " ", 1);
     buf_double(b, sum);
-    buf_add(b, "\n", 1);
-    buf_adds(b, name);
-    buf_adds(b, "_count");
+    sk_buf_add(b, "\n", 1);
+    sk_buf_adds(b, name);
+    sk_buf_adds(b, "_count");
     if (j) {
         job_series(b, "", j);
-        buf_add(b, "}", 1);
+        sk_buf_add(b, "}", 1);
     }
-    buf_add(b, " ", 1);
+    sk_buf_add(b, " ", 1);
     buf_u64(b, count);
-    buf_add(b, "\n", 1);
+    sk_buf_add(b, "\n", 1);
 }
 
-static void gauge_line(buf_t *b, const char *name, int64_t v)
+static void gauge_line(sk_buf_t *b, const char *name, int64_t v)
 {
-    buf_adds(b, name);
-    buf_add(b, " ", 1);
+    sk_buf_adds(b, name);
+    sk_buf_add(b, " ", 1);
     buf_i64(b, v);
-    buf_add(b, "\n", 1);
+    sk_buf_add(b, "\n", 1);
 }
 
 char *sk_metrics_render(sk_metrics_t *m, int64_t now_ms, size_t *ret_len)
@@ -650,25 +617,25 @@ char *sk_metrics_render(sk_metrics_t *m, int64_t now_ms, size_t *ret_len)
     }
     qsort(order, s.njobs, sizeof(*order), cmp_label);
 
-    buf_t b = {0};
-    buf_reserve(&b, want);
+    sk_buf_t b = {0};
+    sk_buf_reserve(&b, want);
 
     family(&b, "sked_build_info", "gauge",
            "Build information: the sked version as a label; always 1.");
-    buf_adds(&b, "sked_build_info{version=\"");
-    buf_adds(&b, m->version_label);
-    buf_adds(&b, "\"} 1\n");
+    sk_buf_adds(&b, "sked_build_info{version=\"");
+    sk_buf_adds(&b, m->version_label);
+    sk_buf_adds(&b, "\"} 1\n");
 
     family(&b, "sked_start_time_seconds", "gauge",
            "When the daemon started, in seconds since the Unix epoch.");
-    buf_adds(&b, "sked_start_time_seconds ");
+    sk_buf_adds(&b, "sked_start_time_seconds ");
     buf_ms_as_s(&b, s.g.start_ms);
-    buf_add(&b, "\n", 1);
+    sk_buf_add(&b, "\n", 1);
 
     family(&b, "sked_uptime_seconds", "gauge", "Seconds since the daemon started.");
-    buf_adds(&b, "sked_uptime_seconds ");
+    sk_buf_adds(&b, "sked_uptime_seconds ");
     buf_ms_as_s(&b, now_ms > s.g.start_ms ? now_ms - s.g.start_ms : 0);
-    buf_add(&b, "\n", 1);
+    sk_buf_add(&b, "\n", 1);
 
     family(&b, "sked_jobs", "gauge", "Jobs in the configuration.");
     gauge_line(&b, "sked_jobs", s.g.jobs);
@@ -684,9 +651,9 @@ char *sk_metrics_render(sk_metrics_t *m, int64_t now_ms, size_t *ret_len)
             if (o >= ALWAYS_OUTCOMES && j->d.runs[o] == 0)
                 continue;
             job_series(&b, "sked_runs_total", j);
-            buf_adds(&b, ",outcome=\"");
-            buf_adds(&b, outcomes[o]);
-            buf_add(&b, "\"", 1);
+            sk_buf_adds(&b, ",outcome=\"");
+            sk_buf_adds(&b, outcomes[o]);
+            sk_buf_add(&b, "\"", 1);
             end_u64(&b, j->d.runs[o]);
         }
     }
@@ -718,9 +685,9 @@ char *sk_metrics_render(sk_metrics_t *m, int64_t now_ms, size_t *ret_len)
         if (j->d.next_fire_ms == 0)
             continue;
         job_series(&b, "sked_job_next_fire_timestamp_seconds", j);
-        buf_add(&b, "} ", 2);
+        sk_buf_add(&b, "} ", 2);
         buf_ms_as_s(&b, j->d.next_fire_ms);
-        buf_add(&b, "\n", 1);
+        sk_buf_add(&b, "\n", 1);
     }
 
     family(&b, "sked_job_paused", "gauge", "Whether a job is paused (1) or not (0).");
@@ -733,34 +700,31 @@ char *sk_metrics_render(sk_metrics_t *m, int64_t now_ms, size_t *ret_len)
            "Alert delivery events, by channel and state.");
     for (size_t c = 0; c < N_CHANNELS; c++) {
         for (size_t st = 0; st < N_ALERT_STATES; st++) {
-            buf_adds(&b, "sked_alert_deliveries_total{channel=\"");
-            buf_adds(&b, channels[c]);
-            buf_adds(&b, "\",state=\"");
-            buf_adds(&b, alert_states[st]);
-            buf_add(&b, "\"", 1);
+            sk_buf_adds(&b, "sked_alert_deliveries_total{channel=\"");
+            sk_buf_adds(&b, channels[c]);
+            sk_buf_adds(&b, "\",state=\"");
+            sk_buf_adds(&b, alert_states[st]);
+            sk_buf_add(&b, "\"", 1);
             end_u64(&b, s.g.alerts[c][st]);
         }
     }
 
     family(&b, "sked_store_errors_total", "counter", "Store operations that failed.");
-    buf_adds(&b, "sked_store_errors_total ");
+    sk_buf_adds(&b, "sked_store_errors_total ");
     buf_u64(&b, s.g.store_errors);
-    buf_add(&b, "\n", 1);
+    sk_buf_add(&b, "\n", 1);
 
     family(&b, "sked_api_requests_total", "counter", "API responses, by status class.");
     for (size_t k = 0; k < N_CLASSES; k++) {
         char code[] = {(char)('2' + k), 'x', 'x', '\0'};
-        buf_adds(&b, "sked_api_requests_total{code=\"");
-        buf_adds(&b, code);
-        buf_add(&b, "\"", 1);
+        sk_buf_adds(&b, "sked_api_requests_total{code=\"");
+        sk_buf_adds(&b, code);
+        sk_buf_add(&b, "\"", 1);
         end_u64(&b, s.g.api[k]);
     }
 
-    buf_add(&b, "", 1); /* the NUL */
     free(order);
     free(s.jobs);
     free(s.arena);
-    if (ret_len)
-        *ret_len = b.len - 1;
-    return b.p;
+    return sk_buf_take(&b, ret_len);
 }

@@ -233,39 +233,6 @@ typedef struct sk_pg {
 
 /* ---- text ---- */
 
-typedef struct {
-    char *p;
-    size_t n, cap;
-} buf_t;
-
-static void buf_add(buf_t *b, const char *s, size_t n)
-{
-    if (b->n + n + 1 > b->cap) {
-        b->cap = SK_MAX(b->cap * 2, b->n + n + 1);
-        b->cap = SK_MAX(b->cap, (size_t)64);
-        b->p = sk_xrealloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-static void buf_adds(buf_t *b, const char *s)
-{
-    buf_add(b, s, strlen(s));
-}
-
-/* The string so far, never NULL; the caller frees it. */
-static char *buf_take(buf_t *b)
-{
-    if (!b->p)
-        buf_add(b, "", 0);
-    char *p = b->p;
-    b->p = NULL;
-    b->n = b->cap = 0;
-    return p;
-}
-
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9')
@@ -336,10 +303,10 @@ static bool is_secret_key(const char *k, size_t n)
  */
 static void name_store(sk_pg_t *s, const char *url)
 {
-    buf_t b = {NULL, 0, 0};
+    sk_buf_t b = {0};
     const char *auth = strstr(url, "://");
     auth = auth ? auth + 3 : url;
-    buf_add(&b, url, (size_t)(auth - url));
+    sk_buf_add(&b, url, (size_t)(auth - url));
     const char *limit = auth + SK_MAX(strcspn(auth, "/"), strcspn(auth, "?"));
     const char *at = NULL;
     for (const char *p = auth; p < limit; p++)
@@ -349,8 +316,8 @@ static void name_store(sk_pg_t *s, const char *url)
     if (at) {
         const char *colon = memchr(auth, ':', (size_t)(at - auth));
         if (colon) {
-            buf_add(&b, auth, (size_t)(colon - auth));
-            buf_adds(&b, ":***");
+            sk_buf_add(&b, auth, (size_t)(colon - auth));
+            sk_buf_adds(&b, ":***");
             add_secret(s, colon + 1, (size_t)(at - colon - 1));
             s->url_password = true;
             rest = at;
@@ -358,35 +325,35 @@ static void name_store(sk_pg_t *s, const char *url)
     }
     const char *q = strchr(rest, '?');
     if (!q) {
-        buf_adds(&b, rest);
+        sk_buf_adds(&b, rest);
     } else {
-        buf_add(&b, rest, (size_t)(q + 1 - rest));
+        sk_buf_add(&b, rest, (size_t)(q + 1 - rest));
         const char *p = q + 1;
         while (*p) {
             size_t len = strcspn(p, "&");
             const char *eq = memchr(p, '=', len);
             if (eq && is_secret_key(p, (size_t)(eq - p))) {
-                buf_add(&b, p, (size_t)(eq + 1 - p));
-                buf_adds(&b, "***");
+                sk_buf_add(&b, p, (size_t)(eq + 1 - p));
+                sk_buf_adds(&b, "***");
                 add_secret(s, eq + 1, len - (size_t)(eq + 1 - p));
             } else {
-                buf_add(&b, p, len);
+                sk_buf_add(&b, p, len);
             }
             p += len;
             if (*p == '&') {
-                buf_add(&b, "&", 1);
+                sk_buf_add(&b, "&", 1);
                 p++;
             }
         }
     }
-    s->name = buf_take(&b);
+    s->name = sk_buf_take(&b, NULL);
 }
 
 /* Copies a libpq message into out[size] as one line (its newlines and tabs
  * become single spaces, the ends trimmed), with every secret as ***. */
 static void clean(const sk_pg_t *s, const char *in, char *out, size_t size)
 {
-    buf_t b = {NULL, 0, 0};
+    sk_buf_t b = {0};
     bool space = false;
     if (!in)
         in = "";
@@ -399,22 +366,22 @@ static void clean(const sk_pg_t *s, const char *in, char *out, size_t size)
         }
         if (hit) {
             if (space)
-                buf_add(&b, " ", 1);
+                sk_buf_add(&b, " ", 1);
             space = false;
-            buf_adds(&b, "***");
+            sk_buf_adds(&b, "***");
             in += hit;
         } else if (*in == ' ' || *in == '\n' || *in == '\t' || *in == '\r') {
-            space = b.n > 0;
+            space = b.len > 0;
             in++;
         } else {
             if (space)
-                buf_add(&b, " ", 1);
+                sk_buf_add(&b, " ", 1);
             space = false;
-            buf_add(&b, in, 1);
+            sk_buf_add(&b, in, 1);
             in++;
         }
     }
-    char *t = buf_take(&b);
+    char *t = sk_buf_take(&b, NULL);
     sk_strlcpy(out, t, size);
     free(t);
 }
@@ -849,17 +816,17 @@ static int pg_connect(sk_pg_t *s, const char *url, sk_err_t *err)
                           "repeated here: it may hold a password)",
                           hint);
     }
-    buf_t b = {NULL, 0, 0};
+    sk_buf_t b = {0};
     char mine[64];
     sk_snprintf(mine, sizeof(mine), "-c lock_timeout=%d -c synchronous_commit=on", LOCK_TIMEOUT_MS);
-    buf_adds(&b, mine);
+    sk_buf_adds(&b, mine);
     if (user_opts && *user_opts) {
-        buf_adds(&b, " ");
-        buf_adds(&b, user_opts);
+        sk_buf_adds(&b, " ");
+        sk_buf_adds(&b, user_opts);
     }
     if (s->readonly)
-        buf_adds(&b, " -c default_transaction_read_only=on");
-    char *options = buf_take(&b);
+        sk_buf_adds(&b, " -c default_transaction_read_only=on");
+    char *options = sk_buf_take(&b, NULL);
     PQconninfoFree(opts);
 
     const char *timeout = getenv("PGCONNECT_TIMEOUT") ? "" : CONNECT_TIMEOUT;
@@ -1486,15 +1453,15 @@ static void victims_clear(victims_t *vs)
 /* vs's ids from `from` on as an array literal: "{1,2,3}", new memory. */
 static char *id_array(const victims_t *vs, size_t from)
 {
-    buf_t b = {NULL, 0, 0};
+    sk_buf_t b = {0};
     char num[24];
-    buf_adds(&b, "{");
+    sk_buf_adds(&b, "{");
     for (size_t i = from; i < vs->n; i++) {
         sk_snprintf(num, sizeof(num), "%s%" PRId64, i > from ? "," : "", vs->v[i].id);
-        buf_adds(&b, num);
+        sk_buf_adds(&b, num);
     }
-    buf_adds(&b, "}");
-    return buf_take(&b);
+    sk_buf_adds(&b, "}");
+    return sk_buf_take(&b, NULL);
 }
 
 /* The id of job's keep_runs-th newest final top-level run (everything at or
@@ -1708,21 +1675,21 @@ static int outputs_check(sk_pg_t *s, int64_t run_id, const sk_output_t *o, size_
 
 /* Appends v to b as an element of an array literal: quoted, with " and \
  * escaped, so that braces, commas and newlines in it mean nothing. */
-static void array_elem(buf_t *b, const char *v, bool first)
+static void array_elem(sk_buf_t *b, const char *v, bool first)
 {
     if (!first)
-        buf_add(b, ",", 1);
-    buf_add(b, "\"", 1);
+        sk_buf_add(b, ",", 1);
+    sk_buf_add(b, "\"", 1);
     for (const char *p = v; *p; p++) {
         size_t n = strcspn(p, "\"\\");
-        buf_add(b, p, n);
+        sk_buf_add(b, p, n);
         p += n;
         if (!*p)
             break;
-        buf_add(b, "\\", 1);
-        buf_add(b, p, 1);
+        sk_buf_add(b, "\\", 1);
+        sk_buf_add(b, p, 1);
     }
-    buf_add(b, "\"", 1);
+    sk_buf_add(b, "\"", 1);
 }
 
 /* SK_ENOTFOUND unless run id exists. */
@@ -1777,17 +1744,17 @@ static int pg_outputs_put(sk_store_t *st, int64_t run_id, const sk_output_t *o, 
     PQclear(res);
     res = NULL;
     if (r == 0 && n > 0) {
-        buf_t kb = {NULL, 0, 0}, vb = {NULL, 0, 0};
-        buf_add(&kb, "{", 1);
-        buf_add(&vb, "{", 1);
+        sk_buf_t kb = {0}, vb = {0};
+        sk_buf_add(&kb, "{", 1);
+        sk_buf_add(&vb, "{", 1);
         for (size_t i = 0; i < n; i++) {
             array_elem(&kb, o[i].key, i == 0);
             array_elem(&vb, o[i].value, i == 0);
         }
-        buf_add(&kb, "}", 1);
-        buf_add(&vb, "}", 1);
-        keys = buf_take(&kb);
-        values = buf_take(&vb);
+        sk_buf_add(&kb, "}", 1);
+        sk_buf_add(&vb, "}", 1);
+        keys = sk_buf_take(&kb, NULL);
+        values = sk_buf_take(&vb, NULL);
         p_text(&p, keys);
         p_text(&p, values);
         r = exec_stmt(s, ST_OUT_INSERT, &p, &res, "recording outputs", err);

@@ -7,7 +7,14 @@ import time
 import pytest
 
 from harness import Daemon, done, wait_for
+from harness import http as http_call
 from receivers import HttpReceiver, SmtpReceiver
+
+
+def api_get(sock, path):
+    r = http_call("GET", path, sock=sock)
+    assert r.status == 200, r.body
+    return r.json()
 
 
 @pytest.fixture
@@ -53,6 +60,14 @@ def test_failure_reaches_webhook_slack_email_and_command(daemon, http, smtp, tmp
     assert mail["to"] == ["ops@example.com"] and "nightly" in mail["data"]
     assert json.loads(sink.read_text())["event"] == "failure"
     assert "event=alert_delivered" in d.log()
+    # The API lists the four deliveries of this alert, newest first.
+    sock = os.path.join(d.state, "sked.sock")
+    alerts = wait_for(lambda: (lambda a: a if len(a) == 4 and all(
+        x["state"] == "delivered" for x in a) else None)(
+        api_get(sock, "/api/v1/alerts?job=nightly")["alerts"]), what="four delivered alerts")
+    assert {a["channel"] for a in alerts} == {"webhook", "slack", "email", "command"}
+    assert all(a["run_id"] == run["id"] and a["event"] == "failure" for a in alerts)
+    assert [a["id"] for a in alerts] == sorted((a["id"] for a in alerts), reverse=True)
 
 
 def test_success_and_recovered(daemon, http, tmp_path):

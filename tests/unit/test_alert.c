@@ -318,13 +318,13 @@ static char *read_text(const char *path) {
   FILE *f = fopen(path, "rb");
   if (!f)
     return NULL;
-  sk_alert__buf_t b = {0};
+  sk_buf_t b = {0};
   char buf[4096];
   size_t n;
   while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-    sk_alert__buf_add(&b, buf, n);
+    sk_buf_add(&b, buf, n);
   fclose(f);
-  return sk_alert__buf_take(&b);
+  return sk_buf_take(&b, NULL);
 }
 
 static void write_text(const char *path, const char *text, mode_t mode) {
@@ -662,14 +662,14 @@ static void test_mail_message_utf8(void **state) {
   char *to[] = {"ops@example.org", NULL};
   char *msg = NULL;
   size_t len = 0;
-  sk_alert__buf_t body = {0};
-  sk_alert__buf_adds(&body, "caf\xc3\xa9 = ok\nlong:");
+  sk_buf_t body = {0};
+  sk_buf_adds(&body, "caf\xc3\xa9 = ok\nlong:");
   for (int i = 0; i < 300; i++)
-    sk_alert__buf_adds(&body, "ab ");
-  sk_alert__buf_adds(&body, "\ntrailing space \n");
+    sk_buf_adds(&body, "ab ");
+  sk_buf_adds(&body, "\ntrailing space \n");
   assert_int_equal(sk_alert__mail_message("a@b.c", to,
                                           "sked: job caf\xc3\xa9 failed\nnow",
-                                          body.p, 0, "id", &msg, &len),
+                                          body.data, 0, "id", &msg, &len),
                    0);
   assert_lines(msg, len, 78);
   assert_non_null(strstr(msg, "Date: Thu, 1 Jan 1970 00:00:00 +0000\r\n"));
@@ -679,7 +679,7 @@ static void test_mail_message_utf8(void **state) {
                          "caf=C3=A9 =3D ok\r\n"));
   assert_non_null(strstr(msg, "\r\ntrailing space=20\r\n"));
   free(msg);
-  free(body.p);
+  free(body.data);
 }
 
 static void test_deliver_rejects_unconfigured(void **state) {
