@@ -106,7 +106,31 @@ void sk_run_release(sk_run_t *r)
     free(r->reason);
     free(r->log_path);
     free(r->params);
+    free(r->node);
+    free(r->spec);
+    free(r->cancel);
     r->job = r->step = r->reason = r->log_path = r->params = NULL;
+    r->node = r->spec = r->cancel = NULL;
+}
+
+void sk_node_release(sk_node_t *n)
+{
+    if (!n)
+        return;
+    free(n->name);
+    free(n->labels);
+    free(n->api);
+    free(n->version);
+    n->name = n->labels = n->api = n->version = NULL;
+}
+
+void sk_nodes_free(sk_node_t *n, size_t count)
+{
+    if (!n)
+        return;
+    for (size_t i = 0; i < count; i++)
+        sk_node_release(&n[i]);
+    free(n);
 }
 
 void sk_runs_free(sk_run_t *runs, size_t n)

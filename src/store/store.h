@@ -93,6 +93,12 @@ typedef struct sk_run {
     char *log_path;
     int64_t parent_id; /* a step's workflow run; 0 for a plain job or a workflow run */
     char *params;      /* a workflow run's parameters as a JSON object, or NULL */
+    /* Several nodes (PostgreSQL): */
+    char *node;    /* the node that claimed (runs) it, or NULL */
+    char *spec;    /* set when dispatched: what the claiming node needs (JSON), or NULL */
+    char *cancel;  /* a stop the leader asked for: the reason to end it with, or NULL */
+    bool dispatched; /* the leader handed it to the cluster (run_dispatch) */
+    bool settled;    /* the leader took in its outcome (run_settle) */
 } sk_run_t;
 
 /* Frees r's strings and sets them to NULL (r itself is the caller's); r may be
@@ -168,6 +174,24 @@ typedef struct sk_alert_rec {
 /* As sk_run_release and sk_runs_free, for alert records. */
 void sk_alert_rec_release(sk_alert_rec_t *a);
 void sk_alert_recs_free(sk_alert_rec_t *a, size_t n);
+
+/* A node of a cluster (several daemons on one store), as it last said. */
+typedef struct sk_node {
+    char *name;
+    char *labels;     /* comma-separated, "" for none */
+    int max_parallel; /* its own limit */
+    char *api;        /* its HTTP API (http://HOST:PORT), or NULL */
+    int pid;
+    char *version;
+    int64_t started_at; /* ms */
+    int64_t seen_at;    /* its last heart-beat, the server's clock (ms) */
+    int64_t age_ms;     /* server now - seen_at, when listed */
+    bool leader;        /* it said it leads, at its last heart-beat */
+    int running;        /* runs it holds now (status running, node = it), when listed */
+} sk_node_t;
+
+void sk_node_release(sk_node_t *n);
+void sk_nodes_free(sk_node_t *n, size_t count);
 
 typedef struct sk_store sk_store_t;
 
@@ -285,8 +309,59 @@ typedef struct sk_store_ops {
      * It is held until the connection ends (its session dies with the node
      * or its network), so a node calls this again every few seconds: false
      * after true means it was lost. SQLite: always true (one daemon per file,
-     * by the lock file). SK_ESTORE when the server cannot be reached. */
+     * by the lock file). SK_ESTORE when the server cannot be reached.
+     * PostgreSQL: once the session that held it is gone, the writes only a
+     * leader makes (run_insert, job_state_set, run_dispatch, run_settle)
+     * fail with SK_ESTORE until this is called again (and says false). */
     int (*leader)(sk_store_t *st, bool *ret, sk_err_t *err);
+
+    /*
+     * Clusters. SQLite implements node_beat and nodes_list (one node) and
+     * answers -ENOTSUP to the rest; PostgreSQL implements all.
+     */
+    /* Creates or updates n's row (by name; strings borrowed; started_at,
+     * seen_at, age_ms and running ignored): seen_at becomes the server's now,
+     * and *server_now (may be NULL) is set to it. */
+    int (*node_beat)(sk_store_t *st, const sk_node_t *n, int64_t *server_now, sk_err_t *err);
+    /* Every node row, by name, with age_ms and running filled. New memory
+     * (sk_nodes_free), NULL when none. Rows whose seen_at is older than
+     * forget_ms (>0) are deleted first. */
+    int (*nodes_list)(sk_store_t *st, int64_t forget_ms, sk_node_t **ret, size_t *ret_n,
+                      sk_err_t *err);
+    /* The leader hands queued run id to the cluster: dispatched with pin
+     * (comma-separated labels a node must all have, or NULL/"" for any) and
+     * spec (borrowed JSON text, stored as given). Also clears settled.
+     * SK_ENOTFOUND; -EINVAL if it is not queued. */
+    int (*run_dispatch)(sk_store_t *st, int64_t id, const char *pin, const char *spec,
+                        sk_err_t *err);
+    /* Claims up to max dispatched queued runs whose queued_at (their "not
+     * before") is <= now and whose pin labels are all in labels (comma-
+     * separated, "" none) and that no one asked to stop (run_cancel),
+     * oldest id first, skipping rows another
+     * transaction holds (FOR UPDATE SKIP LOCKED): each becomes running with
+     * node = node and started_at = now (pid 0, no log yet). New memory
+     * (sk_runs_free, spec filled), NULL and 0 when none. */
+    int (*runs_claim)(sk_store_t *st, const char *node, const char *labels, size_t max,
+                      int64_t now, sk_run_t **ret, size_t *ret_n, sk_err_t *err);
+    /* A claimed run's process started: pid and log path (borrowed). Only
+     * while it is running on node: else -EALREADY (it was ended meanwhile,
+     * e.g. its node counted as dead). SK_ENOTFOUND. */
+    int (*run_attach)(sk_store_t *st, int64_t id, const char *node, int pid, const char *log_path,
+                      sk_err_t *err);
+    /* Asks the node running (or about to claim) run id to stop it, ending it
+     * with reason (borrowed, not NULL). SK_ENOTFOUND; -EALREADY if final. */
+    int (*run_cancel)(sk_store_t *st, int64_t id, const char *reason, sk_err_t *err);
+    /* The runs node holds (status running, node = node), oldest first, with
+     * cancel filled. New memory, NULL when none. */
+    int (*runs_of_node)(sk_store_t *st, const char *node, sk_run_t **ret, size_t *ret_n,
+                        sk_err_t *err);
+    /* Every dispatched run not yet settled (any status), oldest first: what
+     * the leader has handed out and not yet taken back. New memory. */
+    int (*runs_unsettled)(sk_store_t *st, sk_run_t **ret, size_t *ret_n, sk_err_t *err);
+    /* The leader took in run id's outcome (its retry, its workflow's next
+     * steps are recorded in the same transaction). SK_ENOTFOUND; -EALREADY
+     * when settled already (by another leader, for a moment two). */
+    int (*run_settle)(sk_store_t *st, int64_t id, sk_err_t *err);
 } sk_store_ops_t;
 
 /* Every back end's struct starts with this. */

@@ -101,16 +101,51 @@ static const char *const migrations[] = {
     "CREATE INDEX alerts_pending ON alerts (id) WHERE state = 'pending';\n"
     "CREATE INDEX alerts_job ON alerts (job, id);\n"
     "CREATE INDEX alerts_run ON alerts (run_id) WHERE run_id > 0;\n",
+    /* 3: several nodes: who holds a run (node), what a node needs to take
+     * it (pin, spec), a stop the leader asked for (cancel), the leader's
+     * hand-off and take-back (dispatched, settled), and each node's
+     * heart-beat (nodes). */
+    "ALTER TABLE runs ADD COLUMN node TEXT,\n"
+    "                 ADD COLUMN pin TEXT,\n"
+    "                 ADD COLUMN spec TEXT,\n"
+    "                 ADD COLUMN cancel TEXT,\n"
+    "                 ADD COLUMN dispatched BOOLEAN NOT NULL DEFAULT false,\n"
+    "                 ADD COLUMN settled BOOLEAN NOT NULL DEFAULT false;\n"
+    "CREATE INDEX runs_claim ON runs (id) WHERE status = 'queued' AND dispatched;\n"
+    "CREATE INDEX runs_unsettled ON runs (id) WHERE dispatched AND NOT settled;\n"
+    "CREATE INDEX runs_node ON runs (node) WHERE status = 'running';\n"
+    "CREATE TABLE nodes (\n"
+    "    name         TEXT COLLATE \"C\" PRIMARY KEY,\n"
+    "    labels       TEXT NOT NULL DEFAULT '',\n"
+    "    max_parallel INTEGER,\n"
+    "    api          TEXT,\n"
+    "    pid          INTEGER,\n"
+    "    version      TEXT,\n"
+    "    started_at   BIGINT,\n"
+    "    seen_at      BIGINT,\n"
+    "    leader       BOOLEAN NOT NULL DEFAULT false\n"
+    ");\n",
 };
 
 #define SCHEMA_VERSION ((int)SK_ARRAY_LEN(migrations))
 
 /* Spelled as in the migrations, so that the planner can use the partial
- * indexes runs_active, runs_parent and alerts_run. */
+ * indexes runs_active, runs_parent, alerts_run, runs_claim, runs_unsettled
+ * and runs_node. */
 #define SQL_ACTIVE "status IN ('queued', 'running')"
+#define SQL_CLAIMABLE "status = 'queued' AND dispatched"
+#define SQL_UNSETTLED "dispatched AND NOT settled"
+#define SQL_HELD_BY(node) "status = 'running' AND node = " node
+/* The server's clock in unix ms: one clock for every node's heart-beat. */
+#define SQL_NOW "(extract(epoch from clock_timestamp()) * 1000)::bigint"
 #define RUN_COLS                                                                                   \
     "id, job, step, status, \"trigger\", attempt, scheduled_at, queued_at, started_at, "           \
-    "ended_at, exit_code, signal, pid, reason, log_path, parent_id, params"
+    "ended_at, exit_code, signal, pid, reason, log_path, parent_id, params, node, spec, cancel, "  \
+    "dispatched, settled"
+#define NODE_COLS "name, labels, max_parallel, api, pid, version, started_at, seen_at, leader"
+/* nodes_list's columns: NODE_COLS, age_ms, running; t.ms is the server's now. */
+#define NODE_LIST_COLS                                                                             \
+    NODE_COLS ", t.ms - n.seen_at, (SELECT count(*) FROM runs WHERE " SQL_HELD_BY("n.name") ")"
 #define ALERT_COLS                                                                                 \
     "id, job, run_id, event, channel, payload, state, attempts, created_at, next_at, done_at, "    \
     "last_error"
@@ -186,7 +221,35 @@ static const char *const migrations[] = {
     X(ST_ALERT_PENDING, "SELECT " ALERT_COLS " FROM alerts WHERE state = 'pending' ORDER BY id")   \
     X(ST_ALERT_QUERY_ALL, "SELECT " ALERT_COLS " FROM alerts ORDER BY id DESC LIMIT $1::bigint")   \
     X(ST_ALERT_QUERY_JOB, "SELECT " ALERT_COLS " FROM alerts WHERE job = $1::text "                \
-                          "ORDER BY id DESC LIMIT $2::bigint")
+                          "ORDER BY id DESC LIMIT $2::bigint")                                     \
+    X(ST_NODE_BEAT,                                                                                \
+      "INSERT INTO nodes AS n (" NODE_COLS ") SELECT $1::text, $2::text, $3::integer, $4::text, "  \
+      "$5::integer, $6::text, t.ms, t.ms, $7::boolean FROM (SELECT " SQL_NOW " AS ms) AS t "       \
+      "ON CONFLICT (name) DO UPDATE SET labels = excluded.labels, "                                \
+      "max_parallel = excluded.max_parallel, api = excluded.api, pid = excluded.pid, "             \
+      "version = excluded.version, started_at = CASE WHEN n.pid IS NOT DISTINCT FROM "             \
+      "excluded.pid THEN n.started_at ELSE excluded.started_at END, "                              \
+      "seen_at = excluded.seen_at, leader = excluded.leader RETURNING seen_at")                    \
+    X(ST_NODES_LIST, "SELECT " NODE_LIST_COLS " FROM nodes AS n, (SELECT " SQL_NOW " AS ms) AS t " \
+                     "WHERE $1::bigint <= 0 OR n.seen_at >= t.ms - $1::bigint ORDER BY n.name")    \
+    X(ST_NODES_FORGET,                                                                             \
+      "WITH t AS (SELECT " SQL_NOW " AS ms), gone AS (DELETE FROM nodes WHERE seen_at < "          \
+      "(SELECT ms FROM t) - $1::bigint) SELECT " NODE_LIST_COLS " FROM nodes AS n, t "             \
+      "WHERE n.seen_at >= t.ms - $1::bigint ORDER BY n.name")                                      \
+    X(ST_DISPATCH, "UPDATE runs SET dispatched = true, settled = false, pin = $2::text, "          \
+                   "spec = $3::text WHERE id = $1::bigint AND status = 'queued'")                  \
+    X(ST_CLAIM,                                                                                    \
+      "WITH c AS (UPDATE runs SET status = 'running', node = $1::text, started_at = $3::bigint "   \
+      "WHERE id IN (SELECT id FROM runs WHERE " SQL_CLAIMABLE " AND COALESCE(queued_at, 0) <= "    \
+      "$3::bigint AND cancel IS NULL AND (pin IS NULL OR pin = '' OR string_to_array(pin, ',') <@ "                   \
+      "string_to_array($2::text, ',')) ORDER BY id LIMIT $4::bigint FOR UPDATE SKIP LOCKED) "      \
+      "RETURNING " RUN_COLS ") SELECT " RUN_COLS " FROM c ORDER BY id")                            \
+    X(ST_ATTACH, "UPDATE runs SET pid = $3::integer, log_path = $4::text WHERE id = $1::bigint "   \
+                 "AND " SQL_HELD_BY("$2::text"))                                                   \
+    X(ST_CANCEL, "UPDATE runs SET cancel = $2::text WHERE id = $1::bigint AND " SQL_ACTIVE)        \
+    X(ST_OF_NODE, "SELECT " RUN_COLS " FROM runs WHERE " SQL_HELD_BY("$1::text") " ORDER BY id")   \
+    X(ST_UNSETTLED, "SELECT " RUN_COLS " FROM runs WHERE " SQL_UNSETTLED " ORDER BY id")           \
+    X(ST_SETTLE, "UPDATE runs SET settled = true WHERE id = $1::bigint AND NOT settled")
 
 typedef enum {
 #define SK_X(e, sql) e,
@@ -524,6 +587,35 @@ static int write_gate(sk_pg_t *s, const char *what, sk_err_t *err)
     return 0;
 }
 
+static int ensure_conn(sk_pg_t *s, sk_err_t *err);
+
+/*
+ * The writes only a leader makes (fires, dispatches, settles, job state):
+ * refused once the session that held the leadership is gone (a reconnect):
+ * another node may lead now, and a leader's writes must not interleave
+ * with its. The refusal lasts until the next leader call says the lead is
+ * lost. A node that never led is not fenced (it records its new jobs'
+ * state at start).
+ */
+static int lead_gate(sk_pg_t *s, const char *what, sk_err_t *err)
+{
+    int r = write_gate(s, what, err);
+    if (r == 0 && s->leader_pid) {
+        r = ensure_conn(s, err);
+        if (r == 0 && s->leader_pid != PQbackendPID(s->conn)) {
+            sk_err_t local;
+            if (!err)
+                err = &local;
+            sk_err_set(err, SK_ESTORE,
+                       "%s: %s: this node's leadership ended with its lost connection", s->name,
+                       what);
+            abort_tx(s, err);
+            r = SK_ESTORE;
+        }
+    }
+    return r;
+}
+
 /* "cannot connect to PostgreSQL at HOST:PORT: why". */
 static int connect_fail(sk_pg_t *s, sk_err_t *err)
 {
@@ -724,6 +816,11 @@ static int read_run(sk_pg_t *s, const PGresult *res, int row, sk_run_t *ret, sk_
     r.log_path = get_str(res, row, 14);
     r.parent_id = get_i64(res, row, 15);
     r.params = get_str(res, row, 16);
+    r.node = get_str(res, row, 17);
+    r.spec = get_str(res, row, 18);
+    r.cancel = get_str(res, row, 19);
+    r.dispatched = sk_streq(PQgetvalue(res, row, 20), "t");
+    r.settled = sk_streq(PQgetvalue(res, row, 21), "t");
     if (!r.job)
         r.job = sk_xstrdup("");
     *ret = r;
@@ -891,7 +988,7 @@ static int identify(sk_pg_t *s, int64_t *ret_version, bool *ret_fresh, sk_err_t 
                  "(SELECT string_agg(c.relname, ', ' ORDER BY c.relname) FROM pg_catalog.pg_class "
                  "c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = "
                  "current_schema() AND c.relname IN ('meta', 'runs', 'job_state', 'outputs', "
-                 "'alerts')), "
+                 "'alerts', 'nodes')), "
                  "EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() "
                  "AND tablename = 'meta')");
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
@@ -1102,7 +1199,7 @@ static int pg_run_insert(sk_store_t *st, sk_run_t *run, sk_err_t *err)
         text_check(s, err, 5, "the job name", run->job, "the step name", run->step, "the reason",
                    run->reason, "the log path", run->log_path, "params", run->params);
     if (r == 0)
-        r = write_gate(s, "recording a run", err);
+        r = lead_gate(s, "recording a run", err);
     if (r < 0)
         return r;
     p_text(&p, run->job);
@@ -1246,6 +1343,36 @@ static int fetch_one(sk_pg_t *s, stmt_id_t id, const params_t *p, sk_run_t *ret,
     return r;
 }
 
+/* Reads every row of res (RUN_COLS) into new memory (NULL when none). */
+static int read_runs(sk_pg_t *s, const PGresult *res, sk_run_t **ret, size_t *ret_n, sk_err_t *err)
+{
+    size_t n = (size_t)PQntuples(res);
+    sk_run_t *runs = n ? sk_xcalloc(n, sizeof(*runs)) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        int r = read_run(s, res, (int)i, &runs[i], err);
+        if (r < 0) {
+            sk_runs_free(runs, i);
+            return r;
+        }
+    }
+    *ret = runs;
+    *ret_n = n;
+    return 0;
+}
+
+/* Runs statement id (returning RUN_COLS) into new memory. */
+static int fetch_runs(sk_pg_t *s, stmt_id_t id, const params_t *p, sk_run_t **ret, size_t *ret_n,
+                      sk_err_t *err)
+{
+    PGresult *res = NULL;
+    int r = exec_stmt(s, id, p, &res, "reading runs", err);
+    if (r < 0)
+        return r;
+    r = read_runs(s, res, ret, ret_n, err);
+    PQclear(res);
+    return r;
+}
+
 static int pg_run_get(sk_store_t *st, int64_t id, sk_run_t *ret, sk_err_t *err)
 {
     sk_pg_t *s = (sk_pg_t *)st;
@@ -1338,20 +1465,9 @@ static int pg_runs_query(sk_store_t *st, const sk_run_filter_t *f, sk_run_t **re
     int r = exec_named(s, name, sql, &s->qprepared[which], &p, &res, "reading runs", err);
     if (r < 0)
         return r;
-    size_t n = (size_t)PQntuples(res);
-    sk_run_t *runs = n ? sk_xcalloc(n, sizeof(*runs)) : NULL;
-    for (size_t i = 0; i < n; i++) {
-        r = read_run(s, res, (int)i, &runs[i], err);
-        if (r < 0) {
-            sk_runs_free(runs, i);
-            PQclear(res);
-            return r;
-        }
-    }
+    r = read_runs(s, res, ret, ret_n, err);
     PQclear(res);
-    *ret = runs;
-    *ret_n = n;
-    return 0;
+    return r;
 }
 
 /* ---- job state ---- */
@@ -1404,7 +1520,7 @@ static int pg_job_state_set(sk_store_t *st, const char *job, const sk_job_state_
                           job, js->last_outcome);
     int r = text_check(s, err, 1, "the job name", job);
     if (r == 0)
-        r = write_gate(s, "recording a job's state", err);
+        r = lead_gate(s, "recording a job's state", err);
     if (r < 0)
         return r;
     p_text(&p, job);
@@ -2088,6 +2204,259 @@ static int pg_leader(sk_store_t *st, bool *ret, sk_err_t *err)
     return r;
 }
 
+/* ---- clusters ---- */
+
+/* forget_ms beyond this (about 140,000 years) means the same: it keeps
+ * `now - forget_ms` inside a BIGINT. */
+#define FORGET_MAX ((int64_t)1 << 52)
+
+static int pg_node_beat(sk_store_t *st, const sk_node_t *n, int64_t *server_now, sk_err_t *err)
+{
+    sk_pg_t *s = (sk_pg_t *)st;
+    PGresult *res = NULL;
+    params_t p = {0};
+    if (!n || !n->name || !*n->name)
+        return sk_err_set(err, -EINVAL, "%s: a heart-beat needs a node name", s->name);
+    int r = text_check(s, err, 4, "the node name", n->name, "the node's labels", n->labels,
+                       "the node's API address", n->api, "the node's version", n->version);
+    if (r == 0)
+        r = write_gate(s, "recording a heart-beat", err);
+    if (r < 0)
+        return r;
+    p_text(&p, n->name);
+    p_text(&p, n->labels ? n->labels : "");
+    p_i64(&p, n->max_parallel);
+    p_text(&p, n->api);
+    p_int_or_null(&p, n->pid, 0);
+    p_text(&p, n->version);
+    p_text(&p, n->leader ? "true" : "false");
+    r = exec_write(s, ST_NODE_BEAT, &p, &res, "recording a heart-beat", err);
+    if (r < 0)
+        return r;
+    if (server_now)
+        *server_now = get_i64(res, 0, 0);
+    PQclear(res);
+    return 0;
+}
+
+/* Reads row (NODE_COLS, age, running) into *ret: new strings. */
+static void read_node(const PGresult *res, int row, sk_node_t *ret)
+{
+    sk_node_t n;
+    memset(&n, 0, sizeof(n));
+    n.name = get_str(res, row, 0);
+    n.labels = get_str(res, row, 1);
+    n.max_parallel = get_int_or(res, row, 2, 0);
+    n.api = get_str(res, row, 3);
+    n.pid = get_int_or(res, row, 4, 0);
+    n.version = get_str(res, row, 5);
+    n.started_at = get_i64(res, row, 6);
+    n.seen_at = get_i64(res, row, 7);
+    n.leader = sk_streq(PQgetvalue(res, row, 8), "t");
+    n.age_ms = get_i64(res, row, 9);
+    n.running = get_int_or(res, row, 10, 0);
+    if (!n.name)
+        n.name = sk_xstrdup("");
+    if (!n.labels)
+        n.labels = sk_xstrdup("");
+    *ret = n;
+}
+
+static int pg_nodes_list(sk_store_t *st, int64_t forget_ms, sk_node_t **ret, size_t *ret_n,
+                         sk_err_t *err)
+{
+    sk_pg_t *s = (sk_pg_t *)st;
+    PGresult *res = NULL;
+    params_t p = {0};
+    /* Forgetting deletes, in the statement that lists; a reader, or a batch
+     * already rolled back, only leaves those rows out. */
+    bool forget = forget_ms > 0 && !s->readonly && !s->batch_failed;
+    p_i64(&p, SK_MIN(forget_ms, FORGET_MAX));
+    int r =
+        exec_stmt(s, forget ? ST_NODES_FORGET : ST_NODES_LIST, &p, &res, "reading the nodes", err);
+    if (r < 0)
+        return r;
+    size_t n = (size_t)PQntuples(res);
+    sk_node_t *nodes = n ? sk_xcalloc(n, sizeof(*nodes)) : NULL;
+    for (size_t i = 0; i < n; i++)
+        read_node(res, (int)i, &nodes[i]);
+    PQclear(res);
+    *ret = nodes;
+    *ret_n = n;
+    return 0;
+}
+
+static int pg_run_dispatch(sk_store_t *st, int64_t id, const char *pin, const char *spec,
+                           sk_err_t *err)
+{
+    sk_pg_t *s = (sk_pg_t *)st;
+    PGresult *res = NULL;
+    params_t p = {0};
+    sk_run_status_t cur;
+    int r = text_check(s, err, 2, "the pin", pin, "the spec", spec);
+    if (r == 0)
+        r = lead_gate(s, "dispatching a run", err);
+    if (r < 0)
+        return r;
+    p_i64(&p, id);
+    p_text(&p, pin);
+    p_text(&p, spec);
+    r = exec_write(s, ST_DISPATCH, &p, &res, "dispatching a run", err);
+    if (r < 0)
+        return r;
+    long changed = changes(res);
+    PQclear(res);
+    if (changed > 0)
+        return 0;
+    r = run_status(s, id, &cur, err);
+    if (r < 0)
+        return r;
+    return sk_err_set(err, -EINVAL, "%s: run %" PRId64 " is %s, not queued: cannot dispatch it",
+                      s->name, id, sk_run_status_str(cur));
+}
+
+static int pg_runs_claim(sk_store_t *st, const char *node, const char *labels, size_t max,
+                         int64_t now, sk_run_t **ret, size_t *ret_n, sk_err_t *err)
+{
+    sk_pg_t *s = (sk_pg_t *)st;
+    PGresult *res = NULL;
+    params_t p = {0};
+    if (!node || !*node)
+        return sk_err_set(err, -EINVAL, "%s: a claim needs a node name", s->name);
+    int r = text_check(s, err, 2, "the node name", node, "the node's labels", labels);
+    if (r < 0)
+        return r;
+    if (max == 0) {
+        *ret = NULL;
+        *ret_n = 0;
+        return 0;
+    }
+    r = write_gate(s, "claiming runs", err);
+    if (r < 0)
+        return r;
+    p_text(&p, node);
+    p_text(&p, labels ? labels : "");
+    p_i64(&p, now);
+    p_i64(&p, (int64_t)SK_MIN(max, (size_t)INT64_MAX));
+    /* One statement: the rows it picks are locked, changed and committed
+     * together (or with the caller's batch). */
+    r = exec_write(s, ST_CLAIM, &p, &res, "claiming runs", err);
+    if (r < 0)
+        return r;
+    r = read_runs(s, res, ret, ret_n, err);
+    PQclear(res);
+    return r;
+}
+
+static int pg_run_attach(sk_store_t *st, int64_t id, const char *node, int pid,
+                         const char *log_path, sk_err_t *err)
+{
+    sk_pg_t *s = (sk_pg_t *)st;
+    PGresult *res = NULL;
+    params_t p = {0};
+    sk_run_status_t cur;
+    if (!node || !*node)
+        return sk_err_set(err, -EINVAL, "%s: run %" PRId64 ": attaching needs a node name", s->name,
+                          id);
+    int r = text_check(s, err, 2, "the node name", node, "the log path", log_path);
+    if (r == 0)
+        r = write_gate(s, "recording a start", err);
+    if (r < 0)
+        return r;
+    p_i64(&p, id);
+    p_text(&p, node);
+    p_int_or_null(&p, pid, 0);
+    p_text(&p, log_path);
+    r = exec_write(s, ST_ATTACH, &p, &res, "recording a start", err);
+    if (r < 0)
+        return r;
+    long changed = changes(res);
+    PQclear(res);
+    if (changed > 0)
+        return 0;
+    r = run_status(s, id, &cur, err);
+    if (r < 0)
+        return r;
+    if (cur == SK_RUN_RUNNING)
+        return sk_err_set(err, -EALREADY, "%s: run %" PRId64 " is running, but not on %s", s->name,
+                          id, node);
+    return sk_err_set(err, -EALREADY, "%s: run %" PRId64 " is %s: no longer running on %s", s->name,
+                      id, sk_run_status_str(cur), node);
+}
+
+static int pg_run_cancel(sk_store_t *st, int64_t id, const char *reason, sk_err_t *err)
+{
+    sk_pg_t *s = (sk_pg_t *)st;
+    PGresult *res = NULL;
+    params_t p = {0};
+    sk_run_status_t cur;
+    if (!reason)
+        return sk_err_set(err, -EINVAL, "%s: run %" PRId64 ": a stop needs a reason", s->name, id);
+    int r = text_check(s, err, 1, "the reason", reason);
+    if (r == 0)
+        r = write_gate(s, "asking a run to stop", err);
+    if (r < 0)
+        return r;
+    p_i64(&p, id);
+    p_text(&p, reason);
+    r = exec_write(s, ST_CANCEL, &p, &res, "asking a run to stop", err);
+    if (r < 0)
+        return r;
+    long changed = changes(res);
+    PQclear(res);
+    if (changed > 0)
+        return 0;
+    r = run_status(s, id, &cur, err);
+    if (r < 0)
+        return r;
+    return sk_err_set(err, -EALREADY, "%s: run %" PRId64 " already has an outcome (%s)", s->name,
+                      id, sk_run_status_str(cur));
+}
+
+static int pg_runs_of_node(sk_store_t *st, const char *node, sk_run_t **ret, size_t *ret_n,
+                           sk_err_t *err)
+{
+    sk_pg_t *s = (sk_pg_t *)st;
+    params_t p = {0};
+    if (!node)
+        return sk_err_set(err, -EINVAL, "%s: runs_of_node needs a node name", s->name);
+    if (!utf8_ok(node)) { /* no such node can have claimed anything */
+        *ret = NULL;
+        *ret_n = 0;
+        return 0;
+    }
+    p_text(&p, node);
+    return fetch_runs(s, ST_OF_NODE, &p, ret, ret_n, err);
+}
+
+static int pg_runs_unsettled(sk_store_t *st, sk_run_t **ret, size_t *ret_n, sk_err_t *err)
+{
+    return fetch_runs((sk_pg_t *)st, ST_UNSETTLED, NULL, ret, ret_n, err);
+}
+
+static int pg_run_settle(sk_store_t *st, int64_t id, sk_err_t *err)
+{
+    sk_pg_t *s = (sk_pg_t *)st;
+    PGresult *res = NULL;
+    params_t p = {0};
+    int r = lead_gate(s, "settling a run", err);
+    if (r < 0)
+        return r;
+    p_i64(&p, id);
+    r = exec_write(s, ST_SETTLE, &p, &res, "settling a run", err);
+    if (r < 0)
+        return r;
+    long changed = changes(res);
+    PQclear(res);
+    if (changed > 0)
+        return 0;
+    sk_run_status_t cur;
+    r = run_status(s, id, &cur, err);
+    if (r < 0)
+        return r;
+    return sk_err_set(err, -EALREADY, "%s: run %" PRId64 " is settled already", s->name, id);
+}
+
 const sk_store_ops_t sk_store_pg_ops = {
     .name = "postgres",
     .open = pg_open,
@@ -2112,4 +2481,13 @@ const sk_store_ops_t sk_store_pg_ops = {
     .commit = pg_commit,
     .rollback = pg_rollback,
     .leader = pg_leader,
+    .node_beat = pg_node_beat,
+    .nodes_list = pg_nodes_list,
+    .run_dispatch = pg_run_dispatch,
+    .runs_claim = pg_runs_claim,
+    .run_attach = pg_run_attach,
+    .run_cancel = pg_run_cancel,
+    .runs_of_node = pg_runs_of_node,
+    .runs_unsettled = pg_runs_unsettled,
+    .run_settle = pg_run_settle,
 };

@@ -12,6 +12,8 @@
 #include "store.h"
 #include "store_int.h"
 
+#include "../common/log.h"
+
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -96,18 +98,49 @@ static const char *const migrations[] = {
     "CREATE INDEX alerts_pending ON alerts (id) WHERE state = 'pending';\n"
     "CREATE INDEX alerts_job ON alerts (job, id);\n"
     "CREATE INDEX alerts_run ON alerts (run_id) WHERE run_id > 0;\n",
+    /* 3: several nodes (PostgreSQL, whose version 3 this mirrors): who holds
+     * a run (node), what a node needs to take it (pin, spec), a stop the
+     * leader asked for (cancel), the leader's hand-off and take-back
+     * (dispatched, settled), and each node's heart-beat (nodes, which a
+     * SQLite store fills too, with its one node). Additive only. */
+    "ALTER TABLE runs ADD COLUMN node TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN pin TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN spec TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN cancel TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN dispatched INTEGER NOT NULL DEFAULT 0\n"
+    "    CHECK (dispatched IN (0, 1));\n"
+    "ALTER TABLE runs ADD COLUMN settled INTEGER NOT NULL DEFAULT 0 CHECK (settled IN (0, 1));\n"
+    "CREATE INDEX runs_claim ON runs (id) WHERE status = 'queued' AND dispatched = 1;\n"
+    "CREATE INDEX runs_unsettled ON runs (id) WHERE dispatched = 1 AND settled = 0;\n"
+    "CREATE INDEX runs_node ON runs (node) WHERE status = 'running';\n"
+    "CREATE TABLE nodes (\n"
+    "    name         TEXT PRIMARY KEY,\n"
+    "    labels       TEXT NOT NULL DEFAULT '',\n"
+    "    max_parallel INTEGER,\n"
+    "    api          TEXT,\n"
+    "    pid          INTEGER,\n"
+    "    version      TEXT,\n"
+    "    started_at   INTEGER,\n"
+    "    seen_at      INTEGER,\n"
+    "    leader       INTEGER NOT NULL DEFAULT 0 CHECK (leader IN (0, 1))\n"
+    ") WITHOUT ROWID;\n",
 };
 
 #define SCHEMA_VERSION ((int)SK_ARRAY_LEN(migrations))
 
 /* Spelled as in the migrations, so the planner can use runs_active,
- * runs_parent and alerts_run (a partial index serves a query only when the
- * query repeats its WHERE term). */
+ * runs_parent, alerts_run and runs_node (a partial index serves a query
+ * only when the query repeats its WHERE term). */
 #define SQL_ACTIVE "status IN ('queued', 'running')"
 #define SQL_STEP_OF(col) "parent_id = " col " AND parent_id > 0"
+#define SQL_HELD_BY(node) "status = 'running' AND node = " node
 #define RUN_COLS                                                                                   \
     "id, job, step, status, \"trigger\", attempt, scheduled_at, queued_at, started_at, "           \
-    "ended_at, exit_code, signal, pid, reason, log_path, parent_id, params"
+    "ended_at, exit_code, signal, pid, reason, log_path, parent_id, params, node, spec, cancel, "  \
+    "dispatched, settled"
+#define NODE_COLS "name, labels, max_parallel, api, pid, version, started_at, seen_at, leader"
+/* The runs the node of the current nodes row holds. */
+#define NODE_RUNNING "(SELECT count(*) FROM runs WHERE " SQL_HELD_BY("nodes.name") ")"
 #define ALERT_COLS                                                                                 \
     "id, job, run_id, event, channel, payload, state, attempts, created_at, next_at, done_at, "    \
     "last_error"
@@ -166,7 +199,17 @@ static const char *const migrations[] = {
     X(ST_ALERT_PENDING, "SELECT " ALERT_COLS " FROM alerts WHERE state = 'pending' ORDER BY id")   \
     X(ST_ALERT_QUERY_ALL, "SELECT " ALERT_COLS " FROM alerts ORDER BY id DESC LIMIT ?2")           \
     X(ST_ALERT_QUERY_JOB, "SELECT " ALERT_COLS " FROM alerts WHERE job = ?1 "                      \
-                          "ORDER BY id DESC LIMIT ?2")
+                          "ORDER BY id DESC LIMIT ?2")                                             \
+    X(ST_NODE_BEAT,                                                                                \
+      "INSERT INTO nodes (" NODE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8) "             \
+      "ON CONFLICT (name) DO UPDATE SET labels = excluded.labels, "                                \
+      "max_parallel = excluded.max_parallel, api = excluded.api, pid = excluded.pid, "             \
+      "version = excluded.version, started_at = CASE WHEN nodes.pid IS excluded.pid "              \
+      "THEN nodes.started_at ELSE excluded.started_at END, seen_at = excluded.seen_at, "           \
+      "leader = excluded.leader")                                                                  \
+    X(ST_NODES_FORGET, "DELETE FROM nodes WHERE seen_at < ?1 - ?2")                                \
+    X(ST_NODES_LIST, "SELECT " NODE_COLS ", ?1 - seen_at, " NODE_RUNNING " FROM nodes "            \
+                     "WHERE ?2 <= 0 OR seen_at >= ?1 - ?2 ORDER BY name")
 
 typedef enum {
 #define SK_X(e, sql) e,
@@ -386,6 +429,11 @@ static int read_run(sk_sqlite_t *s, sqlite3_stmt *st, sk_run_t *ret, sk_err_t *e
     r.log_path = col_strdup(st, 14);
     r.parent_id = sqlite3_column_int64(st, 15);
     r.params = col_strdup(st, 16);
+    r.node = col_strdup(st, 17);
+    r.spec = col_strdup(st, 18);
+    r.cancel = col_strdup(st, 19);
+    r.dispatched = sqlite3_column_int(st, 20) != 0;
+    r.settled = sqlite3_column_int(st, 21) != 0;
     if (!r.job)
         r.job = sk_xstrdup("");
     *ret = r;
@@ -1700,6 +1748,178 @@ static int sq_leader(sk_store_t *st, bool *ret, sk_err_t *err)
     return 0;
 }
 
+/* ---- clusters ---- */
+
+/* forget_ms beyond this (about 140,000 years) means the same: it keeps
+ * `now - forget_ms` inside 64 bits. */
+#define FORGET_MAX ((int64_t)1 << 52)
+
+/* What the operations only a cluster needs answer here. */
+static int one_node(sk_sqlite_t *s, const char *op, sk_err_t *err)
+{
+    return sk_err_set(err, -ENOTSUP,
+                      "%s: %s: the SQLite store has one node: clusters need PostgreSQL", s->path,
+                      op);
+}
+
+/* The node's clock is the server's here: seen_at is this process's now. */
+static int sq_node_beat(sk_store_t *st, const sk_node_t *n, int64_t *server_now, sk_err_t *err)
+{
+    sk_sqlite_t *s = (sk_sqlite_t *)st;
+    sqlite3_stmt *q = NULL;
+    if (!n || !n->name || !*n->name)
+        return sk_err_set(err, -EINVAL, "%s: a heart-beat needs a node name", s->path);
+    int r = write_gate(s, "recording a heart-beat", err);
+    if (r == 0)
+        r = stmt_get(s, ST_NODE_BEAT, &q, err);
+    if (r < 0)
+        return r;
+    int64_t now = sk_now_ms();
+    bind_text(q, 1, n->name);
+    bind_text(q, 2, n->labels ? n->labels : "");
+    sqlite3_bind_int(q, 3, n->max_parallel);
+    bind_text(q, 4, n->api);
+    bind_int_or_null(q, 5, n->pid, 0);
+    bind_text(q, 6, n->version);
+    sqlite3_bind_int64(q, 7, now);
+    sqlite3_bind_int(q, 8, n->leader ? 1 : 0);
+    int rc = sqlite3_step(q);
+    stmt_done(q);
+    if (rc != SQLITE_DONE)
+        return write_fail(s, rc, "recording a heart-beat", err);
+    if (server_now)
+        *server_now = now;
+    return 0;
+}
+
+/* Reads the current row (NODE_COLS, age, running) into *ret: new strings. */
+static void read_node(sqlite3_stmt *q, sk_node_t *ret)
+{
+    sk_node_t n;
+    memset(&n, 0, sizeof(n));
+    n.name = col_strdup(q, 0);
+    n.labels = col_strdup(q, 1);
+    n.max_parallel = col_int_or(q, 2, 0);
+    n.api = col_strdup(q, 3);
+    n.pid = col_int_or(q, 4, 0);
+    n.version = col_strdup(q, 5);
+    n.started_at = sqlite3_column_int64(q, 6);
+    n.seen_at = sqlite3_column_int64(q, 7);
+    n.leader = sqlite3_column_int(q, 8) != 0;
+    n.age_ms = sqlite3_column_int64(q, 9);
+    n.running = sqlite3_column_int(q, 10);
+    if (!n.name)
+        n.name = sk_xstrdup("");
+    if (!n.labels)
+        n.labels = sk_xstrdup("");
+    *ret = n;
+}
+
+static int sq_nodes_list(sk_store_t *st, int64_t forget_ms, sk_node_t **ret, size_t *ret_n,
+                         sk_err_t *err)
+{
+    sk_sqlite_t *s = (sk_sqlite_t *)st;
+    sqlite3_stmt *q = NULL;
+    sk_node_t *nodes = NULL;
+    size_t n = 0, cap = 0;
+    int64_t now = sk_now_ms();
+    forget_ms = SK_MIN(forget_ms, FORGET_MAX);
+    /* Forgetting deletes; a reader, or a batch already rolled back, only
+     * leaves those rows out. */
+    if (forget_ms > 0 && !s->readonly && !s->batch_failed) {
+        int r = stmt_get(s, ST_NODES_FORGET, &q, err);
+        if (r < 0)
+            return r;
+        sqlite3_bind_int64(q, 1, now);
+        sqlite3_bind_int64(q, 2, forget_ms);
+        int rc = sqlite3_step(q);
+        stmt_done(q);
+        if (rc != SQLITE_DONE)
+            return write_fail(s, rc, "forgetting silent nodes", err);
+    }
+    int r = stmt_get(s, ST_NODES_LIST, &q, err);
+    if (r < 0)
+        return r;
+    sqlite3_bind_int64(q, 1, now);
+    sqlite3_bind_int64(q, 2, forget_ms);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            nodes = sk_xrealloc(nodes, cap * sizeof(*nodes));
+        }
+        read_node(q, &nodes[n++]);
+    }
+    stmt_done(q);
+    if (rc != SQLITE_DONE) {
+        sk_nodes_free(nodes, n);
+        return db_fail(s, rc, "reading the nodes", err);
+    }
+    *ret = nodes;
+    *ret_n = n;
+    return 0;
+}
+
+static int sq_run_dispatch(sk_store_t *st, int64_t id, const char *pin, const char *spec,
+                           sk_err_t *err)
+{
+    (void)id;
+    (void)pin;
+    (void)spec;
+    return one_node((sk_sqlite_t *)st, "dispatching a run", err);
+}
+
+static int sq_runs_claim(sk_store_t *st, const char *node, const char *labels, size_t max,
+                         int64_t now, sk_run_t **ret, size_t *ret_n, sk_err_t *err)
+{
+    (void)node;
+    (void)labels;
+    (void)max;
+    (void)now;
+    (void)ret;
+    (void)ret_n;
+    return one_node((sk_sqlite_t *)st, "claiming runs", err);
+}
+
+static int sq_run_attach(sk_store_t *st, int64_t id, const char *node, int pid,
+                         const char *log_path, sk_err_t *err)
+{
+    (void)id;
+    (void)node;
+    (void)pid;
+    (void)log_path;
+    return one_node((sk_sqlite_t *)st, "recording a start", err);
+}
+
+static int sq_run_cancel(sk_store_t *st, int64_t id, const char *reason, sk_err_t *err)
+{
+    (void)id;
+    (void)reason;
+    return one_node((sk_sqlite_t *)st, "asking a run to stop", err);
+}
+
+static int sq_runs_of_node(sk_store_t *st, const char *node, sk_run_t **ret, size_t *ret_n,
+                           sk_err_t *err)
+{
+    (void)node;
+    (void)ret;
+    (void)ret_n;
+    return one_node((sk_sqlite_t *)st, "reading a node's runs", err);
+}
+
+static int sq_runs_unsettled(sk_store_t *st, sk_run_t **ret, size_t *ret_n, sk_err_t *err)
+{
+    (void)ret;
+    (void)ret_n;
+    return one_node((sk_sqlite_t *)st, "reading dispatched runs", err);
+}
+
+static int sq_run_settle(sk_store_t *st, int64_t id, sk_err_t *err)
+{
+    (void)id;
+    return one_node((sk_sqlite_t *)st, "settling a run", err);
+}
+
 const sk_store_ops_t sk_store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -1724,4 +1944,13 @@ const sk_store_ops_t sk_store_sqlite_ops = {
     .commit = sq_commit,
     .rollback = sq_rollback,
     .leader = sq_leader,
+    .node_beat = sq_node_beat,
+    .nodes_list = sq_nodes_list,
+    .run_dispatch = sq_run_dispatch,
+    .runs_claim = sq_runs_claim,
+    .run_attach = sq_run_attach,
+    .run_cancel = sq_run_cancel,
+    .runs_of_node = sq_runs_of_node,
+    .runs_unsettled = sq_runs_unsettled,
+    .run_settle = sq_run_settle,
 };

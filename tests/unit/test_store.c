@@ -2,16 +2,19 @@
  * Unit tests for the store (src/store): the status, trigger and alert state
  * spellings, the back ends' contract (fire uniqueness, start/finish,
  * queries, workflow steps, outputs, alerts, job state, pruning, batches,
- * readers, injected faults), run against SQLite and, when
- * SKED_TEST_PG_URL is set (tests/pg.sh run sets it), a second time against
- * PostgreSQL, each test in a schema of its own. SQLite alone: its schema
- * migrations (a version-1 file built here is upgraded in place), the new
- * file's mode, its refusals (garbage, corrupt, foreign, newer and missing
- * files) and a full disk that empties again. PostgreSQL alone: the schema
- * (the same as SQLite's), nodes creating it at once, foreign and newer
- * schemas, its migration from version 1, a lost connection, two nodes
- * recording one fire, UTF-8, and passwords kept out of messages. Each test
- * works in its own temporary folder.
+ * readers, injected faults, node heart-beats and the cluster columns), run
+ * against SQLite and, when SKED_TEST_PG_URL is set (tests/pg.sh run sets
+ * it), a second time against PostgreSQL, each test in a schema of its own.
+ * SQLite alone: its schema migrations (version-1 and version-2 files built
+ * here are upgraded in place), the new file's mode, its refusals (garbage,
+ * corrupt, foreign, newer and missing files), a full disk that empties
+ * again, and -ENOTSUP for the cluster-only operations. PostgreSQL alone:
+ * the schema (the same as SQLite's), nodes creating it at once, foreign and
+ * newer schemas, its migrations from versions 1 and 2, a lost connection,
+ * two nodes recording one fire, UTF-8, passwords kept out of messages, and
+ * the cluster: dispatch, claims (pins, max, not-before, concurrent
+ * claimers, batches), attach, cancel and settle. Each test works in its
+ * own temporary folder.
  */
 
 /* The fault-injection tests set SKED_TEST_STORE_FAIL_AFTER. banned.h (pulled
@@ -2141,6 +2144,151 @@ static void test_migration_failure_rolls_back(void **state)
     assert_int_equal(count_runs(fx->db), 4);
 }
 
+/* Migration 2 exactly as released (the schema clusters start from). A
+ * released migration never changes: the test below fails if someone edits
+ * it. */
+static const char v2_migration[] =
+    "ALTER TABLE runs ADD COLUMN parent_id INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE runs ADD COLUMN params TEXT;\n"
+    "CREATE INDEX runs_parent ON runs (parent_id, id) WHERE parent_id > 0;\n"
+    "ALTER TABLE job_state ADD COLUMN last_outcome INTEGER NOT NULL DEFAULT -1;\n"
+    "ALTER TABLE job_state ADD COLUMN missed_alerted INTEGER NOT NULL DEFAULT 0;\n"
+    "CREATE TABLE outputs (\n"
+    "    run_id INTEGER NOT NULL,\n"
+    "    key    TEXT NOT NULL,\n"
+    "    value  TEXT NOT NULL,\n"
+    "    PRIMARY KEY (run_id, key)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE alerts (\n"
+    "    id         INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "    job        TEXT NOT NULL,\n"
+    "    run_id     INTEGER NOT NULL DEFAULT 0,\n"
+    "    event      TEXT NOT NULL,\n"
+    "    channel    TEXT NOT NULL,\n"
+    "    payload    TEXT NOT NULL,\n"
+    "    state      TEXT NOT NULL,\n"
+    "    attempts   INTEGER NOT NULL DEFAULT 0,\n"
+    "    created_at INTEGER NOT NULL,\n"
+    "    next_at    INTEGER,\n"
+    "    done_at    INTEGER,\n"
+    "    last_error TEXT\n"
+    ");\n"
+    "CREATE INDEX alerts_pending ON alerts (id) WHERE state = 'pending';\n"
+    "CREATE INDEX alerts_job ON alerts (job, id);\n"
+    "CREATE INDEX alerts_run ON alerts (run_id) WHERE run_id > 0;\n";
+
+static void test_migration_2_frozen(void **state)
+{
+    (void)state;
+    assert_true(sk_store_sqlite__schema_version() >= 3);
+    assert_string_equal(sk_store_sqlite__migration(2), v2_migration);
+}
+
+/* A store as the release before clusters left it: the history of
+ * make_v1_store upgraded by migration 2 as released, plus rows of what
+ * version 2 added (outputs, a delivered alert). */
+static void make_v2_store(const char *path)
+{
+    make_v1_store(path);
+    raw_exec(path, v2_migration);
+    raw_exec(path, "PRAGMA user_version = 2;"
+                   "UPDATE meta SET value = '2' WHERE key = 'schema_version';"
+                   "INSERT INTO outputs (run_id, key, value) VALUES (2, 'rows', '7'),"
+                   " (2, 'skipped', '0');"
+                   "INSERT INTO alerts (job, run_id, event, channel, payload, state, attempts,"
+                   " created_at, done_at) VALUES ('etl', 2, 'failure', 'webhook', '{}',"
+                   " 'delivered', 1, 121000, 121500);");
+}
+
+/* What a version-2 store (make_v2_store, make_pg_v2_store) holds once
+ * migrated: everything v1_store_checks looks for, version 2's rows, the
+ * cluster columns' defaults on old rows, and the new operations working on
+ * them. pass 0 just migrated; pass 1 opened again. */
+static void v2_store_checks(sk_store_t *st, int pass)
+{
+    v1_store_checks(st, pass);
+    assert_int_equal(count_outputs(st, 2), 2);
+    sk_alert_rec_t *a = NULL;
+    size_t n = 0;
+    assert_int_equal(sk_store_alerts_query(st, "etl", 0, &a, &n, NULL), 0);
+    assert_int_equal(n, 2); /* the old one and the one pass 0 added */
+    assert_int_equal(a[1].state, SK_ALERTST_DELIVERED);
+    assert_int_equal(a[1].done_at, 121500);
+    sk_alert_recs_free(a, n);
+    for (int64_t id = 1; id <= 4; id++) {
+        sk_run_t got;
+        assert_int_equal(sk_store_run_get(st, id, &got, NULL), 0);
+        assert_null(got.node);
+        assert_null(got.spec);
+        assert_null(got.cancel);
+        assert_false(got.dispatched);
+        assert_false(got.settled);
+        sk_run_release(&got);
+    }
+    sk_node_t *nodes = NULL;
+    assert_int_equal(st->ops->nodes_list(st, 0, &nodes, &n, NULL), 0);
+    assert_int_equal(n, (size_t)pass);
+    sk_nodes_free(nodes, n);
+    if (pass == 0) {
+        sk_node_t me = {.name = "n1", .labels = "", .pid = 1};
+        assert_int_equal(st->ops->node_beat(st, &me, NULL, NULL), 0);
+    }
+    if (!store_is_pg(st))
+        return;
+    /* A run of the old schema's era can be handed out and claimed. */
+    sk_run_t *runs = NULL;
+    if (pass == 0) {
+        assert_int_equal(st->ops->run_dispatch(st, 6, NULL, "{}", NULL), 0);
+        assert_int_equal(st->ops->runs_claim(st, "n1", "", 5, 300000, &runs, &n, NULL), 0);
+    } else {
+        assert_int_equal(st->ops->runs_of_node(st, "n1", &runs, &n, NULL), 0);
+    }
+    assert_int_equal(n, 1);
+    assert_int_equal(runs[0].id, 6);
+    assert_string_equal(runs[0].node, "n1");
+    assert_true(runs[0].dispatched);
+    sk_runs_free(runs, n);
+}
+
+static void test_migration_from_v2(void **state)
+{
+    fixture_t *fx = *state;
+    make_v2_store(fx->db);
+    /* Something in the migration's way: it fails, the file stays at 2. */
+    raw_exec(fx->db, "CREATE TABLE nodes (x)");
+    sk_store_t *st = NULL;
+    sk_err_t err;
+    assert_int_equal(sk_store_open(fx->db, &st, &err), SK_ESTORE);
+    assert_null(st);
+    if (!strstr(err.msg, fx->db) || !strstr(err.msg, "migration"))
+        fail_msg("\"%s\" should name the file and the migration", err.msg);
+    assert_int_equal(pragma_int(fx->db, "PRAGMA user_version"), 2);
+    assert_int_equal(pragma_int(fx->db, "SELECT count(*) FROM pragma_table_info('runs') WHERE "
+                                        "name = 'node'"),
+                     0);
+    raw_exec(fx->db, "DROP TABLE nodes");
+    /* A reader does not migrate. */
+    assert_int_equal(sk_store_open_readonly(fx->db, &st, &err), SK_ESTORE);
+    assert_non_null(strstr(err.msg, "older"));
+
+    for (int pass = 0; pass < 2; pass++) { /* migrated, then opened as is */
+        st = open_ok(fx->db);
+        assert_int_equal(pragma_int(fx->db, "PRAGMA user_version"),
+                         sk_store_sqlite__schema_version());
+        assert_int_equal(pragma_int(fx->db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = "
+                                            "'schema_version'"),
+                         sk_store_sqlite__schema_version());
+        assert_int_equal(pragma_int(fx->db, "SELECT count(*) FROM sqlite_schema WHERE name IN "
+                                            "('nodes', 'runs_claim', 'runs_unsettled', "
+                                            "'runs_node')"),
+                         4);
+        v2_store_checks(st, pass);
+        sk_store_close(st);
+    }
+    assert_int_equal(sk_store_open_readonly(fx->db, &st, &err), 0);
+    sk_store_close(st);
+}
+
 static mode_t file_mode(const char *dir, const char *name)
 {
     char path[400];
@@ -2573,9 +2721,9 @@ static void test_pg_open_creates_schema(void **state)
     char sql[256];
     sk_snprintf(sql, sizeof(sql),
                 "SELECT count(*) FROM pg_tables WHERE schemaname = '%s' AND tablename IN "
-                "('meta', 'runs', 'job_state', 'outputs', 'alerts')",
+                "('meta', 'runs', 'job_state', 'outputs', 'alerts', 'nodes')",
                 fx->schema);
-    assert_int_equal(pg_int(pg_url, sql), 5);
+    assert_int_equal(pg_int(pg_url, sql), 6);
     static const struct {
         const char *sql;
         int64_t want; /* -2: the schema version */
@@ -2667,7 +2815,7 @@ static void test_pg_schema_matches_sqlite(void **state)
     sk_snprintf(path, sizeof(path), "%s/sked.db", fx->dir);
     sk_store_t *lite = open_ok(path);
     sk_store_t *pg = open_ok(fx->db);
-    static const char *const tables[] = {"meta", "runs", "job_state", "outputs", "alerts"};
+    static const char *const tables[] = {"meta", "runs", "job_state", "outputs", "alerts", "nodes"};
     for (size_t i = 0; i < SK_ARRAY_LEN(tables); i++) {
         sk_snprintf(sql, sizeof(sql), "SELECT name FROM pragma_table_info('%s') ORDER BY cid",
                     tables[i]);
@@ -2959,6 +3107,95 @@ static void test_pg_migration_failure_rolls_back(void **state)
     assert_int_equal(count_runs(fx->db), 4);
 }
 
+/* Migration 2 exactly as this back end released it. */
+static const char pg_v2_migration[] =
+    "ALTER TABLE runs ADD COLUMN parent_id BIGINT NOT NULL DEFAULT 0,\n"
+    "                 ADD COLUMN params TEXT;\n"
+    "CREATE INDEX runs_parent ON runs (parent_id, id) WHERE parent_id > 0;\n"
+    "ALTER TABLE job_state ADD COLUMN last_outcome INTEGER NOT NULL DEFAULT -1,\n"
+    "                      ADD COLUMN missed_alerted BIGINT NOT NULL DEFAULT 0;\n"
+    "CREATE TABLE outputs (\n"
+    "    run_id BIGINT NOT NULL,\n"
+    "    key    TEXT COLLATE \"C\" NOT NULL,\n"
+    "    value  TEXT NOT NULL,\n"
+    "    PRIMARY KEY (run_id, key)\n"
+    ");\n"
+    "CREATE TABLE alerts (\n"
+    "    id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+    "    job        TEXT NOT NULL,\n"
+    "    run_id     BIGINT NOT NULL DEFAULT 0,\n"
+    "    event      TEXT NOT NULL,\n"
+    "    channel    TEXT NOT NULL,\n"
+    "    payload    TEXT NOT NULL,\n"
+    "    state      TEXT NOT NULL,\n"
+    "    attempts   INTEGER NOT NULL DEFAULT 0,\n"
+    "    created_at BIGINT NOT NULL,\n"
+    "    next_at    BIGINT,\n"
+    "    done_at    BIGINT,\n"
+    "    last_error TEXT\n"
+    ");\n"
+    "CREATE INDEX alerts_pending ON alerts (id) WHERE state = 'pending';\n"
+    "CREATE INDEX alerts_job ON alerts (job, id);\n"
+    "CREATE INDEX alerts_run ON alerts (run_id) WHERE run_id > 0;\n";
+
+static void test_pg_migration_2_frozen(void **state)
+{
+    (void)state;
+    assert_true(sk_store_pg__schema_version() >= 3);
+    assert_string_equal(sk_store_pg__migration(2), pg_v2_migration);
+}
+
+/* make_v2_store, in PostgreSQL. */
+static void make_pg_v2_store(const char *url)
+{
+    make_pg_v1_store(url);
+    pg_exec(url, pg_v2_migration);
+    pg_exec(url, "UPDATE meta SET value = '2' WHERE key = 'schema_version';"
+                 "INSERT INTO outputs (run_id, key, value) VALUES (2, 'rows', '7'),"
+                 " (2, 'skipped', '0');"
+                 "INSERT INTO alerts (job, run_id, event, channel, payload, state, attempts,"
+                 " created_at, done_at) VALUES ('etl', 2, 'failure', 'webhook', '{}',"
+                 " 'delivered', 1, 121000, 121500);");
+}
+
+static void test_pg_migration_from_v2(void **state)
+{
+    fixture_t *fx = *state;
+    static const char version_sql[] = "SELECT value::bigint FROM meta WHERE key = "
+                                      "'schema_version'";
+    make_pg_v2_store(fx->db);
+    /* Something in the migration's way: it fails, the schema stays at 2. */
+    pg_exec(fx->db, "CREATE TABLE nodes (x integer)");
+    sk_store_t *st = NULL;
+    sk_err_t err;
+    assert_int_equal(sk_store_open(fx->db, &st, &err), SK_ESTORE);
+    assert_null(st);
+    if (!strstr(err.msg, fx->db) || !strstr(err.msg, "migration"))
+        fail_msg("\"%s\" should name the store and the migration", err.msg);
+    assert_int_equal(pg_int(fx->db, version_sql), 2);
+    assert_int_equal(pg_int(fx->db, "SELECT count(*) FROM information_schema.columns WHERE "
+                                    "table_schema = current_schema() AND table_name = 'runs' AND "
+                                    "column_name = 'node'"),
+                     0);
+    pg_exec(fx->db, "DROP TABLE nodes");
+    /* A reader does not migrate. */
+    assert_int_equal(sk_store_open_readonly(fx->db, &st, &err), SK_ESTORE);
+    assert_non_null(strstr(err.msg, "older"));
+
+    for (int pass = 0; pass < 2; pass++) { /* migrated, then opened as is */
+        st = open_ok(fx->db);
+        assert_int_equal(pg_int(fx->db, version_sql), sk_store_pg__schema_version());
+        assert_int_equal(pg_int(fx->db, "SELECT count(*) FROM pg_class WHERE relnamespace = "
+                                        "current_schema()::regnamespace AND relname IN "
+                                        "('nodes', 'runs_claim', 'runs_unsettled', 'runs_node')"),
+                         4);
+        v2_store_checks(st, pass);
+        sk_store_close(st);
+    }
+    assert_int_equal(sk_store_open_readonly(fx->db, &st, &err), 0);
+    sk_store_close(st);
+}
+
 static void count_error(void *data)
 {
     (*(int *)data)++;
@@ -3217,6 +3454,679 @@ static void test_pg_outputs_any_text(void **state)
     sk_store_close(st);
 }
 
+/* ---- clusters ---- */
+
+static sk_node_t mknode(const char *name, const char *labels, int pid)
+{
+    sk_node_t n;
+    memset(&n, 0, sizeof(n));
+    n.name = (char *)name;
+    n.labels = (char *)labels;
+    n.max_parallel = 4;
+    n.api = "http://127.0.0.1:7070";
+    n.pid = pid;
+    n.version = "sked test";
+    return n;
+}
+
+/* node_beat, failing the test on error; the server's now. */
+static int64_t beat_ok(sk_store_t *st, const sk_node_t *n)
+{
+    int64_t now = 0;
+    sk_err_t err;
+    sk_err_clear(&err);
+    int rc = st->ops->node_beat(st, n, &now, &err);
+    if (rc != 0)
+        fail_msg("beat %s: %d %s", n->name, rc, err.msg);
+    assert_true(now > 0);
+    return now;
+}
+
+/* nodes_list, failing the test on error. */
+static sk_node_t *list_ok(sk_store_t *st, int64_t forget_ms, size_t *ret_n)
+{
+    sk_node_t *nodes = NULL;
+    sk_err_t err;
+    sk_err_clear(&err);
+    int rc = st->ops->nodes_list(st, forget_ms, &nodes, ret_n, &err);
+    if (rc != 0)
+        fail_msg("nodes_list: %d %s", rc, err.msg);
+    assert_true(*ret_n == 0 ? nodes == NULL : nodes != NULL);
+    return nodes;
+}
+
+/* A heart-beat is an upsert by name; the list comes by name with each
+ * node's age and the runs it holds; a silent node is forgotten. Times are
+ * the store's clock: ages are checked against bounds, never slept for. */
+static void test_nodes(void **state)
+{
+    fixture_t *fx = *state;
+    sk_store_t *st = open_ok(fx->db);
+    size_t n = 9;
+    sk_node_t *nodes = list_ok(st, 0, &n);
+    assert_int_equal(n, 0);
+
+    sk_node_t b = mknode("b", "gpu,ssd", 100);
+    b.leader = true;
+    int64_t t_b = beat_ok(st, &b);
+    sk_node_t a = mknode("a", NULL, 200);
+    a.api = a.version = NULL;
+    a.max_parallel = 1;
+    int64_t t_a = beat_ok(st, &a);
+    assert_true(t_a >= t_b);
+    nodes = list_ok(st, 0, &n);
+    assert_int_equal(n, 2);
+    assert_string_equal(nodes[0].name, "a");
+    assert_string_equal(nodes[0].labels, "");
+    assert_null(nodes[0].api);
+    assert_null(nodes[0].version);
+    assert_int_equal(nodes[0].max_parallel, 1);
+    assert_int_equal(nodes[0].pid, 200);
+    assert_false(nodes[0].leader);
+    assert_int_equal(nodes[0].seen_at, t_a);
+    assert_int_equal(nodes[0].started_at, t_a);
+    assert_string_equal(nodes[1].name, "b");
+    assert_string_equal(nodes[1].labels, "gpu,ssd");
+    assert_string_equal(nodes[1].api, "http://127.0.0.1:7070");
+    assert_string_equal(nodes[1].version, "sked test");
+    assert_int_equal(nodes[1].max_parallel, 4);
+    assert_int_equal(nodes[1].pid, 100);
+    assert_true(nodes[1].leader);
+    assert_int_equal(nodes[1].seen_at, t_b);
+    assert_int_equal(nodes[1].started_at, t_b);
+    for (size_t i = 0; i < n; i++) {
+        assert_true(nodes[i].age_ms >= 0 && nodes[i].age_ms < 60000);
+        assert_int_equal(nodes[i].running, 0);
+    }
+    sk_nodes_free(nodes, n);
+
+    /* A beat rewrites the row; the start stays while the pid does. */
+    store_exec(st, "UPDATE nodes SET started_at = 5, seen_at = seen_at - 1000000 WHERE name = 'b'");
+    b.labels = "gpu";
+    b.leader = false;
+    b.max_parallel = 8;
+    int64_t t_b2 = beat_ok(st, &b);
+    nodes = list_ok(st, 0, &n);
+    assert_int_equal(n, 2);
+    assert_string_equal(nodes[1].labels, "gpu");
+    assert_false(nodes[1].leader);
+    assert_int_equal(nodes[1].max_parallel, 8);
+    assert_int_equal(nodes[1].started_at, 5);
+    assert_int_equal(nodes[1].seen_at, t_b2);
+    assert_true(nodes[1].age_ms >= 0 && nodes[1].age_ms < 60000);
+    sk_nodes_free(nodes, n);
+    /* A new pid is a restart: it started now. */
+    b.pid = 101;
+    int64_t t_b3 = beat_ok(st, &b);
+    nodes = list_ok(st, 0, &n);
+    assert_int_equal(nodes[1].pid, 101);
+    assert_int_equal(nodes[1].started_at, t_b3);
+    sk_nodes_free(nodes, n);
+
+    /* running: the runs a node holds (running, on it), nothing else. */
+    int64_t ids[4];
+    for (int i = 0; i < 4; i++) {
+        sk_run_t r = mkrun("j", SK_TRIG_MANUAL, 1000 * (i + 1));
+        ids[i] = insert_ok(st, &r);
+        if (i < 3)
+            assert_int_equal(sk_store_run_start(st, ids[i], 1, 1, NULL, NULL), 0);
+    }
+    assert_int_equal(sk_store_run_finish(st, ids[2], SK_RUN_SUCCEEDED, 2, 0, 0, NULL, NULL), 0);
+    char sql[200];
+    sk_snprintf(sql, sizeof(sql),
+                "UPDATE runs SET node = 'b' WHERE id IN (%" PRId64 ", %" PRId64 ", %" PRId64
+                ", %" PRId64 ")",
+                ids[0], ids[1], ids[2], ids[3]);
+    store_exec(st, sql);
+    nodes = list_ok(st, 0, &n);
+    assert_int_equal(nodes[0].running, 0);
+    assert_int_equal(nodes[1].running, 2);
+    sk_nodes_free(nodes, n);
+
+    /* a's last beat is 100 s old. */
+    store_exec(st, "UPDATE nodes SET seen_at = seen_at - 100000 WHERE name = 'a'");
+    nodes = list_ok(st, 0, &n);
+    assert_int_equal(n, 2);
+    assert_true(nodes[0].age_ms >= 100000 && nodes[0].age_ms < 160000);
+    sk_nodes_free(nodes, n);
+    /* A reader leaves it out and deletes nothing, nor may it beat. */
+    sk_store_t *ro = NULL;
+    sk_err_t err;
+    assert_int_equal(sk_store_open_readonly(fx->db, &ro, &err), 0);
+    nodes = list_ok(ro, 50000, &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(nodes[0].name, "b");
+    sk_nodes_free(nodes, n);
+    assert_int_equal(ro->ops->node_beat(ro, &a, NULL, &err), SK_ESTORE);
+    assert_non_null(strstr(err.msg, "read-only"));
+    sk_store_close(ro);
+    nodes = list_ok(st, 0, &n);
+    assert_int_equal(n, 2);
+    sk_nodes_free(nodes, n);
+    /* The writer forgets it. */
+    nodes = list_ok(st, 50000, &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(nodes[0].name, "b");
+    sk_nodes_free(nodes, n);
+    nodes = list_ok(st, 0, &n);
+    assert_int_equal(n, 1);
+    sk_nodes_free(nodes, n);
+    /* Its next beat brings it back, as new. */
+    int64_t t_a2 = beat_ok(st, &a);
+    nodes = list_ok(st, 0, &n);
+    assert_int_equal(n, 2);
+    assert_string_equal(nodes[0].name, "a");
+    assert_int_equal(nodes[0].started_at, t_a2);
+    sk_nodes_free(nodes, n);
+    /* A huge forget_ms forgets nothing (and does not overflow). */
+    nodes = list_ok(st, INT64_MAX, &n);
+    assert_int_equal(n, 2);
+    sk_nodes_free(nodes, n);
+
+    /* A beat needs a name; *server_now is optional. */
+    sk_node_t bad = mknode("", "", 1);
+    assert_int_equal(st->ops->node_beat(st, &bad, NULL, &err), -EINVAL);
+    bad.name = NULL;
+    assert_int_equal(st->ops->node_beat(st, &bad, NULL, &err), -EINVAL);
+    assert_int_equal(st->ops->node_beat(st, NULL, NULL, &err), -EINVAL);
+    assert_int_equal(st->ops->node_beat(st, &a, NULL, &err), 0);
+    sk_store_close(st);
+}
+
+/* The cluster columns come back from every read of a run. */
+static void test_run_cluster_fields(void **state)
+{
+    fixture_t *fx = *state;
+    sk_store_t *st = open_ok(fx->db);
+    sk_run_t r = mkrun("c", SK_TRIG_MANUAL, 1000);
+    int64_t id = insert_ok(st, &r);
+    sk_run_t got;
+    assert_int_equal(sk_store_run_get(st, id, &got, NULL), 0);
+    assert_null(got.node);
+    assert_null(got.spec);
+    assert_null(got.cancel);
+    assert_false(got.dispatched);
+    assert_false(got.settled);
+    sk_run_release(&got);
+    char sql[200];
+    sk_snprintf(sql, sizeof(sql),
+                "UPDATE runs SET node = 'n1', spec = '{\"cmd\": \"x\"}', cancel = 'stop', "
+                "dispatched = TRUE, settled = TRUE WHERE id = %" PRId64,
+                id);
+    store_exec(st, sql);
+    sk_run_t *runs = NULL;
+    size_t n = 0;
+    sk_run_filter_t f = {.job = "c"};
+    assert_int_equal(sk_store_runs_query(st, &f, &runs, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(sk_store_run_get(st, id, &got, NULL), 0);
+    sk_run_t last;
+    assert_int_equal(sk_store_run_last(st, "c", &last, NULL), 0);
+    const sk_run_t *seen[] = {&got, &runs[0], &last};
+    for (size_t i = 0; i < SK_ARRAY_LEN(seen); i++) {
+        assert_string_equal(seen[i]->node, "n1");
+        assert_string_equal(seen[i]->spec, "{\"cmd\": \"x\"}");
+        assert_string_equal(seen[i]->cancel, "stop");
+        assert_true(seen[i]->dispatched);
+        assert_true(seen[i]->settled);
+    }
+    sk_run_release(&got);
+    sk_run_release(&last);
+    sk_runs_free(runs, n);
+    sk_store_close(st);
+}
+
+/* The cluster's write operations count for the hook and fail like the
+ * others; reads go on. */
+static void test_injected_faults_cluster(void **state)
+{
+    fixture_t *fx = *state;
+    test_setenv("SKED_TEST_STORE_FAIL_AFTER", "3");
+    sk_store_t *st = open_ok(fx->db);
+    unsetenv("SKED_TEST_STORE_FAIL_AFTER");
+    sk_node_t me = mknode("n1", "", 1);
+    beat_ok(st, &me); /* 1 */
+    sk_run_t r = mkrun("f", SK_TRIG_MANUAL, 1);
+    int64_t id = insert_ok(st, &r); /* 2 */
+    sk_err_t err;
+    assert_int_equal(st->ops->node_beat(st, &me, NULL, &err), SK_ESTORE); /* 3 */
+    assert_non_null(strstr(err.msg, "injected fault"));
+    size_t n;
+    sk_node_t *nodes = list_ok(st, 0, &n);
+    assert_int_equal(n, 1);
+    sk_nodes_free(nodes, n);
+    if (store_is_pg(st)) {
+        sk_run_t *runs = NULL;
+        assert_int_equal(st->ops->run_dispatch(st, id, NULL, "{}", &err), SK_ESTORE);
+        assert_non_null(strstr(err.msg, "injected fault"));
+        assert_int_equal(st->ops->runs_claim(st, "n1", "", 1, 10, &runs, &n, &err), SK_ESTORE);
+        assert_non_null(strstr(err.msg, "injected fault"));
+        assert_int_equal(st->ops->run_attach(st, id, "n1", 1, NULL, &err), SK_ESTORE);
+        assert_int_equal(st->ops->run_cancel(st, id, "x", &err), SK_ESTORE);
+        assert_int_equal(st->ops->run_settle(st, id, &err), SK_ESTORE);
+        assert_non_null(strstr(err.msg, "injected fault"));
+        assert_int_equal(st->ops->runs_unsettled(st, &runs, &n, NULL), 0);
+        assert_int_equal(n, 0);
+    }
+    assert_no_tx(st);
+    sk_run_t got;
+    assert_int_equal(sk_store_run_get(st, id, &got, NULL), 0);
+    assert_false(got.dispatched);
+    assert_null(got.cancel);
+    sk_run_release(&got);
+    sk_store_close(st);
+}
+
+/* SQLite has one node: the operations only a cluster needs say so. */
+static void test_sqlite_cluster_unsupported(void **state)
+{
+    fixture_t *fx = *state;
+    sk_store_t *st = open_ok(fx->db);
+    sk_run_t r = mkrun("s", SK_TRIG_MANUAL, 1);
+    int64_t id = insert_ok(st, &r);
+    sk_run_t *runs = NULL;
+    size_t n = 0;
+    sk_err_t err[7];
+    int rc[7] = {
+        st->ops->run_dispatch(st, id, NULL, "{}", &err[0]),
+        st->ops->runs_claim(st, "n1", "", 5, 10, &runs, &n, &err[1]),
+        st->ops->run_attach(st, id, "n1", 1, NULL, &err[2]),
+        st->ops->run_cancel(st, id, "x", &err[3]),
+        st->ops->runs_of_node(st, "n1", &runs, &n, &err[4]),
+        st->ops->runs_unsettled(st, &runs, &n, &err[5]),
+        st->ops->run_settle(st, id, &err[6]),
+    };
+    for (size_t i = 0; i < SK_ARRAY_LEN(rc); i++) {
+        if (rc[i] != -ENOTSUP || !strstr(err[i].msg, "clusters need PostgreSQL") ||
+            !strstr(err[i].msg, fx->db))
+            fail_msg("op %zu: %d \"%s\"", i, rc[i], err[i].msg);
+    }
+    assert_null(runs);
+    sk_run_t got;
+    assert_int_equal(sk_store_run_get(st, id, &got, NULL), 0);
+    assert_int_equal(got.status, SK_RUN_QUEUED);
+    assert_false(got.dispatched);
+    sk_run_release(&got);
+    sk_store_close(st);
+}
+
+/* ---- PostgreSQL only: clusters ---- */
+
+/* A queued run of job handed to the cluster. */
+static int64_t dispatched_run(sk_store_t *st, const char *job, int64_t at, const char *pin,
+                              const char *spec)
+{
+    sk_run_t r = mkrun(job, SK_TRIG_MANUAL, at);
+    int64_t id = insert_ok(st, &r);
+    sk_err_t err;
+    sk_err_clear(&err);
+    int rc = st->ops->run_dispatch(st, id, pin, spec, &err);
+    if (rc != 0)
+        fail_msg("dispatch %" PRId64 ": %d %s", id, rc, err.msg);
+    return id;
+}
+
+/* runs are want (ends with 0), in that order. */
+static void assert_run_ids(const char *name, const sk_run_t *runs, size_t n, const int64_t *want)
+{
+    size_t want_n = 0;
+    while (want[want_n])
+        want_n++;
+    if (n != want_n)
+        fail_msg("%s: %zu rows, want %zu", name, n, want_n);
+    if (n == 0 && runs)
+        fail_msg("%s: no rows, but not NULL", name);
+    for (size_t k = 0; k < n; k++)
+        if (runs[k].id != want[k])
+            fail_msg("%s: row %zu is run %" PRId64 ", want %" PRId64, name, k, runs[k].id, want[k]);
+}
+
+/* runs_claim returns want (ends with 0), each now running on node since now. */
+static void assert_claim(sk_store_t *st, const char *name, const char *node, const char *labels,
+                         size_t max, int64_t now, const int64_t *want)
+{
+    sk_run_t *runs = NULL;
+    size_t n = 0;
+    sk_err_t err;
+    sk_err_clear(&err);
+    int rc = st->ops->runs_claim(st, node, labels, max, now, &runs, &n, &err);
+    if (rc != 0)
+        fail_msg("%s: %d %s", name, rc, err.msg);
+    assert_run_ids(name, runs, n, want);
+    for (size_t k = 0; k < n; k++) {
+        assert_int_equal(runs[k].status, SK_RUN_RUNNING);
+        assert_string_equal(runs[k].node, node);
+        assert_int_equal(runs[k].started_at, now);
+        assert_true(runs[k].dispatched);
+        assert_false(runs[k].settled);
+    }
+    sk_runs_free(runs, n);
+}
+
+static void assert_of_node(sk_store_t *st, const char *node, const int64_t *want)
+{
+    sk_run_t *runs = NULL;
+    size_t n = 0;
+    assert_int_equal(st->ops->runs_of_node(st, node, &runs, &n, NULL), 0);
+    assert_run_ids(node, runs, n, want);
+    sk_runs_free(runs, n);
+}
+
+static void assert_unsettled(sk_store_t *st, const int64_t *want)
+{
+    sk_run_t *runs = NULL;
+    size_t n = 0;
+    assert_int_equal(st->ops->runs_unsettled(st, &runs, &n, NULL), 0);
+    assert_run_ids("unsettled", runs, n, want);
+    sk_runs_free(runs, n);
+}
+
+/* The leader dispatches, nodes claim what their labels allow, oldest
+ * first, never before a run's time, at most max. */
+static void test_pg_dispatch_claim(void **state)
+{
+    fixture_t *fx = *state;
+    sk_store_t *st = open_ok(fx->db);
+    sk_err_t err;
+    const int64_t now = 1000000;
+    int64_t free1 = dispatched_run(st, "c", 1000, NULL, "{\"n\": 1}");
+    int64_t gpu = dispatched_run(st, "c", 2000, "gpu", "{\"n\": 2}");
+    int64_t both = dispatched_run(st, "c", 3000, "gpu,ssd", "{\"n\": 3}");
+    sk_run_t r = mkrun("c", SK_TRIG_RETRY, 4000);
+    r.queued_at = now + 60000; /* a retry not before a minute from now */
+    int64_t later = insert_ok(st, &r);
+    assert_int_equal(st->ops->run_dispatch(st, later, NULL, NULL, NULL), 0);
+    r = mkrun("c", SK_TRIG_MANUAL, 5000);
+    int64_t local = insert_ok(st, &r); /* never dispatched */
+    int64_t free2 = dispatched_run(st, "c", 6000, "", "{\"n\": 6}");
+
+    sk_run_t got;
+    assert_int_equal(sk_store_run_get(st, gpu, &got, NULL), 0);
+    assert_int_equal(got.status, SK_RUN_QUEUED);
+    assert_true(got.dispatched);
+    assert_false(got.settled);
+    assert_string_equal(got.spec, "{\"n\": 2}");
+    assert_null(got.node);
+    sk_run_release(&got);
+    assert_int_equal(pg_int(fx->db, "SELECT count(*) FROM runs WHERE pin = 'gpu,ssd'"), 1);
+    /* Only queued runs are dispatched. */
+    int64_t done = finished_run(st, "c", 7000, 7100, NULL);
+    assert_int_equal(st->ops->run_dispatch(st, done, NULL, "{}", &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "not queued"));
+    assert_int_equal(st->ops->run_dispatch(st, 999999, NULL, "{}", &err), SK_ENOTFOUND);
+    /* Dispatching again takes back a settle. */
+    assert_int_equal(st->ops->run_settle(st, free2, NULL), 0);
+    assert_int_equal(sk_store_run_get(st, free2, &got, NULL), 0);
+    assert_true(got.settled);
+    sk_run_release(&got);
+    assert_int_equal(st->ops->run_dispatch(st, free2, "", "{\"n\": 6}", NULL), 0);
+    assert_int_equal(sk_store_run_get(st, free2, &got, NULL), 0);
+    assert_false(got.settled);
+    sk_run_release(&got);
+
+    assert_claim(st, "max 0", "n1", "", 0, now, (const int64_t[]){0});
+    assert_claim(st, "one", "n1", "", 1, now, (const int64_t[]){free1, 0});
+    assert_claim(st, "unpinned", "n1", "", 10, now, (const int64_t[]){free2, 0});
+    assert_claim(st, "lacks gpu", "n2", "ssd", 10, now, (const int64_t[]){0});
+    assert_claim(st, "gpu, not ssd", "n2", "gpu", 10, now, (const int64_t[]){gpu, 0});
+    assert_claim(st, "every label", "n3", "arm,ssd,gpu", 10, now, (const int64_t[]){both, 0});
+    assert_claim(st, "not yet", "n3", "", 10, now, (const int64_t[]){0});
+    assert_claim(st, "its time", "n3", "", 10, now + 60000, (const int64_t[]){later, 0});
+    assert_int_equal(sk_store_run_get(st, local, &got, NULL), 0);
+    assert_int_equal(got.status, SK_RUN_QUEUED);
+    assert_null(got.node);
+    sk_run_release(&got);
+    assert_int_equal(sk_store_run_get(st, both, &got, NULL), 0);
+    assert_string_equal(got.spec, "{\"n\": 3}");
+    assert_string_equal(got.node, "n3");
+    sk_run_release(&got);
+
+    assert_of_node(st, "n1", (const int64_t[]){free1, free2, 0});
+    assert_of_node(st, "n2", (const int64_t[]){gpu, 0});
+    assert_of_node(st, "nobody", (const int64_t[]){0});
+    assert_of_node(st, "\xff", (const int64_t[]){0});
+    /* nodes_list counts what each holds. */
+    sk_node_t n1 = mknode("n1", "", 1), n2 = mknode("n2", "gpu", 2);
+    beat_ok(st, &n1);
+    beat_ok(st, &n2);
+    size_t n;
+    sk_node_t *nodes = list_ok(st, 0, &n);
+    assert_int_equal(n, 2);
+    assert_int_equal(nodes[0].running, 2);
+    assert_int_equal(nodes[1].running, 1);
+    sk_nodes_free(nodes, n);
+
+    /* max is respected, oldest first. */
+    int64_t ids[5];
+    for (int i = 0; i < 5; i++)
+        ids[i] = dispatched_run(st, "m", 10000 + i, NULL, NULL);
+    assert_claim(st, "max 2", "n4", "", 2, now, (const int64_t[]){ids[0], ids[1], 0});
+    assert_claim(st, "the rest", "n4", "", 10, now, (const int64_t[]){ids[2], ids[3], ids[4], 0});
+    assert_claim(st, "none left", "n4", "", 10, now, (const int64_t[]){0});
+
+    sk_run_t *runs = NULL;
+    assert_int_equal(st->ops->runs_claim(st, NULL, "", 1, now, &runs, &n, &err), -EINVAL);
+    assert_int_equal(st->ops->runs_claim(st, "", "", 1, now, &runs, &n, &err), -EINVAL);
+    sk_store_close(st);
+}
+
+typedef struct {
+    sk_store_t *st;
+    char node[16];
+    pthread_barrier_t *start;
+    int64_t *ids;
+    size_t n, cap;
+    int rc;
+    bool wrong_node;
+    char msg[512];
+} claimer_t;
+
+static void *claimer(void *arg)
+{
+    claimer_t *c = arg;
+    pthread_barrier_wait(c->start);
+    for (;;) {
+        sk_run_t *runs = NULL;
+        size_t n = 0;
+        sk_err_t err;
+        sk_err_clear(&err);
+        c->rc = c->st->ops->runs_claim(c->st, c->node, "", 7, 1000000, &runs, &n, &err);
+        if (c->rc != 0) {
+            sk_strlcpy(c->msg, err.msg, sizeof(c->msg));
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (c->n == c->cap) {
+                c->cap = c->cap ? c->cap * 2 : 64;
+                c->ids = sk_xrealloc(c->ids, c->cap * sizeof(*c->ids));
+            }
+            c->ids[c->n++] = runs[i].id;
+            if (!sk_streq(runs[i].node, c->node))
+                c->wrong_node = true;
+        }
+        sk_runs_free(runs, n);
+        if (n == 0)
+            break;
+    }
+    return NULL;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Nodes claiming at once never get the same run, and together get all. */
+static void test_pg_claim_concurrent(void **state)
+{
+    fixture_t *fx = *state;
+    enum { NODES = 4, RUNS = 400 };
+    sk_store_t *st = open_ok(fx->db);
+    int64_t first = 0;
+    assert_int_equal(sk_store_begin(st, NULL), 0);
+    for (int i = 0; i < RUNS; i++) {
+        int64_t id = dispatched_run(st, "p", 1000 + i, NULL, "{}");
+        if (i == 0)
+            first = id;
+    }
+    assert_int_equal(sk_store_commit(st, NULL), 0);
+    pthread_barrier_t start;
+    assert_int_equal(pthread_barrier_init(&start, NULL, NODES), 0);
+    pthread_t t[NODES];
+    claimer_t c[NODES];
+    for (int i = 0; i < NODES; i++) {
+        c[i] = (claimer_t){.st = open_ok(fx->db), .start = &start};
+        sk_snprintf(c[i].node, sizeof(c[i].node), "n%d", i);
+        assert_int_equal(pthread_create(&t[i], NULL, claimer, &c[i]), 0);
+    }
+    for (int i = 0; i < NODES; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    pthread_barrier_destroy(&start);
+    int64_t *all = sk_xmalloc(RUNS * NODES * sizeof(*all));
+    size_t total = 0;
+    for (int i = 0; i < NODES; i++) {
+        if (c[i].rc != 0)
+            fail_msg("node %d: %d %s", i, c[i].rc, c[i].msg);
+        assert_false(c[i].wrong_node);
+        for (size_t k = 0; k < c[i].n && total < RUNS * NODES; k++)
+            all[total++] = c[i].ids[k];
+        free(c[i].ids);
+        sk_store_close(c[i].st);
+    }
+    assert_int_equal(total, RUNS);
+    qsort(all, total, sizeof(*all), cmp_id);
+    for (size_t k = 0; k < total; k++)
+        assert_int_equal(all[k], first + (int64_t)k); /* each once */
+    free(all);
+    assert_int_equal(pg_int(fx->db, "SELECT count(*) FROM runs WHERE status = 'running' AND node "
+                                    "LIKE 'n_'"),
+                     RUNS);
+    sk_store_close(st);
+}
+
+/* A claim inside a batch goes with it; a row one node holds in its open
+ * transaction is skipped by another, which does not wait for it. */
+static void test_pg_claim_in_batch(void **state)
+{
+    fixture_t *fx = *state;
+    sk_store_t *a = open_ok(fx->db);
+    sk_store_t *b = open_ok(fx->db);
+    int64_t x = dispatched_run(a, "b", 1000, NULL, "{}");
+    assert_int_equal(sk_store_begin(a, NULL), 0);
+    assert_claim(a, "in a batch", "na", "", 5, 5000, (const int64_t[]){x, 0});
+    assert_int_equal(sk_store_rollback(a, NULL), 0);
+    sk_run_t got;
+    assert_int_equal(sk_store_run_get(a, x, &got, NULL), 0);
+    assert_int_equal(got.status, SK_RUN_QUEUED);
+    assert_null(got.node);
+    assert_int_equal(got.started_at, 0);
+    sk_run_release(&got);
+
+    int64_t y = dispatched_run(a, "b", 2000, NULL, "{}");
+    assert_int_equal(sk_store_begin(a, NULL), 0);
+    assert_claim(a, "a takes one", "na", "", 1, 5000, (const int64_t[]){x, 0});
+    /* b skips x (a holds it, uncommitted) at once, and takes y. */
+    assert_claim(b, "b skips", "nb", "", 5, 5000, (const int64_t[]){y, 0});
+    assert_int_equal(a->ops->run_attach(a, x, "na", 4242, "x.log", NULL), 0);
+    assert_int_equal(sk_store_commit(a, NULL), 0);
+    assert_claim(b, "nothing left", "nb", "", 5, 5000, (const int64_t[]){0});
+    assert_int_equal(sk_store_run_get(b, x, &got, NULL), 0);
+    assert_string_equal(got.node, "na");
+    assert_int_equal(got.pid, 4242);
+    sk_run_release(&got);
+    sk_store_close(a);
+    sk_store_close(b);
+}
+
+/* A claimed run's life: attach by its holder only, a stop asked for, the
+ * leader ending it for a dead node, settling. */
+static void test_pg_attach_cancel_settle(void **state)
+{
+    fixture_t *fx = *state;
+    sk_store_t *st = open_ok(fx->db);
+    sk_err_t err;
+    int64_t a = dispatched_run(st, "w", 1000, NULL, "{\"cmd\": \"a\"}");
+    int64_t b = dispatched_run(st, "w", 2000, NULL, "{\"cmd\": \"b\"}");
+    int64_t c = dispatched_run(st, "w", 3000, NULL, NULL);
+    /* A stop asked for before the claim reaches the claimer. */
+    assert_int_equal(st->ops->run_cancel(st, c, "cancelled before it started", NULL), 0);
+    sk_run_t *runs = NULL;
+    size_t n = 0;
+    assert_int_equal(st->ops->runs_claim(st, "n1", "", 10, 5000, &runs, &n, NULL), 0);
+    assert_run_ids("claim", runs, n, (const int64_t[]){a, b, c, 0});
+    assert_null(runs[0].cancel);
+    assert_string_equal(runs[0].spec, "{\"cmd\": \"a\"}");
+    assert_null(runs[2].spec);
+    assert_string_equal(runs[2].cancel, "cancelled before it started");
+    assert_int_equal(runs[0].pid, 0);
+    assert_null(runs[0].log_path);
+    sk_runs_free(runs, n);
+
+    /* Only the node holding it attaches. */
+    assert_int_equal(st->ops->run_attach(st, a, "n2", 77, "x.log", &err), -EALREADY);
+    assert_int_equal(st->ops->run_attach(st, a, "n1", 4242, "logs/w/a.log", NULL), 0);
+    sk_run_t got;
+    assert_int_equal(sk_store_run_get(st, a, &got, NULL), 0);
+    assert_int_equal(got.pid, 4242);
+    assert_string_equal(got.log_path, "logs/w/a.log");
+    assert_int_equal(got.status, SK_RUN_RUNNING);
+    assert_int_equal(got.started_at, 5000);
+    sk_run_release(&got);
+    assert_int_equal(st->ops->run_attach(st, 999999, "n1", 1, NULL, &err), SK_ENOTFOUND);
+    assert_int_equal(st->ops->run_attach(st, a, NULL, 1, NULL, &err), -EINVAL);
+
+    /* A stop: the holder sees it in its runs. */
+    assert_int_equal(st->ops->run_cancel(st, a, "stopped by alice", NULL), 0);
+    assert_int_equal(st->ops->runs_of_node(st, "n1", &runs, &n, NULL), 0);
+    assert_run_ids("n1", runs, n, (const int64_t[]){a, b, c, 0});
+    assert_string_equal(runs[0].cancel, "stopped by alice");
+    assert_null(runs[1].cancel);
+    sk_runs_free(runs, n);
+
+    /* The leader counts n1 dead and ends b: n1's late attach is refused,
+     * and changes nothing. */
+    assert_int_equal(
+        sk_store_run_finish(st, b, SK_RUN_INTERRUPTED, 6000, -1, 0, "node n1 went silent", NULL),
+        0);
+    assert_int_equal(st->ops->run_attach(st, b, "n1", 99, "late.log", &err), -EALREADY);
+    assert_non_null(strstr(err.msg, "interrupted"));
+    assert_int_equal(sk_store_run_get(st, b, &got, NULL), 0);
+    assert_int_equal(got.pid, 0);
+    assert_null(got.log_path);
+    assert_string_equal(got.reason, "node n1 went silent");
+    sk_run_release(&got);
+    assert_int_equal(sk_store_run_finish(st, b, SK_RUN_FAILED, 6500, 1, 0, NULL, &err), -EALREADY);
+    assert_int_equal(st->ops->run_cancel(st, b, "too late", &err), -EALREADY);
+    assert_int_equal(st->ops->run_cancel(st, 999999, "x", &err), SK_ENOTFOUND);
+    assert_int_equal(st->ops->run_cancel(st, a, NULL, &err), -EINVAL);
+    /* The holder ends a, as any running run ends. */
+    assert_int_equal(sk_store_run_finish(st, a, SK_RUN_KILLED, 7000, -1, 15, NULL, NULL), 0);
+    assert_of_node(st, "n1", (const int64_t[]){c, 0});
+
+    /* Unsettled: everything dispatched and not taken back, any status. */
+    sk_run_t r = mkrun("w", SK_TRIG_MANUAL, 8000);
+    insert_ok(st, &r); /* not dispatched */
+    assert_unsettled(st, (const int64_t[]){a, b, c, 0});
+    assert_int_equal(st->ops->run_settle(st, a, NULL), 0);
+    assert_int_equal(st->ops->run_settle(st, b, NULL), 0);
+    assert_int_equal(st->ops->run_settle(st, b, &err), -EALREADY); /* once only */
+    assert_int_equal(st->ops->run_settle(st, 999999, &err), SK_ENOTFOUND);
+    assert_unsettled(st, (const int64_t[]){c, 0});
+
+    /* Every cluster field round-trips. */
+    assert_int_equal(sk_store_run_get(st, a, &got, NULL), 0);
+    assert_int_equal(got.status, SK_RUN_KILLED);
+    assert_int_equal(got.signal, 15);
+    assert_string_equal(got.node, "n1");
+    assert_string_equal(got.spec, "{\"cmd\": \"a\"}");
+    assert_string_equal(got.cancel, "stopped by alice");
+    assert_true(got.dispatched);
+    assert_true(got.settled);
+    sk_run_release(&got);
+    sk_store_close(st);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define P(f) cmocka_unit_test_setup_teardown(f, pg_setup, pg_teardown)
 
@@ -3228,7 +4138,8 @@ static void test_pg_outputs_any_text(void **state)
         X(test_alerts), X(test_job_state), X(test_prune), X(test_prune_many_and_null_logs),        \
         X(test_prune_workflow), X(test_prune_many_workflows), X(test_batch_1000_inserts),          \
         X(test_close_rolls_back_open_batch), X(test_readonly), X(test_injected_faults),            \
-        X(test_injected_fault_rolls_back_batch), X(test_injected_faults_new_writes)
+        X(test_injected_fault_rolls_back_batch), X(test_injected_faults_new_writes),               \
+        X(test_nodes), X(test_run_cluster_fields), X(test_injected_faults_cluster)
 
 int main(void)
 {
@@ -3240,6 +4151,8 @@ int main(void)
         cmocka_unit_test(test_run_release_zeroed),
         cmocka_unit_test(test_migration_1_frozen),
         cmocka_unit_test(test_pg_migration_1_frozen),
+        cmocka_unit_test(test_migration_2_frozen),
+        cmocka_unit_test(test_pg_migration_2_frozen),
         T(test_open_creates_missing_file),
         T(test_open_empty_file_is_created),
         T(test_open_empty_sqlite_db_is_initialised),
@@ -3251,6 +4164,8 @@ int main(void)
         T(test_newer_schema_refused),
         T(test_migration_from_v1),
         T(test_migration_failure_rolls_back),
+        T(test_migration_from_v2),
+        T(test_sqlite_cluster_unsupported),
         T(test_new_store_file_is_private),
         T(test_fds_close_on_exec),
         T(test_outputs_disk_full),
@@ -3272,6 +4187,11 @@ int main(void)
         P(test_pg_one_leader),
         P(test_pg_text_must_be_utf8),
         P(test_pg_outputs_any_text),
+        P(test_pg_migration_from_v2),
+        P(test_pg_dispatch_claim),
+        P(test_pg_claim_concurrent),
+        P(test_pg_claim_in_batch),
+        P(test_pg_attach_cancel_settle),
         SHARED_TESTS(P),
     };
     int failed = cmocka_run_group_tests_name("store", tests, NULL, NULL);
