@@ -86,7 +86,8 @@ class Node:
         env = dict(os.environ)
         env.pop("SKED_CONFIG", None)
         with open(self.log_path, "a") as log:
-            self.proc = subprocess.Popen([self.sked, "run", "-c", self.config], stdout=log,
+            self.proc = subprocess.Popen([self.sked, "run", "-c", self.config, "--node",
+                                          os.path.basename(self.dir)], stdout=log,
                                          stderr=log, cwd=self.dir, env=env,
                                          start_new_session=True)
 

@@ -8,7 +8,7 @@ static const char usage[] =
     "usage: sked <command> [arguments]\n"
     "\n"
     "commands:\n"
-    "  run      [-c FILE]               run the daemon in the foreground\n"
+    "  run      [-c FILE] [--node NAME] run the daemon in the foreground\n"
     "  validate [-c FILE]               check a configuration file; print every error\n"
     "  list     [-c FILE] [--json]      jobs, triggers, next run, last outcome\n"
     "  next     JOB [-n N]              the next N fire instants of a job\n"
@@ -30,7 +30,8 @@ static const char usage[] =
     "  version                          sked's version\n"
     "\n"
     "Commands that read the configuration take -c FILE; it defaults to $SKED_CONFIG,\n"
-    "then ./sked.yaml.\n";
+    "then ./sked.yaml. With several nodes on one store, a node's name is --node NAME,\n"
+    "else $SKED_NODE, else the host name (up to its first '.').\n";
 
 typedef struct {
     const char *name;

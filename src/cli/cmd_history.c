@@ -29,6 +29,7 @@ static void emit(json_t *arr, const sk_tz_t *tz, const sk_run_t *r, bool json, i
         json_object_set_new(o, "reason", r->reason ? json_string(r->reason) : json_null());
         json_object_set_new(o, "workflow_run",
                             r->parent_id ? json_integer(r->parent_id) : json_null());
+        json_object_set_new(o, "node", r->node ? json_string(r->node) : json_null());
         json_array_append_new(arr, o);
         return;
     }

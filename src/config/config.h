@@ -166,6 +166,10 @@ typedef struct sk_job_cfg {
     sk_when_t after_when; /* default success */
     sk_alert_cfg_t *alert; /* NULL: no alerts */
     int64_t expected_duration_ms; /* 0: none; a run still going after it is "late" */
+    char **nodes;         /* nodes: labels a node must all have to run the job (its steps
+                           * too), NULL-terminated, in file order; NULL when none (any node).
+                           * Each a label (sk_node_name_ok), at most 32, each once */
+    size_t nnodes;
 
     /* A digest of everything that defines the job; equal digests mean an
      * unchanged job across reloads. */
@@ -182,6 +186,23 @@ typedef struct sk_http_cfg {
     char *read_token_file;
 } sk_http_cfg_t;
 
+/* One node of cluster.nodes: (several daemons on one PostgreSQL store). */
+typedef struct sk_node_cfg {
+    char *name;       /* the node's name (sk_node_name_ok); unique */
+    char **labels;    /* NULL-terminated, in file order; NULL when none; at most 32 */
+    size_t nlabels;
+    int max_parallel; /* runs at once on this node, 1-10000; default the top-level max_parallel */
+    char *api;        /* http:// or https:// base URL of its API for other nodes (no trailing
+                       * '/'), or NULL */
+} sk_node_cfg_t;
+
+/* cluster: settings shared by every node of one store (the same sked.yaml everywhere). */
+typedef struct sk_cluster_cfg {
+    int64_t lease_timeout_ms; /* 3s-10m; default 15s */
+    sk_node_cfg_t *nodes;     /* in file order; NULL when none; at most 1000 */
+    size_t nnodes;
+} sk_cluster_cfg_t;
+
 typedef struct sk_config {
     _Atomic int refs; /* API threads hold snapshots too */
     char *path;      /* absolute path of sked.yaml */
@@ -191,6 +212,7 @@ typedef struct sk_config {
     const sk_tz_t *tz;
     int max_parallel;   /* all jobs together; default 16 */
     sk_http_cfg_t http;
+    sk_cluster_cfg_t cluster;
     bool log_json;      /* log_format: json (default text) */
     bool log_syslog;    /* syslog: true */
     sk_job_cfg_t *jobs; /* in file order */
@@ -227,10 +249,13 @@ void sk_errs_print(const sk_errs_t *e, FILE *out);
  * module, run, shell or steps; missing scripts; world-readable or missing
  * env_files and SMTP password_files; a password written in the file; steps'
  * needs (unknown, itself, twice, cycles, shown as "a -> b -> a"); after:
- * (unknown jobs, itself, cycles); alert URLs, addresses and channels; YAML
- * syntax errors, duplicate keys (so duplicate step names); caps on size
- * (1 MiB), depth (64), nodes with aliases expanded (10^6), steps per
- * workflow (1000) and params per job (100).
+ * (unknown jobs, itself, cycles); alert URLs, addresses and channels; node
+ * labels (a job's nodes:, cluster.nodes.NAME.labels: well-formed, each
+ * once, at most 32) and node names; cluster.lease_timeout (3s-10m), a
+ * node's max_parallel (1-10000) and api (an http:// or https:// URL); YAML
+ * syntax errors, duplicate keys (so duplicate step and node names); caps on
+ * size (1 MiB), depth (64), nodes with aliases expanded (10^6), steps per
+ * workflow (1000), params per job (100) and cluster nodes (1000).
  * Errors are sorted by line and column; at most 1000 are kept.
  * Rules where DESIGN is silent: an empty file, or one without jobs, is valid
  * (zero jobs); defaults: may hold any job key but steps and after (they
@@ -241,8 +266,9 @@ void sk_errs_print(const sk_errs_t *e, FILE *out);
  * default alert off; in a step it means the job's); top-level keys starting
  * with "x-" are ignored (a place for YAML anchors); a step with `when:
  * failure` must have needs; a step may not set again a variable of the job's
- * env_file; http, log_format and the job key nodes are accepted and ignored
- * until their features exist.
+ * env_file; a job's nodes: (labels) is a list or one label, and `nodes: []`
+ * means no labels (like null); cluster.nodes.NAME may be null (a node with
+ * every default).
  * Loop thread only (tzc belongs to one thread).
  */
 int sk_config_load(const char *path, sk_tz_cache_t *tzc, sk_config_t **ret, sk_errs_t *errs);
@@ -258,6 +284,25 @@ sk_config_t *sk_config_ref(sk_config_t *c);
 void sk_config_unref(sk_config_t *c);
 /* The job called name, or NULL. */
 const sk_job_cfg_t *sk_config_job(const sk_config_t *c, const char *name);
+/* The node called name under cluster.nodes, or NULL when it is not listed
+ * (such a node has no labels and the top-level max_parallel). Borrows. */
+const sk_node_cfg_t *sk_config_node(const sk_config_t *c, const char *name);
+
+/* Node names and labels: 1-64 of [A-Za-z0-9_.-]. */
+#define SK_NODE_NAME_MAX 64
+bool sk_node_name_ok(const char *s);
+/*
+ * This node's name, into buf (size at least SK_NODE_NAME_MAX + 1): flag
+ * (`sked run --node NAME`) when not NULL, else $SKED_NODE when set and not
+ * empty, else the host name up to its first '.', else "node" when that is
+ * not a valid name. A bad flag or $SKED_NODE is an error (SK_EPARSE, the
+ * message naming --node or SKED_NODE); -ENOSPC when size is too small.
+ * buf is not written on failure. Any thread.
+ */
+int sk_node_name(const char *flag, char *buf, size_t size, sk_err_t *err);
+/* The job's labels joined with ',' ("gpu,big"): new memory (free), or NULL
+ * when the job has none. */
+char *sk_job_pin(const sk_job_cfg_t *job);
 
 /* Sizes: "10MB", "512KiB", "1G", "4096" (bytes). Units, case-insensitive: B;
  * K M G T and KiB MiB GiB TiB (powers of 1024); KB MB GB TB (powers of

@@ -14,6 +14,8 @@
 #define SK_CONFIG_MAX_DEPTH 64            /* nested lists and mappings */
 #define SK_CONFIG_MAX_NODES 1000000       /* nodes, with aliases expanded */
 #define SK_CONFIG_MAX_ERRORS 1000         /* errors kept; the rest are counted */
+#define SK_CONFIG_MAX_LABELS 32           /* labels of a job's nodes: or of one node */
+#define SK_CONFIG_MAX_CLUSTER_NODES 1000  /* entries of cluster.nodes */
 
 /*
  * A pool: every allocation is its own malloc block (so ASan and valgrind see
@@ -173,6 +175,20 @@ long sk_config__shell_syntax_at(const char *s);
  */
 sk_alert_cfg_t *sk_config__alert(sk_config_ctx_t *L, const sk_ynode_t *v, const char *path,
                                  bool quiet);
+/*
+ * Checks a list of node labels, or one label, at v (not NULL, not null),
+ * whose key path is path ("jobs.NAME.nodes"): each well-formed
+ * (sk_node_name_ok), once, at most SK_CONFIG_MAX_LABELS (config_cluster.c).
+ * On success returns true with a NULL-terminated vector in L's pool in *ret
+ * (NULL for an empty list) and its length in *ret_n; on error returns false
+ * and writes neither. quiet: report nothing (a value inherited from
+ * defaults: its errors were reported once, there).
+ */
+bool sk_config__labels(sk_config_ctx_t *L, const sk_ynode_t *v, const char *path, bool quiet,
+                       char ***ret, size_t *ret_n);
+/* Checks the top-level cluster: mapping v (NULL when absent or null) and
+ * fills c->cluster; c->max_parallel must be set already (a node's default). */
+void sk_config__load_cluster(sk_config_ctx_t *L, const sk_ynode_t *v, sk_config_t *c);
 /* Checks defaults: and jobs: of root and fills c->jobs (config_job.c). */
 void sk_config__load_jobs(sk_config_ctx_t *L, const sk_ynode_t *root, sk_config_t *c);
 

@@ -36,8 +36,8 @@
 /*
  * The job keys, with where each may be written. A step takes the keys of a
  * body and of how it runs, plus needs and when; steps and after belong to
- * one job, never to defaults. nodes belongs to a feature still to come
- * (several nodes): accepted (any value) and ignored for now.
+ * one job, never to defaults. nodes (labels a node must have to run the
+ * job) is the job's, so its steps run where it does.
  */
 #define JOB_KEYS(X)                                                                                \
     X(K_SCHEDULE, "schedule", F_JD)                                                                \
@@ -1616,6 +1616,12 @@ static bool build_job(jctx_t *j, const sk_ynode_t *keynode, const sk_ynode_t *ma
         not_applicable(j, K_MAX_PARALLEL, "only applies to workflows (jobs with steps:)");
     if (j->e[K_EXPECTED_DURATION].val)
         duration(j, K_EXPECTED_DURATION, &J->expected_duration_ms);
+    if (j->e[K_NODES].val) {
+        char path[300];
+        sk_snprintf(path, sizeof(path), "%s.nodes", j->e[K_NODES].def ? "defaults" : j->prefix);
+        sk_config__labels(L, j->e[K_NODES].val, path, j->e[K_NODES].def && !j->defaults_pass,
+                          &J->nodes, &J->nnodes);
+    }
 
     /* What it tells, takes and follows. */
     if (j->e[K_ALERT].val)
@@ -1795,6 +1801,7 @@ static void digest_job(sk_job_cfg_t *J)
     fnv_i64(&f, J->after_when);
     fnv_alert(&f, J->alert);
     fnv_i64(&f, J->expected_duration_ms);
+    fnv_strv(&f, J->nodes);
     J->digest = f.h;
 }
 

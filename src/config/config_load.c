@@ -1,11 +1,12 @@
 /*
  * sked.yaml to a validated, immutable snapshot (DESIGN section 3): reads the
  * file, has config_yaml.c build the node tree, checks the top-level keys,
- * has config_job.c check the jobs, and builds sk_config_t in one pool, so a
- * failed load frees everything at once and a good one is freed when its last
- * reference goes. Exports sk_config_load, sk_config_load_text, the
- * ref/unref/lookup functions, the enum names and the helpers the job part
- * shares (located errors, "did you mean", paths).
+ * has config_job.c check the jobs and config_cluster.c the cluster: mapping,
+ * and builds sk_config_t in one pool, so a failed load frees everything at
+ * once and a good one is freed when its last reference goes. Exports
+ * sk_config_load, sk_config_load_text, the ref/unref/lookup functions, the
+ * enum names and the helpers the job part shares (located errors, "did you
+ * mean", paths).
  */
 #include "config_int.h"
 
@@ -68,8 +69,8 @@ const char *sk_alert_event_str(unsigned event)
  * with *aliases.
  */
 static const char *const top_keys[] = {
-    "timezone", "state_dir",  "store",  "defaults", "max_parallel",
-    "jobs",     "http",       "log_format", "syslog",
+    "timezone", "state_dir", "store",      "defaults", "max_parallel",
+    "jobs",     "http",      "log_format", "syslog",   "cluster",
 };
 
 static const char *const http_keys[] = {"listen", "admin_token_file", "read_token_file"};
@@ -328,9 +329,14 @@ static void load_top(sk_config_ctx_t *L, const sk_ynode_t *root, sk_config_t *c)
         if (known || strncmp(k->text, "x-", 2) == 0)
             continue;
         bool job_key = sk_config__is_job_key(k->text);
-        sk_config__unknown_key(
-            L, k, k->text, top_keys, SK_ARRAY_LEN(top_keys),
-            job_key ? " at the top level (job settings go under jobs.NAME or defaults)" : NULL);
+        const char *extra =
+            strcmp(k->text, "nodes") == 0
+                ? " at the top level (the nodes of a cluster go under cluster.nodes; a job's "
+                  "labels under jobs.NAME.nodes or defaults)"
+            : strcmp(k->text, "lease_timeout") == 0 ? " at the top level (it goes under cluster:)"
+            : job_key ? " at the top level (job settings go under jobs.NAME or defaults)"
+                      : NULL;
+        sk_config__unknown_key(L, k, k->text, top_keys, SK_ARRAY_LEN(top_keys), extra);
     }
 
     c->tz = NULL;
@@ -409,6 +415,8 @@ static void load_top(sk_config_ctx_t *L, const sk_ynode_t *root, sk_config_t *c)
     }
     if ((v = sk_config__map_get(root, "http")))
         load_http(L, v, &c->http);
+    /* After max_parallel: it is each node's default. */
+    sk_config__load_cluster(L, sk_config__map_get(root, "cluster"), c);
 }
 
 /* The absolute, lexically clean form of path. */

@@ -244,6 +244,41 @@ static bool same_text(const char *a, const char *b)
     return a == b || (a && b && strcmp(a, b) == 0);
 }
 
+/* This node's labels, limit and address from the configuration. */
+static void node_settings(sk_daemon_t *d)
+{
+    const sk_config_t *c = d->config;
+    const sk_node_cfg_t *n = sk_config_node(c, d->node_name);
+    sk_buf_t b = {0};
+    sk_buf_adds(&b, "");
+    for (size_t i = 0; n && i < n->nlabels; i++) {
+        if (i)
+            sk_buf_adds(&b, ",");
+        sk_buf_adds(&b, n->labels[i]);
+    }
+    free(d->node_labels);
+    d->node_labels = sk_buf_take(&b, NULL);
+    d->node_max = n && n->max_parallel > 0 ? n->max_parallel : c->max_parallel;
+    d->lease_ms = c->cluster.lease_timeout_ms > 0 ? c->cluster.lease_timeout_ms : 15000;
+    free(d->node_api);
+    d->node_api = NULL;
+    if (n && n->api) {
+        d->node_api = sk_xstrdup(n->api);
+    } else if (c->http.listen) {
+        char host[256], url[512];
+        const char *h = c->http.host;
+        if (strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0) {
+            if (gethostname(host, sizeof(host)) != 0)
+                sk_strlcpy(host, "localhost", sizeof(host));
+            host[sizeof(host) - 1] = '\0';
+            h = host;
+        }
+        sk_snprintf(url, sizeof(url), strchr(h, ':') ? "http://[%s]:%d" : "http://%s:%d", h,
+                    c->http.port);
+        d->node_api = sk_xstrdup(url);
+    }
+}
+
 int sk_daemon__reload(sk_daemon_t *d, const char *why, char *msg, size_t size)
 {
     sk_config_t *nc = NULL;
@@ -345,6 +380,7 @@ int sk_daemon__reload(sk_daemon_t *d, const char *why, char *msg, size_t size)
         r->cfg = r->job->cfg;
     }
     sk_config_unref(old);
+    node_settings(d);
     sk_log(SK_LOG_INFO,
            "event=reloaded trigger=%s jobs=%zu added=%zu changed=%zu removed=%zu unchanged=%zu",
            why, nc->njobs, added, changed, removed, kept);
@@ -460,8 +496,9 @@ static void on_close_free(uv_handle_t *h)
 
 void sk_daemon__maybe_exit(sk_daemon_t *d)
 {
-    if (!d->stopping || d->nrunning > 0 || d->finished || d->closed)
+    if (!d->stopping || d->nrunning > 0 || d->finished || d->closed || d->work)
         return;
+    sk_daemon__work_close(d);
     /* Deliveries in flight end on their own (bounded by their timeout). */
     sk_daemon__alerts_stop(d);
     if (d->alerts_in_flight > 0)
@@ -558,6 +595,18 @@ static void promote(sk_daemon_t *d)
 static void demote(sk_daemon_t *d)
 {
     d->leading = false;
+    if (d->cluster) {
+        /* The runs this node dispatched go on on their nodes (this one's
+         * too): the next leader takes them up from the store. */
+        sk_log(SK_LOG_WARN, "event=lost_leadership msg=\"another node may fire now; this node "
+                            "stops firing and goes on as a standby\"");
+        sk_daemon__release(d);
+        int64_t now = sk_now_ms();
+        for (size_t i = 0; i < d->njobs; i++)
+            sk_daemon__schedule_job(d, d->jobs[i], now);
+        sk_daemon__arm(d);
+        return;
+    }
     sk_log(SK_LOG_ERROR, "event=lost_leadership running=%d msg=\"another node may fire now; "
                          "stopping this node's runs and exiting (75) to restart as a standby\"",
            d->nrunning);
@@ -573,11 +622,14 @@ static void on_lead_timer(uv_timer_t *t)
     sk_daemon_t *d = t->data;
     if (d->stopping)
         return;
+    sk_daemon__work_beat(d);
     bool lead = check_leader(d);
     if (lead && !d->leading)
         promote(d);
     else if (!lead && d->leading)
         demote(d);
+    if (d->leading && d->cluster)
+        sk_daemon__sweep_dead(d);
 }
 
 static void count_store_error(void *data)
@@ -585,7 +637,7 @@ static void count_store_error(void *data)
     sk_metrics_store_error(data);
 }
 
-int sk_daemon_main(const char *config_path)
+int sk_daemon_main(const char *config_path, const char *node_flag)
 {
     sk_daemon_t dd, *d = &dd;
     sk_errs_t errs;
@@ -634,6 +686,16 @@ int sk_daemon_main(const char *config_path)
         goto out;
     }
 
+    d->cluster = strcmp(d->store->ops->name, "sqlite") != 0;
+    {
+        char name[128];
+        if (sk_node_name(node_flag, name, sizeof(name), &err) < 0) {
+            fprintf(stderr, "sked: run: %s\n", err.msg);
+            goto out;
+        }
+        d->node_name = sk_xstrdup(name);
+    }
+    node_settings(d);
     d->metrics = sk_metrics_new(SK_VERSION, sk_now_ms());
     d->store->on_error = count_store_error;
     d->store->on_error_data = d->metrics;
@@ -657,7 +719,12 @@ int sk_daemon_main(const char *config_path)
     for (size_t i = 0; i < d->config->njobs; i++)
         add_job(d, &d->config->jobs[i], now, false);
     save_new_jobs(d);
-    /* Several nodes on one PostgreSQL store: only the leader fires. */
+    /* Several nodes on one PostgreSQL store: only the leader fires; every
+     * node runs what the leader dispatches. */
+    if (d->cluster) {
+        sk_daemon__work_beat(d);
+        sk_daemon__work_recover(d);
+    }
     d->leading = check_leader(d);
     if (!d->leading)
         sk_log(SK_LOG_INFO, "event=standby msg=\"another node leads this store; this one takes "
@@ -675,6 +742,7 @@ int sk_daemon_main(const char *config_path)
         uv_timer_start(&d->lead_timer, on_lead_timer, LEAD_CHECK_MS, LEAD_CHECK_MS);
     }
 
+    sk_daemon__work_start(d);
     d->started_at = sk_now_ms();
     if (sk_daemon__api_start(d, &err) < 0) {
         /* Without its socket the daemon could not be told anything: refuse. */
@@ -732,6 +800,10 @@ out:
         close(d->clock_fd);
     if (d->tick_fd >= 0)
         close(d->tick_fd);
+    sk_daemon__work_close(d);
+    free(d->node_name);
+    free(d->node_labels);
+    free(d->node_api);
     free(d->config_path);
     free(d->state_dir);
     free(d->sock_path);

@@ -242,11 +242,14 @@ static void act(sk_daemon_t *d, intents_t *v, int64_t now)
         }
         if (j->cfg->overlap == SK_OVERLAP_REPLACE && j->active > 0) {
             for (sk_runrt_t *r = d->running; r; r = r->next) {
-                if (r->job == j && r->proc && !r->replaced) {
+                if (r->job == j && (r->proc || r->remote) && !r->replaced) {
                     r->replaced = true;
                     sk_log(SK_LOG_INFO, "event=replacing job=%s run=%" PRId64 " by=%" PRId64,
                            j->name, r->id, it->rec.id);
-                    sk_proc_stop(r->proc);
+                    if (r->remote)
+                        sk_daemon__cancel_remote(d, r, "replaced by a newer run");
+                    else
+                        sk_proc_stop(r->proc);
                 }
             }
         }

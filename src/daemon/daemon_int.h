@@ -20,6 +20,7 @@ typedef struct sk_jobrt sk_jobrt_t;
 typedef struct sk_runrt sk_runrt_t;
 typedef struct sk_wfrt sk_wfrt_t;
 typedef struct sk_alertjob sk_alertjob_t;
+typedef struct sk_work sk_work_t;
 struct sk_alert_event;
 
 /* A job's runtime state: survives reloads while the job exists. */
@@ -98,6 +99,13 @@ struct sk_runrt {
     int64_t started_ms;           /* when its process started */
     bool late_alerted;            /* `late` was raised for it */
     int prev_outcome;             /* its job's last outcome before this run's */
+    /* Cluster (PostgreSQL): the leader dispatched it; some node's worker runs
+     * it and records its outcome, which the leader reads back (settle). */
+    bool remote;
+    bool remote_started;          /* a node claimed it */
+    sk_run_status_t remote_status; /* when it ended: as the node recorded it */
+    char *remote_reason;
+    bool settled_elsewhere;       /* another leader took in its outcome: nothing follows here */
     sk_runrt_t *next; /* in d->waiting, d->running or d->finished */
 };
 
@@ -150,6 +158,24 @@ struct sk_daemon {
     uv_timer_t lead_timer;        /* PostgreSQL: checks the leadership every 2 s */
     bool lead_timer_on;
     int exit_code;                /* of `sked run` after a clean stop: 0, or SK_EXIT_LOST_LEAD */
+
+    /* Several nodes on one PostgreSQL store (docs/ha.md). */
+    bool cluster;     /* the leader dispatches, every node's worker claims and runs */
+    char *node_name;  /* this node's name (--node, SKED_NODE, the host name) */
+    char *node_labels; /* comma-separated, "" none */
+    int node_max;     /* runs this node runs at once */
+    char *node_api;   /* where other nodes reach this node's API, or NULL */
+    int64_t lease_ms; /* a node silent this long counts as dead */
+    sk_work_t *work;  /* the runs this node's worker runs (claimed) */
+    int nwork;        /* of them, with a process */
+    uv_timer_t work_timer; /* claims, cancels, outcome records */
+    bool work_timer_on;
+    int64_t beat_ok_mono; /* last heart-beat that reached the store (monotonic ms) */
+    bool fenced;      /* silent too long: this node's runs were stopped; no claims */
+    bool work_unrecorded; /* outcomes not yet in the store */
+    bool adopted;     /* leading, and took up what the store held (sk_daemon__adopt) */
+    struct sk_wake *wake; /* the watched wake-up socket (daemon_worker.c), or NULL */
+    bool dispatched;  /* runs dispatched in the pump's transaction: wake the nodes */
     bool stopping;
     bool closed; /* handles closed: the loop is ending */
 };
@@ -194,7 +220,43 @@ int sk_daemon__pause(sk_daemon_t *d, sk_jobrt_t *j, bool paused, sk_err_t *err);
 /* Whether pid still runs run id: its environment holds SKED_RUN_ID=id. */
 bool sk_daemon__is_our_process(int pid, int64_t id);
 
+/* daemon_worker.c: every node of a cluster claims dispatched runs and runs them */
+void sk_daemon__work_start(sk_daemon_t *d);
+/* Claims what this node may run now and records ended runs' outcomes. */
+void sk_daemon__work_poll(sk_daemon_t *d);
+/* The same at the next loop turn (after a dispatch). */
+void sk_daemon__work_kick(sk_daemon_t *d);
+/* The daemon stops (hard: SIGKILL now); or the node was silent too long (fence). */
+void sk_daemon__work_stop_all(sk_daemon_t *d, bool hard, const char *why);
+/* Heart-beat (every node, every few seconds): false when it failed. */
+bool sk_daemon__work_beat(sk_daemon_t *d);
+/* At start: this node's runs a previous life left running are ended. */
+void sk_daemon__work_recover(sk_daemon_t *d);
+void sk_daemon__work_close(sk_daemon_t *d);
+/* Leader: hands run r to the cluster instead of starting it here. */
+int sk_daemon__dispatch(sk_daemon_t *d, sk_runrt_t *r, sk_err_t *err);
+/* Leader: takes in what nodes did with the runs it dispatched. */
+void sk_daemon__settle_poll(sk_daemon_t *d);
+/* Leader: ends the runs of nodes that stopped heart-beating. */
+void sk_daemon__sweep_dead(sk_daemon_t *d);
+/* Leader: the dispatched runs the store holds become this leader's (promotion/start). */
+void sk_daemon__adopt(sk_daemon_t *d, int64_t now);
+/* Leader lost the store: forget what it orchestrated (the nodes keep running it). */
+void sk_daemon__release(sk_daemon_t *d);
+/* Leader: asks remote run r's node to stop it, ending it with reason. */
+void sk_daemon__cancel_remote(sk_daemon_t *d, sk_runrt_t *r, const char *reason);
+
+/* daemon_run.c, for the cluster */
+/* A dispatched row (w NULL: a top-level run of j; else step `step` of w)
+ * becomes a remote run of this leader. */
+sk_runrt_t *sk_daemon__run_adopt(sk_daemon_t *d, sk_jobrt_t *j, sk_wfrt_t *w, size_t step,
+                                 const sk_run_t *row);
+/* Remote run r ended as row says (recorded by its node). */
+void sk_daemon__run_remote_ended(sk_daemon_t *d, sk_runrt_t *r, const sk_run_t *row);
+
 /* daemon_wf.c */
+/* key=value lines of a $SKED_OUTPUT file; *ret NULL when it cannot be read. */
+void sk_daemon__read_outputs(const char *path, sk_output_t **ret, size_t *ret_n);
 void sk_params_release(sk_params_t *p);
 /* The job's defaults overridden by `over` (JSON object text or NULL). */
 void sk_params_build(const sk_job_cfg_t *cfg, const char *json, sk_params_t *ret);

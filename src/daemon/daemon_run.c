@@ -66,6 +66,7 @@ void sk_daemon__run_free(sk_runrt_t *r)
     sk_config_unref(r->snap);
     sk_params_release(&r->params);
     free(r->log_path);
+    free(r->remote_reason);
     free(r);
 }
 
@@ -83,6 +84,58 @@ static void unlink_from(sk_runrt_t **list, sk_runrt_t *r)
             return;
         }
     }
+}
+
+/* r, taken off d->waiting, runs somewhere in the cluster now. */
+static void remote_running(sk_daemon_t *d, sk_runrt_t *r)
+{
+    r->remote = true;
+    if (r->wf)
+        r->wf->running++;
+    else
+        r->job->active++;
+    if (!r->started_ms)
+        r->started_ms = sk_now_ms();
+    d->nrunning++;
+    r->next = d->running;
+    d->running = r;
+}
+
+sk_runrt_t *sk_daemon__run_adopt(sk_daemon_t *d, sk_jobrt_t *j, sk_wfrt_t *w, size_t step,
+                                 const sk_run_t *row)
+{
+    sk_runrt_t *r = w ? sk_daemon__step_new(d, w, step, row) : sk_daemon__run_new(d, j, row);
+    unlink_from(&d->waiting, r);
+    if (w)
+        w->queued--;
+    else
+        j->waiting--;
+    r->started_ms = row->started_at;
+    r->remote_started = row->status != SK_RUN_QUEUED;
+    remote_running(d, r);
+    return r;
+}
+
+static void on_exit(sk_proc_t *p, const sk_proc_result_t *res, void *data);
+
+void sk_daemon__run_remote_ended(sk_daemon_t *d, sk_runrt_t *r, const sk_run_t *row)
+{
+    sk_proc_result_t res;
+    memset(&res, 0, sizeof(res));
+    res.end = row->status == SK_RUN_SUCCEEDED || row->status == SK_RUN_FAILED ? SK_PROC_EXITED
+              : row->status == SK_RUN_TIMED_OUT                           ? SK_PROC_TIMED_OUT
+                                                                          : SK_PROC_KILLED;
+    res.exit_code = row->exit_code;
+    res.signal = row->signal;
+    res.started_ms = row->started_at;
+    res.ended_ms = row->ended_at;
+    r->remote_status = row->status;
+    free(r->remote_reason);
+    r->remote_reason = row->reason ? sk_xstrdup(row->reason) : NULL;
+    if (row->log_path && !r->log_path)
+        r->log_path = sk_xstrdup(row->log_path);
+    (void)d;
+    on_exit(NULL, &res, r);
 }
 
 static void on_exit(sk_proc_t *p, const sk_proc_result_t *res, void *data)
@@ -148,6 +201,20 @@ static void start_run(sk_daemon_t *d, sk_runrt_t *r, bool *in_tx)
         r->job->waiting--;
     else
         r->wf->queued--;
+    if (d->cluster) {
+        /* Some node's worker claims it (daemon_worker.c). */
+        if (!*in_tx && d->store->ops->begin(d->store, NULL) == 0)
+            *in_tx = true;
+        if (sk_daemon__dispatch(d, r, &err) < 0) {
+            sk_log(SK_LOG_ERROR, "event=store_error job=%s run=%" PRId64 " msg=\"%s\"",
+                   r->job->name, r->id, err.msg);
+            finish_early(d, r, err.msg);
+            return;
+        }
+        remote_running(d, r);
+        d->dispatched = true;
+        return;
+    }
     if (sk_runner_argv(body, &argv, &err) < 0) {
         sk_log(SK_LOG_ERROR, "event=failed job=%s%s%s run=%" PRId64 " attempt=%d reason=\"%s\"",
                r->job->name, r->step ? " step=" : "", r->step ? r->step->name : "", r->id,
@@ -258,8 +325,13 @@ void sk_daemon__pump(sk_daemon_t *d, int64_t now)
         if (in_tx) {
             sk_err_t err;
             sk_err_clear(&err);
+            if (d->dispatched && d->store->ops->wake_others)
+                d->store->ops->wake_others(d->store, SK_WAKE_DISPATCHED, NULL);
+            d->dispatched = false;
             if (d->store->ops->commit(d->store, &err) < 0)
                 sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\"", err.msg);
+            if (d->cluster)
+                sk_daemon__work_kick(d); /* this node claims its share at once */
         }
         if (started_wf) {
             /* Their first steps are recorded in a transaction of their own, and
@@ -309,6 +381,10 @@ static sk_run_status_t outcome(const sk_runrt_t *r, const char **reason)
 {
     const sk_proc_result_t *res = &r->result;
     *reason = res->reason[0] ? res->reason : NULL;
+    if (r->remote && res->end != SK_PROC_SPAWN_FAILED) {
+        *reason = r->remote_reason;
+        return r->remote_status;
+    }
     switch (res->end) {
     case SK_PROC_EXITED:
         return res->exit_code == 0 ? SK_RUN_SUCCEEDED : SK_RUN_FAILED;
@@ -336,7 +412,12 @@ static bool retryable(const sk_runrt_t *r, sk_run_status_t st)
     if (r->replaced || r->shutdown || r->cancelled || !r->cfg || !r->job->cfg)
         return false; /* a removed job is not retried, a cancelled run neither */
     int retries = r->step ? r->step->retries : r->cfg->retries;
-    return (st == SK_RUN_FAILED || st == SK_RUN_TIMED_OUT || st == SK_RUN_KILLED) &&
+    if (st == SK_RUN_INTERRUPTED && r->remote && r->wf)
+        return true; /* as at a restart: a stop is not the step's failure */
+    /* In a cluster, a run its node could not finish (it died, or stopped)
+     * follows its retry policy: another node may take it. */
+    return (st == SK_RUN_FAILED || st == SK_RUN_TIMED_OUT || st == SK_RUN_KILLED ||
+            (st == SK_RUN_INTERRUPTED && r->remote)) &&
            r->attempt <= retries;
 }
 
@@ -449,10 +530,21 @@ void sk_daemon__on_flush(uv_timer_t *t)
         sk_run_status_t st = outcome(r, &reason);
         if (r->shutdown && d->exit_code == SK_EXIT_LOST_LEAD)
             continue; /* left running: the next leader marks it interrupted and retries it */
+        if (r->remote && d->stopping)
+            continue; /* left unsettled: the next leader takes in its outcome */
         rc = ops->run_finish(d->store, r->id, st, r->result.ended_ms ? r->result.ended_ms : now,
                              r->result.exit_code, r->result.signal, reason, &err);
         if (rc == -EALREADY)
-            rc = 0; /* recorded by an earlier flush whose commit we saw fail */
+            rc = 0; /* recorded by an earlier flush whose commit we saw fail, or remote */
+        if (rc == 0 && r->remote) {
+            rc = ops->run_settle(d->store, r->id, &err);
+            if (rc == -EALREADY) {
+                /* Two leaders for a moment: the other one took it in. */
+                r->settled_elsewhere = true;
+                rc = 0;
+                continue;
+            }
+        }
         if (rc == 0 && r->wf)
             rc = sk_daemon__wf_collect_outputs(d, r, &err);
         if (rc < 0)
@@ -540,6 +632,8 @@ void sk_daemon__on_flush(uv_timer_t *t)
         next = r->next;
         const char *reason;
         sk_run_status_t st = outcome(r, &reason);
+        if (r->settled_elsewhere)
+            continue;
         log_finished(r, st, reason);
         bool retried = false;
         for (size_t i = 0; i < nretry && !retried; i++)
@@ -601,8 +695,57 @@ out:
     free(retries);
 }
 
+/* Cluster: this node stops leading or stops: the runs it dispatched go on
+ * on their nodes, and the next leader takes them up from the store. */
+static void drop_remote(sk_daemon_t *d)
+{
+    for (sk_runrt_t **pp = &d->running; *pp;) {
+        sk_runrt_t *r = *pp;
+        if (!r->remote) {
+            pp = &r->next;
+            continue;
+        }
+        *pp = r->next;
+        if (r->wf)
+            r->wf->running--;
+        else
+            r->job->active--;
+        d->nrunning--;
+        run_free(r);
+    }
+    for (sk_runrt_t **pp = &d->finished; *pp;) {
+        sk_runrt_t *r = *pp;
+        if (!r->remote) {
+            pp = &r->next;
+            continue;
+        }
+        *pp = r->next;
+        run_free(r);
+    }
+}
+
+void sk_daemon__release(sk_daemon_t *d)
+{
+    d->adopted = false;
+    drop_remote(d);
+    for (sk_runrt_t *r = d->waiting, *next; r; r = next) {
+        next = r->next;
+        if (r->wf)
+            r->wf->queued--;
+        else
+            r->job->waiting--;
+        run_free(r);
+    }
+    d->waiting = NULL;
+    sk_daemon__wf_free_all(d);
+}
+
 void sk_daemon__stop_all(sk_daemon_t *d, bool hard)
 {
+    if (d->cluster) {
+        drop_remote(d);
+        sk_daemon__work_stop_all(d, hard, "shutdown");
+    }
     for (sk_runrt_t *r = d->running; r; r = r->next) {
         r->shutdown = true;
         if (!r->proc)
@@ -663,6 +806,8 @@ static void recover_one(sk_daemon_t *d, sk_run_t *run, int64_t now)
     sk_jobrt_t *j = sk_daemon__job(d, run->job);
     if (run->step || run->parent_id)
         return; /* steps are resumed with their workflow run */
+    if (run->dispatched && !run->settled)
+        return; /* in a node's hands: adopted (sk_daemon__adopt) */
     if (j && j->cfg && j->cfg->nsteps > 0) {
         sk_daemon__wf_recover(d, j, run, now);
         return;
@@ -716,6 +861,8 @@ void sk_daemon__recover(sk_daemon_t *d, int64_t now)
     int64_t before = 0;
     sk_err_t err;
     sk_err_clear(&err);
+    if (d->cluster)
+        sk_daemon__adopt(d, now);
     /* Page through every unfinished run, newest first... */
     for (;;) {
         sk_run_filter_t f = {.only_active = true, .limit = SK_STORE_QUERY_MAX,
@@ -774,6 +921,10 @@ int sk_daemon__cancel(sk_daemon_t *d, int64_t id, sk_err_t *err)
         if ((w && r->wf == w) || (!w && r->id == id)) {
             found = true;
             r->cancelled = true;
+            if (r->remote) {
+                sk_log(SK_LOG_INFO, "event=cancelling job=%s run=%" PRId64, r->job->name, r->id);
+                sk_daemon__cancel_remote(d, r, "cancelled");
+            }
             if (r->proc) {
                 sk_log(SK_LOG_INFO, "event=cancelling job=%s run=%" PRId64, r->job->name, r->id);
                 sk_proc_stop(r->proc);

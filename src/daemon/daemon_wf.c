@@ -269,17 +269,16 @@ static bool key_ok(const char *k, size_t n)
     return true;
 }
 
-int sk_daemon__wf_collect_outputs(sk_daemon_t *d, sk_runrt_t *r, sk_err_t *err)
+void sk_daemon__read_outputs(const char *path, sk_output_t **ret, size_t *ret_n)
 {
-    sk_wfrt_t *w = r->wf;
-    char path[4096];
-    out_path(d, w->id, r->step->name, path, sizeof(path));
+    *ret = NULL;
+    *ret_n = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return 0;
+        return;
     char *buf = sk_xmalloc(OUTPUT_MAX + 1);
     ssize_t len = read(fd, buf, OUTPUT_MAX);
-    close(fd); /* removed with its folder when the workflow ends, after commit */
+    close(fd);
     if (len < 0)
         len = 0;
     buf[len] = '\0';
@@ -310,6 +309,26 @@ int sk_daemon__wf_collect_outputs(sk_daemon_t *d, sk_runrt_t *r, sk_err_t *err)
         line = nl ? nl + 1 : NULL;
     }
     free(buf);
+    *ret = o;
+    *ret_n = n;
+}
+
+int sk_daemon__wf_collect_outputs(sk_daemon_t *d, sk_runrt_t *r, sk_err_t *err)
+{
+    sk_wfrt_t *w = r->wf;
+    sk_output_t *o = NULL;
+    size_t n = 0;
+    if (r->remote) {
+        /* The node that ran it recorded them. */
+        keep_outputs(d, w, r->step_idx, r->id, 0);
+        return 0;
+    }
+    char path[4096];
+    out_path(d, w->id, r->step->name, path, sizeof(path));
+    /* The file goes with its folder when the workflow ends, after commit. */
+    sk_daemon__read_outputs(path, &o, &n);
+    if (!o)
+        return 0;
     int rc = 0;
     if (n)
         rc = d->store->ops->outputs_put(d->store, r->id, o, n, err);
@@ -606,6 +625,8 @@ static void end_step_row(sk_daemon_t *d, const sk_run_t *s, int64_t now, const c
         kill(s->pid, SIGKILL);
     }
     d->store->ops->run_finish(d->store, s->id, SK_RUN_INTERRUPTED, now, -1, 0, reason, NULL);
+    if (s->dispatched && !s->settled)
+        d->store->ops->run_settle(d->store, s->id, NULL); /* nothing follows from it */
     sk_log(SK_LOG_WARN, "event=interrupted job=%s step=%s run=%" PRId64 " reason=\"%s\"", s->job,
            s->step ? s->step : "?", s->id, reason);
 }
@@ -653,6 +674,8 @@ void sk_daemon__wf_recover(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *row, i
             latest[i] = &rows[k];
         else if (!sk_run_status_final(rows[k].status))
             end_step_row(d, &rows[k], now, "the step is no longer in the configuration");
+        else if (rows[k].dispatched && !rows[k].settled)
+            ops->run_settle(d->store, rows[k].id, NULL); /* nothing follows from it */
     }
     for (size_t i = 0; i < w->cfg->nsteps; i++) {
         sk_run_t *s = latest[i];
@@ -660,6 +683,13 @@ void sk_daemon__wf_recover(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *row, i
         if (!s)
             continue;
         w->step_attempt[i] = s->attempt;
+        if (d->cluster && s->dispatched && !s->settled) {
+            /* In a node's hands, or ended there and not yet taken in. */
+            sk_runrt_t *r = sk_daemon__run_adopt(d, j, w, i, s);
+            if (sk_run_status_final(s->status))
+                sk_daemon__run_remote_ended(d, r, s);
+            continue;
+        }
         switch (s->status) {
         case SK_RUN_SUCCEEDED:
             w->states[i] = SK_DAG_SUCCEEDED;

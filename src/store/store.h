@@ -362,7 +362,20 @@ typedef struct sk_store_ops {
      * steps are recorded in the same transaction). SK_ENOTFOUND; -EALREADY
      * when settled already (by another leader, for a moment two). */
     int (*run_settle)(sk_store_t *st, int64_t id, sk_err_t *err);
+
+    /* Wake-ups between nodes (NULL when the back end has none: SQLite).
+     * wake_fd listens (again after a reconnect) and returns the socket to
+     * watch for readability, or -1 (no connection, inside a batch). */
+    int (*wake_fd)(sk_store_t *st);
+    /* Drains what arrived: *ret gets SK_WAKE_* bits. SK_ESTORE when the
+     * connection is lost. */
+    int (*woken)(sk_store_t *st, unsigned *ret, sk_err_t *err);
+    /* Wakes every node (this one too): at commit inside a batch. */
+    int (*wake_others)(sk_store_t *st, unsigned what, sk_err_t *err);
 } sk_store_ops_t;
+
+#define SK_WAKE_DISPATCHED 1u /* runs to claim */
+#define SK_WAKE_ENDED 2u      /* outcomes for the leader to settle */
 
 /* Every back end's struct starts with this. */
 struct sk_store {

@@ -292,6 +292,8 @@ typedef struct sk_pg {
     bool prepared[ST_COUNT];
     bool qprepared[Q_COUNT]; /* runs_query, one per combination of filters */
     int leader_pid; /* the server process of the session that holds the leadership; 0 none */
+    int listen_pid; /* the server process of the session that LISTENs for wake-ups; 0 none */
+    char *chan;     /* the wake-up channel: "sked." and the schema */
 } sk_pg_t;
 
 /* ---- text ---- */
@@ -843,6 +845,7 @@ static void pg_close(sk_store_t *st)
         free(s->secrets[i]);
     free(s->secrets);
     free(s->name);
+    free(s->chan);
     free(s);
 }
 
@@ -2457,6 +2460,86 @@ static int pg_run_settle(sk_store_t *st, int64_t id, sk_err_t *err)
     return sk_err_set(err, -EALREADY, "%s: run %" PRId64 " is settled already", s->name, id);
 }
 
+/*
+ * Wake-ups: a node that dispatched runs or recorded outcomes notifies the
+ * others (pg_notify on a channel named after the schema, so that stores in
+ * one database do not wake each other); each node LISTENs on its store
+ * connection, and its loop watches the socket.
+ */
+static int wake_chan(sk_pg_t *s, sk_err_t *err)
+{
+    if (s->chan)
+        return 0;
+    int r = ensure_conn(s, err);
+    if (r < 0)
+        return r;
+    PGresult *res = PQexec(s->conn, "SELECT 'sked.' || current_schema()");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        r = pg_fail(s, res, "naming the wake-up channel", err);
+        PQclear(res);
+        return r;
+    }
+    s->chan = sk_xstrdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 0;
+}
+
+static int pg_wake_fd(sk_store_t *st)
+{
+    sk_pg_t *s = (sk_pg_t *)st;
+    if (s->readonly || s->in_batch || wake_chan(s, NULL) < 0 || ensure_conn(s, NULL) < 0)
+        return -1;
+    if (s->listen_pid != PQbackendPID(s->conn)) {
+        char *id = PQescapeIdentifier(s->conn, s->chan, strlen(s->chan));
+        if (!id)
+            return -1;
+        char sql[300];
+        sk_snprintf(sql, sizeof(sql), "LISTEN %s", id);
+        PQfreemem(id);
+        PGresult *res = PQexec(s->conn, sql);
+        bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+        if (!ok)
+            return -1;
+        s->listen_pid = PQbackendPID(s->conn);
+    }
+    return PQsocket(s->conn);
+}
+
+static int pg_woken(sk_store_t *st, unsigned *ret, sk_err_t *err)
+{
+    sk_pg_t *s = (sk_pg_t *)st;
+    *ret = 0;
+    if (!PQconsumeInput(s->conn))
+        return sk_err_set(err, SK_ESTORE, "%s: reading wake-ups: %s", s->name,
+                          PQerrorMessage(s->conn));
+    PGnotify *n;
+    while ((n = PQnotifies(s->conn))) {
+        *ret |= n->extra && n->extra[0] == 'e' ? SK_WAKE_ENDED : SK_WAKE_DISPATCHED;
+        PQfreemem(n);
+    }
+    return 0;
+}
+
+static int pg_wake_others(sk_store_t *st, unsigned what, sk_err_t *err)
+{
+    sk_pg_t *s = (sk_pg_t *)st;
+    if (s->batch_failed)
+        return 0;
+    int r = wake_chan(s, err);
+    if (r == 0)
+        r = ensure_conn(s, err);
+    if (r < 0)
+        return r;
+    const char *vals[2] = {s->chan, (what & SK_WAKE_ENDED) ? "e" : "d"};
+    PGresult *res = PQexecParams(s->conn, "SELECT pg_notify($1, $2)", 2, NULL, vals, NULL, NULL,
+                                 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        r = pg_fail(s, res, "waking the other nodes", err);
+    PQclear(res);
+    return r;
+}
+
 const sk_store_ops_t sk_store_pg_ops = {
     .name = "postgres",
     .open = pg_open,
@@ -2490,4 +2573,7 @@ const sk_store_ops_t sk_store_pg_ops = {
     .runs_of_node = pg_runs_of_node,
     .runs_unsettled = pg_runs_unsettled,
     .run_settle = pg_run_settle,
+    .wake_fd = pg_wake_fd,
+    .woken = pg_woken,
+    .wake_others = pg_wake_others,
 };

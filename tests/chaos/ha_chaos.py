@@ -113,7 +113,8 @@ class Node:
 
     def start(self):
         with open(self.log_path, "a") as logf:
-            self.proc = subprocess.Popen([SKED, "run", "-c", self.config], stdout=logf,
+            self.proc = subprocess.Popen([SKED, "run", "-c", self.config, "--node",
+                                          f"node{self.idx}"], stdout=logf,
                                          stderr=logf, cwd=self.dir, start_new_session=True)
         self.starts += 1
         self.restart_at = None

@@ -42,15 +42,22 @@ def pg_store(folder):
 
 
 class Daemon:
-    def __init__(self, folder, yaml_text, env=None, start=True, wrap=None, store=None):
+    def __init__(self, folder, yaml_text, env=None, start=True, wrap=None, store=None,
+                 args=None):
         self.dir = str(folder)
         self.config = os.path.join(self.dir, "sked.yaml")
         self.state = os.path.join(self.dir, ".sked")
         self.env = dict(os.environ)
         self.env.pop("SKED_CONFIG", None)
+        # Every daemon of a test is a node of its own (on PostgreSQL, nodes
+        # share a store and must have distinct names).
+        import hashlib
+        self.env["SKED_NODE"] = (os.path.basename(self.dir)[:40] + "-" +
+                                 hashlib.sha1(self.dir.encode()).hexdigest()[:8])
         if env:
             self.env.update(env)
         self.wrap = wrap or []
+        self.args = list(args or [])  # more arguments for `sked run` (e.g. ["--node", "a"])
         self.proc = None
         self.log_path = os.path.join(self.dir, "daemon.log")
         self.store = store or pg_store(self.dir)
@@ -70,7 +77,7 @@ class Daemon:
 
     def start(self, wait=True):
         self.logf = open(self.log_path, "a")
-        self.proc = subprocess.Popen(self.wrap + [SKED, "run", "-c", self.config],
+        self.proc = subprocess.Popen(self.wrap + [SKED, "run", "-c", self.config] + self.args,
                                      stdout=self.logf, stderr=self.logf, env=self.env,
                                      cwd=self.dir)
         if wait:

@@ -80,7 +80,9 @@ def test_renamed_step_after_kill9_is_ended_and_its_process_killed(tmp_path):
         rows = d.history("wf")
         old = [r for r in rows if r["step"] == "a"]
         assert old and old[0]["status"] == "interrupted"
-        assert "no longer in the configuration" in old[0]["reason"]
+        # On PostgreSQL the node that ran it ends it first, as its own.
+        assert ("no longer in the configuration" in old[0]["reason"] or
+                d.store and "killed at restart" in old[0]["reason"]), old[0]
     finally:
         d.stop()
 

@@ -2,7 +2,8 @@
  * The configuration loader (src/config/): a table of bad files, each with
  * the line, column, key path and message of its first error; good files and
  * the values they produce (built-in defaults, defaults:, env_file, paths);
- * digests; the caps (size, depth, aliases, error count); error printing with
+ * digests; several nodes (a job's nodes:, cluster:, this node's name); the
+ * caps (size, depth, aliases, error count); error printing with
  * the caret; and the helpers (sizes, word splitting, env files, edit
  * distance). Files are written to a fresh temporary folder per test.
  */
@@ -526,6 +527,88 @@ static const bad_case_t bad_cases[] = {
      2, 16, "defaults.alert.on[0]", "\"x\" is not one of failure", 1},
     {"jobs:\n  a:\n    steps:\n      b: {run: x, alert: {slack: \"ftp://h\"}}\n", 4, 34,
      "jobs.a.steps.b.alert.slack", "expected a URL starting with http:// or https://", 1},
+    /* nodes: a job's labels */
+    {"jobs:\n  a:\n    run: x\n    nodes: [gpu, \"b c\"]\n", 4, 20, "jobs.a.nodes[1]",
+     "\"b c\" is not a valid label: 1-64 letters, digits, '_', '.' or '-'", 1},
+    {"jobs:\n  a:\n    run: x\n    nodes: gpu/1\n", 4, 15, "jobs.a.nodes",
+     "\"gpu/1\" is not a valid label", 1},
+    {"jobs:\n  a:\n    run: x\n    nodes: \"gpu,big\"\n", 4, 16, "jobs.a.nodes",
+     "is not a valid label: 1-64 letters, digits, '_', '.' or '-' (give several as a list, "
+     "like [gpu, big])",
+     1},
+    {"jobs:\n  a:\n    run: x\n    nodes: [a2345678901234567890123456789012345678901234567890"
+     "12345678901234x]\n",
+     4, 13, "jobs.a.nodes[0]", "is not a valid label", 1},
+    {"jobs:\n  a:\n    run: x\n    nodes: [gpu, big, gpu]\n", 4, 23, "jobs.a.nodes[2]",
+     "label \"gpu\" is listed twice", 1},
+    {"jobs:\n  a:\n    run: x\n    nodes: [gpu, [big]]\n", 4, 18, "jobs.a.nodes[1]",
+     "expected a label, got a list", 1},
+    {"jobs:\n  a:\n    run: x\n    nodes: [gpu, \"\"]\n", 4, 18, "jobs.a.nodes[1]",
+     "expected a label, got an empty string", 1},
+    {"jobs:\n  a:\n    run: x\n    nodes: {gpu: 1}\n", 4, 12, "jobs.a.nodes",
+     "expected a label or a list of labels like [gpu], got a mapping", 1},
+    {"defaults:\n  nodes: [\"x y\"]\njobs:\n  a: {run: x}\n  b: {run: y}\n", 2, 13,
+     "defaults.nodes[0]", "\"x y\" is not a valid label", 1},
+    {"jobs:\n  a:\n    steps:\n      b: {run: x, nodes: [gpu]}\n", 4, 19, "jobs.a.steps.b.nodes",
+     "nodes applies to the whole workflow, not to one step: set it on the job", 1},
+    {"jobs:\n  a:\n    run: x\n    node: [gpu]\n", 4, 5, "jobs.a.node",
+     "unknown key \"node\" (did you mean \"nodes\"?)", 1},
+    /* cluster: */
+    {"cluster: 5\n", 1, 10, "cluster", "expected a mapping (lease_timeout, nodes), got \"5\"", 1},
+    {"cluster:\n  lease_timout: 5s\n", 2, 3, "cluster.lease_timout",
+     "unknown key \"lease_timout\" (did you mean \"lease_timeout\"?)", 1},
+    {"cluster:\n  leader: n1\n", 2, 3, "cluster.leader", "unknown key \"leader\"", 1},
+    {"clustre:\n  lease_timeout: 5s\n", 1, 1, "clustre",
+     "unknown key \"clustre\" (did you mean \"cluster\"?)", 1},
+    {"nodes: {n1: {}}\n", 1, 1, "nodes",
+     "unknown key \"nodes\" at the top level (the nodes of a cluster go under cluster.nodes", 1},
+    {"lease_timeout: 5s\n", 1, 1, "lease_timeout", "(it goes under cluster:)", 1},
+    {"cluster:\n  lease_timeout: 2s\n", 2, 18, "cluster.lease_timeout",
+     "\"2s\" is out of range 3s-10m", 1},
+    {"cluster:\n  lease_timeout: 2999ms\n", 2, 18, "cluster.lease_timeout", "out of range 3s-10m",
+     1},
+    {"cluster:\n  lease_timeout: 10m1s\n", 2, 18, "cluster.lease_timeout",
+     "\"10m1s\" is out of range 3s-10m", 1},
+    {"cluster:\n  lease_timeout: 0\n", 2, 18, "cluster.lease_timeout",
+     "\"0\" is out of range 3s-10m", 1},
+    {"cluster:\n  lease_timeout: 15\n", 2, 20, "cluster.lease_timeout", "missing unit after 15", 1},
+    {"cluster:\n  lease_timeout: [15s]\n", 2, 18, "cluster.lease_timeout",
+     "expected a duration like 15s, got a list", 1},
+    {"cluster:\n  nodes: [n1, n2]\n", 2, 10, "cluster.nodes",
+     "expected a mapping from node names to nodes", 1},
+    {"cluster:\n  nodes:\n    n1: {label: [gpu]}\n", 3, 10, "cluster.nodes.n1.label",
+     "unknown key \"label\" (did you mean \"labels\"?)", 1},
+    {"cluster:\n  nodes:\n    n1:\n      max_paralel: 2\n", 4, 7, "cluster.nodes.n1.max_paralel",
+     "(did you mean \"max_parallel\"?)", 1},
+    {"cluster:\n  nodes:\n    \"n 1\": {}\n", 3, 7, "cluster.nodes.n 1",
+     "node name \"n 1\" must be 1-64 letters, digits, '_', '.' or '-'", 1},
+    {"cluster:\n  nodes:\n    n1: {}\n    n1: {}\n", 4, 5, "cluster.nodes.n1",
+     "duplicate key \"n1\" (first given at line 3)", 1},
+    {"cluster:\n  nodes:\n    n1: [gpu]\n", 3, 9, "cluster.nodes.n1",
+     "expected a mapping (labels, max_parallel, api) like {labels: [gpu]}, got a list", 1},
+    {"cluster:\n  nodes:\n    n1: {labels: [gpu, gpu]}\n", 3, 24, "cluster.nodes.n1.labels[1]",
+     "label \"gpu\" is listed twice", 1},
+    {"cluster:\n  nodes:\n    n1: {labels: \"a:b\"}\n", 3, 20, "cluster.nodes.n1.labels",
+     "\"a:b\" is not a valid label", 1},
+    {"cluster:\n  nodes:\n    n1: {max_parallel: 0}\n", 3, 24, "cluster.nodes.n1.max_parallel",
+     "0 is out of range 1-10000", 1},
+    {"cluster:\n  nodes:\n    n1: {max_parallel: 10001}\n", 3, 24, "cluster.nodes.n1.max_parallel",
+     "10001 is out of range 1-10000", 1},
+    {"cluster:\n  nodes:\n    n1: {max_parallel: two}\n", 3, 24, "cluster.nodes.n1.max_parallel",
+     "expected a whole number, got \"two\"", 1},
+    {"cluster:\n  nodes:\n    n1: {api: \"ftp://h\"}\n", 3, 15, "cluster.nodes.n1.api",
+     "expected a URL starting with http:// or https://", 1},
+    {"cluster:\n  nodes:\n    n1: {api: 10.0.0.1:8080}\n", 3, 15, "cluster.nodes.n1.api",
+     "expected a URL starting with http:// or https://, like http://10.0.0.2:8080, got "
+     "\"10.0.0.1:8080\"",
+     1},
+    {"cluster:\n  nodes:\n    n1: {api: \"http://\"}\n", 3, 15, "cluster.nodes.n1.api",
+     "the URL \"http://\" has no host", 1},
+    {"cluster:\n  nodes:\n    n1: {api: \"http://h x\"}\n", 3, 24, "cluster.nodes.n1.api",
+     "a URL cannot contain spaces", 1},
+    {"cluster:\n  nodes:\n    n1: {api: \"http://h/?a=1\"}\n", 3, 25, "cluster.nodes.n1.api",
+     "cannot have a query or a fragment", 1},
+    {"cluster:\n  nodes:\n    n1: {api: [x]}\n", 3, 15, "cluster.nodes.n1.api", "got a list", 1},
     /* several errors, all reported, in file order */
     {"jobs:\n  a:\n    run: x\n    retries: 101\n    timeout: x\n  b:\n    bogus: 1\n", 4, 14,
      "jobs.a.retries", "out of range", 4},
@@ -623,6 +706,10 @@ static void test_builtin_defaults(void **state)
     assert_string_equal(c->store_url, want);
     assert_int_equal(c->max_parallel, 16);
     assert_non_null(c->tz);
+    assert_int_equal(c->cluster.lease_timeout_ms, 15000);
+    assert_null(c->cluster.nodes);
+    assert_int_equal(c->cluster.nnodes, 0);
+    assert_null(sk_config_node(c, "n1"));
 
     const sk_job_cfg_t *j = job(fx, "a");
     assert_string_equal(j->name, "a");
@@ -651,6 +738,9 @@ static void test_builtin_defaults(void **state)
     assert_true(j->enabled);
     assert_null(j->env_file);
     assert_int_equal(j->nsecret_env, 0);
+    assert_null(j->nodes);
+    assert_int_equal(j->nnodes, 0);
+    assert_null(sk_job_pin(j));
     assert_null(sk_config_job(c, "b"));
     assert_null(sk_config_job(c, NULL));
 }
@@ -768,6 +858,9 @@ static void test_every_key_values(void **state)
     assert_null(j->after[1]);
     assert_int_equal(j->after_when, SK_WHEN_SUCCESS);
     assert_int_equal(j->expected_duration_ms, 300000);
+    assert_int_equal(j->nnodes, 1);
+    assert_string_equal(j->nodes[0], "n1");
+    assert_null(j->nodes[1]);
     assert_null(j->steps);
     assert_int_equal(j->nsteps, 0);
     assert_int_equal(j->step_parallel, 0);
@@ -910,6 +1003,227 @@ static void test_missing_file(void **state)
 }
 
 /* -------------------------------------------------------------------------------------------- */
+/* Several nodes: a job's nodes:, cluster:, this node's name */
+
+static void test_cluster_values(void **state)
+{
+    fixture_t *fx = *state;
+    const sk_config_t *c = load_ok(fx, "max_parallel: 8\n"
+                                       "cluster:\n"
+                                       "  lease_timeout: 30s\n"
+                                       "  nodes:\n"
+                                       "    n1:\n"
+                                       "      labels: [gpu, big]\n"
+                                       "      max_parallel: 2\n"
+                                       "      api: \"HTTP://10.0.0.1:8080//\"\n"
+                                       "    n2:\n"
+                                       "    web-1.example_x: {labels: ssd, api: "
+                                       "\"https://[::1]:9000/sked\"}\n"
+                                       "    n4: {labels: [], max_parallel: 10000}\n"
+                                       "defaults:\n"
+                                       "  nodes: gpu\n"
+                                       "jobs:\n"
+                                       "  a: {run: x, nodes: [gpu, big]}\n"
+                                       "  b: {run: x}\n"
+                                       "  c: {run: x, nodes: ~}\n"
+                                       "  d: {run: x, nodes: []}\n"
+                                       "  wf:\n"
+                                       "    nodes: [\"0\", A.b_c-9]\n"
+                                       "    steps: {s: {run: x}, t: {run: y, needs: s}}\n");
+    assert_int_equal(c->cluster.lease_timeout_ms, 30000);
+    assert_int_equal(c->cluster.nnodes, 4);
+
+    const sk_node_cfg_t *n = sk_config_node(c, "n1");
+    assert_ptr_equal(n, &c->cluster.nodes[0]);
+    assert_string_equal(n->name, "n1");
+    assert_int_equal(n->nlabels, 2);
+    assert_string_equal(n->labels[0], "gpu");
+    assert_string_equal(n->labels[1], "big");
+    assert_null(n->labels[2]);
+    assert_int_equal(n->max_parallel, 2);
+    assert_string_equal(n->api, "HTTP://10.0.0.1:8080"); /* trailing '/' dropped */
+
+    n = sk_config_node(c, "n2"); /* null: every default */
+    assert_non_null(n);
+    assert_null(n->labels);
+    assert_int_equal(n->nlabels, 0);
+    assert_int_equal(n->max_parallel, 8); /* the top-level max_parallel */
+    assert_null(n->api);
+
+    n = sk_config_node(c, "web-1.example_x");
+    assert_non_null(n);
+    assert_int_equal(n->nlabels, 1); /* one label as a string */
+    assert_string_equal(n->labels[0], "ssd");
+    assert_string_equal(n->api, "https://[::1]:9000/sked");
+
+    n = sk_config_node(c, "n4");
+    assert_null(n->labels);
+    assert_int_equal(n->max_parallel, 10000);
+    assert_null(sk_config_node(c, "n5"));
+    assert_null(sk_config_node(c, NULL));
+    assert_null(sk_config_node(NULL, "n1"));
+
+    const sk_job_cfg_t *j = job(fx, "a");
+    assert_int_equal(j->nnodes, 2);
+    char *pin = sk_job_pin(j);
+    assert_string_equal(pin, "gpu,big");
+    free(pin);
+    j = job(fx, "b"); /* from defaults, as a string */
+    assert_int_equal(j->nnodes, 1);
+    assert_string_equal(j->nodes[0], "gpu");
+    assert_null(j->nodes[1]);
+    pin = sk_job_pin(j);
+    assert_string_equal(pin, "gpu");
+    free(pin);
+    j = job(fx, "c"); /* null unsets the default */
+    assert_null(j->nodes);
+    assert_int_equal(j->nnodes, 0);
+    assert_null(sk_job_pin(j));
+    j = job(fx, "d"); /* an empty list: no labels either */
+    assert_null(j->nodes);
+    assert_int_equal(j->nnodes, 0);
+    j = job(fx, "wf"); /* a workflow's steps run where the job says */
+    assert_int_equal(j->nsteps, 2);
+    pin = sk_job_pin(j);
+    assert_string_equal(pin, "0,A.b_c-9");
+    free(pin);
+
+    /* One label as a string is the one-element list, for the digest too. */
+    load_ok(fx, "jobs: {a: {run: x, nodes: gpu}}\n");
+    uint64_t d1 = fx->cfg->jobs[0].digest;
+    load_ok(fx, "jobs: {a: {run: x, nodes: [gpu]}}\n");
+    assert_true(fx->cfg->jobs[0].digest == d1);
+}
+
+/* The bounds: 64-character labels and node names, 32 labels, 3s and 10m. */
+static void test_cluster_limits(void **state)
+{
+    fixture_t *fx = *state;
+    char label64[65], text[4096];
+    memset(label64, 'x', 64);
+    label64[64] = '\0';
+    size_t n =
+        (size_t)sk_snprintf(text, sizeof(text),
+                            "cluster:\n  lease_timeout: 3s\n  nodes:\n    %s: {labels: [%s]}\n"
+                            "jobs:\n  a:\n    run: x\n    nodes: [",
+                            label64, label64);
+    for (int i = 0; i < 32; i++)
+        n += (size_t)sk_snprintf(text + n, sizeof(text) - n, "%sl%d", i ? ", " : "", i);
+    sk_snprintf(text + n, sizeof(text) - n, "]\n");
+    const sk_config_t *c = load_ok(fx, text);
+    assert_int_equal(c->cluster.lease_timeout_ms, 3000);
+    assert_non_null(sk_config_node(c, label64));
+    assert_int_equal(job(fx, "a")->nnodes, 32);
+    assert_string_equal(job(fx, "a")->nodes[31], "l31");
+    assert_null(job(fx, "a")->nodes[32]);
+    load_ok(fx, "cluster: {lease_timeout: 10m}\n");
+    assert_int_equal(fx->cfg->cluster.lease_timeout_ms, 600000);
+
+    /* 33 labels, on a job and on a node */
+    n = (size_t)sk_snprintf(text, sizeof(text), "jobs:\n  a:\n    run: x\n    nodes: [");
+    for (int i = 0; i < 33; i++)
+        n += (size_t)sk_snprintf(text + n, sizeof(text) - n, "%sl%d", i ? ", " : "", i);
+    sk_snprintf(text + n, sizeof(text) - n, "]\n");
+    assert_int_equal(load(fx, text), SK_ECONFIG);
+    assert_int_equal(fx->errs.n, 1);
+    assert_int_equal(fx->errs.items[0].line, 4);
+    assert_int_equal(fx->errs.items[0].col, 12);
+    assert_string_equal(fx->errs.items[0].path, "jobs.a.nodes");
+    assert_string_equal(fx->errs.items[0].msg, "too many labels: 33 (at most 32)");
+    n = (size_t)sk_snprintf(text, sizeof(text), "cluster:\n  nodes:\n    n1:\n      labels: [");
+    for (int i = 0; i < 33; i++)
+        n += (size_t)sk_snprintf(text + n, sizeof(text) - n, "%sl%d", i ? ", " : "", i);
+    sk_snprintf(text + n, sizeof(text) - n, "]\n");
+    assert_int_equal(load(fx, text), SK_ECONFIG);
+    assert_int_equal(fx->errs.n, 1);
+    assert_string_equal(fx->errs.items[0].path, "cluster.nodes.n1.labels");
+    assert_string_equal(fx->errs.items[0].msg, "too many labels: 33 (at most 32)");
+
+    /* 65 characters */
+    sk_snprintf(text, sizeof(text), "cluster:\n  nodes:\n    x%s: {}\n", label64);
+    assert_int_equal(load(fx, text), SK_ECONFIG);
+    assert_int_equal(fx->errs.n, 1);
+    assert_int_equal(fx->errs.items[0].col, 5);
+    assert_true(strstr(fx->errs.items[0].msg, "must be 1-64 letters") != NULL);
+
+    /* every error of a cluster: is reported, in file order */
+    assert_int_equal(load(fx, "cluster:\n"
+                              "  lease_timeout: 1s\n"
+                              "  bogus: 1\n"
+                              "  nodes:\n"
+                              "    n1: {labels: [\"a b\"], max_parallel: 0, api: x, more: 1}\n"
+                              "    n2: {max_parallel: 1}\n"),
+                     SK_ECONFIG);
+    static const char *const want[] = {
+        "cluster.lease_timeout",         "cluster.bogus",        "cluster.nodes.n1.labels[0]",
+        "cluster.nodes.n1.max_parallel", "cluster.nodes.n1.api", "cluster.nodes.n1.more",
+    };
+    assert_int_equal(fx->errs.n, SK_ARRAY_LEN(want));
+    for (size_t i = 0; i < SK_ARRAY_LEN(want); i++)
+        assert_string_equal(fx->errs.items[i].path, want[i]);
+}
+
+/* sked's sources never set the environment (banned.h); this test does, for
+ * SKED_NODE, and puts it back. */
+#undef setenv
+static void test_node_name(void **state)
+{
+    (void)state;
+    char buf[SK_NODE_NAME_MAX + 1], host[256];
+    sk_err_t err;
+    const char *saved = getenv("SKED_NODE");
+    char *keep = saved ? sk_xstrdup(saved) : NULL;
+
+    assert_true(sk_node_name_ok("n1"));
+    assert_true(sk_node_name_ok("A.b_c-9"));
+    assert_true(sk_node_name_ok("-x"));
+    assert_false(sk_node_name_ok(""));
+    assert_false(sk_node_name_ok(NULL));
+    assert_false(sk_node_name_ok("a b"));
+    assert_false(sk_node_name_ok("a,b"));
+    assert_false(sk_node_name_ok("\xc3\xa9"));
+
+    /* --node wins over SKED_NODE */
+    assert_int_equal(setenv("SKED_NODE", "from-env", 1), 0);
+    sk_err_clear(&err);
+    assert_int_equal(sk_node_name("from-flag", buf, sizeof(buf), &err), 0);
+    assert_string_equal(buf, "from-flag");
+    sk_strlcpy(buf, "untouched", sizeof(buf));
+    assert_int_equal(sk_node_name("a b", buf, sizeof(buf), &err), SK_EPARSE);
+    assert_string_equal(err.msg, "--node \"a b\" is not a valid node name: 1-64 letters, digits, "
+                                 "'_', '.' or '-'");
+    assert_string_equal(buf, "untouched");
+    assert_int_equal(sk_node_name("", buf, sizeof(buf), &err), SK_EPARSE);
+
+    /* then SKED_NODE */
+    assert_int_equal(sk_node_name(NULL, buf, sizeof(buf), &err), 0);
+    assert_string_equal(buf, "from-env");
+    assert_int_equal(setenv("SKED_NODE", "bad/name", 1), 0);
+    assert_int_equal(sk_node_name(NULL, buf, sizeof(buf), &err), SK_EPARSE);
+    assert_string_equal(err.msg, "SKED_NODE \"bad/name\" is not a valid node name: 1-64 letters, "
+                                 "digits, '_', '.' or '-'");
+    assert_int_equal(sk_node_name(NULL, buf, 4, &err), SK_EPARSE); /* checked before the size */
+    assert_int_equal(setenv("SKED_NODE", "from-env", 1), 0);
+    assert_int_equal(sk_node_name(NULL, buf, 4, &err), -ENOSPC);
+
+    /* then the host name up to its first '.', or "node" */
+    assert_int_equal(setenv("SKED_NODE", "", 1), 0); /* empty counts as unset */
+    assert_int_equal(sk_node_name(NULL, buf, sizeof(buf), &err), 0);
+    assert_int_equal(gethostname(host, sizeof(host) - 1), 0);
+    host[sizeof(host) - 1] = '\0';
+    host[strcspn(host, ".")] = '\0';
+    assert_string_equal(buf, sk_node_name_ok(host) ? host : "node");
+    assert_true(sk_node_name_ok(buf));
+    unsetenv("SKED_NODE");
+    assert_int_equal(sk_node_name(NULL, buf, sizeof(buf), &err), 0);
+    assert_string_equal(buf, sk_node_name_ok(host) ? host : "node");
+
+    if (keep)
+        setenv("SKED_NODE", keep, 1);
+    free(keep);
+}
+
+/* -------------------------------------------------------------------------------------------- */
 /* Digests */
 
 static uint64_t digest_of(fixture_t *fx, const char *text)
@@ -928,7 +1242,10 @@ static void test_digest(void **state)
     static const char *const same[] = {
         "jobs:\n  a:\n    schedule: \"0  2 * * *\"\n    run: [x, y]\n",
         "# a comment\njobs:\n  a: {run: \"x y\", schedule: '0 2 * * *'}\n",
-        "jobs:\n  a:\n    run: [x, y]\n    schedule: \"0 2 * * *\"\n    nodes: [n1]\n",
+        "jobs:\n  a:\n    run: [x, y]\n    schedule: \"0 2 * * *\"\n    nodes: []\n",
+        "jobs:\n  a:\n    run: [x, y]\n    schedule: \"0 2 * * *\"\n    nodes: ~\n",
+        ("cluster: {lease_timeout: 1m, nodes: {n1: {labels: [gpu]}}}\n"
+         "jobs:\n  a:\n    run: [x, y]\n    schedule: \"0 2 * * *\"\n"),
         "jobs:\n  a:\n    schedule: \"0 2 * * *\"\n    run: [x, y]\n    expected_duration: 0\n",
         "jobs:\n  a:\n    schedule: \"0 2 * * *\"\n    run: [x, y]\n    after: ~\n    params: ~\n",
         "jobs:\n  a:\n    schedule: \"0 2 * * *\"\n    run: [x, y]\n    timeout: 0\n",
@@ -964,6 +1281,11 @@ static void test_digest(void **state)
         "jobs:\n  a:\n    schedule: \"0 2 * * *\"\n    run: [x, y]\n"
         "    alert: {command: notify}\n",
         "jobs:\n  a:\n    schedule: \"0 2 * * *\"\n    steps: {b: {run: [x, y]}}\n",
+        "jobs:\n  a:\n    schedule: \"0 2 * * *\"\n    run: [x, y]\n    nodes: [n1]\n",
+        "jobs:\n  a:\n    schedule: \"0 2 * * *\"\n    run: [x, y]\n    nodes: n1\n",
+        "jobs:\n  a:\n    schedule: \"0 2 * * *\"\n    run: [x, y]\n    nodes: [n1, n2]\n",
+        ("defaults: {nodes: gpu}\n"
+         "jobs:\n  a:\n    schedule: \"0 2 * * *\"\n    run: [x, y]\n"),
     };
     for (size_t i = 0; i < SK_ARRAY_LEN(other); i++) {
         if (digest_of(fx, other[i]) == d)
@@ -1717,6 +2039,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_defaults_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relative_config_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_limits, setup, teardown),
+        cmocka_unit_test(test_node_name),
         cmocka_unit_test_setup_teardown(test_digest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_workflow_diamond, setup, teardown),
         cmocka_unit_test_setup_teardown(test_workflow_inheritance, setup, teardown),

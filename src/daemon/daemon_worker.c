@@ -1,0 +1,625 @@
+/*
+ * The worker of a cluster node (PostgreSQL store): every node, the leader
+ * included, claims the runs the leader dispatched (FOR UPDATE SKIP LOCKED,
+ * only those its labels allow, up to its own max_parallel), runs them and
+ * records their outcomes; the leader reads them back (daemon_cluster.c).
+ *
+ * A node that cannot reach the store keeps its children and records their
+ * outcomes when it is back, unless it stayed silent for two thirds of the
+ * lease: then the leader is about to count it dead and hand its runs to
+ * others, so it stops them first (fencing). docs/ha.md has the reasoning.
+ */
+#include "daemon_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define WORK_POLL_MS 500
+/* Runs claimed at once: nodes woken together take turns, spreading the load. */
+#define CLAIM_BATCH 16
+
+enum { STOP_NONE, STOP_CANCEL, STOP_FENCE, STOP_SHUTDOWN, STOP_GONE };
+
+struct sk_work {
+    sk_daemon_t *d;
+    sk_run_t row;   /* as claimed (owns its strings) */
+    sk_proc_t *proc;
+    char *log_path;
+    char *out_path; /* a step's $SKED_OUTPUT; NULL for a plain job */
+    sk_proc_result_t result;
+    int stop;       /* STOP_*: why it was stopped */
+    char *why;      /* STOP_CANCEL: the reason the leader gave */
+    bool ended;     /* its process is gone (or never started): outcome to record */
+    sk_work_t *next;
+};
+
+static void work_free(sk_work_t *w)
+{
+    sk_run_release(&w->row);
+    free(w->log_path);
+    if (w->out_path)
+        unlink(w->out_path);
+    free(w->out_path);
+    free(w->why);
+    free(w);
+}
+
+static const char *step_of(const sk_work_t *w)
+{
+    return w->row.step ? w->row.step : "";
+}
+
+static void on_work_timer(uv_timer_t *t);
+
+static void on_work_exit(sk_proc_t *p, const sk_proc_result_t *res, void *data)
+{
+    (void)p;
+    sk_work_t *w = data;
+    sk_daemon_t *d = w->d;
+    w->result = *res;
+    w->proc = NULL;
+    w->ended = true;
+    d->nwork--;
+    /* Next loop turn: the outcomes of runs ending together go in one
+     * transaction. */
+    if (d->work_timer_on)
+        uv_timer_start(&d->work_timer, on_work_timer, 0, WORK_POLL_MS);
+}
+
+static void end_early(sk_work_t *w, const char *reason)
+{
+    memset(&w->result, 0, sizeof(w->result));
+    w->result.end = SK_PROC_SPAWN_FAILED;
+    w->result.exit_code = -1;
+    w->result.started_ms = w->result.ended_ms = sk_now_ms();
+    sk_strlcpy(w->result.reason, reason, sizeof(w->result.reason));
+    w->ended = true;
+}
+
+static sk_run_status_t work_outcome(const sk_work_t *w, const char **reason)
+{
+    const sk_proc_result_t *res = &w->result;
+    *reason = res->reason[0] ? res->reason : NULL;
+    switch (res->end) {
+    case SK_PROC_EXITED:
+        return res->exit_code == 0 ? SK_RUN_SUCCEEDED : SK_RUN_FAILED;
+    case SK_PROC_SIGNALED:
+        return SK_RUN_KILLED;
+    case SK_PROC_TIMED_OUT:
+        return SK_RUN_TIMED_OUT;
+    case SK_PROC_KILLED:
+        switch (w->stop) {
+        case STOP_CANCEL:
+            *reason = w->why ? w->why : "stopped";
+            return SK_RUN_KILLED;
+        case STOP_FENCE:
+            *reason = "its node lost the store for too long; stopped before another node "
+                      "could take it";
+            return SK_RUN_INTERRUPTED;
+        case STOP_SHUTDOWN:
+            *reason = "sked stopped while it ran";
+            return SK_RUN_INTERRUPTED;
+        default:
+            *reason = "stopped";
+            return SK_RUN_KILLED;
+        }
+    case SK_PROC_SPAWN_FAILED:
+    default:
+        return SK_RUN_FAILED;
+    }
+}
+
+/* The step's definition in this node's configuration, or NULL. */
+static const sk_step_cfg_t *find_step(const sk_job_cfg_t *cfg, const char *name)
+{
+    for (size_t i = 0; cfg && name && i < cfg->nsteps; i++)
+        if (strcmp(cfg->steps[i].name, name) == 0)
+            return &cfg->steps[i];
+    return NULL;
+}
+
+/* spec: {"params": {NAME: VALUE}, "env": {NAME: VALUE}} as the leader wrote it. */
+static void spec_read(const char *text, const char *member, sk_kv_t **ret, size_t *ret_n)
+{
+    *ret = NULL;
+    *ret_n = 0;
+    json_t *root = text ? json_loads(text, 0, NULL) : NULL;
+    json_t *o = root ? json_object_get(root, member) : NULL;
+    if (json_is_object(o) && json_object_size(o)) {
+        size_t n = 0;
+        const char *k;
+        json_t *v;
+        sk_kv_t *kv = sk_xcalloc(json_object_size(o), sizeof(*kv));
+        json_object_foreach(o, k, v)
+        {
+            if (!json_is_string(v))
+                continue;
+            kv[n].key = sk_xstrdup(k);
+            kv[n].value = sk_xstrdup(json_string_value(v));
+            n++;
+        }
+        *ret = kv;
+        *ret_n = n;
+    }
+    json_decref(root);
+}
+
+static void kv_free(sk_kv_t *kv, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(kv[i].key);
+        free(kv[i].value);
+    }
+    free(kv);
+}
+
+static void start_work(sk_daemon_t *d, sk_work_t *w)
+{
+    const sk_run_t *row = &w->row;
+    const sk_job_cfg_t *cfg = sk_config_job(d->config, row->job);
+    const sk_step_cfg_t *step = find_step(cfg, row->step);
+    char msg[256], path[4096];
+    sk_err_t err;
+    sk_err_clear(&err);
+    if (!cfg || (row->step && !step)) {
+        sk_snprintf(msg, sizeof(msg), "%s%s%s is not in node %s's sked.yaml", row->job,
+                    row->step ? " step " : "", row->step ? row->step : "", d->node_name);
+        end_early(w, msg);
+        return;
+    }
+    const sk_body_t *body = step ? &step->body : &cfg->body;
+    char **argv = NULL;
+    if (sk_runner_argv(body, &argv, &err) < 0) {
+        end_early(w, err.msg);
+        return;
+    }
+    sk_kv_t *params, *extra;
+    size_t nparams, nextra;
+    spec_read(row->spec, "params", &params, &nparams);
+    spec_read(row->spec, "env", &extra, &nextra);
+    for (size_t i = 0; argv[i]; i++) {
+        if (!strstr(argv[i], "${{"))
+            continue;
+        char *out = sk_dag_subst(argv[i], params, nparams, body->kind == SK_BODY_SHELL);
+        free(argv[i]);
+        argv[i] = out;
+    }
+    if (row->step) {
+        /* A fresh, empty $SKED_OUTPUT in this node's state folder. */
+        sk_snprintf(path, sizeof(path), "%s/runs", d->state_dir);
+        mkdir(path, 0700);
+        sk_snprintf(path, sizeof(path), "%s/runs/%" PRId64, d->state_dir, row->parent_id);
+        mkdir(path, 0700);
+        sk_snprintf(path, sizeof(path), "%s/runs/%" PRId64 "/%s.%" PRId64 ".out", d->state_dir,
+                    row->parent_id, row->step, row->id);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
+        w->out_path = sk_xstrdup(path);
+        extra = sk_xrealloc(extra, (nextra + 1) * sizeof(*extra));
+        extra[nextra].key = sk_xstrdup("SKED_OUTPUT");
+        extra[nextra].value = sk_xstrdup(path);
+        nextra++;
+    }
+    sk_run_info_t info = {.job = row->job,
+                          .run_id = row->id,
+                          .attempt = row->attempt,
+                          .scheduled_at = row->scheduled_at / 1000,
+                          .tz_name = sk_tz_name(cfg->tz),
+                          .step = row->step,
+                          .extra = extra,
+                          .nextra = nextra};
+    char **envp = sk_runner_env(body, &info);
+    kv_free(params, nparams);
+    kv_free(extra, nextra);
+    sk_snprintf(path, sizeof(path), "%s/logs/%s/%" PRId64 ".log", d->state_dir, row->job,
+                row->id);
+    w->log_path = sk_xstrdup(path);
+    char *cwd = sk_runner_cwd(body);
+    sk_spawn_t spec = {
+        .argv = argv,
+        .envp = envp,
+        .cwd = cwd,
+        .log_path = w->log_path,
+        .max_output = step ? step->max_output : cfg->max_output,
+        .timeout_ms = step ? step->timeout_ms : cfg->timeout_ms,
+        .kill_grace_ms = step ? step->kill_grace_ms : cfg->kill_grace_ms,
+    };
+    int rc = sk_proc_start(d->loop, &spec, on_work_exit, w, &w->proc, &err);
+    sk_strv_free(argv);
+    sk_strv_free(envp);
+    free(cwd);
+    if (rc < 0) {
+        end_early(w, err.msg);
+        return;
+    }
+    d->nwork++;
+    int pid = sk_proc_pid(w->proc);
+    rc = d->store->ops->run_attach(d->store, row->id, d->node_name, pid, w->log_path, &err);
+    if (rc == -EALREADY || rc == SK_ENOTFOUND) {
+        /* Ended meanwhile (cancelled before it started, or this node was
+         * counted as dead): it must not run. */
+        w->stop = STOP_GONE;
+        kill(-pid, SIGKILL);
+    } else if (rc < 0) {
+        sk_log(SK_LOG_ERROR, "event=store_error job=%s run=%" PRId64 " msg=\"%s\"", row->job,
+               row->id, err.msg);
+    }
+    sk_jobrt_t *j = sk_daemon__job(d, row->job);
+    if (j && row->trigger == SK_TRIG_SCHEDULE && row->attempt == 1 && !row->step)
+        sk_metrics_fire(d->metrics, j->metrics,
+                        (double)(sk_now_ms() - row->scheduled_at) / 1000.0);
+    char sched[40];
+    sk_format_utc_ms(row->scheduled_at, sched, sizeof(sched));
+    sk_log(SK_LOG_INFO,
+           "event=started job=%s%s%s run=%" PRId64 " attempt=%d trigger=%s scheduled=%s pid=%d "
+           "node=%s",
+           row->job, row->step ? " step=" : "", step_of(w), row->id, row->attempt,
+           sk_trigger_str(row->trigger), sched, pid, d->node_name);
+}
+
+/* Records the outcomes of ended runs in one transaction. False when the
+ * store failed (they are kept for the next try). */
+static bool record_ended(sk_daemon_t *d)
+{
+    const sk_store_ops_t *ops = d->store->ops;
+    sk_err_t err;
+    bool any = false;
+    for (sk_work_t *w = d->work; w && !any; w = w->next)
+        any = w->ended;
+    if (!any)
+        return true;
+    sk_err_clear(&err);
+    int rc = ops->begin(d->store, &err);
+    for (sk_work_t *w = d->work; w && rc == 0; w = w->next) {
+        if (!w->ended)
+            continue;
+        const char *reason;
+        sk_run_status_t st = work_outcome(w, &reason);
+        rc = ops->run_finish(d->store, w->row.id, st,
+                             w->result.ended_ms ? w->result.ended_ms : sk_now_ms(),
+                             w->result.exit_code, w->result.signal, reason, &err);
+        if (rc == -EALREADY || rc == SK_ENOTFOUND) {
+            rc = 0; /* ended by the leader meanwhile (this node counted as dead) */
+            continue;
+        }
+        if (rc == 0 && w->out_path && st != SK_RUN_INTERRUPTED) {
+            sk_output_t *o = NULL;
+            size_t n = 0;
+            sk_daemon__read_outputs(w->out_path, &o, &n);
+            if (n)
+                rc = ops->outputs_put(d->store, w->row.id, o, n, &err);
+            sk_outputs_free(o, n);
+        }
+    }
+    if (rc == 0 && ops->wake_others)
+        rc = ops->wake_others(d->store, SK_WAKE_ENDED, &err); /* the leader settles them */
+    if (rc == 0)
+        rc = ops->commit(d->store, &err);
+    if (rc < 0) {
+        ops->rollback(d->store, NULL);
+        if (!d->work_unrecorded)
+            sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\" note=\"outcomes kept; retrying\"",
+                   err.msg);
+        d->work_unrecorded = true;
+        return false;
+    }
+    if (d->work_unrecorded)
+        sk_log(SK_LOG_INFO, "event=store_recovered msg=\"outcomes recorded\"");
+    d->work_unrecorded = false;
+    for (sk_work_t **pp = &d->work; *pp;) {
+        sk_work_t *w = *pp;
+        if (!w->ended) {
+            pp = &w->next;
+            continue;
+        }
+        const char *reason;
+        sk_run_status_t st = work_outcome(w, &reason);
+        int64_t dur = w->result.ended_ms - w->result.started_ms;
+        sk_log(st == SK_RUN_SUCCEEDED ? SK_LOG_INFO : SK_LOG_WARN,
+               "event=finished job=%s%s%s run=%" PRId64 " attempt=%d status=%s exit=%d signal=%d "
+               "duration_ms=%" PRId64 " node=%s%s%s%s",
+               w->row.job, w->row.step ? " step=" : "", step_of(w), w->row.id, w->row.attempt,
+               sk_run_status_str(st), w->result.exit_code, w->result.signal, dur < 0 ? 0 : dur,
+               d->node_name, reason ? " reason=\"" : "", reason ? reason : "",
+               reason ? "\"" : "");
+        *pp = w->next;
+        work_free(w);
+    }
+    return true;
+}
+
+/* Cancels the leader asked for; runs ended by others (this node counted as
+ * dead) are stopped at once. */
+static void check_cancels(sk_daemon_t *d)
+{
+    bool any = false;
+    for (sk_work_t *w = d->work; w && !any; w = w->next)
+        any = w->proc != NULL;
+    if (!any)
+        return;
+    sk_run_t *rows = NULL;
+    size_t n = 0;
+    if (d->store->ops->runs_of_node(d->store, d->node_name, &rows, &n, NULL) < 0)
+        return;
+    for (sk_work_t *w = d->work; w; w = w->next) {
+        if (!w->proc || w->stop != STOP_NONE)
+            continue;
+        const sk_run_t *row = NULL;
+        for (size_t i = 0; i < n && !row; i++)
+            if (rows[i].id == w->row.id)
+                row = &rows[i];
+        if (!row) {
+            sk_log(SK_LOG_WARN, "event=run_taken job=%s run=%" PRId64 " msg=\"the store ended "
+                                "it while this node ran it; killing it\"",
+                   w->row.job, w->row.id);
+            w->stop = STOP_GONE;
+            kill(-sk_proc_pid(w->proc), SIGKILL);
+        } else if (row->cancel) {
+            sk_log(SK_LOG_INFO, "event=cancelling job=%s run=%" PRId64 " reason=\"%s\"",
+                   w->row.job, w->row.id, row->cancel);
+            w->stop = STOP_CANCEL;
+            w->why = sk_xstrdup(row->cancel);
+            sk_proc_stop(w->proc);
+        }
+    }
+    sk_runs_free(rows, n);
+}
+
+static void claim(sk_daemon_t *d)
+{
+    if (d->fenced || d->stopping || d->work_unrecorded)
+        return;
+    int room = SK_MIN(d->node_max - d->nwork, CLAIM_BATCH);
+    if (room <= 0)
+        return;
+    sk_run_t *rows = NULL;
+    size_t n = 0;
+    sk_err_t err;
+    sk_err_clear(&err);
+    if (d->store->ops->runs_claim(d->store, d->node_name, d->node_labels, (size_t)room,
+                                  sk_now_ms(), &rows, &n, &err) < 0) {
+        sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\" note=\"not claiming\"", err.msg);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sk_work_t *w = sk_xcalloc(1, sizeof(*w));
+        w->d = d;
+        w->row = rows[i];
+        w->next = d->work;
+        d->work = w;
+        start_work(d, w);
+    }
+    free(rows); /* the rows' strings now belong to the works */
+    if (n && !record_ended(d)) /* some could not start */
+        return;
+    if (n == CLAIM_BATCH)
+        sk_daemon__work_kick(d); /* maybe more: after the other nodes' turn */
+}
+
+/*
+ * Wake-ups: the store connection's socket, duplicated (so that a reconnect,
+ * which closes libpq's, never leaves the loop watching a reused number), is
+ * watched for the notifications other nodes send after a dispatch or an
+ * outcome. The 0.5 s poll stays as the fallback.
+ */
+struct sk_wake {
+    uv_poll_t h;
+    int fd;
+    ino_t ino; /* of the socket it duplicates */
+};
+
+static void on_wake_closed(uv_handle_t *h)
+{
+    struct sk_wake *w = h->data;
+    close(w->fd);
+    free(w);
+}
+
+static void wake_close(sk_daemon_t *d)
+{
+    if (!d->wake)
+        return;
+    uv_poll_stop(&d->wake->h);
+    d->wake->h.data = d->wake;
+    uv_close((uv_handle_t *)&d->wake->h, on_wake_closed);
+    d->wake = NULL;
+}
+
+static void on_wake(uv_poll_t *h, int status, int events)
+{
+    (void)events;
+    sk_daemon_t *d = h->data;
+    unsigned bits = 0;
+    if (status < 0 || d->store->ops->woken(d->store, &bits, NULL) < 0) {
+        wake_close(d); /* watched again at the next poll, once the store is back */
+        return;
+    }
+    if (bits)
+        sk_daemon__work_kick(d);
+}
+
+static void wake_watch(sk_daemon_t *d)
+{
+    const sk_store_ops_t *ops = d->store->ops;
+    if (!ops->wake_fd || d->closed || d->stopping)
+        return;
+    unsigned bits;
+    ops->woken(d->store, &bits, NULL); /* drained here: this poll covers them */
+    int fd = ops->wake_fd(d->store);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) < 0) {
+        wake_close(d);
+        return;
+    }
+    if (d->wake && d->wake->ino == sb.st_ino)
+        return;
+    wake_close(d);
+    int dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (dupfd < 0)
+        return;
+    struct sk_wake *w = sk_xcalloc(1, sizeof(*w));
+    w->fd = dupfd;
+    w->ino = sb.st_ino;
+    if (uv_poll_init(d->loop, &w->h, dupfd) < 0) {
+        close(dupfd);
+        free(w);
+        return;
+    }
+    w->h.data = d;
+    uv_poll_start(&w->h, UV_READABLE, on_wake);
+    d->wake = w;
+}
+
+void sk_daemon__work_poll(sk_daemon_t *d)
+{
+    if (!d->cluster || d->closed)
+        return;
+    bool recorded = record_ended(d);
+    if (recorded) {
+        check_cancels(d);
+        claim(d);
+    }
+    if (d->leading && !d->stopping)
+        sk_daemon__settle_poll(d);
+    wake_watch(d);
+    if (d->stopping && !recorded && d->nwork == 0) {
+        /* Stopping and the store refuses: the next start of this node (or
+         * the leader, when this node goes silent) ends them as interrupted. */
+        sk_log(SK_LOG_ERROR, "event=outcomes_unrecorded msg=\"the next start marks these runs "
+                             "interrupted\"");
+        for (sk_work_t *w = d->work, *next; w; w = next) {
+            next = w->next;
+            work_free(w);
+        }
+        d->work = NULL;
+        d->work_unrecorded = false;
+    }
+    sk_daemon__maybe_exit(d);
+}
+
+static void on_work_timer(uv_timer_t *t)
+{
+    sk_daemon__work_poll(t->data);
+}
+
+void sk_daemon__work_kick(sk_daemon_t *d)
+{
+    if (d->work_timer_on)
+        uv_timer_start(&d->work_timer, on_work_timer, 0, WORK_POLL_MS);
+}
+
+void sk_daemon__work_start(sk_daemon_t *d)
+{
+    if (!d->cluster)
+        return;
+    uv_timer_init(d->loop, &d->work_timer);
+    d->work_timer.data = d;
+    d->work_timer_on = true;
+    d->beat_ok_mono = sk_mono_ms();
+    uv_timer_start(&d->work_timer, on_work_timer, 0, WORK_POLL_MS);
+}
+
+void sk_daemon__work_close(sk_daemon_t *d)
+{
+    wake_close(d);
+    if (d->work_timer_on) {
+        uv_timer_stop(&d->work_timer);
+        uv_close((uv_handle_t *)&d->work_timer, NULL);
+        d->work_timer_on = false;
+    }
+    for (sk_work_t *w = d->work, *next; w; w = next) {
+        next = w->next;
+        work_free(w);
+    }
+    d->work = NULL;
+}
+
+void sk_daemon__work_stop_all(sk_daemon_t *d, bool hard, const char *why)
+{
+    int kind = why && strcmp(why, "fence") == 0 ? STOP_FENCE : STOP_SHUTDOWN;
+    for (sk_work_t *w = d->work; w; w = w->next) {
+        if (!w->proc)
+            continue;
+        if (w->stop == STOP_NONE)
+            w->stop = kind;
+        if (hard || kind == STOP_FENCE)
+            kill(-sk_proc_pid(w->proc), SIGKILL);
+        else
+            sk_proc_stop(w->proc);
+    }
+}
+
+bool sk_daemon__work_beat(sk_daemon_t *d)
+{
+    if (!d->cluster)
+        return true;
+    sk_node_t me = {
+        .name = d->node_name,
+        .labels = d->node_labels,
+        .max_parallel = d->node_max,
+        .api = d->node_api,
+        .pid = (int)getpid(),
+        .version = (char *)SK_VERSION,
+        .leader = d->leading,
+    };
+    sk_err_t err;
+    sk_err_clear(&err);
+    int64_t mono = sk_mono_ms();
+    if (d->store->ops->node_beat(d->store, &me, NULL, &err) == 0) {
+        d->beat_ok_mono = mono;
+        if (d->fenced)
+            sk_log(SK_LOG_INFO, "event=store_back node=%s msg=\"claiming runs again\"",
+                   d->node_name);
+        d->fenced = false;
+        return true;
+    }
+    if (!d->fenced && mono - d->beat_ok_mono > d->lease_ms * 2 / 3) {
+        d->fenced = true;
+        sk_log(SK_LOG_ERROR,
+               "event=fenced node=%s silent_ms=%" PRId64 " running=%d msg=\"cannot reach the "
+               "store; stopping this node's runs before the leader hands them to another node\"",
+               d->node_name, mono - d->beat_ok_mono, d->nwork);
+        sk_daemon__work_stop_all(d, true, "fence");
+    }
+    return false;
+}
+
+void sk_daemon__work_recover(sk_daemon_t *d)
+{
+    if (!d->cluster)
+        return;
+    sk_run_t *rows = NULL;
+    size_t n = 0;
+    sk_err_t err;
+    sk_err_clear(&err);
+    if (d->store->ops->runs_of_node(d->store, d->node_name, &rows, &n, &err) < 0) {
+        sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\"", err.msg);
+        return;
+    }
+    int64_t now = sk_now_ms();
+    for (size_t i = 0; i < n; i++) {
+        const sk_run_t *r = &rows[i];
+        const char *reason = "sked stopped while it ran";
+        if (r->pid > 0 && sk_daemon__is_our_process(r->pid, r->id)) {
+            kill(-r->pid, SIGKILL);
+            kill(r->pid, SIGKILL);
+            reason = "sked stopped while it ran; its processes were killed at restart";
+        }
+        if (d->store->ops->run_finish(d->store, r->id, SK_RUN_INTERRUPTED, now, -1, 0, reason,
+                                      &err) == 0)
+            sk_log(SK_LOG_WARN,
+                   "event=interrupted job=%s%s%s run=%" PRId64 " attempt=%d node=%s "
+                   "reason=\"%s\"",
+                   r->job, r->step ? " step=" : "", r->step ? r->step : "", r->id, r->attempt,
+                   d->node_name, reason);
+    }
+    sk_runs_free(rows, n);
+}

@@ -1,0 +1,199 @@
+"""Several nodes run jobs (`make e2e-pg`): the leader dispatches, every node
+claims what its labels allow up to its own max_parallel, a dead node's runs
+are interrupted and retried elsewhere, and cancels reach the node that runs
+the job."""
+import os
+import time
+from datetime import datetime
+
+import pytest
+
+from harness import Daemon, done, pg_store, wait_for
+
+pytestmark = pytest.mark.skipif(not os.environ.get("SKED_TEST_PG_URL"),
+                                reason="needs PostgreSQL (make e2e-pg)")
+
+
+def ts(iso):
+    return datetime.fromisoformat(iso).timestamp()
+
+
+def cluster(tmp_path, yaml, names=("alpha", "beta")):
+    store = pg_store(str(tmp_path))
+    nodes = []
+    try:
+        for name in names:
+            (tmp_path / name).mkdir()
+            nodes.append(Daemon(tmp_path / name, yaml, store=store, env={"SKED_NODE": name}))
+            if len(nodes) == 1:
+                wait_for(lambda: "event=started_daemon" in nodes[0].log(), what="the leader")
+    except BaseException:
+        for n in nodes:
+            n.stop()
+        raise
+    return nodes
+
+
+def stop_all(nodes):
+    for n in nodes:
+        if n.proc and n.proc.poll() is None:
+            n.stop()
+
+
+def overlaps(runs):
+    """The largest number of runs whose [started, ended] intervals overlap."""
+    ev = []
+    for r in runs:
+        if r["started_at"] and r["ended_at"]:
+            ev.append((ts(r["started_at"]), 1))
+            ev.append((ts(r["ended_at"]), -1))
+    best = cur = 0
+    for _, d in sorted(ev, key=lambda e: (e[0], e[1])):
+        cur += d
+        best = max(best, cur)
+    return best
+
+
+PINNED = """
+    max_parallel: 8
+    cluster:
+      lease_timeout: 3s
+      nodes:
+        alpha: {labels: [gpu], max_parallel: 1}
+        beta: {max_parallel: 1}
+    jobs:
+      pinned: {every: 1s, nodes: [gpu], run: ["true"]}
+      spread: {every: 1s, overlap: allow, run: [sleep, "1.5"]}
+"""
+
+
+def test_labels_pin_and_every_node_claims_within_its_limit(tmp_path):
+    alpha, beta = cluster(tmp_path, PINNED)
+    try:
+        alpha.wait_runs("spread", lambda h: len({r.get("node") for r in h if done(r)}) >= 2 and
+                        len([r for r in h if done(r)]) >= 6, timeout=40,
+                        what="spread to run on both nodes")
+        alpha.wait_runs("pinned", lambda h: len([r for r in h if done(r)]) >= 3)
+        pinned = [r for r in alpha.history("pinned") if done(r)]
+        spread = [r for r in alpha.history("spread") if r["started_at"]]
+        # Only a node with the label runs the pinned job.
+        assert {r["node"] for r in pinned} == {"alpha"}, pinned
+        assert {r["node"] for r in spread} >= {"alpha", "beta"}
+        # Each node runs one run at a time (its own max_parallel: 1), the
+        # pinned job's included.
+        for name in ("alpha", "beta"):
+            mine = [r for r in pinned + spread if r["node"] == name and done(r)]
+            assert overlaps(mine) <= 1, name
+        assert all(r["status"] == "succeeded" for r in pinned + spread if done(r)), \
+            [r for r in pinned + spread if done(r) and r["status"] != "succeeded"]
+    finally:
+        stop_all([beta, alpha])
+
+
+LIMIT = """
+    max_parallel: 1
+    cluster: {lease_timeout: 3s}
+    jobs:
+      a: {every: 1s, overlap: allow, run: [sleep, "0.7"]}
+      b: {every: 1s, overlap: allow, run: [sleep, "0.7"]}
+"""
+
+
+def test_max_parallel_holds_across_the_cluster(tmp_path):
+    nodes = cluster(tmp_path, LIMIT)
+    try:
+        nodes[0].wait_runs(None, lambda h: len([r for r in h if done(r)]) >= 6, timeout=40)
+        runs = [r for r in nodes[0].history() if done(r)]
+        assert overlaps(runs) <= 1
+    finally:
+        stop_all(nodes[::-1])
+
+
+DEAD = """
+    cluster:
+      lease_timeout: 3s
+      nodes:
+        beta: {labels: [slow]}
+        gamma: {labels: [slow]}
+    jobs:
+      retried: {nodes: [slow], run: [sleep, "600"], retries: 1, retry_delay: 1s}
+"""
+
+
+def test_a_dead_nodes_run_is_interrupted_and_retried_on_another(tmp_path):
+    nodes = cluster(tmp_path, DEAD, names=("alpha", "beta", "gamma"))
+    byname = dict(zip(("alpha", "beta", "gamma"), nodes))
+    alpha = nodes[0]
+    try:
+        alpha.cli("trigger", "retried")
+        first = alpha.wait_runs("retried", lambda h: [r for r in h if r["status"] == "running"],
+                                what="retried to run")[0]
+        assert first["node"] in ("beta", "gamma")
+        victim = byname[first["node"]]
+        other = "gamma" if first["node"] == "beta" else "beta"
+        killed = time.time()
+        victim.kill9()
+        # The leader counts the victim dead after the lease (3 s) and retries
+        # the run on the other node with the label.
+        runs = alpha.wait_runs("retried", lambda h: any(r["attempt"] == 2 and r["status"] ==
+                                                         "running" for r in h), timeout=40,
+                               what="the retry on a live node")
+        a1 = [r for r in runs if r["attempt"] == 1][0]
+        a2 = [r for r in runs if r["attempt"] == 2][0]
+        assert a1["status"] == "interrupted" and first["node"] in (a1["reason"] or ""), a1
+        assert a2["node"] == other, a2
+        print(f"dead node: the retry started {ts(a2['started_at']) - killed:.2f} s after the kill")
+        assert "event=node_lost" in alpha.log()
+    finally:
+        stop_all(nodes[::-1])
+
+
+CANCEL = """
+    cluster:
+      nodes:
+        beta: {labels: [there]}
+    jobs:
+      far: {nodes: [there], run: [sleep, "600"]}
+"""
+
+
+def test_cancel_reaches_the_node_that_runs_it(tmp_path):
+    alpha, beta = cluster(tmp_path, CANCEL)
+    try:
+        alpha.cli("trigger", "far")
+        run = alpha.wait_runs("far", lambda h: [r for r in h if r["status"] == "running"])[0]
+        assert run["node"] == "beta"
+        alpha.cli("cancel", str(run["id"]))
+        runs = alpha.wait_runs("far", lambda h: all(done(r) for r in h), timeout=30)
+        assert runs[0]["status"] == "killed" and runs[0]["reason"] == "cancelled", runs[0]
+        assert "event=cancelling" in beta.log()
+    finally:
+        stop_all([beta, alpha])
+
+
+WORKFLOW = """
+    cluster:
+      nodes:
+        beta: {labels: [etl], max_parallel: 4}
+        alpha: {labels: [etl], max_parallel: 4}
+    jobs:
+      etl:
+        nodes: [etl]
+        params: {day: monday}
+        steps:
+          extract: {run: [sh, -c, 'echo rows=42 >> "$SKED_OUTPUT"']}
+          load:
+            needs: [extract]
+            run: [sh, -c, 'test "$SKED_OUT_EXTRACT_ROWS" = 42 && test "$SKED_PARAM_DAY" = friday']
+"""
+
+
+def test_a_workflows_steps_pass_outputs_between_nodes(tmp_path):
+    alpha, beta = cluster(tmp_path, WORKFLOW)
+    try:
+        for _ in range(3):
+            alpha.cli("trigger", "etl", "--param", "day=friday")
+        runs = alpha.wait_runs("etl", lambda h: len([r for r in h if done(r)]) >= 3, timeout=40)
+        assert all(r["status"] == "succeeded" for r in runs if done(r)), runs
+    finally:
+        stop_all([beta, alpha])
