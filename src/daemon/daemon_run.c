@@ -206,9 +206,17 @@ static void start_run(sk_daemon_t *d, sk_runrt_t *r, bool *in_tx)
         if (!*in_tx && d->store->ops->begin(d->store, NULL) == 0)
             *in_tx = true;
         if (sk_daemon__dispatch(d, r, &err) < 0) {
-            sk_log(SK_LOG_ERROR, "event=store_error job=%s run=%" PRId64 " msg=\"%s\"",
+            /* Not the run's failure: it waits, and the store (or the next
+             * leader, if this node lost the lead) decides. */
+            sk_log(SK_LOG_ERROR, "event=store_error job=%s run=%" PRId64 " msg=\"%s\" "
+                   "note=\"dispatching again in 1 s\"",
                    r->job->name, r->id, err.msg);
-            finish_early(d, r, err.msg);
+            r->not_before = sk_now_ms() + 1000;
+            if (!r->wf)
+                r->job->waiting++;
+            else
+                r->wf->queued++;
+            enqueue(d, r);
             return;
         }
         remote_running(d, r);
@@ -505,6 +513,15 @@ void sk_daemon__on_flush(uv_timer_t *t)
         return;
     d->finished = NULL;
     sk_err_clear(&err);
+    if (d->cluster && !d->leading) {
+        /* Lost the lead meanwhile: the next leader takes these in. */
+        for (sk_runrt_t *r = list, *next; r; r = next) {
+            next = r->next;
+            run_free(r);
+        }
+        sk_daemon__maybe_exit(d);
+        return;
+    }
     /* Workflows whose steps ended: keep their state to undo a failed write. */
     for (sk_runrt_t *r = list; r; r = r->next) {
         if (!r->wf)
@@ -715,7 +732,7 @@ static void drop_remote(sk_daemon_t *d)
     }
     for (sk_runrt_t **pp = &d->finished; *pp;) {
         sk_runrt_t *r = *pp;
-        if (!r->remote) {
+        if (!r->remote && !d->cluster) {
             pp = &r->next;
             continue;
         }

@@ -310,9 +310,10 @@ typedef struct sk_store_ops {
      * or its network), so a node calls this again every few seconds: false
      * after true means it was lost. SQLite: always true (one daemon per file,
      * by the lock file). SK_ESTORE when the server cannot be reached.
-     * PostgreSQL: once the session that held it is gone, the writes only a
-     * leader makes (run_insert, job_state_set, run_dispatch, run_settle)
-     * fail with SK_ESTORE until this is called again (and says false). */
+     * PostgreSQL: once a store has led, the writes only a leader makes
+     * (run_insert, job_state_set, run_dispatch, run_settle) fail with
+     * SK_ESTORE whenever it does not hold the lead through the session that
+     * took it (lost, or replaced by a reconnect). */
     int (*leader)(sk_store_t *st, bool *ret, sk_err_t *err);
 
     /*

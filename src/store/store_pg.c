@@ -292,6 +292,7 @@ typedef struct sk_pg {
     bool prepared[ST_COUNT];
     bool qprepared[Q_COUNT]; /* runs_query, one per combination of filters */
     int leader_pid; /* the server process of the session that holds the leadership; 0 none */
+    bool led;       /* this store led once: from then on, leader writes need the lead */
     int listen_pid; /* the server process of the session that LISTENs for wake-ups; 0 none */
     char *chan;     /* the wake-up channel: "sked." and the schema */
 } sk_pg_t;
@@ -593,16 +594,16 @@ static int ensure_conn(sk_pg_t *s, sk_err_t *err);
 
 /*
  * The writes only a leader makes (fires, dispatches, settles, job state):
- * refused once the session that held the leadership is gone (a reconnect):
- * another node may lead now, and a leader's writes must not interleave
- * with its. The refusal lasts until the next leader call says the lead is
- * lost. A node that never led is not fenced (it records its new jobs'
- * state at start).
+ * once this store has led, refused unless the session that took the
+ * leadership is still this one: after a reconnect (or a lost lead) another
+ * node may lead, and a leader's writes must not interleave with its. A
+ * node that never led is not fenced (it records its new jobs' state at
+ * start).
  */
 static int lead_gate(sk_pg_t *s, const char *what, sk_err_t *err)
 {
     int r = write_gate(s, what, err);
-    if (r == 0 && s->leader_pid) {
+    if (r == 0 && s->led) {
         r = ensure_conn(s, err);
         if (r == 0 && s->leader_pid != PQbackendPID(s->conn)) {
             sk_err_t local;
@@ -2194,6 +2195,7 @@ static int pg_leader(sk_store_t *st, bool *ret, sk_err_t *err)
     } else {
         *ret = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
         s->leader_pid = *ret ? PQbackendPID(s->conn) : 0;
+        s->led = s->led || *ret;
     }
     PQclear(res);
     if (r == 0 && *ret && !held) {

@@ -197,3 +197,37 @@ def test_a_workflows_steps_pass_outputs_between_nodes(tmp_path):
         assert all(r["status"] == "succeeded" for r in runs if done(r)), runs
     finally:
         stop_all([beta, alpha])
+
+
+KEEP = """
+    jobs:
+      long: {run: [sh, -c, "sleep 4; echo done"]}
+"""
+
+
+def psql(sql):
+    import subprocess
+    return subprocess.run(["psql", "-q", "-At", os.environ["SKED_TEST_PG_URL"], "-c", sql],
+                          check=True, capture_output=True, text=True).stdout
+
+
+def test_a_lost_connection_keeps_the_children_and_records_them_later(tmp_path):
+    (alpha,) = cluster(tmp_path, KEEP, names=("alpha",))
+    try:
+        alpha.cli("trigger", "long")
+        run = alpha.wait_runs("long", lambda h: [r for r in h if r["status"] == "running"])[0]
+        # Every session of the store's nodes ends, as in a database restart.
+        psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+             "WHERE pid <> pg_backend_pid() AND datname = current_database()")
+        runs = alpha.wait_runs("long", lambda h: all(done(r) for r in h), timeout=30)
+        assert [(r["id"], r["status"], r["attempt"]) for r in runs] == \
+            [(run["id"], "succeeded", 1)], runs
+        wait_for(lambda: "event=leading" in alpha.log().split("event=lost_leadership", 1)[-1],
+                 timeout=30, what="alpha to lead again")
+        assert alpha.proc.poll() is None  # it went on, as a standby, then led again
+        # And it still runs jobs.
+        alpha.cli("trigger", "long")
+        alpha.wait_runs("long", lambda h: len([r for r in h if r["status"] == "succeeded"]) == 2,
+                        timeout=30)
+    finally:
+        stop_all([alpha])
