@@ -21,7 +21,8 @@ Throughput: after W seconds of warm-up (default 5) the window is N seconds
 Failover: two nodes; the leader (GET /api/v1/status over STATE_DIR/sked.sock,
 field "leading") is killed with SIGKILL 3 times, 10 s apart, and started
 again 2 s after each kill as a standby. The failover time is kill -> the
-first `event=started` line after the kill in a surviving node's log.
+first `event=started` line, in a surviving node's log, of a fire scheduled
+after the kill.
 
 Writes OUT/cluster.json (default bench/out). Exit 0 when measured (a
 measurement, not a test), 1 on a broken run, 2 without SKED_TEST_PG_URL.
@@ -45,7 +46,7 @@ from benchlib import sked_revision, one_at_a_time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-STARTED = re.compile(r"^(\S+) \S+ event=started job=")
+STARTED = re.compile(r"^(\S+) \S+ event=started job=.* scheduled=(\S+)")
 
 
 def iso_to_unix(s):
@@ -139,11 +140,13 @@ class Node:
             return ""
 
     def first_start_after(self, t):
+        """The first start of a fire scheduled after t (one the next leader
+        fired: runs dispatched before go on on their nodes meanwhile)."""
         for line in self.log().splitlines():
             m = STARTED.match(line)
             if m:
                 x = iso_to_unix(m.group(1))
-                if x >= t:
+                if x >= t and iso_to_unix(m.group(2)) > t:
                     return x
         return None
 
