@@ -91,7 +91,8 @@ e2e: $(BIN)
 # PostgreSQL (each daemon gets its own schema; see tests/e2e/harness.py).
 # test_daemon_faults.py is about the SQLite file and the clock: once is enough.
 E2E_PG_TESTS := $(addprefix tests/e2e/,test_daemon_basic.py test_daemon_policies.py \
-                test_workflow.py test_workflow_edges.py test_api.py test_alerts.py test_ha.py)
+                test_workflow.py test_workflow_edges.py test_api.py test_alerts.py test_ha.py \
+                test_cluster.py test_nodes.py)
 e2e-pg: $(BIN)
 	SKED_BIN=$(abspath $(BIN)) tests/pg.sh run $(PYTHON) -m pytest -q -p no:cacheprovider \
 		$(E2E_PG_TESTS)

@@ -57,12 +57,13 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *data)
     return n;
 }
 
-int sk_cli_api(const char *state_dir, const char *method, const char *path, json_t *body,
-               long *ret_status, json_t **ret, sk_err_t *err)
+/* One request on the control socket of state_dir's daemon: text (borrowed;
+ * NULL for none) is the body of a POST. Fills *b with the answer's body and
+ * *ret_status with its status. */
+static int api_perform(const char *state_dir, const char *method, const char *path,
+                       const char *text, long *ret_status, reply_buf_t *b, sk_err_t *err)
 {
     char sock[4096], url[1024];
-    *ret = NULL;
-    *ret_status = 0;
     sk_snprintf(sock, sizeof(sock), "%s/%s", state_dir, SK_SOCKET_NAME);
     if (access(sock, F_OK) != 0)
         return sk_err_set(err, -ENOENT, "no sked daemon is running for %s (no %s)", state_dir,
@@ -71,8 +72,6 @@ int sk_cli_api(const char *state_dir, const char *method, const char *path, json
     CURL *c = curl_easy_init();
     if (!c)
         return sk_err_set(err, -ENOMEM, "cannot start an HTTP client");
-    reply_buf_t b = {0};
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
     curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -81,7 +80,7 @@ int sk_cli_api(const char *state_dir, const char *method, const char *path, json
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
     if (strcmp(method, "POST") == 0)
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, text ? text : "");
     CURLcode cr = curl_easy_perform(c);
@@ -90,21 +89,52 @@ int sk_cli_api(const char *state_dir, const char *method, const char *path, json
         if (cr == CURLE_COULDNT_CONNECT)
             rc = sk_err_set(err, -ECONNREFUSED, "no sked daemon is running for %s (%s refuses "
                                                 "connections)", state_dir, sock);
+        else if (b->too_big)
+            rc = sk_err_set(err, -EFBIG, "the daemon's answer is larger than 64 MiB");
         else
             rc = sk_err_set(err, -EIO, "no answer from the daemon: %s", curl_easy_strerror(cr));
     } else {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, ret_status);
+    }
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    return rc;
+}
+
+int sk_cli_api(const char *state_dir, const char *method, const char *path, json_t *body,
+               long *ret_status, json_t **ret, sk_err_t *err)
+{
+    *ret = NULL;
+    *ret_status = 0;
+    reply_buf_t b = {0};
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    int rc = api_perform(state_dir, method, path, text, ret_status, &b, err);
+    if (rc == 0) {
         json_error_t jerr;
         *ret = b.data ? json_loads(b.data, 0, &jerr) : NULL;
         if (!*ret)
             rc = sk_err_set(err, SK_EPARSE, "the daemon's answer (HTTP %ld) is not JSON",
                             *ret_status);
     }
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(c);
     free(text);
     free(b.data);
     return rc;
+}
+
+int sk_cli_api_get_raw(const char *state_dir, const char *path, long *ret_status,
+                       char **ret_body, size_t *ret_len, sk_err_t *err)
+{
+    reply_buf_t b = {0};
+    long status = 0;
+    int rc = api_perform(state_dir, "GET", path, NULL, &status, &b, err);
+    if (rc < 0) {
+        free(b.data);
+        return rc;
+    }
+    *ret_status = status;
+    *ret_len = b.len;
+    *ret_body = b.data ? b.data : sk_xstrdup("");
+    return 0;
 }
 
 const sk_job_cfg_t *sk_cli_job(const sk_config_t *cfg, const char *cmd, const char *name)

@@ -27,6 +27,13 @@ int sk_cli_open_store(const sk_config_t *cfg, sk_store_t **ret);
 int sk_cli_api(const char *state_dir, const char *method, const char *path, json_t *body,
                long *ret_status, json_t **ret, sk_err_t *err);
 
+/* GET path on the same API, for an answer that need not be JSON (a run's
+ * log): sets the HTTP status and the body as it came (new, NUL-terminated,
+ * *ret_len bytes without the NUL; at most 64 MiB). Errors as sk_cli_api's;
+ * outputs are not written on failure. */
+int sk_cli_api_get_raw(const char *state_dir, const char *path, long *ret_status,
+                       char **ret_body, size_t *ret_len, sk_err_t *err);
+
 /* The job called name, or NULL after printing "sked: CMD: no job named ...". */
 const sk_job_cfg_t *sk_cli_job(const sk_config_t *cfg, const char *cmd, const char *name);
 

@@ -1,10 +1,21 @@
 /*
  * `sked logs JOB [--run ID] [-f] [-c FILE]`: prints a run's output log (the
  * newest run's by default); -f follows it while the run is still going.
+ *
+ * Several nodes (PostgreSQL): a run's log is a file on the disk of the node
+ * that ran it (its row's `node`). A log that is not in this state_dir's
+ * logs/ and belongs to a node other than the local daemon's is fetched
+ * through the local daemon's API (GET /api/v1/runs/ID/log), which passes the
+ * request on to that node. That is never followed: the daemon says where.
  */
+/* realpath(3) */
+#define _XOPEN_SOURCE 700
+
 #include "cli_daemon.h"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 
 #define LOGS_USAGE "sked logs JOB [--run ID] [-f] [-c FILE]"
 
@@ -22,6 +33,85 @@ static void copy_out(int fd, off_t *off)
         *off += n;
     }
     fflush(stdout);
+}
+
+/* Whether path lies inside state_dir/logs, as the daemon serves logs. */
+static bool in_state_dir(const char *state_dir, const char *path)
+{
+    char want[PATH_MAX + 8], logs[PATH_MAX], real[PATH_MAX];
+    sk_snprintf(want, sizeof(want), "%s/logs", state_dir);
+    if (!realpath(want, logs) || !realpath(path, real))
+        return false;
+    size_t n = strlen(logs);
+    return strncmp(real, logs, n) == 0 && real[n] == '/';
+}
+
+enum { LOG_HERE, LOG_ELSEWHERE, LOG_NO_DAEMON };
+
+/* Where run's log is to be read: LOG_HERE (the file, as always), LOG_ELSEWHERE
+ * (another node's: through the local daemon), LOG_NO_DAEMON (another node's
+ * maybe, and no daemon here to ask). */
+static int log_place(const sk_config_t *cfg, const sk_run_t *run)
+{
+    /* A SQLite store has one node: every log in it is this one's. */
+    if (!run->node || !run->node[0] || strncmp(cfg->store_url, "postgres", 8) != 0 ||
+        in_state_dir(cfg->state_dir, run->log_path))
+        return LOG_HERE;
+    json_t *reply = NULL;
+    long status = 0;
+    sk_err_t err;
+    sk_err_clear(&err);
+    if (sk_cli_api(cfg->state_dir, "GET", "/api/v1/status", NULL, &status, &reply, &err) < 0)
+        return LOG_NO_DAEMON;
+    const char *mine = json_string_value(json_object_get(reply, "node"));
+    /* The local daemon's own run, with its file elsewhere (state_dir moved). */
+    int place = status == 200 && mine && strcmp(mine, run->node) == 0 ? LOG_HERE : LOG_ELSEWHERE;
+    json_decref(reply);
+    return place;
+}
+
+/* Prints the log of run (another node's) as the local daemon gives it: the
+ * same bytes as the file. With follow, a run still going is refused: the
+ * daemon's answer says on which node (and at which URL) to follow it. */
+static int print_elsewhere(const sk_config_t *cfg, const sk_run_t *run, bool follow)
+{
+    char path[128];
+    bool stream = follow && !sk_run_status_final(run->status);
+    sk_snprintf(path, sizeof(path), "/api/v1/runs/%" PRId64 "/log%s", run->id,
+                stream ? "?follow=1" : "");
+    long status = 0;
+    char *body = NULL;
+    size_t len = 0;
+    sk_err_t err;
+    sk_err_clear(&err);
+    if (sk_cli_api_get_raw(cfg->state_dir, path, &status, &body, &len, &err) < 0) {
+        if (err.code == -ENOENT || err.code == -ECONNREFUSED)
+            sk_cli_error("logs: the log of run %" PRId64 " is on node %s; start the daemon "
+                         "here or run `sked logs` on %s",
+                         run->id, run->node, run->node);
+        else
+            sk_cli_error("logs: %s", err.msg);
+        return SK_EXIT_USER;
+    }
+    int rc = SK_EXIT_OK;
+    if (status == 200 && !stream) {
+        fwrite(body, 1, len, stdout);
+        fflush(stdout);
+    } else {
+        json_error_t jerr;
+        json_t *o = json_loadb(body, len, 0, &jerr);
+        const char *m = json_string_value(json_object_get(o, "error"));
+        if (m)
+            sk_cli_error("logs: %s", m);
+        else
+            sk_cli_error("logs: the log of run %" PRId64 " is on node %s; the daemon answered "
+                         "HTTP %ld",
+                         run->id, run->node, status);
+        json_decref(o);
+        rc = SK_EXIT_USER;
+    }
+    free(body);
+    return rc;
 }
 
 int sk_cmd_logs(int argc, char **argv)
@@ -100,6 +190,13 @@ int sk_cmd_logs(int argc, char **argv)
         sk_cli_error("logs: run %" PRId64 " has no output (%s)", run.id,
                      sk_run_status_str(run.status));
         rc = SK_EXIT_USER;
+        goto out;
+    }
+    int place = log_place(cfg, &run);
+    if (place == LOG_ELSEWHERE ||
+        (place == LOG_NO_DAEMON && access(run.log_path, R_OK) != 0)) {
+        /* Not here, or no daemon to say whose it is and no file to read. */
+        rc = print_elsewhere(cfg, &run, follow != NULL);
         goto out;
     }
     off_t off = 0;

@@ -3,6 +3,51 @@
 
 #define STATUS_USAGE "sked status [--json] [-c FILE]"
 
+/* Several nodes on one PostgreSQL store: one line per node of the store,
+ *   nodes:
+ *     a  leader   alive       1/4 running  labels: gpu (this node)
+ *     b  standby  silent 42s  0/4 running  labels: none */
+static void print_nodes(const json_t *nodes)
+{
+    int width = 4;
+    size_t i;
+    json_t *n;
+    json_array_foreach(nodes, i, n)
+    {
+        const char *name = json_string_value(json_object_get(n, "name"));
+        int len = name ? (int)strlen(name) : 0;
+        if (len > width)
+            width = SK_MIN(len, 64);
+    }
+    printf("nodes:\n");
+    json_array_foreach(nodes, i, n)
+    {
+        const char *name = json_string_value(json_object_get(n, "name"));
+        char state[48], labels[512] = "";
+        if (json_is_true(json_object_get(n, "alive")))
+            sk_strlcpy(state, "alive", sizeof(state));
+        else
+            sk_snprintf(state, sizeof(state), "silent %" JSON_INTEGER_FORMAT "s",
+                        json_integer_value(json_object_get(n, "age_ms")) / 1000);
+        size_t k;
+        json_t *l;
+        json_array_foreach(json_object_get(n, "labels"), k, l)
+        {
+            size_t at = strlen(labels);
+            sk_snprintf(labels + at, sizeof(labels) - at, "%s%s", k ? "," : "",
+                        json_string_value(l) ? json_string_value(l) : "");
+        }
+        printf("  %-*s  %-7s  %-11s  %" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT
+               " running  labels: %s%s\n",
+               width, name ? name : "?",
+               json_is_true(json_object_get(n, "leader")) ? "leader" : "standby", state,
+               json_integer_value(json_object_get(n, "running")),
+               json_integer_value(json_object_get(n, "max_parallel")),
+               labels[0] ? labels : "none",
+               json_is_true(json_object_get(n, "self")) ? " (this node)" : "");
+    }
+}
+
 int sk_cmd_status(int argc, char **argv)
 {
     const char *config = NULL, *json = NULL;
@@ -13,7 +58,7 @@ int sk_cmd_status(int argc, char **argv)
         return SK_EXIT_USAGE;
     sk_tz_cache_t *tzc = sk_tz_cache_new(NULL);
     sk_config_t *cfg = NULL;
-    json_t *reply = NULL, *out = NULL;
+    json_t *reply = NULL, *out = NULL, *nodes = NULL;
     int rc = sk_cli_load(config, tzc, &cfg);
     if (rc)
         goto done;
@@ -26,6 +71,19 @@ int sk_cmd_status(int argc, char **argv)
                         json_object_get(reply, "pid"), "jobs", json_object_get(reply, "jobs"),
                         "active_runs", json_object_get(reply, "active_runs"), "next_due",
                         json_object_get(reply, "next_due"));
+        /* Several nodes share a PostgreSQL store: who they are. */
+        const char *store = json_string_value(json_object_get(reply, "store"));
+        long nst = 0;
+        sk_err_t nerr;
+        sk_err_clear(&nerr);
+        if (store && strcmp(store, "postgres") == 0 &&
+            sk_cli_api(cfg->state_dir, "GET", "/api/v1/nodes", NULL, &nst, &nodes, &nerr) == 0 &&
+            nst == 200 && json_array_size(json_object_get(nodes, "nodes")) > 0)
+            json_object_set(out, "nodes", json_object_get(nodes, "nodes"));
+        else {
+            json_decref(nodes);
+            nodes = NULL;
+        }
         if (!json) {
             const char *nd = json_string_value(json_object_get(reply, "next_due"));
             const char *nj = json_string_value(json_object_get(reply, "next_job"));
@@ -40,6 +98,8 @@ int sk_cmd_status(int argc, char **argv)
                    nj ? nj : "");
             if (json_is_false(json_object_get(reply, "leading")))
                 printf("this node is a standby: another node leads the store (docs/ha.md)\n");
+            if (nodes)
+                print_nodes(json_object_get(nodes, "nodes"));
         }
     } else {
         out = json_pack("{s:b, s:n, s:i, s:i, s:n}", "running", 0, "pid", "jobs",
@@ -55,6 +115,7 @@ int sk_cmd_status(int argc, char **argv)
     }
 done:
     json_decref(out);
+    json_decref(nodes);
     json_decref(reply);
     sk_config_unref(cfg);
     sk_tz_cache_free(tzc);

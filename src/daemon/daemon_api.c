@@ -34,6 +34,7 @@ struct api_call {
     char msg[600];
     json_t *result;
     sk_api_jobs_t *jobs;
+    sk_api_self_t self; /* status, nodes: this node as the loop sees it */
     /* bookkeeping, under api->mu */
     bool done;
     int refs;
@@ -44,6 +45,7 @@ static void call_free(api_call_t *c)
 {
     json_decref(c->result);
     sk_api_jobs_free(c->jobs);
+    sk_node_release(&c->self.node);
     free(c);
 }
 
@@ -158,6 +160,32 @@ static sk_jobrt_t *loop_job(sk_daemon_t *d, api_call_t *c)
 
 /* ---- loop-side functions ---- */
 
+/* This node as its heart-beat would describe it now (copies). */
+static void self_of(sk_daemon_t *d, sk_api_self_t *ret)
+{
+    int64_t now = sk_now_ms();
+    ret->node = (sk_node_t){
+        .name = sk_xstrdup(d->node_name ? d->node_name : ""),
+        .labels = sk_xstrdup(d->node_labels ? d->node_labels : ""),
+        .max_parallel = d->node_max,
+        .api = d->node_api ? sk_xstrdup(d->node_api) : NULL,
+        .pid = (int)getpid(),
+        .version = sk_xstrdup(SK_VERSION),
+        .started_at = d->started_at,
+        .seen_at = now,
+        .age_ms = 0,
+        .leader = d->leading,
+        .running = d->cluster ? d->nwork : d->nrunning,
+    };
+    ret->lease_ms = d->lease_ms > 0 ? d->lease_ms : 15000;
+    ret->cluster = d->cluster;
+}
+
+static void loop_self(sk_daemon_t *d, api_call_t *c)
+{
+    self_of(d, &c->self);
+}
+
 static void loop_status(sk_daemon_t *d, api_call_t *c)
 {
     int waiting = 0;
@@ -173,6 +201,8 @@ static void loop_status(sk_daemon_t *d, api_call_t *c)
     json_object_set_new(o, "stopping", json_boolean(d->stopping));
     json_object_set_new(o, "leading", json_boolean(d->leading));
     json_object_set_new(o, "store", json_string(d->store->ops->name));
+    json_object_set_new(o, "node", json_string(d->node_name ? d->node_name : ""));
+    self_of(d, &c->self);
     sk_heap_node_t *top = sk_heap_top(&d->heap);
     if (top) {
         sk_tz_format_iso_ms(sk_tz_utc(), top->key, iso, sizeof(iso));
@@ -364,6 +394,54 @@ void sk_api_store_put(sk_api_t *a, sk_store_t *st)
     sk_store_close(st);
 }
 
+int sk_api_nodes_read(sk_api_t *a, sk_store_t *st, sk_node_t **ret, size_t *ret_n,
+                      sk_err_t *err)
+{
+    *ret = NULL;
+    *ret_n = 0;
+    sk_store_t *own = st ? NULL : sk_api_store_get(a, err);
+    if (!st && !own)
+        return err->code ? err->code : SK_ESTORE;
+    sk_store_t *use = st ? st : own;
+    int rc = 0;
+    /* A back end without the operation has no rows to give. */
+    if (use->ops->nodes_list)
+        rc = use->ops->nodes_list(use, 0, ret, ret_n, err);
+    sk_api_store_put(a, own);
+    return rc;
+}
+
+/* The store's node rows with this node's live state folded in. On SQLite
+ * (one node per file) this node is what the loop says, row or not; on
+ * PostgreSQL the rows are the truth, but for whether this node leads (its
+ * row says what it was at its last heart-beat). */
+static void merge_self(sk_node_t **nodes, size_t *n, sk_api_self_t *self)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp((*nodes)[i].name, self->node.name) != 0)
+            continue;
+        if (self->cluster) {
+            /* Whether it leads is known here now, not at the last beat. */
+            (*nodes)[i].leader = self->node.leader;
+            return;
+        }
+        sk_node_release(&(*nodes)[i]);
+        (*nodes)[i] = self->node;
+        memset(&self->node, 0, sizeof(self->node)); /* the list took it */
+        return;
+    }
+    if (self->cluster)
+        return;
+    *nodes = sk_xrealloc(*nodes, (*n + 1) * sizeof(**nodes));
+    size_t at = 0;
+    while (at < *n && strcmp((*nodes)[at].name, self->node.name) < 0)
+        at++;
+    memmove(&(*nodes)[at + 1], &(*nodes)[at], (*n - at) * sizeof(**nodes));
+    (*nodes)[at] = self->node;
+    (*n)++;
+    memset(&self->node, 0, sizeof(self->node));
+}
+
 /* ---- handlers (connection threads) ---- */
 
 static bool want(sk_http_req_t *r, const char *method)
@@ -399,7 +477,25 @@ static void get_status(sk_api_t *a, sk_http_req_t *r)
         return;
     }
     json_t *o = json_incref(c->result);
+    /* How many nodes are alive: the store's rows (a read, off the loop). */
+    sk_api_self_t self = c->self;
+    memset(&c->self, 0, sizeof(c->self));
     call_release(a, c);
+    sk_err_t err;
+    sk_err_clear(&err);
+    sk_node_t *nodes = NULL;
+    size_t n = 0;
+    if (sk_api_nodes_read(a, NULL, &nodes, &n, &err) == 0) {
+        merge_self(&nodes, &n, &self);
+        json_int_t alive = 0;
+        for (size_t i = 0; i < n; i++)
+            alive += nodes[i].age_ms <= self.lease_ms;
+        json_object_set_new(o, "nodes", json_integer(alive));
+    } else {
+        json_object_set_new(o, "nodes", json_null());
+    }
+    sk_nodes_free(nodes, n);
+    sk_node_release(&self.node);
     json_object_set_new(o, "role",
                         json_string(r->role == SK_HTTP_ROLE_ADMIN ? "admin" : "read"));
     if (r->role != SK_HTTP_ROLE_ADMIN) { /* where things are on the host: admins only */
@@ -407,6 +503,35 @@ static void get_status(sk_api_t *a, sk_http_req_t *r)
         json_object_del(o, "config");
     }
     sk_http_json(r, 200, o);
+}
+
+static void get_nodes(sk_api_t *a, sk_http_req_t *r)
+{
+    api_call_t *c = call_new(loop_self);
+    if (call_loop(a, c) < 0) {
+        sk_http_error(r, 503, "sked is stopping or busy; try again");
+        return;
+    }
+    sk_api_self_t self = c->self;
+    memset(&c->self, 0, sizeof(c->self));
+    call_release(a, c);
+    sk_err_t err;
+    sk_err_clear(&err);
+    sk_node_t *nodes = NULL;
+    size_t n = 0;
+    if (sk_api_nodes_read(a, NULL, &nodes, &n, &err) < 0) {
+        sk_node_release(&self.node);
+        sk_http_error(r, 500, "cannot read the store: %s", err.msg);
+        return;
+    }
+    merge_self(&nodes, &n, &self);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, sk_api_node_json(&nodes[i], a->node_name, self.lease_ms));
+    sk_nodes_free(nodes, n);
+    sk_node_release(&self.node);
+    sk_http_json(r, 200, json_pack("{s:o, s:I, s:s}", "nodes", arr, "lease_ms",
+                                   (json_int_t)self.lease_ms, "node", a->node_name));
 }
 
 #define ANY_NUMBER (INT64_MAX / 2)
@@ -718,6 +843,11 @@ static void route_api(sk_api_t *a, sk_http_req_t *r, const char *rest)
             get_status(a, r);
         return;
     }
+    if (n == 1 && seg_is(seg[0], len[0], "nodes")) {
+        if (want(r, "GET"))
+            get_nodes(a, r);
+        return;
+    }
     if (n == 1 && seg_is(seg[0], len[0], "reload")) {
         if (want(r, "POST"))
             call_and_reply(a, r, call_new(loop_reload), 200);
@@ -852,6 +982,7 @@ int sk_daemon__api_start(sk_daemon_t *d, sk_err_t *err)
     a->d = d;
     a->store_url = sk_xstrdup(d->config->store_url);
     a->state_dir = sk_xstrdup(d->state_dir);
+    a->node_name = sk_xstrdup(d->node_name ? d->node_name : "");
     pthread_mutex_init(&a->mu, NULL);
     pthread_mutex_init(&a->pool_mu, NULL);
     pthread_cond_init(&a->cv, NULL);
@@ -881,6 +1012,8 @@ int sk_daemon__api_start(sk_daemon_t *d, sk_err_t *err)
     };
     if (rc == 0)
         rc = sk_http_start(&o, &a->server, err);
+    if (rc == 0 && (reader || admin))
+        a->proxy_token = sk_xstrdup(reader ? reader : admin);
     for (char *t = admin; t && *t; t++)
         *(volatile char *)t = 0;
     for (char *t = reader; t && *t; t++)
@@ -903,6 +1036,7 @@ static void on_async_closed(uv_handle_t *h)
     pthread_cond_destroy(&a->cv);
     free(a->store_url);
     free(a->state_dir);
+    free(a->node_name);
     free(a);
 }
 
@@ -927,6 +1061,10 @@ void sk_daemon__api_stop(sk_daemon_t *d)
     for (size_t i = 0; i < a->npool; i++)
         sk_store_close(a->pool[i]);
     a->npool = 0;
+    for (char *t = a->proxy_token; t && *t; t++)
+        *(volatile char *)t = 0;
+    free(a->proxy_token);
+    a->proxy_token = NULL;
     uv_close((uv_handle_t *)&a->async, on_async_closed);
 }
 

@@ -24,7 +24,21 @@ typedef struct sk_api {
     size_t npool;
     char *store_url; /* copies: the configuration may be reloaded meanwhile */
     char *state_dir;
+    char *node_name; /* this node's (fixed for the daemon's life) */
+    /* The token a request that came over the control socket (which needs
+     * none) shows another node when its log is fetched from there: the read
+     * token, else the admin token, else NULL. Wiped at stop. */
+    char *proxy_token;
 } sk_api_t;
+
+/* What the loop says about this node, for the nodes list and the status:
+ * its own row as it would write it now (strings new), and the settings
+ * that judge the others. */
+typedef struct sk_api_self {
+    sk_node_t node;
+    int64_t lease_ms;
+    bool cluster; /* PostgreSQL: the store's rows are the truth, this node included */
+} sk_api_self_t;
 
 /* What the loop copies for the jobs list: the live state of each job of
  * `config` (a reference), parallel to config->jobs (or one job). */
@@ -65,12 +79,19 @@ json_t *sk_api_run_json(const sk_run_t *r);
  * store error (err set). */
 json_t *sk_api_run_detail(sk_store_t *st, const sk_run_t *r, sk_err_t *err);
 json_t *sk_api_alert_json(const sk_alert_rec_t *a);
+/* One node of GET /api/v1/nodes; self: this node's name. */
+json_t *sk_api_node_json(const sk_node_t *n, const char *self, int64_t lease_ms);
 /* A whole number 0..max in text; -1 when it is not one. */
 int sk_api_parse_uint(const char *text, int64_t max, int64_t *ret);
 
 /* daemon_api.c */
 sk_store_t *sk_api_store_get(sk_api_t *a, sk_err_t *err);
 void sk_api_store_put(sk_api_t *a, sk_store_t *st);
+/* Every node row of the store (forgetting none), by name: new memory
+ * (sk_nodes_free), NULL and 0 when none or when the store has no such
+ * operation yet. Through st when given, else a pooled connection. */
+int sk_api_nodes_read(sk_api_t *a, sk_store_t *st, sk_node_t **ret, size_t *ret_n,
+                      sk_err_t *err);
 
 /* daemon_api_log.c: GET /api/v1/runs/ID/log (whole, a range, or followed). */
 void sk_api_log(sk_api_t *a, sk_http_req_t *r, int64_t id);

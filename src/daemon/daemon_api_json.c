@@ -94,6 +94,7 @@ json_t *sk_api_run_json(const sk_run_t *r)
     }
     json_object_set_new(o, "params", params ? params : json_null());
     json_object_set_new(o, "has_log", json_boolean(r->log_path != NULL));
+    json_object_set_new(o, "node", r->node && r->node[0] ? json_string(r->node) : json_null());
     return o;
 }
 
@@ -143,6 +144,32 @@ json_t *sk_api_alert_json(const sk_alert_rec_t *a)
     json_object_set_new(o, "created_at", iso(a->created_at));
     json_object_set_new(o, "done_at", iso(a->done_at));
     json_object_set_new(o, "last_error", str_or_null(a->last_error));
+    return o;
+}
+
+json_t *sk_api_node_json(const sk_node_t *n, const char *self, int64_t lease_ms)
+{
+    json_t *o = json_object(), *labels = json_array();
+    for (const char *p = n->labels ? n->labels : ""; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len)
+            json_array_append_new(labels, json_stringn(p, len));
+        p += len + (e ? 1 : 0);
+    }
+    json_object_set_new(o, "name", json_string(n->name ? n->name : ""));
+    json_object_set_new(o, "labels", labels);
+    json_object_set_new(o, "max_parallel", json_integer(n->max_parallel));
+    json_object_set_new(o, "api", n->api && n->api[0] ? json_string(n->api) : json_null());
+    json_object_set_new(o, "pid", n->pid ? json_integer(n->pid) : json_null());
+    json_object_set_new(o, "version", str_or_null(n->version));
+    json_object_set_new(o, "started_at", iso(n->started_at));
+    json_object_set_new(o, "seen_at", iso(n->seen_at));
+    json_object_set_new(o, "age_ms", json_integer(n->age_ms));
+    json_object_set_new(o, "alive", json_boolean(n->age_ms <= lease_ms));
+    json_object_set_new(o, "leader", json_boolean(n->leader));
+    json_object_set_new(o, "running", json_integer(n->running));
+    json_object_set_new(o, "self", json_boolean(self && n->name && strcmp(n->name, self) == 0));
     return o;
 }
 

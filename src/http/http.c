@@ -121,6 +121,24 @@ void sk_http_bytes(sk_http_req_t *r, int status, const char *ctype, char *buf, s
     bytes_with(r, status, ctype, buf, len, cache, NULL, NULL);
 }
 
+void sk_http_bytes_with(sk_http_req_t *r, int status, const char *ctype, char *buf, size_t len,
+                        const char *const *headers)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(buf);
+        queue(r, 500, NULL);
+        return;
+    }
+    MHD_add_response_header(resp, "Content-Type", ctype);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    for (size_t i = 0; headers && headers[i]; i += 2) {
+        if (headers[i + 1])
+            MHD_add_response_header(resp, headers[i], headers[i + 1]);
+    }
+    queue(r, status, resp);
+}
+
 void sk_http_json(sk_http_req_t *r, int status, json_t *body)
 {
     sk_http_json_with(r, status, body, NULL, NULL);

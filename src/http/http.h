@@ -81,6 +81,10 @@ void sk_http_error(sk_http_req_t *r, int status, const char *fmt, ...) SK_PRINTF
 void sk_http_not_allowed(sk_http_req_t *r, const char *allow);
 void sk_http_bytes(sk_http_req_t *r, int status, const char *ctype, char *buf, size_t len,
                    bool cache);
+/* The same (not cached) with more headers: headers is NULL or name, value,
+ * name, value, ..., NULL (borrowed; NULL values are skipped). */
+void sk_http_bytes_with(sk_http_req_t *r, int status, const char *ctype, char *buf, size_t len,
+                        const char *const *headers);
 /* A static buffer that outlives the server (embedded files). */
 void sk_http_static(sk_http_req_t *r, const char *ctype, const unsigned char *buf, size_t len);
 /* len bytes of fd from off; extra_header "Name: value" or NULL. */

@@ -1,5 +1,5 @@
 /* sked dashboard: jobs, runs with a live log, workflow step graphs, a 24-hour
-   timeline. Plain ES2020, no dependencies. Every request goes to a relative
+   timeline, the nodes of a cluster. Plain ES2020, no dependencies. Every request goes to a relative
    api/v1/... URL (so a path prefix in front of the daemon works); everything
    from the API reaches the page through textContent or attributes, never as
    markup. Views redraw only the parts whose data changed, so the periodic
@@ -310,6 +310,29 @@
   }
   const section = (title, ...kids) => h('section', { class: 'panel' }, h('h2', null, title), kids);
 
+  /* The nodes sharing this daemon's store (GET nodes): one row each. */
+  function ageText(msec) {
+    const a = Math.max(0, Number(msec) || 0) / 1000;
+    return a < 90 ? `${Math.round(a)} s` : a < 5400 ? `${Math.round(a / 60)} min`
+      : a < 129600 ? `${Math.round(a / 3600)} h` : `${Math.round(a / 86400)} d`;
+  }
+  function nodesTable(nodes) {
+    if (!nodes.length) return h('p', { class: 'muted' }, 'No node has reported to the store yet.');
+    return h('div', { class: 'table-wrap' }, h('table', { class: 'list nodes' },
+      h('thead', null, h('tr', null, ['Node', 'Role', 'Heartbeat', 'Running', 'Labels']
+        .map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', null, nodes.map((n) => h('tr', { 'data-node': n.name, class: n.alive ? null : 'silent' },
+        h('td', null, h('strong', null, n.name), n.self && h('span', { class: 'tag' }, 'this node')),
+        h('td', null, n.leader ? h('span', { class: 'tag leader' }, 'leader') : h('span', { class: 'muted' }, 'standby')),
+        h('td', { title: n.seen_at ? `last heart-beat ${absTime(n.seen_at)}` : null }, n.alive
+          ? `${ageText(n.age_ms)} ago`
+          : [h('span', { class: 'tag silent' }, 'silent'), ` for ${ageText(n.age_ms)}`]),
+        h('td', { class: 'num' }, `${n.running ?? 0}/${n.max_parallel ?? '—'}`),
+        h('td', null, (n.labels || []).length
+          ? n.labels.map((l) => h('code', { class: 'label' }, l))
+          : h('span', { class: 'muted' }, '—')))))));
+  }
+
   /* ---- the jobs list ----------------------------------------------------- */
 
   const COLS = ['Name', 'Trigger', 'Next run', 'Last', 'Recent runs', 'State', 'Actions'];
@@ -332,20 +355,32 @@
       this.head = h('thead');
       this.body = h('tbody');
       this.empty = h('p', { class: 'muted empty', hidden: true });
+      this.nodesBox = h('div', { id: 'nodes' });
       root.append(
         h('div', { class: 'title-row' }, h('h1', null, 'Jobs ', this.count),
           h('div', { class: 'filter' }, h('label', { for: 'filter' }, 'Filter'), input)),
         h('div', { class: 'table-wrap' }, h('table', { class: 'list jobs' }, this.head, this.body)),
-        this.empty);
+        this.empty, this.nodesBox);
     }
     async refresh() {
-      const data = await api('jobs?recent=20');
+      /* Nodes: only where there can be more than one (a PostgreSQL store). */
+      const st = state.status || {};
+      const cluster = st.store === 'postgres' || st.nodes > 1;
+      const [data, nodes] = await Promise.all([api('jobs?recent=20'),
+        cluster ? api('nodes').catch(() => null) : null]);
       this.jobs = data.jobs || [];
+      this.nodes = nodes && Array.isArray(nodes.nodes) ? nodes.nodes : null;
       this.render();
     }
     render() {
       if (!this.jobs) return;
       const admin = isAdmin();
+      const nodes = this.nodes;
+      patch(this.nodesBox, JSON.stringify(nodes), () => (nodes
+        ? h('section', { class: 'panel nodes-panel' }, h('h2', null, 'Nodes ',
+          h('span', { class: 'muted count' }, `${nodes.filter((n) => n.alive).length} of ${nodes.length} alive`)),
+        nodesTable(nodes))
+        : null));
       patch(this.head, admin, () => h('tr', null,
         COLS.slice(0, admin ? 7 : 6).map((c) => h('th', { scope: 'col' }, c))));
       const f = this.filter.trim().toLowerCase();
@@ -517,6 +552,7 @@
         ['Duration', d == null ? '—' : duration(d) + (run.ended_at ? '' : ' so far')],
         ['Exit', run.exit_code != null ? `code ${run.exit_code}` : run.signal != null ? `signal ${run.signal}` : '—'],
         run.pid != null && active && ['PID', String(run.pid)],
+        run.node && ['Node', run.node],
         ['Parameters', kvTable(run.params, 'none')],
         ['Outputs', kvTable(run.outputs, 'none')],
       ], 'wide'));
@@ -573,6 +609,18 @@
         if (queue.length === 1) requestAnimationFrame(() => this.append(queue.splice(0)));
       };
       es.onopen = () => { this.logState.textContent = '(live)'; };
+      /* The run went to another node: its output is there. Read it through
+         this daemon (it fetches it from that node) instead. */
+      es.addEventListener('node', (e) => {
+        es.close();
+        this.es = null;
+        this.log = null;
+        this.noStream = true;
+        let node = '';
+        try { node = JSON.parse(e.data).node; } catch (err) { node = ''; }
+        this.logState.textContent = node ? `(runs on node ${node})` : '(runs on another node)';
+        refreshSoon();
+      });
       es.addEventListener('end', (e) => {
         es.close();
         this.es = null;
@@ -599,9 +647,14 @@
       try {
         let res = await api(`runs/${this.id}/log`, { raw: true, accept: 'text/plain', headers: { Range: `bytes=-${LIMIT}` } });
         if (res.status === 416) res = await api(`runs/${this.id}/log`, { raw: true, accept: 'text/plain' });
+        const node = res.headers.get('X-Sked-Node');
         if (res.status === 404) {
+          let why = '';
+          if (node) {
+            try { why = (await res.json()).error || ''; } catch (err) { why = ''; }
+          }
           this.logEl.textContent = '';
-          this.logState.textContent = '(no output)';
+          this.logState.textContent = why ? `(${why})` : '(no output)';
         } else {
           let text = await res.text();
           this.logEl.dataset.mode = 'text';
@@ -611,12 +664,17 @@
             this.logEl.append(h('span', { class: 'muted' }, '… (earlier output not shown)\n'));
           }
           this.append(text.replace(/\n$/, '').split('\n').filter((l, i, a) => l || a.length > 1));
-          this.logState.textContent = text ? '' : '(empty)';
+          this.logState.textContent = (text ? '' : '(empty)') + (node ? ` (from node ${node})` : '');
           this.scroll(true);
         }
         this.log = ACTIVE.has(run.status) ? null : 'done';
       } catch (e) {
         this.log = null;
+        if (e instanceof ApiError && e.status === 502) {   // its node is down: say so here
+          this.logState.textContent = `(${e.message})`;
+          this.log = ACTIVE.has(run.status) ? null : 'done';
+          return;
+        }
         throw e;
       }
     }
@@ -761,7 +819,8 @@
     const was = state.status && state.status.role;
     state.status = st;
     const now = Date.now();
-    const parts = [`sked ${st.version || ''}`.trim(), `up ${duration(st.uptime)}`,
+    const parts = [`sked ${st.version || ''}`.trim(),
+      st.store === 'postgres' && st.node ? `node ${st.node}` : null, `up ${duration(st.uptime)}`,
       `${st.active_runs || 0} running`, st.waiting_runs ? `${st.waiting_runs} waiting` : null,
       st.next_job ? `next: ${st.next_job} ${relTime(st.next_due, now)}` : null].filter(Boolean);
     const standby = st.leading === false;
