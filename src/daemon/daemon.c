@@ -696,6 +696,8 @@ int sk_daemon_main(const char *config_path, const char *node_flag)
         d->node_name = sk_xstrdup(name);
     }
     node_settings(d);
+    if (d->cluster && sk_daemon__work_name_taken(d))
+        goto out;
     d->metrics = sk_metrics_new(SK_VERSION, sk_now_ms());
     d->store->on_error = count_store_error;
     d->store->on_error_data = d->metrics;

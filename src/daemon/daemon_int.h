@@ -230,6 +230,9 @@ void sk_daemon__work_kick(sk_daemon_t *d);
 void sk_daemon__work_stop_all(sk_daemon_t *d, bool hard, const char *why);
 /* Heart-beat (every node, every few seconds): false when it failed. */
 bool sk_daemon__work_beat(sk_daemon_t *d);
+/* At start: whether another live daemon on this machine uses this node's
+ * name (said on stderr): two nodes of one name would end each other's runs. */
+bool sk_daemon__work_name_taken(sk_daemon_t *d);
 /* At start: this node's runs a previous life left running are ended. */
 void sk_daemon__work_recover(sk_daemon_t *d);
 void sk_daemon__work_close(sk_daemon_t *d);

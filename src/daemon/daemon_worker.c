@@ -389,6 +389,8 @@ static void claim(sk_daemon_t *d)
         sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\" note=\"not claiming\"", err.msg);
         return;
     }
+    /* Their processes' pids and logs go in one transaction. */
+    bool tx = n > 1 && d->store->ops->begin(d->store, NULL) == 0;
     for (size_t i = 0; i < n; i++) {
         sk_work_t *w = sk_xcalloc(1, sizeof(*w));
         w->d = d;
@@ -398,6 +400,10 @@ static void claim(sk_daemon_t *d)
         start_work(d, w);
     }
     free(rows); /* the rows' strings now belong to the works */
+    if (tx && d->store->ops->commit(d->store, &err) < 0)
+        sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\" note=\"the runs go on; their pids "
+                             "are not recorded\"",
+               err.msg);
     if (n && !record_ended(d)) /* some could not start */
         return;
     if (n == CLAIM_BATCH)
@@ -590,6 +596,43 @@ bool sk_daemon__work_beat(sk_daemon_t *d)
         sk_daemon__work_stop_all(d, true, "fence");
     }
     return false;
+}
+
+/* Whether pid is a running sked (the same executable as this one). */
+static bool is_sked(int pid)
+{
+    char a[4096], b[4096], path[64];
+    sk_snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+    ssize_t na = readlink(path, a, sizeof(a) - 1);
+    ssize_t nb = readlink("/proc/self/exe", b, sizeof(b) - 1);
+    if (na <= 0 || nb <= 0)
+        return false;
+    a[na] = b[nb] = '\0';
+    return strcmp(a, b) == 0;
+}
+
+bool sk_daemon__work_name_taken(sk_daemon_t *d)
+{
+    sk_node_t *nodes = NULL;
+    size_t n = 0;
+    if (d->store->ops->nodes_list(d->store, 0, &nodes, &n, NULL) < 0)
+        return false;
+    bool taken = false;
+    for (size_t i = 0; i < n && !taken; i++) {
+        const sk_node_t *x = &nodes[i];
+        if (strcmp(x->name, d->node_name) != 0 || x->pid == (int)getpid() ||
+            x->age_ms > d->lease_ms || x->pid <= 0)
+            continue;
+        if (kill(x->pid, 0) == 0 && is_sked(x->pid)) {
+            fprintf(stderr,
+                    "sked: run: node %s is already running here (pid %d, heart-beat %" PRId64
+                    " ms ago); give this one another name with --node NAME or SKED_NODE\n",
+                    x->name, x->pid, x->age_ms);
+            taken = true;
+        }
+    }
+    sk_nodes_free(nodes, n);
+    return taken;
 }
 
 void sk_daemon__work_recover(sk_daemon_t *d)

@@ -231,3 +231,17 @@ def test_a_lost_connection_keeps_the_children_and_records_them_later(tmp_path):
                         timeout=30)
     finally:
         stop_all([alpha])
+
+
+def test_a_second_daemon_with_a_live_nodes_name_is_refused(tmp_path):
+    (alpha,) = cluster(tmp_path, LIMIT, names=("alpha",))
+    (tmp_path / "twin").mkdir()
+    twin = Daemon(tmp_path / "twin", LIMIT, store=alpha.store, env={"SKED_NODE": "alpha"},
+                  start=False)
+    try:
+        twin.start(wait=False)
+        assert twin.proc.wait(timeout=30) == 1
+        assert "node alpha is already running here" in twin.log(), twin.log()
+        assert alpha.proc.poll() is None
+    finally:
+        stop_all([alpha])
