@@ -24,7 +24,12 @@ extern const sk_store_ops_t sk_store_pg_ops;
 #define MIGRATE_LOCK_TIMEOUT "60s"
 /* Writers wait this long for a row lock, then fail (SQLite's busy_timeout). */
 #define LOCK_TIMEOUT_MS 5000
-#define CONNECT_TIMEOUT "10"
+/* A call never blocks the loop for long on a server that vanished: about
+ * 4 s to connect, to get a write acknowledged, or to find an idle
+ * connection dead. A node of a cluster must notice a cut-off well within
+ * a third of lease_timeout (15 s by default) to stop its runs before
+ * another node may start them (docs/internals/cluster.md). */
+#define CONNECT_TIMEOUT "4"
 #define MIN_SERVER_VERSION 100000 /* identity columns */
 #define PRUNE_CHUNK 256
 #define QUERY_DEFAULT 100
@@ -876,8 +881,8 @@ static void quiet(void *arg, const char *message)
 /*
  * Connects with the URL's settings, and these of ours: a connect timeout
  * (unless the URL or PGCONNECT_TIMEOUT sets one) and TCP keepalives and a
- * user timeout, so that a server that vanished without a word costs a
- * minute, not the kernel's two hours (the URL may override all four);
+ * user timeout, so that a server that vanished without a word costs about
+ * 4 s, not the kernel's two hours (the URL may override all four);
  * UTF-8 on the wire; and server options before the URL's own (which may
  * override them): lock_timeout (a writer does not wait forever for another
  * node's row lock) and synchronous_commit=on (a write acknowledged is on
@@ -937,10 +942,10 @@ static int pg_connect(sk_pg_t *s, const char *url, sk_err_t *err)
         const char *key, *val;
     } kv[] = {
         {"connect_timeout", timeout},
-        {"keepalives_idle", "30"},
-        {"keepalives_interval", "10"},
-        {"keepalives_count", "3"},
-        {"tcp_user_timeout", "60000"},
+        {"keepalives_idle", "2"},
+        {"keepalives_interval", "1"},
+        {"keepalives_count", "2"},
+        {"tcp_user_timeout", "4000"},
         {"fallback_application_name", "sked"},
         {"dbname", url},
         {"options", options},
