@@ -116,6 +116,59 @@ static void print_source(FILE *out, int lineno, const char *line, size_t len, in
     fputs("^\n", out);
 }
 
+/* Appends "***" to b and returns where the secret starting at p ends:
+ * before the first of the stop characters (or the end). */
+static const char *mask(sk_buf_t *b, const char *p, const char *end, const char *stops)
+{
+    sk_buf_adds(b, "***");
+    while (p < end && !strchr(stops, *p))
+        p++;
+    return p;
+}
+
+/* A copy of a source line for an error message with secrets masked: the
+ * password of a URL (scheme://user:PASSWORD@host), a password= parameter
+ * and the value of a password: key. */
+static char *redact(const char *line, size_t n)
+{
+    sk_buf_t b = {0};
+    const char *p = line, *end = line + n;
+    sk_buf_add(&b, "", 0);
+    const char *k = p;
+    while (k < end && (*k == ' ' || *k == '\t' || *k == '-'))
+        k++;
+    if ((size_t)(end - k) >= 9 && strncmp(k, "password:", 9) == 0) {
+        sk_buf_add(&b, p, (size_t)(k - p) + 9);
+        sk_buf_adds(&b, " ***");
+        return sk_buf_take(&b, NULL);
+    }
+    while (p < end) {
+        if ((size_t)(end - p) >= 3 && strncmp(p, "://", 3) == 0) {
+            const char *a = p + 3, *at = NULL, *colon = NULL;
+            for (const char *q = a; q < end && !strchr("/?# \"'", *q); q++) {
+                if (*q == '@')
+                    at = q;
+                else if (*q == ':' && !at && !colon)
+                    colon = q;
+            }
+            if (at && colon && colon < at) {
+                sk_buf_add(&b, p, (size_t)(colon + 1 - p));
+                sk_buf_adds(&b, "***");
+                p = at;
+                continue;
+            }
+        }
+        if ((size_t)(end - p) >= 9 && strncmp(p, "password=", 9) == 0) {
+            sk_buf_add(&b, p, 9);
+            p = mask(&b, p + 9, end, "& \"'#");
+            continue;
+        }
+        sk_buf_add(&b, p, 1);
+        p++;
+    }
+    return sk_buf_take(&b, NULL);
+}
+
 void sk_errs_print(const sk_errs_t *e, FILE *out)
 {
     const char *loaded = NULL; /* the file whose text is in buf */
@@ -159,7 +212,9 @@ void sk_errs_print(const sk_errs_t *e, FILE *out)
         const char *eol = p;
         while (eol < end && !sk_config__line_break(eol, end))
             eol++;
-        print_source(out, it->line, p, (size_t)(eol - p), it->col);
+        char *shown = redact(p, (size_t)(eol - p));
+        print_source(out, it->line, shown, strlen(shown), it->col);
+        free(shown);
     }
     if (e->dropped)
         fprintf(out, "... and %zu more error%s\n", e->dropped, e->dropped == 1 ? "" : "s");

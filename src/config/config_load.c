@@ -212,6 +212,24 @@ const sk_ynode_t *sk_config__map_get(const sk_ynode_t *map, const char *key)
 }
 
 /* A top-level scalar value, or NULL after reporting. */
+/* Whether a postgres:// URL (after "://") carries a password: user:pw@ in
+ * its authority, or password= among its parameters. */
+static bool url_has_password(const char *rest)
+{
+    size_t auth = strcspn(rest, "/?#");
+    const char *at = NULL;
+    for (size_t i = 0; i < auth; i++)
+        if (rest[i] == '@')
+            at = rest + i;
+    if (at && memchr(rest, ':', (size_t)(at - rest)))
+        return true;
+    const char *q = strchr(rest, '?');
+    for (const char *p = q; p && *p; p = strchr(p + 1, '&'))
+        if (strncmp(p + 1, "password=", 9) == 0)
+            return true;
+    return false;
+}
+
 static const char *top_scalar(sk_config_ctx_t *L, const sk_ynode_t *v, const char *key,
                               const char *what)
 {
@@ -371,9 +389,15 @@ static void load_top(sk_config_ctx_t *L, const sk_ynode_t *root, sk_config_t *c)
         if (sep) {
             size_t sl = (size_t)(sep - t);
             if ((sl == 8 && strncmp(t, "postgres", 8) == 0) ||
-                (sl == 10 && strncmp(t, "postgresql", 10) == 0))
-                c->store_url = sk_config__strdup(L->pool, t);
-            else
+                (sl == 10 && strncmp(t, "postgresql", 10) == 0)) {
+                if (url_has_password(sep + 3))
+                    sk_config__err(L, v, 0, "store",
+                                   "the URL holds a password: secrets never go in sked.yaml; "
+                                   "put it in ~/.pgpass, the file PGPASSFILE names, or "
+                                   "PGPASSWORD in the daemon's environment");
+                else
+                    c->store_url = sk_config__strdup(L->pool, t);
+            } else
                 sk_config__err(L, v, 0, "store",
                                "unsupported store \"%.*s://\": use a file path (SQLite) or a "
                                "postgres:// URL",
