@@ -24,14 +24,10 @@ int sk_daemon__dispatch(sk_daemon_t *d, sk_runrt_t *r, sk_err_t *err)
     sk_kv_t *extra = NULL;
     size_t nextra = 0;
     sk_daemon__run_extra_env(d, r, &extra, &nextra);
-    for (size_t i = 0; i < nextra; i++) {
-        /* The node that runs it makes its own $SKED_OUTPUT. */
+    for (size_t i = 0; i < nextra; i++) /* the node makes its own $SKED_OUTPUT */
         if (strcmp(extra[i].key, "SKED_OUTPUT") != 0)
             json_object_set_new(env, extra[i].key, json_string(extra[i].value));
-        free(extra[i].key);
-        free(extra[i].value);
-    }
-    free(extra);
+    sk_kv_free(extra, nextra);
     json_object_set_new(root, "params", params);
     json_object_set_new(root, "env", env);
     char *spec = json_dumps(root, JSON_COMPACT);

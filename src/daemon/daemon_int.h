@@ -249,6 +249,13 @@ void sk_daemon__release(sk_daemon_t *d);
 /* Leader: asks remote run r's node to stop it, ending it with reason. */
 void sk_daemon__cancel_remote(sk_daemon_t *d, sk_runrt_t *r, const char *reason);
 
+/* daemon_run.c */
+/* res becomes a run that could not start, for reason. */
+void sk_daemon__proc_failed(sk_proc_result_t *res, const char *reason);
+/* A process's end as a run status; SK_PROC_KILLED is "killed", "stopped"
+ * (callers that know why say so). *reason: res's own, or NULL. */
+sk_run_status_t sk_daemon__proc_status(const sk_proc_result_t *res, const char **reason);
+
 /* daemon_run.c, for the cluster */
 /* A dispatched row (w NULL: a top-level run of j; else step `step` of w)
  * becomes a remote run of this leader. */

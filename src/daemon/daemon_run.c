@@ -156,13 +156,37 @@ static void on_exit(sk_proc_t *p, const sk_proc_result_t *res, void *data)
     uv_timer_start(&d->flush, sk_daemon__on_flush, 0, 0);
 }
 
+void sk_daemon__proc_failed(sk_proc_result_t *res, const char *reason)
+{
+    memset(res, 0, sizeof(*res));
+    res->end = SK_PROC_SPAWN_FAILED;
+    res->exit_code = -1;
+    res->started_ms = res->ended_ms = sk_now_ms();
+    sk_strlcpy(res->reason, reason, sizeof(res->reason));
+}
+
+sk_run_status_t sk_daemon__proc_status(const sk_proc_result_t *res, const char **reason)
+{
+    *reason = res->reason[0] ? res->reason : NULL;
+    switch (res->end) {
+    case SK_PROC_EXITED:
+        return res->exit_code == 0 ? SK_RUN_SUCCEEDED : SK_RUN_FAILED;
+    case SK_PROC_SIGNALED:
+        return SK_RUN_KILLED;
+    case SK_PROC_TIMED_OUT:
+        return SK_RUN_TIMED_OUT;
+    case SK_PROC_KILLED:
+        *reason = "stopped";
+        return SK_RUN_KILLED;
+    case SK_PROC_SPAWN_FAILED:
+    default:
+        return SK_RUN_FAILED;
+    }
+}
+
 static void finish_early(sk_daemon_t *d, sk_runrt_t *r, const char *reason)
 {
-    memset(&r->result, 0, sizeof(r->result));
-    r->result.end = SK_PROC_SPAWN_FAILED;
-    r->result.exit_code = -1;
-    r->result.started_ms = r->result.ended_ms = sk_now_ms();
-    sk_strlcpy(r->result.reason, reason, sizeof(r->result.reason));
+    sk_daemon__proc_failed(&r->result, reason);
     r->next = d->finished;
     d->finished = r;
     uv_timer_start(&d->flush, sk_daemon__on_flush, 0, 0);
@@ -245,11 +269,7 @@ static void start_run(sk_daemon_t *d, sk_runrt_t *r, bool *in_tx)
                           .extra = extra,
                           .nextra = nextra};
     envp = sk_runner_env(body, &info);
-    for (size_t i = 0; i < nextra; i++) {
-        free(extra[i].key);
-        free(extra[i].value);
-    }
-    free(extra);
+    sk_kv_free(extra, nextra);
     sk_snprintf(path, sizeof(path), "%s/logs/%s/%" PRId64 ".log", d->state_dir, r->job->name,
                 r->id);
     r->log_path = sk_xstrdup(path);
@@ -388,31 +408,22 @@ void sk_daemon__check_late(sk_daemon_t *d, int64_t now)
 static sk_run_status_t outcome(const sk_runrt_t *r, const char **reason)
 {
     const sk_proc_result_t *res = &r->result;
-    *reason = res->reason[0] ? res->reason : NULL;
     if (r->remote && res->end != SK_PROC_SPAWN_FAILED) {
         *reason = r->remote_reason;
         return r->remote_status;
     }
-    switch (res->end) {
-    case SK_PROC_EXITED:
-        return res->exit_code == 0 ? SK_RUN_SUCCEEDED : SK_RUN_FAILED;
-    case SK_PROC_SIGNALED:
-        return SK_RUN_KILLED;
-    case SK_PROC_TIMED_OUT:
-        return SK_RUN_TIMED_OUT;
-    case SK_PROC_KILLED:
-        if (r->shutdown) {
-            *reason = "sked stopped while it ran";
-            return SK_RUN_INTERRUPTED;
-        }
-        *reason = r->replaced    ? "replaced by a newer run"
-                  : r->cancelled ? "cancelled"
-                                 : "stopped";
-        return SK_RUN_KILLED;
-    case SK_PROC_SPAWN_FAILED:
-    default:
-        return SK_RUN_FAILED;
+    sk_run_status_t st = sk_daemon__proc_status(res, reason);
+    if (res->end != SK_PROC_KILLED)
+        return st;
+    if (r->shutdown) {
+        *reason = "sked stopped while it ran";
+        return SK_RUN_INTERRUPTED;
     }
+    if (r->replaced)
+        *reason = "replaced by a newer run";
+    else if (r->cancelled)
+        *reason = "cancelled";
+    return st;
 }
 
 static bool retryable(const sk_runrt_t *r, sk_run_status_t st)
@@ -741,10 +752,10 @@ static void drop_remote(sk_daemon_t *d)
     }
 }
 
-void sk_daemon__release(sk_daemon_t *d)
+/* Waiting runs stay queued in the store: the next start (or leader)
+ * takes them up. */
+static void drop_waiting(sk_daemon_t *d)
 {
-    d->adopted = false;
-    drop_remote(d);
     for (sk_runrt_t *r = d->waiting, *next; r; r = next) {
         next = r->next;
         if (r->wf)
@@ -754,6 +765,13 @@ void sk_daemon__release(sk_daemon_t *d)
         run_free(r);
     }
     d->waiting = NULL;
+}
+
+void sk_daemon__release(sk_daemon_t *d)
+{
+    d->adopted = false;
+    drop_remote(d);
+    drop_waiting(d);
     sk_daemon__wf_free_all(d);
 }
 
@@ -772,16 +790,7 @@ void sk_daemon__stop_all(sk_daemon_t *d, bool hard)
         else
             sk_proc_stop(r->proc);
     }
-    /* Waiting runs stay queued in the store and resume at the next start. */
-    for (sk_runrt_t *r = d->waiting, *next; r; r = next) {
-        next = r->next;
-        if (r->wf)
-            r->wf->queued--;
-        else
-            r->job->waiting--;
-        run_free(r);
-    }
-    d->waiting = NULL;
+    drop_waiting(d);
 }
 
 /* Whether pid is still the process of run id (its environment says so). */

@@ -109,15 +109,6 @@ static sk_wfrt_t *wf_alloc(sk_daemon_t *d, sk_jobrt_t *j, sk_config_t *snap,
     return w;
 }
 
-static void outputs_clear(sk_kv_t *kv, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(kv[i].key);
-        free(kv[i].value);
-    }
-    free(kv);
-}
-
 static void wf_free(sk_daemon_t *d, sk_wfrt_t *w)
 {
     for (sk_wfrt_t **pp = &d->workflows; *pp; pp = &(*pp)->next) {
@@ -128,7 +119,7 @@ static void wf_free(sk_daemon_t *d, sk_wfrt_t *w)
     }
     w->job->active--;
     for (size_t i = 0; i < w->cfg->nsteps; i++)
-        outputs_clear(w->outputs[i], w->noutputs[i]);
+        sk_kv_free(w->outputs[i], w->noutputs[i]);
     free(w->outputs);
     free(w->noutputs);
     free(w->states);
@@ -162,7 +153,7 @@ static void out_path(const sk_daemon_t *d, int64_t wf_id, const char *step, char
  * set to NULL), the array stays the caller's. */
 static void set_outputs(sk_wfrt_t *w, size_t i, sk_output_t *o, size_t n)
 {
-    outputs_clear(w->outputs[i], w->noutputs[i]);
+    sk_kv_free(w->outputs[i], w->noutputs[i]);
     w->outputs[i] = sk_xcalloc(n ? n : 1, sizeof(sk_kv_t));
     w->noutputs[i] = n;
     for (size_t k = 0; k < n; k++) {

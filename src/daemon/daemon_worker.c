@@ -75,44 +75,28 @@ static void on_work_exit(sk_proc_t *p, const sk_proc_result_t *res, void *data)
 
 static void end_early(sk_work_t *w, const char *reason)
 {
-    memset(&w->result, 0, sizeof(w->result));
-    w->result.end = SK_PROC_SPAWN_FAILED;
-    w->result.exit_code = -1;
-    w->result.started_ms = w->result.ended_ms = sk_now_ms();
-    sk_strlcpy(w->result.reason, reason, sizeof(w->result.reason));
+    sk_daemon__proc_failed(&w->result, reason);
     w->ended = true;
 }
 
 static sk_run_status_t work_outcome(const sk_work_t *w, const char **reason)
 {
-    const sk_proc_result_t *res = &w->result;
-    *reason = res->reason[0] ? res->reason : NULL;
-    switch (res->end) {
-    case SK_PROC_EXITED:
-        return res->exit_code == 0 ? SK_RUN_SUCCEEDED : SK_RUN_FAILED;
-    case SK_PROC_SIGNALED:
+    sk_run_status_t st = sk_daemon__proc_status(&w->result, reason);
+    if (w->result.end != SK_PROC_KILLED)
+        return st;
+    switch (w->stop) {
+    case STOP_CANCEL:
+        *reason = w->why ? w->why : "stopped";
         return SK_RUN_KILLED;
-    case SK_PROC_TIMED_OUT:
-        return SK_RUN_TIMED_OUT;
-    case SK_PROC_KILLED:
-        switch (w->stop) {
-        case STOP_CANCEL:
-            *reason = w->why ? w->why : "stopped";
-            return SK_RUN_KILLED;
-        case STOP_FENCE:
-            *reason = "its node lost the store for too long; stopped before another node "
-                      "could take it";
-            return SK_RUN_INTERRUPTED;
-        case STOP_SHUTDOWN:
-            *reason = "sked stopped while it ran";
-            return SK_RUN_INTERRUPTED;
-        default:
-            *reason = "stopped";
-            return SK_RUN_KILLED;
-        }
-    case SK_PROC_SPAWN_FAILED:
+    case STOP_FENCE:
+        *reason = "its node lost the store for too long; stopped before another node could "
+                  "take it";
+        return SK_RUN_INTERRUPTED;
+    case STOP_SHUTDOWN:
+        *reason = "sked stopped while it ran";
+        return SK_RUN_INTERRUPTED;
     default:
-        return SK_RUN_FAILED;
+        return st;
     }
 }
 
@@ -149,15 +133,6 @@ static void spec_read(const char *text, const char *member, sk_kv_t **ret, size_
         *ret_n = n;
     }
     json_decref(root);
-}
-
-static void kv_free(sk_kv_t *kv, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(kv[i].key);
-        free(kv[i].value);
-    }
-    free(kv);
 }
 
 static void start_work(sk_daemon_t *d, sk_work_t *w)
@@ -217,8 +192,8 @@ static void start_work(sk_daemon_t *d, sk_work_t *w)
                           .extra = extra,
                           .nextra = nextra};
     char **envp = sk_runner_env(body, &info);
-    kv_free(params, nparams);
-    kv_free(extra, nextra);
+    sk_kv_free(params, nparams);
+    sk_kv_free(extra, nextra);
     sk_snprintf(path, sizeof(path), "%s/logs/%s/%" PRId64 ".log", d->state_dir, row->job,
                 row->id);
     w->log_path = sk_xstrdup(path);

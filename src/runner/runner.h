@@ -84,6 +84,8 @@ char **sk_runner_env(const sk_body_t *body, const sk_run_info_t *info);
  * without expansion. Errors on unbalanced quotes. New memory. */
 int sk_split_words(const char *text, char ***ret, sk_err_t *err);
 void sk_strv_free(char **v);
+/* Frees kv[0..n)'s keys and values and the array; kv may be NULL. */
+void sk_kv_free(sk_kv_t *kv, size_t n);
 size_t sk_strv_len(char *const *v);
 
 typedef struct sk_proc sk_proc_t;

@@ -128,6 +128,15 @@ void sk_strv_free(char **v)
     free(v);
 }
 
+void sk_kv_free(sk_kv_t *kv, size_t n)
+{
+    for (size_t i = 0; kv && i < n; i++) {
+        free(kv[i].key);
+        free(kv[i].value);
+    }
+    free(kv);
+}
+
 size_t sk_strv_len(char *const *v)
 {
     size_t n = 0;
