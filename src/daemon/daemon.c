@@ -624,12 +624,17 @@ static void on_lead_timer(uv_timer_t *t)
         return;
     sk_daemon__work_beat(d);
     bool lead = check_leader(d);
+    bool was = d->leading;
     if (lead && !d->leading)
         promote(d);
     else if (!lead && d->leading)
         demote(d);
+    if (d->leading != was)
+        sk_daemon__work_beat(d); /* the nodes table says who leads at once */
     if (d->leading && d->cluster)
         sk_daemon__sweep_dead(d);
+    else if (!lead && d->cluster)
+        sk_daemon__evict_silent_leader(d);
 }
 
 static void count_store_error(void *data)
@@ -728,6 +733,8 @@ int sk_daemon_main(const char *config_path, const char *node_flag)
         sk_daemon__work_recover(d);
     }
     d->leading = check_leader(d);
+    if (d->cluster && d->leading)
+        sk_daemon__work_beat(d);
     if (!d->leading)
         sk_log(SK_LOG_INFO, "event=standby msg=\"another node leads this store; this one takes "
                             "over when it is gone\"");

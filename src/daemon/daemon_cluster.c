@@ -186,3 +186,35 @@ void sk_daemon__adopt(sk_daemon_t *d, int64_t now)
         sk_log(SK_LOG_INFO, "event=adopted runs=%zu msg=\"runs dispatched by an earlier leader\"",
                adopted);
 }
+
+void sk_daemon__evict_silent_leader(sk_daemon_t *d)
+{
+    const sk_store_ops_t *ops = d->store->ops;
+    if (!ops->leader_evict)
+        return;
+    sk_node_t *nodes = NULL;
+    size_t n = 0;
+    if (ops->nodes_list(d->store, 0, &nodes, &n, NULL) < 0)
+        return;
+    const sk_node_t *silent = NULL;
+    bool fresh = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!nodes[i].leader || strcmp(nodes[i].name, d->node_name) == 0)
+            continue;
+        if (nodes[i].age_ms <= d->lease_ms)
+            fresh = true;
+        else if (!silent || nodes[i].age_ms < silent->age_ms)
+            silent = &nodes[i];
+    }
+    bool ended = false;
+    sk_err_t err;
+    sk_err_clear(&err);
+    /* Only when no node says it leads now: a new leader's first beat may
+     * not say so yet, and an old row of a dead leader must not count. */
+    if (silent && !fresh && ops->leader_evict(d->store, silent->name, &ended, &err) == 0 &&
+        ended)
+        sk_log(SK_LOG_WARN, "event=evicted_leader node=%s silent_ms=%" PRId64 " msg=\"it held "
+                            "the leadership without heart-beating; its session was ended\"",
+               silent->name, silent->age_ms);
+    sk_nodes_free(nodes, n);
+}

@@ -240,6 +240,9 @@ void sk_daemon__work_close(sk_daemon_t *d);
 int sk_daemon__dispatch(sk_daemon_t *d, sk_runrt_t *r, sk_err_t *err);
 /* Leader: takes in what nodes did with the runs it dispatched. */
 void sk_daemon__settle_poll(sk_daemon_t *d);
+/* Standby: ends the session of a leader that holds the lock but stopped
+ * heart-beating (a hung process), so that another node can lead. */
+void sk_daemon__evict_silent_leader(sk_daemon_t *d);
 /* Leader: ends the runs of nodes that stopped heart-beating. */
 void sk_daemon__sweep_dead(sk_daemon_t *d);
 /* Leader: the dispatched runs the store holds become this leader's (promotion/start). */

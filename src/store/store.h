@@ -364,6 +364,11 @@ typedef struct sk_store_ops {
      * when settled already (by another leader, for a moment two). */
     int (*run_settle)(sk_store_t *st, int64_t id, sk_err_t *err);
 
+    /* Ends the leadership of node (its session) when another node finds it
+     * silent for lease_timeout but still holding the lock (its process
+     * hangs): *ret says whether a session was ended. NULL for SQLite. */
+    int (*leader_evict)(sk_store_t *st, const char *node, bool *ret, sk_err_t *err);
+
     /* Wake-ups between nodes (NULL when the back end has none: SQLite).
      * wake_fd listens (again after a reconnect) and returns the socket to
      * watch for readability, or -1 (no connection, inside a batch). */

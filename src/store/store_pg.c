@@ -298,6 +298,7 @@ typedef struct sk_pg {
     bool qprepared[Q_COUNT]; /* runs_query, one per combination of filters */
     int leader_pid; /* the server process of the session that holds the leadership; 0 none */
     bool led;       /* this store led once: from then on, leader writes need the lead */
+    int named_pid;  /* the server process whose application_name names this node; 0 none */
     int listen_pid; /* the server process of the session that LISTENs for wake-ups; 0 none */
     char *chan;     /* the wake-up channel: "sked." and the schema */
 } sk_pg_t;
@@ -2246,6 +2247,15 @@ static int pg_node_beat(sk_store_t *st, const sk_node_t *n, int64_t *server_now,
     if (server_now)
         *server_now = get_i64(res, 0, 0);
     PQclear(res);
+    if (s->named_pid != PQbackendPID(s->conn) && !s->in_batch) {
+        /* The session says whose it is (pg_stat_activity, and leader_evict). */
+        const char *vals[1] = {n->name};
+        res = PQexecParams(s->conn, "SELECT set_config('application_name', 'sked:' || $1, false)",
+                           1, NULL, vals, NULL, NULL, 0);
+        if (PQresultStatus(res) == PGRES_TUPLES_OK)
+            s->named_pid = PQbackendPID(s->conn);
+        PQclear(res);
+    }
     return 0;
 }
 
@@ -2467,6 +2477,35 @@ static int pg_run_settle(sk_store_t *st, int64_t id, sk_err_t *err)
     return sk_err_set(err, -EALREADY, "%s: run %" PRId64 " is settled already", s->name, id);
 }
 
+/* Ends the session holding the leadership when it is node's (its
+ * application_name, set by node_beat): a leader whose process hangs keeps
+ * its session, and with it the lock, alive. */
+static int pg_leader_evict(sk_store_t *st, const char *node, bool *ret, sk_err_t *err)
+{
+    sk_pg_t *s = (sk_pg_t *)st;
+    *ret = false;
+    int r = ensure_conn(s, err);
+    if (r < 0)
+        return r;
+    const char *vals[1] = {node};
+    PGresult *res = PQexecParams(
+        s->conn,
+        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_stat_activity a "
+        "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 "
+        "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "AND l.classid = hashtext(current_schema())::oid AND l.objid = 1936417636::oid "
+        "AND l.pid <> pg_backend_pid() AND a.application_name = 'sked:' || $1",
+        1, NULL, vals, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        r = pg_fail(s, res, "ending a silent leader's session", err);
+        PQclear(res);
+        return r;
+    }
+    *ret = PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    return 0;
+}
+
 /*
  * Wake-ups: a node that dispatched runs or recorded outcomes notifies the
  * others (pg_notify on a channel named after the schema, so that stores in
@@ -2580,6 +2619,7 @@ const sk_store_ops_t sk_store_pg_ops = {
     .runs_of_node = pg_runs_of_node,
     .runs_unsettled = pg_runs_unsettled,
     .run_settle = pg_run_settle,
+    .leader_evict = pg_leader_evict,
     .wake_fd = pg_wake_fd,
     .woken = pg_woken,
     .wake_others = pg_wake_others,

@@ -245,3 +245,41 @@ def test_a_second_daemon_with_a_live_nodes_name_is_refused(tmp_path):
         assert alpha.proc.poll() is None
     finally:
         stop_all([alpha])
+
+
+HANG = """
+    cluster: {lease_timeout: 3s}
+    jobs:
+      tick: {every: 1s, run: ["true"], catchup: all}
+"""
+
+
+def test_a_hung_leader_is_evicted_and_another_takes_over(tmp_path):
+    import signal
+    from collections import Counter
+    alpha, beta = cluster(tmp_path, HANG)
+    try:
+        alpha.wait_runs("tick", lambda h: len([r for r in h if done(r)]) >= 2)
+        wait_for(lambda: "event=standby" in beta.log(), what="beta to stand by")
+        # A leader whose process hangs keeps its database session, and with
+        # it the lock: only its silence shows.
+        alpha.signal(signal.SIGSTOP)
+        stopped = time.time()
+        wait_for(lambda: "event=evicted_leader node=alpha" in beta.log(), timeout=30,
+                 what="beta to end the silent leader's session")
+        beta.wait_runs("tick", lambda h: any(ts(r["scheduled_at"]) > stopped + 1 and done(r)
+                                             for r in h), timeout=30)
+        took = min(ts(r["started_at"]) for r in beta.history("tick")
+                   if r["started_at"] and ts(r["scheduled_at"]) > stopped)
+        print(f"hung leader: first run of a later fire {took - stopped:.2f} s after SIGSTOP")
+        alpha.signal(signal.SIGCONT)
+        wait_for(lambda: "event=lost_leadership" in alpha.log(), timeout=30,
+                 what="alpha to see it lost the lead")
+        time.sleep(2)
+        assert alpha.proc.poll() is None  # it goes on as a standby
+        fires = Counter(r["scheduled_at"] for r in beta.history("tick")
+                        if r["trigger"] in ("schedule", "catchup") and r["attempt"] == 1)
+        assert max(fires.values()) == 1, fires.most_common(3)
+    finally:
+        alpha.signal(signal.SIGCONT)
+        stop_all([beta, alpha])
