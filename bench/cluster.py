@@ -226,6 +226,42 @@ def throughput(a, name, folder, store, n):
     return res
 
 
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))] if xs else None
+
+
+def lateness(a, name, folder, store, n):
+    """Below saturation (LJ jobs every 1s): how late runs start after their
+    instant, and how the nodes share them."""
+    print("  running lateness, %s ..." % name, flush=True)
+    b = argparse.Namespace(**vars(a))
+    b.jobs, b.max_parallel = a.lateness_jobs, 200
+    nodes = start_cluster(b, folder, store, n)
+    try:
+        t0 = time.time() + a.warmup
+        t1 = t0 + a.seconds
+        time.sleep(t1 + 2.0 - time.time())
+    finally:
+        for x in nodes:
+            x.stop()
+    r = subprocess.run([a.sked, "history", "--json", "-n", "1000000", "-c", nodes[0].config],
+                       capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        raise RuntimeError("sked history failed: %s" % r.stderr)
+    late, per_node = [], {}
+    for x in json.loads(r.stdout):
+        if x["trigger"] != "schedule" or not x.get("started_at"):
+            continue
+        sched = iso_to_unix(x["scheduled_at"])
+        if t0 <= sched < t1:
+            late.append(1000.0 * (iso_to_unix(x["started_at"]) - sched))
+            per_node[x.get("node") or "-"] = per_node.get(x.get("node") or "-", 0) + 1
+    return {"name": name, "nodes": n, "runs": len(late), "p50_ms": pct(late, 50),
+            "p99_ms": pct(late, 99), "max_ms": max(late) if late else None,
+            "per_node": per_node}
+
+
 def failover(a, folder, store, kills=3, pause=10.0):
     print("  running failover (2 nodes, %d kills) ..." % kills, flush=True)
     nodes = start_cluster(a, folder, store, 2)
@@ -267,6 +303,7 @@ def main():
     ap.add_argument("--warmup", type=float, default=5.0)
     ap.add_argument("--jobs", type=int, default=2000)
     ap.add_argument("--max-parallel", type=int, default=200)
+    ap.add_argument("--lateness-jobs", type=int, default=100)
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
     a = ap.parse_args()
     url = os.environ.get("SKED_TEST_PG_URL")
@@ -296,6 +333,12 @@ def main():
             schemas.append(schema)
             results.append(throughput(a, "postgres, %d node%s" % (n, "s" if n > 1 else ""),
                                       os.path.join(work, "pg%d" % n), store, n))
+        late = [lateness(a, "sqlite, 1 node", os.path.join(work, "lsqlite"), None, 1)]
+        for n in (1, 2, 3):
+            schema, store = new_schema(url, "l%d" % n)
+            schemas.append(schema)
+            late.append(lateness(a, "postgres, %d node%s" % (n, "s" if n > 1 else ""),
+                                 os.path.join(work, "lpg%d" % n), store, n))
         schema, store = new_schema(url, "fo")
         schemas.append(schema)
         gaps = failover(a, os.path.join(work, "failover"), store)
@@ -326,6 +369,15 @@ def main():
             print("    note: %s" % "; ".join(notes))
     print("(ideal: %d fires/s; shares are of the %d scheduled instants in the window, by "
           "their fire record)" % (a.jobs, a.jobs * a.seconds))
+    print()
+    print("lateness: %d jobs every: 1s (below saturation), start - scheduled instant:"
+          % a.lateness_jobs)
+    print("%-20s %6s %8s %8s %8s  %s" % ("configuration", "runs", "p50 ms", "p99 ms", "max ms",
+                                         "runs per node"))
+    for r in late:
+        print("%-20s %6d %8.1f %8.1f %8.1f  %s"
+              % (r["name"], r["runs"], r["p50_ms"] or 0, r["p99_ms"] or 0, r["max_ms"] or 0,
+                 ", ".join("%s %d" % kv for kv in sorted(r["per_node"].items()))))
     good = [g for g in gaps if g is not None]
     print()
     print("failover, 2 nodes on PostgreSQL, leader killed with SIGKILL -> first run started "
@@ -337,7 +389,7 @@ def main():
     with open(os.path.join(a.out, "cluster.json"), "w") as f:
         json.dump({"sked": sked_revision(a.sked), "jobs": a.jobs,
                    "max_parallel": a.max_parallel, "seconds": a.seconds, "warmup": a.warmup,
-                   "throughput": results,
+                   "throughput": results, "lateness": late,
                    "failover_s": gaps,
                    "failover_median_s": statistics.median(good) if good else None},
                   f, indent=2)

@@ -55,6 +55,8 @@ void sk_daemon__cancel_remote(sk_daemon_t *d, sk_runrt_t *r, const char *reason)
     /* A run asked to stop is never claimed; one already claimed is stopped
      * by its node, which records the outcome. */
     int rc = d->store->ops->run_cancel(d->store, r->id, reason, &err);
+    if (rc == 0 && d->store->ops->wake_others) /* its node stops it at once */
+        d->store->ops->wake_others(d->store, SK_WAKE_CANCEL, NULL);
     if (rc < 0) {
         if (rc != -EALREADY)
             sk_log(SK_LOG_ERROR, "event=store_error job=%s run=%" PRId64 " msg=\"%s\"",
@@ -77,7 +79,7 @@ void sk_daemon__settle_poll(sk_daemon_t *d)
     size_t n = 0;
     sk_err_t err;
     sk_err_clear(&err);
-    if (d->store->ops->runs_unsettled(d->store, &rows, &n, &err) < 0)
+    if (d->store->ops->runs_ended_unsettled(d->store, &rows, &n, &err) < 0)
         return; /* the next poll tries again; the store error is logged by the beat */
     for (size_t i = 0; i < n; i++) {
         const sk_run_t *row = &rows[i];
@@ -90,17 +92,11 @@ void sk_daemon__settle_poll(sk_daemon_t *d)
             sk_runrt_t *f = d->finished;
             while (f && f->id != row->id)
                 f = f->next;
-            if (!f && sk_run_status_final(row->status) && d->adopted)
+            if (!f && d->adopted)
                 d->store->ops->run_settle(d->store, row->id, NULL);
             continue;
         }
-        if (sk_run_status_final(row->status)) {
-            sk_daemon__run_remote_ended(d, r, row);
-        } else if (row->status == SK_RUN_RUNNING && !r->remote_started) {
-            r->remote_started = true;
-            if (row->started_at)
-                r->started_ms = row->started_at;
-        }
+        sk_daemon__run_remote_ended(d, r, row);
     }
     sk_runs_free(rows, n);
 }

@@ -102,7 +102,6 @@ struct sk_runrt {
     /* Cluster (PostgreSQL): the leader dispatched it; some node's worker runs
      * it and records its outcome, which the leader reads back (settle). */
     bool remote;
-    bool remote_started;          /* a node claimed it */
     sk_run_status_t remote_status; /* when it ended: as the node recorded it */
     char *remote_reason;
     bool settled_elsewhere;       /* another leader took in its outcome: nothing follows here */
@@ -176,6 +175,8 @@ struct sk_daemon {
     bool adopted;     /* leading, and took up what the store held (sk_daemon__adopt) */
     struct sk_wake *wake; /* the watched wake-up socket (daemon_worker.c), or NULL */
     bool dispatched;  /* runs dispatched in the pump's transaction: wake the nodes */
+    unsigned work_due;    /* SK_WORK_* asked for by kicks since the last poll */
+    int64_t work_full_at; /* monotonic ms: the next poll does everything */
     bool stopping;
     bool closed; /* handles closed: the loop is ending */
 };
@@ -224,8 +225,14 @@ bool sk_daemon__is_our_process(int pid, int64_t id);
 void sk_daemon__work_start(sk_daemon_t *d);
 /* Claims what this node may run now and records ended runs' outcomes. */
 void sk_daemon__work_poll(sk_daemon_t *d);
-/* The same at the next loop turn (after a dispatch). */
-void sk_daemon__work_kick(sk_daemon_t *d);
+/* Part of it (SK_WORK_*) at the next loop turn (after a dispatch, an exit,
+ * a wake-up). */
+#define SK_WORK_RECORD 1u  /* outcomes of ended runs (every poll does it) */
+#define SK_WORK_CLAIM 2u   /* dispatched runs */
+#define SK_WORK_CANCELS 4u /* stops the leader asked for */
+#define SK_WORK_SETTLE 8u  /* leader: outcomes to take in */
+#define SK_WORK_ALL 15u
+void sk_daemon__work_kick(sk_daemon_t *d, unsigned what);
 /* The daemon stops (hard: SIGKILL now); or the node was silent too long (fence). */
 void sk_daemon__work_stop_all(sk_daemon_t *d, bool hard, const char *why);
 /* Heart-beat (every node, every few seconds): false when it failed. */

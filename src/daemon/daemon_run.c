@@ -111,7 +111,6 @@ sk_runrt_t *sk_daemon__run_adopt(sk_daemon_t *d, sk_jobrt_t *j, sk_wfrt_t *w, si
     else
         j->waiting--;
     r->started_ms = row->started_at;
-    r->remote_started = row->status != SK_RUN_QUEUED;
     remote_running(d, r);
     return r;
 }
@@ -359,7 +358,7 @@ void sk_daemon__pump(sk_daemon_t *d, int64_t now)
             if (d->store->ops->commit(d->store, &err) < 0)
                 sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\"", err.msg);
             if (d->cluster)
-                sk_daemon__work_kick(d); /* this node claims its share at once */
+                sk_daemon__work_kick(d, SK_WORK_CLAIM); /* this node takes its share */
         }
         if (started_wf) {
             /* Their first steps are recorded in a transaction of their own, and

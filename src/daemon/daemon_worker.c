@@ -69,8 +69,7 @@ static void on_work_exit(sk_proc_t *p, const sk_proc_result_t *res, void *data)
     d->nwork--;
     /* Next loop turn: the outcomes of runs ending together go in one
      * transaction. */
-    if (d->work_timer_on)
-        uv_timer_start(&d->work_timer, on_work_timer, 0, WORK_POLL_MS);
+    sk_daemon__work_kick(d, SK_WORK_RECORD | SK_WORK_CLAIM | SK_WORK_SETTLE);
 }
 
 static void end_early(sk_work_t *w, const char *reason)
@@ -382,7 +381,7 @@ static void claim(sk_daemon_t *d)
     if (n && !record_ended(d)) /* some could not start */
         return;
     if (n == CLAIM_BATCH)
-        sk_daemon__work_kick(d); /* maybe more: after the other nodes' turn */
+        sk_daemon__work_kick(d, SK_WORK_CLAIM); /* maybe more: after the other nodes' turn */
 }
 
 /*
@@ -423,8 +422,9 @@ static void on_wake(uv_poll_t *h, int status, int events)
         wake_close(d); /* watched again at the next poll, once the store is back */
         return;
     }
-    if (bits)
-        sk_daemon__work_kick(d);
+    sk_daemon__work_kick(d, ((bits & SK_WAKE_DISPATCHED) ? SK_WORK_CLAIM : 0) |
+                                ((bits & SK_WAKE_ENDED) ? SK_WORK_SETTLE : 0) |
+                                ((bits & SK_WAKE_CANCEL) ? SK_WORK_CANCELS : 0));
 }
 
 static void wake_watch(sk_daemon_t *d)
@@ -459,16 +459,19 @@ static void wake_watch(sk_daemon_t *d)
     d->wake = w;
 }
 
-void sk_daemon__work_poll(sk_daemon_t *d)
+/* Does what `what` (SK_WORK_*) asks: every poll records what ended; the
+ * others cost a query each, so a kick asks only for what it is about and
+ * the 0.5 s tick for all. */
+static void work_poll(sk_daemon_t *d, unsigned what)
 {
     if (!d->cluster || d->closed)
         return;
     bool recorded = record_ended(d);
-    if (recorded) {
+    if (recorded && (what & SK_WORK_CANCELS))
         check_cancels(d);
+    if (recorded && (what & SK_WORK_CLAIM))
         claim(d);
-    }
-    if (d->leading && !d->stopping)
+    if (d->leading && !d->stopping && (what & SK_WORK_SETTLE))
         sk_daemon__settle_poll(d);
     wake_watch(d);
     if (d->stopping && !recorded && d->nwork == 0) {
@@ -486,15 +489,31 @@ void sk_daemon__work_poll(sk_daemon_t *d)
     sk_daemon__maybe_exit(d);
 }
 
-static void on_work_timer(uv_timer_t *t)
+void sk_daemon__work_poll(sk_daemon_t *d)
 {
-    sk_daemon__work_poll(t->data);
+    work_poll(d, SK_WORK_ALL);
 }
 
-void sk_daemon__work_kick(sk_daemon_t *d)
+static void on_work_timer(uv_timer_t *t)
 {
-    if (d->work_timer_on)
-        uv_timer_start(&d->work_timer, on_work_timer, 0, WORK_POLL_MS);
+    sk_daemon_t *d = t->data;
+    unsigned what = d->work_due;
+    int64_t now = sk_mono_ms();
+    /* Kicks restart the timer: under load the full poll would never come. */
+    if (!what || now >= d->work_full_at) {
+        what = SK_WORK_ALL;
+        d->work_full_at = now + WORK_POLL_MS;
+    }
+    d->work_due = 0;
+    work_poll(d, what);
+}
+
+void sk_daemon__work_kick(sk_daemon_t *d, unsigned what)
+{
+    if (!d->work_timer_on || !what)
+        return;
+    d->work_due |= what;
+    uv_timer_start(&d->work_timer, on_work_timer, 0, WORK_POLL_MS);
 }
 
 void sk_daemon__work_start(sk_daemon_t *d)

@@ -359,6 +359,9 @@ typedef struct sk_store_ops {
     /* Every dispatched run not yet settled (any status), oldest first: what
      * the leader has handed out and not yet taken back. New memory. */
     int (*runs_unsettled)(sk_store_t *st, sk_run_t **ret, size_t *ret_n, sk_err_t *err);
+    /* The same, only those with an outcome (what the leader polls for).
+     * NULL for SQLite. */
+    int (*runs_ended_unsettled)(sk_store_t *st, sk_run_t **ret, size_t *ret_n, sk_err_t *err);
     /* The leader took in run id's outcome (its retry, its workflow's next
      * steps are recorded in the same transaction). SK_ENOTFOUND; -EALREADY
      * when settled already (by another leader, for a moment two). */
@@ -382,6 +385,7 @@ typedef struct sk_store_ops {
 
 #define SK_WAKE_DISPATCHED 1u /* runs to claim */
 #define SK_WAKE_ENDED 2u      /* outcomes for the leader to settle */
+#define SK_WAKE_CANCEL 4u     /* stops for the nodes that run them */
 
 /* Every back end's struct starts with this. */
 struct sk_store {

@@ -254,6 +254,8 @@ static const char *const migrations[] = {
     X(ST_CANCEL, "UPDATE runs SET cancel = $2::text WHERE id = $1::bigint AND " SQL_ACTIVE)        \
     X(ST_OF_NODE, "SELECT " RUN_COLS " FROM runs WHERE " SQL_HELD_BY("$1::text") " ORDER BY id")   \
     X(ST_UNSETTLED, "SELECT " RUN_COLS " FROM runs WHERE " SQL_UNSETTLED " ORDER BY id")           \
+    X(ST_ENDED_UNSETTLED, "SELECT " RUN_COLS " FROM runs WHERE " SQL_UNSETTLED                     \
+                          " AND status NOT IN ('queued', 'running') ORDER BY id")                  \
     X(ST_SETTLE, "UPDATE runs SET settled = true WHERE id = $1::bigint AND NOT settled")
 
 typedef enum {
@@ -2454,6 +2456,11 @@ static int pg_runs_unsettled(sk_store_t *st, sk_run_t **ret, size_t *ret_n, sk_e
     return fetch_runs((sk_pg_t *)st, ST_UNSETTLED, NULL, ret, ret_n, err);
 }
 
+static int pg_runs_ended_unsettled(sk_store_t *st, sk_run_t **ret, size_t *ret_n, sk_err_t *err)
+{
+    return fetch_runs((sk_pg_t *)st, ST_ENDED_UNSETTLED, NULL, ret, ret_n, err);
+}
+
 static int pg_run_settle(sk_store_t *st, int64_t id, sk_err_t *err)
 {
     sk_pg_t *s = (sk_pg_t *)st;
@@ -2561,7 +2568,8 @@ static int pg_woken(sk_store_t *st, unsigned *ret, sk_err_t *err)
                           PQerrorMessage(s->conn));
     PGnotify *n;
     while ((n = PQnotifies(s->conn))) {
-        *ret |= n->extra && n->extra[0] == 'e' ? SK_WAKE_ENDED : SK_WAKE_DISPATCHED;
+        char c = n->extra ? n->extra[0] : 'd';
+        *ret |= c == 'e' ? SK_WAKE_ENDED : c == 'c' ? SK_WAKE_CANCEL : SK_WAKE_DISPATCHED;
         PQfreemem(n);
     }
     return 0;
@@ -2577,7 +2585,9 @@ static int pg_wake_others(sk_store_t *st, unsigned what, sk_err_t *err)
         r = ensure_conn(s, err);
     if (r < 0)
         return r;
-    const char *vals[2] = {s->chan, (what & SK_WAKE_ENDED) ? "e" : "d"};
+    const char *vals[2] = {s->chan, (what & SK_WAKE_ENDED)    ? "e"
+                                    : (what & SK_WAKE_CANCEL) ? "c"
+                                                              : "d"};
     PGresult *res = PQexecParams(s->conn, "SELECT pg_notify($1, $2)", 2, NULL, vals, NULL, NULL,
                                  0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -2618,6 +2628,7 @@ const sk_store_ops_t sk_store_pg_ops = {
     .run_cancel = pg_run_cancel,
     .runs_of_node = pg_runs_of_node,
     .runs_unsettled = pg_runs_unsettled,
+    .runs_ended_unsettled = pg_runs_ended_unsettled,
     .run_settle = pg_run_settle,
     .leader_evict = pg_leader_evict,
     .wake_fd = pg_wake_fd,

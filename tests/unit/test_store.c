@@ -3821,6 +3821,15 @@ static void assert_unsettled(sk_store_t *st, const int64_t *want)
     sk_runs_free(runs, n);
 }
 
+static void assert_ended_unsettled(sk_store_t *st, const int64_t *want)
+{
+    sk_run_t *runs = NULL;
+    size_t n = 0;
+    assert_int_equal(st->ops->runs_ended_unsettled(st, &runs, &n, NULL), 0);
+    assert_run_ids("ended unsettled", runs, n, want);
+    sk_runs_free(runs, n);
+}
+
 /* The leader dispatches, nodes claim what their labels allow, oldest
  * first, never before a run's time, at most max. */
 static void test_pg_dispatch_claim(void **state)
@@ -4107,11 +4116,13 @@ static void test_pg_attach_cancel_settle(void **state)
     sk_run_t r = mkrun("w", SK_TRIG_MANUAL, 8000);
     insert_ok(st, &r); /* not dispatched */
     assert_unsettled(st, (const int64_t[]){a, b, c, 0});
+    assert_ended_unsettled(st, (const int64_t[]){a, b, 0}); /* c is still queued */
     assert_int_equal(st->ops->run_settle(st, a, NULL), 0);
     assert_int_equal(st->ops->run_settle(st, b, NULL), 0);
     assert_int_equal(st->ops->run_settle(st, b, &err), -EALREADY); /* once only */
     assert_int_equal(st->ops->run_settle(st, 999999, &err), SK_ENOTFOUND);
     assert_unsettled(st, (const int64_t[]){c, 0});
+    assert_ended_unsettled(st, (const int64_t[]){0});
 
     /* Every cluster field round-trips. */
     assert_int_equal(sk_store_run_get(st, a, &got, NULL), 0);
