@@ -810,6 +810,7 @@ out:
     if (d->tick_fd >= 0)
         close(d->tick_fd);
     sk_daemon__work_close(d);
+    sk_strv_free(d->live_labels);
     free(d->node_name);
     free(d->node_labels);
     free(d->node_api);

@@ -15,6 +15,39 @@
 #include <jansson.h>
 #include <string.h>
 
+/* Whether a node with labels (comma-separated) may run a job pinned to pin. */
+static bool labels_cover(const char *labels, const char *pin)
+{
+    for (const char *p = pin; *p;) {
+        size_t n = strcspn(p, ",");
+        bool found = false;
+        for (const char *l = labels; *l && !found;) {
+            size_t m = strcspn(l, ",");
+            found = m == n && strncmp(l, p, n) == 0;
+            l += m + (l[m] == ',');
+        }
+        if (!found)
+            return false;
+        p += n + (p[n] == ',');
+    }
+    return true;
+}
+
+/* A job pinned to labels no live node has: its runs wait; say so once. */
+static void warn_unrunnable(sk_daemon_t *d, sk_jobrt_t *j, const char *pin)
+{
+    if (!pin || !d->live_labels)
+        return;
+    bool any = false;
+    for (char **l = d->live_labels; *l && !any; l++)
+        any = labels_cover(*l, pin);
+    if (!any && !j->pin_warned)
+        sk_log(SK_LOG_WARN, "event=no_node job=%s labels=%s msg=\"no live node has these "
+                            "labels; its runs wait for one\"",
+               j->name, pin);
+    j->pin_warned = !any;
+}
+
 int sk_daemon__dispatch(sk_daemon_t *d, sk_runrt_t *r, sk_err_t *err)
 {
     json_t *root = json_object(), *params = json_object(), *env = json_object();
@@ -33,6 +66,7 @@ int sk_daemon__dispatch(sk_daemon_t *d, sk_runrt_t *r, sk_err_t *err)
     char *spec = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     char *pin = sk_job_pin(r->cfg);
+    warn_unrunnable(d, r->job, pin);
     int rc = d->store->ops->run_dispatch(d->store, r->id, pin, spec ? spec : "{}", err);
     free(spec);
     free(pin);
@@ -111,6 +145,11 @@ void sk_daemon__sweep_dead(sk_daemon_t *d)
     if (d->store->ops->nodes_list(d->store, 7 * 86400 * 1000LL, &nodes, &n, &err) < 0)
         return;
     int64_t now = sk_now_ms();
+    sk_strv_free(d->live_labels);
+    d->live_labels = sk_xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0, k = 0; i < n; i++)
+        if (nodes[i].age_ms <= d->lease_ms || strcmp(nodes[i].name, d->node_name) == 0)
+            d->live_labels[k++] = sk_xstrdup(nodes[i].labels ? nodes[i].labels : "");
     for (size_t i = 0; i < n; i++) {
         const sk_node_t *nd = &nodes[i];
         if (nd->age_ms <= d->lease_ms || nd->running == 0 || strcmp(nd->name, d->node_name) == 0)

@@ -36,6 +36,7 @@ struct sk_jobrt {
     bool paused;
     int last_outcome;        /* sk_run_status_t of its last finished run; -1 none */
     int64_t missed_alerted;  /* the last missed instant an alert was raised for */
+    bool pin_warned;         /* cluster: said that no live node has its labels */
     bool unsaved;            /* its state is not in the store yet */
     /* Rate limits: per alert event, when one was last sent, for the job's
      * own alerts [0..5] and its steps' [6..11]. Allocated on first alert:
@@ -175,6 +176,7 @@ struct sk_daemon {
     bool adopted;     /* leading, and took up what the store held (sk_daemon__adopt) */
     struct sk_wake *wake; /* the watched wake-up socket (daemon_worker.c), or NULL */
     bool dispatched;  /* runs dispatched in the pump's transaction: wake the nodes */
+    char **live_labels;   /* leader: each live node's labels (comma-separated), NULL-ended */
     unsigned work_due;    /* SK_WORK_* asked for by kicks since the last poll */
     int64_t work_full_at; /* monotonic ms: the next poll does everything */
     bool stopping;

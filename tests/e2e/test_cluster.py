@@ -283,3 +283,24 @@ def test_a_hung_leader_is_evicted_and_another_takes_over(tmp_path):
     finally:
         alpha.signal(signal.SIGCONT)
         stop_all([beta, alpha])
+
+
+NOWHERE = """
+    jobs:
+      gpu: {nodes: [gpu], run: ["true"]}
+"""
+
+
+def test_a_job_no_live_node_can_run_waits_and_says_so(tmp_path):
+    (alpha,) = cluster(tmp_path, NOWHERE, names=("alpha",))
+    try:
+        # The leader's first sweep (every 2 s) learns the live nodes' labels.
+        time.sleep(2.5)
+        alpha.cli("trigger", "gpu")
+        wait_for(lambda: "event=no_node job=gpu labels=gpu" in alpha.log(),
+                 what="the leader to say no node can run it")
+        time.sleep(1.5)
+        runs = alpha.history("gpu")
+        assert [r["status"] for r in runs] == ["queued"], runs
+    finally:
+        stop_all([alpha])
