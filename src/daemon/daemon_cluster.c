@@ -177,6 +177,26 @@ void sk_daemon__sweep_dead(sk_daemon_t *d)
     sk_nodes_free(nodes, n);
 }
 
+void sk_daemon__adopt_row(sk_daemon_t *d, sk_jobrt_t *j, sk_wfrt_t *w, size_t step,
+                          sk_run_t *row)
+{
+    if (row->status == SK_RUN_QUEUED && row->cancel) {
+        /* Asked to stop before any node took it, and its leader died before
+         * ending it: no node will ever claim it. */
+        int64_t now = sk_now_ms();
+        if (d->store->ops->run_finish(d->store, row->id, SK_RUN_KILLED, now, -1, 0, row->cancel,
+                                      NULL) == 0) {
+            row->status = SK_RUN_KILLED;
+            row->ended_at = now;
+            free(row->reason);
+            row->reason = sk_xstrdup(row->cancel);
+        }
+    }
+    sk_runrt_t *r = sk_daemon__run_adopt(d, j, w, step, row);
+    if (sk_run_status_final(row->status))
+        sk_daemon__run_remote_ended(d, r, row);
+}
+
 void sk_daemon__adopt(sk_daemon_t *d, int64_t now)
 {
     (void)now;
@@ -210,10 +230,8 @@ void sk_daemon__adopt(sk_daemon_t *d, int64_t now)
             d->store->ops->run_settle(d->store, row->id, NULL);
             continue;
         }
-        sk_runrt_t *r = sk_daemon__run_adopt(d, j, NULL, 0, row);
+        sk_daemon__adopt_row(d, j, NULL, 0, row);
         adopted++;
-        if (sk_run_status_final(row->status))
-            sk_daemon__run_remote_ended(d, r, row);
     }
     sk_runs_free(rows, n);
     d->adopted = true;

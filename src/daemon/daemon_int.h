@@ -254,6 +254,10 @@ void sk_daemon__settle_poll(sk_daemon_t *d);
 void sk_daemon__evict_silent_leader(sk_daemon_t *d);
 /* Leader: ends the runs of nodes that stopped heart-beating. */
 void sk_daemon__sweep_dead(sk_daemon_t *d);
+/* Leader: one unsettled dispatched row becomes a remote run (w NULL: a
+ * top-level run of j; else step `step` of w), taken in at once if ended. */
+void sk_daemon__adopt_row(sk_daemon_t *d, sk_jobrt_t *j, sk_wfrt_t *w, size_t step,
+                          sk_run_t *row);
 /* Leader: the dispatched runs the store holds become this leader's (promotion/start). */
 void sk_daemon__adopt(sk_daemon_t *d, int64_t now);
 /* Leader lost the store: forget what it orchestrated (the nodes keep running it). */

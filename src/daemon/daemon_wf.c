@@ -676,9 +676,7 @@ void sk_daemon__wf_recover(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *row, i
         w->step_attempt[i] = s->attempt;
         if (d->cluster && s->dispatched && !s->settled) {
             /* In a node's hands, or ended there and not yet taken in. */
-            sk_runrt_t *r = sk_daemon__run_adopt(d, j, w, i, s);
-            if (sk_run_status_final(s->status))
-                sk_daemon__run_remote_ended(d, r, s);
+            sk_daemon__adopt_row(d, j, w, i, s);
             continue;
         }
         switch (s->status) {

@@ -304,3 +304,21 @@ def test_a_job_no_live_node_can_run_waits_and_says_so(tmp_path):
         assert [r["status"] for r in runs] == ["queued"], runs
     finally:
         stop_all([alpha])
+
+
+def test_a_cancel_its_leader_left_unfinished_is_ended_by_the_next(tmp_path):
+    import subprocess
+    (alpha,) = cluster(tmp_path, NOWHERE, names=("alpha",))
+    try:
+        alpha.cli("trigger", "gpu")  # no node has the label: it stays queued
+        run = alpha.wait_runs("gpu", lambda h: h)[0]
+        alpha.kill9()
+        # As if the leader died between asking for the stop and ending it.
+        subprocess.run(["psql", "-q", alpha.store, "-c",
+                        f"UPDATE runs SET cancel = 'cancelled' WHERE id = {run['id']}"],
+                       check=True, capture_output=True)
+        alpha.start()
+        runs = alpha.wait_runs("gpu", lambda h: all(done(r) for r in h), timeout=30)
+        assert [(r["status"], r["reason"]) for r in runs] == [("killed", "cancelled")], runs
+    finally:
+        stop_all([alpha])
