@@ -44,8 +44,12 @@ static void work_free(sk_work_t *w)
 {
     sk_run_release(&w->row);
     free(w->log_path);
-    if (w->out_path)
+    if (w->out_path) {
         unlink(w->out_path);
+        char *slash = strrchr(w->out_path, '/');
+        *slash = '\0';
+        rmdir(w->out_path); /* the workflow run's folder, once its last step here ends */
+    }
     free(w->out_path);
     free(w->why);
     free(w);

@@ -175,7 +175,6 @@ WORKFLOW = """
     cluster:
       nodes:
         beta: {labels: [etl], max_parallel: 4}
-        alpha: {labels: [etl], max_parallel: 4}
     jobs:
       etl:
         nodes: [etl]
@@ -195,6 +194,16 @@ def test_a_workflows_steps_pass_outputs_between_nodes(tmp_path):
             alpha.cli("trigger", "etl", "--param", "day=friday")
         runs = alpha.wait_runs("etl", lambda h: len([r for r in h if done(r)]) >= 3, timeout=40)
         assert all(r["status"] == "succeeded" for r in runs if done(r)), runs
+        # The leader (alpha) ran the workflows; beta, the only node with the
+        # label, ran every step: outputs went beta -> store -> alpha -> beta.
+        steps = [r for r in alpha.history("etl") if r["step"]]
+        assert steps and {r["node"] for r in steps} == {"beta"}, steps
+        # Each node cleans up the $SKED_OUTPUT files of the steps it ran.
+        def leftovers():
+            return [os.path.join(dp, f) for n in (alpha, beta)
+                    for dp, _, fs in os.walk(os.path.join(n.state, "runs")) for f in fs + [""]
+                    if dp != os.path.join(n.state, "runs")]
+        wait_for(lambda: not leftovers(), what="the step output folders to go")
     finally:
         stop_all([beta, alpha])
 
