@@ -220,6 +220,10 @@ int sk_daemon__cancel(sk_daemon_t *d, int64_t id, sk_err_t *err);
 /* Pauses or resumes job j (kept in the store). Resuming does not catch up
  * the fires that fell in the pause. */
 int sk_daemon__pause(sk_daemon_t *d, sk_jobrt_t *j, bool paused, sk_err_t *err);
+/* Kills every process whose environment holds SKED_RUN_ID=id (and the
+ * groups they lead): a run that outlived its daemon before its pid was
+ * recorded. Returns how many. */
+int sk_daemon__kill_run_processes(int64_t id);
 /* Whether pid still runs run id: its environment holds SKED_RUN_ID=id. */
 bool sk_daemon__is_our_process(int pid, int64_t id);
 

@@ -7,6 +7,7 @@
  */
 #include "daemon_int.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 
@@ -815,6 +816,26 @@ bool sk_daemon__is_our_process(int pid, int64_t id)
     return false;
 }
 
+int sk_daemon__kill_run_processes(int64_t id)
+{
+    DIR *dir = opendir("/proc");
+    if (!dir)
+        return 0;
+    int killed = 0;
+    struct dirent *e;
+    while ((e = readdir(dir))) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end || pid <= 1 || pid == (long)getpid() || !sk_daemon__is_our_process((int)pid, id))
+            continue;
+        kill(-(pid_t)pid, SIGKILL); /* its group, when it leads one (the run's own) */
+        kill((pid_t)pid, SIGKILL);
+        killed++;
+    }
+    closedir(dir);
+    return killed;
+}
+
 /* Whether run id's log file exists: its process was started. */
 static bool has_log(const sk_daemon_t *d, const char *job, int64_t id)
 {
@@ -856,7 +877,10 @@ static void recover_one(sk_daemon_t *d, sk_run_t *run, int64_t now)
         kill(run->pid, SIGKILL);
         reason = "sked stopped while it ran; its processes were killed at restart";
     } else if (run->status == SK_RUN_QUEUED && started) {
-        reason = "sked stopped after starting it, before recording the start";
+        reason = sk_daemon__kill_run_processes(run->id) > 0
+                     ? "sked stopped after starting it, before recording the start; its "
+                       "processes were killed at restart"
+                     : "sked stopped after starting it, before recording the start";
     } else if (run->status == SK_RUN_QUEUED) {
         reason = "its job is no longer in the configuration";
     }

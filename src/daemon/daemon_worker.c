@@ -653,6 +653,9 @@ void sk_daemon__work_recover(sk_daemon_t *d)
             kill(-r->pid, SIGKILL);
             kill(r->pid, SIGKILL);
             reason = "sked stopped while it ran; its processes were killed at restart";
+        } else if (r->pid <= 0 && sk_daemon__kill_run_processes(r->id) > 0) {
+            /* It died after starting the process, before recording its pid. */
+            reason = "sked stopped while it ran; its processes were killed at restart";
         }
         if (d->store->ops->run_finish(d->store, r->id, SK_RUN_INTERRUPTED, now, -1, 0, reason,
                                       &err) == 0)
