@@ -212,13 +212,34 @@ static void subst_params(char **argv, const sk_params_t *p, bool shell)
     }
 }
 
+int sk_daemon__spawn(sk_daemon_t *d, const char *job, int64_t id, const sk_job_cfg_t *cfg,
+                     const sk_step_cfg_t *step, char **argv, char **envp, sk_proc_cb cb,
+                     void *data, char **log_path, sk_proc_t **ret, sk_err_t *err)
+{
+    char path[4096];
+    sk_snprintf(path, sizeof(path), "%s/logs/%s/%" PRId64 ".log", d->state_dir, job, id);
+    *log_path = sk_xstrdup(path);
+    char *cwd = sk_runner_cwd(step ? &step->body : &cfg->body);
+    sk_spawn_t spec = {
+        .argv = argv,
+        .envp = envp,
+        .cwd = cwd,
+        .log_path = *log_path,
+        .max_output = step ? step->max_output : cfg->max_output,
+        .timeout_ms = step ? step->timeout_ms : cfg->timeout_ms,
+        .kill_grace_ms = step ? step->kill_grace_ms : cfg->kill_grace_ms,
+    };
+    int rc = sk_proc_start(d->loop, &spec, cb, data, ret, err);
+    free(cwd);
+    return rc;
+}
+
 static void start_run(sk_daemon_t *d, sk_runrt_t *r, bool *in_tx)
 {
     const sk_job_cfg_t *cfg = r->cfg;
     const sk_body_t *body = run_body(r);
     sk_err_t err;
     char **argv = NULL, **envp = NULL;
-    char path[4096];
 
     sk_err_clear(&err);
     if (!r->wf)
@@ -270,23 +291,10 @@ static void start_run(sk_daemon_t *d, sk_runrt_t *r, bool *in_tx)
                           .nextra = nextra};
     envp = sk_runner_env(body, &info);
     sk_kv_free(extra, nextra);
-    sk_snprintf(path, sizeof(path), "%s/logs/%s/%" PRId64 ".log", d->state_dir, r->job->name,
-                r->id);
-    r->log_path = sk_xstrdup(path);
-    char *cwd = sk_runner_cwd(body);
-    sk_spawn_t spec = {
-        .argv = argv,
-        .envp = envp,
-        .cwd = cwd,
-        .log_path = r->log_path,
-        .max_output = r->step ? r->step->max_output : cfg->max_output,
-        .timeout_ms = r->step ? r->step->timeout_ms : cfg->timeout_ms,
-        .kill_grace_ms = r->step ? r->step->kill_grace_ms : cfg->kill_grace_ms,
-    };
-    int rc = sk_proc_start(d->loop, &spec, on_exit, r, &r->proc, &err);
+    int rc = sk_daemon__spawn(d, r->job->name, r->id, cfg, r->step, argv, envp, on_exit, r,
+                              &r->log_path, &r->proc, &err);
     sk_strv_free(argv);
     sk_strv_free(envp);
-    free(cwd);
     if (rc < 0) {
         sk_log(SK_LOG_ERROR, "event=failed job=%s%s%s run=%" PRId64 " attempt=%d reason=\"%s\"",
                r->job->name, r->step ? " step=" : "", r->step ? r->step->name : "", r->id,

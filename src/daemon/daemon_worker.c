@@ -197,23 +197,10 @@ static void start_work(sk_daemon_t *d, sk_work_t *w)
     char **envp = sk_runner_env(body, &info);
     sk_kv_free(params, nparams);
     sk_kv_free(extra, nextra);
-    sk_snprintf(path, sizeof(path), "%s/logs/%s/%" PRId64 ".log", d->state_dir, row->job,
-                row->id);
-    w->log_path = sk_xstrdup(path);
-    char *cwd = sk_runner_cwd(body);
-    sk_spawn_t spec = {
-        .argv = argv,
-        .envp = envp,
-        .cwd = cwd,
-        .log_path = w->log_path,
-        .max_output = step ? step->max_output : cfg->max_output,
-        .timeout_ms = step ? step->timeout_ms : cfg->timeout_ms,
-        .kill_grace_ms = step ? step->kill_grace_ms : cfg->kill_grace_ms,
-    };
-    int rc = sk_proc_start(d->loop, &spec, on_work_exit, w, &w->proc, &err);
+    int rc = sk_daemon__spawn(d, row->job, row->id, cfg, step, argv, envp, on_work_exit, w,
+                              &w->log_path, &w->proc, &err);
     sk_strv_free(argv);
     sk_strv_free(envp);
-    free(cwd);
     if (rc < 0) {
         end_early(w, err.msg);
         return;

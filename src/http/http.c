@@ -98,8 +98,9 @@ static void queue(sk_http_req_t *r, int status, struct MHD_Response *resp)
     r->status = status;
 }
 
+/* headers: NULL, or name, value, ... NULL (a NULL value skips its name). */
 static void bytes_with(sk_http_req_t *r, int status, const char *ctype, char *buf, size_t len,
-                       bool cache, const char *hname, const char *hvalue)
+                       bool cache, const char *const *headers)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
@@ -110,33 +111,23 @@ static void bytes_with(sk_http_req_t *r, int status, const char *ctype, char *bu
     MHD_add_response_header(resp, "Content-Type", ctype);
     if (!cache)
         MHD_add_response_header(resp, "Cache-Control", "no-store");
-    if (hname)
-        MHD_add_response_header(resp, hname, hvalue);
+    for (size_t i = 0; headers && headers[i]; i += 2) {
+        if (headers[i + 1])
+            MHD_add_response_header(resp, headers[i], headers[i + 1]);
+    }
     queue(r, status, resp);
 }
 
 void sk_http_bytes(sk_http_req_t *r, int status, const char *ctype, char *buf, size_t len,
                    bool cache)
 {
-    bytes_with(r, status, ctype, buf, len, cache, NULL, NULL);
+    bytes_with(r, status, ctype, buf, len, cache, NULL);
 }
 
 void sk_http_bytes_with(sk_http_req_t *r, int status, const char *ctype, char *buf, size_t len,
                         const char *const *headers)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(buf);
-        queue(r, 500, NULL);
-        return;
-    }
-    MHD_add_response_header(resp, "Content-Type", ctype);
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
-    for (size_t i = 0; headers && headers[i]; i += 2) {
-        if (headers[i + 1])
-            MHD_add_response_header(resp, headers[i], headers[i + 1]);
-    }
-    queue(r, status, resp);
+    bytes_with(r, status, ctype, buf, len, false, headers);
 }
 
 void sk_http_json(sk_http_req_t *r, int status, json_t *body)
@@ -157,7 +148,8 @@ void sk_http_json_with(sk_http_req_t *r, int status, json_t *body, const char *h
     text = sk_xrealloc(text, n + 2);
     text[n] = '\n';
     text[n + 1] = '\0';
-    bytes_with(r, status, "application/json", text, n + 1, false, hname, hvalue);
+    const char *headers[] = {hname, hvalue, NULL};
+    bytes_with(r, status, "application/json", text, n + 1, false, hname ? headers : NULL);
 }
 
 void sk_http_error(sk_http_req_t *r, int status, const char *fmt, ...)
