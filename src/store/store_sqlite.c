@@ -504,13 +504,15 @@ static int read_fail_after(sk_sqlite_t *s, sk_err_t *err)
 /* Where the file stands before SQLite touches it. */
 typedef enum { FILE_MISSING, FILE_EMPTY, FILE_PRESENT } file_state_t;
 
-/* Classifies path. A non-empty file must start with SQLite's magic: SQLite
- * itself takes a 1-byte file for an empty database (a work-around in its
- * unix VFS), and we must not initialise over someone's byte. */
+/*
+ * Classifies path by stat(2) alone. Nothing here opens the database file:
+ * closing any descriptor of a file drops every POSIX lock the process holds
+ * on it, SQLite's included, and a daemon's API opens readers beside its
+ * writer. A non-empty file's header is checked through SQLite's own
+ * descriptor once it is open (check_magic).
+ */
 static int file_state(const char *path, file_state_t *ret, sk_err_t *err)
 {
-    static const char magic[16] = "SQLite format 3";
-    char head[sizeof(magic)];
     struct stat sb;
     if (stat(path, &sb) < 0) {
         if (errno == ENOENT) {
@@ -521,21 +523,30 @@ static int file_state(const char *path, file_state_t *ret, sk_err_t *err)
     }
     if (!S_ISREG(sb.st_mode))
         return sk_err_set(err, SK_ESTORE, "%s: the store is not a regular file", path);
-    if (sb.st_size == 0) {
-        *ret = FILE_EMPTY;
-        return 0;
-    }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return sk_err_set(err, SK_ESTORE, "%s: cannot open the store: %s", path, strerror(errno));
-    ssize_t n = read(fd, head, sizeof(head));
-    int e = errno;
-    close(fd);
-    if (n < 0)
-        return sk_err_set(err, SK_ESTORE, "%s: cannot read the store: %s", path, strerror(e));
-    if (n != (ssize_t)sizeof(head) || memcmp(head, magic, sizeof(magic)) != 0)
-        return sk_err_set(err, SK_ESTORE, "%s: not a SQLite database; refusing to use it", path);
-    *ret = FILE_PRESENT;
+    *ret = sb.st_size == 0 ? FILE_EMPTY : FILE_PRESENT;
+    return 0;
+}
+
+/* A non-empty file must start with SQLite's magic: SQLite itself takes a
+ * 1-byte file for an empty database (a work-around in its unix VFS), and we
+ * must not initialise over someone's byte. Reads through the connection's
+ * own file handle, before any statement runs. */
+static int check_magic(sk_sqlite_t *s, sk_err_t *err)
+{
+    static const char magic[16] = "SQLite format 3";
+    char head[sizeof(magic)];
+    sqlite3_file *f = NULL;
+    if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK || !f ||
+        !f->pMethods)
+        return sk_err_set(err, SK_ESTORE, "%s: cannot read the store", s->path);
+    int rc = f->pMethods->xRead(f, head, (int)sizeof(head), 0);
+    if (rc == SQLITE_IOERR_SHORT_READ ||
+        (rc == SQLITE_OK && memcmp(head, magic, sizeof(magic)) != 0))
+        return sk_err_set(err, SK_ESTORE, "%s: not a SQLite database; refusing to use it",
+                          s->path);
+    if (rc != SQLITE_OK)
+        return sk_err_set(err, SK_ESTORE, "%s: cannot read the store (SQLite error %d)", s->path,
+                          rc);
     return 0;
 }
 
@@ -545,6 +556,8 @@ static int file_state(const char *path, file_state_t *ret, sk_err_t *err)
  * file's mode. The state folder is 0700 already: this is defence in depth,
  * for a store put elsewhere with `store:`. Leaves *fs FILE_EMPTY, or
  * whatever another process that got there first made of it. */
+/* (The descriptor closed here is of a file that did not exist: no lock of
+ * this process can be on it.) */
 static int create_file(const char *path, file_state_t *fs, sk_err_t *err)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -758,6 +771,8 @@ static int sq_open(const char *url, sk_store_t **ret, sk_err_t *err)
         r = db_connect(s, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err);
     /* Look before writing anything: a foreign, newer or corrupt file is
      * left exactly as it was. */
+    if (r == 0 && fs == FILE_PRESENT)
+        r = check_magic(s, err);
     if (r == 0)
         r = identify(s, &version, &fresh, err);
     if (r == 0 && fs == FILE_PRESENT)
@@ -803,6 +818,8 @@ static int sq_open_readonly(const char *url, sk_store_t **ret, sk_err_t *err)
         goto fail;
     }
     r = db_connect(s, SQLITE_OPEN_READONLY, err);
+    if (r == 0 && fs == FILE_PRESENT)
+        r = check_magic(s, err);
     if (r == 0)
         r = identify(s, &version, &fresh, err);
     if (r < 0)

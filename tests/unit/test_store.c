@@ -36,6 +36,7 @@ static int test_setenv(const char *name, const char *value)
 #include <setjmp.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -803,6 +804,60 @@ static void test_fds_close_on_exec(void **state)
     closedir(d);
     assert_true(seen >= 1);
     sk_store_close(st);
+}
+
+/*
+ * Closing any descriptor of a file drops every POSIX lock its process holds
+ * on it, and SQLite's locks are POSIX locks. A reader opened and closed
+ * beside a writer (the daemon's API does so on every request) must leave
+ * the writer's locks alone: otherwise another process's writer believes it
+ * is the last connection when it closes, checkpoints and deletes the WAL
+ * the first writer still writes into (commits then vanish).
+ */
+static const char *self_path; /* argv[0]: this test program */
+
+static void test_reader_keeps_writers_locks(void **state)
+{
+    fixture_t *fx = *state;
+    /* A store with pages in its main file (a close checkpoints), written
+     * to again. */
+    sk_store_t *rw = open_ok(fx->db);
+    sk_run_t r = mkrun("a", SK_TRIG_MANUAL, 1);
+    insert_ok(rw, &r);
+    sk_store_close(rw);
+    rw = open_ok(fx->db);
+    sk_run_t r1 = mkrun("a", SK_TRIG_MANUAL, 1);
+    insert_ok(rw, &r1);
+    for (int i = 0; i < 3; i++) {
+        sk_store_t *ro = NULL;
+        assert_int_equal(sk_store_open_readonly(fx->db, &ro, NULL), 0);
+        sk_store_close(ro);
+    }
+    /* Another process writes and closes: it must see that it is not alone. */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* A new process image: SQLite's state must not be a fork's copy. */
+        execl(self_path, self_path, "--other-writer", fx->db, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char wal[1100];
+    sk_snprintf(wal, sizeof(wal), "%s-wal", fx->db);
+    if (access(wal, F_OK) != 0)
+        fail_msg("the writer's WAL was deleted by another process's close");
+    /* What the first writer commits now is seen by a new reader. */
+    sk_run_t r3 = mkrun("c", SK_TRIG_MANUAL, 1);
+    insert_ok(rw, &r3);
+    sk_store_t *ro = NULL;
+    sk_run_t got;
+    assert_int_equal(sk_store_open_readonly(fx->db, &ro, NULL), 0);
+    assert_int_equal(sk_store_run_last(ro, "c", &got, NULL), 0);
+    sk_run_release(&got);
+    sk_store_close(ro);
+    sk_store_close(rw);
 }
 
 /* ---- runs ---- */
@@ -4151,8 +4206,21 @@ static void test_pg_attach_cancel_settle(void **state)
         X(test_injected_fault_rolls_back_batch), X(test_injected_faults_new_writes),               \
         X(test_nodes), X(test_run_cluster_fields), X(test_injected_faults_cluster)
 
-int main(void)
+/* test_reader_keeps_writers_locks's other process: one write, then close. */
+static int other_writer(const char *path)
 {
+    sk_store_t *st = NULL;
+    sk_run_t r = mkrun("b", SK_TRIG_MANUAL, 1);
+    int bad = sk_store_open(path, &st, NULL) < 0 || sk_store_run_insert(st, &r, NULL) < 0;
+    sk_store_close(st);
+    return bad;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--other-writer") == 0)
+        return other_writer(argv[2]);
+    self_path = argv[0];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_spellings),
         cmocka_unit_test(test_trigger_spellings),
@@ -4178,6 +4246,7 @@ int main(void)
         T(test_sqlite_cluster_unsupported),
         T(test_new_store_file_is_private),
         T(test_fds_close_on_exec),
+        T(test_reader_keeps_writers_locks),
         T(test_outputs_disk_full),
         T(test_readonly_refusals),
         T(test_disk_full_then_space_returns),
