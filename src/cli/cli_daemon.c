@@ -61,7 +61,8 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *data)
  * NULL for none) is the body of a POST. Fills *b with the answer's body and
  * *ret_status with its status. */
 static int api_perform(const char *state_dir, const char *method, const char *path,
-                       const char *text, long *ret_status, reply_buf_t *b, sk_err_t *err)
+                       const char *text, const char *header, long *ret_status, reply_buf_t *b,
+                       sk_err_t *err)
 {
     char sock[4096], url[1024];
     sk_snprintf(sock, sizeof(sock), "%s/%s", state_dir, SK_SOCKET_NAME);
@@ -73,6 +74,8 @@ static int api_perform(const char *state_dir, const char *method, const char *pa
     if (!c)
         return sk_err_set(err, -ENOMEM, "cannot start an HTTP client");
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    if (header)
+        hdrs = curl_slist_append(hdrs, header);
     curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
@@ -108,7 +111,7 @@ int sk_cli_api(const char *state_dir, const char *method, const char *path, json
     *ret_status = 0;
     reply_buf_t b = {0};
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    int rc = api_perform(state_dir, method, path, text, ret_status, &b, err);
+    int rc = api_perform(state_dir, method, path, text, NULL, ret_status, &b, err);
     if (rc == 0) {
         json_error_t jerr;
         *ret = b.data ? json_loads(b.data, 0, &jerr) : NULL;
@@ -124,9 +127,18 @@ int sk_cli_api(const char *state_dir, const char *method, const char *path, json
 int sk_cli_api_get_raw(const char *state_dir, const char *path, long *ret_status,
                        char **ret_body, size_t *ret_len, sk_err_t *err)
 {
+    return sk_cli_api_get_from(state_dir, path, -1, ret_status, ret_body, ret_len, err);
+}
+
+int sk_cli_api_get_from(const char *state_dir, const char *path, int64_t from, long *ret_status,
+                        char **ret_body, size_t *ret_len, sk_err_t *err)
+{
     reply_buf_t b = {0};
     long status = 0;
-    int rc = api_perform(state_dir, "GET", path, NULL, &status, &b, err);
+    char range[64];
+    if (from >= 0)
+        sk_snprintf(range, sizeof(range), "Range: bytes=%" PRId64 "-", from);
+    int rc = api_perform(state_dir, "GET", path, NULL, from >= 0 ? range : NULL, &status, &b, err);
     if (rc < 0) {
         free(b.data);
         return rc;

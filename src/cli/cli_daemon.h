@@ -34,6 +34,11 @@ int sk_cli_api(const char *state_dir, const char *method, const char *path, json
 int sk_cli_api_get_raw(const char *state_dir, const char *path, long *ret_status,
                        char **ret_body, size_t *ret_len, sk_err_t *err);
 
+/* The same from byte from on (a Range request: 206 with the bytes from
+ * there, 416 when there are none yet); from < 0: the whole body. */
+int sk_cli_api_get_from(const char *state_dir, const char *path, int64_t from, long *ret_status,
+                        char **ret_body, size_t *ret_len, sk_err_t *err);
+
 /* The job called name, or NULL after printing "sked: CMD: no job named ...". */
 const sk_job_cfg_t *sk_cli_job(const sk_config_t *cfg, const char *cmd, const char *name);
 

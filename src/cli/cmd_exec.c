@@ -1,14 +1,18 @@
 /*
- * `sked exec JOB [-c FILE]`: runs a job once, here, in the foreground,
- * without a daemon: same interpreter, environment, timeout and log file as a
- * scheduled run, recorded in the store (trigger manual). Its output is shown
- * as it is written. Exit status: 0 when the run succeeded, the job's own exit
- * code when it failed with one, else 1.
+ * `sked exec JOB [-c FILE]`: runs a job once in the foreground and waits for
+ * it. Without a daemon it runs here: same interpreter, environment, timeout
+ * and log file as a scheduled run, recorded in the store (trigger manual)
+ * under the store's shared lock, so that no daemon starts beneath it. When
+ * a daemon owns the store, the daemon runs it (one attempt, no retries) and
+ * records it; its log is shown from there. Its output is shown as it is
+ * written. Exit status: 0 when the run succeeded, the job's own exit code
+ * when it failed with one, else 1.
  */
-#include "cli_daemon.h"
+#include "cli_store.h"
 #include "../common/log.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 
 #define EXEC_USAGE "sked exec JOB [-c FILE]"
@@ -82,6 +86,61 @@ static int mkdir_p(const char *path)
     return mkdir(buf, 0700) == 0 || errno == EEXIST ? 0 : -errno;
 }
 
+/* Summary line and exit status of a finished run. */
+static int report(const char *job, int64_t id, sk_run_status_t status, int exit_code, int sig,
+                  const char *reason)
+{
+    fprintf(stderr, "sked: exec: %s run %" PRId64 " %s", job, id, sk_run_status_str(status));
+    if (exit_code >= 0)
+        fprintf(stderr, " (exit %d)", exit_code);
+    else if (sig)
+        fprintf(stderr, " (signal %d)", sig);
+    else if (reason && status != SK_RUN_SUCCEEDED)
+        fprintf(stderr, " (%s)", reason);
+    fputc('\n', stderr);
+    return status == SK_RUN_SUCCEEDED ? 0 : exit_code > 0 ? exit_code : 1;
+}
+
+static volatile sig_atomic_t stop_asked;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_asked = 1;
+}
+
+/* A daemon owns the store: it runs the job once and records it; its log is
+ * copied here as it is written. Ctrl-C (or SIGTERM) cancels the run. */
+static int exec_by_daemon(sk_cli_src_t *src, const sk_job_cfg_t *job)
+{
+    char path[600];
+    sk_snprintf(path, sizeof(path), "/api/v1/jobs/%s/trigger", job->name);
+    json_t *reply = sk_cli_api_call(src->cfg, "exec", "POST", path,
+                                    json_pack("{s:b}", "once", 1), NULL);
+    if (!reply)
+        return SK_EXIT_USER;
+    sk_run_t run;
+    memset(&run, 0, sizeof(run));
+    run.id = json_integer_value(json_object_get(reply, "run_id"));
+    run.status = SK_RUN_QUEUED;
+    json_decref(reply);
+    fprintf(stderr, "sked: exec: the daemon that owns the store runs %s as run %" PRId64 "\n",
+            job->name, run.id);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sk_run_t end;
+    memset(&end, 0, sizeof(end));
+    int rc = sk_cli_src_follow(src, &run, true, &stop_asked, &end);
+    if (rc == 0 && end.job)
+        rc = report(job->name, end.id, end.status, end.exit_code, end.signal, end.reason);
+    sk_run_release(&end);
+    return rc;
+}
+
 int sk_cmd_exec(int argc, char **argv)
 {
     const char *config = NULL;
@@ -96,6 +155,8 @@ int sk_cmd_exec(int argc, char **argv)
     }
     sk_tz_cache_t *tzc = sk_tz_cache_new(NULL);
     sk_config_t *cfg = NULL;
+    sk_cli_src_t src;
+    memset(&src, 0, sizeof(src));
     sk_store_t *st = NULL;
     char **args = NULL, **envp = NULL;
     sk_err_t err;
@@ -119,13 +180,21 @@ int sk_cmd_exec(int argc, char **argv)
         rc = SK_EXIT_USER;
         goto out;
     }
+    /* The state folder first: the store and its lock live there. */
     char logs[4096];
     sk_snprintf(logs, sizeof(logs), "%s/logs/%s", cfg->state_dir, job->name);
-    if (mkdir_p(logs) < 0 || sk_store_open(cfg->store_url, &st, &err) < 0) {
-        sk_cli_error("exec: %s", err.msg[0] ? err.msg : strerror(errno));
+    if (mkdir_p(logs) < 0) {
+        sk_cli_error("exec: cannot create %s: %s", logs, strerror(errno));
         rc = SK_EXIT_USER;
         goto out;
     }
+    if ((rc = sk_cli_src_open(&src, cfg, tzc, "exec", true)) != 0)
+        goto out;
+    if (src.daemon) {
+        rc = exec_by_daemon(&src, job);
+        goto out;
+    }
+    st = src.st;
     sk_run_t rec = {0};
     rec.job = job->name;
     rec.status = SK_RUN_QUEUED;
@@ -198,14 +267,7 @@ int sk_cmd_exec(int argc, char **argv)
     if (st->ops->run_finish(st, rec.id, status, x.res.ended_ms, x.res.exit_code, x.res.signal,
                             reason, &err) < 0)
         sk_cli_error("exec: %s", err.msg);
-    fprintf(stderr, "sked: exec: %s run %" PRId64 " %s", job->name, rec.id,
-            sk_run_status_str(status));
-    if (x.res.exit_code >= 0)
-        fprintf(stderr, " (exit %d)", x.res.exit_code);
-    else if (x.res.signal)
-        fprintf(stderr, " (signal %d)", x.res.signal);
-    fputc('\n', stderr);
-    rc = status == SK_RUN_SUCCEEDED ? 0 : x.res.exit_code > 0 ? x.res.exit_code : 1;
+    rc = report(job->name, rec.id, status, x.res.exit_code, x.res.signal, NULL);
 out:
     if (loop_ok) {
         uv_run(&loop, UV_RUN_DEFAULT);
@@ -215,7 +277,7 @@ out:
         close(x.fd);
     sk_strv_free(args);
     sk_strv_free(envp);
-    sk_store_close(st);
+    sk_cli_src_close(&src);
     sk_config_unref(cfg);
     sk_tz_cache_free(tzc);
     return rc;

@@ -1,5 +1,5 @@
 /* `sked history [JOB] [--json] [-n N] [-c FILE]`: past runs, newest first. */
-#include "cli_daemon.h"
+#include "cli_store.h"
 
 #define HISTORY_USAGE "sked history [JOB] [--json] [-n N] [-c FILE]"
 
@@ -72,60 +72,44 @@ int sk_cmd_history(int argc, char **argv)
     }
     sk_tz_cache_t *tzc = sk_tz_cache_new(NULL);
     sk_config_t *cfg = NULL;
-    sk_store_t *st = NULL;
-    sk_run_t *runs = NULL;
-    size_t n = 0;
+    sk_cli_src_t src;
+    memset(&src, 0, sizeof(src));
     json_t *arr = json_array();
     int rc = sk_cli_load(config, tzc, &cfg);
-    if (rc || (rc = sk_cli_open_store(cfg, &st)) != 0)
+    if (rc)
         goto out;
     if (npos == 1 && !sk_cli_job(cfg, "history", pos[0])) {
         rc = SK_EXIT_USER;
         goto out;
     }
-    if (st) {
-        sk_err_t err;
-        sk_err_clear(&err);
-        /* The store answers at most SK_STORE_QUERY_MAX rows at a time: page. */
-        int64_t before = 0;
-        while (n < (size_t)count) {
-            size_t want = SK_MIN((size_t)count - n, (size_t)SK_STORE_QUERY_MAX);
-            sk_run_filter_t f = {.job = npos ? pos[0] : NULL, .limit = want,
-                                 .top_level = true, .before_id = before};
-            sk_run_t *page = NULL;
-            size_t got = 0;
-            if (st->ops->runs_query(st, &f, &page, &got, &err) < 0) {
-                sk_cli_error("history: %s", err.msg);
-                rc = SK_EXIT_USER;
-                goto out;
-            }
-            runs = sk_xrealloc(runs, (n + got + 1) * sizeof(*runs));
-            if (got)
-                memcpy(runs + n, page, got * sizeof(*page));
-            n += got;
-            free(page);
-            if (got < want)
-                break;
-            before = runs[n - 1].id;
-        }
-    }
+    if ((rc = sk_cli_src_open(&src, cfg, tzc, "history", false)) != 0)
+        goto out;
     const sk_tz_t *tz = cfg->tz;
     if (!json)
         printf("%-8s %-24s %-11s %-3s %-9s %-26s %-9s %s\n", "RUN", "JOB", "STATUS", "TRY",
                "TRIGGER", "SCHEDULED", "DURATION", "EXIT");
-    for (size_t i = 0; i < n; i++) {
-        emit(arr, tz, &runs[i], json != NULL, 0);
-        /* A workflow run's steps follow it, in the order they were recorded
-         * (whatever the job is now: the store knows its children). */
-        if (!st)
-            continue;
-        sk_run_filter_t sf = {.parent_id = runs[i].id, .limit = SK_STORE_QUERY_MAX};
-        sk_run_t *steps = NULL;
-        size_t ns = 0;
-        if (st->ops->runs_query(st, &sf, &steps, &ns, NULL) == 0)
-            for (size_t k = 0; k < ns; k++)
-                emit(arr, tz, &steps[k], json != NULL, 1);
-        sk_runs_free(steps, ns);
+    /* Page by run id: the store answers at most SK_STORE_QUERY_MAX rows at a
+     * time, the daemon 1,000. */
+    int64_t before = 0;
+    for (size_t n = 0; n < (size_t)count;) {
+        size_t want = (size_t)count - n;
+        sk_cli_page_t page;
+        if ((rc = sk_cli_src_page(&src, npos ? pos[0] : NULL, before, want, SK_CLI_NESTED,
+                                   &page)) != 0)
+            goto out;
+        for (size_t i = 0; i < page.n; i++) {
+            emit(arr, tz, &page.runs[i], json != NULL, 0);
+            /* A workflow run's steps follow it, in the order they were
+             * recorded. */
+            for (size_t k = 0; k < page.nsteps[i]; k++)
+                emit(arr, tz, &page.steps[i][k], json != NULL, 1);
+        }
+        n += page.n;
+        before = page.n ? page.runs[page.n - 1].id : 0;
+        size_t got = page.n;
+        sk_cli_page_release(&page);
+        if (!got || before <= 1)
+            break;
     }
     if (json) {
         char *text = json_dumps(arr, JSON_INDENT(2));
@@ -133,9 +117,8 @@ int sk_cmd_history(int argc, char **argv)
         free(text);
     }
 out:
-    sk_runs_free(runs, n);
     json_decref(arr);
-    sk_store_close(st);
+    sk_cli_src_close(&src);
     sk_config_unref(cfg);
     sk_tz_cache_free(tzc);
     return rc;

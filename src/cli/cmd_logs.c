@@ -11,7 +11,7 @@
 /* realpath(3) */
 #define _XOPEN_SOURCE 700
 
-#include "cli_daemon.h"
+#include "cli_store.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -140,43 +140,47 @@ int sk_cmd_logs(int argc, char **argv)
     }
     sk_tz_cache_t *tzc = sk_tz_cache_new(NULL);
     sk_config_t *cfg = NULL;
-    sk_store_t *st = NULL;
+    sk_cli_src_t src;
     sk_run_t run;
     bool have = false;
     int fd = -1;
-    sk_err_t err;
-    sk_err_clear(&err);
+    memset(&src, 0, sizeof(src));
     memset(&run, 0, sizeof(run));
     int rc = sk_cli_load(config, tzc, &cfg);
-    if (rc || (rc = sk_cli_open_store(cfg, &st)) != 0)
+    if (rc)
         goto out;
     if (!sk_cli_job(cfg, "logs", pos[0])) {
         rc = SK_EXIT_USER;
         goto out;
     }
-    if (st && run_id) {
-        have = st->ops->run_get(st, run_id, &run, &err) == 0;
+    if ((rc = sk_cli_src_open(&src, cfg, tzc, "logs", false)) != 0)
+        goto out;
+    if (run_id) {
+        int r = sk_cli_src_run_get(&src, run_id, &run);
+        if (r != 0 && r != SK_ENOTFOUND) {
+            rc = r;
+            goto out;
+        }
+        have = r == 0;
         if (have && strcmp(run.job, pos[0]) != 0) {
             sk_cli_error("logs: run %" PRId64 " belongs to job \"%s\", not \"%s\"", run_id,
                          run.job, pos[0]);
             rc = SK_EXIT_USER;
             goto out;
         }
-    } else if (st) {
-        /* The newest run that has (or will have) output. */
-        sk_run_filter_t f = {.job = pos[0], .limit = 50};
-        sk_run_t *runs = NULL;
-        size_t n = 0;
-        if (st->ops->runs_query(st, &f, &runs, &n, &err) == 0) {
-            for (size_t i = 0; i < n && !have; i++) {
-                if (runs[i].log_path) {
-                    run = runs[i];
-                    memset(&runs[i], 0, sizeof(runs[i]));
-                    have = true;
-                }
+    } else {
+        /* The newest run that has (or will have) output: a step's too. */
+        sk_cli_page_t page;
+        if ((rc = sk_cli_src_page(&src, pos[0], 0, 50, SK_CLI_FLAT, &page)) != 0)
+            goto out;
+        for (size_t i = 0; i < page.n && !have; i++) {
+            if (page.runs[i].log_path) {
+                run = page.runs[i];
+                memset(&page.runs[i], 0, sizeof(page.runs[i]));
+                have = true;
             }
-            sk_runs_free(runs, n);
         }
+        sk_cli_page_release(&page);
     }
     if (!have) {
         if (run_id)
@@ -190,6 +194,11 @@ int sk_cmd_logs(int argc, char **argv)
         sk_cli_error("logs: run %" PRId64 " has no output (%s)", run.id,
                      sk_run_status_str(run.status));
         rc = SK_EXIT_USER;
+        goto out;
+    }
+    if (src.daemon) {
+        /* The daemon that owns the store serves the log, another node's too. */
+        rc = sk_cli_src_follow(&src, &run, follow != NULL, NULL, NULL);
         goto out;
     }
     int place = log_place(cfg, &run);
@@ -229,7 +238,7 @@ int sk_cmd_logs(int argc, char **argv)
             }
         }
         sk_run_t again;
-        if (st->ops->run_get(st, run.id, &again, &err) == 0) {
+        if (sk_cli_src_run_get(&src, run.id, &again) == 0) {
             run.status = again.status;
             sk_run_release(&again);
         }
@@ -247,7 +256,7 @@ out:
         close(fd);
     if (have)
         sk_run_release(&run);
-    sk_store_close(st);
+    sk_cli_src_close(&src);
     sk_config_unref(cfg);
     sk_tz_cache_free(tzc);
     return rc;

@@ -1,5 +1,5 @@
 /* `sked next JOB [-n N] [-c FILE]`: a job's next fire instants, in its zone. */
-#include "cli_daemon.h"
+#include "cli_store.h"
 #include "../sched/sched.h"
 
 #define NEXT_USAGE "sked next JOB [-n N] [-c FILE]"
@@ -28,7 +28,9 @@ int sk_cmd_next(int argc, char **argv)
     }
     sk_tz_cache_t *tzc = sk_tz_cache_new(NULL);
     sk_config_t *cfg = NULL;
-    sk_store_t *st = NULL;
+    sk_cli_src_t src;
+    memset(&src, 0, sizeof(src));
+    json_t *reply = NULL;
     int rc = sk_cli_load(config, tzc, &cfg);
     if (rc)
         goto out;
@@ -37,16 +39,8 @@ int sk_cmd_next(int argc, char **argv)
         rc = SK_EXIT_USER;
         goto out;
     }
-    int64_t now = sk_now_ms(), anchor = now, t = now;
-    if ((rc = sk_cli_open_store(cfg, &st)) != 0)
+    if ((rc = sk_cli_src_open(&src, cfg, tzc, "next", false)) != 0)
         goto out;
-    if (st) {
-        sk_job_state_t js;
-        if (st->ops->job_state_get(st, job->name, &js, NULL) == 0 && js.last_fire) {
-            if (job->trigger == SK_TRIGGER_EVERY)
-                anchor = js.last_fire;
-        }
-    }
     if (!job->enabled)
         fprintf(stderr, "sked: next: %s is disabled (enabled: false); these instants apply once "
                         "it is enabled\n",
@@ -55,6 +49,27 @@ int sk_cmd_next(int argc, char **argv)
         printf("%s runs only when triggered%s\n", job->name, job->reboot ? " and at start-up" : "");
         goto out;
     }
+    if (src.daemon) {
+        /* The daemon knows where the job's interval counts from. */
+        if (!(reply = sk_cli_src_job(&src, job->name, count))) {
+            rc = SK_EXIT_USER;
+            goto out;
+        }
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(reply, "next_instants"), i, v)
+        {
+            char iso[64];
+            sk_cli_iso(job->tz, sk_cli_instant(v), iso, sizeof(iso));
+            puts(iso);
+        }
+        goto out;
+    }
+    int64_t now = sk_now_ms(), anchor = now, t = now;
+    sk_job_state_t js;
+    if (src.st && src.st->ops->job_state_get(src.st, job->name, &js, NULL) == 0 && js.last_fire &&
+        job->trigger == SK_TRIGGER_EVERY)
+        anchor = js.last_fire;
     for (long i = 0; i < count; i++) {
         int64_t next;
         if (sk_sched_next(job, anchor, t, &next) < 0)
@@ -65,7 +80,8 @@ int sk_cmd_next(int argc, char **argv)
         t = next;
     }
 out:
-    sk_store_close(st);
+    json_decref(reply);
+    sk_cli_src_close(&src);
     sk_config_unref(cfg);
     sk_tz_cache_free(tzc);
     return rc;

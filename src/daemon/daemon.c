@@ -86,6 +86,36 @@ static int take_lock(sk_daemon_t *d)
 }
 
 /*
+ * Takes the store's own lock: one daemon per store, whatever state folder
+ * each has (a second one would mark the first one's runs interrupted and
+ * kill them, then both would fire). A CLI command reading the store, or a
+ * `sked exec`, holds it shared for a moment or for its run: wait for a
+ * passing reader, refuse a live owner at once.
+ */
+static int own_store(sk_daemon_t *d)
+{
+    sk_store_holder_t h;
+    sk_err_t err;
+    sk_err_clear(&err);
+    int r = sk_store_lock(d->config->store_url, SK_STORE_LOCK_OWN, 3000, &d->store_lock, &h, &err);
+    if (r == SK_EBUSY) {
+        char who[320];
+        sk_store_holder_text(&h, who, sizeof(who));
+        fprintf(stderr,
+                "sked: run: the store %s is in use by another sked process (%s); one daemon "
+                "owns a store at a time: stop that one first, or give this configuration a "
+                "store of its own\n",
+                d->config->store_url, who);
+        return -1;
+    }
+    if (r < 0) {
+        fprintf(stderr, "sked: run: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/*
  * A job's runtime state. At start-up it continues from its stored state; a
  * job added by a reload starts from now (its stored instants, if it existed
  * before, belong to an older definition). A job without stored state is new:
@@ -181,7 +211,7 @@ static void fire_reboot_jobs(sk_daemon_t *d)
         if (j->cfg && j->cfg->reboot && j->cfg->enabled && !j->paused) {
             sk_err_t err;
             sk_err_clear(&err);
-            if (sk_daemon__trigger(d, j, NULL, SK_TRIG_SCHEDULE, &err) < 0)
+            if (sk_daemon__trigger(d, j, NULL, SK_TRIG_SCHEDULE, false, &err) < 0)
                 sk_log(SK_LOG_ERROR, "event=store_error job=%s msg=\"%s\"", j->name, err.msg);
         }
     }
@@ -684,7 +714,7 @@ int sk_daemon_main(const char *config_path, const char *node_flag)
                 strerror(-m));
         goto out;
     }
-    if (take_lock(d) < 0)
+    if (take_lock(d) < 0 || own_store(d) < 0)
         goto out;
     if (sk_store_open(d->config->store_url, &d->store, &err) < 0) {
         fprintf(stderr, "sked: run: %s\n", err.msg);
@@ -803,6 +833,7 @@ out:
     sk_config_unref(d->config);
     sk_tz_cache_free(d->tzc);
     sk_errs_release(&errs);
+    sk_store_unlock(d->store_lock); /* after the store's last write */
     if (d->lock_fd >= 0)
         close(d->lock_fd);
     if (d->clock_fd >= 0)

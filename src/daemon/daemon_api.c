@@ -243,6 +243,8 @@ static void loop_jobs(sk_daemon_t *d, api_call_t *c)
         s->jobs = sk_xcalloc(1, sizeof(*s->jobs));
         s->n = 1;
         live_of(j, &s->jobs[0]);
+        s->anchor = j->anchor;
+        s->now = sk_now_ms();
         /* The next instants, as the scheduler will see them. */
         int64_t t = j->last_fire, next;
         while (!j->paused && j->cfg->enabled && s->nupcoming < SK_API_UPCOMING &&
@@ -302,7 +304,7 @@ static void loop_trigger(sk_daemon_t *d, api_call_t *c)
     }
     sk_err_t err;
     sk_err_clear(&err);
-    int64_t id = sk_daemon__trigger(d, j, pj, SK_TRIG_MANUAL, &err);
+    int64_t id = sk_daemon__trigger(d, j, pj, SK_TRIG_MANUAL, c->flag, &err);
     free(pj);
     if (id < 0) {
         fail(c, 500, "cannot record the run: %s", err.msg[0] ? err.msg : "store error");
@@ -560,9 +562,10 @@ static bool query_num(sk_http_req_t *r, const char *name, int64_t min, int64_t m
 
 static void get_jobs(sk_api_t *a, sk_http_req_t *r, const char *name)
 {
-    int64_t recent = 0, offset = 0, limit = ANY_NUMBER;
+    int64_t recent = 0, offset = 0, limit = ANY_NUMBER, next = 0;
     if (!query_num(r, "recent", 0, 50, &recent) || !query_num(r, "offset", 0, ANY_NUMBER, &offset) ||
-        !query_num(r, "limit", 0, ANY_NUMBER, &limit))
+        !query_num(r, "limit", 0, ANY_NUMBER, &limit) ||
+        (name && !query_num(r, "next", 0, 100000, &next)))
         return;
     sk_api_list_opts_t lo = {.q = sk_http_query(r, "q"),
                              .recent = (size_t)recent,
@@ -588,6 +591,8 @@ static void get_jobs(sk_api_t *a, sk_http_req_t *r, const char *name)
     if (name) {
         json_t *out = sk_api_job_json(s, st, lo.recent ? lo.recent : 20);
         sk_api_store_put(a, st);
+        if (next)
+            json_object_set_new(out, "next_instants", sk_api_next_instants(s, (size_t)next));
         sk_api_jobs_free(s);
         sk_http_json(r, 200, out);
         return;
@@ -631,7 +636,8 @@ static void post_job(sk_api_t *a, sk_http_req_t *r, const char *name, const char
         json_t *v;
         json_object_foreach(body, key, v)
         {
-            bool ok = strcmp(key, "params") == 0 && c->fn == loop_trigger;
+            bool ok = (strcmp(key, "params") == 0 || strcmp(key, "once") == 0) &&
+                      c->fn == loop_trigger;
             if (!ok) {
                 sk_http_error(r, 400, "unknown field \"%.64s\" in the body", key);
                 json_decref(body);
@@ -656,7 +662,15 @@ static void post_job(sk_api_t *a, sk_http_req_t *r, const char *name, const char
                 return;
             }
         }
+        json_t *once = json_object_get(body, "once");
+        if (once && !json_is_boolean(once)) {
+            sk_http_error(r, 400, "once: expected true or false");
+            json_decref(body);
+            free(c);
+            return;
+        }
         c->params = p;
+        c->flag = json_is_true(once);
     }
     call_and_reply(a, r, c, c->fn == loop_trigger ? 202 : 200);
     json_decref(body);
@@ -694,6 +708,9 @@ static void get_runs(sk_api_t *a, sk_http_req_t *r)
     f.limit = (size_t)limit;
     if ((v = sk_http_query(r, "steps")))
         f.top_level = !(strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
+    /* Each top-level run with its steps (the CLI's history in one call). */
+    bool nested = (v = sk_http_query(r, "with_steps")) &&
+                  (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
     sk_err_t err;
     sk_err_clear(&err);
     sk_store_t *st = sk_api_store_get(a, &err);
@@ -704,10 +721,23 @@ static void get_runs(sk_api_t *a, sk_http_req_t *r)
         sk_http_error(r, 500, "cannot read the store: %s", err.msg);
         return;
     }
-    sk_api_store_put(a, st);
     json_t *arr = json_array();
-    for (size_t i = 0; i < nruns; i++)
-        json_array_append_new(arr, sk_api_run_json(&runs[i]));
+    for (size_t i = 0; i < nruns; i++) {
+        json_t *o = sk_api_run_json(&runs[i]);
+        sk_run_filter_t sf = {.parent_id = runs[i].id, .limit = SK_STORE_QUERY_MAX};
+        sk_run_t *steps = NULL;
+        size_t ns = 0;
+        if (nested && !runs[i].parent_id &&
+            st->ops->runs_query(st, &sf, &steps, &ns, NULL) == 0 && ns) {
+            json_t *sa = json_array();
+            for (size_t k = 0; k < ns; k++)
+                json_array_append_new(sa, sk_api_run_json(&steps[k]));
+            json_object_set_new(o, "steps", sa);
+        }
+        sk_runs_free(steps, ns);
+        json_array_append_new(arr, o);
+    }
+    sk_api_store_put(a, st);
     json_t *o = json_pack("{s:o}", "runs", arr);
     json_object_set_new(o, "next_before", nruns == f.limit && nruns
                                               ? json_integer(runs[nruns - 1].id)

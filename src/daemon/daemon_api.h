@@ -58,7 +58,12 @@ typedef struct sk_api_jobs {
     size_t n;
     int64_t upcoming[SK_API_UPCOMING]; /* one job: its next instants */
     size_t nupcoming;
+    int64_t anchor, now; /* one job: where `every` counts from; when copied */
 } sk_api_jobs_t;
+
+/* One job (s->n == 1): the next count instants of its schedule after the
+ * moment it was copied, paused or not, as ISO strings in its zone (new). */
+json_t *sk_api_next_instants(const sk_api_jobs_t *s, size_t count);
 
 void sk_api_jobs_free(sk_api_jobs_t *s);
 

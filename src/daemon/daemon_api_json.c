@@ -438,3 +438,15 @@ json_t *sk_api_job_json(const sk_api_jobs_t *s, sk_store_t *st, size_t recent)
         json_object_set_new(o, "steps", steps_json(j->cfg));
     return o;
 }
+
+json_t *sk_api_next_instants(const sk_api_jobs_t *s, size_t count)
+{
+    const sk_job_cfg_t *c = s->jobs[0].cfg;
+    json_t *arr = json_array();
+    int64_t t = s->now, next;
+    for (size_t i = 0; i < count && sk_sched_next(c, s->anchor, t, &next) == 0; i++) {
+        json_array_append_new(arr, iso_in(c->tz, next));
+        t = next;
+    }
+    return arr;
+}

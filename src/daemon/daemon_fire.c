@@ -404,7 +404,7 @@ void sk_daemon__on_tick(uv_timer_t *t)
 }
 
 int64_t sk_daemon__trigger(sk_daemon_t *d, sk_jobrt_t *j, const char *params_json,
-                           sk_trigger_t trig, sk_err_t *err)
+                           sk_trigger_t trig, bool once, sk_err_t *err)
 {
     sk_run_t rec = {0};
     rec.job = j->name;
@@ -419,7 +419,8 @@ int64_t sk_daemon__trigger(sk_daemon_t *d, sk_jobrt_t *j, const char *params_jso
         return r;
     sk_log(SK_LOG_INFO, "event=triggered job=%s run=%" PRId64 " trigger=%s", j->name, rec.id,
            sk_trigger_str(trig));
-    sk_daemon__run_new(d, j, &rec);
+    sk_runrt_t *run = sk_daemon__run_new(d, j, &rec);
+    run->once = once;
     sk_daemon__pump(d, sk_now_ms());
     sk_daemon__arm(d);
     return rec.id;

@@ -90,6 +90,7 @@ struct sk_runrt {
     bool replaced;  /* stopped by overlap: replace */
     bool shutdown;  /* stopped because the daemon stops */
     bool cancelled; /* stopped by the API (killed, "cancelled"; no retry, no alert) */
+    bool once;      /* never retried: `sked exec` asked the daemon for one attempt */
     sk_proc_result_t result;
     sk_wfrt_t *wf;                /* for a step: its workflow run; NULL otherwise */
     size_t step_idx;              /* for a step: its index in cfg->steps */
@@ -118,6 +119,7 @@ struct sk_daemon {
     char *state_dir;
     char *sock_path;
     int lock_fd;
+    sk_store_lock_t *store_lock; /* the store is this daemon's alone (DESIGN 1) */
 
     sk_jobrt_t **jobs;
     size_t njobs, jobs_cap;
@@ -188,9 +190,10 @@ void sk_daemon__arm(sk_daemon_t *d);
 void sk_daemon__on_tick(uv_timer_t *t);
 sk_jobrt_t *sk_daemon__job(sk_daemon_t *d, const char *name);
 void sk_daemon__schedule_job(sk_daemon_t *d, sk_jobrt_t *j, int64_t now);
-/* Records a manual run of job and queues it. Returns the run id or <0. */
+/* Records a manual run of job and queues it; once: it is not retried (`sked
+ * exec` through the daemon). Returns the run id or <0. */
 int64_t sk_daemon__trigger(sk_daemon_t *d, sk_jobrt_t *j, const char *params_json,
-                           sk_trigger_t trig, sk_err_t *err);
+                           sk_trigger_t trig, bool once, sk_err_t *err);
 
 /* daemon_run.c */
 /* A run recorded in the store, now waiting to start. params: taken (may be NULL). */

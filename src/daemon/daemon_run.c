@@ -436,7 +436,7 @@ static sk_run_status_t outcome(const sk_runrt_t *r, const char **reason)
 
 static bool retryable(const sk_runrt_t *r, sk_run_status_t st)
 {
-    if (r->replaced || r->shutdown || r->cancelled || !r->cfg || !r->job->cfg)
+    if (r->replaced || r->shutdown || r->cancelled || r->once || !r->cfg || !r->job->cfg)
         return false; /* a removed job is not retried, a cancelled run neither */
     int retries = r->step ? r->step->retries : r->cfg->retries;
     if (st == SK_RUN_INTERRUPTED && r->remote && r->wf)

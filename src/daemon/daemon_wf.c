@@ -599,7 +599,7 @@ void sk_daemon__after(sk_daemon_t *d, sk_jobrt_t *j, sk_run_status_t st)
             continue;
         sk_err_t err;
         sk_err_clear(&err);
-        int64_t id = sk_daemon__trigger(d, k, NULL, SK_TRIG_UPSTREAM, &err);
+        int64_t id = sk_daemon__trigger(d, k, NULL, SK_TRIG_UPSTREAM, false, &err);
         if (id < 0)
             sk_log(SK_LOG_ERROR, "event=store_error job=%s msg=\"%s\"", k->name, err.msg);
         else

@@ -402,6 +402,42 @@ extern const sk_store_ops_t sk_store_sqlite_ops;
  * messages (it may hold a password). */
 int sk_store_open(const char *url, sk_store_t **ret, sk_err_t *err);
 int sk_store_open_readonly(const char *url, sk_store_t **ret, sk_err_t *err);
+/*
+ * Ownership of a store (DESIGN 1). One process owns a SQLite store at a
+ * time: the daemon holds SK_STORE_LOCK_OWN (exclusive) for its whole life.
+ * The CLI, when no daemon owns the store, reads it or runs `sked exec`
+ * under SK_STORE_LOCK_SHARE, so that no daemon starts beneath it (its
+ * recovery would end the CLI's run as interrupted). The lock is flock(2) on
+ * "REALPATH.lock" beside the database, which nothing else opens; an OWN
+ * holder writes its pid into it.
+ */
+typedef enum { SK_STORE_LOCK_OWN, SK_STORE_LOCK_SHARE } sk_store_lock_mode_t;
+typedef struct sk_store_lock sk_store_lock_t;
+
+/* Who holds a lock that was refused: its pid (0: unknown), whether it holds
+ * it exclusively (a daemon), and its command line ("" when unknown). */
+typedef struct sk_store_holder {
+    long pid;
+    bool owner;
+    char what[256];
+} sk_store_holder_t;
+
+/*
+ * Takes the lock of store url in mode, waiting up to wait_ms for holders
+ * that are not a live owner (a reader passing by, a process that just
+ * died). *ret is new (sk_store_unlock), or NULL for a PostgreSQL store,
+ * which has no file: its nodes share it by design. Errors: SK_EBUSY when
+ * another process holds it in a conflicting mode (*ret_holder, if not
+ * NULL, says who); -errno when the lock file cannot be made or opened.
+ * Loop thread or a CLI; it may sleep up to wait_ms.
+ */
+int sk_store_lock(const char *url, sk_store_lock_mode_t mode, int wait_ms, sk_store_lock_t **ret,
+                  sk_store_holder_t *ret_holder, sk_err_t *err);
+/* Releases l (NULL: no-op). */
+void sk_store_unlock(sk_store_lock_t *l);
+/* "pid 812: sked run -c /srv/sked.yaml" for messages. */
+void sk_store_holder_text(const sk_store_holder_t *h, char *buf, size_t size);
+
 /* Closes st (NULL: no-op), rolling back a batch left open. */
 static inline void sk_store_close(sk_store_t *st)
 {

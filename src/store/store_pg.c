@@ -708,10 +708,9 @@ static void p_int_or_null(params_t *p, int v, int none)
         p_text(p, NULL);
 }
 
-/* Runs the statement `sql` (prepared as `name` unless *prepared) with p.
- * On success *ret is the result (PQclear); on failure pg_fail has run. */
-static int exec_named(sk_pg_t *s, const char *name, const char *sql, bool *prepared,
-                      const params_t *p, PGresult **ret, const char *what, sk_err_t *err)
+/* exec_named, one attempt. */
+static int exec_named_once(sk_pg_t *s, const char *name, const char *sql, bool *prepared,
+                           const params_t *p, PGresult **ret, const char *what, sk_err_t *err)
 {
     int r = ensure_conn(s, err);
     if (r < 0)
@@ -735,6 +734,23 @@ static int exec_named(sk_pg_t *s, const char *name, const char *sql, bool *prepa
     }
     *ret = res;
     return 0;
+}
+
+/* Runs the statement `sql` (prepared as `name` unless *prepared) with p.
+ * On success *ret is the result (PQclear); on failure pg_fail has run. A
+ * read-only store (the API's readers, the CLI) tries a statement again once
+ * on a new connection when the server ended the old one while it was idle
+ * (a database restart): a read has nothing to lose by it, and the first
+ * call after a restart is the one that finds out. */
+static int exec_named(sk_pg_t *s, const char *name, const char *sql, bool *prepared,
+                      const params_t *p, PGresult **ret, const char *what, sk_err_t *err)
+{
+    int r = exec_named_once(s, name, sql, prepared, p, ret, what, err);
+    if (r < 0 && s->readonly && PQstatus(s->conn) != CONNECTION_OK) {
+        sk_err_clear(err);
+        r = exec_named_once(s, name, sql, prepared, p, ret, what, err);
+    }
+    return r;
 }
 
 static int exec_stmt(sk_pg_t *s, stmt_id_t id, const params_t *p, PGresult **ret, const char *what,

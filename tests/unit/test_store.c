@@ -860,6 +860,58 @@ static void test_reader_keeps_writers_locks(void **state)
     sk_store_close(rw);
 }
 
+/* One owner per store file: the lock is the file's, whatever path names
+ * it, and another descriptor of the process cannot drop it. */
+static void test_store_lock(void **state)
+{
+    fixture_t *fx = *state;
+    sk_store_lock_t *own = NULL, *other = NULL, *r1 = NULL, *r2 = NULL;
+    sk_store_holder_t h;
+    sk_err_t err;
+    assert_int_equal(sk_store_lock(fx->db, SK_STORE_LOCK_OWN, 0, &own, &h, &err), 0);
+    assert_non_null(own);
+    /* Another path to the same file: through a link to its folder. */
+    char link[1100], via[1200], lockfile[1100];
+    sk_snprintf(link, sizeof(link), "%s/link", fx->dir);
+    assert_int_equal(symlink(fx->dir, link), 0);
+    sk_snprintf(via, sizeof(via), "%s/sked.db", link);
+    memset(&h, 0, sizeof(h));
+    assert_int_equal(sk_store_lock(via, SK_STORE_LOCK_OWN, 0, &other, &h, &err), SK_EBUSY);
+    assert_null(other);
+    assert_int_equal(h.pid, (long)getpid());
+    assert_true(h.owner);
+    assert_non_null(strstr(h.what, "test_store"));
+    assert_int_equal(sk_store_lock(fx->db, SK_STORE_LOCK_SHARE, 0, &r1, &h, &err), SK_EBUSY);
+    /* Opening and closing the lock file elsewhere keeps the lock. */
+    sk_snprintf(lockfile, sizeof(lockfile), "%s/sked.db.lock", fx->dir);
+    int fd = open(lockfile, O_RDONLY);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(sk_store_lock(fx->db, SK_STORE_LOCK_SHARE, 0, &r1, &h, &err), SK_EBUSY);
+    char text[400];
+    sk_store_holder_text(&h, text, sizeof(text));
+    assert_non_null(strstr(text, "pid "));
+    sk_store_unlock(own);
+    /* Readers share; an owner waits for them, then gives up. */
+    assert_int_equal(sk_store_lock(fx->db, SK_STORE_LOCK_SHARE, 0, &r1, &h, &err), 0);
+    assert_int_equal(sk_store_lock(via, SK_STORE_LOCK_SHARE, 0, &r2, &h, &err), 0);
+    memset(&h, 0, sizeof(h));
+    assert_int_equal(sk_store_lock(fx->db, SK_STORE_LOCK_OWN, 100, &own, &h, &err), SK_EBUSY);
+    assert_false(h.owner);
+    sk_store_unlock(r1);
+    sk_store_unlock(r2);
+    assert_int_equal(sk_store_lock(fx->db, SK_STORE_LOCK_OWN, 0, &own, &h, &err), 0);
+    sk_store_unlock(own);
+    unlink(link);
+    /* A PostgreSQL store has no file to lock. */
+    assert_int_equal(sk_store_lock("postgres://u@h/db", SK_STORE_LOCK_OWN, 0, &own, &h, &err), 0);
+    assert_null(own);
+    /* A store whose folder does not exist: the lock says so. */
+    assert_int_equal(sk_store_lock("/nonexistent-sked-dir/x/sked.db", SK_STORE_LOCK_SHARE, 0, &r1,
+                                   &h, &err),
+                     -ENOENT);
+}
+
 /* ---- runs ---- */
 
 static void test_insert_fire_uniqueness(void **state)
@@ -4247,6 +4299,7 @@ int main(int argc, char **argv)
         T(test_new_store_file_is_private),
         T(test_fds_close_on_exec),
         T(test_reader_keeps_writers_locks),
+        T(test_store_lock),
         T(test_outputs_disk_full),
         T(test_readonly_refusals),
         T(test_disk_full_then_space_returns),
