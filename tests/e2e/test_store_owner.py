@@ -142,3 +142,41 @@ def test_daemon_refused_while_exec_runs(tmp_path):
             ex.kill()
     runs = json.loads(run_sked("history", "--json", "-c", d.config).stdout)
     assert [x["status"] for x in runs] == ["succeeded"]
+
+
+def test_exec_through_the_daemon_one_attempt_and_ctrl_c(tmp_path):
+    d = Daemon(tmp_path, """
+        jobs:
+          bad:
+            run: [sh, -c, "echo bad; exit 3"]
+            retries: 2
+            retry_delay: 1s
+          slow:
+            run: [sh, -c, "echo go; sleep 60"]
+    """)
+    try:
+        r = d.cli("exec", "bad", check=False)
+        assert r.returncode == 3, r.stderr
+        assert "bad" in r.stdout
+        assert "the daemon that owns the store runs bad as run" in r.stderr
+        assert "failed (exit 3)" in r.stderr
+        # One attempt: sked exec never retries, through the daemon neither.
+        runs = d.history("bad")
+        assert [(x["status"], x["attempt"]) for x in runs] == [("failed", 1)], runs
+
+        import signal
+        ex = subprocess.Popen([SKED, "exec", "slow", "-c", d.config], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=d.env)
+        try:
+            assert "go" in ex.stdout.readline()
+            ex.send_signal(signal.SIGINT)
+            out, err = ex.communicate(timeout=60)
+        finally:
+            if ex.poll() is None:
+                ex.kill()
+        assert ex.returncode == 1, err
+        assert "killed" in err, err
+        run = d.history("slow")[0]
+        assert run["status"] == "killed" and run["reason"] == "cancelled", run
+    finally:
+        d.stop()
