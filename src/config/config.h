@@ -36,6 +36,19 @@ typedef enum sk_catchup {
 #undef SK_X
 } sk_catchup_t;
 
+/* What sked does with a run it interrupted (a stop) or lost (a crash, kill
+ * -9, power loss: it may have finished, its end unrecorded). */
+#define SK_ON_INTERRUPTS(X)                                                                        \
+    X(SK_ON_INTERRUPT_RETRY, "retry")                                                              \
+    X(SK_ON_INTERRUPT_FAIL, "fail")
+
+typedef enum sk_on_interrupt {
+#define SK_X(e, s) e,
+    SK_ON_INTERRUPTS(SK_X)
+#undef SK_X
+} sk_on_interrupt_t;
+
+const char *sk_on_interrupt_str(sk_on_interrupt_t o);
 const char *sk_overlap_str(sk_overlap_t o);
 const char *sk_catchup_str(sk_catchup_t c);
 
@@ -140,6 +153,7 @@ typedef struct sk_job_cfg {
     int64_t retry_delay_ms;   /* default 10s; doubles per attempt, capped at 1h */
     sk_overlap_t overlap;     /* default skip */
     sk_catchup_t catchup;     /* default latest */
+    sk_on_interrupt_t on_interrupt; /* default retry (within retries; steps always) */
     int64_t misfire_grace_ms; /* -1 (default): until the next fire */
     int keep_runs;            /* default 100; 0: no limit */
     int64_t keep_days_ms;     /* default 0: no limit */

@@ -60,6 +60,7 @@
     X(K_RETRY_DELAY, "retry_delay", F_ALL)                                                         \
     X(K_OVERLAP, "overlap", F_JD)                                                                  \
     X(K_CATCHUP, "catchup", F_JD)                                                                  \
+    X(K_ON_INTERRUPT, "on_interrupt", F_JD)                                                        \
     X(K_MISFIRE_GRACE, "misfire_grace", F_JD)                                                      \
     X(K_KEEP_RUNS, "keep_runs", F_JD)                                                              \
     X(K_KEEP_DAYS, "keep_days", F_JD)                                                              \
@@ -1508,6 +1509,7 @@ static bool build_job(jctx_t *j, const sk_ynode_t *keynode, const sk_ynode_t *ma
     J->retry_delay_ms = DEF_RETRY_DELAY_MS;
     J->overlap = SK_OVERLAP_SKIP;
     J->catchup = SK_CATCHUP_LATEST;
+    J->on_interrupt = SK_ON_INTERRUPT_RETRY;
     J->misfire_grace_ms = -1;
     J->keep_runs = DEF_KEEP_RUNS;
     J->max_output = DEF_MAX_OUTPUT;
@@ -1594,6 +1596,14 @@ static bool build_job(jctx_t *j, const sk_ynode_t *keynode, const sk_ynode_t *ma
         J->overlap = (sk_overlap_t)e;
     if (j->e[K_CATCHUP].val && enumeration(j, K_CATCHUP, catchups, SK_ARRAY_LEN(catchups), &e))
         J->catchup = (sk_catchup_t)e;
+    static const char *const on_interrupts[] = {
+#define SK_X(en, s) s,
+        SK_ON_INTERRUPTS(SK_X)
+#undef SK_X
+    };
+    if (j->e[K_ON_INTERRUPT].val &&
+        enumeration(j, K_ON_INTERRUPT, on_interrupts, SK_ARRAY_LEN(on_interrupts), &e))
+        J->on_interrupt = (sk_on_interrupt_t)e;
     if (j->e[K_MISFIRE_GRACE].val)
         duration(j, K_MISFIRE_GRACE, &J->misfire_grace_ms);
     if (j->e[K_KEEP_RUNS].val && integer(j, K_KEEP_RUNS, 0, MAX_KEEP_RUNS, &n))

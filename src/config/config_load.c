@@ -24,6 +24,18 @@ const char *sk_overlap_str(sk_overlap_t o)
     return "?";
 }
 
+const char *sk_on_interrupt_str(sk_on_interrupt_t o)
+{
+    switch (o) {
+#define SK_X(e, s)                                                                                 \
+    case e:                                                                                        \
+        return s;
+        SK_ON_INTERRUPTS(SK_X)
+#undef SK_X
+    }
+    return "?";
+}
+
 const char *sk_catchup_str(sk_catchup_t c)
 {
     switch (c) {

@@ -273,6 +273,7 @@ static json_t *definition(const sk_job_cfg_t *c)
     json_object_set_new(o, "retry_delay", seconds(c->retry_delay_ms));
     json_object_set_new(o, "overlap", json_string(sk_overlap_str(c->overlap)));
     json_object_set_new(o, "catchup", json_string(sk_catchup_str(c->catchup)));
+    json_object_set_new(o, "on_interrupt", json_string(sk_on_interrupt_str(c->on_interrupt)));
     json_object_set_new(o, "misfire_grace",
                         c->misfire_grace_ms >= 0 ? seconds(c->misfire_grace_ms) : json_null());
     json_object_set_new(o, "keep_runs", json_integer(c->keep_runs));

@@ -154,6 +154,7 @@ struct sk_daemon {
     int64_t last_wall, last_mono; /* to see clock jumps */
     int64_t store_retry_at;       /* after a store error: back off until then */
     int64_t store_backoff;
+    int64_t unwritten_said; /* stopping with outcomes the store refused: last said (mono ms) */
     bool starting;                /* first pass after start-up: catch up */
     bool leading;                 /* this node fires (always, but for a standby node of a
                                    * PostgreSQL store whose leadership another node holds) */

@@ -439,6 +439,8 @@ static bool retryable(const sk_runrt_t *r, sk_run_status_t st)
     if (r->replaced || r->shutdown || r->cancelled || r->once || !r->cfg || !r->job->cfg)
         return false; /* a removed job is not retried, a cancelled run neither */
     int retries = r->step ? r->step->retries : r->cfg->retries;
+    if (st == SK_RUN_INTERRUPTED && r->cfg->on_interrupt == SK_ON_INTERRUPT_FAIL)
+        return false; /* it may have done its work: the job says never again */
     if (st == SK_RUN_INTERRUPTED && r->remote && r->wf)
         return true; /* as at a restart: a stop is not the step's failure */
     /* In a cluster, a run its node could not finish (it died, or stopped)
@@ -637,24 +639,26 @@ void sk_daemon__on_flush(uv_timer_t *t)
         for (size_t i = 0; i < nacts; i++)
             free(acts[i].rec.params);
         free(acts);
-        if (d->stopping) {
-            /* Stopping and the store refuses: the runs stay `running` in the
-             * store and are marked interrupted at the next start. */
-            sk_log(SK_LOG_ERROR, "event=outcomes_unrecorded msg=\"the next start marks these "
-                                 "runs interrupted\"");
-            for (sk_runrt_t *r = list, *next; r; r = next) {
-                next = r->next;
-                run_free(r);
-            }
-            sk_daemon__maybe_exit(d);
-            goto out;
-        }
-        /* Keep the outcomes and try again shortly: none is ever dropped. */
+        /* Keep the outcomes and try again shortly: none is ever dropped,
+         * not even to stop. A stop waits for them (maybe_exit sees
+         * d->finished): a run whose end is lost would be ended as
+         * interrupted at the next start, and maybe run again. Only a kill
+         * ends the daemon before, and it says so every few seconds. */
+        size_t held = 0;
         sk_runrt_t *tail = list;
-        while (tail->next)
+        for (held = 1; tail->next; held++)
             tail = tail->next;
         tail->next = d->finished;
         d->finished = list;
+        int64_t mono = sk_mono_ms();
+        if (d->stopping && (!d->unwritten_said || mono - d->unwritten_said >= 5000)) {
+            d->unwritten_said = mono;
+            sk_log(SK_LOG_ERROR,
+                   "event=outcomes_unwritten count=%zu msg=\"not exiting while the store refuses "
+                   "how these runs ended; retrying every second (kill -9 gives up: the next "
+                   "start ends them by their job's on_interrupt)\"",
+                   held);
+        }
         uv_timer_start(&d->flush, sk_daemon__on_flush, 1000, 0);
         goto out;
     }
@@ -896,17 +900,54 @@ static void recover_one(sk_daemon_t *d, sk_run_t *run, int64_t now)
         sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\"", err.msg);
         return;
     }
-    sk_log(SK_LOG_WARN, "event=interrupted job=%s run=%" PRId64 " attempt=%d reason=\"%s\"",
-           run->job, run->id, run->attempt, reason);
-    if (started && j && j->cfg && run->attempt <= j->cfg->retries) {
-        sk_run_t rec;
+    /* A run that may have done its work, its end never recorded: run again
+     * only when the job allows it (on_interrupt: retry, the default, within
+     * its retries), and never silently: logged and alerted either way. */
+    bool again = started && j && j->cfg && j->cfg->on_interrupt == SK_ON_INTERRUPT_RETRY &&
+                 run->attempt <= j->cfg->retries;
+    sk_run_t rec;
+    memset(&rec, 0, sizeof(rec));
+    if (again) {
         sk_daemon__retry_rec(&rec, j->name, NULL, 0, run->attempt, run->scheduled_at, now);
         rec.params = run->params;
-        if (ops->run_insert(d->store, &rec, &err) == 0) {
-            sk_log(SK_LOG_INFO, "event=retry_scheduled job=%s run=%" PRId64 " attempt=%d",
-                   j->name, rec.id, rec.attempt);
-            sk_daemon__run_new(d, j, &rec);
+        if (ops->run_insert(d->store, &rec, &err) < 0) {
+            sk_log(SK_LOG_ERROR, "event=store_error job=%s msg=\"%s\"", j->name, err.msg);
+            again = false;
         }
+    }
+    char note[512];
+    if (again)
+        sk_snprintf(note, sizeof(note), "%s; run again as run %" PRId64 " (on_interrupt: retry)",
+                    reason, rec.id);
+    else if (started && j && j->cfg && j->cfg->on_interrupt == SK_ON_INTERRUPT_FAIL)
+        sk_snprintf(note, sizeof(note), "%s; not run again (on_interrupt: fail)", reason);
+    else
+        sk_snprintf(note, sizeof(note), "%s", reason);
+    sk_log(SK_LOG_WARN, "event=interrupted job=%s run=%" PRId64 " attempt=%d reason=\"%s\"",
+           run->job, run->id, run->attempt, note);
+    if (again) {
+        sk_log(SK_LOG_WARN,
+               "event=retry_scheduled job=%s run=%" PRId64 " attempt=%d msg=\"run %" PRId64
+               " may have finished before sked lost it; running it again (on_interrupt: "
+               "retry)\"",
+               j->name, rec.id, rec.attempt, run->id);
+        sk_daemon__run_new(d, j, &rec);
+    }
+    if (started && j && j->cfg) {
+        sk_alert_outcome_t o = {
+            .run_id = run->id,
+            .status = SK_RUN_INTERRUPTED,
+            .prev_outcome = j->last_outcome,
+            .exit_code = -1,
+            .attempt = run->attempt,
+            .max_attempts = 1 + j->cfg->retries,
+            .scheduled_at = run->scheduled_at,
+            .started_at = run->started_at,
+            .ended_at = now,
+            .reason = note,
+            .log_path = run->log_path,
+        };
+        sk_daemon__alert_outcome(d, j, d->config, j->cfg->alert, &o);
     }
 }
 

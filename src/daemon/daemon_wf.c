@@ -713,7 +713,16 @@ void sk_daemon__wf_recover(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *row, i
                        j->name, sc->name, s->id, s->attempt, reason);
             }
             /* sked itself interrupted it: it gets another attempt whatever
-             * its retries (a stop is not the step's failure). */
+             * its retries (a stop is not the step's failure), unless the job
+             * says a step that may have done its work must not run again. */
+            if (j->cfg->on_interrupt == SK_ON_INTERRUPT_FAIL) {
+                sk_log(SK_LOG_WARN,
+                       "event=not_retried job=%s step=%s run=%" PRId64
+                       " msg=\"interrupted; not run again (on_interrupt: fail)\"",
+                       j->name, sc->name, s->id);
+                w->states[i] = SK_DAG_FAILED;
+                break;
+            }
             sk_run_t rec;
             sk_daemon__retry_rec(&rec, j->name, sc->name, w->id, s->attempt, s->scheduled_at,
                                  now);

@@ -466,16 +466,21 @@ static void work_poll(sk_daemon_t *d, unsigned what)
         sk_daemon__settle_poll(d);
     wake_watch(d);
     if (d->stopping && !recorded && d->nwork == 0) {
-        /* Stopping and the store refuses: the next start of this node (or
-         * the leader, when this node goes silent) ends them as interrupted. */
-        sk_log(SK_LOG_ERROR, "event=outcomes_unrecorded msg=\"the next start marks these runs "
-                             "interrupted\"");
-        for (sk_work_t *w = d->work, *next; w; w = next) {
-            next = w->next;
-            work_free(w);
+        /* Stopping and the store refuses: keep them (maybe_exit waits for
+         * d->work) and go on trying at each poll, as the daemon does for
+         * its own outcomes; only a kill gives up on them. */
+        int64_t mono = sk_mono_ms();
+        if (!d->unwritten_said || mono - d->unwritten_said >= 5000) {
+            size_t held = 0;
+            for (sk_work_t *w = d->work; w; w = w->next)
+                held++;
+            d->unwritten_said = mono;
+            sk_log(SK_LOG_ERROR,
+                   "event=outcomes_unwritten count=%zu msg=\"not exiting while the store refuses "
+                   "how these runs ended; retrying (kill -9 gives up: the leader ends them as "
+                   "interrupted)\"",
+                   held);
         }
-        d->work = NULL;
-        d->work_unrecorded = false;
     }
     sk_daemon__maybe_exit(d);
 }
