@@ -166,7 +166,7 @@ int sk_cmd_exec(int argc, char **argv)
     x.fd = -1;
     uv_loop_t loop;
     bool loop_ok = false;
-    int rc = sk_cli_load(config, tzc, &cfg);
+    int rc = sk_cli_load_secrets(config, tzc, &cfg);
     if (rc)
         goto out;
     const sk_job_cfg_t *job = sk_cli_job(cfg, "exec", pos[0]);
