@@ -8,18 +8,28 @@
 
 #include <curl/curl.h>
 
-int sk_cli_load(const char *opt_config, sk_tz_cache_t *tzc, sk_config_t **ret)
+static int load(const char *opt_config, unsigned flags, sk_tz_cache_t *tzc, sk_config_t **ret)
 {
     sk_errs_t errs;
     sk_errs_init(&errs);
     const char *path = sk_cli_config_path(opt_config);
-    if (sk_config_load(path, tzc, ret, &errs) < 0) {
+    if (sk_config_load_opts(path, flags, tzc, ret, &errs) < 0) {
         sk_errs_print(&errs, stderr);
         sk_errs_release(&errs);
         return SK_EXIT_USER;
     }
     sk_errs_release(&errs);
     return 0;
+}
+
+int sk_cli_load(const char *opt_config, sk_tz_cache_t *tzc, sk_config_t **ret)
+{
+    return load(opt_config, SK_CONFIG_SKIP_SECRETS, tzc, ret);
+}
+
+int sk_cli_load_secrets(const char *opt_config, sk_tz_cache_t *tzc, sk_config_t **ret)
+{
+    return load(opt_config, 0, tzc, ret);
 }
 
 int sk_cli_open_store(const sk_config_t *cfg, sk_store_t **ret)

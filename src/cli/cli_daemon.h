@@ -13,8 +13,12 @@
 #include <jansson.h>
 
 /* Loads the configuration named by -c (or $SKED_CONFIG, ./sked.yaml),
- * printing its errors. Returns 0 or an exit status. */
+ * printing its errors. Returns 0 or an exit status. The values of
+ * secrets: are not read (no credential, no command): a command that runs
+ * no job does not need them. */
 int sk_cli_load(const char *opt_config, sk_tz_cache_t *tzc, sk_config_t **ret);
+/* The same with the values of secrets: read, for a command that runs jobs. */
+int sk_cli_load_secrets(const char *opt_config, sk_tz_cache_t *tzc, sk_config_t **ret);
 
 /* Opens the store read-only; a store that does not exist yet is not an
  * error: *ret is NULL. Other failures print and return an exit status. */

@@ -166,7 +166,7 @@ int sk_cmd_exec(int argc, char **argv)
     x.fd = -1;
     uv_loop_t loop;
     bool loop_ok = false;
-    int rc = sk_cli_load(config, tzc, &cfg);
+    int rc = sk_cli_load_secrets(config, tzc, &cfg);
     if (rc)
         goto out;
     const sk_job_cfg_t *job = sk_cli_job(cfg, "exec", pos[0]);
@@ -225,8 +225,14 @@ int sk_cmd_exec(int argc, char **argv)
     uv_loop_init(&loop);
     loop_ok = true;
     char *cwd = sk_runner_cwd(&job->body);
-    sk_spawn_t spec = {args, envp, cwd, log_path, job->max_output, job->timeout_ms,
-                       job->kill_grace_ms};
+    sk_spawn_t spec = {.argv = args,
+                       .envp = envp,
+                       .cwd = cwd,
+                       .log_path = log_path,
+                       .max_output = job->max_output,
+                       .timeout_ms = job->timeout_ms,
+                       .kill_grace_ms = job->kill_grace_ms,
+                       .masked = job->body.masked};
     int started = sk_proc_start(&loop, &spec, on_exit, &x, &x.proc, &err);
     free(cwd);
     if (started < 0) {

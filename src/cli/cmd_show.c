@@ -30,6 +30,9 @@ static const char *body_text(const sk_body_t *b, char *buf, size_t size)
         break;
     }
     }
+    char *shown = sk_url_mask(buf); /* never the password of a URL in it */
+    sk_strlcpy(buf, shown, size);
+    free(shown);
     return buf;
 }
 

@@ -261,7 +261,11 @@ void sk_errs_print(const sk_errs_t *e, FILE *out);
  * Checks (DESIGN section 3): unknown keys (with "did you mean"), wrong types,
  * bad cron expressions, durations, zones, enums; exactly one of python,
  * module, run, shell or steps; missing scripts; world-readable or missing
- * env_files and SMTP password_files; a password written in the file; steps'
+ * env_files and SMTP password_files; secrets: that cannot be read (a
+ * missing or world-readable file, no $CREDENTIALS_DIRECTORY, a command that
+ * fails or times out); env_file and secrets: values shorter than
+ * SK_SECRET_MIN (they could not be masked); a password written in the
+ * file, or a secrets: value written there; steps'
  * needs (unknown, itself, twice, cycles, shown as "a -> b -> a"); after:
  * (unknown jobs, itself, cycles); alert URLs, addresses and channels; node
  * labels (a job's nodes:, cluster.nodes.NAME.labels: well-formed, each
@@ -286,10 +290,19 @@ void sk_errs_print(const sk_errs_t *e, FILE *out);
  * Loop thread only (tzc belongs to one thread).
  */
 int sk_config_load(const char *path, sk_tz_cache_t *tzc, sk_config_t **ret, sk_errs_t *errs);
+
+/* Flags of sk_config_load_opts. */
+#define SK_CONFIG_SKIP_SECRETS 1u /* check secrets: entries, but read and run none of them: each
+                                   * value is "" (for commands that run no job) */
+/* sk_config_load with flags: sk_config_load is sk_config_load_opts(path, 0, ...). */
+int sk_config_load_opts(const char *path, unsigned flags, sk_tz_cache_t *tzc, sk_config_t **ret,
+                        sk_errs_t *errs);
 /*
  * The same for a file's text already in memory (len bytes; a NUL inside is
  * a YAML error): path names the file in errors and its folder is where
- * relative paths start; it is not read. For tests, fuzzing and the API.
+ * relative paths start; it is not read. For tests, fuzzing and the API:
+ * text from there runs no command, so secrets: are checked but not read
+ * (as with SK_CONFIG_SKIP_SECRETS).
  */
 int sk_config_load_text(const char *path, const char *text, size_t len, sk_tz_cache_t *tzc,
                         sk_config_t **ret, sk_errs_t *errs);

@@ -2,8 +2,10 @@
  * env_file parsing: the KEY=VALUE files that hold a job's secrets outside
  * sked.yaml, in the dotenv dialect most tools share (comments, optional
  * "export ", optional quotes). Error messages name the line but never echo
- * its text, since the text is a secret. Also the check every file of secrets
- * (env_file, an SMTP password_file) passes: private to its owner.
+ * its text, since the text is a secret; every value is one, so a value too
+ * short to be masked in output is refused. Also the check every file of
+ * secrets (env_file, an SMTP password_file, secrets: files) passes: private
+ * to its owner.
  */
 #include "config_int.h"
 
@@ -24,13 +26,19 @@ static bool is_key_char(char c)
     return is_key_start(c) || (c >= '0' && c <= '9');
 }
 
+static void wipe_free(char *p, size_t n)
+{
+    sk_secret_wipe(p, n);
+    free(p);
+}
+
 /* Appends or replaces key in the growing list. */
 static void put(sk_pool_t *pool, sk_kv_t **kv, size_t *n, size_t *cap, const char *key, size_t klen,
                 const char *val, size_t vlen)
 {
     for (size_t i = 0; i < *n; i++) {
         if (strlen((*kv)[i].key) == klen && memcmp((*kv)[i].key, key, klen) == 0) {
-            (*kv)[i].value = sk_config__strndup(pool, val, vlen);
+            (*kv)[i].value = sk_config__secret_strndup(pool, val, vlen);
             return;
         }
     }
@@ -39,8 +47,20 @@ static void put(sk_pool_t *pool, sk_kv_t **kv, size_t *n, size_t *cap, const cha
         *kv = sk_xrealloc(*kv, *cap * sizeof(**kv));
     }
     (*kv)[*n].key = sk_config__strndup(pool, key, klen);
-    (*kv)[*n].value = sk_config__strndup(pool, val, vlen);
+    (*kv)[*n].value = sk_config__secret_strndup(pool, val, vlen);
     (*n)++;
+}
+
+/* A value that is not empty must be long enough to be masked. */
+static int check_len(const char *key, size_t klen, size_t vlen, int lineno, sk_err_t *err)
+{
+    if (vlen == 0 || vlen >= SK_SECRET_MIN)
+        return 0;
+    return sk_err_set(err, SK_EPARSE,
+                      "line %d: the value of %.*s is %zu character%s long: a secret needs at "
+                      "least %d (masking a shorter one in output would hide that text "
+                      "everywhere); put a value that is not secret in env:",
+                      lineno, (int)klen, key, vlen, vlen == 1 ? "" : "s", SK_SECRET_MIN);
 }
 
 /* After a closing quote only blanks or a comment may follow. */
@@ -57,6 +77,7 @@ int sk_config__env_parse(const char *text, size_t len, sk_pool_t *pool, sk_kv_t 
     sk_kv_t *kv = NULL;
     size_t n = 0, cap = 0;
     char *val = NULL; /* the unquoted value being built */
+    size_t val_cap = 0;
     int r = 0;
     const char *p = text, *tend = text + len;
     int lineno = 0;
@@ -100,8 +121,9 @@ int sk_config__env_parse(const char *text, size_t len, sk_pool_t *pool, sk_kv_t 
         if (q < end && (*q == '\'' || *q == '"')) {
             char quote = *q++;
             size_t cap_v = (size_t)(end - q) + 1, vlen = 0;
-            free(val);
+            wipe_free(val, val_cap);
             val = sk_xmalloc(cap_v);
+            val_cap = cap_v;
             bool closed = false;
             while (q < end) {
                 char c = *q++;
@@ -131,6 +153,8 @@ int sk_config__env_parse(const char *text, size_t len, sk_pool_t *pool, sk_kv_t 
                 r = sk_err_set(err, SK_EPARSE, "line %d: the value contains a NUL byte", lineno);
                 goto fail;
             }
+            if ((r = check_len(key, klen, vlen, lineno, err)) < 0)
+                goto fail;
             put(pool, &kv, &n, &cap, key, klen, val, vlen);
         } else {
             const char *vend = end;
@@ -140,6 +164,8 @@ int sk_config__env_parse(const char *text, size_t len, sk_pool_t *pool, sk_kv_t 
                 r = sk_err_set(err, SK_EPARSE, "line %d: the value contains a NUL byte", lineno);
                 goto fail;
             }
+            if ((r = check_len(key, klen, (size_t)(vend - q), lineno, err)) < 0)
+                goto fail;
             put(pool, &kv, &n, &cap, key, klen, q, (size_t)(vend - q));
         }
     }
@@ -148,13 +174,13 @@ int sk_config__env_parse(const char *text, size_t len, sk_pool_t *pool, sk_kv_t 
     if (n)
         memcpy(out, kv, n * sizeof(*out));
     free(kv);
-    free(val);
+    wipe_free(val, val_cap);
     *ret = out;
     *ret_n = n;
     return 0;
 fail:
     free(kv);
-    free(val);
+    wipe_free(val, val_cap);
     return r;
 }
 

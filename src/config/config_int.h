@@ -29,6 +29,8 @@ void sk_config__pool_free(sk_pool_t *p);
 /* Zeroed memory owned by the pool; never NULL. */
 void *sk_config__alloc(sk_pool_t *p, size_t n);
 char *sk_config__strndup(sk_pool_t *p, const char *s, size_t n);
+/* The same for a secret: the copy is wiped when the pool is freed. */
+char *sk_config__secret_strndup(sk_pool_t *p, const char *s, size_t n);
 char *sk_config__strdup(sk_pool_t *p, const char *s);
 char *sk_config__printf(sk_pool_t *p, const char *fmt, ...) SK_PRINTF(2, 3);
 
@@ -114,8 +116,11 @@ int sk_config__read_file(const char *path, size_t max, char **ret, size_t *ret_l
  * Parses an env_file's text: KEY=VALUE lines, blank lines and # comments, an
  * optional "export " prefix, values optionally in '' or "" (the latter with
  * \n \" \\ escapes); unquoted values run to the end of the line, trailing
- * blanks trimmed. Later duplicates replace earlier ones. Entries go to pool.
- * On error returns SK_EPARSE with err->msg naming the line.
+ * blanks trimmed. Later duplicates replace earlier ones. Entries go to pool
+ * (values wiped when it is freed). Every value is a secret: one that is not
+ * empty but shorter than SK_SECRET_MIN is an error (it could not be masked
+ * in output). On error returns SK_EPARSE with err->msg naming the line (and
+ * the key, never the value).
  */
 int sk_config__env_parse(const char *text, size_t len, sk_pool_t *pool, sk_kv_t **ret,
                          size_t *ret_n, sk_err_t *err);
@@ -136,8 +141,30 @@ typedef struct sk_config_ctx {
     sk_pool_t *pool;  /* the snapshot's */
     sk_errs_t *errs;
     sk_tz_cache_t *tzc;
-    const sk_tz_t *tz; /* the file's zone */
+    const sk_tz_t *tz;                  /* the file's zone */
+    unsigned flags;                     /* SK_CONFIG_* of sk_config_load_opts */
+    struct sk_config__secrets *secrets; /* secrets: entries read so far (config_secret.c) */
 } sk_config_ctx_t;
+
+/*
+ * One entry of secrets: at v, the value of a variable whose key path is
+ * path ("jobs.NAME.secrets.VAR"): {file: PATH} (relative to the file's
+ * folder; private to its owner, like an env_file), {credential: NAME}
+ * ($CREDENTIALS_DIRECTORY/NAME) or {command: ARGV, timeout: DURATION}
+ * (run in the file's folder with sked's environment, default timeout 10s,
+ * at most 10m; its stdout). One trailing line end is dropped; a value
+ * that is empty, holds a NUL, is larger than 64 KiB or shorter than
+ * SK_SECRET_MIN is an error. Returns the value in L's pool (wiped when the
+ * pool is freed), or NULL after reporting errors (none when quiet: an entry
+ * inherited from defaults, reported there). With SK_CONFIG_SKIP_SECRETS
+ * the entry is checked but nothing is read or run, and the value is "".
+ * Each node is read once per load (a cache in L, freed by
+ * sk_config__secrets_release). Messages never hold a value or what a
+ * command printed.
+ */
+const char *sk_config__secret(sk_config_ctx_t *L, const sk_ynode_t *v, const char *path,
+                              bool quiet);
+void sk_config__secrets_release(sk_config_ctx_t *L);
 
 /* Adds an error at node n (line 0 when n is NULL); col 0 means the node's column. */
 void sk_config__err(sk_config_ctx_t *L, const sk_ynode_t *n, int col, const char *path,

@@ -54,6 +54,7 @@
     X(K_CWD, "cwd", F_ALL)                                                                         \
     X(K_ENV, "env", F_ALL)                                                                         \
     X(K_ENV_FILE, "env_file", F_JD)                                                                \
+    X(K_SECRETS, "secrets", F_JD)                                                                  \
     X(K_TIMEOUT, "timeout", F_ALL)                                                                 \
     X(K_KILL_GRACE, "kill_grace", F_ALL)                                                           \
     X(K_RETRIES, "retries", F_ALL)                                                                 \
@@ -147,9 +148,11 @@ typedef struct jctx {
     unsigned scope;     /* F_JOB, F_DEF or F_STEP: where this mapping is */
     bool defaults_pass;
     ent_t e[K_COUNT];
-    const sk_ynode_t *env_def; /* defaults' env, merged under the job's */
-    const names_t *jobs;       /* every job name in the file, for after: */
-    ref_at_t *after_at;        /* out: where each of the job's after: entries is (malloc) */
+    const sk_ynode_t *env_def;     /* defaults' env, merged under the job's */
+    const sk_ynode_t *secrets_def; /* defaults' secrets, merged under the job's */
+    size_t nfile;                  /* out: how many of the body's secrets came from env_file */
+    const names_t *jobs;           /* every job name in the file, for after: */
+    ref_at_t *after_at;            /* out: where each of the job's after: entries is (malloc) */
 } jctx_t;
 
 /*
@@ -686,7 +689,7 @@ static bool env_file(jctx_t *j, sk_job_cfg_t *J, sk_kv_t **ret, size_t *ret_n)
     const sk_ynode_t *v = j->e[K_ENV_FILE].val;
     const char *t = text(j, K_ENV_FILE, "a path");
     char *buf = NULL;
-    size_t len;
+    size_t len = 0;
     bool ok = false;
     if (!t)
         return false;
@@ -711,81 +714,198 @@ static bool env_file(jctx_t *j, sk_job_cfg_t *J, sk_kv_t **ret, size_t *ret_n)
     J->env_file = sk_config__strdup(j->L->pool, t);
     ok = true;
 out:
+    if (buf)
+        sk_secret_wipe(buf, len);
     free(buf);
     return ok;
 }
 
-/* B->env: env_file's values first (nsecret_env of them), then env:'s. B is
- * the job's body, or for a workflow the one its steps inherit. */
+/* Adds one secrets: mapping's entries to l, reading each value.
+ * from_def: the defaults' own (read once, by the defaults pass). */
+static bool secrets_map(jctx_t *j, const sk_ynode_t *v, bool from_def, kvlist_t *l)
+{
+    char buf[64];
+    bool saved = j->e[K_SECRETS].def, ok = true;
+    j->e[K_SECRETS].def = from_def; /* so errors name (or skip) the right place */
+    if (v->kind != SK_YNODE_MAP) {
+        jerr(j, K_SECRETS, v, 0, NULL, "expected a mapping like {NAME: {file: PATH}}, got %s",
+             sk_config__got(v, buf, sizeof(buf)));
+        ok = false;
+        goto out;
+    }
+    for (size_t i = 0; i < v->npairs; i++) {
+        const sk_ynode_t *key = v->pairs[i].key, *val = v->pairs[i].val;
+        char sub[300], path[600];
+        sk_snprintf(sub, sizeof(sub), ".%s", key->text);
+        if (!sk_config__is_var_name(key->text)) {
+            jerr(j, K_SECRETS, key, 0, sub,
+                 "\"%s\" is not a valid variable name (letters, digits and _, not starting "
+                 "with a digit)",
+                 key->text);
+            ok = false;
+            continue;
+        }
+        if (strncmp(key->text, "SKED_", 5) == 0) {
+            jerr(j, K_SECRETS, key, 0, sub, "SKED_* variables are set by sked itself");
+            ok = false;
+            continue;
+        }
+        sk_snprintf(path, sizeof(path), "%s.secrets.%s", from_def ? "defaults" : j->prefix,
+                    key->text);
+        const char *value = sk_config__secret(j->L, val, path, from_def && !j->defaults_pass);
+        if (!value) {
+            ok = false;
+            continue;
+        }
+        kv_put(l, sk_config__strdup(j->L->pool, key->text), (char *)value, key, from_def);
+    }
+out:
+    j->e[K_SECRETS].def = saved;
+    return ok;
+}
+
+/* Reports variable key set in two places, where the job wrote it: at the
+ * entry `at` of key k when it is the job's own (not from defaults), else
+ * at the other place's key other_k (a clash inside defaults was reported by
+ * the defaults pass). */
+static void clash(jctx_t *j, int k, const kvent_t *at, int other_k, const sk_ynode_t *other_at,
+                  const char *where)
+{
+    char sub[300];
+    sk_snprintf(sub, sizeof(sub), ".%s", at->kv.key);
+    bool saved = j->e[k].def, saved_o = j->e[other_k].def;
+    if (!at->def) {
+        j->e[k].def = false;
+        jerr(j, k, at->at, 0, sub, "%s is also set in %s: set it in one place", at->kv.key, where);
+    } else {
+        jerr(j, other_k, other_at, 0, NULL,
+             "%s is also set in %s under defaults: set it in one place", at->kv.key, job_keys[k]);
+    }
+    j->e[k].def = saved;
+    j->e[other_k].def = saved_o;
+}
+
+/* The values a run's output masks (sk_body_t.masked): every secret (the
+ * first B->nsecret entries), and the value of an env: variable named like
+ * a secret when it is long enough to mask. NULL when there are none. */
+static char **masked_values(sk_pool_t *pool, const sk_body_t *B)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < B->nenv; i++) {
+        const char *v = B->env[i].value;
+        if (v && v[0] &&
+            (i < B->nsecret || (sk_secret_name(B->env[i].key) && strlen(v) >= SK_SECRET_MIN)))
+            n++;
+    }
+    if (n == 0)
+        return NULL;
+    char **out = sk_config__alloc(pool, (n + 1) * sizeof(*out));
+    n = 0;
+    for (size_t i = 0; i < B->nenv; i++) {
+        char *v = B->env[i].value;
+        if (v && v[0] &&
+            (i < B->nsecret || (sk_secret_name(B->env[i].key) && strlen(v) >= SK_SECRET_MIN)))
+            out[n++] = v;
+    }
+    return out;
+}
+
+/* B->env: env_file's values first, then secrets:'s (B->nsecret of them in
+ * all), then env:'s. B is the job's body, or for a workflow the one its
+ * steps inherit. */
 static bool environment(jctx_t *j, sk_job_cfg_t *J, sk_body_t *B)
 {
-    kvlist_t l = {0};
+    kvlist_t l = {0}, sl = {0};
     sk_kv_t *secret = NULL;
     size_t nsecret = 0;
     bool ok = true;
 
     if (j->e[K_ENV_FILE].val)
         ok = env_file(j, J, &secret, &nsecret) && ok;
+    if (j->secrets_def)
+        ok = secrets_map(j, j->secrets_def, true, &sl) && ok;
+    if (j->e[K_SECRETS].val && !(j->e[K_SECRETS].def && j->secrets_def == j->e[K_SECRETS].val))
+        ok = secrets_map(j, j->e[K_SECRETS].val, j->e[K_SECRETS].def, &sl) && ok;
     if (j->env_def)
         ok = env_map(j, j->env_def, true, &l) && ok;
     if (j->e[K_ENV].val && !(j->e[K_ENV].def && j->env_def == j->e[K_ENV].val))
         ok = env_map(j, j->e[K_ENV].val, j->e[K_ENV].def, &l) && ok;
 
     /*
-     * A variable in both env_file and env: is a mistake waiting to happen:
-     * say so where the job wrote it (a clash inside defaults was reported
-     * by the defaults pass).
+     * A variable in two of env_file, secrets: and env: is a mistake waiting
+     * to happen (which one wins?): say so where the job wrote it.
      */
+    char where[300];
+    sk_snprintf(where, sizeof(where), "env_file \"%s\"", J->env_file ? J->env_file : "");
     for (size_t i = 0; i < l.n && ok; i++) {
         for (size_t s = 0; s < nsecret; s++) {
-            if (strcmp(secret[s].key, l.e[i].kv.key) != 0)
-                continue;
-            char sub[300];
-            sk_snprintf(sub, sizeof(sub), ".%s", l.e[i].kv.key);
-            if (!l.e[i].def) {
-                bool saved = j->e[K_ENV].def;
-                j->e[K_ENV].def = false;
-                jerr(j, K_ENV, l.e[i].at, 0, sub,
-                     "%s is also set in env_file \"%s\": set it in one place", l.e[i].kv.key,
-                     J->env_file);
-                j->e[K_ENV].def = saved;
-            } else {
-                jerr(j, K_ENV_FILE, j->e[K_ENV_FILE].val, 0, NULL,
-                     "%s is also set in env: under defaults: set it in one place", l.e[i].kv.key);
+            if (strcmp(secret[s].key, l.e[i].kv.key) == 0) {
+                if (!l.e[i].def)
+                    clash(j, K_ENV, &l.e[i], K_ENV_FILE, j->e[K_ENV_FILE].val, where);
+                else
+                    jerr(j, K_ENV_FILE, j->e[K_ENV_FILE].val, 0, NULL,
+                         "%s is also set in env: under defaults: set it in one place",
+                         l.e[i].kv.key);
+                ok = false;
             }
-            ok = false;
+        }
+        for (size_t s = 0; s < sl.n; s++) {
+            if (strcmp(sl.e[s].kv.key, l.e[i].kv.key) == 0) {
+                if (!l.e[i].def)
+                    clash(j, K_ENV, &l.e[i], K_SECRETS, sl.e[s].at, "secrets");
+                else
+                    clash(j, K_SECRETS, &sl.e[s], K_ENV, l.e[i].at, "env: under defaults");
+                ok = false;
+            }
+        }
+    }
+    for (size_t s = 0; s < sl.n && ok; s++) {
+        for (size_t f = 0; f < nsecret; f++) {
+            if (strcmp(secret[f].key, sl.e[s].kv.key) == 0) {
+                clash(j, K_SECRETS, &sl.e[s], K_ENV_FILE, j->e[K_ENV_FILE].val, where);
+                ok = false;
+            }
         }
     }
     if (ok) {
-        size_t n = nsecret + l.n;
+        size_t n = nsecret + sl.n + l.n;
         B->env = sk_config__alloc(j->L->pool, (n ? n : 1) * sizeof(*B->env));
         if (nsecret)
             memcpy(B->env, secret, nsecret * sizeof(*secret));
+        for (size_t i = 0; i < sl.n; i++)
+            B->env[nsecret + i] = sl.e[i].kv;
         for (size_t i = 0; i < l.n; i++)
-            B->env[nsecret + i] = l.e[i].kv;
+            B->env[nsecret + sl.n + i] = l.e[i].kv;
         B->nenv = n;
-        J->nsecret_env = nsecret;
+        B->nsecret = nsecret + sl.n;
+        B->masked = masked_values(j->L->pool, B);
+        J->nsecret_env = B->nsecret;
+        j->nfile = nsecret;
     }
     free(l.e);
+    free(sl.e);
     return ok;
 }
 
 /*
- * A step's env: the workflow's (env_file's values first, then env:'s), with
- * the step's own env: over it, the step winning per variable. A variable
- * from env_file may not be set again: the first nsecret_env entries stay the
- * secrets, as in a job. A step without env: shares the workflow's array;
- * the copies the others make count against *budget (a 1 MiB env_file times
- * 1000 steps must not take gigabytes).
+ * A step's env: the workflow's (env_file's values first, then secrets:'s,
+ * then env:'s), with the step's own env: over it, the step winning per
+ * variable. A secret may not be set again: the first nsecret entries stay
+ * the secrets, as in a job (nfile of them from env_file). A step without
+ * env: shares the workflow's arrays; the copies the others make count
+ * against *budget (a 1 MiB env_file times 1000 steps must not take
+ * gigabytes).
  */
 static bool step_environment(jctx_t *s, const sk_body_t *parent, const sk_job_cfg_t *J,
-                             size_t *budget, sk_body_t *B)
+                             size_t nfile, size_t *budget, sk_body_t *B)
 {
     kvlist_t own = {0}, l = {0};
     bool ok = true;
+    B->nsecret = parent->nsecret;
     if (!s->e[K_ENV].val) {
         B->env = parent->env;
         B->nenv = parent->nenv;
+        B->masked = parent->masked;
         return true;
     }
     ok = env_map(s, s->e[K_ENV].val, false, &own);
@@ -799,14 +919,18 @@ static bool step_environment(jctx_t *s, const sk_body_t *parent, const sk_job_cf
         *budget -= parent->nenv + own.n;
     }
     for (size_t i = 0; i < own.n; i++) {
-        for (size_t k = 0; k < J->nsecret_env && k < parent->nenv; k++) {
+        for (size_t k = 0; k < parent->nsecret && k < parent->nenv; k++) {
             if (strcmp(parent->env[k].key, own.e[i].kv.key) != 0)
                 continue;
             char sub[300];
             sk_snprintf(sub, sizeof(sub), ".%s", own.e[i].kv.key);
-            jerr(s, K_ENV, own.e[i].at, 0, sub,
-                 "%s is also set in the job's env_file \"%s\": set it in one place",
-                 own.e[i].kv.key, J->env_file);
+            if (k < nfile)
+                jerr(s, K_ENV, own.e[i].at, 0, sub,
+                     "%s is also set in the job's env_file \"%s\": set it in one place",
+                     own.e[i].kv.key, J->env_file);
+            else
+                jerr(s, K_ENV, own.e[i].at, 0, sub,
+                     "%s is also set in the job's secrets: set it in one place", own.e[i].kv.key);
             ok = false;
         }
     }
@@ -821,6 +945,7 @@ static bool step_environment(jctx_t *s, const sk_body_t *parent, const sk_job_cf
         for (size_t i = 0; i < l.n; i++)
             B->env[i] = l.e[i].kv;
         B->nenv = l.n;
+        B->masked = masked_values(s->L->pool, B);
     }
     free(own.e);
     free(l.e);
@@ -928,12 +1053,18 @@ static void gather(jctx_t *j, const sk_ynode_t *map, const sk_ynode_t *defaults)
         j->e[k].val = sk_config__is_null(v) ? NULL : v;
         j->e[k].def = true;
     }
-    /* Defaults' env merges under the job's own. */
+    /* Defaults' env and secrets merge under the job's own (unless the job
+     * unsets them with a null). */
     for (size_t i = 0; i < defaults->npairs; i++) {
-        if (strcmp(defaults->pairs[i].key->text, "env") == 0 &&
-            !sk_config__is_null(defaults->pairs[i].val) &&
-            !(j->e[K_ENV].key && !j->e[K_ENV].def && !j->e[K_ENV].val))
-            j->env_def = defaults->pairs[i].val;
+        const char *k = defaults->pairs[i].key->text;
+        const sk_ynode_t *v = defaults->pairs[i].val;
+        if (sk_config__is_null(v))
+            continue;
+        if (strcmp(k, "env") == 0 && !(j->e[K_ENV].key && !j->e[K_ENV].def && !j->e[K_ENV].val))
+            j->env_def = v;
+        if (strcmp(k, "secrets") == 0 &&
+            !(j->e[K_SECRETS].key && !j->e[K_SECRETS].def && !j->e[K_SECRETS].val))
+            j->secrets_def = v;
     }
 }
 
@@ -1339,7 +1470,7 @@ static void build_step(jctx_t *wj, const sk_job_cfg_t *J, const sk_body_t *paren
     jctx_t s = {.L = L, .name = key->text, .prefix = aux->prefix, .noun = "step", .scope = F_STEP};
     gather(&s, map, NULL);
     body(&s, key, parent, false, &S->body);
-    step_environment(&s, parent, J, env_budget, &S->body);
+    step_environment(&s, parent, J, wj->nfile, env_budget, &S->body);
     run_limits(&s, &S->timeout_ms, &S->kill_grace_ms, &S->retries, &S->retry_delay_ms,
                &S->max_output);
     if (s.e[K_ALERT].val)

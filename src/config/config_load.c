@@ -466,8 +466,8 @@ static char *abs_config_path(sk_pool_t *pool, const char *path)
     return sk_config__path_abs(pool, cwd, path);
 }
 
-int sk_config_load_text(const char *path, const char *text, size_t len, sk_tz_cache_t *tzc,
-                        sk_config_t **ret, sk_errs_t *errs)
+static int load_text(const char *path, const char *text, size_t len, unsigned flags,
+                     sk_tz_cache_t *tzc, sk_config_t **ret, sk_errs_t *errs)
 {
     size_t nerr = errs->n, ndropped = errs->dropped;
     sk_pool_t *pool = sk_config__pool_new();
@@ -482,7 +482,8 @@ int sk_config_load_text(const char *path, const char *text, size_t len, sk_tz_ca
     char *slash = strrchr(c->path, '/');
     c->dir = slash == c->path ? sk_config__strdup(pool, "/")
                               : sk_config__strndup(pool, c->path, (size_t)(slash - c->path));
-    sk_config_ctx_t L = {.file = path, .dir = c->dir, .pool = pool, .errs = errs, .tzc = tzc};
+    sk_config_ctx_t L = {
+        .file = path, .dir = c->dir, .pool = pool, .errs = errs, .tzc = tzc, .flags = flags};
 
     if (len > SK_CONFIG_MAX_BYTES) {
         sk_errs_add(errs, path, 0, 0, "", SK_ECONFIG, "the file is larger than 1 MiB");
@@ -502,17 +503,31 @@ int sk_config_load_text(const char *path, const char *text, size_t len, sk_tz_ca
     sk_config__load_jobs(&L, root, c);
     if (errs->n != nerr || errs->dropped != ndropped)
         goto fail;
+    sk_config__secrets_release(&L);
     sk_config__pool_free(tree);
     *ret = c;
     return 0;
 fail:
+    sk_config__secrets_release(&L);
     sk_config__errs_sort(errs, nerr);
     sk_config__pool_free(tree);
     sk_config__pool_free(pool);
     return SK_ECONFIG;
 }
 
+int sk_config_load_text(const char *path, const char *text, size_t len, sk_tz_cache_t *tzc,
+                        sk_config_t **ret, sk_errs_t *errs)
+{
+    return load_text(path, text, len, SK_CONFIG_SKIP_SECRETS, tzc, ret, errs);
+}
+
 int sk_config_load(const char *path, sk_tz_cache_t *tzc, sk_config_t **ret, sk_errs_t *errs)
+{
+    return sk_config_load_opts(path, 0, tzc, ret, errs);
+}
+
+int sk_config_load_opts(const char *path, unsigned flags, sk_tz_cache_t *tzc, sk_config_t **ret,
+                        sk_errs_t *errs)
 {
     char *text = NULL;
     size_t len = 0;
@@ -525,7 +540,7 @@ int sk_config_load(const char *path, sk_tz_cache_t *tzc, sk_config_t **ret, sk_e
                         r == -EINVAL ? "not a regular file" : sk_strerror(r));
         return SK_ECONFIG;
     }
-    r = sk_config_load_text(path, text, len, tzc, ret, errs);
+    r = load_text(path, text, len, flags, tzc, ret, errs);
     free(text);
     return r;
 }

@@ -2,7 +2,8 @@
  * The memory a configuration snapshot owns: a pool whose blocks are freed
  * together when the snapshot's last reference goes (STYLE: one arena per
  * snapshot). Each block is its own malloc so that sanitizers still see
- * every overflow. Also the capped whole-file reader the loader uses.
+ * every overflow. Blocks that hold secrets are wiped before they are
+ * freed. Also the capped whole-file reader the loader uses.
  */
 #include "config_int.h"
 
@@ -11,6 +12,7 @@
 
 typedef struct block {
     struct block *next;
+    size_t wipe; /* bytes of data to wipe when freed: 0, or its size for a secret */
     max_align_t data[];
 } block_t;
 
@@ -30,6 +32,7 @@ void sk_config__pool_free(sk_pool_t *p)
     block_t *b = p->head;
     while (b) {
         block_t *next = b->next;
+        sk_secret_wipe(b->data, b->wipe);
         free(b);
         b = next;
     }
@@ -44,6 +47,13 @@ void *sk_config__alloc(sk_pool_t *p, size_t n)
     b->next = p->head;
     p->head = b;
     return b->data;
+}
+
+char *sk_config__secret_strndup(sk_pool_t *p, const char *s, size_t n)
+{
+    char *d = sk_config__strndup(p, s, n);
+    p->head->wipe = strlen(d) + 1; /* the block just made */
+    return d;
 }
 
 char *sk_config__strndup(sk_pool_t *p, const char *s, size_t n)

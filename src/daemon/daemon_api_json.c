@@ -1,8 +1,9 @@
 /*
  * The API's JSON documents (docs/api.md), built on the connection threads
  * from a snapshot of the configuration and rows of the store. Secrets are
- * redacted here: env values from env_file or named like secrets, webhook
- * and Slack URLs (they carry their own credentials), mail passwords.
+ * redacted here: env values from env_file or secrets: or named like
+ * secrets, webhook and Slack URLs (they carry their own credentials), mail
+ * passwords, and the password of any URL in an env value or a command.
  */
 #include "daemon_api.h"
 
@@ -175,13 +176,30 @@ json_t *sk_api_node_json(const sk_node_t *n, const char *self, int64_t lease_ms)
 
 /* ---- job definitions ---- */
 
+/* A value of a definition as shown: the password of a URL in it masked. */
+static json_t *shown(const char *s)
+{
+    char *m = sk_url_mask(s ? s : "");
+    json_t *j = json_string(m);
+    free(m);
+    return j;
+}
+
+static json_t *shown_strv(char *const *v)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; v && v[i]; i++)
+        json_array_append_new(a, shown(v[i]));
+    return a;
+}
+
 static json_t *env_json(const sk_body_t *b, size_t nsecret)
 {
     json_t *o = json_object();
     for (size_t i = 0; i < b->nenv; i++) {
         bool secret = i < nsecret || sk_secret_name(b->env[i].key);
         json_object_set_new(o, b->env[i].key,
-                            json_string(secret ? REDACTED : b->env[i].value));
+                            secret ? json_string(REDACTED) : shown(b->env[i].value));
     }
     return o;
 }
@@ -196,15 +214,15 @@ static void body_json(json_t *o, const sk_body_t *b, size_t nsecret)
         json_object_set_new(o, "module", json_string(b->target ? b->target : ""));
         break;
     case SK_BODY_SHELL:
-        json_object_set_new(o, "shell", json_string(b->target ? b->target : ""));
+        json_object_set_new(o, "shell", shown(b->target));
         break;
     case SK_BODY_RUN:
     default:
-        json_object_set_new(o, "run", strv(b->run_argv));
+        json_object_set_new(o, "run", shown_strv(b->run_argv));
         break;
     }
     if (b->args && b->args[0])
-        json_object_set_new(o, "args", strv(b->args));
+        json_object_set_new(o, "args", shown_strv(b->args));
     if (b->venv)
         json_object_set_new(o, "venv", json_string(b->venv));
     if (b->cwd)

@@ -274,9 +274,10 @@ void sk_daemon__release(sk_daemon_t *d);
 void sk_daemon__cancel_remote(sk_daemon_t *d, sk_runrt_t *r, const char *reason);
 
 /* daemon_run.c */
-/* Starts argv/envp (borrowed) as run id of job, with the limits of step (or
- * of cfg when step is NULL), its output to STATE_DIR/logs/JOB/ID.log
- * (*log_path, new). sk_proc_start's contract otherwise. */
+/* Starts argv/envp (borrowed) as run id of job, with the limits and the
+ * masked secrets of step (or of cfg when step is NULL), its output to
+ * STATE_DIR/logs/JOB/ID.log (*log_path, new). sk_proc_start's contract
+ * otherwise. */
 int sk_daemon__spawn(sk_daemon_t *d, const char *job, int64_t id, const sk_job_cfg_t *cfg,
                      const sk_step_cfg_t *step, char **argv, char **envp, sk_proc_cb cb,
                      void *data, char **log_path, sk_proc_t **ret, sk_err_t *err);

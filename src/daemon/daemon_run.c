@@ -219,7 +219,8 @@ int sk_daemon__spawn(sk_daemon_t *d, const char *job, int64_t id, const sk_job_c
     char path[4096];
     sk_snprintf(path, sizeof(path), "%s/logs/%s/%" PRId64 ".log", d->state_dir, job, id);
     *log_path = sk_xstrdup(path);
-    char *cwd = sk_runner_cwd(step ? &step->body : &cfg->body);
+    const sk_body_t *body = step ? &step->body : &cfg->body;
+    char *cwd = sk_runner_cwd(body);
     sk_spawn_t spec = {
         .argv = argv,
         .envp = envp,
@@ -228,6 +229,7 @@ int sk_daemon__spawn(sk_daemon_t *d, const char *job, int64_t id, const sk_job_c
         .max_output = step ? step->max_output : cfg->max_output,
         .timeout_ms = step ? step->timeout_ms : cfg->timeout_ms,
         .kill_grace_ms = step ? step->kill_grace_ms : cfg->kill_grace_ms,
+        .masked = body->masked,
     };
     int rc = sk_proc_start(d->loop, &spec, cb, data, ret, err);
     free(cwd);

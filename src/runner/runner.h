@@ -41,6 +41,10 @@ typedef struct sk_body {
     char *cwd;         /* NULL: config_dir */
     sk_kv_t *env;      /* the job's env: plus env_file's values, already merged */
     size_t nenv;
+    size_t nsecret;    /* the first nsecret entries of env are secrets (env_file, secrets:):
+                        * never shown, masked in output */
+    char **masked;     /* NULL-terminated values masked in the run's output: the secrets'
+                        * and those of env: variables named like secrets; NULL: none */
     char *config_dir;  /* absolute folder of sked.yaml: relative paths start here */
 } sk_body_t;
 
@@ -83,10 +87,92 @@ char **sk_runner_env(const sk_body_t *body, const sk_run_info_t *info);
 /* Splits a command string into words like sh would (quotes, backslashes),
  * without expansion. Errors on unbalanced quotes. New memory. */
 int sk_split_words(const char *text, char ***ret, sk_err_t *err);
+/* Frees v's strings and v; NULL is a no-op. The strings are wiped first:
+ * an envp holds secrets. */
 void sk_strv_free(char **v);
-/* Frees kv[0..n)'s keys and values and the array; kv may be NULL. */
+/* Frees kv[0..n)'s keys and values (values wiped) and the array; kv may be NULL. */
 void sk_kv_free(sk_kv_t *kv, size_t n);
 size_t sk_strv_len(char *const *v);
+
+/* ---- secrets: masked by value in everything a run writes (runner_mask.c) ---- */
+
+/* A secret shorter than this cannot be masked: hiding every "123" of a log
+ * would shred it. The configuration refuses such secrets. */
+#define SK_SECRET_MIN 4
+/* Longer secrets are masked as pieces of at most this many bytes, so that
+ * a stream holds back at most this much while it waits for the rest. */
+#define SK_MASK_PATTERN_MAX 4096
+
+/* Overwrites n bytes at p with zeros in a way the compiler keeps, before
+ * memory that held a secret is freed (p may be NULL). Any thread. */
+void sk_secret_wipe(void *p, size_t n);
+
+/*
+ * A set of values to mask. Any thread may use a mask it owns; once built it
+ * is only read, so streams on several threads may share it.
+ */
+typedef struct sk_mask sk_mask_t;
+
+sk_mask_t *sk_mask_new(void);
+/* Copies are wiped; NULL is a no-op. */
+void sk_mask_free(sk_mask_t *m);
+/*
+ * Masks value (len bytes, copied) wherever it appears, if it has at least
+ * SK_SECRET_MIN bytes; a value of several lines also masks each of its
+ * lines that has. A value longer than SK_MASK_PATTERN_MAX is masked as
+ * consecutive pieces (printed whole, it is masked whole).
+ */
+void sk_mask_add(sk_mask_t *m, const char *value, size_t len);
+/*
+ * Masks the password of every URL in text ("scheme://user:PASSWORD@host"),
+ * as written and percent-decoded: wherever it appears when it has at least
+ * SK_SECRET_MIN bytes, else only where it follows "user:" and precedes '@'.
+ */
+void sk_mask_add_urls(sk_mask_t *m, const char *text);
+/* True when m is NULL or masks nothing. */
+bool sk_mask_empty(const sk_mask_t *m);
+/* text with every masked value replaced by "***": new memory. */
+char *sk_mask_string(const sk_mask_t *m, const char *text);
+/* text with the password of every URL in it replaced by "***" (for showing
+ * a value that is not a secret: "postgres://app:***@db/x"). New memory. */
+char *sk_url_mask(const char *text);
+
+/*
+ * The filter for output that arrives in pieces: bytes fed in come out
+ * through out (in order, in pieces of any size) with each run of masked
+ * bytes written once as "***", also when a secret is split across feeds.
+ * Bytes that may be the beginning of a secret are held back until the next
+ * feed decides (at most the longest pattern less one byte), so the stream's
+ * memory is bounded whatever the input. out is never called with len 0.
+ */
+typedef struct sk_mask_stream sk_mask_stream_t;
+typedef void (*sk_mask_out_cb)(void *data, const char *text, size_t len);
+
+/* m is borrowed: it must outlive the stream. */
+sk_mask_stream_t *sk_mask_stream_new(const sk_mask_t *m);
+void sk_mask_stream_feed(sk_mask_stream_t *s, const char *d, size_t n, sk_mask_out_cb out,
+                         void *data);
+/* The input ended: what is held is decided and written out. The stream may
+ * be fed again. */
+void sk_mask_stream_end(sk_mask_stream_t *s, sk_mask_out_cb out, void *data);
+/* Drops (and wipes) what is held without writing it. Not from inside out. */
+void sk_mask_stream_drop(sk_mask_stream_t *s);
+/* Wipes what it held; NULL is a no-op. */
+void sk_mask_stream_free(sk_mask_stream_t *s);
+
+/*
+ * Runs argv (argv[0] searched on PATH) to completion in cwd (NULL: ours)
+ * with the daemon's own environment, stdin from /dev/null, stderr discarded
+ * and in its own process group, and captures its stdout. Returns 0 with
+ * what it printed in *ret (new memory, NUL-terminated, length in *ret_len;
+ * it may hold a secret: wipe it before freeing) when it exits with status
+ * 0 within timeout_ms having printed at most max bytes. Otherwise kills its
+ * group and returns an error whose message names argv[0] and what happened
+ * (exit status, signal, timeout, too much output), never what it printed.
+ * Blocks the calling thread for up to timeout_ms. Any thread.
+ */
+int sk_runner_capture(char *const *argv, const char *cwd, int64_t timeout_ms, size_t max,
+                      char **ret, size_t *ret_len, sk_err_t *err);
 
 typedef struct sk_proc sk_proc_t;
 
@@ -98,6 +184,9 @@ typedef struct sk_spawn {
     int64_t max_output;    /* bytes of output kept; then a marker, rest discarded; <= 0: no cap */
     int64_t timeout_ms;    /* 0: none */
     int64_t kill_grace_ms; /* SIGTERM -> SIGKILL delay */
+    char *const *masked;   /* NULL-terminated values masked in the log (a body's masked),
+                            * borrowed for the call; NULL: none. The passwords of URLs in
+                            * argv and envp are masked too, always */
 } sk_spawn_t;
 
 typedef enum sk_proc_end {
@@ -127,7 +216,10 @@ typedef void (*sk_proc_cb)(sk_proc_t *p, const sk_proc_result_t *res, void *data
  * called exactly once. On spawn failure (missing program, not executable,
  * bad cwd, log file unwritable) returns the error with a clear message and cb
  * is never called (handles it had opened are closed when the loop next runs).
- * spec and its strings are borrowed for the call only. Loop thread only.
+ * Everything the child writes passes through the run's mask (spec->masked
+ * and the passwords of URLs in argv and envp) before it reaches the log;
+ * so does the error message. spec and its strings are borrowed for the
+ * call only. Loop thread only.
  */
 int sk_proc_start(uv_loop_t *loop, const sk_spawn_t *spec, sk_proc_cb cb, void *data,
                   sk_proc_t **ret, sk_err_t *err);

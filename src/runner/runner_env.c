@@ -51,6 +51,7 @@ static void env_set(envb_t *e, const char *key, const char *value)
     sk_snprintf(kv, n, "%s=%s", key, value);
     for (size_t i = 0; i < e->n; i++) {
         if (strncmp(e->v[i], key, klen) == 0 && e->v[i][klen] == '=') {
+            sk_secret_wipe(e->v[i], strlen(e->v[i]));
             free(e->v[i]);
             e->v[i] = kv;
             return;

@@ -6,7 +6,9 @@
  * and SIGKILL after kill_grace; when the child exits, what is left of its
  * group is killed. The outcome is reported exactly once, after the child has
  * exited, both pipes are done and the log is written, from the last handle's
- * close callback. Exports sk_proc_start, sk_proc_pid and sk_proc_stop.
+ * close callback. Secrets are masked by value on the way in, before lines
+ * are cut, so a secret split across reads or across a long line's pieces
+ * is masked whole. Exports sk_proc_start, sk_proc_pid and sk_proc_stop.
  * See docs/internals/runner.md.
  */
 #include "runner.h"
@@ -34,9 +36,11 @@ typedef struct stream {
     uv_pipe_t pipe; /* first: a handle pointer is a stream pointer */
     sk_proc_t *proc;
     const char *name; /* "out" or "err", as written in the log */
-    char *line;       /* the partial line so far (SK_RUNNER_LINE_MAX bytes) */
+    char *line;       /* the partial line so far (SK_RUNNER_LINE_MAX bytes), masked */
     size_t len;
-    bool done; /* EOF seen or given up on; the pipe is closing */
+    sk_mask_stream_t *ms; /* masks the pipe's bytes before they are cut into lines; NULL when
+                           * the run has no secrets */
+    bool done;            /* EOF seen or given up on; the pipe is closing */
 } stream_t;
 
 struct sk_proc {
@@ -57,7 +61,8 @@ struct sk_proc {
     int64_t max_output; /* <= 0: no cap */
     int64_t timeout_ms; /* <= 0: none */
     int64_t kill_grace_ms;
-    int64_t kept; /* bytes of output that went to the log */
+    int64_t kept;    /* bytes of (masked) output that went to the log */
+    sk_mask_t *mask; /* the run's secrets; NULL when none */
 
     bool exited;   /* the child has been reaped */
     bool stopping; /* SIGTERM sent (timeout or sk_proc_stop); stop_end says which */
@@ -198,12 +203,10 @@ static void feed(sk_proc_t *p, stream_t *s, const char *d, size_t n)
     }
 }
 
-/* Takes n bytes the child wrote on s: counted always, kept up to the cap,
- * then one marker line and the rest is dropped (but still read, so the
- * child never blocks on a full pipe). */
-static void take(sk_proc_t *p, stream_t *s, const char *d, size_t n)
+/* Output on its way to the log, masked already: kept up to the cap, then
+ * one marker line and the rest is dropped. */
+static void keep_output(sk_proc_t *p, stream_t *s, const char *d, size_t n)
 {
-    p->res.output_bytes += (int64_t)n;
     if (p->discard)
         return;
     size_t keep = n;
@@ -222,8 +225,30 @@ static void take(sk_proc_t *p, stream_t *s, const char *d, size_t n)
         flush_partial(p, &p->err);
         emit(p, "sked", marker, (size_t)len);
         p->res.truncated = true;
+        /* From now on nothing reaches the log: what the masks hold back
+         * (perhaps the beginning of a secret) is never written. */
         p->discard = true;
     }
+}
+
+static void on_masked(void *data, const char *text, size_t len)
+{
+    stream_t *s = data;
+    keep_output(s->proc, s, text, len);
+}
+
+/* Takes n bytes the child wrote on s: counted always, masked, kept up to
+ * the cap, then dropped (but still read, so the child never blocks on a
+ * full pipe). */
+static void take(sk_proc_t *p, stream_t *s, const char *d, size_t n)
+{
+    p->res.output_bytes += (int64_t)n;
+    if (p->discard)
+        return;
+    if (s->ms)
+        sk_mask_stream_feed(s->ms, d, n, on_masked, s);
+    else
+        keep_output(p, s, d, n);
 }
 
 /* ---- handles and the end of the run ---- */
@@ -240,6 +265,11 @@ static void on_close(uv_handle_t *h)
         close(p->log_fd);
     free(p->out.line);
     free(p->err.line);
+    sk_mask_stream_free(p->out.ms);
+    sk_mask_stream_free(p->err.ms);
+    if (p->mask)
+        sk_secret_wipe(p->rbuf, READ_SIZE); /* the child's raw output */
+    sk_mask_free(p->mask);
     free(p->rbuf);
     free(p->wbuf);
     free(p->log_path);
@@ -280,6 +310,8 @@ static void stream_end(sk_proc_t *p, stream_t *s)
     s->done = true;
     if (!p->discard) {
         update_stamp(p);
+        if (s->ms)
+            sk_mask_stream_end(s->ms, on_masked, s);
         flush_partial(p, s);
         wflush(p);
     }
@@ -492,6 +524,37 @@ static int precheck(const sk_spawn_t *spec, sk_err_t *err)
     return sk_err_set(err, first, "cannot run %s: %s (PATH=%s)", prog, sk_strerror(first), search);
 }
 
+/* The run's mask: spec's values and the passwords of URLs in its argv and
+ * environment. NULL when there is nothing to mask. */
+static sk_mask_t *build_mask(const sk_spawn_t *spec)
+{
+    sk_mask_t *m = sk_mask_new();
+    for (size_t i = 0; spec->masked && spec->masked[i]; i++)
+        sk_mask_add(m, spec->masked[i], strlen(spec->masked[i]));
+    for (size_t i = 0; spec->envp && spec->envp[i]; i++) {
+        const char *eq = strchr(spec->envp[i], '=');
+        sk_mask_add_urls(m, eq ? eq + 1 : spec->envp[i]);
+    }
+    for (size_t i = 0; spec->argv && spec->argv[i]; i++)
+        sk_mask_add_urls(m, spec->argv[i]);
+    if (sk_mask_empty(m)) {
+        sk_mask_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* Errors name the program and its folders; none should hold a secret, but
+ * they reach the store, the API and alerts, so they are masked too. */
+static void masked_err(const sk_mask_t *m, sk_err_t *err)
+{
+    if (err && m) {
+        char *t = sk_mask_string(m, err->msg);
+        sk_strlcpy(err->msg, t, sizeof(err->msg));
+        free(t);
+    }
+}
+
 /* mkdir -p of path's parent folders, each new one 0700. */
 static int make_parents(const char *path)
 {
@@ -538,13 +601,19 @@ int sk_proc_start(uv_loop_t *loop, const sk_spawn_t *spec, sk_proc_cb cb, void *
                   sk_proc_t **ret, sk_err_t *err)
 {
     int fd = -1;
+    sk_mask_t *mask = build_mask(spec);
     int r = precheck(spec, err);
-    if (r != 0)
+    if (r == 0 && spec->log_path)
+        r = open_log(spec->log_path, &fd, err);
+    if (r != 0) {
+        masked_err(mask, err);
+        sk_mask_free(mask);
         return r;
-    if (spec->log_path && (r = open_log(spec->log_path, &fd, err)) != 0)
-        return r;
+    }
 
     sk_proc_t *p = sk_xcalloc(1, sizeof(*p));
+    p->mask = mask;
+    mask = NULL; /* p took it */
     p->loop = loop;
     p->cb = cb;
     p->data = data;
@@ -565,6 +634,7 @@ int sk_proc_start(uv_loop_t *loop, const sk_spawn_t *spec, sk_proc_cb cb, void *
         s->proc = p;
         s->name = i == 0 ? "out" : "err";
         s->line = sk_xmalloc(SK_RUNNER_LINE_MAX);
+        s->ms = p->mask ? sk_mask_stream_new(p->mask) : NULL;
         r = uv_pipe_init(loop, &s->pipe, 0);
         SK_ASSERT(r == 0);
         s->pipe.data = p;
@@ -608,6 +678,7 @@ int sk_proc_start(uv_loop_t *loop, const sk_spawn_t *spec, sk_proc_cb cb, void *
         bool interp = r == UV_ENOENT && strchr(spec->argv[0], '/') && stat(opt.file, &st) == 0;
         sk_err_set(err, r, "cannot run %s: %s%s", spec->argv[0], sk_strerror(r),
                    interp ? " (is its #! interpreter missing?)" : "");
+        masked_err(p->mask, err);
         p->report = false;
         close_handle((uv_handle_t *)&p->out.pipe);
         close_handle((uv_handle_t *)&p->err.pipe);

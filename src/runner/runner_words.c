@@ -123,8 +123,10 @@ void sk_strv_free(char **v)
 {
     if (!v)
         return;
-    for (char **p = v; *p; p++)
+    for (char **p = v; *p; p++) {
+        sk_secret_wipe(*p, strlen(*p));
         free(*p);
+    }
     free(v);
 }
 
@@ -132,6 +134,8 @@ void sk_kv_free(sk_kv_t *kv, size_t n)
 {
     for (size_t i = 0; kv && i < n; i++) {
         free(kv[i].key);
+        if (kv[i].value)
+            sk_secret_wipe(kv[i].value, strlen(kv[i].value));
         free(kv[i].value);
     }
     free(kv);

@@ -124,7 +124,7 @@ def test_relative_paths_start_in_the_files_folder(tmp_path):
 
 def test_env_file_mode_is_checked(tmp_path):
     env = tmp_path / "secret.env"
-    env.write_text("TOKEN=x\n")
+    env.write_text("TOKEN=xyz-token\n")
     (tmp_path / "sked.yaml").write_text("jobs: {a: {run: x, env_file: secret.env}}\n")
     os.chmod(env, 0o600)
     assert validate(cwd=tmp_path).returncode == 0

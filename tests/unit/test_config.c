@@ -70,12 +70,16 @@ static int setup(void **state)
                "export DB_URL = \"postgres://u:p@h/db\"\n"
                "\n"
                "QUOTED='a b # c'\n"
-               "ESC=\"x\\ny\"\n",
+               "ESC=\"xx\\nyy\"\n",
                0600);
     write_file(fx->dir, "open.env", "A=1\n", 0644);
-    write_file(fx->dir, "broken.env", "A=1\nthis is not a pair\n", 0600);
+    write_file(fx->dir, "broken.env", "A=1111\nthis is not a pair\n", 0600);
     write_file(fx->dir, "smtp.pw", "hunter2\n", 0600);
     write_file(fx->dir, "open.pw", "hunter2\n", 0644);
+    write_file(fx->dir, "db.pw", "db-password-1\n", 0600);
+    write_file(fx->dir, "short.pw", "abc\n", 0600);
+    make_dir(fx->dir, "creds");
+    write_file(fx->dir, "creds/api-token", "cred-value-1", 0400);
     fx->tzc = sk_tz_cache_new(NULL);
     sk_errs_init(&fx->errs);
     *state = fx;
@@ -87,8 +91,9 @@ static void rm_tree(const char *dir)
     static const char *const files[] = {
         "sked.yaml", "scripts/job.py", "venv/bin/python", "secret.env",
         "open.env",  "broken.env",     "smtp.pw",         "open.pw",
+        "db.pw",     "short.pw",       "creds/api-token", "count",
     };
-    static const char *const dirs[] = {"scripts", "work", "venv/bin", "venv", "novenv"};
+    static const char *const dirs[] = {"scripts", "work", "venv/bin", "venv", "novenv", "creds"};
     char path[256];
     for (size_t i = 0; i < SK_ARRAY_LEN(files); i++) {
         sk_snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
@@ -401,6 +406,51 @@ static const bad_case_t bad_cases[] = {
     {"jobs:\n  a:\n    env_file: secret.env\n    steps:\n      b: {run: x, env: {API_TOKEN: y}}\n",
      5, 25, "jobs.a.steps.b.env.API_TOKEN",
      "API_TOKEN is also set in the job's env_file \"secret.env\": set it in one place", 1},
+    /* secrets: */
+    {"jobs:\n  a:\n    run: x\n    secrets: {T: hunter22}\n", 4, 18, "jobs.a.secrets.T",
+     "a secret's value never goes in sked.yaml", 1},
+    {"jobs:\n  a:\n    run: x\n    secrets: [T]\n", 4, 14, "jobs.a.secrets",
+     "expected a mapping like {NAME: {file: PATH}}, got a list", 1},
+    {"jobs:\n  a:\n    run: x\n    secrets: {1T: {file: db.pw}}\n", 4, 15, "jobs.a.secrets.1T",
+     "not a valid variable name", 1},
+    {"jobs:\n  a:\n    run: x\n    secrets: {SKED_T: {file: db.pw}}\n", 4, 15,
+     "jobs.a.secrets.SKED_T", "set by sked itself", 1},
+    {"jobs:\n  a:\n    run: x\n    secrets: {T: {file: db.pw, command: [x]}}\n", 4, 32,
+     "jobs.a.secrets.T.command", "file and command cannot be combined", 1},
+    {"jobs:\n  a:\n    run: x\n    secrets: {T: {}}\n", 4, 18, "jobs.a.secrets.T",
+     "give where the value comes from", 1},
+    {"jobs:\n  a:\n    run: x\n    secrets: {T: {fil: db.pw}}\n", 4, 19, "jobs.a.secrets.T.fil",
+     "unknown key \"fil\" (did you mean \"file\"?)", 1},
+    {"jobs:\n  a:\n    run: x\n    secrets: {T: {file: db.pw, timeout: 1s}}\n", 4, 41,
+     "jobs.a.secrets.T.timeout", "timeout only applies to command:", 1},
+    {"jobs:\n  a:\n    run: x\n    secrets: {T: {command: [\"true\"], timeout: 0s}}\n", 4, 47,
+     "jobs.a.secrets.T.timeout", "0s is out of range 1s-10m", 1},
+    {"jobs:\n  a:\n    run: x\n    secrets: {T: {command: \"pass show db | head\"}}\n", 4, 42,
+     "jobs.a.secrets.T.command", "'|' would reach the program as a plain argument", 1},
+    {"jobs:\n  a:\n    run: x\n    secrets: {T: {command: []}}\n", 4, 28,
+     "jobs.a.secrets.T.command", "an empty command", 1},
+    {"jobs:\n  a:\n    run: x\n    secrets: {T: {command: [\"false\"]}}\n", 4, 18,
+     "jobs.a.secrets.T",
+     "command [false]: false exited with status 1 (what it printed is not shown", 1},
+    {"jobs:\n  a:\n    run: x\n    secrets: {T: {file: nothere.pw}}\n", 4, 25,
+     "jobs.a.secrets.T.file", "file \"nothere.pw\" does not exist", 1},
+    {"jobs:\n  a:\n    run: x\n    secrets: {T: {file: open.pw}}\n", 4, 25,
+     "jobs.a.secrets.T.file", "holds secrets but other users may read it (mode 0644)", 1},
+    {"jobs:\n  a:\n    run: x\n    secrets: {T: {file: short.pw}}\n", 4, 18, "jobs.a.secrets.T",
+     "the value from file \"short.pw\" is 3 characters long: a secret needs at least 4", 1},
+    {"jobs:\n  a:\n    run: x\n    secrets: {T: {credential: a/b}}\n", 4, 31,
+     "jobs.a.secrets.T.credential", "\"a/b\" is not a credential's name", 1},
+    {"jobs:\n  a:\n    run: x\n    secrets: {T: {file: db.pw}}\n    env: {T: visible}\n", 5, 11,
+     "jobs.a.env.T", "T is also set in secrets: set it in one place", 1},
+    {"jobs:\n  a:\n    run: x\n    env_file: secret.env\n    secrets: {API_TOKEN: {file: db.pw}}\n",
+     5, 15, "jobs.a.secrets.API_TOKEN",
+     "API_TOKEN is also set in env_file \"secret.env\": set it in one place", 1},
+    {"jobs:\n  a:\n    secrets: {T: {file: db.pw}}\n    steps:\n      b: {run: x, env: {T: y}}\n", 5,
+     25, "jobs.a.steps.b.env.T", "T is also set in the job's secrets: set it in one place", 1},
+    {"jobs:\n  a:\n    steps:\n      b: {run: x, secrets: {T: {file: db.pw}}}\n", 4, 19,
+     "jobs.a.steps.b.secrets", "secrets applies to the whole workflow", 1},
+    {"defaults:\n  secrets: {T: {file: short.pw}}\njobs:\n  a: {run: x}\n  b: {run: x}\n", 2, 16,
+     "defaults.secrets.T", "is 3 characters long", 1},
     {"jobs:\n  a:\n    steps:\n      b: {python: missing.py}\n", 4, 19, "jobs.a.steps.b.python",
      "python script \"missing.py\" does not exist", 1},
     /* params, expected_duration */
@@ -831,7 +881,7 @@ static void test_every_key_values(void **state)
     assert_string_equal(j->body.env[1].key, "DB_URL");
     assert_string_equal(j->body.env[1].value, "postgres://u:p@h/db");
     assert_string_equal(j->body.env[2].value, "a b # c");
-    assert_string_equal(j->body.env[3].value, "x\ny");
+    assert_string_equal(j->body.env[3].value, "xx\nyy");
     assert_string_equal(j->body.env[4].key, "API_URL");
     assert_string_equal(j->body.env[5].key, "EMPTY");
     assert_string_equal(j->body.env[5].value, "");
@@ -1294,9 +1344,9 @@ static void test_digest(void **state)
     /* A secret's value does not enter the digest (it may be shown); its key does. */
     const char *with_secret = "jobs:\n  a:\n    run: x\n    env_file: secret.env\n";
     uint64_t s1 = digest_of(fx, with_secret);
-    write_file(fx->dir, "secret.env", "API_TOKEN=other\nDB_URL=x\nQUOTED=y\nESC=z\n", 0600);
+    write_file(fx->dir, "secret.env", "API_TOKEN=other\nDB_URL=xxxx\nQUOTED=yyyy\nESC=zzzz\n", 0600);
     assert_true(digest_of(fx, with_secret) == s1);
-    write_file(fx->dir, "secret.env", "API_TOKEN2=other\nDB_URL=x\nQUOTED=y\nESC=z\n", 0600);
+    write_file(fx->dir, "secret.env", "API_TOKEN2=other\nDB_URL=xxxx\nQUOTED=yyyy\nESC=zzzz\n", 0600);
     assert_true(digest_of(fx, with_secret) != s1);
 }
 
@@ -1356,6 +1406,92 @@ static void test_workflow_diamond(void **state)
     /* max_parallel defaults to 4 for a workflow */
     load_ok(fx, "jobs:\n  wf:\n    steps: {one: {run: x}}\n");
     assert_int_equal(job(fx, "wf")->step_parallel, 4);
+}
+
+/* secrets: from a file, a credential and a command, merged under defaults:,
+ * after env_file's values and before env:'s; what a run masks. A command in
+ * defaults runs once per load however many jobs inherit it, and not at all
+ * with SK_CONFIG_SKIP_SECRETS. */
+static void test_secrets_sources(void **state)
+{
+    fixture_t *fx = *state;
+    char creds[300], count[300], *text = NULL;
+    size_t len = 0;
+    sk_snprintf(creds, sizeof(creds), "%s/creds", fx->dir);
+    sk_snprintf(count, sizeof(count), "%s/count", fx->dir);
+    const char *saved = getenv("CREDENTIALS_DIRECTORY");
+    char *keep = saved ? sk_xstrdup(saved) : NULL;
+    assert_int_equal(setenv("CREDENTIALS_DIRECTORY", creds, 1), 0);
+    const char *yaml = "defaults:\n"
+                       "  secrets:\n"
+                       "    FROM_CMD: {command: [sh, -c, \"echo run >> count; echo cmd-value-1\"]}\n"
+                       "jobs:\n"
+                       "  a:\n"
+                       "    run: x\n"
+                       "    env_file: secret.env\n"
+                       "    secrets:\n"
+                       "      FROM_FILE: {file: db.pw}\n"
+                       "      FROM_CRED: {credential: api-token}\n"
+                       "    env: {PLAIN: visible, MY_TOKEN: named-token, SHORT_KEY: ab}\n"
+                       "  b: {run: x}\n"
+                       "  c: {run: x, secrets: ~}\n"
+                       "  wf:\n"
+                       "    steps:\n"
+                       "      s1: {run: x}\n"
+                       "      s2: {run: x, env: {EXTRA_SECRET: step-value-1}}\n";
+    load_ok(fx, yaml);
+    const sk_job_cfg_t *j = job(fx, "a");
+    static const char *const keys[] = {"API_TOKEN", "DB_URL",    "QUOTED", "ESC",
+                                       "FROM_CMD",  "FROM_FILE", "FROM_CRED", "PLAIN",
+                                       "MY_TOKEN",  "SHORT_KEY"};
+    assert_int_equal(j->body.nenv, SK_ARRAY_LEN(keys));
+    for (size_t i = 0; i < SK_ARRAY_LEN(keys); i++)
+        assert_string_equal(j->body.env[i].key, keys[i]);
+    assert_int_equal(j->body.nsecret, 7);
+    assert_int_equal(j->nsecret_env, 7);
+    assert_string_equal(j->body.env[4].value, "cmd-value-1");
+    assert_string_equal(j->body.env[5].value, "db-password-1");
+    assert_string_equal(j->body.env[6].value, "cred-value-1");
+    /* masked: the 7 secrets and MY_TOKEN (named like one); not SHORT_KEY (too short) */
+    assert_int_equal(sk_strv_len(j->body.masked), 8);
+    assert_string_equal(j->body.masked[7], "named-token");
+    /* b inherits the command's value; c unsets the defaults' secrets */
+    assert_int_equal(job(fx, "b")->body.nsecret, 1);
+    assert_string_equal(job(fx, "b")->body.env[0].value, "cmd-value-1");
+    assert_int_equal(job(fx, "c")->body.nsecret, 0);
+    assert_null(job(fx, "c")->body.masked);
+    /* steps share the workflow's secrets; a step's env named like one is masked too */
+    const sk_job_cfg_t *wf = job(fx, "wf");
+    assert_int_equal(wf->steps[0].body.nsecret, 1);
+    assert_int_equal(sk_strv_len(wf->steps[0].body.masked), 1);
+    assert_int_equal(wf->steps[1].body.nsecret, 1);
+    assert_int_equal(sk_strv_len(wf->steps[1].body.masked), 2);
+    /* the command ran once for the whole file */
+    assert_int_equal(sk_config__read_file(count, 4096, &text, &len), 0);
+    assert_string_equal(text, "run\n");
+    free(text);
+    unlink(count);
+
+    /* Without secrets: nothing is read or run, the values are empty. */
+    sk_config_unref(fx->cfg);
+    fx->cfg = NULL;
+    unsetenv("CREDENTIALS_DIRECTORY");
+    assert_int_equal(sk_config_load_opts(fx->yaml, SK_CONFIG_SKIP_SECRETS, fx->tzc, &fx->cfg,
+                                         &fx->errs),
+                     0);
+    j = job(fx, "a");
+    assert_int_equal(j->body.nsecret, 7);
+    assert_string_equal(j->body.env[4].value, "");
+    assert_string_equal(j->body.env[6].value, "");
+    assert_int_equal(access(count, F_OK), -1);
+    /* ...while a full load needs the credentials */
+    assert_int_equal(load(fx, yaml), SK_ECONFIG);
+    assert_non_null(strstr(fx->errs.items[0].msg, "$CREDENTIALS_DIRECTORY is not set"));
+    unlink(count);
+
+    if (keep)
+        setenv("CREDENTIALS_DIRECTORY", keep, 1);
+    free(keep);
 }
 
 /* Steps inherit the job's venv, cwd, env (merged, the step winning) and run limits. */
@@ -1974,13 +2110,17 @@ static void test_env_parse(void **state)
         const char *text;
         const char *kv[8]; /* key, value, ... NULL; kv[0] "!" means an error */
     } cases[] = {
-        {"A=1\nB=two words  \n", {"A", "1", "B", "two words"}},
-        {"  # c\n\nexport  A=1\r\n", {"A", "1"}},
-        {"A = 'x'  # trailing\n", {"A", "x"}},
+        {"A=1111\nB=two words  \n", {"A", "1111", "B", "two words"}},
+        {"  # c\n\nexport  A=1111\r\n", {"A", "1111"}},
+        {"A = 'xxxx'  # trailing\n", {"A", "xxxx"}},
         {"A=\"a\\\"b\\\\c\\nd\\q\"\n", {"A", "a\"b\\c\nd\\q"}},
-        {"A=1\nA=2\n", {"A", "2"}},
-        {"A=\nB=#x", {"A", "", "B", "#x"}},
-        {"export=1", {"export", "1"}},
+        {"A=1111\nA=2222\n", {"A", "2222"}},
+        {"A=\nB=#xyz", {"A", "", "B", "#xyz"}},
+        {"export=1111", {"export", "1111"}},
+        /* every value is a secret: one too short to mask is refused */
+        {"A=123\n", {"!"}},
+        {"A=long enough\nB='abc'\n", {"!"}},
+        {"A=\"a\\nb\"\n", {"!"}},
         {"A", {"!"}},
         {"1A=2", {"!"}},
         {"A='open", {"!"}},
@@ -2045,6 +2185,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_digest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_workflow_diamond, setup, teardown),
         cmocka_unit_test_setup_teardown(test_workflow_inheritance, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secrets_sources, setup, teardown),
         cmocka_unit_test_setup_teardown(test_workflow_cycles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_workflow_digest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alerts, setup, teardown),

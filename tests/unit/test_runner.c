@@ -1080,6 +1080,362 @@ static void test_log_write_error_is_reported(void **state)
     assert_non_null(strstr(c->res.reason, "No space left on device"));
 }
 
+/* ---- masking secrets ---- */
+
+static void to_buf(void *data, const char *text, size_t len)
+{
+    assert_true(len > 0);
+    sk_buf_add(data, text, len);
+}
+
+/* in through a stream of m, fed in pieces of `piece` bytes (0: whole; -1:
+ * pieces of pseudo-random sizes). New memory. */
+static char *masked(const sk_mask_t *m, const char *in, long piece)
+{
+    sk_buf_t b = {0};
+    sk_buf_add(&b, "", 0);
+    sk_mask_stream_t *s = sk_mask_stream_new(m);
+    size_t n = strlen(in), off = 0;
+    unsigned seed = 12345;
+    while (off < n) {
+        size_t take = n - off;
+        if (piece > 0)
+            take = SK_MIN(take, (size_t)piece);
+        else if (piece < 0) {
+            seed = seed * 1103515245u + 12345u;
+            take = SK_MIN(take, (size_t)(seed >> 16) % 7 + 1);
+        }
+        sk_mask_stream_feed(s, in + off, take, to_buf, &b);
+        off += take;
+    }
+    sk_mask_stream_end(s, to_buf, &b);
+    sk_mask_stream_free(s);
+    return sk_buf_take(&b, NULL);
+}
+
+static void test_mask_table(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *secrets[4];
+        const char *urls; /* text whose URL passwords are masked, or NULL */
+        const char *in, *want;
+    } cases[] = {
+        {{"hunter22"}, NULL, "pw is hunter22.", "pw is ***."},
+        {{"hunter22"}, NULL, "hunter22hunter22 and hunter22", "*** and ***"},
+        /* a prefix at the end is not the secret; a near miss neither */
+        {{"hunter22"}, NULL, "the end: hunt", "the end: hunt"},
+        {{"hunter22"}, NULL, "hunter2hunter22", "hunter2***"},
+        /* the longest first, and one that contains another */
+        {{"secret", "my-secret-value"}, NULL, "a my-secret-value b secret c", "a *** b *** c"},
+        {{"my-secret-value", "secret"}, NULL, "a my-secret-value b secret c", "a *** b *** c"},
+        /* overlapping secrets are masked as one */
+        {{"abcd", "bcdefgh"}, NULL, "xabcdefghy", "x***y"},
+        {{"aaaa", "bbbb"}, NULL, "aaaabbbb", "***"},
+        {{"abab"}, NULL, "ababababx", "***x"},
+        /* too short to mask: ignored (the configuration refuses it) */
+        {{"abc"}, NULL, "abc abc", "abc abc"},
+        /* a value of several lines: whole, and each line */
+        {{"line-one\nline-two"}, NULL, "x line-one\nline-two y", "x *** y"},
+        {{"line-one\r\nline-two"}, NULL, "x line-two y", "x *** y"},
+        /* URL passwords: long ones anywhere, short ones in their URL */
+        {{NULL}, "postgres://app:pw@db.example/x", "conn postgres://app:pw@db.example/x pw",
+         "conn postgres://app:***@db.example/x pw"},
+        {{NULL}, "redis://u:Sw0rdf1sh%21@h/0", "Sw0rdf1sh! Sw0rdf1sh%21 redis://u:Sw0rdf1sh%21@h",
+         "*** *** redis://u:***@h"},
+        {{NULL}, "https://example.com/a?b=c user@host a:b", "https://example.com/a?b=c",
+         "https://example.com/a?b=c"},
+        {{"tok-1234"}, "x://k:tok-1234@h", "k:tok-1234@h", "k:***@h"},
+    };
+    static const long pieces[] = {0, 1, 2, 3, 5, -1};
+    int nfail = 0;
+    for (size_t i = 0; i < SK_ARRAY_LEN(cases); i++) {
+        sk_mask_t *m = sk_mask_new();
+        for (size_t k = 0; k < 4 && cases[i].secrets[k]; k++)
+            sk_mask_add(m, cases[i].secrets[k], strlen(cases[i].secrets[k]));
+        if (cases[i].urls)
+            sk_mask_add_urls(m, cases[i].urls);
+        for (size_t p = 0; p < SK_ARRAY_LEN(pieces); p++) {
+            char *got = masked(m, cases[i].in, pieces[p]);
+            if (strcmp(got, cases[i].want) != 0) {
+                print_error("case %zu, pieces %ld: [%s] -> [%s], want [%s]\n", i, pieces[p],
+                            cases[i].in, got, cases[i].want);
+                nfail++;
+            }
+            free(got);
+        }
+        /* Every cut of the input into two feeds gives the same. */
+        size_t n = strlen(cases[i].in);
+        for (size_t cut = 0; cut <= n; cut++) {
+            sk_buf_t b = {0};
+            sk_buf_add(&b, "", 0);
+            sk_mask_stream_t *s = sk_mask_stream_new(m);
+            sk_mask_stream_feed(s, cases[i].in, cut, to_buf, &b);
+            sk_mask_stream_feed(s, cases[i].in + cut, n - cut, to_buf, &b);
+            sk_mask_stream_end(s, to_buf, &b);
+            sk_mask_stream_free(s);
+            if (strcmp(b.data, cases[i].want) != 0) {
+                print_error("case %zu, cut at %zu: got [%s]\n", i, cut, b.data);
+                nfail++;
+            }
+            free(b.data);
+        }
+        char *str = sk_mask_string(m, cases[i].in);
+        if (strcmp(str, cases[i].want) != 0)
+            nfail++;
+        free(str);
+        sk_mask_free(m);
+    }
+    assert_int_equal(nfail, 0);
+    assert_true(sk_mask_empty(NULL));
+    sk_mask_free(NULL);
+    sk_mask_stream_free(NULL);
+}
+
+/* The filter against the obvious definition (mark every occurrence of
+ * every secret, overlapping ones too; write each run of marked bytes as
+ * "***"), on random text over three letters, where secrets overlap,
+ * contain each other and recur all the time, fed in random pieces. Also
+ * many secrets at once (the index grows, buckets collide). */
+static void test_mask_matches_the_definition(void **state)
+{
+    (void)state;
+    unsigned seed = 42;
+#define RND() ((seed = seed * 1103515245u + 12345u) >> 16)
+    for (int round = 0; round < 300; round++) {
+        size_t nsec = 1 + RND() % (round < 250 ? 5 : 400);
+        char **sec = sk_xcalloc(nsec, sizeof(*sec));
+        sk_mask_t *m = sk_mask_new();
+        for (size_t k = 0; k < nsec; k++) {
+            size_t len = 4 + RND() % (round < 250 ? 5 : 12);
+            sec[k] = sk_xmalloc(len + 1);
+            for (size_t i = 0; i < len; i++)
+                sec[k][i] = (char)('a' + RND() % 3);
+            sec[k][len] = '\0';
+            sk_mask_add(m, sec[k], len);
+        }
+        char in[301];
+        size_t n = RND() % 300;
+        for (size_t i = 0; i < n; i++)
+            in[i] = (char)('a' + RND() % 3);
+        in[n] = '\0';
+        bool cov[300] = {false};
+        for (size_t k = 0; k < nsec; k++) {
+            size_t len = strlen(sec[k]);
+            for (size_t i = 0; i + len <= n; i++)
+                if (memcmp(in + i, sec[k], len) == 0)
+                    for (size_t j = i; j < i + len; j++)
+                        cov[j] = true;
+        }
+        sk_buf_t want = {0};
+        sk_buf_add(&want, "", 0);
+        for (size_t i = 0; i < n; i++) {
+            if (!cov[i])
+                sk_buf_add(&want, in + i, 1);
+            else if (i == 0 || !cov[i - 1])
+                sk_buf_adds(&want, "***");
+        }
+        char *got = masked(m, in, -1);
+        if (strcmp(got, want.data) != 0)
+            fail_msg("round %d: [%s] -> [%s], want [%s]", round, in, got, want.data);
+        free(got);
+        free(want.data);
+        for (size_t k = 0; k < nsec; k++)
+            free(sec[k]);
+        free(sec);
+        sk_mask_free(m);
+    }
+#undef RND
+}
+
+/* A secret longer than a pattern is masked in pieces; printed whole, it is
+ * masked whole. The stream holds back less than a pattern meanwhile. */
+static void test_mask_long_secret(void **state)
+{
+    (void)state;
+    size_t n = 3 * SK_MASK_PATTERN_MAX + 100;
+    char *secret = sk_xmalloc(n + 1);
+    for (size_t i = 0; i < n; i++)
+        secret[i] = (char)('a' + (i * 7 + i / 26) % 26);
+    secret[n] = '\0';
+    sk_mask_t *m = sk_mask_new();
+    sk_mask_add(m, secret, n);
+    sk_buf_t in = {0};
+    sk_buf_printf(&in, "<%s>", secret);
+    for (long piece = 1; piece <= 4097; piece += 1024) {
+        char *got = masked(m, in.data, piece);
+        assert_string_equal(got, "<***>");
+        free(got);
+    }
+    free(in.data);
+    sk_mask_free(m);
+    sk_secret_wipe(secret, n);
+    free(secret);
+}
+
+/* Output that only ever looks like the start of a secret is not held back
+ * beyond the pattern's length: every byte comes out. */
+static void test_mask_stream_holds_little(void **state)
+{
+    (void)state;
+    sk_mask_t *m = sk_mask_new();
+    sk_mask_add(m, "aaaaaaab", 8);
+    sk_buf_t b = {0};
+    sk_buf_add(&b, "", 0);
+    sk_mask_stream_t *s = sk_mask_stream_new(m);
+    char chunk[1000];
+    memset(chunk, 'a', sizeof(chunk));
+    for (int i = 0; i < 1000; i++) {
+        sk_mask_stream_feed(s, chunk, sizeof(chunk), to_buf, &b);
+        assert_true(b.len + 7 >= (size_t)(i + 1) * sizeof(chunk)); /* at most 7 held */
+    }
+    sk_mask_stream_drop(s);
+    assert_int_equal(b.len, 1000 * sizeof(chunk) - 7);
+    sk_mask_stream_free(s);
+    free(b.data);
+    sk_mask_free(m);
+}
+
+static void test_url_mask(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"postgres://app:pw@db/x", "postgres://app:***@db/x"},
+        {"a https://u:p%40ss@h:5432/db?x=1 b ftp://v:w@k", "a https://u:***@h:5432/db?x=1 b ftp://v:***@k"},
+        {"https://h/x user:pw@host", "https://h/x user:pw@host"},
+        {"smtp://user@host", "smtp://user@host"},
+        {"x://:@h", "x://:@h"},
+        {"s3://k:a@b@host/p", "s3://k:***@host/p"},
+        {"", ""},
+    };
+    for (size_t i = 0; i < SK_ARRAY_LEN(cases); i++) {
+        char *got = sk_url_mask(cases[i][0]);
+        assert_string_equal(got, cases[i][1]);
+        free(got);
+    }
+}
+
+static char *const secret_env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "S=hunter22-secret",
+                                   "DB_URL=postgres://app:pw@db.example/x", NULL};
+static char *const secret_list[] = {"hunter22-secret", NULL};
+
+/* A secret that the child writes in two pieces, with a pause between (two
+ * reads of the pipe), and on stderr too. */
+static void test_run_log_masks_secret_split_across_reads(void **state)
+{
+    ctx_t *c = *state;
+    char *argv[] = {"/bin/sh", "-c",
+                    "printf 'a hun'; sleep 0.3; printf 'ter22-secret b\\n'; echo \"$S\" >&2; "
+                    "echo \"$DB_URL\"",
+                    NULL};
+    sk_spawn_t spec = spec_for(c, argv);
+    spec.envp = secret_env;
+    spec.masked = secret_list;
+    run(c, &spec);
+    assert_int_equal(c->res.exit_code, 0);
+    read_log(c, spec.log_path);
+    assert_true(has_line(c, "out|a *** b"));
+    assert_true(has_line(c, "err|***"));
+    assert_true(has_line(c, "out|postgres://app:***@db.example/x"));
+    assert_int_equal(c->nlines, 3);
+}
+
+/* A line longer than SK_RUNNER_LINE_MAX is cut into log lines; a secret
+ * where it is cut is masked whole (masking comes before the cut). */
+static void test_run_log_masks_secret_where_a_long_line_is_cut(void **state)
+{
+    ctx_t *c = *state;
+    char *argv[] = {"/bin/sh", "-c",
+                    "head -c 65535 /dev/zero | tr '\\000' x; printf %s \"$S\"; echo", NULL};
+    sk_spawn_t spec = spec_for(c, argv);
+    spec.envp = secret_env;
+    spec.masked = secret_list;
+    run(c, &spec);
+    read_log(c, spec.log_path);
+    assert_int_equal(c->nlines, 2);
+    sk_buf_t all = {0};
+    sk_buf_adds(&all, c->lines[0] + 4);
+    sk_buf_adds(&all, c->lines[1] + 4);
+    assert_int_equal(all.len, 65535 + 3);
+    assert_int_equal(strspn(all.data, "x"), 65535);
+    assert_string_equal(all.data + 65535, "***");
+    free(all.data);
+}
+
+/* The cap counts what is written: a secret is never cut in half by it. */
+static void test_output_cap_never_writes_part_of_a_secret(void **state)
+{
+    ctx_t *c = *state;
+    char *argv[] = {"/bin/sh", "-c", "printf 'abcdefgh-%s-and more' \"$S\"", NULL};
+    for (int64_t cap = 8; cap <= 14; cap++) {
+        sk_spawn_t spec = spec_for(c, argv);
+        spec.envp = secret_env;
+        spec.masked = secret_list;
+        spec.max_output = cap;
+        spec.log_path = fmt(c, "%s/logs/job/cap%d.log", c->dir, (int)cap);
+        c->calls = 0;
+        run(c, &spec);
+        assert_true(c->res.truncated);
+        read_log(c, spec.log_path);
+        for (size_t i = 0; i < c->nlines; i++) {
+            assert_null(strstr(c->lines[i], "hunt"));
+            assert_null(strstr(c->lines[i], "secret"));
+        }
+    }
+}
+
+static void test_spawn_error_is_masked(void **state)
+{
+    ctx_t *c = *state;
+    char *argv[] = {"/nonexistent/hunter22-secret/prog", NULL};
+    sk_spawn_t spec = spec_for(c, argv);
+    spec.masked = secret_list;
+    sk_err_t err;
+    sk_err_clear(&err);
+    assert_true(sk_proc_start(&c->loop, &spec, on_done, c, &c->proc, &err) < 0);
+    assert_null(strstr(err.msg, "hunter22"));
+    assert_non_null(strstr(err.msg, "/nonexistent/***/prog"));
+    uv_run(&c->loop, UV_RUN_DEFAULT);
+}
+
+/* ---- capturing a helper's output (secrets: commands) ---- */
+
+static void test_capture(void **state)
+{
+    ctx_t *c = *state;
+    char *out = NULL;
+    size_t len = 0;
+    sk_err_t err;
+    sk_err_clear(&err);
+    char *ok[] = {"sh", "-c", "printf 'the-value\\n'; echo noise >&2; pwd", NULL};
+    assert_int_equal(sk_runner_capture(ok, c->dir, 10000, 4096, &out, &len, &err), 0);
+    char *want = fmt(c, "the-value\n%s\n", c->dir);
+    assert_string_equal(out, want);
+    assert_int_equal(len, strlen(want));
+    free(out);
+
+    char *fails[] = {"sh", "-c", "echo the-output; exit 3", NULL};
+    assert_true(sk_runner_capture(fails, NULL, 10000, 4096, &out, &len, &err) < 0);
+    assert_non_null(strstr(err.msg, "sh exited with status 3"));
+    assert_null(strstr(err.msg, "the-output"));
+
+    char *killed[] = {"sh", "-c", "kill -9 $$", NULL};
+    assert_true(sk_runner_capture(killed, NULL, 10000, 4096, &out, &len, &err) < 0);
+    assert_non_null(strstr(err.msg, "killed by signal 9"));
+
+    char *slow[] = {"sh", "-c", "sleep 30 & sleep 30", NULL};
+    assert_true(sk_runner_capture(slow, NULL, 300, 4096, &out, &len, &err) < 0);
+    assert_non_null(strstr(err.msg, "did not finish within 300ms"));
+
+    char *loud[] = {"sh", "-c", "yes", NULL};
+    assert_true(sk_runner_capture(loud, NULL, 10000, 4096, &out, &len, &err) < 0);
+    assert_non_null(strstr(err.msg, "more than 4096 bytes"));
+
+    char *missing[] = {"no-such-program-sked", NULL};
+    assert_true(sk_runner_capture(missing, NULL, 10000, 4096, &out, &len, &err) < 0);
+    assert_non_null(strstr(err.msg, "no-such-program-sked"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1116,6 +1472,16 @@ int main(void)
         T(test_proc_stop),
         T(test_proc_stop_then_kill_after_grace),
         T(test_log_write_error_is_reported),
+        T(test_mask_table),
+        T(test_mask_matches_the_definition),
+        T(test_mask_long_secret),
+        T(test_mask_stream_holds_little),
+        T(test_url_mask),
+        T(test_run_log_masks_secret_split_across_reads),
+        T(test_run_log_masks_secret_where_a_long_line_is_cut),
+        T(test_output_cap_never_writes_part_of_a_secret),
+        T(test_spawn_error_is_masked),
+        T(test_capture),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
