@@ -9,8 +9,10 @@ ends with `N passed, N failed`; exits 1 if any scenario failed.
 Each scenario runs in a folder of its own under a temporary root and waits
 for events (log lines, records, files), never for a fixed time, except where
 the length of the fault itself is the point (how long the daemon stays
-stopped). Scenarios that need root (a tmpfs) or libfaketime say SKIP when
-they cannot run. `make faults` runs it; docs/guide.md lists the scenarios.
+stopped, how often a slow client sends a byte) and where sked must *not* do
+something (exit, leave a run waiting): there a generous window passes.
+Scenarios that need root (a tmpfs) or libfaketime say SKIP when they cannot
+run. `make faults` runs it; docs/guide.md lists the scenarios.
 """
 import argparse
 import os
