@@ -804,8 +804,10 @@ def second_daemon(ctx):
     runs = a.history("slow")
     still = alive(pid)
     a.stop()
+    about = re.search(r"\(pid \d+[^)]*\)", msg)
     obs = (f"second daemon {'started' if started == 'started' else 'refused'}"
-           + (f": {msg[:90]}" if started != "started" else "")
+           + (": " + (about.group(0) if about else msg[-90:]).replace(ctx.dir, "…")
+              if started != "started" else "")
            + f"; first run {runs[0]['status'] if runs else '?'}, process "
            + ("alive" if still else "killed"))
     names_pid = re.search(rf"\b{a.proc.pid}\b", said) is not None
@@ -967,7 +969,12 @@ def cli_beside_daemon(ctx):
     r = d.cli("exec", "j", check=False)
     # The daemon's files of the store: none may be unlinked under it.
     fds = f"/proc/{d.proc.pid}/fd"
-    links = [os.readlink(os.path.join(fds, fd)) for fd in os.listdir(fds)]
+    links = []
+    for fd in os.listdir(fds):
+        try:
+            links.append(os.readlink(os.path.join(fds, fd)))
+        except OSError:
+            pass  # closed meanwhile
     deleted = [l for l in links if "sked.db" in l and l.endswith("(deleted)")]
     wal_there = os.path.exists(os.path.join(d.state, "sked.db-wal"))
     out = d.cli("trigger", "j").stdout
