@@ -1107,6 +1107,8 @@ def main():
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
+        elif not os.listdir(root):
+            os.rmdir(root)  # nothing failed: nothing to keep
     print()
     print(table(rows))
     passed = sum(r[3] == "PASS" for r in rows)
