@@ -4,7 +4,8 @@
 # `make fuzz-run` runs each for FUZZ_SECONDS; `make bench` runs the benchmarks
 # (the daemon ones for BENCH_SECONDS each, scale with BENCH_SCALE_JOBS jobs idle for
 # BENCH_IDLE seconds, the API one with 10,000 jobs and 1,000,000 runs); `make
-# bench-quick` runs them all briefly, as a smoke check.
+# bench-quick` runs them all briefly, as a smoke check; `make faults` runs the fault
+# suite (tests/faults/faults.py) and prints its table.
 
 .DEFAULT_GOAL := all
 .SUFFIXES:
@@ -40,7 +41,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
-.PHONY: all check unit unit-pg e2e e2e-pg e2e-pg-san chaos bench-cluster asan valgrind fuzz fuzz-run bench bench-quick clean deps example
+.PHONY: all check unit unit-pg e2e e2e-pg e2e-pg-san chaos bench-cluster asan valgrind fuzz fuzz-run bench bench-quick clean deps example faults
 
 all: $(BIN)
 
@@ -96,6 +97,14 @@ E2E_PG_TESTS := $(addprefix tests/e2e/,test_daemon_basic.py test_daemon_policies
 e2e-pg: $(BIN)
 	SKED_BIN=$(abspath $(BIN)) tests/pg.sh run $(PYTHON) -m pytest -q -p no:cacheprovider \
 		$(E2E_PG_TESTS)
+
+# The fault suite: the real daemon through kill -9 loops, a full disk, clock
+# jumps, a second daemon, hostile HTTP clients and more, one scenario after
+# the other; prints a table and `N passed, N failed` (exit 1 if any failed).
+# The disk-full scenarios need root (a tmpfs), the clock ones libfaketime:
+# without, they say SKIP. FAULTS_ARGS: -k TEXT (only those), --keep, --list.
+faults: $(BIN)
+	SKED_BIN=$(abspath $(BIN)) $(PYTHON) tests/faults/faults.py $(FAULTS_ARGS)
 
 # Three nodes on one PostgreSQL store, the leader killed every 20 s and the
 # database restarted once; checks every instant fired once (CHAOS_ARGS:

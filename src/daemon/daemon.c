@@ -309,7 +309,39 @@ static void node_settings(sk_daemon_t *d)
     }
 }
 
-int sk_daemon__reload(sk_daemon_t *d, const char *why, char *msg, size_t size)
+/*
+ * Whether a file reload of nc looks like a file caught cut short (an editor
+ * that truncates before it writes, a copy still under way): it would remove
+ * more than half of the loaded jobs, and more jobs than it adds (an emptied
+ * file removes them all). Renaming jobs adds as many as it removes: not held.
+ * newjobs maps nc's job names. Logs event=reload_held when so.
+ */
+static bool hold_back(sk_daemon_t *d, const sk_config_t *nc, const name_map_t *newjobs)
+{
+    size_t loaded = 0, gone = 0;
+    for (size_t i = 0; i < d->njobs; i++) {
+        if (!d->jobs[i]->cfg)
+            continue; /* removed by an earlier reload; kept for its state */
+        loaded++;
+        if (map_get(newjobs, d->jobs[i]->name) == SIZE_MAX)
+            gone++;
+    }
+    size_t adds = nc->njobs - (loaded - gone);
+    if (gone * 2 <= loaded || gone <= adds)
+        return false;
+    sk_log(SK_LOG_WARN,
+           "event=reload_held trigger=file jobs=%zu would_remove=%zu would_add=%zu "
+           "msg=\"%s looks cut short: it would remove %zu of the %zu jobs, so it is not applied "
+           "by itself; run `sked reload` (or send SIGHUP) to apply it as it is\"",
+           loaded, gone, adds, d->config_path, gone, loaded);
+    return true;
+}
+
+/*
+ * Reloads sked.yaml (see sk_daemon__reload). guarded: an automatic reload,
+ * which is held back (returns 1, nothing changes) when hold_back says so.
+ */
+static int reload(sk_daemon_t *d, const char *why, bool guarded, char *msg, size_t size)
 {
     sk_config_t *nc = NULL;
     sk_errs_t errs;
@@ -334,6 +366,15 @@ int sk_daemon__reload(sk_daemon_t *d, const char *why, char *msg, size_t size)
         return -1;
     }
     sk_errs_release(&errs);
+    name_map_t newjobs, oldjobs;
+    map_init(&newjobs, nc->njobs);
+    for (size_t i = 0; i < nc->njobs; i++)
+        map_put(&newjobs, nc->jobs[i].name, i);
+    if (guarded && hold_back(d, nc, &newjobs)) {
+        map_release(&newjobs);
+        sk_config_unref(nc);
+        return 1;
+    }
     if (strcmp(nc->state_dir, d->config->state_dir) != 0)
         sk_log(SK_LOG_WARN, "event=reload msg=\"state_dir changed; the change takes effect at "
                             "the next start\"");
@@ -345,10 +386,6 @@ int sk_daemon__reload(sk_daemon_t *d, const char *why, char *msg, size_t size)
                             "at the next start\"");
     int64_t now = sk_now_ms();
     size_t added = 0, changed = 0, removed = 0, kept = 0;
-    name_map_t newjobs, oldjobs;
-    map_init(&newjobs, nc->njobs);
-    for (size_t i = 0; i < nc->njobs; i++)
-        map_put(&newjobs, nc->jobs[i].name, i);
     map_init(&oldjobs, d->njobs);
     for (size_t i = 0; i < d->njobs; i++)
         map_put(&oldjobs, d->jobs[i]->name, i);
@@ -419,9 +456,50 @@ int sk_daemon__reload(sk_daemon_t *d, const char *why, char *msg, size_t size)
     return 0;
 }
 
+int sk_daemon__reload(sk_daemon_t *d, const char *why, char *msg, size_t size)
+{
+    return reload(d, why, false, msg, size);
+}
+
+/*
+ * Automatic reload. Editors and copies write a file in several steps, with
+ * pauses (truncate, then write; a slow disk or network copy): a file is
+ * applied only once it has been quiet for RELOAD_QUIET_MS, that is, no change
+ * event came and a fresh stat sees the same size, times and inode as at the
+ * last one (a writer the events did not report still counts as writing).
+ */
+#define RELOAD_QUIET_MS 1000
+
+/* Records sked.yaml's size, times and inode; returns whether they changed. */
+static bool watch_restat(sk_daemon_t *d)
+{
+    struct stat st;
+    int64_t size = 0, mtime = 0, ctime = 0;
+    uint64_t ino = 0;
+    if (stat(d->config_path, &st) == 0) {
+        size = (int64_t)st.st_size;
+        mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+        ctime = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+        ino = (uint64_t)st.st_ino;
+    }
+    bool changed = size != d->watch_size || mtime != d->watch_mtime_ns ||
+                   ctime != d->watch_ctime_ns || ino != d->watch_ino;
+    d->watch_size = size;
+    d->watch_mtime_ns = mtime;
+    d->watch_ctime_ns = ctime;
+    d->watch_ino = ino;
+    return changed;
+}
+
 static void on_reload_debounce(uv_timer_t *t)
 {
-    sk_daemon__reload(t->data, "file", NULL, 0);
+    sk_daemon_t *d = t->data;
+    if (watch_restat(d)) {
+        /* Still being written: wait for another quiet spell. */
+        uv_timer_start(&d->reload_debounce, on_reload_debounce, RELOAD_QUIET_MS, 0);
+        return;
+    }
+    reload(d, "file", true, NULL, 0);
 }
 
 static void on_watch(uv_fs_event_t *h, const char *filename, int events, int status)
@@ -434,8 +512,9 @@ static void on_watch(uv_fs_event_t *h, const char *filename, int events, int sta
     base = base ? base + 1 : d->config_path;
     if (filename && strcmp(filename, base) != 0)
         return;
-    /* Editors write in several steps: wait for the file to settle. */
-    uv_timer_start(&d->reload_debounce, on_reload_debounce, 200, 0);
+    /* Each change starts the quiet time again. */
+    watch_restat(d);
+    uv_timer_start(&d->reload_debounce, on_reload_debounce, RELOAD_QUIET_MS, 0);
 }
 
 #ifdef __linux__

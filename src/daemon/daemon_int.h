@@ -147,6 +147,10 @@ struct sk_daemon {
     int64_t started_at;  /* ms */
     uv_fs_event_t watch;
     bool watching;
+    /* sked.yaml as the watcher last saw it (all 0: absent), to tell whether
+     * it is still being written when the quiet time ends. */
+    int64_t watch_size, watch_mtime_ns, watch_ctime_ns;
+    uint64_t watch_ino;
     int clock_fd;          /* Linux: a timerfd that fires when the wall clock is set */
     uv_poll_t clock_poll;  /* or jumps on resume from suspend */
     bool clock_watching;
@@ -366,8 +370,10 @@ void sk_daemon__alerts_resume(sk_daemon_t *d);
 void sk_daemon__alerts_stop(sk_daemon_t *d);
 
 /* daemon.c */
-/* Re-reads sked.yaml; on errors keeps the running configuration and puts
- * the first error in msg. Returns 0 or -1. */
+/* Re-reads sked.yaml and applies it, whatever it removes (SIGHUP, the API:
+ * the user asked for it; the file watcher's reloads may hold a file back).
+ * On errors keeps the running configuration and puts the first error in
+ * msg. Returns 0 or -1. Loop thread. */
 int sk_daemon__reload(sk_daemon_t *d, const char *why, char *msg, size_t size);
 
 /* daemon_api.c: the HTTP API (control socket and TCP) */
