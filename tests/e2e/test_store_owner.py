@@ -128,8 +128,8 @@ def test_daemon_refused_while_exec_runs(tmp_path):
     ex = subprocess.Popen([SKED, "exec", "slow", "-c", d.config], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True)
     try:
-        wait_for(lambda: os.path.exists(os.path.join(d.state, "logs", "slow")),
-                 what="the exec to start")
+        # Its first line: the exec holds the store's lock and its run is going.
+        assert "started" in ex.stdout.readline()
         r = subprocess.run([SKED, "run", "-c", d.config], capture_output=True, text=True,
                            timeout=60)
         assert r.returncode == 1
