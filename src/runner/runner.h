@@ -201,7 +201,9 @@ typedef struct sk_proc_result {
     sk_proc_end_t end;
     int exit_code; /* -1 unless exited */
     int signal;    /* 0 unless killed by a signal */
-    int64_t started_ms, ended_ms; /* wall clock, unix ms */
+    int64_t started_ms, ended_ms; /* wall clock, unix ms: instants to record and show */
+    int64_t duration_ms;          /* monotonic clock: how long it ran, whatever the wall
+                                   * clock did meanwhile (set back, stepped, suspended) */
     int64_t output_bytes;         /* bytes the child wrote */
     bool truncated;               /* output beyond max_output was dropped */
     char reason[256];             /* for spawn failures and log write errors */

@@ -75,12 +75,22 @@ struct sk_proc {
     char *wbuf;                      /* WBUF_SIZE bytes of formatted lines */
     size_t wlen;
     sk_proc_result_t res;
+    int64_t mono_start; /* monotonic ms at spawn: res.duration_ms counts from here */
 };
 
 static int64_t wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Durations come from here: CLOCK_MONOTONIC never goes back when the wall
+ * clock is set. */
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -296,6 +306,7 @@ static void finish_if_done(sk_proc_t *p)
                     strerror(errno));
     p->log_fd = -1;
     p->res.ended_ms = wall_ms();
+    p->res.duration_ms = mono_ms() - p->mono_start;
     close_handle((uv_handle_t *)&p->kill_timer);
     close_handle((uv_handle_t *)&p->drain_timer);
     close_handle((uv_handle_t *)&p->process);
@@ -669,6 +680,7 @@ int sk_proc_start(uv_loop_t *loop, const sk_spawn_t *spec, sk_proc_cb cb, void *
     opt.stdio = stdio;
 
     p->res.started_ms = wall_ms();
+    p->mono_start = mono_ms();
     r = uv_spawn(loop, &p->process, &opt);
     p->process.data = p;
     p->nhandles++; /* uv_spawn initialises the handle even when it fails */
