@@ -9,12 +9,36 @@
  * building and sending the answer happens on the connection's thread, so a
  * slow client or a large answer never delays a fire.
  */
+/* glibc's pthread_cond_clockwait (2.30 and later) is a GNU extension. */
+#define _GNU_SOURCE 1
 #include "daemon_api.h"
 
 #include <pthread.h>
 #include <time.h>
 
 #define CALL_TIMEOUT_MS 10000
+
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 30))
+#define HAVE_CLOCKWAIT 1
+#endif
+
+/*
+ * Waits on a->cv until `until` on the monotonic clock: a wall clock set back
+ * must not stretch a call's deadline, nor one set forward cut it. glibc's
+ * pthread_cond_clockwait names the clock at each wait; elsewhere the
+ * condition variable itself was made monotonic (sk_daemon__api_start).
+ * (The clockwait form also keeps libfaketime, which the clock-jump tests
+ * preload, from misreading the deadline as a wall-clock one.)
+ */
+static int cond_wait_until(sk_api_t *a, const struct timespec *until)
+{
+#ifdef HAVE_CLOCKWAIT
+    return pthread_cond_clockwait(&a->cv, &a->mu, CLOCK_MONOTONIC, until);
+#else
+    return pthread_cond_timedwait(&a->cv, &a->mu, until);
+#endif
+}
+
 #define POOL_MAX 8
 
 /* ---- calls to the loop thread ---- */
@@ -93,12 +117,14 @@ static int call_loop(sk_api_t *a, api_call_t *c)
     pthread_mutex_unlock(&a->mu);
     uv_async_send(&a->async);
 
+    /* The deadline is on the monotonic clock (the condition variable was
+     * made so): a wall clock set back must not stretch the wait. */
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
+    clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += CALL_TIMEOUT_MS / 1000;
     pthread_mutex_lock(&a->mu);
     while (!c->done && !a->closed) {
-        if (pthread_cond_timedwait(&a->cv, &a->mu, &until) == ETIMEDOUT)
+        if (cond_wait_until(a, &until) == ETIMEDOUT)
             break;
     }
     bool done = c->done;
@@ -197,7 +223,7 @@ static void loop_status(sk_daemon_t *d, api_call_t *c)
     char iso[64];
     sk_tz_format_iso_ms(sk_tz_utc(), d->started_at, iso, sizeof(iso));
     json_object_set_new(o, "started_at", json_string(iso));
-    json_object_set_new(o, "uptime", json_real((double)(sk_now_ms() - d->started_at) / 1000.0));
+    json_object_set_new(o, "uptime", json_real((double)(sk_mono_ms() - d->started_mono) / 1000.0));
     json_object_set_new(o, "stopping", json_boolean(d->stopping));
     json_object_set_new(o, "leading", json_boolean(d->leading));
     json_object_set_new(o, "store", json_string(d->store->ops->name));
@@ -1015,7 +1041,15 @@ int sk_daemon__api_start(sk_daemon_t *d, sk_err_t *err)
     a->node_name = sk_xstrdup(d->node_name ? d->node_name : "");
     pthread_mutex_init(&a->mu, NULL);
     pthread_mutex_init(&a->pool_mu, NULL);
-    pthread_cond_init(&a->cv, NULL);
+#ifdef HAVE_CLOCKWAIT
+    pthread_cond_init(&a->cv, NULL); /* each wait names its clock */
+#else
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&a->cv, &ca);
+    pthread_condattr_destroy(&ca);
+#endif
     a->metrics = d->metrics;
     uv_async_init(d->loop, &a->async, on_async);
     a->async.data = a;

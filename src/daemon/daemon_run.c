@@ -13,6 +13,12 @@
 
 #define RETRY_CAP_MS (3600 * 1000LL)
 
+int64_t sk_daemon__mono_of(int64_t wall_ms)
+{
+    int64_t wall = sk_now_ms(), mono = sk_mono_ms();
+    return mono + (wall_ms - wall);
+}
+
 static sk_runrt_t *run_alloc(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *rec)
 {
     sk_runrt_t *r = sk_xcalloc(1, sizeof(*r));
@@ -24,7 +30,9 @@ static sk_runrt_t *run_alloc(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *rec)
     r->attempt = rec->attempt;
     r->trigger = rec->trigger;
     r->scheduled_at = rec->scheduled_at;
-    r->not_before = rec->queued_at;
+    /* Its wait is converted once, now: from here on only the monotonic
+     * clock counts it down (the stored queued_at is for a restart). */
+    r->due_mono = sk_daemon__mono_of(rec->queued_at);
     return r;
 }
 
@@ -97,6 +105,7 @@ static void remote_running(sk_daemon_t *d, sk_runrt_t *r)
         r->job->active++;
     if (!r->started_ms)
         r->started_ms = sk_now_ms();
+    r->started_mono = sk_daemon__mono_of(r->started_ms);
     d->nrunning++;
     r->next = d->running;
     d->running = r;
@@ -129,6 +138,10 @@ void sk_daemon__run_remote_ended(sk_daemon_t *d, sk_runrt_t *r, const sk_run_t *
     res.signal = row->signal;
     res.started_ms = row->started_at;
     res.ended_ms = row->ended_at;
+    /* Its node measured it on its own clocks; the row holds only instants. */
+    res.duration_ms = row->started_at && row->ended_at > row->started_at
+                          ? row->ended_at - row->started_at
+                          : 0;
     r->remote_status = row->status;
     free(r->remote_reason);
     r->remote_reason = row->reason ? sk_xstrdup(row->reason) : NULL;
@@ -258,7 +271,7 @@ static void start_run(sk_daemon_t *d, sk_runrt_t *r, bool *in_tx)
             sk_log(SK_LOG_ERROR, "event=store_error job=%s run=%" PRId64 " msg=\"%s\" "
                    "note=\"dispatching again in 1 s\"",
                    r->job->name, r->id, err.msg);
-            r->not_before = sk_now_ms() + 1000;
+            r->due_mono = sk_mono_ms() + 1000;
             if (!r->wf)
                 r->job->waiting++;
             else
@@ -309,6 +322,7 @@ static void start_run(sk_daemon_t *d, sk_runrt_t *r, bool *in_tx)
     else
         r->job->active++;
     r->started_ms = sk_now_ms();
+    r->started_mono = sk_mono_ms();
     if (r->trigger == SK_TRIG_SCHEDULE && r->attempt == 1 && !r->wf)
         sk_metrics_fire(d->metrics, r->job->metrics,
                         (double)(r->started_ms - r->scheduled_at) / 1000.0);
@@ -330,10 +344,11 @@ static void start_run(sk_daemon_t *d, sk_runrt_t *r, bool *in_tx)
 void sk_daemon__pump(sk_daemon_t *d, int64_t now)
 {
     bool again = true;
+    (void)now; /* the caller's wall clock: waits are counted on the monotonic one */
     while (again && !d->stopping) {
         bool in_tx = false, started_wf = false;
         sk_runrt_t **pp = &d->waiting;
-        now = SK_MAX(now, sk_now_ms());
+        int64_t mono = sk_mono_ms();
         again = false;
         while (*pp && !d->stopping) {
             sk_runrt_t *r = *pp;
@@ -344,7 +359,7 @@ void sk_daemon__pump(sk_daemon_t *d, int64_t now)
                 wait = r->job->active > 0 && r->cfg->overlap != SK_OVERLAP_ALLOW;
             if (!r->is_workflow && d->nrunning >= d->config->max_parallel)
                 break;
-            if (r->not_before > now || wait) {
+            if (r->due_mono > mono || wait) {
                 pp = &r->next;
                 continue;
             }
@@ -386,31 +401,31 @@ void sk_daemon__pump(sk_daemon_t *d, int64_t now)
 
 int64_t sk_daemon__earliest_wait(sk_daemon_t *d)
 {
-    int64_t best = 0, now = sk_now_ms();
+    int64_t best = 0, now = sk_mono_ms();
     for (sk_runrt_t *r = d->waiting; r; r = r->next)
-        if (r->not_before > now && (!best || r->not_before < best))
-            best = r->not_before;
+        if (r->due_mono > now && (!best || r->due_mono < best))
+            best = r->due_mono;
     /* `late`: a run still going after its job's expected duration. */
     for (sk_runrt_t *r = d->running; r; r = r->next) {
         int64_t exp = r->cfg ? r->cfg->expected_duration_ms : 0;
         if (!exp || r->late_alerted || !r->started_ms)
             continue;
-        int64_t at = SK_MAX(r->started_ms + exp, now + 1);
+        int64_t at = SK_MAX(r->started_mono + exp, now + 1);
         if (!best || at < best)
             best = at;
     }
     return best;
 }
 
-void sk_daemon__check_late(sk_daemon_t *d, int64_t now)
+void sk_daemon__check_late(sk_daemon_t *d, int64_t mono)
 {
     for (sk_runrt_t *r = d->running; r; r = r->next) {
         int64_t exp = r->cfg ? r->cfg->expected_duration_ms : 0;
-        if (!exp || r->late_alerted || !r->started_ms || now < r->started_ms + exp)
+        if (!exp || r->late_alerted || !r->started_ms || mono < r->started_mono + exp)
             continue;
         r->late_alerted = true;
         sk_log(SK_LOG_WARN, "event=late job=%s run=%" PRId64 " running_ms=%" PRId64, r->job->name,
-               r->id, now - r->started_ms);
+               r->id, mono - r->started_mono);
         sk_daemon__alert_late(d, r);
     }
 }
@@ -506,9 +521,18 @@ typedef struct {
     int *attempts;
 } wf_snap_t;
 
+/* How long r ran, in seconds, from the monotonic clock; -1 when it never
+ * started (metrics count it without a duration). */
+static double run_duration_s(const sk_runrt_t *r)
+{
+    if (!r->result.started_ms || !r->result.ended_ms)
+        return -1;
+    return (double)r->result.duration_ms / 1000.0;
+}
+
 static void log_finished(const sk_runrt_t *r, sk_run_status_t st, const char *reason)
 {
-    int64_t dur = r->result.ended_ms - r->result.started_ms;
+    int64_t dur = r->result.duration_ms;
     sk_log(st == SK_RUN_SUCCEEDED ? SK_LOG_INFO : SK_LOG_WARN,
            "event=finished job=%s%s%s run=%" PRId64 " attempt=%d status=%s exit=%d signal=%d "
            "duration_ms=%" PRId64 "%s%s%s",
@@ -617,9 +641,7 @@ void sk_daemon__on_flush(uv_timer_t *t)
         }
         if (!r->wf && !r->shutdown)
             sk_metrics_run_ended(d->metrics, r->job->metrics, sk_run_status_str(st),
-                                 r->result.started_ms && r->result.ended_ms
-                                     ? (double)(r->result.ended_ms - r->result.started_ms) / 1000.0
-                                     : -1);
+                                 run_duration_s(r));
     }
     if (rc == 0 && !d->stopping)
         rc = sk_daemon__wf_advance_all(d, &acts, &nacts, &err);
