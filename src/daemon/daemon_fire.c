@@ -339,6 +339,8 @@ static int64_t next_wait_ns(sk_daemon_t *d)
     int64_t backoff = d->store_retry_mono * 1000000 - mono_ns;
     if (backoff > 0 && wait < backoff)
         wait = backoff;
+    if (d->pump_deferred)
+        wait = 0; /* runs are due now: the pump yielded one loop turn */
     return wait;
 }
 

@@ -90,6 +90,7 @@ struct sk_runrt {
      * converted once from the stored wall instant (queued_at), so that a
      * wall clock set back or forward later neither stalls nor hurries it. */
     int64_t due_mono;
+    bool later; /* waiting, and due_mono was ahead when it was queued */
     sk_proc_t *proc;
     char *log_path;
     bool replaced;  /* stopped by overlap: replace */
@@ -131,7 +132,11 @@ struct sk_daemon {
     size_t njobs, jobs_cap;
     sk_heap_t heap;
 
-    sk_runrt_t *waiting; /* FIFO of runs recorded but not started */
+    sk_runrt_t *waiting; /* FIFO of runs recorded but not started (daemon_run.c's enqueue) */
+    sk_runrt_t **waiting_tail; /* its last link (NULL: &waiting) */
+    int nwaiting;              /* its length */
+    int nlater;                /* of them, queued with a wait (sk_runrt_t.later) */
+    bool pump_deferred;        /* the pump yielded with runs left to start: tick at once */
     sk_runrt_t *running;
     sk_runrt_t *finished; /* ended, outcome not yet recorded */
     int nrunning;

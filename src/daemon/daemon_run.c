@@ -12,6 +12,10 @@
 #include <signal.h>
 
 #define RETRY_CAP_MS (3600 * 1000LL)
+/* The pump starts runs for at most this long in one loop turn, then yields
+ * (a tick at 0 ms continues): a burst of thousands of due runs must not
+ * hold the loop for seconds while the API, child exits and output wait. */
+#define PUMP_SLICE_MS 20
 
 int64_t sk_daemon__mono_of(int64_t wall_ms)
 {
@@ -36,12 +40,44 @@ static sk_runrt_t *run_alloc(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *rec)
     return r;
 }
 
+/*
+ * d->waiting is a FIFO with a tail pointer and a count, so that queueing
+ * 10,000 fires is linear, not quadratic, and nothing walks the list just to
+ * count it. Every change to the list goes through these three.
+ */
 static void enqueue(sk_daemon_t *d, sk_runrt_t *r)
 {
-    sk_runrt_t **pp = &d->waiting;
-    while (*pp)
-        pp = &(*pp)->next;
-    *pp = r;
+    if (!d->waiting_tail || !d->waiting)
+        d->waiting_tail = &d->waiting;
+    r->next = NULL;
+    *d->waiting_tail = r;
+    d->waiting_tail = &r->next;
+    d->nwaiting++;
+    r->later = r->due_mono > sk_mono_ms();
+    d->nlater += r->later;
+}
+
+/* Takes *pp (a link of d->waiting) off the list. */
+static void waiting_take(sk_daemon_t *d, sk_runrt_t **pp)
+{
+    sk_runrt_t *r = *pp;
+    *pp = r->next;
+    if (!r->next)
+        d->waiting_tail = pp;
+    r->next = NULL;
+    d->nwaiting--;
+    d->nlater -= r->later;
+    r->later = false;
+}
+
+static void waiting_unlink(sk_daemon_t *d, sk_runrt_t *r)
+{
+    for (sk_runrt_t **pp = &d->waiting; *pp; pp = &(*pp)->next) {
+        if (*pp == r) {
+            waiting_take(d, pp);
+            return;
+        }
+    }
 }
 
 sk_runrt_t *sk_daemon__run_new(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *rec)
@@ -115,7 +151,7 @@ sk_runrt_t *sk_daemon__run_adopt(sk_daemon_t *d, sk_jobrt_t *j, sk_wfrt_t *w, si
                                  const sk_run_t *row)
 {
     sk_runrt_t *r = w ? sk_daemon__step_new(d, w, step, row) : sk_daemon__run_new(d, j, row);
-    unlink_from(&d->waiting, r);
+    waiting_unlink(d, r);
     if (w)
         w->queued--;
     else
@@ -345,7 +381,10 @@ void sk_daemon__pump(sk_daemon_t *d, int64_t now)
 {
     bool again = true;
     (void)now; /* the caller's wall clock: waits are counted on the monotonic one */
-    while (again && !d->stopping) {
+    int64_t slice_end = sk_mono_ms() + PUMP_SLICE_MS;
+    int started = 0;
+    d->pump_deferred = false;
+    while (again && !d->stopping && !d->pump_deferred) {
         bool in_tx = false, started_wf = false;
         sk_runrt_t **pp = &d->waiting;
         int64_t mono = sk_mono_ms();
@@ -363,8 +402,14 @@ void sk_daemon__pump(sk_daemon_t *d, int64_t now)
                 pp = &r->next;
                 continue;
             }
-            *pp = r->next;
-            r->next = NULL;
+            if (started > 0 && sk_mono_ms() >= slice_end) {
+                /* The rest in the next loop turn, after what else is ready
+                 * (API calls, exits, output) had its turn. */
+                d->pump_deferred = true;
+                break;
+            }
+            started++;
+            waiting_take(d, pp);
             if (r->is_workflow) {
                 if (!in_tx && d->store->ops->begin(d->store, NULL) == 0)
                     in_tx = true;
@@ -393,16 +438,18 @@ void sk_daemon__pump(sk_daemon_t *d, int64_t now)
             again = true;
         }
     }
-    int waiting = 0;
-    for (sk_runrt_t *r = d->waiting; r; r = r->next)
-        waiting++;
-    sk_metrics_gauges(d->metrics, d->nrunning, waiting, (int)d->config->njobs);
+    if (d->pump_deferred)
+        uv_timer_start(&d->tick, sk_daemon__on_tick, 0, 0); /* sk_daemon__arm keeps it at 0 */
+    sk_metrics_gauges(d->metrics, d->nrunning, d->nwaiting, (int)d->config->njobs);
 }
 
 int64_t sk_daemon__earliest_wait(sk_daemon_t *d)
 {
     int64_t best = 0, now = sk_mono_ms();
-    for (sk_runrt_t *r = d->waiting; r; r = r->next)
+    /* Only runs queued with a wait can be waiting for time: none during a
+     * burst of fires due now, and then this walk (after every pump) is
+     * skipped. */
+    for (sk_runrt_t *r = d->nlater ? d->waiting : NULL; r; r = r->next)
         if (r->due_mono > now && (!best || r->due_mono < best))
             best = r->due_mono;
     /* `late`: a run still going after its job's expected duration. */
@@ -801,6 +848,9 @@ static void drop_waiting(sk_daemon_t *d)
         run_free(r);
     }
     d->waiting = NULL;
+    d->waiting_tail = &d->waiting;
+    d->nwaiting = 0;
+    d->nlater = 0;
 }
 
 void sk_daemon__release(sk_daemon_t *d)
@@ -1019,7 +1069,7 @@ static int cancel_waiting(sk_daemon_t *d, sk_runrt_t *r, sk_err_t *err)
                                        "cancelled before it started", err);
     if (rc < 0 && rc != -EALREADY)
         return rc;
-    unlink_from(&d->waiting, r);
+    waiting_unlink(d, r);
     sk_log(SK_LOG_INFO, "event=cancelled job=%s run=%" PRId64 " msg=\"before it started\"",
            r->job->name, r->id);
     if (r->wf) {
