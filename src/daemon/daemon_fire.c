@@ -341,6 +341,12 @@ static int64_t next_wait_ns(sk_daemon_t *d)
         wait = backoff;
     if (d->pump_deferred)
         wait = 0; /* runs are due now: the pump yielded one loop turn */
+    /* The wall clock jumped since the last tick (the clock watch is not
+     * told of every change, and a jump back would make the wait for the
+     * heap's instant an hour long): tick now, and on_tick sorts it out. */
+    int64_t drift = (wall_ns / 1000000 - d->last_wall) - (mono_ns / 1000000 - d->last_mono);
+    if (d->last_mono && (drift > JUMP_MS || drift < -JUMP_MS))
+        wait = 0;
     return wait;
 }
 
