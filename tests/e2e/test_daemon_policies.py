@@ -67,11 +67,14 @@ def test_catchup_after_downtime(tmp_path, policy):
 
 
 def test_kill9_then_restart_accounts_for_every_fire_once(tmp_path):
-    d = Daemon(tmp_path, """
+    # A sleep of its own length: other tests on the machine (this one
+    # included, in another checkout) run `sleep 0.7` too.
+    nap = "0.7%06d" % (os.getpid() % 1000000)
+    d = Daemon(tmp_path, f"""
         jobs:
           sec:
             schedule: "* * * * * *"
-            shell: "sleep 0.7"
+            shell: "sleep {nap}"
             overlap: allow
             catchup: all
     """)
@@ -88,7 +91,7 @@ def test_kill9_then_restart_accounts_for_every_fire_once(tmp_path):
         assert_each_instant_once(runs)
         # No process of an interrupted run outlives the restart.
         out = os.popen("ps -eo args").read()
-        assert "sleep 0.7" not in out
+        assert f"sleep {nap}" not in out
     finally:
         d.stop()
 
