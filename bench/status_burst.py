@@ -2,8 +2,9 @@
 """How long `GET /api/v1/status` takes while 10,000 jobs fire at once.
 
 usage: /usr/bin/python3 bench/status_burst.py [--sked PATH]... [--jobs N]
-                                              [--max-parallel N] [--out DIR]
-       (defaults: build/sked, 10,000 jobs, max_parallel 16)
+                                              [--max-parallel N] [--pace S]
+                                              [--out DIR]
+       (defaults: build/sked, 10,000 jobs, max_parallel 16, pace 0.02 s)
 
 Give --sked several times (e.g. a build of the commit before a change and
 one after it) to measure each, one after the other, in the same run.
@@ -12,7 +13,7 @@ Each daemon gets N jobs named j00000..., all `at:` the same instant a few
 seconds after it is ready, each `run: [true]` (given once under `defaults:`:
 sked caps sked.yaml at 1 MiB). One client asks for the status over HTTP
 (a new TCP connection per request, as `curl` or the CLI would), one request
-every 20 ms (or at once after a slower answer), from a second before the instant until the status says
+every 20 ms (--pace; at once after a slower answer), from a second before the instant until the status says
 that no run is waiting or running any more. Reported, for the requests sent
 during the burst (from the instant to its end):
 
@@ -83,7 +84,7 @@ def status(port):
     return lat, json.loads(body)
 
 
-def measure(sked, n, max_parallel, work):
+def measure(sked, n, max_parallel, work, pace):
     folder = tempfile.mkdtemp(prefix="status_burst.", dir=work)
     port = free_port()
     cfg = os.path.join(folder, "sked.yaml")
@@ -135,7 +136,7 @@ def measure(sked, n, max_parallel, work):
                 continue
             # A dashboard's pace, not a flood: the client must not take the
             # CPU the burst needs (2 cores).
-            time.sleep(max(0.0, PACE_S - lat))
+            time.sleep(max(0.0, pace - lat))
             busy = ans["active_runs"] + ans["waiting_runs"]
             if ans["active_runs"] > max_parallel or busy > n:
                 broken.append(ans)
@@ -181,6 +182,10 @@ def main():
                     help="a sked binary to measure (repeatable); default build/sked")
     ap.add_argument("--jobs", type=int, default=10000)
     ap.add_argument("--max-parallel", type=int, default=16)
+    ap.add_argument("--pace", type=float, default=PACE_S,
+                    help="seconds between status requests (default %(default)s); a faster "
+                         "answer lets the client ask more often, and each answer costs CPU "
+                         "the burst shares")
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
     a = ap.parse_args()
     skeds = a.sked or [os.path.join(ROOT, "build", "sked")]
@@ -192,7 +197,8 @@ def main():
     rows = []
     for sked in skeds:
         print("measuring %s ..." % sked_revision(os.path.abspath(sked)), flush=True)
-        rows.append((sked, measure(os.path.abspath(sked), a.jobs, a.max_parallel, work)))
+        rows.append((sked, measure(os.path.abspath(sked), a.jobs, a.max_parallel, work,
+                                   a.pace)))
     print()
     print("%-40s %9s %9s %9s %9s %7s %9s %8s %s" % ("sked", "p50 ms", "p99 ms", "max ms",
                                                      "requests", "errors", "burst s", "runs/s",
