@@ -85,12 +85,22 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Durations come from here: CLOCK_MONOTONIC never goes back when the wall
- * clock is set. */
+/* Wall and monotonic clocks this far apart over one run: the wall clock was
+ * set (as the daemon's JUMP_MS). */
+#define CLOCK_SET_MS 2000
+
+/* Durations come from here: a clock that setting the wall clock does not
+ * move. Linux's CLOCK_BOOTTIME also counts a suspend (a run that spans the
+ * night the laptop slept lasted the night, as the wall clock says);
+ * elsewhere CLOCK_MONOTONIC. */
 static int64_t mono_ms(void)
 {
     struct timespec ts;
+#ifdef CLOCK_BOOTTIME
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+#else
     clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -307,6 +317,13 @@ static void finish_if_done(sk_proc_t *p)
     p->log_fd = -1;
     p->res.ended_ms = wall_ms();
     p->res.duration_ms = mono_ms() - p->mono_start;
+    /* The wall clock was set while it ran (the two clocks disagree by more
+     * than sked's jump threshold): its end is told on the clock of its
+     * start, so that the recorded instants never make a negative or a
+     * stretched duration. */
+    int64_t skew = p->res.ended_ms - p->res.started_ms - p->res.duration_ms;
+    if (skew > CLOCK_SET_MS || skew < -CLOCK_SET_MS)
+        p->res.ended_ms = p->res.started_ms + p->res.duration_ms;
     close_handle((uv_handle_t *)&p->kill_timer);
     close_handle((uv_handle_t *)&p->drain_timer);
     close_handle((uv_handle_t *)&p->process);
