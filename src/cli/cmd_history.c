@@ -35,7 +35,7 @@ static void emit(json_t *arr, const sk_tz_t *tz, const sk_run_t *r, bool json, i
     }
     char sched[64], dur[32] = "-", exitb[32] = "-", name[96];
     sk_cli_iso(tz, r->scheduled_at, sched, sizeof(sched));
-    if (r->started_at && r->ended_at)
+    if (r->started_at && r->ended_at >= r->started_at) /* not when the clock went back */
         sk_duration_format(r->ended_at - r->started_at, dur, sizeof(dur));
     if (r->exit_code >= 0)
         sk_snprintf(exitb, sizeof(exitb), "%d", r->exit_code);

@@ -862,6 +862,7 @@ int sk_daemon_main(const char *config_path, const char *node_flag)
 
     sk_daemon__work_start(d);
     d->started_at = sk_now_ms();
+    d->started_mono = sk_mono_ms();
     if (sk_daemon__api_start(d, &err) < 0) {
         /* Without its socket the daemon could not be told anything: refuse. */
         fprintf(stderr, "sked: run: %s\n", err.msg);

@@ -25,7 +25,8 @@ struct sk_alertjob {
     sk_alert_channel_t channel;
     char *payload;
     int attempts;
-    int64_t next_at;
+    int64_t next_at;   /* wall ms: stored, for a restart */
+    int64_t next_mono; /* the same moment, monotonic: what the pump waits for */
     bool in_flight;
     sk_alertjob_t *next;
 };
@@ -132,6 +133,7 @@ static void on_delivered(void *data, const sk_alert_result_t *res)
     } else if (res->retryable && a->attempts < ALERT_MAX_ATTEMPTS && !d->stopping) {
         st = SK_ALERTST_PENDING;
         a->next_at = now + backoff(a->attempts);
+        a->next_mono = sk_mono_ms() + backoff(a->attempts);
         sk_log(SK_LOG_WARN,
                "event=alert_retry job=%s alert=%" PRId64 " channel=%s attempt=%d "
                "retry_in_ms=%" PRId64 " error=\"%s\"",
@@ -166,20 +168,24 @@ static void on_alert_timer(uv_timer_t *t)
     alert_pump(t->data);
 }
 
+/* Back-offs are waits: counted on the monotonic clock (a wall clock set back
+ * must not hold a retry for an hour). */
 static void alert_pump(sk_daemon_t *d)
 {
-    int64_t now = sk_now_ms(), next = 0;
+    int64_t now = sk_mono_ms(), next = 0;
     for (sk_alertjob_t *a = d->alerts; a; a = a->next) {
         if (a->in_flight)
             continue;
-        if (a->next_at > now || d->alerts_in_flight >= ALERT_IN_FLIGHT || d->stopping) {
-            if (!d->stopping && (!next || a->next_at < next))
-                next = SK_MAX(a->next_at, now + 100);
+        if (a->next_mono > now || d->alerts_in_flight >= ALERT_IN_FLIGHT || d->stopping) {
+            if (!d->stopping && (!next || a->next_mono < next))
+                next = SK_MAX(a->next_mono, now + 100);
             continue;
         }
         if (sk_alert_deliver(d->loop, a->cfg, a->channel, a->payload, ALERT_TIMEOUT_MS,
                              on_delivered, a) < 0) {
-            a->next_at = now + backoff(++a->attempts);
+            int64_t wait = backoff(++a->attempts);
+            a->next_at = sk_now_ms() + wait;
+            a->next_mono = now + wait;
             continue;
         }
         a->in_flight = true;
@@ -204,6 +210,7 @@ static void enqueue(sk_daemon_t *d, int64_t id, const char *job, sk_config_t *sn
     a->payload = sk_xstrdup(payload);
     a->attempts = attempts;
     a->next_at = next_at;
+    a->next_mono = sk_daemon__mono_of(next_at);
     sk_alertjob_t **pp = &d->alerts;
     while (*pp)
         pp = &(*pp)->next;
@@ -216,15 +223,16 @@ void sk_daemon__alert(sk_daemon_t *d, sk_jobrt_t *j, sk_config_t *snap,
 {
     if (!cfg || !(cfg->on & event) || d->stopping)
         return;
-    int64_t now = sk_now_ms();
+    int64_t now = sk_now_ms(), mono = sk_mono_ms();
     /* A step's own alert and its workflow's alert go to different people:
-     * each has its own budget. */
+     * each has its own budget, a span of time: counted on the monotonic
+     * clock, which the wall clock being set does not move. */
     if (j && !j->last_alert)
         j->last_alert = sk_xcalloc(12, sizeof(int64_t));
     int64_t *last = j ? j->last_alert + (ev->step ? 6 : 0) : NULL;
     int k = event_index(event);
     bool limited = last && event != SK_ALERT_RECOVERED && last[k] &&
-                   now - last[k] < ALERT_RATE_MS;
+                   mono - last[k] < ALERT_RATE_MS;
     char host[256] = "";
     gethostname(host, sizeof(host) - 1);
     char *tail = log_tail(log_path);
@@ -279,7 +287,7 @@ void sk_daemon__alert(sk_daemon_t *d, sk_jobrt_t *j, sk_config_t *snap,
         enqueue(d, rec.id, ev->job, snap, cfg, chans[i].ch, payload, 0, now);
     }
     if (last && !limited)
-        last[k] = now;
+        last[k] = mono;
     free(json);
     free(slack);
     free(tail);

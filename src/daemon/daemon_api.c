@@ -2,19 +2,44 @@
  * The HTTP API (docs/api.md) over the server in src/http/.
  *
  * Handlers run on the server's connection threads. They read the store
- * through read-only connections of their own (a pool), and everything that
+ * through read-only connections of their own (a pool). The status and the
+ * nodes list are answered from a snapshot the loop publishes after each of
+ * its turns, so that they never wait for a busy loop; everything else that
  * needs the scheduler's state goes to the loop thread as a call: queued
  * under a mutex, the loop woken with uv_async_send, the answer awaited with
  * a deadline. The loop only copies or changes a little state per call;
  * building and sending the answer happens on the connection's thread, so a
  * slow client or a large answer never delays a fire.
  */
+/* glibc's pthread_cond_clockwait (2.30 and later) is a GNU extension. */
+#define _GNU_SOURCE 1
 #include "daemon_api.h"
 
 #include <pthread.h>
 #include <time.h>
 
 #define CALL_TIMEOUT_MS 10000
+
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 30))
+#define HAVE_CLOCKWAIT 1
+#endif
+
+/*
+ * Waits on a->cv until `until` on the monotonic clock: a wall clock set back
+ * must not stretch a call's deadline, nor one set forward cut it. glibc's
+ * pthread_cond_clockwait names the clock at each wait; elsewhere the
+ * condition variable itself was made monotonic (sk_daemon__api_start).
+ * (The clockwait form also keeps libfaketime, which the clock-jump tests
+ * preload, from misreading the deadline as a wall-clock one.)
+ */
+static int cond_wait_until(sk_api_t *a, const struct timespec *until)
+{
+#ifdef HAVE_CLOCKWAIT
+    return pthread_cond_clockwait(&a->cv, &a->mu, CLOCK_MONOTONIC, until);
+#else
+    return pthread_cond_timedwait(&a->cv, &a->mu, until);
+#endif
+}
 #define POOL_MAX 8
 
 /* ---- calls to the loop thread ---- */
@@ -34,7 +59,6 @@ struct api_call {
     char msg[600];
     json_t *result;
     sk_api_jobs_t *jobs;
-    sk_api_self_t self; /* status, nodes: this node as the loop sees it */
     /* bookkeeping, under api->mu */
     bool done;
     int refs;
@@ -45,7 +69,6 @@ static void call_free(api_call_t *c)
 {
     json_decref(c->result);
     sk_api_jobs_free(c->jobs);
-    sk_node_release(&c->self.node);
     free(c);
 }
 
@@ -93,12 +116,14 @@ static int call_loop(sk_api_t *a, api_call_t *c)
     pthread_mutex_unlock(&a->mu);
     uv_async_send(&a->async);
 
+    /* The deadline is on the monotonic clock (the condition variable was
+     * made so): a wall clock set back must not stretch the wait. */
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
+    clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += CALL_TIMEOUT_MS / 1000;
     pthread_mutex_lock(&a->mu);
     while (!c->done && !a->closed) {
-        if (pthread_cond_timedwait(&a->cv, &a->mu, &until) == ETIMEDOUT)
+        if (cond_wait_until(a, &until) == ETIMEDOUT)
             break;
     }
     bool done = c->done;
@@ -160,62 +185,73 @@ static sk_jobrt_t *loop_job(sk_daemon_t *d, api_call_t *c)
 
 /* ---- loop-side functions ---- */
 
-/* This node as its heart-beat would describe it now (copies). */
-static void self_of(sk_daemon_t *d, sk_api_self_t *ret)
+/* *p becomes a copy of text (NULL stays NULL), reallocated only when it
+ * changed: the snapshot is rewritten after every loop turn. */
+static void set_text(char **p, const char *text)
 {
-    int64_t now = sk_now_ms();
-    ret->node = (sk_node_t){
-        .name = sk_xstrdup(d->node_name ? d->node_name : ""),
-        .labels = sk_xstrdup(d->node_labels ? d->node_labels : ""),
-        .max_parallel = d->node_max,
-        .api = d->node_api ? sk_xstrdup(d->node_api) : NULL,
-        .pid = (int)getpid(),
-        .version = sk_xstrdup(SK_VERSION),
-        .started_at = d->started_at,
-        .seen_at = now,
-        .age_ms = 0,
-        .leader = d->leading,
-        .running = d->cluster ? d->nwork : d->nrunning,
-    };
-    ret->lease_ms = d->lease_ms > 0 ? d->lease_ms : 15000;
-    ret->cluster = d->cluster;
+    if (*p == text || (*p && text && strcmp(*p, text) == 0))
+        return;
+    free(*p);
+    *p = text ? sk_xstrdup(text) : NULL;
 }
 
-static void loop_self(sk_daemon_t *d, api_call_t *c)
+/* The snapshot becomes the loop's state now. Loop thread. */
+static void publish(sk_api_t *a)
 {
-    self_of(d, &c->self);
-}
-
-static void loop_status(sk_daemon_t *d, api_call_t *c)
-{
-    int waiting = 0;
-    for (sk_runrt_t *r = d->waiting; r; r = r->next)
-        waiting++;
-    json_t *o = json_pack("{s:b, s:i, s:s, s:I, s:i, s:i}", "running", 1, "pid", (int)getpid(),
-                          "version", SK_VERSION, "jobs", (json_int_t)d->config->njobs,
-                          "active_runs", d->nrunning, "waiting_runs", waiting);
-    char iso[64];
-    sk_tz_format_iso_ms(sk_tz_utc(), d->started_at, iso, sizeof(iso));
-    json_object_set_new(o, "started_at", json_string(iso));
-    json_object_set_new(o, "uptime", json_real((double)(sk_now_ms() - d->started_at) / 1000.0));
-    json_object_set_new(o, "stopping", json_boolean(d->stopping));
-    json_object_set_new(o, "leading", json_boolean(d->leading));
-    json_object_set_new(o, "store", json_string(d->store->ops->name));
-    json_object_set_new(o, "node", json_string(d->node_name ? d->node_name : ""));
-    self_of(d, &c->self);
+    sk_daemon_t *d = a->d;
+    sk_api_snap_t *s = &a->snap;
     sk_heap_node_t *top = sk_heap_top(&d->heap);
-    if (top) {
-        sk_tz_format_iso_ms(sk_tz_utc(), top->key, iso, sizeof(iso));
-        json_object_set_new(o, "next_due", json_string(iso));
-        json_object_set_new(o, "next_job",
-                            json_string(SK_CONTAINER_OF(top, sk_jobrt_t, node)->name));
-    } else {
-        json_object_set_new(o, "next_due", json_null());
-        json_object_set_new(o, "next_job", json_null());
-    }
-    json_object_set_new(o, "state_dir", json_string(d->state_dir));
-    json_object_set_new(o, "config", json_string(d->config_path));
-    c->result = o;
+    pthread_mutex_lock(&a->snap_mu);
+    s->njobs = (int)d->config->njobs;
+    s->active = d->nrunning;
+    s->waiting = d->nwaiting;
+    s->stopping = d->stopping;
+    s->leading = d->leading;
+    s->next_due = top ? top->key : 0;
+    set_text(&s->next_job, top ? SK_CONTAINER_OF(top, sk_jobrt_t, node)->name : NULL);
+    /* This node as its heart-beat would describe it. */
+    sk_node_t *n = &s->self.node;
+    set_text(&n->name, d->node_name ? d->node_name : "");
+    set_text(&n->labels, d->node_labels ? d->node_labels : "");
+    set_text(&n->api, d->node_api);
+    set_text(&n->version, SK_VERSION);
+    n->max_parallel = d->node_max;
+    n->pid = (int)getpid();
+    n->started_at = d->started_at;
+    n->age_ms = 0;
+    n->leader = d->leading;
+    n->running = d->cluster ? d->nwork : d->nrunning;
+    s->self.lease_ms = d->lease_ms > 0 ? d->lease_ms : 15000;
+    s->self.cluster = d->cluster;
+    pthread_mutex_unlock(&a->snap_mu);
+}
+
+static void on_check(uv_check_t *h)
+{
+    publish(h->data);
+}
+
+/* A copy of the snapshot (strings new: sk_node_release(&ret->self.node) and
+ * free(ret->next_job)), its self row seen now. Any thread. */
+static void snap_copy(sk_api_t *a, sk_api_snap_t *ret)
+{
+    pthread_mutex_lock(&a->snap_mu);
+    *ret = a->snap;
+    sk_node_t *n = &ret->self.node;
+    n->name = sk_xstrdup(n->name ? n->name : "");
+    n->labels = sk_xstrdup(n->labels ? n->labels : "");
+    n->api = n->api ? sk_xstrdup(n->api) : NULL;
+    n->version = sk_xstrdup(n->version ? n->version : SK_VERSION);
+    ret->next_job = ret->next_job ? sk_xstrdup(ret->next_job) : NULL;
+    pthread_mutex_unlock(&a->snap_mu);
+    n->seen_at = sk_now_ms();
+}
+
+static void snap_release(sk_api_snap_t *s)
+{
+    sk_node_release(&s->self.node);
+    free(s->next_job);
+    s->next_job = NULL;
 }
 
 static void live_of(const sk_jobrt_t *j, sk_api_job_t *ret)
@@ -471,18 +507,38 @@ static int64_t path_id(sk_http_req_t *r, const char *seg, size_t len)
     return v;
 }
 
+/* The status, from the loop's last published snapshot: it never waits for
+ * the loop (a burst keeps the loop busy; the answer is a moment old). */
 static void get_status(sk_api_t *a, sk_http_req_t *r)
 {
-    api_call_t *c = call_new(loop_status);
-    if (call_loop(a, c) < 0) {
-        sk_http_error(r, 503, "sked is stopping or busy; try again");
-        return;
+    sk_api_snap_t snap;
+    snap_copy(a, &snap);
+    json_t *o = json_pack("{s:b, s:i, s:s, s:I, s:i, s:i}", "running", 1, "pid", (int)getpid(),
+                          "version", SK_VERSION, "jobs", (json_int_t)snap.njobs, "active_runs",
+                          snap.active, "waiting_runs", snap.waiting);
+    char iso[64];
+    sk_tz_format_iso_ms(sk_tz_utc(), a->start_wall, iso, sizeof(iso));
+    json_object_set_new(o, "started_at", json_string(iso));
+    json_object_set_new(o, "uptime",
+                        json_real((double)(sk_mono_ms() - a->start_mono) / 1000.0));
+    json_object_set_new(o, "stopping", json_boolean(snap.stopping));
+    json_object_set_new(o, "leading", json_boolean(snap.leading));
+    json_object_set_new(o, "store", json_string(a->store_name));
+    json_object_set_new(o, "node", json_string(a->node_name));
+    if (snap.next_job) {
+        sk_tz_format_iso_ms(sk_tz_utc(), snap.next_due, iso, sizeof(iso));
+        json_object_set_new(o, "next_due", json_string(iso));
+        json_object_set_new(o, "next_job", json_string(snap.next_job));
+    } else {
+        json_object_set_new(o, "next_due", json_null());
+        json_object_set_new(o, "next_job", json_null());
     }
-    json_t *o = json_incref(c->result);
+    json_object_set_new(o, "state_dir", json_string(a->state_dir));
+    json_object_set_new(o, "config", json_string(a->config_path));
     /* How many nodes are alive: the store's rows (a read, off the loop). */
-    sk_api_self_t self = c->self;
-    memset(&c->self, 0, sizeof(c->self));
-    call_release(a, c);
+    sk_api_self_t self = snap.self;
+    memset(&snap.self, 0, sizeof(snap.self));
+    snap_release(&snap);
     sk_err_t err;
     sk_err_clear(&err);
     sk_node_t *nodes = NULL;
@@ -509,14 +565,11 @@ static void get_status(sk_api_t *a, sk_http_req_t *r)
 
 static void get_nodes(sk_api_t *a, sk_http_req_t *r)
 {
-    api_call_t *c = call_new(loop_self);
-    if (call_loop(a, c) < 0) {
-        sk_http_error(r, 503, "sked is stopping or busy; try again");
-        return;
-    }
-    sk_api_self_t self = c->self;
-    memset(&c->self, 0, sizeof(c->self));
-    call_release(a, c);
+    sk_api_snap_t snap;
+    snap_copy(a, &snap);
+    sk_api_self_t self = snap.self;
+    memset(&snap.self, 0, sizeof(snap.self));
+    snap_release(&snap);
     sk_err_t err;
     sk_err_clear(&err);
     sk_node_t *nodes = NULL;
@@ -829,7 +882,10 @@ static void get_alerts(sk_api_t *a, sk_http_req_t *r)
 static void get_metrics(sk_api_t *a, sk_http_req_t *r)
 {
     size_t len = 0;
-    char *text = sk_metrics_render(a->metrics, sk_now_ms(), &len);
+    /* Uptime is a duration: the start instant advanced by the monotonic
+     * clock. */
+    int64_t now = a->start_wall + (sk_mono_ms() - a->start_mono);
+    char *text = sk_metrics_render(a->metrics, now, &len);
     sk_http_bytes(r, 200, SK_METRICS_CONTENT_TYPE, text, len, false);
 }
 
@@ -1013,12 +1069,30 @@ int sk_daemon__api_start(sk_daemon_t *d, sk_err_t *err)
     a->store_url = sk_xstrdup(d->config->store_url);
     a->state_dir = sk_xstrdup(d->state_dir);
     a->node_name = sk_xstrdup(d->node_name ? d->node_name : "");
+    a->config_path = sk_xstrdup(d->config_path);
+    a->store_name = d->store->ops->name;
+    a->start_wall = d->started_at;
+    a->start_mono = d->started_mono;
     pthread_mutex_init(&a->mu, NULL);
+    pthread_mutex_init(&a->snap_mu, NULL);
     pthread_mutex_init(&a->pool_mu, NULL);
-    pthread_cond_init(&a->cv, NULL);
+#ifdef HAVE_CLOCKWAIT
+    pthread_cond_init(&a->cv, NULL); /* each wait names its clock */
+#else
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&a->cv, &ca);
+    pthread_condattr_destroy(&ca);
+#endif
     a->metrics = d->metrics;
     uv_async_init(d->loop, &a->async, on_async);
     a->async.data = a;
+    uv_check_init(d->loop, &a->check);
+    a->check.data = a;
+    uv_check_start(&a->check, on_check);
+    uv_unref((uv_handle_t *)&a->check); /* it alone never keeps the loop running */
+    publish(a); /* valid before the first request */
     d->api = a;
 
     char *admin = NULL, *reader = NULL;
@@ -1058,9 +1132,14 @@ int sk_daemon__api_start(sk_daemon_t *d, sk_err_t *err)
     return 0;
 }
 
-static void on_async_closed(uv_handle_t *h)
+static void on_closed(uv_handle_t *h)
 {
     sk_api_t *a = h->data;
+    if (--a->nclosing > 0)
+        return;
+    snap_release(&a->snap);
+    pthread_mutex_destroy(&a->snap_mu);
+    free(a->config_path);
     pthread_mutex_destroy(&a->mu);
     pthread_mutex_destroy(&a->pool_mu);
     pthread_cond_destroy(&a->cv);
@@ -1095,6 +1174,9 @@ void sk_daemon__api_stop(sk_daemon_t *d)
         *(volatile char *)t = 0;
     free(a->proxy_token);
     a->proxy_token = NULL;
-    uv_close((uv_handle_t *)&a->async, on_async_closed);
+    a->nclosing = 2;
+    uv_check_stop(&a->check);
+    uv_close((uv_handle_t *)&a->check, on_closed);
+    uv_close((uv_handle_t *)&a->async, on_closed);
 }
 

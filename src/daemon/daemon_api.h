@@ -10,27 +10,6 @@
 
 typedef struct api_call api_call_t;
 
-typedef struct sk_api {
-    sk_daemon_t *d; /* the loop thread's: connection threads never touch it */
-    sk_http_server_t *server;
-    sk_metrics_t *metrics; /* the daemon's (thread-safe), read by the connection threads */
-    uv_async_t async;
-    pthread_mutex_t mu; /* guards the call queue and `closed` */
-    pthread_cond_t cv;
-    api_call_t *head, *tail;
-    bool closed;
-    pthread_mutex_t pool_mu; /* guards the store pool */
-    sk_store_t *pool[8];
-    size_t npool;
-    char *store_url; /* copies: the configuration may be reloaded meanwhile */
-    char *state_dir;
-    char *node_name; /* this node's (fixed for the daemon's life) */
-    /* The token a request that came over the control socket (which needs
-     * none) shows another node when its log is fetched from there: the read
-     * token, else the admin token, else NULL. Wiped at stop. */
-    char *proxy_token;
-} sk_api_t;
-
 /* What the loop says about this node, for the nodes list and the status:
  * its own row as it would write it now (strings new), and the settings
  * that judge the others. */
@@ -39,6 +18,50 @@ typedef struct sk_api_self {
     int64_t lease_ms;
     bool cluster; /* PostgreSQL: the store's rows are the truth, this node included */
 } sk_api_self_t;
+
+/*
+ * The loop's state as of the end of its last turn, published by the loop
+ * after every turn (a uv_check handle) and read by the connection threads
+ * under snap_mu: the status and the nodes list are answered from it and
+ * never wait for the loop, which a burst of thousands of fires keeps busy.
+ * Every field is written in one critical section, so an answer is one
+ * consistent moment (active_runs and waiting_runs add up).
+ */
+typedef struct sk_api_snap {
+    int njobs, active, waiting;
+    bool stopping, leading;
+    int64_t next_due; /* wall ms; 0: nothing due */
+    char *next_job;   /* NULL: nothing due */
+    sk_api_self_t self; /* self.node.seen_at is the reader's now */
+} sk_api_snap_t;
+
+typedef struct sk_api {
+    sk_daemon_t *d; /* the loop thread's: connection threads never touch it */
+    sk_http_server_t *server;
+    sk_metrics_t *metrics; /* the daemon's (thread-safe), read by the connection threads */
+    uv_async_t async;
+    pthread_mutex_t mu; /* guards the call queue and `closed` */
+    pthread_cond_t cv;
+    api_call_t *head, *tail;
+    uv_check_t check;        /* publishes snap after each loop turn */
+    int nclosing;            /* handles (async, check) whose close callback is pending */
+    pthread_mutex_t snap_mu; /* guards snap */
+    sk_api_snap_t snap;
+    int64_t start_wall, start_mono; /* the daemon's start (copies; uptime is monotonic) */
+    bool closed;
+    pthread_mutex_t pool_mu; /* guards the store pool */
+    sk_store_t *pool[8];
+    size_t npool;
+    char *store_url; /* copies: the configuration may be reloaded meanwhile */
+    char *state_dir;
+    char *node_name; /* this node's (fixed for the daemon's life) */
+    char *config_path; /* likewise */
+    const char *store_name; /* the store's kind ("sqlite", "postgres"): static text */
+    /* The token a request that came over the control socket (which needs
+     * none) shows another node when its log is fetched from there: the read
+     * token, else the admin token, else NULL. Wiped at stop. */
+    char *proxy_token;
+} sk_api_t;
 
 /* What the loop copies for the jobs list: the live state of each job of
  * `config` (a reference), parallel to config->jobs (or one job). */

@@ -18,6 +18,8 @@
 #define MAX_QUEUED 100
 /* A wall clock that moved this far from the monotonic clock jumped. */
 #define JUMP_MS 2000
+/* The longest the timer sleeps: a day (then it looks again). */
+#define MAX_SLEEP_MS (86400 * 1000LL)
 
 typedef struct {
     sk_jobrt_t *job;
@@ -285,7 +287,7 @@ static void handle_due(sk_daemon_t *d, int64_t now)
         sk_err_clear(&err);
         if (persist(d, &v, now, &err) < 0) {
             d->store_backoff = d->store_backoff ? SK_MIN(d->store_backoff * 2, 30000) : 1000;
-            d->store_retry_at = now + d->store_backoff;
+            d->store_retry_mono = sk_mono_ms() + d->store_backoff;
             sk_log(SK_LOG_ERROR,
                    "event=store_error msg=\"%s\" fires=%zu retry_in_ms=%" PRId64
                    " note=\"nothing starts without its record\"",
@@ -308,54 +310,75 @@ static void handle_due(sk_daemon_t *d, int64_t now)
     free(due);
 }
 
+static int64_t ns_of(const struct timespec *ts)
+{
+    return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+/*
+ * How long until the earliest thing due, in ns (<= 0: now), or INT64_MAX for
+ * nothing. Two clocks meet here: the heap holds fire instants, which are
+ * wall-clock facts (cron, every, at), and is compared with the wall clock;
+ * run waits (retry delays, jitter, `late`) and the store's back-off are
+ * monotonic deadlines, compared with the monotonic clock. Either way the
+ * result is a delay, and delays are armed on a monotonic timer.
+ */
+static int64_t next_wait_ns(sk_daemon_t *d)
+{
+    struct timespec wall, mono;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    int64_t wall_ns = ns_of(&wall), mono_ns = ns_of(&mono);
+    int64_t wait = INT64_MAX;
+    sk_heap_node_t *top = sk_heap_top(&d->heap);
+    if (top) /* an `at:` centuries away would overflow ns: wake daily and look again */
+        wait = SK_MIN(top->key - wall_ns / 1000000, MAX_SLEEP_MS) * 1000000 - wall_ns % 1000000;
+    int64_t w = sk_daemon__earliest_wait(d);
+    if (w && w * 1000000 - mono_ns < wait)
+        wait = w * 1000000 - mono_ns;
+    int64_t backoff = d->store_retry_mono * 1000000 - mono_ns;
+    if (backoff > 0 && wait < backoff)
+        wait = backoff;
+    if (d->pump_deferred)
+        wait = 0; /* runs are due now: the pump yielded one loop turn */
+    /* The wall clock jumped since the last tick (the clock watch is not
+     * told of every change, and a jump back would make the wait for the
+     * heap's instant an hour long): tick now, and on_tick sorts it out. */
+    int64_t drift = (wall_ns / 1000000 - d->last_wall) - (mono_ns / 1000000 - d->last_mono);
+    if (d->last_mono && (drift > JUMP_MS || drift < -JUMP_MS))
+        wait = 0;
+    return wait;
+}
+
 void sk_daemon__arm(sk_daemon_t *d)
 {
     if (d->stopping)
         return;
-    int64_t now = sk_now_ms();
-    int64_t due = INT64_MAX;
-    sk_heap_node_t *top = sk_heap_top(&d->heap);
-    if (top)
-        due = top->key;
-    int64_t w = sk_daemon__earliest_wait(d);
-    if (w && w < due)
-        due = w;
-    if (d->store_retry_at > now && due < d->store_retry_at)
-        due = d->store_retry_at;
+    int64_t wait = next_wait_ns(d);
 #ifdef __linux__
     if (d->tick_fd >= 0) {
         /* Wake at the due instant to the nanosecond: libuv's timers count
          * whole milliseconds of a cached loop clock, a millisecond or two
-         * late. The instant is a wall-clock one; the timer is monotonic, so
-         * a clock change does not move it (clock_went_back and the clock
-         * watch handle those). */
+         * late. The timer is monotonic and relative, so a clock change does
+         * not move it (clock_went_back and the clock watch handle those). */
         struct itimerspec its;
         memset(&its, 0, sizeof(its));
         uv_timer_stop(&d->tick);
-        if (due != INT64_MAX) {
-            struct timespec wall;
-            clock_gettime(CLOCK_REALTIME, &wall);
-            int64_t wall_ns = (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec;
-            int64_t delta = due * 1000000 - wall_ns;
-            if (delta <= 0) {
-                uv_timer_start(&d->tick, sk_daemon__on_tick, 0, 0);
-            } else {
-                /* Relative: the delay is what matters, whatever clocks say. */
-                its.it_value.tv_sec = delta / 1000000000;
-                its.it_value.tv_nsec = delta % 1000000000;
-            }
+        if (wait <= 0) {
+            uv_timer_start(&d->tick, sk_daemon__on_tick, 0, 0);
+        } else if (wait != INT64_MAX) {
+            its.it_value.tv_sec = wait / 1000000000;
+            its.it_value.tv_nsec = wait % 1000000000;
         }
         timerfd_settime(d->tick_fd, 0, &its, NULL);
         return;
     }
 #endif
-    if (due == INT64_MAX) {
+    if (wait == INT64_MAX) {
         uv_timer_stop(&d->tick); /* nothing due, ever: sleep until told */
         return;
     }
-    int64_t delay = due - now;
-    if (delay < 0)
-        delay = 0;
+    int64_t delay = wait <= 0 ? 0 : (wait + 999999) / 1000000;
     uv_timer_start(&d->tick, sk_daemon__on_tick, (uint64_t)delay, 0);
 }
 
@@ -395,10 +418,10 @@ void sk_daemon__on_tick(uv_timer_t *t)
     }
     d->last_wall = now;
     d->last_mono = mono;
-    if (now >= d->store_retry_at)
+    if (mono >= d->store_retry_mono)
         handle_due(d, now);
     d->starting = false;
-    sk_daemon__check_late(d, now);
+    sk_daemon__check_late(d, mono);
     sk_daemon__pump(d, now);
     sk_daemon__arm(d);
 }

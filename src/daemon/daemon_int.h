@@ -41,7 +41,7 @@ struct sk_jobrt {
     /* Rate limits: per alert event, when one was last sent, for the job's
      * own alerts [0..5] and its steps' [6..11]. Allocated on first alert:
      * most of 100,000 jobs never raise one. */
-    int64_t *last_alert;
+    int64_t *last_alert; /* monotonic ms */
     struct sk_metrics_job *metrics; /* its series in d->metrics */
 };
 
@@ -71,7 +71,8 @@ struct sk_wfrt {
     bool dirty;             /* needs an evaluation */
     bool done;
     bool cancelled;         /* by the API: start nothing more, end as killed */
-    int64_t started_ms;     /* when this daemon took it up (ms) */
+    int64_t started_ms;     /* when this daemon took it up (wall ms) */
+    int64_t started_mono;   /* the same moment on the monotonic clock: its duration */
     sk_wfrt_t *next;        /* in d->workflows */
 };
 
@@ -84,7 +85,12 @@ struct sk_runrt {
     int64_t id;
     int attempt;
     sk_trigger_t trigger;
-    int64_t scheduled_at, not_before;
+    int64_t scheduled_at;
+    /* Monotonic ms before which it may not start (a retry's delay, jitter):
+     * converted once from the stored wall instant (queued_at), so that a
+     * wall clock set back or forward later neither stalls nor hurries it. */
+    int64_t due_mono;
+    bool later; /* waiting, and due_mono was ahead when it was queued */
     sk_proc_t *proc;
     char *log_path;
     bool replaced;  /* stopped by overlap: replace */
@@ -98,7 +104,8 @@ struct sk_runrt {
     bool is_workflow;             /* the top-level run of a workflow (no process) */
     sk_params_t params;           /* top-level runs: their parameters */
     int64_t retry_of;             /* a workflow retry: keep the steps that succeeded there */
-    int64_t started_ms;           /* when its process started */
+    int64_t started_ms;           /* when its process started (wall: an instant to show) */
+    int64_t started_mono;         /* the same moment, monotonic: for `late` */
     bool late_alerted;            /* `late` was raised for it */
     int prev_outcome;             /* its job's last outcome before this run's */
     /* Cluster (PostgreSQL): the leader dispatched it; some node's worker runs
@@ -125,7 +132,11 @@ struct sk_daemon {
     size_t njobs, jobs_cap;
     sk_heap_t heap;
 
-    sk_runrt_t *waiting; /* FIFO of runs recorded but not started */
+    sk_runrt_t *waiting; /* FIFO of runs recorded but not started (daemon_run.c's enqueue) */
+    sk_runrt_t **waiting_tail; /* its last link (NULL: &waiting) */
+    int nwaiting;              /* its length */
+    int nlater;                /* of them, queued with a wait (sk_runrt_t.later) */
+    bool pump_deferred;        /* the pump yielded with runs left to start: tick at once */
     sk_runrt_t *running;
     sk_runrt_t *finished; /* ended, outcome not yet recorded */
     int nrunning;
@@ -144,7 +155,8 @@ struct sk_daemon {
     uv_signal_t sigterm, sigint, sighup;
     struct sk_api *api;  /* daemon_api.c */
     struct sk_metrics *metrics;
-    int64_t started_at;  /* ms */
+    int64_t started_at;  /* wall ms: shown as started_at */
+    int64_t started_mono; /* monotonic ms: uptime counts from here */
     uv_fs_event_t watch;
     bool watching;
     /* sked.yaml as the watcher last saw it (all 0: absent), to tell whether
@@ -156,7 +168,7 @@ struct sk_daemon {
     bool clock_watching;
 
     int64_t last_wall, last_mono; /* to see clock jumps */
-    int64_t store_retry_at;       /* after a store error: back off until then */
+    int64_t store_retry_mono;     /* after a store error: back off until then (monotonic) */
     int64_t store_backoff;
     int64_t unwritten_said; /* stopping with outcomes the store refused: last said (mono ms) */
     bool starting;                /* first pass after start-up: catch up */
@@ -201,6 +213,15 @@ int64_t sk_daemon__trigger(sk_daemon_t *d, sk_jobrt_t *j, const char *params_jso
                            sk_trigger_t trig, bool once, sk_err_t *err);
 
 /* daemon_run.c */
+/*
+ * Clock rules (docs/internals/sched.md): instants (scheduled_at, started_at,
+ * ended_at, a retry's queued_at) are wall-clock and stored; waits and
+ * durations are monotonic. sk_daemon__mono_of maps a wall instant to the
+ * monotonic clock as the two clocks stand now: a wait taken up from the
+ * store is converted once, and then follows the monotonic clock only.
+ * Loop thread (reads both clocks; no state).
+ */
+int64_t sk_daemon__mono_of(int64_t wall_ms);
 /* A run recorded in the store, now waiting to start. params: taken (may be NULL). */
 sk_runrt_t *sk_daemon__run_new(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *rec);
 sk_runrt_t *sk_daemon__step_new(sk_daemon_t *d, sk_wfrt_t *w, size_t step, const sk_run_t *rec);
@@ -208,6 +229,8 @@ void sk_daemon__run_free(sk_runrt_t *r);
 void sk_daemon__pump(sk_daemon_t *d, int64_t now);
 void sk_daemon__stop_all(sk_daemon_t *d, bool hard);
 void sk_daemon__recover(sk_daemon_t *d, int64_t now);
+/* The earliest monotonic ms at which a waiting run becomes due or a running
+ * one becomes `late`; 0 when there is none. */
 int64_t sk_daemon__earliest_wait(sk_daemon_t *d);
 /* rec becomes the queued next attempt (trigger retry) of a run of job (step
  * and parent_id as given) fired for scheduled_at, due at `due`. Strings are
@@ -216,8 +239,9 @@ void sk_daemon__retry_rec(sk_run_t *rec, const char *job, const char *step, int6
                           int prev_attempt, int64_t scheduled_at, int64_t due);
 /* Prunes j's old runs (and their logs) by cfg's keep_runs and keep_days. */
 void sk_daemon__prune(sk_daemon_t *d, sk_jobrt_t *j, const sk_job_cfg_t *cfg);
-/* Raises `late` for runs past their job's expected duration. */
-void sk_daemon__check_late(sk_daemon_t *d, int64_t now);
+/* Raises `late` for runs past their job's expected duration (mono: the
+ * monotonic clock now). */
+void sk_daemon__check_late(sk_daemon_t *d, int64_t mono);
 void sk_daemon__on_flush(uv_timer_t *t);
 void sk_daemon__maybe_exit(sk_daemon_t *d);
 /* Cancels run id (API): a running process is stopped (SIGTERM, then

@@ -12,6 +12,16 @@
 #include <signal.h>
 
 #define RETRY_CAP_MS (3600 * 1000LL)
+/* The pump starts runs for at most this long in one loop turn, then yields
+ * (a tick at 0 ms continues): a burst of thousands of due runs must not
+ * hold the loop for seconds while the API, child exits and output wait. */
+#define PUMP_SLICE_MS 20
+
+int64_t sk_daemon__mono_of(int64_t wall_ms)
+{
+    int64_t wall = sk_now_ms(), mono = sk_mono_ms();
+    return mono + (wall_ms - wall);
+}
 
 static sk_runrt_t *run_alloc(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *rec)
 {
@@ -24,16 +34,50 @@ static sk_runrt_t *run_alloc(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *rec)
     r->attempt = rec->attempt;
     r->trigger = rec->trigger;
     r->scheduled_at = rec->scheduled_at;
-    r->not_before = rec->queued_at;
+    /* Its wait is converted once, now: from here on only the monotonic
+     * clock counts it down (the stored queued_at is for a restart). */
+    r->due_mono = sk_daemon__mono_of(rec->queued_at);
     return r;
 }
 
+/*
+ * d->waiting is a FIFO with a tail pointer and a count, so that queueing
+ * 10,000 fires is linear, not quadratic, and nothing walks the list just to
+ * count it. Every change to the list goes through these three.
+ */
 static void enqueue(sk_daemon_t *d, sk_runrt_t *r)
 {
-    sk_runrt_t **pp = &d->waiting;
-    while (*pp)
-        pp = &(*pp)->next;
-    *pp = r;
+    if (!d->waiting_tail || !d->waiting)
+        d->waiting_tail = &d->waiting;
+    r->next = NULL;
+    *d->waiting_tail = r;
+    d->waiting_tail = &r->next;
+    d->nwaiting++;
+    r->later = r->due_mono > sk_mono_ms();
+    d->nlater += r->later;
+}
+
+/* Takes *pp (a link of d->waiting) off the list. */
+static void waiting_take(sk_daemon_t *d, sk_runrt_t **pp)
+{
+    sk_runrt_t *r = *pp;
+    *pp = r->next;
+    if (!r->next)
+        d->waiting_tail = pp;
+    r->next = NULL;
+    d->nwaiting--;
+    d->nlater -= r->later;
+    r->later = false;
+}
+
+static void waiting_unlink(sk_daemon_t *d, sk_runrt_t *r)
+{
+    for (sk_runrt_t **pp = &d->waiting; *pp; pp = &(*pp)->next) {
+        if (*pp == r) {
+            waiting_take(d, pp);
+            return;
+        }
+    }
 }
 
 sk_runrt_t *sk_daemon__run_new(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *rec)
@@ -97,6 +141,7 @@ static void remote_running(sk_daemon_t *d, sk_runrt_t *r)
         r->job->active++;
     if (!r->started_ms)
         r->started_ms = sk_now_ms();
+    r->started_mono = sk_daemon__mono_of(r->started_ms);
     d->nrunning++;
     r->next = d->running;
     d->running = r;
@@ -106,7 +151,7 @@ sk_runrt_t *sk_daemon__run_adopt(sk_daemon_t *d, sk_jobrt_t *j, sk_wfrt_t *w, si
                                  const sk_run_t *row)
 {
     sk_runrt_t *r = w ? sk_daemon__step_new(d, w, step, row) : sk_daemon__run_new(d, j, row);
-    unlink_from(&d->waiting, r);
+    waiting_unlink(d, r);
     if (w)
         w->queued--;
     else
@@ -129,6 +174,10 @@ void sk_daemon__run_remote_ended(sk_daemon_t *d, sk_runrt_t *r, const sk_run_t *
     res.signal = row->signal;
     res.started_ms = row->started_at;
     res.ended_ms = row->ended_at;
+    /* Its node measured it on its own clocks; the row holds only instants. */
+    res.duration_ms = row->started_at && row->ended_at > row->started_at
+                          ? row->ended_at - row->started_at
+                          : 0;
     r->remote_status = row->status;
     free(r->remote_reason);
     r->remote_reason = row->reason ? sk_xstrdup(row->reason) : NULL;
@@ -258,7 +307,7 @@ static void start_run(sk_daemon_t *d, sk_runrt_t *r, bool *in_tx)
             sk_log(SK_LOG_ERROR, "event=store_error job=%s run=%" PRId64 " msg=\"%s\" "
                    "note=\"dispatching again in 1 s\"",
                    r->job->name, r->id, err.msg);
-            r->not_before = sk_now_ms() + 1000;
+            r->due_mono = sk_mono_ms() + 1000;
             if (!r->wf)
                 r->job->waiting++;
             else
@@ -309,6 +358,7 @@ static void start_run(sk_daemon_t *d, sk_runrt_t *r, bool *in_tx)
     else
         r->job->active++;
     r->started_ms = sk_now_ms();
+    r->started_mono = sk_mono_ms();
     if (r->trigger == SK_TRIG_SCHEDULE && r->attempt == 1 && !r->wf)
         sk_metrics_fire(d->metrics, r->job->metrics,
                         (double)(r->started_ms - r->scheduled_at) / 1000.0);
@@ -330,10 +380,14 @@ static void start_run(sk_daemon_t *d, sk_runrt_t *r, bool *in_tx)
 void sk_daemon__pump(sk_daemon_t *d, int64_t now)
 {
     bool again = true;
-    while (again && !d->stopping) {
+    (void)now; /* the caller's wall clock: waits are counted on the monotonic one */
+    int64_t slice_end = sk_mono_ms() + PUMP_SLICE_MS;
+    int started = 0;
+    d->pump_deferred = false;
+    while (again && !d->stopping && !d->pump_deferred) {
         bool in_tx = false, started_wf = false;
         sk_runrt_t **pp = &d->waiting;
-        now = SK_MAX(now, sk_now_ms());
+        int64_t mono = sk_mono_ms();
         again = false;
         while (*pp && !d->stopping) {
             sk_runrt_t *r = *pp;
@@ -344,12 +398,18 @@ void sk_daemon__pump(sk_daemon_t *d, int64_t now)
                 wait = r->job->active > 0 && r->cfg->overlap != SK_OVERLAP_ALLOW;
             if (!r->is_workflow && d->nrunning >= d->config->max_parallel)
                 break;
-            if (r->not_before > now || wait) {
+            if (r->due_mono > mono || wait) {
                 pp = &r->next;
                 continue;
             }
-            *pp = r->next;
-            r->next = NULL;
+            if (started > 0 && sk_mono_ms() >= slice_end) {
+                /* The rest in the next loop turn, after what else is ready
+                 * (API calls, exits, output) had its turn. */
+                d->pump_deferred = true;
+                break;
+            }
+            started++;
+            waiting_take(d, pp);
             if (r->is_workflow) {
                 if (!in_tx && d->store->ops->begin(d->store, NULL) == 0)
                     in_tx = true;
@@ -378,39 +438,41 @@ void sk_daemon__pump(sk_daemon_t *d, int64_t now)
             again = true;
         }
     }
-    int waiting = 0;
-    for (sk_runrt_t *r = d->waiting; r; r = r->next)
-        waiting++;
-    sk_metrics_gauges(d->metrics, d->nrunning, waiting, (int)d->config->njobs);
+    if (d->pump_deferred)
+        uv_timer_start(&d->tick, sk_daemon__on_tick, 0, 0); /* sk_daemon__arm keeps it at 0 */
+    sk_metrics_gauges(d->metrics, d->nrunning, d->nwaiting, (int)d->config->njobs);
 }
 
 int64_t sk_daemon__earliest_wait(sk_daemon_t *d)
 {
-    int64_t best = 0, now = sk_now_ms();
-    for (sk_runrt_t *r = d->waiting; r; r = r->next)
-        if (r->not_before > now && (!best || r->not_before < best))
-            best = r->not_before;
+    int64_t best = 0, now = sk_mono_ms();
+    /* Only runs queued with a wait can be waiting for time: none during a
+     * burst of fires due now, and then this walk (after every pump) is
+     * skipped. */
+    for (sk_runrt_t *r = d->nlater ? d->waiting : NULL; r; r = r->next)
+        if (r->due_mono > now && (!best || r->due_mono < best))
+            best = r->due_mono;
     /* `late`: a run still going after its job's expected duration. */
     for (sk_runrt_t *r = d->running; r; r = r->next) {
         int64_t exp = r->cfg ? r->cfg->expected_duration_ms : 0;
         if (!exp || r->late_alerted || !r->started_ms)
             continue;
-        int64_t at = SK_MAX(r->started_ms + exp, now + 1);
+        int64_t at = SK_MAX(r->started_mono + exp, now + 1);
         if (!best || at < best)
             best = at;
     }
     return best;
 }
 
-void sk_daemon__check_late(sk_daemon_t *d, int64_t now)
+void sk_daemon__check_late(sk_daemon_t *d, int64_t mono)
 {
     for (sk_runrt_t *r = d->running; r; r = r->next) {
         int64_t exp = r->cfg ? r->cfg->expected_duration_ms : 0;
-        if (!exp || r->late_alerted || !r->started_ms || now < r->started_ms + exp)
+        if (!exp || r->late_alerted || !r->started_ms || mono < r->started_mono + exp)
             continue;
         r->late_alerted = true;
         sk_log(SK_LOG_WARN, "event=late job=%s run=%" PRId64 " running_ms=%" PRId64, r->job->name,
-               r->id, now - r->started_ms);
+               r->id, mono - r->started_mono);
         sk_daemon__alert_late(d, r);
     }
 }
@@ -506,9 +568,18 @@ typedef struct {
     int *attempts;
 } wf_snap_t;
 
+/* How long r ran, in seconds, from the monotonic clock; -1 when it never
+ * started (metrics count it without a duration). */
+static double run_duration_s(const sk_runrt_t *r)
+{
+    if (!r->result.started_ms || !r->result.ended_ms)
+        return -1;
+    return (double)r->result.duration_ms / 1000.0;
+}
+
 static void log_finished(const sk_runrt_t *r, sk_run_status_t st, const char *reason)
 {
-    int64_t dur = r->result.ended_ms - r->result.started_ms;
+    int64_t dur = r->result.duration_ms;
     sk_log(st == SK_RUN_SUCCEEDED ? SK_LOG_INFO : SK_LOG_WARN,
            "event=finished job=%s%s%s run=%" PRId64 " attempt=%d status=%s exit=%d signal=%d "
            "duration_ms=%" PRId64 "%s%s%s",
@@ -617,9 +688,7 @@ void sk_daemon__on_flush(uv_timer_t *t)
         }
         if (!r->wf && !r->shutdown)
             sk_metrics_run_ended(d->metrics, r->job->metrics, sk_run_status_str(st),
-                                 r->result.started_ms && r->result.ended_ms
-                                     ? (double)(r->result.ended_ms - r->result.started_ms) / 1000.0
-                                     : -1);
+                                 run_duration_s(r));
     }
     if (rc == 0 && !d->stopping)
         rc = sk_daemon__wf_advance_all(d, &acts, &nacts, &err);
@@ -779,6 +848,9 @@ static void drop_waiting(sk_daemon_t *d)
         run_free(r);
     }
     d->waiting = NULL;
+    d->waiting_tail = &d->waiting;
+    d->nwaiting = 0;
+    d->nlater = 0;
 }
 
 void sk_daemon__release(sk_daemon_t *d)
@@ -997,7 +1069,7 @@ static int cancel_waiting(sk_daemon_t *d, sk_runrt_t *r, sk_err_t *err)
                                        "cancelled before it started", err);
     if (rc < 0 && rc != -EALREADY)
         return rc;
-    unlink_from(&d->waiting, r);
+    waiting_unlink(d, r);
     sk_log(SK_LOG_INFO, "event=cancelled job=%s run=%" PRId64 " msg=\"before it started\"",
            r->job->name, r->id);
     if (r->wf) {

@@ -98,6 +98,7 @@ static sk_wfrt_t *wf_alloc(sk_daemon_t *d, sk_jobrt_t *j, sk_config_t *snap,
     w->trigger = trig;
     w->scheduled_at = scheduled_at;
     w->started_ms = sk_now_ms();
+    w->started_mono = sk_mono_ms();
     w->states = sk_xcalloc(n, sizeof(*w->states));
     w->step_attempt = sk_xcalloc(n, sizeof(int));
     w->outputs = sk_xcalloc(n, sizeof(*w->outputs));
@@ -473,7 +474,7 @@ void sk_daemon__wf_apply(sk_daemon_t *d, sk_wf_action_t *acts, size_t n)
         };
         j->last_outcome = (int)st;
         sk_metrics_run_ended(d->metrics, j->metrics, sk_run_status_str(st),
-                             (double)(sk_now_ms() - w->started_ms) / 1000.0);
+                             (double)(sk_mono_ms() - w->started_mono) / 1000.0);
         bool cancelled = w->cancelled;
         if (!d->stopping && !cancelled)
             sk_daemon__alert_outcome(d, j, w->snap, w->cfg->alert, &o);

@@ -287,7 +287,7 @@ static bool record_ended(sk_daemon_t *d)
         }
         const char *reason;
         sk_run_status_t st = work_outcome(w, &reason);
-        int64_t dur = w->result.ended_ms - w->result.started_ms;
+        int64_t dur = w->result.duration_ms; /* monotonic: a clock change does not bend it */
         sk_log(st == SK_RUN_SUCCEEDED ? SK_LOG_INFO : SK_LOG_WARN,
                "event=finished job=%s%s%s run=%" PRId64 " attempt=%d status=%s exit=%d signal=%d "
                "duration_ms=%" PRId64 " node=%s%s%s%s",

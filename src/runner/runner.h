@@ -201,7 +201,14 @@ typedef struct sk_proc_result {
     sk_proc_end_t end;
     int exit_code; /* -1 unless exited */
     int signal;    /* 0 unless killed by a signal */
-    int64_t started_ms, ended_ms; /* wall clock, unix ms */
+    /* Wall clock, unix ms: instants to record and show. When the wall clock
+     * was set while the process ran (by more than 2 s), ended_ms is
+     * started_ms + duration_ms instead of the wall clock at the end: the
+     * two instants always bracket the real duration. */
+    int64_t started_ms, ended_ms;
+    int64_t duration_ms; /* how long it ran, on a clock the wall clock being set
+                          * does not move (Linux: CLOCK_BOOTTIME, which counts
+                          * a suspend; else CLOCK_MONOTONIC) */
     int64_t output_bytes;         /* bytes the child wrote */
     bool truncated;               /* output beyond max_output was dropped */
     char reason[256];             /* for spawn failures and log write errors */

@@ -75,12 +75,32 @@ struct sk_proc {
     char *wbuf;                      /* WBUF_SIZE bytes of formatted lines */
     size_t wlen;
     sk_proc_result_t res;
+    int64_t mono_start; /* monotonic ms at spawn: res.duration_ms counts from here */
 };
 
 static int64_t wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wall and monotonic clocks this far apart over one run: the wall clock was
+ * set (as the daemon's JUMP_MS). */
+#define CLOCK_SET_MS 2000
+
+/* Durations come from here: a clock that setting the wall clock does not
+ * move. Linux's CLOCK_BOOTTIME also counts a suspend (a run that spans the
+ * night the laptop slept lasted the night, as the wall clock says);
+ * elsewhere CLOCK_MONOTONIC. */
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+#ifdef CLOCK_BOOTTIME
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+#else
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -296,6 +316,14 @@ static void finish_if_done(sk_proc_t *p)
                     strerror(errno));
     p->log_fd = -1;
     p->res.ended_ms = wall_ms();
+    p->res.duration_ms = mono_ms() - p->mono_start;
+    /* The wall clock was set while it ran (the two clocks disagree by more
+     * than sked's jump threshold): its end is told on the clock of its
+     * start, so that the recorded instants never make a negative or a
+     * stretched duration. */
+    int64_t skew = p->res.ended_ms - p->res.started_ms - p->res.duration_ms;
+    if (skew > CLOCK_SET_MS || skew < -CLOCK_SET_MS)
+        p->res.ended_ms = p->res.started_ms + p->res.duration_ms;
     close_handle((uv_handle_t *)&p->kill_timer);
     close_handle((uv_handle_t *)&p->drain_timer);
     close_handle((uv_handle_t *)&p->process);
@@ -669,6 +697,7 @@ int sk_proc_start(uv_loop_t *loop, const sk_spawn_t *spec, sk_proc_cb cb, void *
     opt.stdio = stdio;
 
     p->res.started_ms = wall_ms();
+    p->mono_start = mono_ms();
     r = uv_spawn(loop, &p->process, &opt);
     p->process.data = p;
     p->nhandles++; /* uv_spawn initialises the handle even when it fails */

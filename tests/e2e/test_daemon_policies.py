@@ -1,13 +1,15 @@
 """Catch-up, overlap, retries, bursts and reload, through the real daemon."""
 import json
 import os
+import shutil
 import signal
+import threading
 import time
 from datetime import datetime
 
 import pytest
 
-from harness import Daemon, done, wait_for
+from harness import Daemon, done, http, wait_for
 
 
 def ts(s):
@@ -65,11 +67,14 @@ def test_catchup_after_downtime(tmp_path, policy):
 
 
 def test_kill9_then_restart_accounts_for_every_fire_once(tmp_path):
-    d = Daemon(tmp_path, """
+    # A sleep of its own length: other tests on the machine (this one
+    # included, in another checkout) run `sleep 0.7` too.
+    nap = "0.7%06d" % (os.getpid() % 1000000)
+    d = Daemon(tmp_path, f"""
         jobs:
           sec:
             schedule: "* * * * * *"
-            shell: "sleep 0.7"
+            shell: "sleep {nap}"
             overlap: allow
             catchup: all
     """)
@@ -86,7 +91,7 @@ def test_kill9_then_restart_accounts_for_every_fire_once(tmp_path):
         assert_each_instant_once(runs)
         # No process of an interrupted run outlives the restart.
         out = os.popen("ps -eo args").read()
-        assert "sleep 0.7" not in out
+        assert f"sleep {nap}" not in out
     finally:
         d.stop()
 
@@ -187,10 +192,34 @@ def test_retries_give_up(daemon):
     assert len(d.history("bad")) == 3
 
 
+def start_burst(daemon, n, head, lead=4.0):
+    """A daemon with n jobs j0.. all `at:` one instant a little after it is
+    up. On a loaded machine start-up may take longer than the lead: then
+    the instant has passed (the daemon says event=in_past and never fires
+    it), so the daemon is stopped, its state removed, and started again
+    with twice the lead. Returns the daemon."""
+    d = None
+    for _ in range(6):
+        at = datetime.fromtimestamp(time.time() + lead).astimezone().isoformat(
+            timespec="seconds")
+        text = f"{head}\ndefaults: {{at: \"{at}\", run: [true]}}\njobs:\n" + "".join(
+            f"  j{i}:\n" for i in range(n))
+        if d is None:
+            d = daemon(text)
+        else:
+            d.write(text)
+            d.start()
+        if "event=in_past" not in d.log():
+            return d
+        d.stop()
+        shutil.rmtree(d.state)
+        os.replace(d.log_path, d.log_path + ".in_past")
+        lead *= 2
+    raise AssertionError("the daemon never started before its jobs' instant")
+
+
 def test_burst_of_1000_jobs_respects_max_parallel(daemon):
-    at = datetime.fromtimestamp(time.time() + 4).astimezone().isoformat(timespec="seconds")
-    jobs = "\n".join(f"  j{i}:\n    at: \"{at}\"\n    run: [true]" for i in range(1000))
-    d = daemon(f"max_parallel: 8\njobs:\n{jobs}\n")
+    d = start_burst(daemon, 1000, "max_parallel: 8")
     wait_for(lambda: len([r for r in d.history() if r["status"] == "succeeded"]) == 1000,
              timeout=120, interval=0.5, what="1000 runs")
     runs = d.history()
@@ -207,6 +236,56 @@ def test_burst_of_1000_jobs_respects_max_parallel(daemon):
     assert peak <= 8, peak
     # Still responsive after the burst.
     assert json.loads(d.cli("status", "--json").stdout)["running"] is True
+
+
+def test_status_answers_during_a_burst_and_agrees_with_it(daemon):
+    """1,000 jobs due at one instant, as many slots: the loop has 1,000
+    processes to start. The status is answered while it starts them (it
+    shows runs still waiting: a read does not wait for the burst to be
+    over), every answer is consistent, and every fire is recorded once and
+    started in order."""
+    n = 1000
+    d = start_burst(daemon, n, f"max_parallel: {n}")
+    sock = os.path.join(d.state, "sked.sock")
+    answers, errors = [], []
+    stop = threading.Event()
+
+    def poll():
+        while not stop.is_set():
+            r = http("GET", "/api/v1/status", sock=sock, timeout=60)
+            if r.status != 200:
+                errors.append(r.status)
+            else:
+                answers.append(r.json())
+            time.sleep(0.01)
+
+    t = threading.Thread(target=poll, daemon=True)
+    t.start()
+    try:
+        runs = wait_for(lambda: (lambda h: h if len(h) == n and all(done(r) for r in h)
+                                 else None)(d.history()),
+                        timeout=300, interval=0.5, what=f"{n} runs")
+    finally:
+        stop.set()
+        t.join(60)
+    assert not errors, errors
+    # Seen mid-burst: some runs started, others still waiting to.
+    mid = [a for a in answers if a["waiting_runs"] > 0 and a["active_runs"] > 0]
+    assert mid, "no status answer came while the burst was starting its runs"
+    waiting = [a["waiting_runs"] for a in answers]
+    first = next(i for i, w in enumerate(waiting) if w > 0)
+    for a in answers:
+        assert a["jobs"] == n
+        assert 0 <= a["active_runs"] <= n and 0 <= a["waiting_runs"] <= n, a
+        assert a["active_runs"] + a["waiting_runs"] <= n, a
+    # Nothing fires after the instant: the queue only drains.
+    assert all(b <= a for a, b in zip(waiting[first:], waiting[first + 1:])), waiting
+    assert len({r["job"] for r in runs}) == n
+    assert all(r["status"] == "succeeded" and r["attempt"] == 1 for r in runs)
+    # FIFO: the runs started in the order their fires were recorded.
+    by_id = sorted(runs, key=lambda r: r["id"])
+    starts = [ts(r["started_at"]) for r in by_id]
+    assert starts == sorted(starts), "runs started out of their recorded order"
 
 
 def test_reload_keeps_state_of_unchanged_jobs(daemon):
