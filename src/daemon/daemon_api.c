@@ -937,44 +937,6 @@ static void on_status(void *data, int status)
 
 /* ---- start and stop ---- */
 
-/* A token from a file (first line, trimmed) or the environment. */
-static int read_token(const char *file, const char *env, char **ret, sk_err_t *err)
-{
-    *ret = NULL;
-    if (file) {
-        FILE *f = fopen(file, "re");
-        if (!f)
-            return sk_err_set(err, -errno, "cannot read token file %s: %s", file,
-                              strerror(errno));
-        char line[1024];
-        bool got = fgets(line, sizeof(line), f) != NULL;
-        fclose(f);
-        size_t n = got ? strlen(line) : 0;
-        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
-            line[--n] = '\0';
-        if (n < 16) {
-            for (volatile char *p = line; *p; p++)
-                *p = 0;
-            return sk_err_set(err, -EINVAL,
-                              "token file %s holds %s: a token must be at least 16 characters "
-                              "(e.g. from `head -c 32 /dev/urandom | base64`)",
-                              file, n ? "a token that is too short" : "no token");
-        }
-        *ret = sk_xstrdup(line);
-        for (volatile char *p = line; *p; p++)
-            *p = 0;
-        return 0;
-    }
-    const char *v = getenv(env);
-    if (v && v[0]) {
-        if (strlen(v) < 16)
-            return sk_err_set(err, -EINVAL, "%s is too short: a token must be at least 16 "
-                                            "characters", env);
-        *ret = sk_xstrdup(v);
-    }
-    return 0;
-}
-
 int sk_daemon__api_start(sk_daemon_t *d, sk_err_t *err)
 {
     const sk_http_cfg_t *h = &d->config->http;
@@ -991,13 +953,21 @@ int sk_daemon__api_start(sk_daemon_t *d, sk_err_t *err)
     a->async.data = a;
     d->api = a;
 
+    /* Checked before anything started (sk_config_preflight); read again
+     * here, the same way, to use them (a file changed since is caught). */
     char *admin = NULL, *reader = NULL;
-    int rc = read_token(h->admin_token_file, "SKED_ADMIN_TOKEN", &admin, err);
-    if (rc == 0)
-        rc = read_token(h->read_token_file, "SKED_READ_TOKEN", &reader, err);
-    if (rc == 0 && admin && reader && strcmp(admin, reader) == 0)
-        rc = sk_err_set(err, -EINVAL, "the admin and read tokens are the same: give the read "
-                                      "token its own value");
+    sk_errs_t errs;
+    sk_errs_init(&errs);
+    int rc = 0;
+    if (sk_config_http_tokens(d->config, d->config->path, &admin, &reader, &errs) < 0) {
+        const sk_err_t *e = &errs.items[0];
+        if (e->line)
+            rc = sk_err_set(err, -EINVAL, "%s:%d:%d: %s%s%s", d->config->path, e->line, e->col,
+                            e->path, e->path[0] ? ": " : "", e->msg);
+        else
+            rc = sk_err_set(err, -EINVAL, "%s: %s", d->config->path, e->msg);
+    }
+    sk_errs_release(&errs);
     char path[4096];
     sk_snprintf(path, sizeof(path), "%s/%s", d->state_dir, SK_SOCKET_NAME);
     sk_http_opts_t o = {
