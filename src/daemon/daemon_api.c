@@ -908,7 +908,7 @@ static void route_api(sk_api_t *a, sk_http_req_t *r, const char *rest)
     sk_http_error(r, 404, "no such endpoint: %.200s (see docs/api.md)", r->path);
 }
 
-static void handle(void *data, sk_http_req_t *r)
+void sk_api_handle(void *data, sk_http_req_t *r)
 {
     sk_api_t *a = data;
     if (strncmp(r->path, "/api/v1/", 8) == 0) {
@@ -936,6 +936,49 @@ static void on_status(void *data, int status)
 }
 
 /* ---- start and stop ---- */
+
+/* The name part of an http(s):// URL's authority, into buf ("" when none). */
+static void url_host(const char *url, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    const char *p = strstr(url, "://");
+    if (!p)
+        return;
+    p += 3;
+    size_t n = strcspn(p, "/?#");
+    const char *at = memchr(p, '@', n);
+    if (at) {
+        n -= (size_t)(at + 1 - p);
+        p = at + 1;
+    }
+    if (*p == '[')
+        return; /* an IPv6 address: always allowed */
+    n = SK_MIN(n, strcspn(p, ":/?#"));
+    if (n < size)
+        sk_snprintf(buf, size, "%.*s", (int)n, p);
+}
+
+/* The names a TCP request's Host may give (besides IPs, localhost and this
+ * machine's name): http.allowed_hosts, and the hosts of the cluster's node
+ * API addresses, which other nodes use to fetch logs from this one. New
+ * array of borrowed-then-copied strings: free the array and its items. */
+static char **host_names(const sk_config_t *c)
+{
+    size_t n = c->http.nallowed_hosts + c->cluster.nnodes;
+    char **names = sk_xcalloc(n + 1, sizeof(char *));
+    size_t k = 0;
+    for (size_t i = 0; i < c->http.nallowed_hosts; i++)
+        names[k++] = sk_xstrdup(c->http.allowed_hosts[i]);
+    for (size_t i = 0; i < c->cluster.nnodes; i++) {
+        char host[256];
+        if (!c->cluster.nodes[i].api)
+            continue;
+        url_host(c->cluster.nodes[i].api, host, sizeof(host));
+        if (host[0])
+            names[k++] = sk_xstrdup(host);
+    }
+    return names;
+}
 
 int sk_daemon__api_start(sk_daemon_t *d, sk_err_t *err)
 {
@@ -968,6 +1011,7 @@ int sk_daemon__api_start(sk_daemon_t *d, sk_err_t *err)
             rc = sk_err_set(err, -EINVAL, "%s: %s", d->config->path, e->msg);
     }
     sk_errs_release(&errs);
+    char **names = host_names(d->config);
     char path[4096];
     sk_snprintf(path, sizeof(path), "%s/%s", d->state_dir, SK_SOCKET_NAME);
     sk_http_opts_t o = {
@@ -976,7 +1020,8 @@ int sk_daemon__api_start(sk_daemon_t *d, sk_err_t *err)
         .port = h->port,
         .admin_token = admin,
         .read_token = reader,
-        .handler = handle,
+        .allowed_hosts = (const char *const *)names,
+        .handler = sk_api_handle,
         .data = a,
         .on_status = on_status,
     };
@@ -990,6 +1035,9 @@ int sk_daemon__api_start(sk_daemon_t *d, sk_err_t *err)
         *(volatile char *)t = 0;
     free(admin);
     free(reader);
+    for (size_t i = 0; names[i]; i++)
+        free(names[i]);
+    free(names);
     if (rc < 0)
         return rc;
     if (h->listen)

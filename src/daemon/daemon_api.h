@@ -93,6 +93,11 @@ void sk_api_store_put(sk_api_t *a, sk_store_t *st);
 int sk_api_nodes_read(sk_api_t *a, sk_store_t *st, sk_node_t **ret, size_t *ret_n,
                       sk_err_t *err);
 
+/* The request handler (an sk_http_handler_t; data is the sk_api_t): routes
+ * the request, parses its path, query and body, and answers it. Connection
+ * threads. */
+void sk_api_handle(void *data, sk_http_req_t *r);
+
 /* daemon_api_log.c: GET /api/v1/runs/ID/log (whole, a range, or followed). */
 void sk_api_log(sk_api_t *a, sk_http_req_t *r, int64_t id);
 
