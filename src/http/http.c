@@ -298,6 +298,16 @@ void sk_http_error(sk_http_req_t *r, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    /* A message may quote the request (a path, a query argument): bytes that
+     * are not UTF-8 become '?', or JSON could not carry the message. */
+    for (size_t i = 0, n = strlen(msg); i < n;) {
+        size_t k = sk_utf8_seq(msg + i, n - i);
+        if (k == 0) {
+            msg[i] = '?';
+            k = 1;
+        }
+        i += k;
+    }
     sk_http_json(r, status, json_pack("{s:s}", "error", msg));
 }
 
@@ -431,6 +441,8 @@ static enum MHD_Result respond_now(sk_http_server_t *s, struct MHD_Connection *c
     json_t *body = json_pack("{s:s}", "error", msg);
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
+    if (!text) /* msg is not UTF-8: a caller's bug, but never a crash */
+        text = sk_xstrdup("{\"error\":\"the request is refused\"}");
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
@@ -499,17 +511,30 @@ static bool has_body(struct MHD_Connection *conn)
  * tokens or not (a browser sends a stored login along). Returns 0, or the
  * status with msg set.
  */
+/* A header's value as it may appear in a message: at most 100 bytes,
+ * anything but printable ASCII shown as '?' (a message is JSON text, and
+ * JSON is UTF-8). */
+static const char *shown(const char *v, char *buf, size_t size)
+{
+    size_t n = 0;
+    for (; v[n] && n < 100 && n + 1 < size; n++)
+        buf[n] = v[n] >= 0x20 && v[n] < 0x7f ? v[n] : '?';
+    buf[n] = '\0';
+    return buf;
+}
+
 static int tcp_refusal(const sk_http_server_t *s, struct MHD_Connection *conn, const char *method,
                        char *msg, size_t size)
 {
+    char b1[128], b2[128];
     const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
     /* No Host at all: HTTP/1.0 from a tool; a browser always sends one. */
     if (host && !sk_http_host_allowed(host, (const char *const *)s->names)) {
         sk_snprintf(msg, size,
-                    "Host \"%.100s\" is not a name of this server, so the request may come from "
-                    "a page of another site (DNS rebinding): refused. To serve this name, add it "
+                    "Host \"%s\" is not a name of this server, so the request may come from a "
+                    "page of another site (DNS rebinding): refused. To serve this name, add it "
                     "to http.allowed_hosts",
-                    host);
+                    shown(host, b1, sizeof(b1)));
         return MHD_HTTP_MISDIRECTED_REQUEST;
     }
     if (is_safe_method(method))
@@ -519,15 +544,15 @@ static int tcp_refusal(const sk_http_server_t *s, struct MHD_Connection *conn, c
         sk_snprintf(msg, size,
                     "refused: the browser says this request comes from a page of another site "
                     "(Sec-Fetch-Site: %.40s)",
-                    site);
+                    shown(site, b1, sizeof(b1)));
         return MHD_HTTP_FORBIDDEN;
     }
     const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
     if (origin && !(host && sk_http_same_origin(origin, host))) {
         sk_snprintf(msg, size,
-                    "refused: the request comes from a page of another origin (Origin \"%.100s\", "
-                    "this server is \"%.100s\")",
-                    origin, host ? host : "");
+                    "refused: the request comes from a page of another origin (Origin \"%s\", "
+                    "this server is \"%s\")",
+                    shown(origin, b1, sizeof(b1)), shown(host ? host : "", b2, sizeof(b2)));
         return MHD_HTTP_FORBIDDEN;
     }
     const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");

@@ -287,6 +287,9 @@ static void test_tcp_rules(void **state)
          200, 200},
         {"POST /x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n", 200, 200},
         {"GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://evil.example\r\n\r\n", 200, 200},
+        /* Quoted in the refusal, a Host that is not UTF-8 once crashed the server. */
+        {"GET /x HTTP/1.1\r\nHost: a\377\377ttacker.example\r\n\r\n", 421, 200},
+        {"POST /x HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://\377\r\n\r\n", 403, 200},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         int tcp = feed(s, true, rows[i].req), unx = feed(s, false, rows[i].req);
