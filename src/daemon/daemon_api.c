@@ -1086,3 +1086,36 @@ void sk_daemon__api_stop(sk_daemon_t *d)
     uv_close((uv_handle_t *)&a->async, on_async_closed);
 }
 
+
+/* ---- without a daemon (fuzzing) ---- */
+
+sk_api_t *sk_api_detached_new(const char *store_url, const char *state_dir, const char *node_name)
+{
+    sk_api_t *a = sk_xcalloc(1, sizeof(*a));
+    a->store_url = sk_xstrdup(store_url);
+    a->state_dir = sk_xstrdup(state_dir);
+    a->node_name = sk_xstrdup(node_name);
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_mutex_init(&a->pool_mu, NULL);
+    pthread_cond_init(&a->cv, NULL);
+    a->metrics = sk_metrics_new(SK_VERSION, sk_now_ms());
+    /* As when the daemon stops: every call to the loop fails at once (503). */
+    a->closed = true;
+    return a;
+}
+
+void sk_api_detached_free(sk_api_t *a)
+{
+    if (!a)
+        return;
+    for (size_t i = 0; i < a->npool; i++)
+        sk_store_close(a->pool[i]);
+    sk_metrics_free(a->metrics);
+    pthread_mutex_destroy(&a->mu);
+    pthread_mutex_destroy(&a->pool_mu);
+    pthread_cond_destroy(&a->cv);
+    free(a->store_url);
+    free(a->state_dir);
+    free(a->node_name);
+    free(a);
+}
