@@ -369,3 +369,42 @@ def test_slow_request_head_is_cut_at_its_deadline(slow_target):
     r = raw(d.port, "GET", "/api/v1/status", headers={"Authorization": f"Bearer {ADMIN}"})
     assert r.status == 200
     assert "event=http_slow_request" in d.log()
+
+
+def test_long_answers_and_kept_alive_connections_are_not_cut(daemon):
+    """The deadline is for receiving a request: a log followed for longer
+    than it, and a kept-alive connection that asks again every 2 s, keep
+    going."""
+    port = free_port()
+    d = daemon(f"""
+        http: {{listen: "127.0.0.1:{port}"}}
+        jobs:
+          slow: {{run: ["sh", "-c", "for i in $(seq 1 14); do echo tick $i; sleep 1; done"]}}
+    """)
+    wait_for(lambda: raw(port, "GET", "/api/v1/health").status == 200, what="the API on TCP")
+    r = http("POST", "/api/v1/jobs/slow/trigger", sock=os.path.join(d.state, "sked.sock"))
+    run_id = r.json()["run_id"]
+    s = socket.create_connection(("127.0.0.1", port), timeout=60)
+    s.sendall(f"GET /api/v1/runs/{run_id}/log?follow=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+              .encode())
+    # Meanwhile one kept-alive connection asks every 2 s for 14 s.
+    conn = httpc.HTTPConnection("127.0.0.1", port, timeout=30)
+    answered = 0
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 14:
+        conn.request("GET", "/api/v1/health", headers={"Host": "127.0.0.1"})
+        reply = conn.getresponse()
+        reply.read()
+        assert reply.status == 200
+        answered += 1
+        time.sleep(2)
+    conn.close()
+    buf = b""
+    while b"event: end" not in buf:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    s.close()
+    assert b"tick 14" in buf and b"event: end" in buf, buf[-300:]
+    assert answered >= 5
