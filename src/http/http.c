@@ -1114,13 +1114,19 @@ int sk_http__feed(sk_http_server_t *s, bool tcp, const void *data, size_t len, c
     size_t sent = 0;
     bool shut = false;
     int rc = 0;
-    for (int spins = 0;; spins++) {
+    /* Everything runs on this thread, so a round of MHD_run that brings
+     * nothing back usually only means another round is needed: sleep only
+     * after many idle rounds, and give up after 10 s (a hang). */
+    int64_t give_up = sk_mono_ms() + 10000;
+    for (int idle = 0;; idle++) {
         if (sent < len) {
             ssize_t n = send(me, (const char *)data + sent, len - sent, MSG_NOSIGNAL);
-            if (n > 0)
+            if (n > 0) {
                 sent += (size_t)n;
-            else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+                idle = 0;
+            } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
                 sent = len; /* the server closed early: the rest is never read */
+            }
         }
         if (sent == len && !shut) {
             shutdown(me, SHUT_WR);
@@ -1131,16 +1137,19 @@ int sk_http__feed(sk_http_server_t *s, bool tcp, const void *data, size_t len, c
         ssize_t n = recv(me, buf, sizeof(buf), 0);
         if (n > 0) {
             sk_buf_add(&out, buf, (size_t)n);
+            idle = 0;
             continue;
         }
         if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
             break; /* the server closed the connection */
-        if (spins > 1000000) {
-            rc = -ETIMEDOUT;
-            break;
+        if (idle > 100) {
+            if (sk_mono_ms() > give_up) {
+                rc = -ETIMEDOUT;
+                break;
+            }
+            struct pollfd p = {.fd = me, .events = POLLIN | (sent < len ? POLLOUT : 0)};
+            poll(&p, 1, 1);
         }
-        struct pollfd p = {.fd = me, .events = POLLIN | (sent < len ? POLLOUT : 0)};
-        poll(&p, 1, 1);
     }
     close(me);
     /* Let the server finish closing its side (MHD_cleanup_connections). */
