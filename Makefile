@@ -1,7 +1,8 @@
 # sked: plain GNU make. `make` builds build/sked; `make check` runs every test;
 # `make asan` runs them under AddressSanitizer + UBSan; `make valgrind` runs the
-# unit tests under valgrind; `make fuzz` builds the libFuzzer targets and
-# `make fuzz-run` runs each for FUZZ_SECONDS; `make bench` runs the benchmarks
+# unit tests under valgrind; `make fuzz` builds the libFuzzer targets,
+# `make fuzz-smoke` runs each for FUZZ_SMOKE_SECONDS (CI) and `make fuzz-run`
+# for FUZZ_SECONDS; `make bench` runs the benchmarks
 # (the daemon ones for BENCH_SECONDS each, scale with BENCH_SCALE_JOBS jobs idle for
 # BENCH_IDLE seconds, the API one with 10,000 jobs and 1,000,000 runs); `make
 # bench-quick` runs them all briefly, as a smoke check; `make faults` runs the fault
@@ -14,6 +15,7 @@ BUILD ?= build
 CC ?= cc
 PYTHON ?= /usr/bin/python3
 FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 25
 BENCH_SECONDS ?= 60
 BENCH_SCALE_JOBS ?= 100000
 BENCH_IDLE ?= 20
@@ -41,7 +43,8 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
-.PHONY: all check unit unit-pg e2e e2e-pg e2e-pg-san chaos bench-cluster asan valgrind fuzz fuzz-run bench bench-quick clean deps example faults
+.PHONY: all check unit unit-pg e2e e2e-pg e2e-pg-san chaos bench-cluster asan valgrind fuzz fuzz-lib \
+        fuzz-run fuzz-smoke bench bench-quick clean deps example faults
 
 all: $(BIN)
 
@@ -145,23 +148,52 @@ valgrind:
 	$(MAKE) BUILD=build-valgrind CFLAGS="-O1 -g" \
 		TEST_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=all" unit unit-pg
 
+# The fuzz targets link build-fuzz/libsked.a: every source file and the
+# embedded web files, compiled by clang with coverage for libFuzzer
+# (fuzzer-no-link) and ASan + UBSan, by this Makefile itself with
+# BUILD=build-fuzz.
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_LIB_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN)
 FUZZ_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Wno-missing-prototypes -O1 -g -Isrc \
-               $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+               $(PKG_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN)
 
-build-fuzz/%: tests/fuzz/%.c $(SRC) | $(BUILD)/.deps-ok
-	@mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $< $(SRC) $(LIBS)
+fuzz-lib:
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang CFLAGS="$(FUZZ_LIB_CFLAGS)" \
+		build-fuzz/libsked.a
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c fuzz-lib
+	clang $(FUZZ_CFLAGS) -o $@ $< build-fuzz/libsked.a $(LIBS)
 
 fuzz: $(FUZZ_BIN)
 
-fuzz-run: $(FUZZ_BIN)
-	@set -e; for f in $(FUZZ_BIN); do n=$${f#build-fuzz/fuzz_}; \
+# Runs each target over a working corpus (build-fuzz/corpus-NAME) seeded
+# from tests/fuzz/corpus/NAME (and tests/fuzz/NAME.dict when there is one),
+# one process on one core; prints libFuzzer's final figures. A crash stops
+# here with libFuzzer's report, its input saved as build-fuzz/crash-*.
+# Inputs up to 512 bytes; 4096 for HTTP requests with their bodies.
+define fuzz_each
+	@set -e; for n in $(FUZZ_NAMES); do \
 		mkdir -p build-fuzz/corpus-$$n; \
-		echo "== $$f for $(FUZZ_SECONDS)s"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=512 build-fuzz/corpus-$$n tests/fuzz/corpus/$$n; \
+		echo "== fuzz_$$n for $(1) s"; \
+		case $$n in http) len=4096;; *) len=512;; esac; \
+		dict=; if [ -f tests/fuzz/$$n.dict ]; then dict=-dict=tests/fuzz/$$n.dict; fi; \
+		if ! build-fuzz/fuzz_$$n -max_total_time=$(1) -max_len=$$len $$dict \
+			-print_final_stats=1 -artifact_prefix=build-fuzz/ \
+			build-fuzz/corpus-$$n tests/fuzz/corpus/$$n >build-fuzz/fuzz_$$n.log 2>&1; then \
+			tail -n 60 build-fuzz/fuzz_$$n.log; exit 1; \
+		fi; \
+		grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|Done )' build-fuzz/fuzz_$$n.log; \
 	done
+endef
+
+fuzz-run: $(FUZZ_BIN)
+	$(call fuzz_each,$(FUZZ_SECONDS))
+
+fuzz-smoke: $(FUZZ_BIN)
+	$(call fuzz_each,$(FUZZ_SMOKE_SECONDS))
 
 # Small standalone programs the daemon benchmarks measure against (no sked code).
 BENCH_HELPERS := $(BUILD)/stamp $(BUILD)/limit_loop $(BUILD)/forkexec_limit

@@ -1,11 +1,15 @@
 /*
  * `sked validate [-c FILE]`: loads the configuration exactly as the daemon
- * would and reports every problem as FILE:LINE:COL with the source line and a
- * caret, or says it is fine and how many jobs it defines. Nothing is started
- * and no state is touched.
+ * would, then runs the daemon's start-up checks on what it names here
+ * (sk_config_preflight: state folder, store folder, control socket path,
+ * token files and the environment's tokens, listen address), and reports
+ * every problem as FILE:LINE:COL with the source line and a caret, as
+ * `sked run` does, or says it is fine and how many jobs it defines. Nothing
+ * is started and no state is touched.
  */
 #include "cli.h"
 #include "../config/config.h"
+#include "../daemon/daemon.h"
 
 #define VALIDATE_USAGE "sked validate [-c FILE]"
 
@@ -31,7 +35,8 @@ int sk_cmd_validate(int argc, char **argv)
     sk_config_t *cfg = NULL;
     sk_errs_t errs;
     sk_errs_init(&errs);
-    if (sk_config_load(path, tzc, &cfg, &errs) < 0) {
+    if (sk_config_load(path, tzc, &cfg, &errs) < 0 ||
+        sk_config_preflight(cfg, path, SK_SOCKET_NAME, &errs) < 0) {
         if (errs.n == 0)
             sk_cli_error("%s: %s", path, sk_strerror(SK_ECONFIG));
         sk_errs_print(&errs, stderr);

@@ -190,6 +190,18 @@ typedef struct sk_job_cfg {
     uint64_t digest;
 } sk_job_cfg_t;
 
+/* Where a setting is written in the file (1-based), for the errors of checks
+ * made after loading (sk_config_preflight); line 0: not in the file (a
+ * default, or the environment). */
+typedef struct sk_config_at {
+    int line, col;
+} sk_config_at_t;
+
+/* http.allowed_hosts holds at most this many names. */
+#define SK_CONFIG_MAX_ALLOWED_HOSTS 100
+/* An API token has at least this many characters. */
+#define SK_CONFIG_TOKEN_MIN 16
+
 /* http: where the API listens on TCP, and its tokens (issue 5). The control
  * socket in state_dir always serves the API; TCP only when listen is set. */
 typedef struct sk_http_cfg {
@@ -198,6 +210,11 @@ typedef struct sk_http_cfg {
     int port;               /* 1-65535 */
     char *admin_token_file; /* absolute; checked to exist with mode 0600 */
     char *read_token_file;
+    char **allowed_hosts;   /* host names (not IPs) a request's Host may give besides
+                             * localhost and this machine's name, lower case, in file
+                             * order, NULL-terminated; NULL when none */
+    size_t nallowed_hosts;
+    sk_config_at_t listen_at, admin_token_file_at, read_token_file_at; /* their values */
 } sk_http_cfg_t;
 
 /* One node of cluster.nodes: (several daemons on one PostgreSQL store). */
@@ -223,6 +240,7 @@ typedef struct sk_config {
     char *dir;       /* its folder */
     char *state_dir; /* absolute; default <dir>/.sked */
     char *store_url; /* default <state_dir>/sked.db */
+    sk_config_at_t state_dir_at, store_at; /* their values; line 0 for the defaults */
     const sk_tz_t *tz;
     int max_parallel;   /* all jobs together; default 16 */
     sk_http_cfg_t http;
@@ -314,6 +332,37 @@ const sk_job_cfg_t *sk_config_job(const sk_config_t *c, const char *name);
 /* The node called name under cluster.nodes, or NULL when it is not listed
  * (such a node has no labels and the top-level max_parallel). Borrows. */
 const sk_node_cfg_t *sk_config_node(const sk_config_t *c, const char *name);
+
+/*
+ * The checks `sked run` makes before it starts anything, on what a loaded
+ * file names on this machine and in this environment (sk_config_load checks
+ * the file itself). `sked validate` runs them too: a file it passes starts.
+ * - the state folder exists as a folder this user may write, or can be made;
+ * - an SQLite store's folder exists and may be written (unless it is the
+ *   state folder, made at start);
+ * - the control socket's path, STATE_DIR/socket_name, fits a unix socket;
+ * - the API's tokens, as sk_config_http_tokens reads them.
+ * Each problem is added to errs at the setting that causes it (file names
+ * the configuration in messages, as sk_config_load's path; borrowed: it must
+ * outlive errs), sorted; returns 0 or SK_ECONFIG. Reads files and the
+ * environment, writes nothing. Any thread.
+ */
+int sk_config_preflight(const sk_config_t *c, const char *file, const char *socket_name,
+                        sk_errs_t *errs);
+/*
+ * The API's tokens as the daemon uses them: each from its file
+ * (http.admin_token_file, http.read_token_file: the first line, line break
+ * and trailing blanks dropped), else from the environment
+ * ($SKED_ADMIN_TOKEN, $SKED_READ_TOKEN), else none. Errors, added to errs at
+ * the setting (file as for sk_config_preflight): a token file that cannot
+ * be read, a token shorter than SK_CONFIG_TOKEN_MIN, the same token for
+ * both, and a TCP listen address other than loopback without any token.
+ * On success returns 0 and *ret_admin, *ret_read are new strings or NULL
+ * (secrets: the caller wipes them before freeing); on failure returns
+ * SK_ECONFIG and sets both to NULL. Any thread.
+ */
+int sk_config_http_tokens(const sk_config_t *c, const char *file, char **ret_admin,
+                          char **ret_read, sk_errs_t *errs);
 
 /* Node names and labels: 1-64 of [A-Za-z0-9_.-]. */
 #define SK_NODE_NAME_MAX 64

@@ -85,7 +85,8 @@ static const char *const top_keys[] = {
     "jobs",     "http",      "log_format", "syslog",   "cluster",
 };
 
-static const char *const http_keys[] = {"listen", "admin_token_file", "read_token_file"};
+static const char *const http_keys[] = {"listen", "admin_token_file", "read_token_file",
+                                        "allowed_hosts"};
 
 bool sk_config__is_top_key(const char *name)
 {
@@ -301,6 +302,7 @@ static void load_listen(sk_config_ctx_t *L, const sk_ynode_t *v, sk_http_cfg_t *
     h->listen = sk_config__strdup(L->pool, t);
     h->host = sk_config__strdup(L->pool, host);
     h->port = (int)port;
+    h->listen_at = (sk_config_at_t){v->line, v->col};
 }
 
 static char *load_token_file(sk_config_ctx_t *L, const sk_ynode_t *v, const char *key)
@@ -318,12 +320,76 @@ static char *load_token_file(sk_config_ctx_t *L, const sk_ynode_t *v, const char
     return abs;
 }
 
+/*
+ * A name a request's Host header may give (docs/api.md): a DNS name, 1-253
+ * characters of letters, digits, '-' and '_' in dot-separated labels of at
+ * most 63; no scheme, port, path or wildcard. IP addresses need no entry
+ * (every IP literal is accepted) but are not wrong either.
+ */
+static bool host_name_ok(const char *s)
+{
+    size_t n = strlen(s), label = 0;
+    if (n == 0 || n > 253 || s[0] == '.' || s[n - 1] == '.' || s[0] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '.') {
+            if (label == 0 || s[i - 1] == '-')
+                return false;
+            label = 0;
+            continue;
+        }
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_';
+        if (!ok || ++label > 63)
+            return false;
+    }
+    return true;
+}
+
+static void load_allowed_hosts(sk_config_ctx_t *L, const sk_ynode_t *v, sk_http_cfg_t *h)
+{
+    char buf[64];
+    const sk_ynode_t *const *items = v->kind == SK_YNODE_SEQ ? (const sk_ynode_t *const *)v->items
+                                                              : &v;
+    size_t n = v->kind == SK_YNODE_SEQ ? v->nitems : 1;
+    if (v->kind == SK_YNODE_MAP) {
+        sk_config__err(L, v, 0, "http.allowed_hosts",
+                       "expected a list of host names like [sked.example.com], got a mapping");
+        return;
+    }
+    if (n > SK_CONFIG_MAX_ALLOWED_HOSTS) {
+        sk_config__err(L, v, 0, "http.allowed_hosts", "%zu names: at most %d are allowed", n,
+                       SK_CONFIG_MAX_ALLOWED_HOSTS);
+        return;
+    }
+    h->allowed_hosts = sk_config__alloc(L->pool, (n + 1) * sizeof(char *));
+    for (size_t i = 0; i < n; i++) {
+        const sk_ynode_t *it = items[i];
+        char path[64];
+        sk_snprintf(path, sizeof(path), "http.allowed_hosts[%zu]", i);
+        if (it->kind != SK_YNODE_SCALAR || !host_name_ok(it->text)) {
+            sk_config__err(L, it, 0, path,
+                           "expected a host name like sked.example.com (no scheme, port, path "
+                           "or wildcard), got %s",
+                           sk_config__got(it, buf, sizeof(buf)));
+            continue;
+        }
+        char *name = sk_config__strdup(L->pool, it->text);
+        for (char *p = name; *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p - 'A' + 'a');
+        h->allowed_hosts[h->nallowed_hosts++] = name;
+    }
+}
+
 static void load_http(sk_config_ctx_t *L, const sk_ynode_t *v, sk_http_cfg_t *h)
 {
     char buf[64];
     if (v->kind != SK_YNODE_MAP) {
         sk_config__err(L, v, 0, "http", "expected a mapping (listen, admin_token_file, "
-                       "read_token_file), got %s", sk_config__got(v, buf, sizeof(buf)));
+                       "read_token_file, allowed_hosts), got %s",
+                       sk_config__got(v, buf, sizeof(buf)));
         return;
     }
     for (size_t i = 0; i < v->npairs; i++) {
@@ -340,10 +406,16 @@ static void load_http(sk_config_ctx_t *L, const sk_ynode_t *v, sk_http_cfg_t *h)
     const sk_ynode_t *x;
     if ((x = sk_config__map_get(v, "listen")))
         load_listen(L, x, h);
-    if ((x = sk_config__map_get(v, "admin_token_file")))
+    if ((x = sk_config__map_get(v, "admin_token_file"))) {
         h->admin_token_file = load_token_file(L, x, "admin_token_file");
-    if ((x = sk_config__map_get(v, "read_token_file")))
+        h->admin_token_file_at = (sk_config_at_t){x->line, x->col};
+    }
+    if ((x = sk_config__map_get(v, "read_token_file"))) {
         h->read_token_file = load_token_file(L, x, "read_token_file");
+        h->read_token_file_at = (sk_config_at_t){x->line, x->col};
+    }
+    if ((x = sk_config__map_get(v, "allowed_hosts")))
+        load_allowed_hosts(L, x, h);
 }
 
 static void load_top(sk_config_ctx_t *L, const sk_ynode_t *root, sk_config_t *c)
@@ -391,13 +463,16 @@ static void load_top(sk_config_ctx_t *L, const sk_ynode_t *root, sk_config_t *c)
     c->state_dir = sk_config__printf(L->pool, "%s/.sked", L->dir);
     if ((v = sk_config__map_get(root, "state_dir"))) {
         const char *t = top_scalar(L, v, "state_dir", "a path");
-        if (t)
+        if (t) {
             c->state_dir = sk_config__path_abs(L->pool, L->dir, t);
+            c->state_dir_at = (sk_config_at_t){v->line, v->col};
+        }
     }
     c->store_url = sk_config__printf(L->pool, "%s/sked.db", c->state_dir);
     if ((v = sk_config__map_get(root, "store"))) {
         const char *t = top_scalar(L, v, "store", "a path or a postgres:// URL");
         const char *sep = t ? strstr(t, "://") : NULL;
+        c->store_at = (sk_config_at_t){v->line, v->col};
         if (sep) {
             size_t sl = (size_t)(sep - t);
             if ((sl == 8 && strncmp(t, "postgres", 8) == 0) ||

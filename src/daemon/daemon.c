@@ -775,7 +775,9 @@ int sk_daemon_main(const char *config_path, const char *node_flag)
 #endif
     sk_alert_global_init(); /* before any thread exists */
     d->tzc = sk_tz_cache_new(NULL);
-    if (sk_config_load(config_path, d->tzc, &d->config, &errs) < 0) {
+    /* The same checks as `sked validate`, before anything is made or run. */
+    if (sk_config_load(config_path, d->tzc, &d->config, &errs) < 0 ||
+        sk_config_preflight(d->config, config_path, SK_SOCKET_NAME, &errs) < 0) {
         sk_errs_print(&errs, stderr);
         goto out;
     }

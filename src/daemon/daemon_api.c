@@ -994,7 +994,7 @@ static void route_api(sk_api_t *a, sk_http_req_t *r, const char *rest)
     sk_http_error(r, 404, "no such endpoint: %.200s (see docs/api.md)", r->path);
 }
 
-static void handle(void *data, sk_http_req_t *r)
+void sk_api_handle(void *data, sk_http_req_t *r)
 {
     sk_api_t *a = data;
     if (strncmp(r->path, "/api/v1/", 8) == 0) {
@@ -1023,42 +1023,47 @@ static void on_status(void *data, int status)
 
 /* ---- start and stop ---- */
 
-/* A token from a file (first line, trimmed) or the environment. */
-static int read_token(const char *file, const char *env, char **ret, sk_err_t *err)
+/* The name part of an http(s):// URL's authority, into buf ("" when none). */
+static void url_host(const char *url, char *buf, size_t size)
 {
-    *ret = NULL;
-    if (file) {
-        FILE *f = fopen(file, "re");
-        if (!f)
-            return sk_err_set(err, -errno, "cannot read token file %s: %s", file,
-                              strerror(errno));
-        char line[1024];
-        bool got = fgets(line, sizeof(line), f) != NULL;
-        fclose(f);
-        size_t n = got ? strlen(line) : 0;
-        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
-            line[--n] = '\0';
-        if (n < 16) {
-            for (volatile char *p = line; *p; p++)
-                *p = 0;
-            return sk_err_set(err, -EINVAL,
-                              "token file %s holds %s: a token must be at least 16 characters "
-                              "(e.g. from `head -c 32 /dev/urandom | base64`)",
-                              file, n ? "a token that is too short" : "no token");
-        }
-        *ret = sk_xstrdup(line);
-        for (volatile char *p = line; *p; p++)
-            *p = 0;
-        return 0;
+    buf[0] = '\0';
+    const char *p = strstr(url, "://");
+    if (!p)
+        return;
+    p += 3;
+    size_t n = strcspn(p, "/?#");
+    const char *at = memchr(p, '@', n);
+    if (at) {
+        n -= (size_t)(at + 1 - p);
+        p = at + 1;
     }
-    const char *v = getenv(env);
-    if (v && v[0]) {
-        if (strlen(v) < 16)
-            return sk_err_set(err, -EINVAL, "%s is too short: a token must be at least 16 "
-                                            "characters", env);
-        *ret = sk_xstrdup(v);
+    if (*p == '[')
+        return; /* an IPv6 address: always allowed */
+    n = SK_MIN(n, strcspn(p, ":/?#"));
+    if (n < size)
+        sk_snprintf(buf, size, "%.*s", (int)n, p);
+}
+
+/* The names a TCP request's Host may give (besides IPs, localhost and this
+ * machine's name): http.allowed_hosts, and the hosts of the cluster's node
+ * API addresses, which other nodes use to fetch logs from this one. New
+ * array of borrowed-then-copied strings: free the array and its items. */
+static char **host_names(const sk_config_t *c)
+{
+    size_t n = c->http.nallowed_hosts + c->cluster.nnodes;
+    char **names = sk_xcalloc(n + 1, sizeof(char *));
+    size_t k = 0;
+    for (size_t i = 0; i < c->http.nallowed_hosts; i++)
+        names[k++] = sk_xstrdup(c->http.allowed_hosts[i]);
+    for (size_t i = 0; i < c->cluster.nnodes; i++) {
+        char host[256];
+        if (!c->cluster.nodes[i].api)
+            continue;
+        url_host(c->cluster.nodes[i].api, host, sizeof(host));
+        if (host[0])
+            names[k++] = sk_xstrdup(host);
     }
-    return 0;
+    return names;
 }
 
 int sk_daemon__api_start(sk_daemon_t *d, sk_err_t *err)
@@ -1095,13 +1100,22 @@ int sk_daemon__api_start(sk_daemon_t *d, sk_err_t *err)
     publish(a); /* valid before the first request */
     d->api = a;
 
+    /* Checked before anything started (sk_config_preflight); read again
+     * here, the same way, to use them (a file changed since is caught). */
     char *admin = NULL, *reader = NULL;
-    int rc = read_token(h->admin_token_file, "SKED_ADMIN_TOKEN", &admin, err);
-    if (rc == 0)
-        rc = read_token(h->read_token_file, "SKED_READ_TOKEN", &reader, err);
-    if (rc == 0 && admin && reader && strcmp(admin, reader) == 0)
-        rc = sk_err_set(err, -EINVAL, "the admin and read tokens are the same: give the read "
-                                      "token its own value");
+    sk_errs_t errs;
+    sk_errs_init(&errs);
+    int rc = 0;
+    if (sk_config_http_tokens(d->config, d->config->path, &admin, &reader, &errs) < 0) {
+        const sk_err_t *e = &errs.items[0];
+        if (e->line)
+            rc = sk_err_set(err, -EINVAL, "%s:%d:%d: %s%s%s", d->config->path, e->line, e->col,
+                            e->path, e->path[0] ? ": " : "", e->msg);
+        else
+            rc = sk_err_set(err, -EINVAL, "%s: %s", d->config->path, e->msg);
+    }
+    sk_errs_release(&errs);
+    char **names = host_names(d->config);
     char path[4096];
     sk_snprintf(path, sizeof(path), "%s/%s", d->state_dir, SK_SOCKET_NAME);
     sk_http_opts_t o = {
@@ -1110,7 +1124,8 @@ int sk_daemon__api_start(sk_daemon_t *d, sk_err_t *err)
         .port = h->port,
         .admin_token = admin,
         .read_token = reader,
-        .handler = handle,
+        .allowed_hosts = (const char *const *)names,
+        .handler = sk_api_handle,
         .data = a,
         .on_status = on_status,
     };
@@ -1124,6 +1139,9 @@ int sk_daemon__api_start(sk_daemon_t *d, sk_err_t *err)
         *(volatile char *)t = 0;
     free(admin);
     free(reader);
+    for (size_t i = 0; names[i]; i++)
+        free(names[i]);
+    free(names);
     if (rc < 0)
         return rc;
     if (h->listen)
@@ -1180,3 +1198,36 @@ void sk_daemon__api_stop(sk_daemon_t *d)
     uv_close((uv_handle_t *)&a->async, on_closed);
 }
 
+
+/* ---- without a daemon (fuzzing) ---- */
+
+sk_api_t *sk_api_detached_new(const char *store_url, const char *state_dir, const char *node_name)
+{
+    sk_api_t *a = sk_xcalloc(1, sizeof(*a));
+    a->store_url = sk_xstrdup(store_url);
+    a->state_dir = sk_xstrdup(state_dir);
+    a->node_name = sk_xstrdup(node_name);
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_mutex_init(&a->pool_mu, NULL);
+    pthread_cond_init(&a->cv, NULL);
+    a->metrics = sk_metrics_new(SK_VERSION, sk_now_ms());
+    /* As when the daemon stops: every call to the loop fails at once (503). */
+    a->closed = true;
+    return a;
+}
+
+void sk_api_detached_free(sk_api_t *a)
+{
+    if (!a)
+        return;
+    for (size_t i = 0; i < a->npool; i++)
+        sk_store_close(a->pool[i]);
+    sk_metrics_free(a->metrics);
+    pthread_mutex_destroy(&a->mu);
+    pthread_mutex_destroy(&a->pool_mu);
+    pthread_cond_destroy(&a->cv);
+    free(a->store_url);
+    free(a->state_dir);
+    free(a->node_name);
+    free(a);
+}

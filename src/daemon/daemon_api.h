@@ -121,6 +121,23 @@ void sk_api_store_put(sk_api_t *a, sk_store_t *st);
 int sk_api_nodes_read(sk_api_t *a, sk_store_t *st, sk_node_t **ret, size_t *ret_n,
                       sk_err_t *err);
 
+/* The request handler (an sk_http_handler_t; data is the sk_api_t): routes
+ * the request, parses its path, query and body, and answers it. Connection
+ * threads. */
+void sk_api_handle(void *data, sk_http_req_t *r);
+
+/*
+ * For fuzzing: an API with no daemon behind it (d NULL, no uv handle).
+ * Requests are handled as by a daemon that is stopping: whatever needs the
+ * loop answers 503 once its request has been parsed and checked; reads go
+ * to the store at store_url (read-only) and the logs under state_dir. All
+ * arguments are copied. sk_api_detached_free after the server using it has
+ * stopped.
+ */
+sk_api_t *sk_api_detached_new(const char *store_url, const char *state_dir,
+                              const char *node_name);
+void sk_api_detached_free(sk_api_t *a);
+
 /* daemon_api_log.c: GET /api/v1/runs/ID/log (whole, a range, or followed). */
 void sk_api_log(sk_api_t *a, sk_http_req_t *r, int64_t id);
 

@@ -4,8 +4,20 @@
  * socket's mode) and handed to libmicrohttpd.
  *
  * A request arrives in several calls of on_request: the first (headers
- * only) decides authentication and size; the following ones bring the body;
- * the last one (no more data) runs the handler.
+ * only) decides the TCP rules (Host, Origin, body type), authentication and
+ * size; the following ones bring the body; the last one (no more data) runs
+ * the handler.
+ *
+ * The request deadline: libmicrohttpd's timeout is an idle timeout, which a
+ * client trickling one byte at a time resets forever. So each TCP
+ * connection is put in a queue when it is accepted (and again after each
+ * answer), taken out when its request is whole, and a watchdog thread
+ * shuts down (shutdown(2), never close: the descriptor stays libmicrohttpd's)
+ * the socket of the oldest entry once its deadline passes; the connection's
+ * thread then sees the end of its input and closes as usual. The queue's
+ * mutex makes the shutdown safe: libmicrohttpd closes a socket only after
+ * telling us it is closed (MHD_CONNECTION_NOTIFY_CLOSED), which takes the
+ * entry out under that mutex, so a queued descriptor is always still open.
  */
 /* syscall(2), for the thread id */
 #define _DEFAULT_SOURCE 1
@@ -14,8 +26,11 @@
 #include "../common/log.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <strings.h>
@@ -27,24 +42,58 @@
 #include <sys/un.h>
 
 #define CONN_LIMIT_UNIX 64
-#define CONN_LIMIT_TCP 256
 #define CONN_TIMEOUT_S 30
 #define HEADER_MEMORY (64 * 1024)
+/* Repeated libmicrohttpd messages (a flood refused at the connection
+ * limits) are logged at most this often, with a count. */
+#define LOG_REPEAT_MS 10000
+/* The longest Host name compared (DNS allows 253). */
+#define HOST_MAX 256
+
+/* A TCP connection while its request is due: in its listener's queue,
+ * oldest deadline first (every deadline is "now + the same delay", so
+ * appending keeps the order). Lives from accept to close. */
+typedef struct conn_watch {
+    struct conn_watch *prev, *next;
+    int fd;
+    int64_t due_ms; /* monotonic */
+    bool queued;
+} conn_watch_t;
+
+/* The queue and the thread that enforces its deadlines (TCP only). */
+typedef struct watchdog {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* on CLOCK_MONOTONIC; signalled when the head changes or at stop */
+    conn_watch_t *head, *tail;
+    pthread_t thread;
+    bool inited, running, stop;
+    uint64_t cut; /* connections shut down so far, and how many of them were logged */
+    uint64_t cut_logged;
+    int64_t logged_at;
+} watchdog_t;
 
 typedef struct listener {
     sk_http_server_t *server;
     struct MHD_Daemon *mhd;
     bool tcp;
+    watchdog_t wd; /* TCP only */
+    /* The last libmicrohttpd message, to fold repeats. */
+    pthread_mutex_t log_mu;
+    char last_msg[160];
+    int64_t last_msg_at;
+    uint64_t repeats;
 } listener_t;
 
 struct sk_http_server {
     listener_t unix_l, tcp_l;
     char *unix_path;
     char *admin_token, *read_token;
+    char **names; /* names the Host header may give (lower case), NULL-terminated */
     sk_http_handler_t handler;
     void *data;
     void (*on_status)(void *data, int status);
     atomic_bool stopping;
+    bool detached; /* sk_http__start_detached: no listener, no threads */
 };
 
 /* Per request: the body so far, and what the first call decided. */
@@ -67,6 +116,96 @@ bool sk_http_token_equal(const char *given, size_t given_len, const char *want)
         diff |= (unsigned char)(g ^ (unsigned char)want[i]);
     }
     return diff == 0;
+}
+
+/* ---- names of this server (Host, Origin) ---- */
+
+/*
+ * Splits an authority ("name", "name:port", "[v6]", "[v6]:port") into its
+ * name, lower case, without brackets or one trailing dot (an IP address in
+ * its canonical text), and its port (-1 when none). False when malformed.
+ */
+static bool split_authority(const char *a, char *name, size_t size, int *port, bool *ip)
+{
+    const char *end;
+    size_t len;
+    bool bracketed = a[0] == '[';
+    *ip = false;
+    if (bracketed) {
+        const char *rb = strchr(a, ']');
+        if (!rb)
+            return false;
+        len = (size_t)(rb - a - 1);
+        end = rb + 1;
+        a++;
+    } else {
+        len = strcspn(a, ":");
+        end = a + len;
+    }
+    if (len == 0 || len >= size)
+        return false;
+    memcpy(name, a, len);
+    name[len] = '\0';
+    *port = -1;
+    if (*end == ':') {
+        const char *d = end + 1;
+        size_t nd = strspn(d, "0123456789");
+        if (nd == 0 || nd > 5 || d[nd])
+            return false;
+        *port = (int)strtol(d, NULL, 10);
+    } else if (*end) {
+        return false;
+    }
+    unsigned char addr[16];
+    if (bracketed ? inet_pton(AF_INET6, name, addr) == 1 : inet_pton(AF_INET, name, addr) == 1) {
+        *ip = true;
+        /* One spelling per address: [::1] and [0:0::1] are the same server. */
+        return inet_ntop(bracketed ? AF_INET6 : AF_INET, addr, name, (socklen_t)size) != NULL;
+    }
+    if (bracketed)
+        return false;
+    for (char *p = name; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    if (len > 1 && name[len - 1] == '.')
+        name[len - 1] = '\0';
+    return true;
+}
+
+bool sk_http_host_allowed(const char *host, const char *const *names)
+{
+    char name[HOST_MAX];
+    int port;
+    bool ip;
+    if (!split_authority(host, name, sizeof(name), &port, &ip))
+        return false;
+    if (ip || strcmp(name, "localhost") == 0)
+        return true;
+    for (size_t i = 0; names && names[i]; i++)
+        if (strcmp(name, names[i]) == 0)
+            return true;
+    return false;
+}
+
+bool sk_http_same_origin(const char *origin, const char *host)
+{
+    int def;
+    if (strncasecmp(origin, "http://", 7) == 0) {
+        def = 80;
+        origin += 7;
+    } else if (strncasecmp(origin, "https://", 8) == 0) {
+        def = 443;
+        origin += 8;
+    } else {
+        return false; /* "null" (a sandboxed or local page), other schemes */
+    }
+    char on[HOST_MAX], hn[HOST_MAX];
+    int op, hp;
+    bool oip, hip;
+    if (strpbrk(origin, "/?#@ \t") || !split_authority(origin, on, sizeof(on), &op, &oip) ||
+        !split_authority(host, hn, sizeof(hn), &hp, &hip))
+        return false;
+    return oip == hip && strcmp(on, hn) == 0 && (op < 0 ? def : op) == (hp < 0 ? def : hp);
 }
 
 bool sk_http_stopping(const sk_http_server_t *s)
@@ -159,6 +298,16 @@ void sk_http_error(sk_http_req_t *r, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    /* A message may quote the request (a path, a query argument): bytes that
+     * are not UTF-8 become '?', or JSON could not carry the message. */
+    for (size_t i = 0, n = strlen(msg); i < n;) {
+        size_t k = sk_utf8_seq(msg + i, n - i);
+        if (k == 0) {
+            msg[i] = '?';
+            k = 1;
+        }
+        i += k;
+    }
     sk_http_json(r, status, json_pack("{s:s}", "error", msg));
 }
 
@@ -292,6 +441,8 @@ static enum MHD_Result respond_now(sk_http_server_t *s, struct MHD_Connection *c
     json_t *body = json_pack("{s:s}", "error", msg);
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
+    if (!text) /* msg is not UTF-8: a caller's bug, but never a crash */
+        text = sk_xstrdup("{\"error\":\"the request is refused\"}");
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
@@ -312,6 +463,260 @@ static enum MHD_Result respond_now(sk_http_server_t *s, struct MHD_Connection *c
 static bool is_read_method(const char *m)
 {
     return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+}
+
+/* ---- the TCP rules against pages of other sites ---- */
+
+/* Methods a page may send anywhere and that change nothing here. */
+static bool is_safe_method(const char *m)
+{
+    return is_read_method(m) || strcmp(m, "OPTIONS") == 0;
+}
+
+/* Whether a Content-Type value's media type is t (no case; parameters may follow). */
+static bool media_type_is(const char *ct, const char *t)
+{
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    size_t n = strlen(t);
+    if (strncasecmp(ct, t, n) != 0)
+        return false;
+    ct += n;
+    return *ct == '\0' || *ct == ';' || *ct == ' ' || *ct == '\t';
+}
+
+/* The types a page may send to another site without asking it first (the
+ * Fetch standard's CORS-safelisted request content types): a form's. */
+static bool is_simple_type(const char *ct)
+{
+    return media_type_is(ct, "text/plain") ||
+           media_type_is(ct, "application/x-www-form-urlencoded") ||
+           media_type_is(ct, "multipart/form-data");
+}
+
+static bool has_body(struct MHD_Connection *conn)
+{
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    if (cl && cl[strspn(cl, " 0")] != '\0')
+        return true;
+    return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding") != NULL;
+}
+
+/*
+ * The rules a TCP request passes before authentication (docs/api.md): its
+ * Host names this server (421 otherwise: a page that rebound its own name
+ * to this address reads nothing), and one that changes something comes
+ * from no page of another origin (Origin, else Sec-Fetch-Site) and brings
+ * JSON (403, 415), so a page of another site can neither read nor act,
+ * tokens or not (a browser sends a stored login along). Returns 0, or the
+ * status with msg set.
+ */
+/* A header's value as it may appear in a message: at most 100 bytes,
+ * anything but printable ASCII shown as '?' (a message is JSON text, and
+ * JSON is UTF-8). */
+static const char *shown(const char *v, char *buf, size_t size)
+{
+    size_t n = 0;
+    for (; v[n] && n < 100 && n + 1 < size; n++)
+        buf[n] = v[n] >= 0x20 && v[n] < 0x7f ? v[n] : '?';
+    buf[n] = '\0';
+    return buf;
+}
+
+static int tcp_refusal(const sk_http_server_t *s, struct MHD_Connection *conn, const char *method,
+                       char *msg, size_t size)
+{
+    char b1[128], b2[128];
+    const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
+    /* No Host at all: HTTP/1.0 from a tool; a browser always sends one. */
+    if (host && !sk_http_host_allowed(host, (const char *const *)s->names)) {
+        sk_snprintf(msg, size,
+                    "Host \"%s\" is not a name of this server, so the request may come from a "
+                    "page of another site (DNS rebinding): refused. To serve this name, add it "
+                    "to http.allowed_hosts",
+                    shown(host, b1, sizeof(b1)));
+        return MHD_HTTP_MISDIRECTED_REQUEST;
+    }
+    if (is_safe_method(method))
+        return 0;
+    const char *site = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-Fetch-Site");
+    if (site && strcasecmp(site, "same-origin") != 0 && strcasecmp(site, "none") != 0) {
+        sk_snprintf(msg, size,
+                    "refused: the browser says this request comes from a page of another site "
+                    "(Sec-Fetch-Site: %.40s)",
+                    shown(site, b1, sizeof(b1)));
+        return MHD_HTTP_FORBIDDEN;
+    }
+    const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+    if (origin && !(host && sk_http_same_origin(origin, host))) {
+        sk_snprintf(msg, size,
+                    "refused: the request comes from a page of another origin (Origin \"%s\", "
+                    "this server is \"%s\")",
+                    shown(origin, b1, sizeof(b1)), shown(host ? host : "", b2, sizeof(b2)));
+        return MHD_HTTP_FORBIDDEN;
+    }
+    const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+    if ((ct && is_simple_type(ct)) || (has_body(conn) && !(ct && media_type_is(ct, "application/json")))) {
+        sk_snprintf(msg, size, "the body must be JSON: send Content-Type: application/json");
+        return MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
+    }
+    return 0;
+}
+
+/* ---- the request deadline (TCP) ---- */
+
+static void watch_unlink(watchdog_t *wd, conn_watch_t *c)
+{
+    if (!c->queued)
+        return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        wd->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        wd->tail = c->prev;
+    c->prev = c->next = NULL;
+    c->queued = false;
+}
+
+/* (Re)starts c's deadline: a whole request is due from now. */
+static void watch_arm(watchdog_t *wd, conn_watch_t *c)
+{
+    pthread_mutex_lock(&wd->mu);
+    watch_unlink(wd, c);
+    c->due_ms = sk_mono_ms() + SK_HTTP_REQUEST_DEADLINE_MS;
+    c->prev = wd->tail;
+    if (wd->tail)
+        wd->tail->next = c;
+    else
+        wd->head = c;
+    wd->tail = c;
+    c->queued = true;
+    if (wd->head == c)
+        pthread_cond_signal(&wd->cv);
+    pthread_mutex_unlock(&wd->mu);
+}
+
+static void watch_disarm(watchdog_t *wd, conn_watch_t *c)
+{
+    pthread_mutex_lock(&wd->mu);
+    watch_unlink(wd, c);
+    pthread_mutex_unlock(&wd->mu);
+}
+
+static conn_watch_t *watch_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void *watchdog_main(void *arg)
+{
+    watchdog_t *wd = arg;
+    pthread_mutex_lock(&wd->mu);
+    while (!wd->stop) {
+        if (!wd->head) {
+            pthread_cond_wait(&wd->cv, &wd->mu);
+            continue;
+        }
+        int64_t now = sk_mono_ms();
+        conn_watch_t *c = wd->head;
+        if (c->due_ms > now) {
+            struct timespec until;
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            int64_t wait = c->due_ms - now;
+            until.tv_sec += (time_t)(wait / 1000);
+            until.tv_nsec += (long)(wait % 1000) * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&wd->cv, &wd->mu, &until);
+            continue;
+        }
+        /* Overdue: its thread sees the end of its input and closes it. The
+         * descriptor is open: it is closed only after NOTIFY_CLOSED, which
+         * takes c out of the queue under this mutex. */
+        watch_unlink(wd, c);
+        shutdown(c->fd, SHUT_RDWR);
+        wd->cut++;
+        if (wd->cut_logged == 0 || now - wd->logged_at >= LOG_REPEAT_MS) {
+            uint64_t n = wd->cut - wd->cut_logged;
+            wd->cut_logged = wd->cut;
+            wd->logged_at = now;
+            pthread_mutex_unlock(&wd->mu);
+            sk_log(SK_LOG_WARN,
+                   "event=http_slow_request connections=%" PRIu64 " total=%" PRIu64
+                   " msg=\"a client did not send its whole request within %d s: connection "
+                   "closed\"",
+                   n, wd->cut, SK_HTTP_REQUEST_DEADLINE_MS / 1000);
+            pthread_mutex_lock(&wd->mu);
+        }
+    }
+    pthread_mutex_unlock(&wd->mu);
+    return NULL;
+}
+
+static int watchdog_init(watchdog_t *wd, bool thread)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&wd->mu, NULL);
+    pthread_cond_init(&wd->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    wd->inited = true;
+    if (!thread)
+        return 0;
+    int e = pthread_create(&wd->thread, NULL, watchdog_main, wd);
+    if (e)
+        return -e;
+    wd->running = true;
+    return 0;
+}
+
+/* After every connection is gone (MHD_stop_daemon). */
+static void watchdog_release(watchdog_t *wd)
+{
+    if (wd->running) {
+        pthread_mutex_lock(&wd->mu);
+        wd->stop = true;
+        pthread_cond_signal(&wd->cv);
+        pthread_mutex_unlock(&wd->mu);
+        pthread_join(wd->thread, NULL);
+        wd->running = false;
+    }
+    pthread_mutex_destroy(&wd->mu);
+    pthread_cond_destroy(&wd->cv);
+}
+
+/* A TCP connection begins (libmicrohttpd's accepting thread) or ends (after
+ * its own thread is gone, before its socket is closed). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    listener_t *l = cls;
+    if (!l->tcp)
+        return;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        conn_watch_t *c = sk_xcalloc(1, sizeof(*c));
+        c->fd = ci ? ci->connect_fd : -1;
+        *socket_context = c;
+        if (c->fd >= 0)
+            watch_arm(&l->wd, c);
+        return;
+    }
+    conn_watch_t *c = *socket_context;
+    if (c) {
+        watch_disarm(&l->wd, c);
+        free(c);
+        *socket_context = NULL;
+    }
 }
 
 /*
@@ -343,9 +748,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     req_ctx_t *ctx = *con_cls;
 
     if (!ctx) {
-        lower_priority();
+        if (!s->detached)
+            lower_priority();
         ctx = sk_xcalloc(1, sizeof(*ctx));
         *con_cls = ctx;
+        if (l->tcp) {
+            char msg[400];
+            int status = tcp_refusal(s, conn, method, msg, sizeof(msg));
+            if (status) {
+                ctx->answered = true;
+                return respond_now(s, conn, status, msg, false);
+            }
+        }
         /* The socket's file mode is its guard; TCP needs a token. */
         sk_http_role_t role = ctx->role = l->tcp ? tcp_role(s, conn) : SK_HTTP_ROLE_ADMIN;
         if (l->tcp) {
@@ -384,6 +798,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         return MHD_YES;
     }
+    /* The request is whole: its deadline no longer runs. */
+    conn_watch_t *w = l->tcp ? watch_of(conn) : NULL;
+    if (w)
+        watch_disarm(&l->wd, w);
     if (ctx->answered)
         return MHD_YES;
     if (ctx->too_large)
@@ -413,9 +831,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)conn;
     (void)toe;
+    listener_t *l = cls;
+    /* Kept alive, the connection owes its next request within the deadline
+     * (when it closes instead, NOTIFY_CLOSED takes it out again). */
+    conn_watch_t *w = l->tcp ? watch_of(conn) : NULL;
+    if (w && w->fd >= 0)
+        watch_arm(&l->wd, w);
     req_ctx_t *ctx = *con_cls;
     if (ctx) {
         free(ctx->body);
@@ -426,7 +848,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    listener_t *l = cls;
+    /* Fed through a socketpair posing as TCP, libmicrohttpd complains of
+     * every TCP option: nothing to tell. */
+    if (l->server->detached)
+        return;
     char msg[512];
     vsnprintf(msg, sizeof(msg), fmt, ap);
     size_t n = strlen(msg);
@@ -435,21 +861,58 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     for (char *p = msg; *p; p++)
         if (*p == '"')
             *p = '\'';
+    /* A flood (every connection over a limit is refused with a message)
+     * must not flood the log: a repeat within LOG_REPEAT_MS is counted. */
+    int64_t now = sk_mono_ms();
+    pthread_mutex_lock(&l->log_mu);
+    bool same = strncmp(msg, l->last_msg, sizeof(l->last_msg) - 1) == 0;
+    if (same && now - l->last_msg_at < LOG_REPEAT_MS) {
+        l->repeats++;
+        pthread_mutex_unlock(&l->log_mu);
+        return;
+    }
+    uint64_t repeats = l->repeats;
+    char old[sizeof(l->last_msg)];
+    sk_strlcpy(old, l->last_msg, sizeof(old));
+    l->repeats = 0;
+    l->last_msg_at = now;
+    sk_strlcpy(l->last_msg, msg, sizeof(l->last_msg));
+    pthread_mutex_unlock(&l->log_mu);
+    if (repeats)
+        sk_log(SK_LOG_WARN, "event=http_error msg=\"%s\" repeated=%" PRIu64, old, repeats);
     sk_log(SK_LOG_WARN, "event=http_error msg=\"%s\"", msg);
 }
 
+/* Starts l's libmicrohttpd daemon on the listening socket fd (taken), or,
+ * detached (fd -1), with no listener and no thread: sk_http__feed runs it. */
 static int start_mhd(listener_t *l, int fd, unsigned limit, sk_err_t *err)
 {
+    bool detached = fd < 0;
+    unsigned flags = MHD_USE_ERROR_LOG;
+    flags |= detached ? MHD_USE_NO_LISTEN_SOCKET
+                      : MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC;
+    if (l->tcp && watchdog_init(&l->wd, !detached) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return sk_err_set(err, -EAGAIN, "cannot start the HTTP server's watchdog thread");
+    }
+    /* The listening socket, when there is one. */
+    struct MHD_OptionItem listen_opt[] = {
+        {detached ? MHD_OPTION_END : MHD_OPTION_LISTEN_SOCKET, fd, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    /* The per-address limit counts IP addresses only: none on the unix socket. */
     l->mhd = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
-            MHD_USE_ITC,
-        0, NULL, NULL, on_request, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, limit,
+        flags, 0, NULL, NULL, on_request, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, l,
+        MHD_OPTION_ARRAY, listen_opt, MHD_OPTION_CONNECTION_LIMIT, limit,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)SK_HTTP_CONN_PER_CLIENT,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HEADER_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, NULL, MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 * 1024), MHD_OPTION_END);
+        on_completed, l, MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 * 1024), MHD_OPTION_END);
     if (!l->mhd) {
-        close(fd);
+        if (fd >= 0)
+            close(fd);
         return sk_err_set(err, -EIO, "cannot start the HTTP server");
     }
     return 0;
@@ -526,27 +989,68 @@ static bool is_loopback(const char *host)
     return inet_pton(AF_INET6, host, a) == 1 && memcmp(a, v6_loop, 16) == 0;
 }
 
-int sk_http_start(const sk_http_opts_t *o, sk_http_server_t **ret, sk_err_t *err)
+/* The server's fields from o (copies), without listeners. */
+static sk_http_server_t *server_new(const sk_http_opts_t *o, bool detached)
 {
-    *ret = NULL;
-    bool tokens = (o->admin_token && o->admin_token[0]) || (o->read_token && o->read_token[0]);
-    if (o->host && !tokens && !is_loopback(o->host))
-        return sk_err_set(err, -EPERM,
-                          "http.listen: %s is not a loopback address and no token is set: "
-                          "anyone who can reach it could run jobs. Set http.admin_token_file "
-                          "(or SKED_ADMIN_TOKEN), or listen on 127.0.0.1",
-                          o->host);
     sk_http_server_t *s = sk_xcalloc(1, sizeof(*s));
+    s->detached = detached;
     s->handler = o->handler;
     s->data = o->data;
     s->on_status = o->on_status;
-    s->unix_path = sk_xstrdup(o->unix_path);
+    s->unix_path = o->unix_path ? sk_xstrdup(o->unix_path) : NULL;
     if (o->admin_token && o->admin_token[0])
         s->admin_token = sk_xstrdup(o->admin_token);
     if (o->read_token && o->read_token[0])
         s->read_token = sk_xstrdup(o->read_token);
     s->unix_l.server = s->tcp_l.server = s;
     s->tcp_l.tcp = true;
+    pthread_mutex_init(&s->unix_l.log_mu, NULL);
+    pthread_mutex_init(&s->tcp_l.log_mu, NULL);
+
+    /* The Host header may name this machine as it calls itself (the
+     * address other nodes are told when listening on 0.0.0.0). */
+    size_t n = 0;
+    while (o->allowed_hosts && o->allowed_hosts[n])
+        n++;
+    s->names = sk_xcalloc(n + 2, sizeof(char *));
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        s->names[k] = sk_xstrdup(o->allowed_hosts[i]);
+        for (char *p = s->names[k]; *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p - 'A' + 'a');
+        k++;
+    }
+    char host[HOST_MAX] = "";
+    if (!detached && gethostname(host, sizeof(host) - 1) == 0 && host[0]) {
+        for (char *p = host; *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p - 'A' + 'a');
+        s->names[k++] = sk_xstrdup(host);
+    }
+    return s;
+}
+
+static int check_tokens(const sk_http_opts_t *o, sk_err_t *err)
+{
+    bool tokens = (o->admin_token && o->admin_token[0]) || (o->read_token && o->read_token[0]);
+    /* sk_config_preflight refuses this first, at its place in the file;
+     * this is the server's own guard. */
+    if (o->host && !tokens && !is_loopback(o->host))
+        return sk_err_set(err, -EPERM,
+                          "http.listen: %s is not a loopback address and no token is set: "
+                          "anyone who can reach it could run jobs. Set http.admin_token_file "
+                          "(or SKED_ADMIN_TOKEN), or listen on 127.0.0.1",
+                          o->host);
+    return 0;
+}
+
+int sk_http_start(const sk_http_opts_t *o, sk_http_server_t **ret, sk_err_t *err)
+{
+    *ret = NULL;
+    if (check_tokens(o, err) < 0)
+        return err->code;
+    sk_http_server_t *s = server_new(o, false);
 
     int tcp_fd = -1;
     if (o->host && (tcp_fd = listen_tcp(o->host, o->port, err)) < 0)
@@ -562,13 +1066,99 @@ int sk_http_start(const sk_http_opts_t *o, sk_http_server_t **ret, sk_err_t *err
             close(tcp_fd);
         goto fail;
     }
-    if (tcp_fd >= 0 && start_mhd(&s->tcp_l, tcp_fd, CONN_LIMIT_TCP, err) < 0)
+    if (tcp_fd >= 0 && start_mhd(&s->tcp_l, tcp_fd, SK_HTTP_CONN_LIMIT_TCP, err) < 0)
         goto fail;
     *ret = s;
     return 0;
 fail:
     sk_http_stop(s);
     return err->code;
+}
+
+int sk_http__start_detached(const sk_http_opts_t *o, sk_http_server_t **ret, sk_err_t *err)
+{
+    *ret = NULL;
+    if (check_tokens(o, err) < 0)
+        return err->code;
+    sk_http_server_t *s = server_new(o, true);
+    if (start_mhd(&s->unix_l, -1, CONN_LIMIT_UNIX, err) < 0 ||
+        start_mhd(&s->tcp_l, -1, SK_HTTP_CONN_LIMIT_TCP, err) < 0) {
+        sk_http_stop(s);
+        return err->code;
+    }
+    *ret = s;
+    return 0;
+}
+
+int sk_http__feed(sk_http_server_t *s, bool tcp, const void *data, size_t len, char **ret,
+                  size_t *ret_len)
+{
+    *ret = NULL;
+    *ret_len = 0;
+    int sv[2];
+    if (!s->detached || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return s->detached ? -errno : -EINVAL;
+    int me = sv[0];
+    fcntl(me, F_SETFL, fcntl(me, F_GETFL) | O_NONBLOCK);
+    struct sockaddr_in in4 = {.sin_family = AF_INET, .sin_port = htons(40000)};
+    in4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    listener_t *l = tcp ? &s->tcp_l : &s->unix_l;
+    /* MHD_add_connection takes sv[1] whatever happens. */
+    if (MHD_add_connection(l->mhd, sv[1], tcp ? (struct sockaddr *)&in4 : (struct sockaddr *)&un,
+                           tcp ? sizeof(in4) : sizeof(un)) != MHD_YES) {
+        close(me);
+        return -EIO;
+    }
+    sk_buf_t out = {0};
+    size_t sent = 0;
+    bool shut = false;
+    int rc = 0;
+    /* Everything runs on this thread, so a round of MHD_run that brings
+     * nothing back usually only means another round is needed: sleep only
+     * after many idle rounds, and give up after 10 s (a hang). */
+    int64_t give_up = sk_mono_ms() + 10000;
+    for (int idle = 0;; idle++) {
+        if (sent < len) {
+            ssize_t n = send(me, (const char *)data + sent, len - sent, MSG_NOSIGNAL);
+            if (n > 0) {
+                sent += (size_t)n;
+                idle = 0;
+            } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+                sent = len; /* the server closed early: the rest is never read */
+            }
+        }
+        if (sent == len && !shut) {
+            shutdown(me, SHUT_WR);
+            shut = true;
+        }
+        MHD_run(l->mhd);
+        char buf[16384];
+        ssize_t n = recv(me, buf, sizeof(buf), 0);
+        if (n > 0) {
+            sk_buf_add(&out, buf, (size_t)n);
+            idle = 0;
+            continue;
+        }
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+            break; /* the server closed the connection */
+        if (idle > 100) {
+            if (sk_mono_ms() > give_up) {
+                rc = -ETIMEDOUT;
+                break;
+            }
+            struct pollfd p = {.fd = me, .events = POLLIN | (sent < len ? POLLOUT : 0)};
+            poll(&p, 1, 1);
+        }
+    }
+    close(me);
+    /* Let the server finish closing its side (MHD_cleanup_connections). */
+    MHD_run(l->mhd);
+    *ret_len = out.len;
+    *ret = sk_buf_take(&out, NULL);
+    if (!*ret)
+        *ret = sk_xstrdup("");
+    return rc;
 }
 
 /* Tokens do not linger in freed memory. */
@@ -581,17 +1171,29 @@ static void wipe_free(char *secret)
     free(secret);
 }
 
+static void listener_release(listener_t *l)
+{
+    if (l->mhd)
+        MHD_stop_daemon(l->mhd); /* joins every connection thread; each is NOTIFY_CLOSED */
+    l->mhd = NULL;
+    if (l->wd.inited)
+        watchdog_release(&l->wd);
+    pthread_mutex_destroy(&l->log_mu);
+}
+
 void sk_http_stop(sk_http_server_t *s)
 {
     if (!s)
         return;
     atomic_store(&s->stopping, true);
-    if (s->tcp_l.mhd)
-        MHD_stop_daemon(s->tcp_l.mhd);
-    if (s->unix_l.mhd) {
-        MHD_stop_daemon(s->unix_l.mhd);
+    listener_release(&s->tcp_l);
+    bool unix_started = s->unix_l.mhd != NULL;
+    listener_release(&s->unix_l);
+    if (unix_started && !s->detached)
         unlink(s->unix_path);
-    }
+    for (size_t i = 0; s->names && s->names[i]; i++)
+        free(s->names[i]);
+    free(s->names);
     free(s->unix_path);
     wipe_free(s->admin_token);
     wipe_free(s->read_token);

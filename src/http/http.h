@@ -8,6 +8,15 @@
  * Threads: each connection has its own thread (a slow client holds only
  * its own), so handlers run off the daemon's loop thread and must not
  * touch scheduler state directly.
+ *
+ * On TCP, before any handler runs (docs/api.md, "What the HTTP listener
+ * promises"): the Host header must name this server (against DNS
+ * rebinding), a request that changes something must not come from a page of
+ * another origin (against cross-site request forgery), its body must be
+ * JSON, one client address holds at most SK_HTTP_CONN_PER_CLIENT
+ * connections, and a request must arrive whole within
+ * SK_HTTP_REQUEST_DEADLINE_MS (against slow clients holding connections).
+ * The control socket has none of these: no browser can reach it.
  */
 #ifndef SK_HTTP_H
 #define SK_HTTP_H
@@ -24,6 +33,13 @@ typedef enum sk_http_role {
 
 /* The largest request body accepted (413 beyond). */
 #define SK_HTTP_MAX_BODY (64 * 1024)
+/* TCP connections at once: in all, and from one client address. */
+#define SK_HTTP_CONN_LIMIT_TCP 256
+#define SK_HTTP_CONN_PER_CLIENT 64
+/* A TCP client has this long from connecting (or from the end of the
+ * previous answer on a kept-alive connection) to send a whole request, head
+ * and body; then the connection is shut down, however busy it keeps. */
+#define SK_HTTP_REQUEST_DEADLINE_MS 10000
 
 typedef struct sk_http_server sk_http_server_t;
 struct MHD_Connection;
@@ -50,6 +66,10 @@ typedef struct sk_http_opts {
     const char *host;      /* TCP address (IP literal) or NULL for none */
     int port;
     const char *admin_token, *read_token; /* NULL or "" for none */
+    /* Host names (not IPs) a TCP request's Host header may give besides any
+     * IP address, localhost and this machine's name: NULL-terminated,
+     * borrowed (copied), or NULL. */
+    const char *const *allowed_hosts;
     sk_http_handler_t handler;
     void *data;
     /* Called after each response with its status (metrics); may be NULL. */
@@ -98,6 +118,40 @@ void sk_http_stream(sk_http_req_t *r, const char *ctype, ssize_t (*fill)(void *,
 
 /* Constant-time comparison of a presented token with a configured one. */
 bool sk_http_token_equal(const char *given, size_t given_len, const char *want);
+
+/*
+ * Whether a Host header value ("name", "name:port", "[v6]:port") names this
+ * server: any IP address (a page cannot rebind a name it does not use),
+ * "localhost", or one of names (lower case, NULL-terminated; may be NULL).
+ * Names compare without case and without one trailing dot; the port is
+ * ignored but must be a number. Pure; any thread.
+ */
+bool sk_http_host_allowed(const char *host, const char *const *names);
+/*
+ * Whether an Origin header value ("http://name:port") is the origin whose
+ * requests carry host as their Host header: the same name (IP addresses
+ * compared as addresses) and port, a missing port being the default of the
+ * origin's scheme (http 80, https 443, so that a TLS proxy in front keeps
+ * working). "null" and anything but http(s) are never the same. Pure; any
+ * thread.
+ */
+bool sk_http_same_origin(const char *origin, const char *host);
+
+/*
+ * For fuzzing: a server with no listener and no thread, whose two sides (TCP
+ * rules, control socket rules) are fed by sk_http__feed. o->unix_path and
+ * o->host are ignored. Same errors as sk_http_start.
+ */
+int sk_http__start_detached(const sk_http_opts_t *o, sk_http_server_t **ret, sk_err_t *err);
+/*
+ * Sends len bytes as one client connection of a detached server (tcp: as
+ * from 127.0.0.1 over TCP; else over the control socket), then closes the
+ * client's sending side, and runs the server on the calling thread until it
+ * has closed the connection. What the server sent is returned in *ret
+ * (new, NUL-terminated; *ret_len bytes). Returns 0, or -errno.
+ */
+int sk_http__feed(sk_http_server_t *s, bool tcp, const void *data, size_t len, char **ret,
+                  size_t *ret_len);
 
 /* The embedded web files (build/gen/web_assets.c): path "/app.js" -> bytes. */
 typedef struct sk_http_asset {

@@ -107,7 +107,7 @@ def test_trigger_run_log_and_stream(api):
     run_id = r.json()["run_id"]
     # Follow the log live while it runs: lines arrive before the end event.
     s = socket.create_connection(("127.0.0.1", api.port), timeout=30)
-    s.sendall(f"GET /api/v1/runs/{run_id}/log HTTP/1.1\r\nHost: x\r\n"
+    s.sendall(f"GET /api/v1/runs/{run_id}/log HTTP/1.1\r\nHost: 127.0.0.1\r\n"
               "Accept: text/event-stream\r\n\r\n".encode())
     buf = b""
     while b"event: end" not in buf:
@@ -303,7 +303,7 @@ def test_errors_and_limits(api):
     r = api("POST", "/api/v1/jobs/report/trigger", big)
     assert r.status == 413 and "64 KiB" in r.json()["error"]
     s = socket.create_connection(("127.0.0.1", api.port), timeout=30)
-    s.sendall(b"POST /api/v1/jobs/report/trigger HTTP/1.1\r\nHost: x\r\n"
+    s.sendall(b"POST /api/v1/jobs/report/trigger HTTP/1.1\r\nHost: 127.0.0.1\r\n"
               b"Transfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n")
     chunk = b"x" * 8192
     try:
@@ -499,7 +499,7 @@ def test_slow_reader_does_not_delay_fires(daemon, tmp_path):
     for _ in range(20):
         s = socket.create_connection(("127.0.0.1", port), timeout=30)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
-        s.sendall(b"GET /api/v1/jobs?recent=50 HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.sendall(b"GET /api/v1/jobs?recent=50 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         stalled.append(s)
     for _ in range(20):  # half-sent requests
         s = socket.create_connection(("127.0.0.1", port), timeout=30)

@@ -22,22 +22,30 @@ GOOD = sorted(glob.glob(os.path.join(REPO, DATA, "good", "*.yaml")))
 SKED_ABS = os.path.abspath(SKED)
 
 
-def validate(*args, cwd=REPO, env=None):
-    """Runs `sked validate ARGS` in cwd, with TZDIR unset so that messages
-    naming the zone folder are the same everywhere."""
-    full_env = {k: v for k, v in os.environ.items() if k not in ("TZDIR", "SKED_CONFIG")}
+# Settings from the environment that change what a file means.
+UNSET = ("TZDIR", "SKED_CONFIG", "SKED_ADMIN_TOKEN", "SKED_READ_TOKEN")
+
+
+def sked_cmd(cmd, *args, cwd=REPO, env=None, timeout=60):
+    """Runs `sked CMD ARGS` in cwd, with TZDIR unset so that messages naming
+    the zone folder are the same everywhere, and no tokens from outside."""
+    full_env = {k: v for k, v in os.environ.items() if k not in UNSET}
     full_env.update(env or {})
-    return subprocess.run([SKED_ABS, "validate", *args], capture_output=True, text=True,
-                          timeout=60, cwd=cwd, env=full_env)
+    return subprocess.run([SKED_ABS, cmd, *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd, env=full_env)
+
+
+def validate(*args, cwd=REPO, env=None):
+    return sked_cmd("validate", *args, cwd=cwd, env=env)
 
 
 @pytest.fixture(scope="module", autouse=True)
 def secret_file_modes():
     """git keeps no permissions beyond +x: set the modes the files stand for.
-    Files of secrets are *.env (env_file) and *.pw (an SMTP password_file):
-    *.open.env and *.open.pw are readable by others (an error); the others
-    are 0600."""
-    for ext in ("env", "pw"):
+    Files of secrets are *.env (env_file), *.pw (an SMTP password_file) and
+    *.token (an API token file): *.open.env and *.open.pw are readable by
+    others (an error); the others are 0600."""
+    for ext in ("env", "pw", "token"):
         for path in glob.glob(os.path.join(REPO, DATA, "**", "*." + ext), recursive=True):
             os.chmod(path, 0o644 if path.endswith(".open." + ext) else 0o600)
 
@@ -186,3 +194,77 @@ def test_usage_errors_exit_2(args):
 def test_listed_in_help():
     r = subprocess.run([SKED_ABS, "help"], capture_output=True, text=True, timeout=60)
     assert "validate [-c FILE]" in r.stdout
+
+
+# Files `sked run` refuses at start for what they name on this machine or
+# in the environment (sk_config_preflight): validate refuses them too.
+PREFLIGHT = ["http_listen_public_no_token", "http_token_short", "http_token_empty",
+             "http_tokens_same", "state_dir_not_a_folder", "state_dir_socket_too_long",
+             "store_folder_missing"]
+
+
+@pytest.mark.parametrize("name", PREFLIGHT)
+def test_run_refuses_what_validate_refuses_with_the_same_message(name, tmp_path):
+    """The same golden message from `sked run` as from `sked validate`, and
+    nothing is started or made. The files are copied so that a daemon that
+    did start would not write into the repository; the relative path (and
+    so the message) stays the same."""
+    import shutil
+    bad = os.path.join(REPO, DATA, "bad")
+    copy = tmp_path / DATA / "bad"
+    copy.mkdir(parents=True)
+    shutil.copy(os.path.join(bad, name + ".yaml"), copy)
+    for token in glob.glob(os.path.join(bad, "*.token")):
+        shutil.copy(token, copy)
+        os.chmod(copy / os.path.basename(token), 0o600)
+    with open(os.path.join(bad, name + ".err"), encoding="utf-8") as f:
+        want = f.read()
+    rel_path = os.path.join(DATA, "bad", name + ".yaml")
+    v = validate("-c", rel_path, cwd=tmp_path)
+    assert (v.returncode, v.stderr) == (1, want)
+    try:
+        r = sked_cmd("run", "-c", rel_path, cwd=tmp_path, timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail("sked run started with a file validate refuses")
+    assert r.returncode == 1
+    assert r.stderr == want
+    assert not (copy / ".sked").exists()
+
+
+def test_tokens_from_the_environment_are_checked_by_validate(tmp_path):
+    (tmp_path / "sked.yaml").write_text('http: {listen: "0.0.0.0:8080"}\njobs: {a: {run: x}}\n')
+    short = {"SKED_ADMIN_TOKEN": "short"}
+    v = validate(cwd=tmp_path, env=short)
+    assert v.returncode == 1
+    assert v.stderr == ("sked.yaml: SKED_ADMIN_TOKEN (in the environment) is too short: a token "
+                        "has at least 16 characters (make one with `head -c 32 /dev/urandom | "
+                        "base64`)\n")
+    r = sked_cmd("run", cwd=tmp_path, env=short, timeout=30)
+    assert (r.returncode, r.stderr) == (1, v.stderr)
+    # A good token from the environment makes a public address acceptable.
+    v = validate(cwd=tmp_path, env={"SKED_ADMIN_TOKEN": "env-token-0123456789abcdef"})
+    assert v.returncode == 0, v.stderr
+    # A token file wins over the environment, and is checked.
+    (tmp_path / "admin.token").write_text("too-short\n")
+    (tmp_path / "admin.token").chmod(0o600)
+    (tmp_path / "sked.yaml").write_text('http: {listen: "0.0.0.0:8080", admin_token_file: '
+                                        'admin.token}\njobs: {a: {run: x}}\n')
+    v = validate(cwd=tmp_path, env={"SKED_ADMIN_TOKEN": "env-token-0123456789abcdef"})
+    assert v.returncode == 1 and "too short" in v.stderr
+    assert "too-short" not in v.stderr  # never echo a secret
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_state_folder_permissions_are_checked_for_this_user(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    (tmp_path / "sked.yaml").write_text("state_dir: locked/state\njobs: {a: {run: x}}\n")
+    try:
+        v = validate(cwd=tmp_path)
+        assert v.returncode == 1
+        assert "does not let this user create folders in it" in v.stderr
+        r = sked_cmd("run", cwd=tmp_path, timeout=30)
+        assert (r.returncode, r.stderr) == (1, v.stderr)
+    finally:
+        locked.chmod(0o700)

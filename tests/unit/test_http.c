@@ -1,5 +1,7 @@
 /* The HTTP server's pieces that need no client: token comparison, the
- * embedded files, start-up refusals, and serving on a unix socket. */
+ * embedded files, start-up refusals, serving on a unix socket, the names
+ * and origins a TCP request may give, and the TCP rules as a detached
+ * server applies them to raw requests. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -159,6 +161,145 @@ static void test_start_refusals(void **state)
     assert_non_null(strstr(err.msg, "not an IP address"));
 }
 
+
+static void test_host_allowed(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"sked.example.com", "ops", NULL};
+    static const struct {
+        const char *host;
+        bool ok;
+    } rows[] = {
+        {"127.0.0.1", true},           {"127.0.0.1:8080", true},
+        {"127.0.0.2:1", true},         {"10.1.2.3:8080", true},
+        {"[::1]", true},               {"[::1]:8080", true},
+        {"[0:0::1]:80", true},         {"localhost", true},
+        {"LocalHost:8080", true},      {"localhost.", true},
+        {"sked.example.com", true},    {"SKED.example.COM:443", true},
+        {"sked.example.com.:80", true}, {"ops:1", true},
+        {"attacker.example", false},   {"attacker.example:8080", false},
+        {"localhost.attacker.example", false}, {"127.0.0.1.attacker.example", false},
+        {"example.com", false},        {"sked.example.com.evil", false},
+        {"", false},                   {":8080", false},
+        {"127.0.0.1:", false},         {"127.0.0.1:80x", false},
+        {"127.0.0.1:123456", false},   {"[::1", false},
+        {"[::1]x", false},             {"[sked.example.com]", false},
+        {"::1", false},                {"localhost:80:80", false},
+        {"127.1", false},              {"127.0.0.1.", false},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        if (sk_http_host_allowed(rows[i].host, names) != rows[i].ok)
+            fail_msg("Host \"%s\": expected %s", rows[i].host, rows[i].ok ? "allowed" : "refused");
+    }
+    assert_false(sk_http_host_allowed("sked.example.com", NULL));
+    assert_true(sk_http_host_allowed("localhost", NULL));
+}
+
+static void test_same_origin(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *origin, *host;
+        bool same;
+    } rows[] = {
+        {"http://127.0.0.1:8080", "127.0.0.1:8080", true},
+        {"http://localhost:8080", "LOCALHOST:8080", true},
+        {"HTTP://Sked.Example.com", "sked.example.com", true},
+        {"http://sked.example.com", "sked.example.com:80", true},
+        {"https://sked.example.com", "sked.example.com", true}, /* a TLS proxy in front */
+        {"https://sked.example.com:443", "sked.example.com", true},
+        {"http://[::1]:8080", "[::1]:8080", true},
+        {"http://[0::1]:8080", "[::1]:8080", true},
+        {"http://evil.example", "127.0.0.1:8080", false},
+        {"http://127.0.0.1:9999", "127.0.0.1:8080", false}, /* same site, another port */
+        {"http://localhost:8080", "127.0.0.1:8080", false},
+        {"https://sked.example.com", "sked.example.com:80", false},
+        {"http://sked.example.com", "sked.example.com:443", false},
+        {"http://127.0.0.1:8080.evil.example", "127.0.0.1:8080", false},
+        {"http://127.0.0.1:8080/", "127.0.0.1:8080", false},
+        {"http://user@127.0.0.1:8080", "127.0.0.1:8080", false},
+        {"null", "127.0.0.1:8080", false},
+        {"file://", "127.0.0.1:8080", false},
+        {"ftp://127.0.0.1:8080", "127.0.0.1:8080", false},
+        {"", "127.0.0.1:8080", false},
+        {"http://", "127.0.0.1:8080", false},
+        {"http://127.0.0.1:8080", "", false},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        if (sk_http_same_origin(rows[i].origin, rows[i].host) != rows[i].same)
+            fail_msg("Origin \"%s\", Host \"%s\": expected %s", rows[i].origin, rows[i].host,
+                     rows[i].same ? "the same" : "another origin");
+    }
+}
+
+/* The status line's code of a raw answer, or 0. */
+static int status_of(const char *reply)
+{
+    return strncmp(reply, "HTTP/1.1 ", 9) == 0 ? (int)strtol(reply + 9, NULL, 10) : 0;
+}
+
+static int feed(sk_http_server_t *s, bool tcp, const char *req)
+{
+    char *out = NULL;
+    size_t len = 0;
+    assert_int_equal(sk_http__feed(s, tcp, req, strlen(req), &out, &len), 0);
+    int st = status_of(out);
+    free(out);
+    return st;
+}
+
+static void test_tcp_rules(void **state)
+{
+    (void)state;
+    int calls = 0;
+    static const char *const names[] = {"sked.example.com", NULL};
+    sk_http_opts_t o = {.handler = echo, .data = &calls, .allowed_hosts = names};
+    sk_http_server_t *s = NULL;
+    sk_err_t err;
+    sk_err_clear(&err);
+    assert_int_equal(sk_http__start_detached(&o, &s, &err), 0);
+    static const struct {
+        const char *req;
+        int tcp, unix;
+    } rows[] = {
+        {"GET /x HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n", 200, 200},
+        {"GET /x HTTP/1.1\r\nHost: attacker.example\r\n\r\n", 421, 200},
+        {"GET /x HTTP/1.1\r\nHost: sked.example.com\r\n\r\n", 200, 200},
+        {"GET /x HTTP/1.0\r\n\r\n", 200, 200},
+        {"POST /x HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://evil.example\r\n"
+         "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\n{}",
+         403, 200},
+        {"POST /x HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nOrigin: http://127.0.0.1:8080\r\n"
+         "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+         200, 200},
+        {"POST /x HTTP/1.1\r\nHost: 127.0.0.1\r\nSec-Fetch-Site: cross-site\r\n\r\n", 403, 200},
+        {"POST /x HTTP/1.1\r\nHost: 127.0.0.1\r\nSec-Fetch-Site: same-origin\r\n\r\n", 200, 200},
+        {"DELETE /x HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: null\r\n\r\n", 403, 200},
+        {"POST /x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n"
+         "Content-Length: 2\r\n\r\n{}",
+         415, 200},
+        {"POST /x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded"
+         "\r\nContent-Length: 0\r\n\r\n",
+         415, 200},
+        {"POST /x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}", 415, 200},
+        {"POST /x HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+         "Content-Type: application/json; charset=utf-8\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+         200, 200},
+        {"POST /x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n", 200, 200},
+        {"GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://evil.example\r\n\r\n", 200, 200},
+        /* Quoted in the refusal, a Host that is not UTF-8 once crashed the server. */
+        {"GET /x HTTP/1.1\r\nHost: a\377\377ttacker.example\r\n\r\n", 421, 200},
+        {"POST /x HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://\377\r\n\r\n", 403, 200},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        int tcp = feed(s, true, rows[i].req), unx = feed(s, false, rows[i].req);
+        if (tcp != rows[i].tcp || unx != rows[i].unix)
+            fail_msg("row %zu: TCP %d (expected %d), control socket %d (expected %d)", i, tcp,
+                     rows[i].tcp, unx, rows[i].unix);
+    }
+    sk_http_stop(s);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -167,6 +308,9 @@ int main(void)
         cmocka_unit_test(test_assets),
         cmocka_unit_test(test_serve_unix),
         cmocka_unit_test(test_start_refusals),
+        cmocka_unit_test(test_host_allowed),
+        cmocka_unit_test(test_same_origin),
+        cmocka_unit_test(test_tcp_rules),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
