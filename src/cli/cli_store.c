@@ -395,8 +395,8 @@ static int fetch_log(sk_cli_src_t *s, int64_t id, int64_t *off, bool *missing, b
     sk_err_clear(&err);
     *missing = false;
     sk_snprintf(path, sizeof(path), "/api/v1/runs/%" PRId64 "/log", id);
-    if (sk_cli_api_get_from(s->cfg->state_dir, path, *off ? *off : -1, &status, &body, &len,
-                            &err) < 0) {
+    if (sk_cli_api_get_from(s->cfg->state_dir, path, *off ? *off : -1, &status, &body, &len, &err) <
+        0) {
         if (!quiet)
             sk_cli_error("%s: %s", s->cmd, err.msg);
         return -1;

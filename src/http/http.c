@@ -502,15 +502,6 @@ static bool has_body(struct MHD_Connection *conn)
     return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding") != NULL;
 }
 
-/*
- * The rules a TCP request passes before authentication (docs/api.md): its
- * Host names this server (421 otherwise: a page that rebound its own name
- * to this address reads nothing), and one that changes something comes
- * from no page of another origin (Origin, else Sec-Fetch-Site) and brings
- * JSON (403, 415), so a page of another site can neither read nor act,
- * tokens or not (a browser sends a stored login along). Returns 0, or the
- * status with msg set.
- */
 /* A header's value as it may appear in a message: at most 100 bytes,
  * anything but printable ASCII shown as '?' (a message is JSON text, and
  * JSON is UTF-8). */
@@ -523,6 +514,15 @@ static const char *shown(const char *v, char *buf, size_t size)
     return buf;
 }
 
+/*
+ * The rules a TCP request passes before authentication (docs/api.md): its
+ * Host names this server (421 otherwise: a page that rebound its own name
+ * to this address reads nothing), and one that changes something comes
+ * from no page of another origin (Origin, else Sec-Fetch-Site) and brings
+ * JSON (403, 415), so a page of another site can neither read nor act,
+ * tokens or not (a browser sends a stored login along). Returns 0, or the
+ * status with msg set.
+ */
 static int tcp_refusal(const sk_http_server_t *s, struct MHD_Connection *conn, const char *method,
                        char *msg, size_t size)
 {

@@ -55,8 +55,7 @@ static int lock_path(const char *url, char *buf, size_t size)
         sk_snprintf(dir, sizeof(dir), "%.*s", (int)(slash - url), url);
     if (!realpath(dir, real))
         return -errno;
-    if (sk_snprintf(buf, size, "%s/%s.lock", strcmp(real, "/") == 0 ? "" : real, base) >=
-        (int)size)
+    if (sk_snprintf(buf, size, "%s/%s.lock", strcmp(real, "/") == 0 ? "" : real, base) >= (int)size)
         return -ENAMETOOLONG;
     return 0;
 }
