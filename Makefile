@@ -88,8 +88,14 @@ unit: $(UNIT_BIN)
 unit-pg: $(BUILD)/tests/test_store
 	tests/pg.sh run $(TEST_WRAP) $(BUILD)/tests/test_store
 
+# The end-to-end tests mostly wait for daemons and their jobs: E2E_JOBS
+# pytest workers (pytest-xdist) run them side by side. Each test has its own
+# folder, port and (on PostgreSQL) schema; E2E_JOBS=1 runs them one by one.
+E2E_JOBS ?= 3
+PYTEST := $(PYTHON) -m pytest -q -p no:cacheprovider $(if $(filter-out 1,$(E2E_JOBS)),-n $(E2E_JOBS))
+
 e2e: $(BIN)
-	SKED_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+	SKED_BIN=$(abspath $(BIN)) $(PYTEST) tests/e2e
 
 # The end-to-end tests that touch the store, again with the daemon on
 # PostgreSQL (each daemon gets its own schema; see tests/e2e/harness.py).
@@ -98,7 +104,7 @@ E2E_PG_TESTS := $(addprefix tests/e2e/,test_daemon_basic.py test_daemon_policies
                 test_workflow.py test_workflow_edges.py test_api.py test_alerts.py test_ha.py \
                 test_cluster.py test_nodes.py)
 e2e-pg: $(BIN)
-	SKED_BIN=$(abspath $(BIN)) tests/pg.sh run $(PYTHON) -m pytest -q -p no:cacheprovider \
+	SKED_BIN=$(abspath $(BIN)) tests/pg.sh run $(PYTEST) \
 		$(E2E_PG_TESTS)
 
 # The fault suite: the real daemon through kill -9 loops, a full disk, clock
@@ -125,7 +131,7 @@ bench-cluster: $(BIN)
 # the store's PostgreSQL unit tests still run.
 E2E_PG_SAN_TESTS := $(addprefix tests/e2e/,test_ha.py test_cluster.py test_nodes.py)
 e2e-pg-san: $(BIN)
-	SKED_BIN=$(abspath $(BIN)) tests/pg.sh run $(PYTHON) -m pytest -q -p no:cacheprovider \
+	SKED_BIN=$(abspath $(BIN)) tests/pg.sh run $(PYTEST) \
 		$(E2E_PG_SAN_TESTS)
 
 check: all unit unit-pg e2e $(if $(SKED_SANITIZED),e2e-pg-san,e2e-pg)

@@ -147,7 +147,9 @@ def test_a_dead_nodes_run_is_interrupted_and_retried_on_another(tmp_path):
         assert a1["status"] == "interrupted" and first["node"] in (a1["reason"] or ""), a1
         assert a2["node"] == other, a2
         print(f"dead node: the retry started {ts(a2['started_at']) - killed:.2f} s after the kill")
-        assert "event=node_lost" in alpha.log()
+        # Whoever leads by then saw the node go (on a busy machine the 3 s
+        # lease may have moved the lead off alpha meanwhile).
+        assert any("event=node_lost" in n.log() for n in nodes)
     finally:
         stop_all(nodes[::-1])
 
@@ -280,8 +282,11 @@ def test_a_hung_leader_is_evicted_and_another_takes_over(tmp_path):
         # it the lock: only its silence shows.
         alpha.signal(signal.SIGSTOP)
         stopped = time.time()
-        wait_for(lambda: "event=evicted_leader node=alpha" in beta.log(), timeout=30,
-                 what="beta to end the silent leader's session")
+        try:
+            wait_for(lambda: "event=evicted_leader node=alpha" in beta.log(), timeout=30,
+                     what="beta to end the silent leader's session")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\nbeta's log:\n{beta.log()[-6000:]}") from None
         beta.wait_runs("tick", lambda h: any(ts(r["scheduled_at"]) > stopped + 1 and done(r)
                                              for r in h), timeout=30)
         took = min(ts(r["started_at"]) for r in beta.history("tick")
