@@ -738,6 +738,11 @@ static void lower_priority(void)
 #endif
 }
 
+/* Up to this many bytes of an oversized body are read and dropped so that
+ * the client gets its 413; beyond, the connection is closed at once. The
+ * request deadline bounds how long that takes. */
+#define DRAIN_MAX (1024 * 1024)
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **con_cls)
@@ -775,10 +780,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             }
         }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > SK_HTTP_MAX_BODY) {
+        unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+        if (declared > DRAIN_MAX) {
             ctx->answered = true;
             return respond_now(s, conn, 413, "the request body is larger than 64 KiB", false);
         }
+        /* A body somewhat too large is read and dropped before the 413: a
+         * client still writing it would otherwise find the connection
+         * closed (EPIPE) and never see why. */
+        ctx->too_large = declared > SK_HTTP_MAX_BODY;
         return MHD_YES;
     }
     if (*upload_size) {
