@@ -308,8 +308,13 @@ def test_reload_keeps_state_of_unchanged_jobs(daemon):
     d.wait_runs("added", lambda h: len(h) >= 2)
     d.stop()
     runs = d.history("steady")
+    # Each instant once, one second apart: the reload kept the job's anchor
+    # and its last fire. On a loaded machine a fire may still be late (a
+    # catch-up, or missed as "too late to start"); one the reload lost would
+    # be missed because "sked was not running".
     assert_each_instant_once(runs)
-    assert not [r for r in runs if r["trigger"] == "catchup" or r["status"] == "missed"]
+    assert not [r for r in runs if r["status"] == "missed" and
+                r["reason"] != "too late to start"], runs
     assert "event=reloaded" in d.log()
 
 
