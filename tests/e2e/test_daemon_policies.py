@@ -57,8 +57,13 @@ def test_catchup_after_downtime(tmp_path, policy):
         if policy == "none":
             assert not caught and len(missed) >= 3
         elif policy == "latest":
-            assert len(caught) == 1 and len(missed) >= 2
-            assert caught[0]["status"] == "succeeded"
+            # The downtime's instants are those up to the second start; on a
+            # loaded machine a later fire may be late and caught up too.
+            restart = [line for line in d.log().splitlines()
+                       if "event=started_daemon" in line][1].split()[0]
+            downtime = [r for r in caught if ts(r["scheduled_at"]) <= ts(restart)]
+            assert len(downtime) == 1 and len(missed) >= 2, (restart, caught)
+            assert downtime[0]["status"] == "succeeded"
         else:
             assert len(caught) >= 3 and not missed
             assert all(r["status"] == "succeeded" for r in caught)
