@@ -9,6 +9,7 @@
  * when it failed with one, else 1.
  */
 #include "cli_store.h"
+#include "../runner/runner.h"
 #include "../common/log.h"
 
 #include <fcntl.h>

@@ -167,6 +167,50 @@ int sk_duration_parse(const char *text, int64_t *ret_ms, sk_err_t *err);
 /* Formats ms as the shortest duration text ("1h30m", "500ms", "0s"). */
 void sk_duration_format(int64_t ms, char *buf, size_t size);
 
+/*
+ * Words and string vectors (words.c): NULL-terminated char ** and key/value
+ * arrays, as the configuration builds them and the runner passes them to a
+ * child. They often hold secrets, so freeing wipes them.
+ */
+typedef struct sk_kv {
+    char *key;
+    char *value;
+} sk_kv_t;
+
+/* Splits a command string into words like sh would (quotes, backslashes),
+ * without expansion. Errors on unbalanced quotes. New memory. */
+int sk_split_words(const char *text, char ***ret, sk_err_t *err);
+/* Frees v's strings and v; NULL is a no-op. The strings are wiped first:
+ * an envp holds secrets. */
+void sk_strv_free(char **v);
+/* Frees kv[0..n)'s keys and values (values wiped) and the array; kv may be NULL. */
+void sk_kv_free(sk_kv_t *kv, size_t n);
+size_t sk_strv_len(char *const *v);
+
+/* A secret shorter than this cannot be masked: hiding every "123" of a log
+ * would shred it. The configuration refuses such secrets; the runner's mask
+ * (src/runner/runner_mask.c) ignores them. */
+#define SK_SECRET_MIN 4
+
+/* Overwrites n bytes at p with zeros in a way the compiler keeps, before
+ * memory that held a secret is freed (p may be NULL). Any thread. */
+void sk_secret_wipe(void *p, size_t n);
+
+/*
+ * Runs argv (argv[0] searched on PATH) to completion in cwd (NULL: ours)
+ * with this process's own environment, stdin from /dev/null, stderr
+ * discarded and in its own process group, and captures its stdout
+ * (capture.c; for the commands of `secrets:`). Returns 0 with what it
+ * printed in *ret (new memory, NUL-terminated, length in *ret_len; it may
+ * hold a secret: wipe it before freeing) when it exits with status 0 within
+ * timeout_ms having printed at most max bytes. Otherwise kills its group and
+ * returns an error whose message names argv[0] and what happened (exit
+ * status, signal, timeout, too much output), never what it printed. Blocks
+ * the calling thread for up to timeout_ms. Any thread.
+ */
+int sk_capture_output(char *const *argv, const char *cwd, int64_t timeout_ms, size_t max,
+                      char **ret, size_t *ret_len, sk_err_t *err);
+
 /* Last, after every system header that declares a banned name. Modules
  * include common.h before anything else of theirs. */
 #include "banned.h"
