@@ -211,6 +211,42 @@ void sk_secret_wipe(void *p, size_t n);
 int sk_capture_output(char *const *argv, const char *cwd, int64_t timeout_ms, size_t max,
                       char **ret, size_t *ret_len, sk_err_t *err);
 
+/*
+ * FNV-1a (Fowler, Noll, Vo), 64 and 32 bits, over n bytes of p, continuing
+ * from h (start with SK_FNV64_INIT / SK_FNV32_INIT; feeding data in pieces
+ * gives the hash of the whole). For hash tables and stable spreading (H in
+ * cron, jitter, a job's digest), never for security. Pure; any thread.
+ * Values are part of what sked stores and shows (digests, H minutes): the
+ * function must not change.
+ */
+#define SK_FNV64_INIT 0xcbf29ce484222325ULL
+#define SK_FNV32_INIT 2166136261u
+uint64_t sk_fnv64(uint64_t h, const void *p, size_t n);
+uint32_t sk_fnv32(uint32_t h, const void *p, size_t n);
+
+/*
+ * What is Linux- or POSIX-specific, in one place (platform.c), so that a
+ * port touches this file and its callers keep their logic.
+ */
+/* mkdir -p: makes dir and each missing parent with mode (an existing folder
+ * is fine, and keeps its mode). Returns 0, or -errno of the first step that
+ * failed (-ENOTDIR when dir or a parent exists and is not a folder). Any
+ * thread. */
+int sk_mkdir_p(const char *dir, mode_t mode);
+/*
+ * Reads /proc/PID/NAME ("environ", "cmdline": NUL-separated) into buf, at
+ * most size-1 bytes, NUL-terminated. Returns the bytes read (> 0), or
+ * -errno (-ENOENT also where there is no /proc). Any thread.
+ */
+ssize_t sk_procfs_read(int pid, const char *name, char *buf, size_t size);
+/* Whether process pid runs the same executable file as this process
+ * (/proc/PID/exe); false when either is unknown. Any thread. */
+bool sk_procfs_same_exe(int pid);
+/* Calls cb for each process in /proc (every pid but 1 and our own).
+ * Returns how many calls returned true, or 0 where there is no /proc. Any
+ * thread. */
+int sk_procfs_each_pid(bool (*cb)(int pid, void *data), void *data);
+
 /* Last, after every system header that declares a banned name. Modules
  * include common.h before anything else of theirs. */
 #include "banned.h"
