@@ -26,7 +26,8 @@ stale. It also fails when docs/ (or README.md, or a comment in src/) names
 one of sked's source files that does not exist, such as a file since
 renamed: a name counts as sked's when it has a folder of the checkout in it
 or starts with a module's name (cron_, cmd_, test_, ...).
-Python's standard library only; it runs in milliseconds.
+Python's standard library (and nm, for --lib) only; it takes well under a
+second.
 """
 
 import argparse
@@ -140,7 +141,11 @@ def symbol_edges(root, lib, files, errors):
     by_object = {}  # alert_command.o -> src/alert/alert_command.c
     for p in files:
         if p.endswith(".c"):
-            by_object[os.path.basename(p)[:-2] + ".o"] = p
+            obj = os.path.basename(p)[:-2] + ".o"
+            if obj in by_object:
+                errors.append("%s: has the name of %s: in the library, their calls cannot be "
+                              "told apart; rename one" % (p, by_object[obj]))
+            by_object[obj] = p
     defined, used = {}, []
     for line in out.splitlines():
         # "build/libsked.a:alert_command.o:0000000000000000 T sk_alert_command"
