@@ -1,4 +1,5 @@
 # sked: plain GNU make. `make` builds build/sked; `make check` runs every test;
+# `make checkdeps` checks the modules' dependency rules (docs/internals/README.md);
 # `make asan` runs them under AddressSanitizer + UBSan; `make valgrind` runs the
 # unit tests under valgrind; `make fuzz` builds the libFuzzer targets,
 # `make fuzz-smoke` runs each for FUZZ_SMOKE_SECONDS (CI) and `make fuzz-run`
@@ -43,8 +44,8 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
-.PHONY: all check unit unit-pg e2e e2e-pg e2e-pg-san chaos bench-cluster asan valgrind fuzz fuzz-lib \
-        fuzz-run fuzz-smoke bench bench-quick clean deps example faults
+.PHONY: all check checkdeps unit unit-pg e2e e2e-pg e2e-pg-san chaos bench-cluster asan valgrind \
+        fuzz fuzz-lib fuzz-run fuzz-smoke bench bench-quick clean deps example faults
 
 all: $(BIN)
 
@@ -94,8 +95,9 @@ unit-pg: $(BUILD)/tests/test_store
 E2E_JOBS ?= 3
 PYTEST := $(PYTHON) -m pytest -q -p no:cacheprovider $(if $(filter-out 1,$(E2E_JOBS)),-n $(E2E_JOBS))
 
+# tests/tools: the build and check tools' own tests (tools/checkdeps.py).
 e2e: $(BIN)
-	SKED_BIN=$(abspath $(BIN)) $(PYTEST) tests/e2e
+	SKED_BIN=$(abspath $(BIN)) $(PYTEST) tests/e2e tests/tools
 
 # The end-to-end tests that touch the store, again with the daemon on
 # PostgreSQL (each daemon gets its own schema; see tests/e2e/harness.py).
@@ -134,7 +136,14 @@ e2e-pg-san: $(BIN)
 	SKED_BIN=$(abspath $(BIN)) tests/pg.sh run $(PYTEST) \
 		$(E2E_PG_SAN_TESTS)
 
-check: all unit unit-pg e2e $(if $(SKED_SANITIZED),e2e-pg-san,e2e-pg)
+# The modules' dependency rules, read from docs/internals/README.md (the
+# checkdeps block): includes and the library's calls across modules go one
+# way, and no doc or comment names a source file that does not exist.
+# V=1 prints the module graph.
+checkdeps: $(LIB)
+	$(PYTHON) tools/checkdeps.py --lib $(LIB) $(if $(V),-v)
+
+check: all checkdeps unit unit-pg e2e $(if $(SKED_SANITIZED),e2e-pg-san,e2e-pg)
 
 # The README's first command: a Python job in a venv, run in the foreground.
 examples/.venv/bin/python:

@@ -9,6 +9,7 @@
  * when it failed with one, else 1.
  */
 #include "cli_store.h"
+#include "../runner/runner.h"
 #include "../common/log.h"
 
 #include <fcntl.h>
@@ -70,20 +71,6 @@ static void on_signal(uv_signal_t *h, int sig)
         x->stopped = true;
         sk_proc_stop(x->proc);
     }
-}
-
-static int mkdir_p(const char *path)
-{
-    char buf[4096];
-    sk_strlcpy(buf, path, sizeof(buf));
-    for (char *p = buf + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(buf, 0700);
-            *p = '/';
-        }
-    }
-    return mkdir(buf, 0700) == 0 || errno == EEXIST ? 0 : -errno;
 }
 
 /* Summary line and exit status of a finished run. */
@@ -183,8 +170,9 @@ int sk_cmd_exec(int argc, char **argv)
     /* The state folder first: the store and its lock live there. */
     char logs[4096];
     sk_snprintf(logs, sizeof(logs), "%s/logs/%s", cfg->state_dir, job->name);
-    if (mkdir_p(logs) < 0) {
-        sk_cli_error("exec: cannot create %s: %s", logs, strerror(errno));
+    int m = sk_mkdir_p(logs, 0700);
+    if (m < 0) {
+        sk_cli_error("exec: cannot create %s: %s", logs, strerror(-m));
         rc = SK_EXIT_USER;
         goto out;
     }

@@ -5,6 +5,7 @@
  */
 #include "cli_daemon.h"
 #include "../dag/dag.h"
+#include "../runner/runner.h"
 
 #define SHOW_USAGE "sked show JOB [-c FILE]"
 

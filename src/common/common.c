@@ -1,6 +1,7 @@
 /*
  * Errors, allocation and string helpers shared by every module: the code to
- * text table, the located error record, and allocation that aborts.
+ * text table, the located error record, allocation that aborts, and the
+ * FNV-1a hash (sk_fnv64, sk_fnv32).
  */
 #include "common.h"
 
@@ -140,4 +141,20 @@ bool sk_strncaseeq(const char *a, const char *b, size_t n)
             return true;
     }
     return true;
+}
+
+uint64_t sk_fnv64(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+uint32_t sk_fnv32(uint32_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 16777619u;
+    return h;
 }

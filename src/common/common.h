@@ -167,6 +167,86 @@ int sk_duration_parse(const char *text, int64_t *ret_ms, sk_err_t *err);
 /* Formats ms as the shortest duration text ("1h30m", "500ms", "0s"). */
 void sk_duration_format(int64_t ms, char *buf, size_t size);
 
+/*
+ * Words and string vectors (words.c): NULL-terminated char ** and key/value
+ * arrays, as the configuration builds them and the runner passes them to a
+ * child. They often hold secrets, so freeing wipes them.
+ */
+typedef struct sk_kv {
+    char *key;
+    char *value;
+} sk_kv_t;
+
+/* Splits a command string into words like sh would (quotes, backslashes),
+ * without expansion. Errors on unbalanced quotes. New memory. */
+int sk_split_words(const char *text, char ***ret, sk_err_t *err);
+/* Frees v's strings and v; NULL is a no-op. The strings are wiped first:
+ * an envp holds secrets. */
+void sk_strv_free(char **v);
+/* Frees kv[0..n)'s keys and values (values wiped) and the array; kv may be NULL. */
+void sk_kv_free(sk_kv_t *kv, size_t n);
+size_t sk_strv_len(char *const *v);
+
+/* A secret shorter than this cannot be masked: hiding every "123" of a log
+ * would shred it. The configuration refuses such secrets; the runner's mask
+ * (src/runner/runner_mask.c) ignores them. */
+#define SK_SECRET_MIN 4
+
+/* Overwrites n bytes at p with zeros in a way the compiler keeps, before
+ * memory that held a secret is freed (p may be NULL). Any thread. */
+void sk_secret_wipe(void *p, size_t n);
+
+/*
+ * Runs argv (argv[0] searched on PATH) to completion in cwd (NULL: ours)
+ * with this process's own environment, stdin from /dev/null, stderr
+ * discarded and in its own process group, and captures its stdout
+ * (capture.c; for the commands of `secrets:`). Returns 0 with what it
+ * printed in *ret (new memory, NUL-terminated, length in *ret_len; it may
+ * hold a secret: wipe it before freeing) when it exits with status 0 within
+ * timeout_ms having printed at most max bytes. Otherwise kills its group and
+ * returns an error whose message names argv[0] and what happened (exit
+ * status, signal, timeout, too much output), never what it printed. Blocks
+ * the calling thread for up to timeout_ms. Any thread.
+ */
+int sk_capture_output(char *const *argv, const char *cwd, int64_t timeout_ms, size_t max,
+                      char **ret, size_t *ret_len, sk_err_t *err);
+
+/*
+ * FNV-1a (Fowler, Noll, Vo), 64 and 32 bits, over n bytes of p, continuing
+ * from h (start with SK_FNV64_INIT / SK_FNV32_INIT; feeding data in pieces
+ * gives the hash of the whole). For hash tables and stable spreading (H in
+ * cron, jitter, a job's digest), never for security. Pure; any thread.
+ * Values are part of what sked stores and shows (digests, H minutes): the
+ * function must not change.
+ */
+#define SK_FNV64_INIT 0xcbf29ce484222325ULL
+#define SK_FNV32_INIT 2166136261u
+uint64_t sk_fnv64(uint64_t h, const void *p, size_t n);
+uint32_t sk_fnv32(uint32_t h, const void *p, size_t n);
+
+/*
+ * What is Linux- or POSIX-specific, in one place (platform.c), so that a
+ * port touches this file and its callers keep their logic.
+ */
+/* mkdir -p: makes dir and each missing parent with mode (an existing folder
+ * is fine, and keeps its mode). Returns 0, or -errno of the first step that
+ * failed (-ENOTDIR when dir or a parent exists and is not a folder). Any
+ * thread. */
+int sk_mkdir_p(const char *dir, mode_t mode);
+/*
+ * Reads /proc/PID/NAME ("environ", "cmdline": NUL-separated) into buf, at
+ * most size-1 bytes, NUL-terminated. Returns the bytes read (> 0), or
+ * -errno (-ENOENT also where there is no /proc). Any thread.
+ */
+ssize_t sk_procfs_read(int pid, const char *name, char *buf, size_t size);
+/* Whether process pid runs the same executable file as this process
+ * (/proc/PID/exe); false when either is unknown. Any thread. */
+bool sk_procfs_same_exe(int pid);
+/* Calls cb for each process in /proc (every pid but 1 and our own).
+ * Returns how many calls returned true, or 0 where there is no /proc. Any
+ * thread. */
+int sk_procfs_each_pid(bool (*cb)(int pid, void *data), void *data);
+
 /* Last, after every system header that declares a banned name. Modules
  * include common.h before anything else of theirs. */
 #include "banned.h"

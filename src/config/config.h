@@ -10,8 +10,36 @@
 
 #include "../common/common.h"
 #include "../cron/cron.h"
-#include "../runner/runner.h"
 #include "../tz/tz.h"
+
+typedef enum sk_body_kind {
+    SK_BODY_PYTHON, /* python: script.py  -> PY script.py args... */
+    SK_BODY_MODULE, /* module: pkg.mod    -> PY -m pkg.mod args... */
+    SK_BODY_RUN,    /* run: [argv...] or "words" -> argv, no shell */
+    SK_BODY_SHELL,  /* shell: "text"      -> /bin/sh -c text */
+} sk_body_kind_t;
+
+/*
+ * What a job or a workflow step runs, as sked.yaml says it (python:, module:,
+ * run:, shell: and what goes with them). All strings are owned by the
+ * struct's owner (the configuration snapshot); the runner, which turns a
+ * body into a process, borrows them.
+ */
+typedef struct sk_body {
+    sk_body_kind_t kind;
+    char *target;      /* python: script path; module: module name; shell: the text */
+    char **run_argv;   /* run: NULL-terminated argv (a string is split like a shell would) */
+    char **args;       /* NULL-terminated extra arguments (python, module, run) */
+    char *venv;        /* NULL: look for .venv/venv beside the script and up to config_dir */
+    char *cwd;         /* NULL: config_dir */
+    sk_kv_t *env;      /* the job's env: plus env_file's values, already merged */
+    size_t nenv;
+    size_t nsecret;    /* the first nsecret entries of env are secrets (env_file, secrets:):
+                        * never shown, masked in output */
+    char **masked;     /* NULL-terminated values masked in the run's output: the secrets'
+                        * and those of env: variables named like secrets; NULL: none */
+    char *config_dir;  /* absolute folder of sked.yaml: relative paths start here */
+} sk_body_t;
 
 #define SK_OVERLAPS(X)                                                                             \
     X(SK_OVERLAP_SKIP, "skip")                                                                     \

@@ -1805,11 +1805,7 @@ typedef struct {
 
 static void fnv_bytes(fnv_t *f, const void *p, size_t n)
 {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        f->h ^= b[i];
-        f->h *= 0x100000001b3ULL;
-    }
+    f->h = sk_fnv64(f->h, p, n);
 }
 
 static void fnv_i64(fnv_t *f, int64_t v)
@@ -1884,7 +1880,7 @@ static void fnv_alert(fnv_t *f, const sk_alert_cfg_t *a)
  */
 static void digest_job(sk_job_cfg_t *J)
 {
-    fnv_t f = {0xcbf29ce484222325ULL};
+    fnv_t f = {SK_FNV64_INIT};
     char buf[256];
     fnv_str(&f, "sked-job-2");
     fnv_str(&f, J->name);

@@ -258,7 +258,7 @@ static const char *from_command(sctx_t *s, const sk_ynode_t *v, const sk_ynode_t
     sk_err_clear(&err);
     argv_text(argv, from, sizeof(from));
     const char *value = NULL;
-    if (sk_runner_capture(argv, s->L->dir, timeout, SECRET_MAX, &raw, &len, &err) < 0) {
+    if (sk_capture_output(argv, s->L->dir, timeout, SECRET_MAX, &raw, &len, &err) < 0) {
         serr(s, v, 0, "", "command %s: %s (what it printed is not shown: run it yourself to see)",
              from, err.msg);
     } else {

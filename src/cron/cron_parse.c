@@ -75,11 +75,8 @@ static bool item_end(char ch)
 /* FNV-1a over the job's name, mixed with the field so that each H differs. */
 static uint32_t hash_for(const parser_t *ps)
 {
-    uint32_t h = 2166136261u;
-    for (const char *p = ps->name ? ps->name : ""; *p; p++) {
-        h ^= (unsigned char)*p;
-        h *= 16777619u;
-    }
+    const char *name = ps->name ? ps->name : "";
+    uint32_t h = sk_fnv32(SK_FNV32_INIT, name, strlen(name));
     h ^= (uint32_t)(ps->field + 1) * 0x9e3779b9u;
     h ^= h >> 16;
     h *= 0x7feb352du;

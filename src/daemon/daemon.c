@@ -22,24 +22,6 @@
 #include <malloc.h>
 #endif
 
-static int mkdirs(const char *path, mode_t mode)
-{
-    char buf[4096];
-    if (sk_strlcpy(buf, path, sizeof(buf)) >= sizeof(buf))
-        return -ENAMETOOLONG;
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, mode) < 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    if (mkdir(buf, mode) < 0 && errno != EEXIST)
-        return -errno;
-    return 0;
-}
-
 /* Takes the state folder's lock, or says who holds it. */
 static int take_lock(sk_daemon_t *d)
 {
@@ -227,10 +209,7 @@ typedef struct {
 
 static uint64_t name_hash(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+    return sk_fnv64(SK_FNV64_INIT, s, strlen(s));
 }
 
 static void map_init(name_map_t *m, size_t n)
@@ -789,7 +768,7 @@ int sk_daemon_main(const char *config_path, const char *node_flag)
     d->state_dir = sk_xstrdup(d->config->state_dir);
     char logs[4096];
     sk_snprintf(logs, sizeof(logs), "%s/logs", d->state_dir);
-    int m = mkdirs(logs, 0700);
+    int m = sk_mkdir_p(logs, 0700);
     if (m < 0) {
         fprintf(stderr, "sked: run: cannot create state folder %s: %s\n", d->state_dir,
                 strerror(-m));

@@ -7,7 +7,6 @@
  */
 #include "daemon_int.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 
@@ -882,18 +881,11 @@ void sk_daemon__stop_all(sk_daemon_t *d, bool hard)
 /* Whether pid is still the process of run id (its environment says so). */
 bool sk_daemon__is_our_process(int pid, int64_t id)
 {
-    char path[64], want[64];
-    sk_snprintf(path, sizeof(path), "/proc/%d/environ", pid);
+    char want[64], buf[65536];
     int n = sk_snprintf(want, sizeof(want), "SKED_RUN_ID=%" PRId64, id);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    char buf[65536];
-    ssize_t len = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
+    ssize_t len = sk_procfs_read(pid, "environ", buf, sizeof(buf));
     if (len <= 0)
         return false;
-    buf[len] = '\0';
     for (ssize_t i = 0; i < len;) {
         if (strncmp(buf + i, want, (size_t)n) == 0 && (buf[i + n] == '\0'))
             return true;
@@ -902,24 +894,19 @@ bool sk_daemon__is_our_process(int pid, int64_t id)
     return false;
 }
 
+/* sk_procfs_each_pid's callback: kills pid if it is run *id's. */
+static bool kill_if_ours(int pid, void *data)
+{
+    if (!sk_daemon__is_our_process(pid, *(const int64_t *)data))
+        return false;
+    kill(-(pid_t)pid, SIGKILL); /* its group, when it leads one (the run's own) */
+    kill((pid_t)pid, SIGKILL);
+    return true;
+}
+
 int sk_daemon__kill_run_processes(int64_t id)
 {
-    DIR *dir = opendir("/proc");
-    if (!dir)
-        return 0;
-    int killed = 0;
-    struct dirent *e;
-    while ((e = readdir(dir))) {
-        char *end;
-        long pid = strtol(e->d_name, &end, 10);
-        if (*end || pid <= 1 || pid == (long)getpid() || !sk_daemon__is_our_process((int)pid, id))
-            continue;
-        kill(-(pid_t)pid, SIGKILL); /* its group, when it leads one (the run's own) */
-        kill((pid_t)pid, SIGKILL);
-        killed++;
-    }
-    closedir(dir);
-    return killed;
+    return sk_procfs_each_pid(kill_if_ours, &id);
 }
 
 /* Whether run id's log file exists: its process was started. */

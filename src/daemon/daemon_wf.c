@@ -548,10 +548,7 @@ void sk_daemon__run_extra_env(sk_daemon_t *d, const sk_runrt_t *r, sk_kv_t **ret
         /* A fresh, empty file for each attempt, in a folder only we can read. */
         char *slash = strrchr(path, '/');
         *slash = '\0';
-        char runs[4096];
-        sk_snprintf(runs, sizeof(runs), "%s/runs", d->state_dir);
-        mkdir(runs, 0700);
-        mkdir(path, 0700);
+        (void)sk_mkdir_p(path, 0700); /* else the open fails, and so does the step */
         *slash = '/';
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd >= 0)

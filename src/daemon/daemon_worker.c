@@ -171,10 +171,8 @@ static void start_work(sk_daemon_t *d, sk_work_t *w)
     }
     if (row->step) {
         /* A fresh, empty $SKED_OUTPUT in this node's state folder. */
-        sk_snprintf(path, sizeof(path), "%s/runs", d->state_dir);
-        mkdir(path, 0700);
         sk_snprintf(path, sizeof(path), "%s/runs/%" PRId64, d->state_dir, row->parent_id);
-        mkdir(path, 0700);
+        (void)sk_mkdir_p(path, 0700); /* else the open fails, and so does the step */
         sk_snprintf(path, sizeof(path), "%s/runs/%" PRId64 "/%s.%" PRId64 ".out", d->state_dir,
                     row->parent_id, row->step, row->id);
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -588,19 +586,6 @@ bool sk_daemon__work_beat(sk_daemon_t *d)
     return false;
 }
 
-/* Whether pid is a running sked (the same executable as this one). */
-static bool is_sked(int pid)
-{
-    char a[4096], b[4096], path[64];
-    sk_snprintf(path, sizeof(path), "/proc/%d/exe", pid);
-    ssize_t na = readlink(path, a, sizeof(a) - 1);
-    ssize_t nb = readlink("/proc/self/exe", b, sizeof(b) - 1);
-    if (na <= 0 || nb <= 0)
-        return false;
-    a[na] = b[nb] = '\0';
-    return strcmp(a, b) == 0;
-}
-
 bool sk_daemon__work_name_taken(sk_daemon_t *d)
 {
     sk_node_t *nodes = NULL;
@@ -613,7 +598,7 @@ bool sk_daemon__work_name_taken(sk_daemon_t *d)
         if (strcmp(x->name, d->node_name) != 0 || x->pid == (int)getpid() ||
             x->age_ms > d->lease_ms || x->pid <= 0)
             continue;
-        if (kill(x->pid, 0) == 0 && is_sked(x->pid)) {
+        if (kill(x->pid, 0) == 0 && sk_procfs_same_exe(x->pid)) {
             fprintf(stderr,
                     "sked: run: node %s is already running here (pid %d, heart-beat %" PRId64
                     " ms ago); give this one another name with --node NAME or SKED_NODE\n",

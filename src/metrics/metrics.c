@@ -214,13 +214,7 @@ static void buf_label_value(sk_buf_t *b, const char *s, size_t n)
 
 static uint64_t hash_name(const char *s, size_t n)
 {
-    /* FNV-1a, 64 bits */
-    uint64_t h = 14695981039346656037ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
+    return sk_fnv64(SK_FNV64_INIT, s, n);
 }
 
 sk_metrics_t *sk_metrics_new(const char *version, int64_t start_ms)

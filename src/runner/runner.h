@@ -6,47 +6,16 @@
  * (SIGTERM to the group, SIGKILL after kill_grace) and reports the outcome
  * once, after the process has exited and its output is fully written.
  *
- * Loop thread only. Depends on common, tz's civil-time arithmetic (UTC
- * stamps) and libuv, nothing else of sked. See docs/internals/runner.md.
+ * Loop thread only. Depends on common, config's sk_body_t (what a job runs,
+ * as sked.yaml says it), tz's civil-time arithmetic (UTC stamps) and libuv,
+ * nothing else of sked. See docs/internals/runner.md.
  */
 #ifndef SK_RUNNER_H
 #define SK_RUNNER_H
 
-#include "../common/common.h"
+#include "../config/config.h"
 
 #include <uv.h>
-
-typedef enum sk_body_kind {
-    SK_BODY_PYTHON, /* python: script.py  -> PY script.py args... */
-    SK_BODY_MODULE, /* module: pkg.mod    -> PY -m pkg.mod args... */
-    SK_BODY_RUN,    /* run: [argv...] or "words" -> argv, no shell */
-    SK_BODY_SHELL,  /* shell: "text"      -> /bin/sh -c text */
-} sk_body_kind_t;
-
-typedef struct sk_kv {
-    char *key;
-    char *value;
-} sk_kv_t;
-
-/*
- * What a job (or, later, a workflow step) runs. All strings are owned by the
- * struct's owner (the configuration snapshot); the runner borrows them.
- */
-typedef struct sk_body {
-    sk_body_kind_t kind;
-    char *target;      /* python: script path; module: module name; shell: the text */
-    char **run_argv;   /* run: NULL-terminated argv (a string is split like a shell would) */
-    char **args;       /* NULL-terminated extra arguments (python, module, run) */
-    char *venv;        /* NULL: look for .venv/venv beside the script and up to config_dir */
-    char *cwd;         /* NULL: config_dir */
-    sk_kv_t *env;      /* the job's env: plus env_file's values, already merged */
-    size_t nenv;
-    size_t nsecret;    /* the first nsecret entries of env are secrets (env_file, secrets:):
-                        * never shown, masked in output */
-    char **masked;     /* NULL-terminated values masked in the run's output: the secrets'
-                        * and those of env: variables named like secrets; NULL: none */
-    char *config_dir;  /* absolute folder of sked.yaml: relative paths start here */
-} sk_body_t;
 
 /*
  * Resolves the interpreter for a python/module body (DESIGN section 5):
@@ -84,28 +53,11 @@ typedef struct sk_run_info {
  */
 char **sk_runner_env(const sk_body_t *body, const sk_run_info_t *info);
 
-/* Splits a command string into words like sh would (quotes, backslashes),
- * without expansion. Errors on unbalanced quotes. New memory. */
-int sk_split_words(const char *text, char ***ret, sk_err_t *err);
-/* Frees v's strings and v; NULL is a no-op. The strings are wiped first:
- * an envp holds secrets. */
-void sk_strv_free(char **v);
-/* Frees kv[0..n)'s keys and values (values wiped) and the array; kv may be NULL. */
-void sk_kv_free(sk_kv_t *kv, size_t n);
-size_t sk_strv_len(char *const *v);
-
 /* ---- secrets: masked by value in everything a run writes (runner_mask.c) ---- */
 
-/* A secret shorter than this cannot be masked: hiding every "123" of a log
- * would shred it. The configuration refuses such secrets. */
-#define SK_SECRET_MIN 4
 /* Longer secrets are masked as pieces of at most this many bytes, so that
  * a stream holds back at most this much while it waits for the rest. */
 #define SK_MASK_PATTERN_MAX 4096
-
-/* Overwrites n bytes at p with zeros in a way the compiler keeps, before
- * memory that held a secret is freed (p may be NULL). Any thread. */
-void sk_secret_wipe(void *p, size_t n);
 
 /*
  * A set of values to mask. Any thread may use a mask it owns; once built it
@@ -159,20 +111,6 @@ void sk_mask_stream_end(sk_mask_stream_t *s, sk_mask_out_cb out, void *data);
 void sk_mask_stream_drop(sk_mask_stream_t *s);
 /* Wipes what it held; NULL is a no-op. */
 void sk_mask_stream_free(sk_mask_stream_t *s);
-
-/*
- * Runs argv (argv[0] searched on PATH) to completion in cwd (NULL: ours)
- * with the daemon's own environment, stdin from /dev/null, stderr discarded
- * and in its own process group, and captures its stdout. Returns 0 with
- * what it printed in *ret (new memory, NUL-terminated, length in *ret_len;
- * it may hold a secret: wipe it before freeing) when it exits with status
- * 0 within timeout_ms having printed at most max bytes. Otherwise kills its
- * group and returns an error whose message names argv[0] and what happened
- * (exit status, signal, timeout, too much output), never what it printed.
- * Blocks the calling thread for up to timeout_ms. Any thread.
- */
-int sk_runner_capture(char *const *argv, const char *cwd, int64_t timeout_ms, size_t max,
-                      char **ret, size_t *ret_len, sk_err_t *err);
 
 typedef struct sk_proc sk_proc_t;
 

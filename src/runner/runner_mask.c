@@ -3,8 +3,7 @@
  * values of a run, the passwords of URLs in its environment and argv) and a
  * streaming filter that replaces every occurrence with "***" in output that
  * arrives in pieces of any size. Also the URL scanner the API's job
- * definitions use, and the wipe that keeps secrets out of freed memory.
- * Exports sk_mask_*, sk_url_mask and sk_secret_wipe.
+ * definitions use. Exports sk_mask_* and sk_url_mask.
  * See docs/internals/runner.md ("Masking").
  */
 #include "runner.h"
@@ -57,14 +56,6 @@ struct sk_mask_stream {
     size_t len, cap;
     bool in_mask; /* the last byte emitted was masked: "***" is written already */
 };
-
-void sk_secret_wipe(void *p, size_t n)
-{
-    /* volatile: the compiler may not drop stores to memory about to be freed */
-    volatile unsigned char *v = p;
-    while (v && n--)
-        *v++ = 0;
-}
 
 sk_mask_t *sk_mask_new(void)
 {

@@ -583,20 +583,15 @@ static void masked_err(const sk_mask_t *m, sk_err_t *err)
     }
 }
 
-/* mkdir -p of path's parent folders, each new one 0700. */
+/* mkdir -p of path's folder, each new one 0700. */
 static int make_parents(const char *path)
 {
     char *d = sk_xstrdup(path);
+    char *slash = strrchr(d, '/');
     int r = 0;
-    for (char *q = d + 1; *q; q++) {
-        if (*q != '/')
-            continue;
-        *q = '\0';
-        if (mkdir(d, 0700) != 0 && errno != EEXIST) {
-            r = -errno;
-            break;
-        }
-        *q = '/';
+    if (slash && slash != d) {
+        *slash = '\0';
+        r = sk_mkdir_p(d, 0700);
     }
     free(d);
     return r;

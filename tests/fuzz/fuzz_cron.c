@@ -66,9 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     expr[size] = '\0';
     /* The job's name seeds H: take one of a few, chosen by the input. */
     static const char *const names[] = {"fuzz-job", "", "backup", "nightly-etl"};
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < size; i++)
-        h = (h ^ data[i]) * 16777619u;
+    uint32_t h = sk_fnv32(SK_FNV32_INIT, data, size);
     if (sk_cron_parse(expr, names[h % SK_ARRAY_LEN(names)], &c, &err) < 0) {
         if (err.code != SK_EPARSE && err.code != SK_ERANGE && err.code != SK_ENEVER)
             sk_panic("fuzz_cron: \"%s\": unexpected error code %d", expr, err.code);

@@ -1408,31 +1408,31 @@ static void test_capture(void **state)
     sk_err_t err;
     sk_err_clear(&err);
     char *ok[] = {"sh", "-c", "printf 'the-value\\n'; echo noise >&2; pwd", NULL};
-    assert_int_equal(sk_runner_capture(ok, c->dir, 10000, 4096, &out, &len, &err), 0);
+    assert_int_equal(sk_capture_output(ok, c->dir, 10000, 4096, &out, &len, &err), 0);
     char *want = fmt(c, "the-value\n%s\n", c->dir);
     assert_string_equal(out, want);
     assert_int_equal(len, strlen(want));
     free(out);
 
     char *fails[] = {"sh", "-c", "echo the-output; exit 3", NULL};
-    assert_true(sk_runner_capture(fails, NULL, 10000, 4096, &out, &len, &err) < 0);
+    assert_true(sk_capture_output(fails, NULL, 10000, 4096, &out, &len, &err) < 0);
     assert_non_null(strstr(err.msg, "sh exited with status 3"));
     assert_null(strstr(err.msg, "the-output"));
 
     char *killed[] = {"sh", "-c", "kill -9 $$", NULL};
-    assert_true(sk_runner_capture(killed, NULL, 10000, 4096, &out, &len, &err) < 0);
+    assert_true(sk_capture_output(killed, NULL, 10000, 4096, &out, &len, &err) < 0);
     assert_non_null(strstr(err.msg, "killed by signal 9"));
 
     char *slow[] = {"sh", "-c", "sleep 30 & sleep 30", NULL};
-    assert_true(sk_runner_capture(slow, NULL, 300, 4096, &out, &len, &err) < 0);
+    assert_true(sk_capture_output(slow, NULL, 300, 4096, &out, &len, &err) < 0);
     assert_non_null(strstr(err.msg, "did not finish within 300ms"));
 
     char *loud[] = {"sh", "-c", "yes", NULL};
-    assert_true(sk_runner_capture(loud, NULL, 10000, 4096, &out, &len, &err) < 0);
+    assert_true(sk_capture_output(loud, NULL, 10000, 4096, &out, &len, &err) < 0);
     assert_non_null(strstr(err.msg, "more than 4096 bytes"));
 
     char *missing[] = {"no-such-program-sked", NULL};
-    assert_true(sk_runner_capture(missing, NULL, 10000, 4096, &out, &len, &err) < 0);
+    assert_true(sk_capture_output(missing, NULL, 10000, 4096, &out, &len, &err) < 0);
     assert_non_null(strstr(err.msg, "no-such-program-sked"));
 }
 

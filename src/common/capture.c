@@ -3,11 +3,11 @@
  * the commands of `secrets:` ({command: [pass, show, db]}), run while a
  * configuration loads. Synchronous and bounded (a timeout, a cap on the
  * output), with posix_spawn so that it is safe beside other threads.
- * Exports sk_runner_capture.
+ * Exports sk_capture_output.
  */
 #define _GNU_SOURCE 1 /* posix_spawn_file_actions_addchdir_np (glibc 2.29) */
 
-#include "runner.h"
+#include "common.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -66,7 +66,7 @@ static int read_some(int fd, char **buf, size_t *len, size_t *cap, size_t max)
     }
 }
 
-int sk_runner_capture(char *const *argv, const char *cwd, int64_t timeout_ms, size_t max,
+int sk_capture_output(char *const *argv, const char *cwd, int64_t timeout_ms, size_t max,
                       char **ret, size_t *ret_len, sk_err_t *err)
 {
     extern char **environ;
@@ -83,8 +83,8 @@ int sk_runner_capture(char *const *argv, const char *cwd, int64_t timeout_ms, si
     sk_duration_format(timeout_ms, dur, sizeof(dur));
     /* Both ends close-on-exec at once: a job spawned meanwhile by another
      * thread must not inherit them; the read end does not block. */
-    if ((rc = uv_pipe(fds, UV_NONBLOCK_PIPE, 0)) < 0) {
-        rc = sk_err_set(err, rc, "cannot create a pipe: %s", uv_strerror(rc));
+    if (pipe2(fds, O_CLOEXEC) < 0 || fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0) {
+        rc = sk_err_set(err, -errno, "cannot create a pipe: %s", strerror(errno));
         goto out;
     }
     fds[0] = above_stdio(fds[0]);

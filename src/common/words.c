@@ -3,9 +3,10 @@
  * the POSIX shell's token recognition (XCU 2.2 and 2.3), without any
  * expansion, operators or globbing, so a command string means what it would
  * mean to sh but no shell ever runs. Exports sk_split_words and the small
- * NULL-terminated string vector helpers sk_strv_free and sk_strv_len.
+ * NULL-terminated string vector helpers sk_strv_free, sk_strv_len and
+ * sk_kv_free, and sk_secret_wipe.
  */
-#include "runner.h"
+#include "common.h"
 
 typedef struct words {
     char **v;
@@ -147,4 +148,12 @@ size_t sk_strv_len(char *const *v)
     while (v && v[n])
         n++;
     return n;
+}
+
+void sk_secret_wipe(void *p, size_t n)
+{
+    /* volatile: the compiler may not drop stores to memory about to be freed */
+    volatile unsigned char *v = p;
+    while (v && n--)
+        *v++ = 0;
 }
