@@ -11,6 +11,7 @@
 #include "cli_store.h"
 #include "../runner/runner.h"
 #include "../common/log.h"
+#include "../exec/exec.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -22,7 +23,7 @@ typedef struct {
     uv_timer_t tail;
     uv_signal_t sigint, sigterm;
     sk_proc_t *proc;
-    const char *log_path;
+    char *log_path;
     int fd;
     off_t off;
     bool done, stopped;
@@ -145,7 +146,6 @@ int sk_cmd_exec(int argc, char **argv)
     sk_cli_src_t src;
     memset(&src, 0, sizeof(src));
     sk_store_t *st = NULL;
-    char **args = NULL, **envp = NULL;
     sk_err_t err;
     sk_err_clear(&err);
     exec_t x;
@@ -195,41 +195,20 @@ int sk_cmd_exec(int argc, char **argv)
         rc = SK_EXIT_USER;
         goto out;
     }
-    char log_path[4096];
-    sk_snprintf(log_path, sizeof(log_path), "%s/%" PRId64 ".log", logs, rec.id);
-    x.log_path = log_path;
-    if (sk_runner_argv(&job->body, &args, &err) < 0) {
-        st->ops->run_finish(st, rec.id, SK_RUN_FAILED, sk_now_ms(), -1, 0, err.msg, NULL);
-        sk_cli_error("exec: %s", err.msg);
-        rc = SK_EXIT_USER;
-        goto out;
-    }
-    sk_run_info_t info = {.job = job->name,
-                          .run_id = rec.id,
-                          .attempt = 1,
-                          .scheduled_at = rec.scheduled_at / 1000,
-                          .tz_name = sk_tz_name(job->tz)};
-    envp = sk_runner_env(&job->body, &info);
     uv_loop_init(&loop);
     loop_ok = true;
-    char *cwd = sk_runner_cwd(&job->body);
-    sk_spawn_t spec = {.argv = args,
-                       .envp = envp,
-                       .cwd = cwd,
-                       .log_path = log_path,
-                       .max_output = job->max_output,
-                       .timeout_ms = job->timeout_ms,
-                       .kill_grace_ms = job->kill_grace_ms,
-                       .masked = job->body.masked};
-    int started = sk_proc_start(&loop, &spec, on_exit, &x, &x.proc, &err);
-    free(cwd);
-    if (started < 0) {
+    sk_exec_spec_t spec = {.cfg = job,
+                           .run_id = rec.id,
+                           .attempt = 1,
+                           .scheduled_at = rec.scheduled_at,
+                           .state_dir = cfg->state_dir};
+    if (sk_exec_start(&loop, &spec, on_exit, &x, &x.log_path, &x.proc, &err) < 0) {
         st->ops->run_finish(st, rec.id, SK_RUN_FAILED, sk_now_ms(), -1, 0, err.msg, NULL);
         sk_cli_error("exec: %s", err.msg);
         rc = SK_EXIT_USER;
         goto out;
     }
-    st->ops->run_start(st, rec.id, sk_now_ms(), sk_proc_pid(x.proc), log_path, NULL);
+    st->ops->run_start(st, rec.id, sk_now_ms(), sk_proc_pid(x.proc), x.log_path, NULL);
     uv_timer_init(&loop, &x.tail);
     x.tail.data = &x;
     uv_timer_start(&x.tail, on_tail, 100, 100);
@@ -241,23 +220,9 @@ int sk_cmd_exec(int argc, char **argv)
     uv_run(&loop, UV_RUN_DEFAULT);
     pump_log(&x);
 
-    sk_run_status_t status;
-    const char *reason = x.res.reason[0] ? x.res.reason : NULL;
-    switch (x.res.end) {
-    case SK_PROC_EXITED:
-        status = x.res.exit_code == 0 ? SK_RUN_SUCCEEDED : SK_RUN_FAILED;
-        break;
-    case SK_PROC_TIMED_OUT:
-        status = SK_RUN_TIMED_OUT;
-        break;
-    case SK_PROC_KILLED:
-        reason = "interrupted by the user";
-        status = SK_RUN_KILLED;
-        break;
-    default:
-        status = x.res.end == SK_PROC_SIGNALED ? SK_RUN_KILLED : SK_RUN_FAILED;
-        break;
-    }
+    const char *reason;
+    sk_run_status_t status =
+        sk_exec_status(&x.res, x.stopped ? SK_STOP_USER : SK_STOP_NONE, NULL, &reason);
     if (st->ops->run_finish(st, rec.id, status, x.res.ended_ms, x.res.exit_code, x.res.signal,
                             reason, &err) < 0)
         sk_cli_error("exec: %s", err.msg);
@@ -269,8 +234,7 @@ out:
     }
     if (x.fd >= 0)
         close(x.fd);
-    sk_strv_free(args);
-    sk_strv_free(envp);
+    free(x.log_path);
     sk_cli_src_close(&src);
     sk_config_unref(cfg);
     sk_tz_cache_free(tzc);

@@ -244,8 +244,9 @@ static void act(sk_daemon_t *d, intents_t *v, int64_t now)
         }
         if (j->cfg->overlap == SK_OVERLAP_REPLACE && j->active > 0) {
             for (sk_runrt_t *r = d->running; r; r = r->next) {
-                if (r->job == j && (r->proc || r->remote) && !r->replaced) {
-                    r->replaced = true;
+                if (r->job == j && (r->proc || r->remote) &&
+                    (r->stop == SK_STOP_NONE || r->stop == SK_STOP_CANCEL)) {
+                    r->stop = SK_STOP_REPLACE;
                     sk_log(SK_LOG_INFO, "event=replacing job=%s run=%" PRId64 " by=%" PRId64,
                            j->name, r->id, it->rec.id);
                     if (r->remote)

@@ -6,6 +6,7 @@
 #include "../common/log.h"
 #include "../config/config.h"
 #include "../dag/dag.h"
+#include "../exec/exec.h"
 #include "../runner/runner.h"
 #include "../sched/sched.h"
 #include "../store/store.h"
@@ -93,9 +94,9 @@ struct sk_runrt {
     bool later; /* waiting, and due_mono was ahead when it was queued */
     sk_proc_t *proc;
     char *log_path;
-    bool replaced;  /* stopped by overlap: replace */
-    bool shutdown;  /* stopped because the daemon stops */
-    bool cancelled; /* stopped by the API (killed, "cancelled"; no retry, no alert) */
+    /* Why sked stopped it (SK_STOP_NONE: it did not). A stop because the
+     * daemon stops overrides any other; replace overrides cancel. */
+    sk_exec_stop_t stop;
     bool once;      /* never retried: `sked exec` asked the daemon for one attempt */
     sk_proc_result_t result;
     sk_wfrt_t *wf;                /* for a step: its workflow run; NULL otherwise */
@@ -300,20 +301,6 @@ void sk_daemon__adopt(sk_daemon_t *d, int64_t now);
 void sk_daemon__release(sk_daemon_t *d);
 /* Leader: asks remote run r's node to stop it, ending it with reason. */
 void sk_daemon__cancel_remote(sk_daemon_t *d, sk_runrt_t *r, const char *reason);
-
-/* daemon_run.c */
-/* Starts argv/envp (borrowed) as run id of job, with the limits and the
- * masked secrets of step (or of cfg when step is NULL), its output to
- * STATE_DIR/logs/JOB/ID.log (*log_path, new). sk_proc_start's contract
- * otherwise. */
-int sk_daemon__spawn(sk_daemon_t *d, const char *job, int64_t id, const sk_job_cfg_t *cfg,
-                     const sk_step_cfg_t *step, char **argv, char **envp, sk_proc_cb cb,
-                     void *data, char **log_path, sk_proc_t **ret, sk_err_t *err);
-/* res becomes a run that could not start, for reason. */
-void sk_daemon__proc_failed(sk_proc_result_t *res, const char *reason);
-/* A process's end as a run status; SK_PROC_KILLED is "killed", "stopped"
- * (callers that know why say so). *reason: res's own, or NULL. */
-sk_run_status_t sk_daemon__proc_status(const sk_proc_result_t *res, const char **reason);
 
 /* daemon_run.c, for the cluster */
 /* A dispatched row (w NULL: a top-level run of j; else step `step` of w)

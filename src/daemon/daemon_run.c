@@ -7,6 +7,8 @@
  */
 #include "daemon_int.h"
 
+#include "../exec/exec.h"
+
 #include <fcntl.h>
 #include <signal.h>
 
@@ -204,92 +206,18 @@ static void on_exit(sk_proc_t *p, const sk_proc_result_t *res, void *data)
     uv_timer_start(&d->flush, sk_daemon__on_flush, 0, 0);
 }
 
-void sk_daemon__proc_failed(sk_proc_result_t *res, const char *reason)
-{
-    memset(res, 0, sizeof(*res));
-    res->end = SK_PROC_SPAWN_FAILED;
-    res->exit_code = -1;
-    res->started_ms = res->ended_ms = sk_now_ms();
-    sk_strlcpy(res->reason, reason, sizeof(res->reason));
-}
-
-sk_run_status_t sk_daemon__proc_status(const sk_proc_result_t *res, const char **reason)
-{
-    *reason = res->reason[0] ? res->reason : NULL;
-    switch (res->end) {
-    case SK_PROC_EXITED:
-        return res->exit_code == 0 ? SK_RUN_SUCCEEDED : SK_RUN_FAILED;
-    case SK_PROC_SIGNALED:
-        return SK_RUN_KILLED;
-    case SK_PROC_TIMED_OUT:
-        return SK_RUN_TIMED_OUT;
-    case SK_PROC_KILLED:
-        *reason = "stopped";
-        return SK_RUN_KILLED;
-    case SK_PROC_SPAWN_FAILED:
-    default:
-        return SK_RUN_FAILED;
-    }
-}
-
 static void finish_early(sk_daemon_t *d, sk_runrt_t *r, const char *reason)
 {
-    sk_daemon__proc_failed(&r->result, reason);
+    sk_exec_failed(&r->result, reason);
     r->next = d->finished;
     d->finished = r;
     uv_timer_start(&d->flush, sk_daemon__on_flush, 0, 0);
 }
 
-/* What a run executes and under which limits: its step's, or its job's. */
-static const sk_body_t *run_body(const sk_runrt_t *r)
-{
-    return r->step ? &r->step->body : &r->cfg->body;
-}
-
-/* ${{ params.NAME }} in each argument is replaced by the parameter's value;
- * in a shell: command, by the value quoted for the shell, so that a value
- * can never become a command. */
-static void subst_params(char **argv, const sk_params_t *p, bool shell)
-{
-    for (size_t i = 0; argv && argv[i]; i++) {
-        if (!strstr(argv[i], "${{"))
-            continue;
-        char *out = sk_dag_subst(argv[i], p->kv, p->n, shell);
-        free(argv[i]);
-        argv[i] = out;
-    }
-}
-
-int sk_daemon__spawn(sk_daemon_t *d, const char *job, int64_t id, const sk_job_cfg_t *cfg,
-                     const sk_step_cfg_t *step, char **argv, char **envp, sk_proc_cb cb,
-                     void *data, char **log_path, sk_proc_t **ret, sk_err_t *err)
-{
-    char path[4096];
-    sk_snprintf(path, sizeof(path), "%s/logs/%s/%" PRId64 ".log", d->state_dir, job, id);
-    *log_path = sk_xstrdup(path);
-    const sk_body_t *body = step ? &step->body : &cfg->body;
-    char *cwd = sk_runner_cwd(body);
-    sk_spawn_t spec = {
-        .argv = argv,
-        .envp = envp,
-        .cwd = cwd,
-        .log_path = *log_path,
-        .max_output = step ? step->max_output : cfg->max_output,
-        .timeout_ms = step ? step->timeout_ms : cfg->timeout_ms,
-        .kill_grace_ms = step ? step->kill_grace_ms : cfg->kill_grace_ms,
-        .masked = body->masked,
-    };
-    int rc = sk_proc_start(d->loop, &spec, cb, data, ret, err);
-    free(cwd);
-    return rc;
-}
-
 static void start_run(sk_daemon_t *d, sk_runrt_t *r, bool *in_tx)
 {
     const sk_job_cfg_t *cfg = r->cfg;
-    const sk_body_t *body = run_body(r);
     sk_err_t err;
-    char **argv = NULL, **envp = NULL;
 
     sk_err_clear(&err);
     if (!r->wf)
@@ -318,33 +246,22 @@ static void start_run(sk_daemon_t *d, sk_runrt_t *r, bool *in_tx)
         d->dispatched = true;
         return;
     }
-    if (sk_runner_argv(body, &argv, &err) < 0) {
-        sk_log(SK_LOG_ERROR, "event=failed job=%s%s%s run=%" PRId64 " attempt=%d reason=\"%s\"",
-               r->job->name, r->step ? " step=" : "", r->step ? r->step->name : "", r->id,
-               r->attempt, err.msg);
-        finish_early(d, r, err.msg);
-        return;
-    }
-    subst_params(argv, r->wf ? &r->wf->params : &r->params, body->kind == SK_BODY_SHELL);
-    char sched[40];
-    sk_format_utc_ms(r->scheduled_at, sched, sizeof(sched));
     sk_kv_t *extra = NULL;
     size_t nextra = 0;
     sk_daemon__run_extra_env(d, r, &extra, &nextra);
-    sk_run_info_t info = {.job = r->job->name,
-                          .run_id = r->id,
-                          .attempt = r->attempt,
-                          .scheduled_at = r->scheduled_at / 1000,
-                          .tz_name = sk_tz_name(cfg->tz),
-                          .step = r->step ? r->step->name : NULL,
-                          .extra = extra,
-                          .nextra = nextra};
-    envp = sk_runner_env(body, &info);
+    const sk_params_t *params = r->wf ? &r->wf->params : &r->params;
+    sk_exec_spec_t spec = {.cfg = cfg,
+                           .step = r->step,
+                           .run_id = r->id,
+                           .attempt = r->attempt,
+                           .scheduled_at = r->scheduled_at,
+                           .params = params->kv,
+                           .nparams = params->n,
+                           .extra = extra,
+                           .nextra = nextra,
+                           .state_dir = d->state_dir};
+    int rc = sk_exec_start(d->loop, &spec, on_exit, r, &r->log_path, &r->proc, &err);
     sk_kv_free(extra, nextra);
-    int rc = sk_daemon__spawn(d, r->job->name, r->id, cfg, r->step, argv, envp, on_exit, r,
-                              &r->log_path, &r->proc, &err);
-    sk_strv_free(argv);
-    sk_strv_free(envp);
     if (rc < 0) {
         sk_log(SK_LOG_ERROR, "event=failed job=%s%s%s run=%" PRId64 " attempt=%d reason=\"%s\"",
                r->job->name, r->step ? " step=" : "", r->step ? r->step->name : "", r->id,
@@ -370,6 +287,8 @@ static void start_run(sk_daemon_t *d, sk_runrt_t *r, bool *in_tx)
                                  &err) < 0)
         sk_log(SK_LOG_ERROR, "event=store_error job=%s run=%" PRId64 " msg=\"%s\"", r->job->name,
                r->id, err.msg);
+    char sched[40];
+    sk_format_utc_ms(r->scheduled_at, sched, sizeof(sched));
     sk_log(SK_LOG_INFO,
            "event=started job=%s%s%s run=%" PRId64 " attempt=%d trigger=%s scheduled=%s pid=%d",
            r->job->name, r->step ? " step=" : "", r->step ? r->step->name : "", r->id, r->attempt,
@@ -483,23 +402,12 @@ static sk_run_status_t outcome(const sk_runrt_t *r, const char **reason)
         *reason = r->remote_reason;
         return r->remote_status;
     }
-    sk_run_status_t st = sk_daemon__proc_status(res, reason);
-    if (res->end != SK_PROC_KILLED)
-        return st;
-    if (r->shutdown) {
-        *reason = "sked stopped while it ran";
-        return SK_RUN_INTERRUPTED;
-    }
-    if (r->replaced)
-        *reason = "replaced by a newer run";
-    else if (r->cancelled)
-        *reason = "cancelled";
-    return st;
+    return sk_exec_status(res, r->stop, NULL, reason);
 }
 
 static bool retryable(const sk_runrt_t *r, sk_run_status_t st)
 {
-    if (r->replaced || r->shutdown || r->cancelled || r->once || !r->cfg || !r->job->cfg)
+    if (r->stop != SK_STOP_NONE || r->once || !r->cfg || !r->job->cfg)
         return false; /* a removed job is not retried, a cancelled run neither */
     int retries = r->step ? r->step->retries : r->cfg->retries;
     if (st == SK_RUN_INTERRUPTED && r->cfg->on_interrupt == SK_ON_INTERRUPT_FAIL)
@@ -638,7 +546,7 @@ void sk_daemon__on_flush(uv_timer_t *t)
     for (sk_runrt_t *r = list; r && rc == 0; r = r->next) {
         const char *reason;
         sk_run_status_t st = outcome(r, &reason);
-        if (r->shutdown && d->exit_code == SK_EXIT_LOST_LEAD)
+        if (r->stop == SK_STOP_SHUTDOWN && d->exit_code == SK_EXIT_LOST_LEAD)
             continue; /* left running: the next leader marks it interrupted and retries it */
         if (r->remote && d->stopping)
             continue; /* left unsettled: the next leader takes in its outcome */
@@ -681,11 +589,11 @@ void sk_daemon__on_flush(uv_timer_t *t)
             }
         } else if (r->wf && !d->stopping) {
             sk_daemon__wf_step_final(d, r, st);
-        } else if (!r->wf && !r->shutdown) {
+        } else if (!r->wf && r->stop != SK_STOP_SHUTDOWN) {
             r->prev_outcome = r->job->last_outcome;
             r->job->last_outcome = (int)st;
         }
-        if (!r->wf && !r->shutdown)
+        if (!r->wf && r->stop != SK_STOP_SHUTDOWN)
             sk_metrics_run_ended(d->metrics, r->job->metrics, sk_run_status_str(st),
                                  run_duration_s(r));
     }
@@ -748,7 +656,7 @@ void sk_daemon__on_flush(uv_timer_t *t)
         bool retried = false;
         for (size_t i = 0; i < nretry && !retried; i++)
             retried = retries[i].r == r;
-        if (!retried && !r->shutdown && !d->stopping && !r->cancelled) {
+        if (!retried && r->stop != SK_STOP_SHUTDOWN && r->stop != SK_STOP_CANCEL && !d->stopping) {
             const sk_alert_cfg_t *acfg = r->wf ? (r->step->alert != r->cfg->alert ? r->step->alert
                                                                                   : NULL)
                                                : r->cfg->alert;
@@ -867,7 +775,7 @@ void sk_daemon__stop_all(sk_daemon_t *d, bool hard)
         sk_daemon__work_stop_all(d, hard, "shutdown");
     }
     for (sk_runrt_t *r = d->running; r; r = r->next) {
-        r->shutdown = true;
+        r->stop = SK_STOP_SHUTDOWN; /* whatever stopped it before: it is interrupted */
         if (!r->proc)
             continue;
         if (hard)
@@ -1079,7 +987,8 @@ int sk_daemon__cancel(sk_daemon_t *d, int64_t id, sk_err_t *err)
     for (sk_runrt_t *r = d->running; r; r = r->next) {
         if ((w && r->wf == w) || (!w && r->id == id)) {
             found = true;
-            r->cancelled = true;
+            if (r->stop == SK_STOP_NONE)
+                r->stop = SK_STOP_CANCEL;
             if (r->remote) {
                 sk_log(SK_LOG_INFO, "event=cancelling job=%s run=%" PRId64, r->job->name, r->id);
                 sk_daemon__cancel_remote(d, r, "cancelled");

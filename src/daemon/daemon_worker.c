@@ -25,8 +25,6 @@
 /* Runs claimed at once: nodes woken together take turns, spreading the load. */
 #define CLAIM_BATCH 16
 
-enum { STOP_NONE, STOP_CANCEL, STOP_FENCE, STOP_SHUTDOWN, STOP_GONE };
-
 struct sk_work {
     sk_daemon_t *d;
     sk_run_t row;   /* as claimed (owns its strings) */
@@ -34,8 +32,8 @@ struct sk_work {
     char *log_path;
     char *out_path; /* a step's $SKED_OUTPUT; NULL for a plain job */
     sk_proc_result_t result;
-    int stop;       /* STOP_*: why it was stopped */
-    char *why;      /* STOP_CANCEL: the reason the leader gave */
+    sk_exec_stop_t stop; /* why it was stopped */
+    char *why;           /* SK_STOP_CANCEL: the reason the leader gave */
     bool ended;     /* its process is gone (or never started): outcome to record */
     sk_work_t *next;
 };
@@ -78,29 +76,13 @@ static void on_work_exit(sk_proc_t *p, const sk_proc_result_t *res, void *data)
 
 static void end_early(sk_work_t *w, const char *reason)
 {
-    sk_daemon__proc_failed(&w->result, reason);
+    sk_exec_failed(&w->result, reason);
     w->ended = true;
 }
 
 static sk_run_status_t work_outcome(const sk_work_t *w, const char **reason)
 {
-    sk_run_status_t st = sk_daemon__proc_status(&w->result, reason);
-    if (w->result.end != SK_PROC_KILLED)
-        return st;
-    switch (w->stop) {
-    case STOP_CANCEL:
-        *reason = w->why ? w->why : "stopped";
-        return SK_RUN_KILLED;
-    case STOP_FENCE:
-        *reason = "its node lost the store for too long; stopped before another node could "
-                  "take it";
-        return SK_RUN_INTERRUPTED;
-    case STOP_SHUTDOWN:
-        *reason = "sked stopped while it ran";
-        return SK_RUN_INTERRUPTED;
-    default:
-        return st;
-    }
+    return sk_exec_status(&w->result, w->stop, w->why ? w->why : "stopped", reason);
 }
 
 /* The step's definition in this node's configuration, or NULL. */
@@ -152,23 +134,10 @@ static void start_work(sk_daemon_t *d, sk_work_t *w)
         end_early(w, msg);
         return;
     }
-    const sk_body_t *body = step ? &step->body : &cfg->body;
-    char **argv = NULL;
-    if (sk_runner_argv(body, &argv, &err) < 0) {
-        end_early(w, err.msg);
-        return;
-    }
     sk_kv_t *params, *extra;
     size_t nparams, nextra;
     spec_read(row->spec, "params", &params, &nparams);
     spec_read(row->spec, "env", &extra, &nextra);
-    for (size_t i = 0; argv[i]; i++) {
-        if (!strstr(argv[i], "${{"))
-            continue;
-        char *out = sk_dag_subst(argv[i], params, nparams, body->kind == SK_BODY_SHELL);
-        free(argv[i]);
-        argv[i] = out;
-    }
     if (row->step) {
         /* A fresh, empty $SKED_OUTPUT in this node's state folder. */
         sk_snprintf(path, sizeof(path), "%s/runs/%" PRId64, d->state_dir, row->parent_id);
@@ -184,21 +153,19 @@ static void start_work(sk_daemon_t *d, sk_work_t *w)
         extra[nextra].value = sk_xstrdup(path);
         nextra++;
     }
-    sk_run_info_t info = {.job = row->job,
-                          .run_id = row->id,
-                          .attempt = row->attempt,
-                          .scheduled_at = row->scheduled_at / 1000,
-                          .tz_name = sk_tz_name(cfg->tz),
-                          .step = row->step,
-                          .extra = extra,
-                          .nextra = nextra};
-    char **envp = sk_runner_env(body, &info);
+    sk_exec_spec_t spec = {.cfg = cfg,
+                           .step = step,
+                           .run_id = row->id,
+                           .attempt = row->attempt,
+                           .scheduled_at = row->scheduled_at,
+                           .params = params,
+                           .nparams = nparams,
+                           .extra = extra,
+                           .nextra = nextra,
+                           .state_dir = d->state_dir};
+    int rc = sk_exec_start(d->loop, &spec, on_work_exit, w, &w->log_path, &w->proc, &err);
     sk_kv_free(params, nparams);
     sk_kv_free(extra, nextra);
-    int rc = sk_daemon__spawn(d, row->job, row->id, cfg, step, argv, envp, on_work_exit, w,
-                              &w->log_path, &w->proc, &err);
-    sk_strv_free(argv);
-    sk_strv_free(envp);
     if (rc < 0) {
         end_early(w, err.msg);
         return;
@@ -209,7 +176,7 @@ static void start_work(sk_daemon_t *d, sk_work_t *w)
     if (rc == -EALREADY || rc == SK_ENOTFOUND) {
         /* Ended meanwhile (cancelled before it started, or this node was
          * counted as dead): it must not run. */
-        w->stop = STOP_GONE;
+        w->stop = SK_STOP_GONE;
         kill(-pid, SIGKILL);
     } else if (rc < 0) {
         sk_log(SK_LOG_ERROR, "event=store_error job=%s run=%" PRId64 " msg=\"%s\"", row->job,
@@ -313,7 +280,7 @@ static void check_cancels(sk_daemon_t *d)
     if (d->store->ops->runs_of_node(d->store, d->node_name, &rows, &n, NULL) < 0)
         return;
     for (sk_work_t *w = d->work; w; w = w->next) {
-        if (!w->proc || w->stop != STOP_NONE)
+        if (!w->proc || w->stop != SK_STOP_NONE)
             continue;
         const sk_run_t *row = NULL;
         for (size_t i = 0; i < n && !row; i++)
@@ -323,12 +290,12 @@ static void check_cancels(sk_daemon_t *d)
             sk_log(SK_LOG_WARN, "event=run_taken job=%s run=%" PRId64 " msg=\"the store ended "
                                 "it while this node ran it; killing it\"",
                    w->row.job, w->row.id);
-            w->stop = STOP_GONE;
+            w->stop = SK_STOP_GONE;
             kill(-sk_proc_pid(w->proc), SIGKILL);
         } else if (row->cancel) {
             sk_log(SK_LOG_INFO, "event=cancelling job=%s run=%" PRId64 " reason=\"%s\"",
                    w->row.job, w->row.id, row->cancel);
-            w->stop = STOP_CANCEL;
+            w->stop = SK_STOP_CANCEL;
             w->why = sk_xstrdup(row->cancel);
             sk_proc_stop(w->proc);
         }
@@ -538,13 +505,13 @@ void sk_daemon__work_close(sk_daemon_t *d)
 
 void sk_daemon__work_stop_all(sk_daemon_t *d, bool hard, const char *why)
 {
-    int kind = why && strcmp(why, "fence") == 0 ? STOP_FENCE : STOP_SHUTDOWN;
+    sk_exec_stop_t kind = why && strcmp(why, "fence") == 0 ? SK_STOP_FENCE : SK_STOP_SHUTDOWN;
     for (sk_work_t *w = d->work; w; w = w->next) {
         if (!w->proc)
             continue;
-        if (w->stop == STOP_NONE)
+        if (w->stop == SK_STOP_NONE)
             w->stop = kind;
-        if (hard || kind == STOP_FENCE)
+        if (hard || kind == SK_STOP_FENCE)
             kill(-sk_proc_pid(w->proc), SIGKILL);
         else
             sk_proc_stop(w->proc);

@@ -24,6 +24,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
@@ -107,29 +109,6 @@ static void fake_python(const char *dir, mode_t mode)
     char path[PATH_MAX];
     sk_snprintf(path, sizeof(path), "%s/bin/python", dir);
     write_file(path, "#!/bin/sh\nexit 0\n", mode);
-}
-
-static void rm_rf(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while (d && (e = readdir(d)) != NULL) {
-            if (sk_streq(e->d_name, ".") || sk_streq(e->d_name, ".."))
-                continue;
-            char sub[PATH_MAX];
-            sk_snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-            rm_rf(sub);
-        }
-        if (d)
-            closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
 }
 
 static bool has_prefix(const char *s, const char *prefix)
