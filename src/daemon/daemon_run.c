@@ -496,166 +496,176 @@ static void log_finished(const sk_runrt_t *r, sk_run_status_t st, const char *re
            reason ? "\"" : "");
 }
 
-void sk_daemon__on_flush(uv_timer_t *t)
-{
-    sk_daemon_t *d = t->data;
-    sk_runrt_t *list = d->finished;
-    const sk_store_ops_t *ops = d->store->ops;
-    sk_err_t err;
-    retry_t *retries = NULL;
-    size_t nretry = 0, cap = 0;
-    wf_snap_t *snaps = NULL;
-    size_t nsnap = 0;
-    sk_wf_action_t *acts = NULL;
-    size_t nacts = 0;
-    int64_t now = sk_now_ms();
+/* One flush: the ended runs it records in one transaction, and what it
+ * must undo if that transaction fails. */
+typedef struct {
+    sk_runrt_t *list;     /* the ended runs */
+    retry_t *retries;     /* the retries inserted */
+    size_t nretry, cap;
+    wf_snap_t *snaps;     /* workflows whose steps ended, as they were */
+    size_t nsnap;
+    sk_wf_action_t *acts; /* what the workflows do next */
+    size_t nacts;
+    int64_t now;
+} flush_t;
 
-    if (!list)
-        return;
-    d->finished = NULL;
-    sk_err_clear(&err);
-    if (d->cluster && !d->leading) {
-        /* Lost the lead meanwhile: the next leader takes these in. */
-        for (sk_runrt_t *r = list, *next; r; r = next) {
-            next = r->next;
-            run_free(r);
-        }
-        sk_daemon__maybe_exit(d);
-        return;
-    }
-    /* Workflows whose steps ended: keep their state to undo a failed write. */
-    for (sk_runrt_t *r = list; r; r = r->next) {
+/* Workflows whose steps ended: keep their state to undo a failed write. */
+static void flush_snapshot(flush_t *f)
+{
+    for (sk_runrt_t *r = f->list; r; r = r->next) {
         if (!r->wf)
             continue;
         bool seen = false;
-        for (size_t i = 0; i < nsnap && !seen; i++)
-            seen = snaps[i].w == r->wf;
+        for (size_t i = 0; i < f->nsnap && !seen; i++)
+            seen = f->snaps[i].w == r->wf;
         if (seen)
             continue;
-        snaps = sk_xrealloc(snaps, (nsnap + 1) * sizeof(*snaps));
+        f->snaps = sk_xrealloc(f->snaps, (f->nsnap + 1) * sizeof(*f->snaps));
         size_t n = r->wf->cfg->nsteps;
-        snaps[nsnap].w = r->wf;
-        snaps[nsnap].states = sk_xmalloc(n * sizeof(sk_dag_state_t));
-        snaps[nsnap].attempts = sk_xmalloc(n * sizeof(int));
-        memcpy(snaps[nsnap].states, r->wf->states, n * sizeof(sk_dag_state_t));
-        memcpy(snaps[nsnap].attempts, r->wf->step_attempt, n * sizeof(int));
-        nsnap++;
+        wf_snap_t *sn = &f->snaps[f->nsnap++];
+        sn->w = r->wf;
+        sn->states = sk_xmalloc(n * sizeof(sk_dag_state_t));
+        sn->attempts = sk_xmalloc(n * sizeof(int));
+        memcpy(sn->states, r->wf->states, n * sizeof(sk_dag_state_t));
+        memcpy(sn->attempts, r->wf->step_attempt, n * sizeof(int));
     }
+}
 
-    int rc = ops->begin(d->store, &err);
-    for (sk_runrt_t *r = list; r && rc == 0; r = r->next) {
-        const char *reason;
-        sk_run_status_t st = outcome(r, &reason);
-        if (r->stop == SK_STOP_SHUTDOWN && d->exit_code == SK_EXIT_LOST_LEAD)
-            continue; /* left running: the next leader marks it interrupted and retries it */
-        if (r->remote && d->stopping)
-            continue; /* left unsettled: the next leader takes in its outcome */
-        rc = ops->run_finish(d->store, r->id, st, r->result.ended_ms ? r->result.ended_ms : now,
-                             r->result.exit_code, r->result.signal, reason, &err);
-        if (rc == -EALREADY)
-            rc = 0; /* recorded by an earlier flush whose commit we saw fail, or remote */
-        if (rc == 0 && r->remote) {
-            rc = ops->run_settle(d->store, r->id, &err);
-            if (rc == -EALREADY) {
-                /* Two leaders for a moment: the other one took it in. */
-                r->settled_elsewhere = true;
-                rc = 0;
-                continue;
-            }
-        }
-        if (rc == 0 && r->wf)
-            rc = sk_daemon__wf_collect_outputs(d, r, &err);
-        if (rc < 0)
-            break;
-        if (retryable(r, st) && !d->stopping) {
-            if (nretry == cap) {
-                cap = cap ? cap * 2 : 16;
-                retries = sk_xrealloc(retries, cap * sizeof(*retries));
-            }
-            retry_t *rt = &retries[nretry];
-            rt->r = r;
-            sk_daemon__retry_rec(&rt->rec, r->job->name, r->step ? r->step->name : NULL,
-                                 r->wf ? r->wf->id : 0, r->attempt, r->scheduled_at,
-                                 now + retry_delay(r));
-            if (!r->wf && r->params.n)
-                rt->rec.params = sk_params_json(&r->params);
-            rc = ops->run_insert(d->store, &rt->rec, &err);
-            if (rc == 0) {
-                nretry++;
-                if (r->wf)
-                    r->wf->step_attempt[r->step_idx] = rt->rec.attempt;
-            } else {
-                free(rt->rec.params);
-            }
-        } else if (r->wf && !d->stopping) {
-            sk_daemon__wf_step_final(d, r, st);
-        } else if (!r->wf && r->stop != SK_STOP_SHUTDOWN) {
-            r->prev_outcome = r->job->last_outcome;
-            r->job->last_outcome = (int)st;
-        }
-        if (!r->wf && r->stop != SK_STOP_SHUTDOWN)
-            sk_metrics_run_ended(d->metrics, r->job->metrics, sk_run_status_str(st),
-                                 run_duration_s(r));
+/* Inserts r's next attempt (in the flush's transaction). */
+static int flush_retry(sk_daemon_t *d, flush_t *f, sk_runrt_t *r, sk_err_t *err)
+{
+    if (f->nretry == f->cap) {
+        f->cap = f->cap ? f->cap * 2 : 16;
+        f->retries = sk_xrealloc(f->retries, f->cap * sizeof(*f->retries));
     }
+    retry_t *rt = &f->retries[f->nretry];
+    rt->r = r;
+    sk_daemon__retry_rec(&rt->rec, r->job->name, r->step ? r->step->name : NULL,
+                         r->wf ? r->wf->id : 0, r->attempt, r->scheduled_at,
+                         f->now + retry_delay(r));
+    if (!r->wf && r->params.n)
+        rt->rec.params = sk_params_json(&r->params);
+    int rc = d->store->ops->run_insert(d->store, &rt->rec, err);
+    if (rc == 0) {
+        f->nretry++;
+        if (r->wf)
+            r->wf->step_attempt[r->step_idx] = rt->rec.attempt;
+    } else {
+        free(rt->rec.params);
+    }
+    return rc;
+}
+
+/* Records one ended run (in the flush's transaction): its outcome, its
+ * settling when remote, its outputs, its retry; then what follows in
+ * memory. */
+static int flush_record_one(sk_daemon_t *d, flush_t *f, sk_runrt_t *r, sk_err_t *err)
+{
+    const sk_store_ops_t *ops = d->store->ops;
+    const char *reason;
+    sk_run_status_t st = outcome(r, &reason);
+    if (r->stop == SK_STOP_SHUTDOWN && d->exit_code == SK_EXIT_LOST_LEAD)
+        return 0; /* left running: the next leader marks it interrupted and retries it */
+    if (r->remote && d->stopping)
+        return 0; /* left unsettled: the next leader takes in its outcome */
+    int rc = ops->run_finish(d->store, r->id, st, r->result.ended_ms ? r->result.ended_ms : f->now,
+                             r->result.exit_code, r->result.signal, reason, err);
+    if (rc == -EALREADY)
+        rc = 0; /* recorded by an earlier flush whose commit we saw fail, or remote */
+    if (rc == 0 && r->remote) {
+        rc = ops->run_settle(d->store, r->id, err);
+        if (rc == -EALREADY) {
+            /* Two leaders for a moment: the other one took it in. */
+            r->settled_elsewhere = true;
+            return 0;
+        }
+    }
+    if (rc == 0 && r->wf)
+        rc = sk_daemon__wf_collect_outputs(d, r, err);
+    if (rc < 0)
+        return rc;
+    if (retryable(r, st) && !d->stopping) {
+        rc = flush_retry(d, f, r, err);
+    } else if (r->wf && !d->stopping) {
+        sk_daemon__wf_step_final(d, r, st);
+    } else if (!r->wf && r->stop != SK_STOP_SHUTDOWN) {
+        r->prev_outcome = r->job->last_outcome;
+        r->job->last_outcome = (int)st;
+    }
+    if (!r->wf && r->stop != SK_STOP_SHUTDOWN)
+        sk_metrics_run_ended(d->metrics, r->job->metrics, sk_run_status_str(st),
+                             run_duration_s(r));
+    return rc;
+}
+
+/* Records every ended run, and what the workflows do next, in one
+ * transaction. */
+static int flush_record(sk_daemon_t *d, flush_t *f, sk_err_t *err)
+{
+    const sk_store_ops_t *ops = d->store->ops;
+    int rc = ops->begin(d->store, err);
+    for (sk_runrt_t *r = f->list; r && rc == 0; r = r->next)
+        rc = flush_record_one(d, f, r, err);
     if (rc == 0 && !d->stopping)
-        rc = sk_daemon__wf_advance_all(d, &acts, &nacts, &err);
+        rc = sk_daemon__wf_advance_all(d, &f->acts, &f->nacts, err);
     if (rc == 0)
-        rc = ops->commit(d->store, &err);
-    if (rc < 0) {
-        ops->rollback(d->store, NULL);
-        sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\" note=\"outcomes kept; retrying\"",
-               err.msg);
-        for (size_t i = 0; i < nsnap; i++) {
-            size_t n = snaps[i].w->cfg->nsteps;
-            memcpy(snaps[i].w->states, snaps[i].states, n * sizeof(sk_dag_state_t));
-            memcpy(snaps[i].w->step_attempt, snaps[i].attempts, n * sizeof(int));
-            snaps[i].w->done = false; /* its end was not recorded either */
-            snaps[i].w->dirty = true;
-        }
-        for (size_t i = 0; i < nretry; i++)
-            free(retries[i].rec.params);
-        for (size_t i = 0; i < nacts; i++)
-            free(acts[i].rec.params);
-        free(acts);
-        /* Keep the outcomes and try again shortly: none is ever dropped,
-         * not even to stop. A stop waits for them (maybe_exit sees
-         * d->finished): a run whose end is lost would be ended as
-         * interrupted at the next start, and maybe run again. Only a kill
-         * ends the daemon before, and it says so every few seconds. */
-        size_t held = 0;
-        sk_runrt_t *tail = list;
-        for (held = 1; tail->next; held++)
-            tail = tail->next;
-        tail->next = d->finished;
-        d->finished = list;
-        int64_t mono = sk_mono_ms();
-        if (d->stopping && (!d->unwritten_said || mono - d->unwritten_said >= 5000)) {
-            d->unwritten_said = mono;
-            sk_log(SK_LOG_ERROR,
-                   "event=outcomes_unwritten count=%zu msg=\"not exiting while the store refuses "
-                   "how these runs ended; retrying every second (kill -9 gives up: the next "
-                   "start ends them by their job's on_interrupt)\"",
-                   held);
-        }
-        uv_timer_start(&d->flush, sk_daemon__on_flush, 1000, 0);
-        goto out;
-    }
-    if (d->store_backoff) {
-        sk_log(SK_LOG_INFO, "event=store_recovered");
-        d->store_backoff = 0;
-    }
+        rc = ops->commit(d->store, err);
+    return rc;
+}
 
-    /* Recorded: now report, chain and clean up. */
-    for (sk_runrt_t *r = list, *next; r; r = next) {
-        next = r->next;
+/* The transaction failed: undo what the flush changed in memory and keep
+ * the outcomes to try again in a second. None is ever dropped, not even to
+ * stop: a stop waits for them (maybe_exit sees d->finished), since a run
+ * whose end is lost would be ended as interrupted at the next start, and
+ * maybe run again. Only a kill ends the daemon before, and it says so
+ * every few seconds. */
+static void flush_undo(sk_daemon_t *d, flush_t *f, const sk_err_t *err)
+{
+    d->store->ops->rollback(d->store, NULL);
+    sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\" note=\"outcomes kept; retrying\"",
+           err->msg);
+    for (size_t i = 0; i < f->nsnap; i++) {
+        size_t n = f->snaps[i].w->cfg->nsteps;
+        memcpy(f->snaps[i].w->states, f->snaps[i].states, n * sizeof(sk_dag_state_t));
+        memcpy(f->snaps[i].w->step_attempt, f->snaps[i].attempts, n * sizeof(int));
+        f->snaps[i].w->done = false; /* its end was not recorded either */
+        f->snaps[i].w->dirty = true;
+    }
+    for (size_t i = 0; i < f->nretry; i++)
+        free(f->retries[i].rec.params);
+    for (size_t i = 0; i < f->nacts; i++)
+        free(f->acts[i].rec.params);
+    free(f->acts);
+    size_t held;
+    sk_runrt_t *tail = f->list;
+    for (held = 1; tail->next; held++)
+        tail = tail->next;
+    tail->next = d->finished;
+    d->finished = f->list;
+    int64_t mono = sk_mono_ms();
+    if (d->stopping && (!d->unwritten_said || mono - d->unwritten_said >= 5000)) {
+        d->unwritten_said = mono;
+        sk_log(SK_LOG_ERROR,
+               "event=outcomes_unwritten count=%zu msg=\"not exiting while the store refuses "
+               "how these runs ended; retrying every second (kill -9 gives up: the next "
+               "start ends them by their job's on_interrupt)\"",
+               held);
+    }
+    uv_timer_start(&d->flush, sk_daemon__on_flush, 1000, 0);
+}
+
+/* Recorded: log, alert and chain each run, prune its job's history. */
+static void flush_report(sk_daemon_t *d, flush_t *f)
+{
+    for (sk_runrt_t *r = f->list; r; r = r->next) {
         const char *reason;
         sk_run_status_t st = outcome(r, &reason);
         if (r->settled_elsewhere)
             continue;
         log_finished(r, st, reason);
         bool retried = false;
-        for (size_t i = 0; i < nretry && !retried; i++)
-            retried = retries[i].r == r;
+        for (size_t i = 0; i < f->nretry && !retried; i++)
+            retried = f->retries[i].r == r;
         if (!retried && r->stop != SK_STOP_SHUTDOWN && r->stop != SK_STOP_CANCEL && !d->stopping) {
             const sk_alert_cfg_t *acfg = r->wf ? (r->step->alert != r->cfg->alert ? r->step->alert
                                                                                   : NULL)
@@ -682,35 +692,75 @@ void sk_daemon__on_flush(uv_timer_t *t)
         if (!r->wf && r->cfg)
             sk_daemon__prune(d, r->job, r->cfg);
     }
-    for (size_t i = 0; i < nretry; i++) {
-        sk_runrt_t *r = retries[i].r;
+}
+
+/* Recorded: queue the retries the flush inserted. */
+static void flush_queue_retries(sk_daemon_t *d, flush_t *f)
+{
+    for (size_t i = 0; i < f->nretry; i++) {
+        sk_runrt_t *r = f->retries[i].r;
         char at[40];
-        sk_format_utc_ms(retries[i].rec.queued_at, at, sizeof(at));
-        sk_log(SK_LOG_INFO,
-               "event=retry_scheduled job=%s%s%s run=%" PRId64 " attempt=%d at=%s",
+        sk_format_utc_ms(f->retries[i].rec.queued_at, at, sizeof(at));
+        sk_log(SK_LOG_INFO, "event=retry_scheduled job=%s%s%s run=%" PRId64 " attempt=%d at=%s",
                r->job->name, r->step ? " step=" : "", r->step ? r->step->name : "",
-               retries[i].rec.id, retries[i].rec.attempt, at);
+               f->retries[i].rec.id, f->retries[i].rec.attempt, at);
         if (r->wf)
-            sk_daemon__step_new(d, r->wf, r->step_idx, &retries[i].rec);
+            sk_daemon__step_new(d, r->wf, r->step_idx, &f->retries[i].rec);
         else if (r->job->cfg)
-            sk_daemon__run_new(d, r->job, &retries[i].rec);
-        free(retries[i].rec.params);
+            sk_daemon__run_new(d, r->job, &f->retries[i].rec);
+        free(f->retries[i].rec.params);
     }
-    sk_daemon__wf_apply(d, acts, nacts);
-    for (sk_runrt_t *r = list, *next; r; r = next) {
-        next = r->next;
-        run_free(r);
+}
+
+/*
+ * The runs that ended since the last flush: record them in one transaction
+ * (outcomes, retries, workflow steps), then report and chain them. A failed
+ * transaction keeps them for the next flush (flush_undo).
+ */
+void sk_daemon__on_flush(uv_timer_t *t)
+{
+    sk_daemon_t *d = t->data;
+    flush_t f = {.list = d->finished, .now = sk_now_ms()};
+    sk_err_t err;
+
+    if (!f.list)
+        return;
+    d->finished = NULL;
+    sk_err_clear(&err);
+    if (d->cluster && !d->leading) {
+        /* Lost the lead meanwhile: the next leader takes these in. */
+        for (sk_runrt_t *r = f.list, *next; r; r = next) {
+            next = r->next;
+            run_free(r);
+        }
+        sk_daemon__maybe_exit(d);
+        return;
     }
-    sk_daemon__pump(d, now);
-    sk_daemon__arm(d);
-    sk_daemon__maybe_exit(d);
-out:
-    for (size_t i = 0; i < nsnap; i++) {
-        free(snaps[i].states);
-        free(snaps[i].attempts);
+    flush_snapshot(&f);
+    if (flush_record(d, &f, &err) < 0) {
+        flush_undo(d, &f, &err);
+    } else {
+        if (d->store_backoff) {
+            sk_log(SK_LOG_INFO, "event=store_recovered");
+            d->store_backoff = 0;
+        }
+        flush_report(d, &f);
+        flush_queue_retries(d, &f);
+        sk_daemon__wf_apply(d, f.acts, f.nacts);
+        for (sk_runrt_t *r = f.list, *next; r; r = next) {
+            next = r->next;
+            run_free(r);
+        }
+        sk_daemon__pump(d, f.now);
+        sk_daemon__arm(d);
+        sk_daemon__maybe_exit(d);
     }
-    free(snaps);
-    free(retries);
+    for (size_t i = 0; i < f.nsnap; i++) {
+        free(f.snaps[i].states);
+        free(f.snaps[i].attempts);
+    }
+    free(f.snaps);
+    free(f.retries);
 }
 
 /* Cluster: this node stops leading or stops: the runs it dispatched go on
