@@ -129,60 +129,12 @@ static int exec_by_daemon(sk_cli_src_t *src, const sk_job_cfg_t *job)
     return rc;
 }
 
-int sk_cmd_exec(int argc, char **argv)
+/* No daemon owns the store (src holds its shared lock): run job here,
+ * record it, show its output as it is written. */
+static int exec_here(sk_store_t *st, const sk_config_t *cfg, const sk_job_cfg_t *job)
 {
-    const char *config = NULL;
-    const char *pos[1];
-    size_t npos;
-    sk_cli_opt_t opts[] = {{"--config", 'c', true, &config}};
-    if (sk_cli_parse("exec", EXEC_USAGE, argc, argv, opts, 1, pos, 1, &npos) < 0)
-        return SK_EXIT_USAGE;
-    if (npos != 1) {
-        fprintf(stderr, "sked: exec: missing the job name\nusage: %s\n", EXEC_USAGE);
-        return SK_EXIT_USAGE;
-    }
-    sk_tz_cache_t *tzc = sk_tz_cache_new(NULL);
-    sk_config_t *cfg = NULL;
-    sk_cli_src_t src;
-    memset(&src, 0, sizeof(src));
-    sk_store_t *st = NULL;
     sk_err_t err;
     sk_err_clear(&err);
-    exec_t x;
-    memset(&x, 0, sizeof(x));
-    x.fd = -1;
-    uv_loop_t loop;
-    bool loop_ok = false;
-    int rc = sk_cli_load_secrets(config, tzc, &cfg);
-    if (rc)
-        goto out;
-    const sk_job_cfg_t *job = sk_cli_job(cfg, "exec", pos[0]);
-    if (!job) {
-        rc = SK_EXIT_USER;
-        goto out;
-    }
-    if (job->nsteps) {
-        sk_cli_error("exec: %s is a workflow; run it through the daemon with `sked trigger %s`",
-                     job->name, job->name);
-        rc = SK_EXIT_USER;
-        goto out;
-    }
-    /* The state folder first: the store and its lock live there. */
-    char logs[4096];
-    sk_snprintf(logs, sizeof(logs), "%s/logs/%s", cfg->state_dir, job->name);
-    int m = sk_mkdir_p(logs, 0700);
-    if (m < 0) {
-        sk_cli_error("exec: cannot create %s: %s", logs, strerror(-m));
-        rc = SK_EXIT_USER;
-        goto out;
-    }
-    if ((rc = sk_cli_src_open(&src, cfg, tzc, "exec", true)) != 0)
-        goto out;
-    if (src.daemon) {
-        rc = exec_by_daemon(&src, job);
-        goto out;
-    }
-    st = src.st;
     sk_run_t rec = {0};
     rec.job = job->name;
     rec.status = SK_RUN_QUEUED;
@@ -192,11 +144,14 @@ int sk_cmd_exec(int argc, char **argv)
     rec.exit_code = -1;
     if (st->ops->run_insert(st, &rec, &err) < 0) {
         sk_cli_error("exec: %s", err.msg);
-        rc = SK_EXIT_USER;
-        goto out;
+        return SK_EXIT_USER;
     }
+    exec_t x;
+    memset(&x, 0, sizeof(x));
+    x.fd = -1;
+    uv_loop_t loop;
     uv_loop_init(&loop);
-    loop_ok = true;
+    int rc;
     sk_exec_spec_t spec = {.cfg = job,
                            .run_id = rec.id,
                            .attempt = 1,
@@ -228,13 +183,57 @@ int sk_cmd_exec(int argc, char **argv)
         sk_cli_error("exec: %s", err.msg);
     rc = report(job->name, rec.id, status, x.res.exit_code, x.res.signal, NULL);
 out:
-    if (loop_ok) {
-        uv_run(&loop, UV_RUN_DEFAULT);
-        uv_loop_close(&loop);
-    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
     if (x.fd >= 0)
         close(x.fd);
     free(x.log_path);
+    return rc;
+}
+
+int sk_cmd_exec(int argc, char **argv)
+{
+    const char *config = NULL;
+    const char *pos[1];
+    size_t npos;
+    sk_cli_opt_t opts[] = {{"--config", 'c', true, &config}};
+    if (sk_cli_parse("exec", EXEC_USAGE, argc, argv, opts, 1, pos, 1, &npos) < 0)
+        return SK_EXIT_USAGE;
+    if (npos != 1) {
+        fprintf(stderr, "sked: exec: missing the job name\nusage: %s\n", EXEC_USAGE);
+        return SK_EXIT_USAGE;
+    }
+    sk_tz_cache_t *tzc = sk_tz_cache_new(NULL);
+    sk_config_t *cfg = NULL;
+    sk_cli_src_t src;
+    memset(&src, 0, sizeof(src));
+    int rc = sk_cli_load_secrets(config, tzc, &cfg);
+    if (rc)
+        goto out;
+    const sk_job_cfg_t *job = sk_cli_job(cfg, "exec", pos[0]);
+    if (!job) {
+        rc = SK_EXIT_USER;
+        goto out;
+    }
+    if (job->nsteps) {
+        sk_cli_error("exec: %s is a workflow; run it through the daemon with `sked trigger %s`",
+                     job->name, job->name);
+        rc = SK_EXIT_USER;
+        goto out;
+    }
+    /* The state folder first: the store and its lock live there. */
+    char logs[4096];
+    sk_snprintf(logs, sizeof(logs), "%s/logs/%s", cfg->state_dir, job->name);
+    int m = sk_mkdir_p(logs, 0700);
+    if (m < 0) {
+        sk_cli_error("exec: cannot create %s: %s", logs, strerror(-m));
+        rc = SK_EXIT_USER;
+        goto out;
+    }
+    if ((rc = sk_cli_src_open(&src, cfg, tzc, "exec", true)) != 0)
+        goto out;
+    rc = src.daemon ? exec_by_daemon(&src, job) : exec_here(src.st, cfg, job);
+out:
     sk_cli_src_close(&src);
     sk_config_unref(cfg);
     sk_tz_cache_free(tzc);
