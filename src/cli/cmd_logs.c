@@ -114,6 +114,106 @@ static int print_elsewhere(const sk_config_t *cfg, const sk_run_t *run, bool fol
     return rc;
 }
 
+/* The run to show: run_id, or the job's newest run that has (or will
+ * have) output. 0 with *ret filled, or an exit status (said). */
+static int find_run(sk_cli_src_t *src, const char *job, int64_t run_id, sk_run_t *ret)
+{
+    bool have = false;
+    int rc = 0;
+    if (run_id) {
+        int r = sk_cli_src_run_get(src, run_id, ret);
+        if (r != 0 && r != SK_ENOTFOUND)
+            return r;
+        have = r == 0;
+        if (have && strcmp(ret->job, job) != 0) {
+            sk_cli_error("logs: run %" PRId64 " belongs to job \"%s\", not \"%s\"", run_id,
+                         ret->job, job);
+            sk_run_release(ret);
+            return SK_EXIT_USER;
+        }
+    } else {
+        /* A step's run counts too. */
+        sk_cli_page_t page;
+        if ((rc = sk_cli_src_page(src, job, 0, 50, SK_CLI_FLAT, &page)) != 0)
+            return rc;
+        for (size_t i = 0; i < page.n && !have; i++) {
+            if (page.runs[i].log_path) {
+                *ret = page.runs[i];
+                memset(&page.runs[i], 0, sizeof(page.runs[i]));
+                have = true;
+            }
+        }
+        sk_cli_page_release(&page);
+    }
+    if (!have) {
+        if (run_id)
+            sk_cli_error("logs: no run %" PRId64, run_id);
+        else
+            sk_cli_error("logs: job \"%s\" has no run with output yet", job);
+        return SK_EXIT_USER;
+    }
+    if (!ret->log_path) {
+        sk_cli_error("logs: run %" PRId64 " has no output (%s)", ret->id,
+                     sk_run_status_str(ret->status));
+        sk_run_release(ret);
+        return SK_EXIT_USER;
+    }
+    return 0;
+}
+
+/* Copies run's log file here; with follow, until the run ends (or no
+ * daemon is left to end it). */
+static int show_file(const sk_config_t *cfg, sk_cli_src_t *src, sk_run_t *run, bool follow)
+{
+    int fd = -1, rc = 0;
+    off_t off = 0;
+    unsigned polls = 0;
+    for (;;) {
+        if (fd < 0)
+            fd = open(run->log_path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0)
+            copy_out(fd, &off);
+        if (!follow || sk_run_status_final(run->status))
+            break;
+        struct timespec ts = {0, 200 * 1000000L};
+        nanosleep(&ts, NULL);
+        /* Every 2 s: is there still a daemon to finish this run? */
+        if (++polls % 10 == 0) {
+            json_t *reply = NULL;
+            long status = 0;
+            sk_err_t cerr;
+            sk_err_clear(&cerr);
+            int up = sk_cli_api(cfg->state_dir, "GET", "/api/v1/health", NULL, &status, &reply,
+                                &cerr) == 0;
+            json_decref(reply);
+            if (!up) {
+                copy_out(fd >= 0 ? fd : -1, &off);
+                sk_cli_error("logs: sked is not running; run %" PRId64
+                             " will be marked interrupted when it starts again",
+                             run->id);
+                rc = SK_EXIT_USER;
+                break;
+            }
+        }
+        sk_run_t again;
+        if (sk_cli_src_run_get(src, run->id, &again) == 0) {
+            run->status = again.status;
+            sk_run_release(&again);
+        }
+        if (sk_run_status_final(run->status) && fd >= 0)
+            copy_out(fd, &off); /* the last lines written before the end */
+        if (sk_run_status_final(run->status))
+            break;
+    }
+    if (fd < 0 && !follow) {
+        sk_cli_error("logs: cannot open %s: %s", run->log_path, strerror(errno));
+        rc = SK_EXIT_USER;
+    }
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
 int sk_cmd_logs(int argc, char **argv)
 {
     const char *config = NULL, *run_s = NULL, *follow = NULL;
@@ -143,7 +243,6 @@ int sk_cmd_logs(int argc, char **argv)
     sk_cli_src_t src;
     sk_run_t run;
     bool have = false;
-    int fd = -1;
     memset(&src, 0, sizeof(src));
     memset(&run, 0, sizeof(run));
     int rc = sk_cli_load(config, tzc, &cfg);
@@ -155,47 +254,9 @@ int sk_cmd_logs(int argc, char **argv)
     }
     if ((rc = sk_cli_src_open(&src, cfg, tzc, "logs", false)) != 0)
         goto out;
-    if (run_id) {
-        int r = sk_cli_src_run_get(&src, run_id, &run);
-        if (r != 0 && r != SK_ENOTFOUND) {
-            rc = r;
-            goto out;
-        }
-        have = r == 0;
-        if (have && strcmp(run.job, pos[0]) != 0) {
-            sk_cli_error("logs: run %" PRId64 " belongs to job \"%s\", not \"%s\"", run_id,
-                         run.job, pos[0]);
-            rc = SK_EXIT_USER;
-            goto out;
-        }
-    } else {
-        /* The newest run that has (or will have) output: a step's too. */
-        sk_cli_page_t page;
-        if ((rc = sk_cli_src_page(&src, pos[0], 0, 50, SK_CLI_FLAT, &page)) != 0)
-            goto out;
-        for (size_t i = 0; i < page.n && !have; i++) {
-            if (page.runs[i].log_path) {
-                run = page.runs[i];
-                memset(&page.runs[i], 0, sizeof(page.runs[i]));
-                have = true;
-            }
-        }
-        sk_cli_page_release(&page);
-    }
-    if (!have) {
-        if (run_id)
-            sk_cli_error("logs: no run %" PRId64, run_id);
-        else
-            sk_cli_error("logs: job \"%s\" has no run with output yet", pos[0]);
-        rc = SK_EXIT_USER;
+    if ((rc = find_run(&src, pos[0], run_id, &run)) != 0)
         goto out;
-    }
-    if (!run.log_path) {
-        sk_cli_error("logs: run %" PRId64 " has no output (%s)", run.id,
-                     sk_run_status_str(run.status));
-        rc = SK_EXIT_USER;
-        goto out;
-    }
+    have = true;
     if (src.daemon) {
         /* The daemon that owns the store serves the log, another node's too. */
         rc = sk_cli_src_follow(&src, &run, follow != NULL, NULL, NULL);
@@ -208,52 +269,8 @@ int sk_cmd_logs(int argc, char **argv)
         rc = print_elsewhere(cfg, &run, follow != NULL);
         goto out;
     }
-    off_t off = 0;
-    unsigned polls = 0;
-    for (;;) {
-        if (fd < 0)
-            fd = open(run.log_path, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0)
-            copy_out(fd, &off);
-        if (!follow || sk_run_status_final(run.status))
-            break;
-        struct timespec ts = {0, 200 * 1000000L};
-        nanosleep(&ts, NULL);
-        /* Every 2 s: is there still a daemon to finish this run? */
-        if (++polls % 10 == 0) {
-            json_t *reply = NULL;
-            long status = 0;
-            sk_err_t cerr;
-            sk_err_clear(&cerr);
-            int up = sk_cli_api(cfg->state_dir, "GET", "/api/v1/health", NULL, &status, &reply,
-                                &cerr) == 0;
-            json_decref(reply);
-            if (!up) {
-                copy_out(fd >= 0 ? fd : -1, &off);
-                sk_cli_error("logs: sked is not running; run %" PRId64
-                             " will be marked interrupted when it starts again",
-                             run.id);
-                rc = SK_EXIT_USER;
-                break;
-            }
-        }
-        sk_run_t again;
-        if (sk_cli_src_run_get(&src, run.id, &again) == 0) {
-            run.status = again.status;
-            sk_run_release(&again);
-        }
-        if (sk_run_status_final(run.status) && fd >= 0)
-            copy_out(fd, &off); /* the last lines written before the end */
-        if (sk_run_status_final(run.status))
-            break;
-    }
-    if (fd < 0 && !follow) {
-        sk_cli_error("logs: cannot open %s: %s", run.log_path, strerror(errno));
-        rc = SK_EXIT_USER;
-    }
+    rc = show_file(cfg, &src, &run, follow != NULL);
 out:
-    if (fd >= 0)
-        close(fd);
     if (have)
         sk_run_release(&run);
     sk_cli_src_close(&src);
