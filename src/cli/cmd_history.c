@@ -21,6 +21,7 @@ static void emit(json_t *arr, const sk_tz_t *tz, const sk_run_t *r, bool json, i
                               "status", sk_run_status_str(r->status), "attempt", r->attempt,
                               "trigger", sk_trigger_str(r->trigger));
         json_object_set_new(o, "scheduled_at", iso_or_null(tz, r->scheduled_at));
+        json_object_set_new(o, "queued_at", iso_or_null(tz, r->queued_at));
         json_object_set_new(o, "started_at", iso_or_null(tz, r->started_at));
         json_object_set_new(o, "ended_at", iso_or_null(tz, r->ended_at));
         json_object_set_new(o, "exit_code",
