@@ -482,16 +482,7 @@ static void merge_self(sk_node_t **nodes, size_t *n, sk_api_self_t *self)
 
 /* ---- handlers (connection threads) ---- */
 
-static bool want(sk_http_req_t *r, const char *method)
-{
-    if (strcmp(r->method, method) == 0)
-        return true;
-    sk_http_not_allowed(r, strcmp(method, "GET") == 0 ? "GET, HEAD" : method);
-    return false;
-}
-
-/* A positive run id from a path segment; 0 after answering 400. */
-static int64_t path_id(sk_http_req_t *r, const char *seg, size_t len)
+int64_t sk_api_path_id(sk_http_req_t *r, const char *seg, size_t len)
 {
     int64_t v = 0;
     bool ok = len > 0 && len <= 18;
@@ -509,7 +500,7 @@ static int64_t path_id(sk_http_req_t *r, const char *seg, size_t len)
 
 /* The status, from the loop's last published snapshot: it never waits for
  * the loop (a burst keeps the loop busy; the answer is a moment old). */
-static void get_status(sk_api_t *a, sk_http_req_t *r)
+void sk_api_get_status(sk_api_t *a, sk_http_req_t *r)
 {
     sk_api_snap_t snap;
     snap_copy(a, &snap);
@@ -563,7 +554,7 @@ static void get_status(sk_api_t *a, sk_http_req_t *r)
     sk_http_json(r, 200, o);
 }
 
-static void get_nodes(sk_api_t *a, sk_http_req_t *r)
+void sk_api_get_nodes(sk_api_t *a, sk_http_req_t *r)
 {
     sk_api_snap_t snap;
     snap_copy(a, &snap);
@@ -613,7 +604,7 @@ static bool query_num(sk_http_req_t *r, const char *name, int64_t min, int64_t m
     return false;
 }
 
-static void get_jobs(sk_api_t *a, sk_http_req_t *r, const char *name)
+void sk_api_get_jobs(sk_api_t *a, sk_http_req_t *r, const char *name)
 {
     int64_t recent = 0, offset = 0, limit = ANY_NUMBER, next = 0;
     if (!query_num(r, "recent", 0, 50, &recent) || !query_num(r, "offset", 0, ANY_NUMBER, &offset) ||
@@ -657,23 +648,11 @@ static void get_jobs(sk_api_t *a, sk_http_req_t *r, const char *name)
     sk_http_bytes(r, 200, "application/json", text, len, false);
 }
 
-static void post_job(sk_api_t *a, sk_http_req_t *r, const char *name, const char *action)
+void sk_api_post_job(sk_api_t *a, sk_http_req_t *r, const char *name, sk_api_job_action_t act)
 {
-    api_call_t *c;
-    if (strcmp(action, "trigger") == 0)
-        c = call_new(loop_trigger);
-    else if (strcmp(action, "pause") == 0 || strcmp(action, "resume") == 0)
-        c = call_new(loop_pause);
-    else {
-        sk_http_error(r, 404, "no such endpoint: %s", r->path);
-        return;
-    }
-    if (!want(r, "POST")) {
-        free(c);
-        return;
-    }
+    api_call_t *c = call_new(act == SK_API_TRIGGER ? loop_trigger : loop_pause);
     c->name = name;
-    c->flag = strcmp(action, "pause") == 0;
+    c->flag = act == SK_API_PAUSE;
     json_t *body = NULL;
     if (r->body_len) {
         json_error_t jerr;
@@ -729,7 +708,7 @@ static void post_job(sk_api_t *a, sk_http_req_t *r, const char *name, const char
     json_decref(body);
 }
 
-static void get_runs(sk_api_t *a, sk_http_req_t *r)
+void sk_api_get_runs(sk_api_t *a, sk_http_req_t *r)
 {
     sk_run_filter_t f = {.limit = 50, .top_level = true};
     const char *v;
@@ -799,7 +778,7 @@ static void get_runs(sk_api_t *a, sk_http_req_t *r)
     sk_http_json(r, 200, o);
 }
 
-static void get_run(sk_api_t *a, sk_http_req_t *r, int64_t id)
+void sk_api_get_run(sk_api_t *a, sk_http_req_t *r, int64_t id)
 {
     sk_err_t err;
     sk_err_clear(&err);
@@ -823,17 +802,9 @@ static void get_run(sk_api_t *a, sk_http_req_t *r, int64_t id)
     sk_http_json(r, 200, o);
 }
 
-static void post_run(sk_api_t *a, sk_http_req_t *r, int64_t id, const char *action)
+void sk_api_post_run(sk_api_t *a, sk_http_req_t *r, int64_t id, bool retry)
 {
-    api_fn_t fn = strcmp(action, "cancel") == 0  ? loop_cancel
-                  : strcmp(action, "retry") == 0 ? loop_retry
-                                                 : NULL;
-    if (!fn) {
-        sk_http_error(r, 404, "no such endpoint: %s", r->path);
-        return;
-    }
-    if (!want(r, "POST"))
-        return;
+    api_fn_t fn = retry ? loop_retry : loop_cancel;
     /* 404 for a run that does not exist at all, before asking the loop. */
     sk_err_t err;
     sk_err_clear(&err);
@@ -855,7 +826,7 @@ static void post_run(sk_api_t *a, sk_http_req_t *r, int64_t id, const char *acti
     call_and_reply(a, r, c, 202);
 }
 
-static void get_alerts(sk_api_t *a, sk_http_req_t *r)
+void sk_api_get_alerts(sk_api_t *a, sk_http_req_t *r)
 {
     const char *job = sk_http_query(r, "job");
     int64_t limit = 100;
@@ -879,7 +850,7 @@ static void get_alerts(sk_api_t *a, sk_http_req_t *r)
     sk_http_json(r, 200, json_pack("{s:o}", "alerts", arr));
 }
 
-static void get_metrics(sk_api_t *a, sk_http_req_t *r)
+void sk_api_get_metrics(sk_api_t *a, sk_http_req_t *r)
 {
     size_t len = 0;
     /* Uptime is a duration: the start instant advanced by the monotonic
@@ -890,129 +861,9 @@ static void get_metrics(sk_api_t *a, sk_http_req_t *r)
 }
 
 /* Splits "jobs/NAME/trigger" into at most 3 segments. */
-static size_t split(const char *p, const char **seg, size_t *len, size_t max)
+void sk_api_reload(sk_api_t *a, sk_http_req_t *r)
 {
-    size_t n = 0;
-    while (*p && n < max) {
-        const char *e = strchr(p, '/');
-        seg[n] = p;
-        len[n] = e ? (size_t)(e - p) : strlen(p);
-        n++;
-        if (!e)
-            return n;
-        p = e + 1;
-        if (!*p)
-            return n; /* a trailing slash */
-    }
-    return *p ? max + 1 : n;
-}
-
-static bool seg_is(const char *seg, size_t len, const char *word)
-{
-    return strlen(word) == len && strncmp(seg, word, len) == 0;
-}
-
-static void route_api(sk_api_t *a, sk_http_req_t *r, const char *rest)
-{
-    const char *seg[3];
-    size_t len[3];
-    size_t n = split(rest, seg, len, 3);
-    char name[256];
-
-    if (n == 1 && seg_is(seg[0], len[0], "health")) {
-        if (want(r, "GET"))
-            sk_http_json(r, 200, json_pack("{s:s}", "status", "ok"));
-        return;
-    }
-    if (n == 1 && seg_is(seg[0], len[0], "status")) {
-        if (want(r, "GET"))
-            get_status(a, r);
-        return;
-    }
-    if (n == 1 && seg_is(seg[0], len[0], "nodes")) {
-        if (want(r, "GET"))
-            get_nodes(a, r);
-        return;
-    }
-    if (n == 1 && seg_is(seg[0], len[0], "reload")) {
-        if (want(r, "POST"))
-            call_and_reply(a, r, call_new(loop_reload), 200);
-        return;
-    }
-    if (n == 1 && seg_is(seg[0], len[0], "alerts")) {
-        if (want(r, "GET"))
-            get_alerts(a, r);
-        return;
-    }
-    if (n >= 1 && n <= 3 && seg_is(seg[0], len[0], "jobs")) {
-        if (n == 1) {
-            if (want(r, "GET"))
-                get_jobs(a, r, NULL);
-            return;
-        }
-        if (len[1] == 0 || len[1] >= sizeof(name)) {
-            sk_http_error(r, 404, "no job named \"%.*s\"", (int)SK_MIN(len[1], (size_t)64),
-                          seg[1]);
-            return;
-        }
-        memcpy(name, seg[1], len[1]);
-        name[len[1]] = '\0';
-        if (n == 2) {
-            if (want(r, "GET"))
-                get_jobs(a, r, name);
-            return;
-        }
-        char action[32];
-        sk_snprintf(action, sizeof(action), "%.*s", (int)SK_MIN(len[2], (size_t)31), seg[2]);
-        post_job(a, r, name, action);
-        return;
-    }
-    if (n >= 1 && n <= 3 && seg_is(seg[0], len[0], "runs")) {
-        if (n == 1) {
-            if (want(r, "GET"))
-                get_runs(a, r);
-            return;
-        }
-        int64_t id = path_id(r, seg[1], len[1]);
-        if (!id)
-            return;
-        if (n == 2) {
-            if (want(r, "GET"))
-                get_run(a, r, id);
-            return;
-        }
-        if (seg_is(seg[2], len[2], "log")) {
-            if (want(r, "GET"))
-                sk_api_log(a, r, id);
-            return;
-        }
-        char action[32];
-        sk_snprintf(action, sizeof(action), "%.*s", (int)SK_MIN(len[2], (size_t)31), seg[2]);
-        post_run(a, r, id, action);
-        return;
-    }
-    sk_http_error(r, 404, "no such endpoint: %.200s (see docs/api.md)", r->path);
-}
-
-void sk_api_handle(void *data, sk_http_req_t *r)
-{
-    sk_api_t *a = data;
-    if (strncmp(r->path, "/api/v1/", 8) == 0) {
-        route_api(a, r, r->path + 8);
-        return;
-    }
-    if (strcmp(r->path, "/metrics") == 0) {
-        if (want(r, "GET"))
-            get_metrics(a, r);
-        return;
-    }
-    const sk_http_asset_t *asset = sk_http_asset(r->path);
-    if (asset) {
-        if (want(r, "GET"))
-            sk_http_static(r, asset->ctype, asset->data, asset->len);
-        return;
-    }
-    sk_http_error(r, 404, "not found: %.200s", r->path);
+    call_and_reply(a, r, call_new(loop_reload), 200);
 }
 
 static void on_status(void *data, int status)

@@ -138,6 +138,29 @@ sk_api_t *sk_api_detached_new(const char *store_url, const char *state_dir,
                               const char *node_name);
 void sk_api_detached_free(sk_api_t *a);
 
+/*
+ * daemon_api.c: the endpoints, which daemon_api_route.c's table calls once
+ * the path and method matched (docs/api.md has each). Each answers r; its
+ * path's job name or run id comes checked. Connection threads.
+ */
+void sk_api_get_status(sk_api_t *a, sk_http_req_t *r);
+void sk_api_get_nodes(sk_api_t *a, sk_http_req_t *r);
+void sk_api_get_alerts(sk_api_t *a, sk_http_req_t *r);
+void sk_api_get_metrics(sk_api_t *a, sk_http_req_t *r);
+/* GET jobs (name NULL) or jobs/NAME. */
+void sk_api_get_jobs(sk_api_t *a, sk_http_req_t *r, const char *name);
+typedef enum { SK_API_TRIGGER, SK_API_PAUSE, SK_API_RESUME } sk_api_job_action_t;
+/* POST jobs/NAME/trigger, /pause or /resume (its body checked here). */
+void sk_api_post_job(sk_api_t *a, sk_http_req_t *r, const char *name, sk_api_job_action_t act);
+void sk_api_get_runs(sk_api_t *a, sk_http_req_t *r);
+void sk_api_get_run(sk_api_t *a, sk_http_req_t *r, int64_t id);
+/* POST runs/ID/cancel (retry false) or runs/ID/retry. */
+void sk_api_post_run(sk_api_t *a, sk_http_req_t *r, int64_t id, bool retry);
+/* POST reload. */
+void sk_api_reload(sk_api_t *a, sk_http_req_t *r);
+/* A positive run id from a path segment; 0 after answering 400. */
+int64_t sk_api_path_id(sk_http_req_t *r, const char *seg, size_t len);
+
 /* daemon_api_log.c: GET /api/v1/runs/ID/log (whole, a range, or followed). */
 void sk_api_log(sk_api_t *a, sk_http_req_t *r, int64_t id);
 
