@@ -196,6 +196,48 @@ size_t sk_strv_len(char *const *v);
  * memory that held a secret is freed (p may be NULL). Any thread. */
 void sk_secret_wipe(void *p, size_t n);
 
+/* A helper command (capture.c): a short program run to completion on the
+ * calling thread, not a run (runs go through src/exec/). */
+typedef struct sk_helper {
+    char *const *argv;  /* argv[0]: a path, or a name looked up on PATH */
+    char *const *envp;  /* NULL: this process's environment */
+    const char *cwd;    /* NULL: ours */
+    const char *input;  /* written to its stdin, then closed; NULL: stdin is /dev/null */
+    size_t input_len;
+    int keep_fd;        /* the stream kept: 1 (stdout) or 2 (stderr); the other goes to
+                         * /dev/null */
+    size_t keep_max;    /* bytes of it kept */
+    bool keep_whole;    /* more than keep_max is an error (-EFBIG); else the rest is
+                         * read and dropped */
+    int64_t timeout_ms; /* for all of it: writing, reading, waiting */
+} sk_helper_t;
+
+typedef enum sk_helper_end {
+    SK_HELPER_EXITED,    /* code: its exit status */
+    SK_HELPER_SIGNALED,  /* code: the signal */
+    SK_HELPER_TIMED_OUT, /* its group was killed at the deadline */
+    SK_HELPER_LOST,      /* its exit status was taken by someone else */
+} sk_helper_end_t;
+
+typedef struct sk_helper_result {
+    sk_helper_end_t end;
+    int code;
+    char *out; /* what it wrote on keep_fd: new memory, NUL-terminated (it may
+                * hold a secret: wipe it before freeing) */
+    size_t out_len;
+} sk_helper_result_t;
+
+/*
+ * Runs h->argv in its own process group with default signal dispositions,
+ * feeds it h->input, keeps what it writes on h->keep_fd, and waits for it
+ * until h->timeout_ms; past that, SIGKILL to its group. Returns 0 when it
+ * ran (res says how it ended; free res->out), or < 0 when it could not
+ * start (-ENOENT, -EACCES... for a program missing or not runnable; err
+ * names argv[0]) or printed too much (-EFBIG; killed). The child is reaped
+ * here. Blocks the calling thread up to timeout_ms. Any thread.
+ */
+int sk_helper_run(const sk_helper_t *h, sk_helper_result_t *res, sk_err_t *err);
+
 /*
  * Runs argv (argv[0] searched on PATH) to completion in cwd (NULL: ours)
  * with this process's own environment, stdin from /dev/null, stderr
