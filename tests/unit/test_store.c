@@ -34,17 +34,12 @@ static int test_setenv(const char *name, const char *value)
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <sqlite3.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <cmocka.h>
-
-/* store_pg.c's test hooks (store_int.h does not declare them yet): the
- * connection behind a store, and its schema version and migrations. */
-PGconn *sk_store_pg__conn(sk_store_t *st);
-int sk_store_pg__schema_version(void);
-const char *sk_store_pg__migration(int to);
 
 typedef struct {
     char dir[256];
