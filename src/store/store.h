@@ -1,8 +1,9 @@
 /*
  * The store: every fire, run attempt and job state that must survive a
- * crash. One interface, several back ends (SQLite now, PostgreSQL later),
- * each a `const sk_store_ops_t` table like SQLite's VFS. Calls are
- * synchronous and made from one thread per sk_store_t.
+ * crash. One interface, two back ends (SQLite, PostgreSQL), each a
+ * `const sk_store_ops_t` table like SQLite's VFS, over one shared layer
+ * that makes every check below the same for both. Calls are synchronous
+ * and made from one thread per sk_store_t.
  *
  * Invariants the engine relies on:
  * - A scheduled fire is recorded (sk_store_run_insert) before its process
@@ -17,6 +18,19 @@
  * I/O error, corrupt or foreign file, lock held too long), with a message
  * naming the file and saying which. After an SK_ESTORE no transaction is left
  * open: the store keeps working once the cause (e.g. a full disk) is gone.
+ *
+ * Text: what the store keeps is UTF-8 (RFC 3629) on every back end
+ * (PostgreSQL can keep nothing else); strings are C strings, so none holds
+ * a NUL. Names and text sked makes itself (job, step and node names,
+ * labels, output keys, log paths, params, pins, specs, alert events,
+ * channels and payloads, a node's API address and version) that are not
+ * UTF-8 are refused with -EINVAL naming the field ("...: the job name is
+ * not valid UTF-8"), before anything is written, so a batch goes on. Free
+ * text that may carry bytes from outside sked (a run's reason, an output's
+ * value, an alert's delivery error) is never refused, so that an outcome
+ * is always writable: each byte of it that starts no well-formed sequence
+ * is kept as U+FFFD. A read keyed by a name that is not UTF-8 finds
+ * nothing, as for any unknown name.
  *
  * Test hook: SKED_TEST_STORE_FAIL_AFTER=N in the environment when a store is
  * opened makes its Nth and later write operations (run_insert, run_start,
@@ -263,9 +277,10 @@ typedef struct sk_store_ops {
 
     /* Outputs of a run (key=value lines from $SKED_OUTPUT): replaces any
      * earlier set for that run, in one transaction (n 0 clears it); o is
-     * borrowed. Keys are unique per run: -EINVAL for a NULL or empty key, a
-     * NULL value or a key given twice (nothing is changed); SK_ENOTFOUND if
-     * there is no such run. Outputs are deleted with their run (prune). */
+     * borrowed. Keys are unique per run: -EINVAL for a NULL, empty or
+     * non-UTF-8 key, a NULL value or a key given twice (nothing is
+     * changed); values are kept as the text rule above says. SK_ENOTFOUND
+     * if there is no such run. Outputs are deleted with their run (prune). */
     int (*outputs_put)(sk_store_t *st, int64_t run_id, const sk_output_t *o, size_t n,
                        sk_err_t *err);
     /* New memory (sk_outputs_free), in key order (bytewise); NULL and 0
@@ -397,9 +412,9 @@ struct sk_store {
 
 extern const sk_store_ops_t sk_store_sqlite_ops;
 
-/* Picks the back end from url ("postgres://" later; else a SQLite file path)
- * and opens it: *ret is new (sk_store_close). The URL is never echoed in
- * messages (it may hold a password). */
+/* Picks the back end from url ("postgres://" or "postgresql://": PostgreSQL;
+ * else a SQLite file path) and opens it: *ret is new (sk_store_close). The
+ * URL is never echoed in messages (it may hold a password). */
 int sk_store_open(const char *url, sk_store_t **ret, sk_err_t *err);
 int sk_store_open_readonly(const char *url, sk_store_t **ret, sk_err_t *err);
 /*

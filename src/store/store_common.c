@@ -122,6 +122,76 @@ int sk_store__batch_rollback(sk_store_t *st, sk_err_t *err)
     return r;
 }
 
+/* ---- text ---- */
+
+bool sk_store__text_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    while (n > 0) {
+        size_t k = sk_utf8_seq(s, n);
+        if (k == 0)
+            return false;
+        s += k;
+        n -= k;
+    }
+    return true;
+}
+
+int sk_store__text_check(const sk_store_core_t *c, sk_err_t *err, int n, ...)
+{
+    va_list ap;
+    int r = 0;
+    va_start(ap, n);
+    for (int i = 0; i < n; i++) {
+        const char *field = va_arg(ap, const char *);
+        const char *v = va_arg(ap, const char *);
+        if (r == 0 && !sk_store__text_ok(v))
+            r = sk_err_set(err, -EINVAL, "%s: %s is not valid UTF-8", c->name, field);
+    }
+    va_end(ap);
+    return r;
+}
+
+const char *sk_store__text_repair(const char *s, char **tmp)
+{
+    *tmp = NULL;
+    if (sk_store__text_ok(s))
+        return s;
+    sk_buf_t b = {0};
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        size_t k = sk_utf8_seq(s + i, n - i);
+        if (k == 0) {
+            sk_buf_adds(&b, "\xef\xbf\xbd"); /* U+FFFD REPLACEMENT CHARACTER */
+            i++;
+        } else {
+            sk_buf_add(&b, s + i, k);
+            i += k;
+        }
+    }
+    *tmp = sk_buf_take(&b, NULL);
+    return *tmp;
+}
+
+const sk_output_t *sk_store__outputs_repair(const sk_output_t *o, size_t n, sk_output_t **tmp)
+{
+    size_t i = 0;
+    *tmp = NULL;
+    while (i < n && sk_store__text_ok(o[i].value))
+        i++;
+    if (i == n)
+        return o;
+    sk_output_t *copy = sk_xcalloc(n, sizeof(*copy));
+    for (i = 0; i < n; i++) {
+        char *fixed;
+        const char *v = sk_store__text_repair(o[i].value, &fixed);
+        copy[i].key = sk_xstrdup(o[i].key);
+        copy[i].value = fixed ? fixed : sk_xstrdup(v);
+    }
+    *tmp = copy;
+    return copy;
+}
+
 /* ---- checks ---- */
 
 bool sk_store__status_valid(sk_run_status_t v)
@@ -152,7 +222,8 @@ int sk_store__check_run(const sk_store_core_t *c, const sk_run_t *run, sk_err_t 
     if (run->parent_id < 0 || (run->parent_id > 0 && (!run->step || !*run->step)))
         return sk_err_set(err, -EINVAL, "%s: job %s: a step row needs a step name and a parent",
                           c->name, run->job);
-    return 0;
+    return sk_store__text_check(c, err, 4, "the job name", run->job, "the step name", run->step,
+                                "the log path", run->log_path, "params", run->params);
 }
 
 int sk_store__check_finish(const sk_store_core_t *c, int64_t id, sk_run_status_t status,
@@ -172,7 +243,7 @@ int sk_store__check_job_state(const sk_store_core_t *c, const char *job, const s
     if (js->last_outcome < -1 || js->last_outcome >= SK_STORE_N_STATUSES)
         return sk_err_set(err, -EINVAL, "%s: job %s: last outcome %d is not a run status", c->name,
                           job, js->last_outcome);
-    return 0;
+    return sk_store__text_check(c, err, 1, "the job name", job);
 }
 
 static int cmp_output_key(const void *a, const void *b)
@@ -181,18 +252,24 @@ static int cmp_output_key(const void *a, const void *b)
     return strcmp((*x)->key, (*y)->key);
 }
 
-/* Every key is non-empty and unique, every value set: checked before
- * anything is written, so that a bad set never half-replaces a good one. */
-int sk_store__check_outputs(const sk_store_core_t *c, int64_t run_id, const sk_output_t *o, size_t n,
-                            sk_err_t *err)
+/* Every key is non-empty, UTF-8 and unique, every value set: checked
+ * before anything is written, so that a bad set never half-replaces a good
+ * one. Values are repaired, not checked. */
+int sk_store__check_outputs(const sk_store_core_t *c, int64_t run_id, const sk_output_t *o,
+                            size_t n, sk_err_t *err)
 {
     int r = 0;
     if (n && !o)
         return sk_err_set(err, -EINVAL, "%s: run %" PRId64 ": no outputs given", c->name, run_id);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (!o[i].key || !*o[i].key || !o[i].value)
             return sk_err_set(err, -EINVAL, "%s: run %" PRId64 ": output %zu has no key or value",
                               c->name, run_id, i);
+        if (!sk_store__text_ok(o[i].key))
+            return sk_err_set(err, -EINVAL,
+                              "%s: run %" PRId64 ": the key of output %zu is not valid UTF-8",
+                              c->name, run_id, i);
+    }
     if (n < 2)
         return 0;
     const sk_output_t **sorted = sk_xmalloc(n * sizeof(*sorted));
@@ -216,7 +293,8 @@ int sk_store__check_alert(const sk_store_core_t *c, const sk_alert_rec_t *a, sk_
     if (!sk_store__alert_state_valid(a->state) || a->attempts < 0 || a->run_id < 0)
         return sk_err_set(err, -EINVAL, "%s: job %s: bad alert state, attempts or run", c->name,
                           a->job);
-    return 0;
+    return sk_store__text_check(c, err, 4, "the job name", a->job, "the event", a->event,
+                                "the channel", a->channel, "the payload", a->payload);
 }
 
 int sk_store__check_alert_update(const sk_store_core_t *c, int64_t id, sk_alert_state_t state,
@@ -232,7 +310,8 @@ int sk_store__check_node(const sk_store_core_t *c, const sk_node_t *n, sk_err_t 
 {
     if (!n || !n->name || !*n->name)
         return sk_err_set(err, -EINVAL, "%s: a heart-beat needs a node name", c->name);
-    return 0;
+    return sk_store__text_check(c, err, 4, "the node name", n->name, "the node's labels", n->labels,
+                                "the node's API address", n->api, "the node's version", n->version);
 }
 
 /* ---- reading ---- */
@@ -255,7 +334,7 @@ int sk_store__query_plan(const sk_store_core_t *c, const sk_run_filter_t *f, int
                  (f->parent_id > 0 ? SK_STORE_Q_PARENT : 0) | (f->top_level ? SK_STORE_Q_TOP : 0) |
                  (f->status_set ? SK_STORE_Q_STATUS : 0) | (f->since > 0 ? SK_STORE_Q_SINCE : 0);
     *ret_limit = sk_store__limit(f->limit);
-    return 0;
+    return sk_store__text_ok(f->job) ? 0 : 1;
 }
 
 int sk_store__read_status(const sk_store_core_t *c, int64_t id, const char *text,
@@ -354,7 +433,8 @@ int sk_store__prune(sk_store_core_t *c, const sk_store_prune_ops_t *ops, const c
     int r = sk_store__write_gate(c, "pruning runs", err);
     if (r < 0)
         return r;
-    if (keep_runs == 0 && ended_before <= 0)
+    /* Nothing to prune (a name that is not UTF-8 was never stored). */
+    if ((keep_runs == 0 && ended_before <= 0) || !sk_store__text_ok(job))
         return 0;
     for (;;) {
         own_tx = !c->in_batch;

@@ -96,6 +96,24 @@ int sk_store__batch_begin(sk_store_t *st, sk_err_t *err);
 int sk_store__batch_commit(sk_store_t *st, sk_err_t *err);
 int sk_store__batch_rollback(sk_store_t *st, sk_err_t *err);
 
+/* ---- text (store.h: what the store keeps is UTF-8) ---- */
+
+/* Whether s is NULL or well-formed UTF-8 (RFC 3629). */
+bool sk_store__text_ok(const char *s);
+/* -EINVAL "NAME: FIELD is not valid UTF-8" for the first of the n (field,
+ * value) pairs that follow (const char *, const char *) whose value is
+ * neither NULL nor UTF-8; else 0. */
+int sk_store__text_check(const sk_store_core_t *c, sk_err_t *err, int n, ...);
+/* Text that may carry bytes from outside sked (reasons, output values,
+ * delivery errors) as the store keeps it: s itself when it is NULL or
+ * UTF-8, else a copy in *tmp (new memory, the caller frees it; NULL
+ * otherwise) with each byte that starts no well-formed sequence replaced
+ * by U+FFFD. */
+const char *sk_store__text_repair(const char *s, char **tmp);
+/* The same for the values of o[0..n): o itself, or a repaired copy in *tmp
+ * (new memory: sk_outputs_free(*tmp, n)). */
+const sk_output_t *sk_store__outputs_repair(const sk_output_t *o, size_t n, sk_output_t **tmp);
+
 /* ---- what the store keeps: checks before anything is written ---- */
 
 bool sk_store__status_valid(sk_run_status_t v);
@@ -103,16 +121,17 @@ bool sk_store__trigger_valid(sk_trigger_t v);
 bool sk_store__alert_state_valid(sk_alert_state_t v);
 
 /* The checks each write operation makes of its arguments, as store.h
- * states them: 0, or -EINVAL with a message naming the store, the job or
- * run, and what is wrong. Nothing is written before they pass, so that a
- * batch goes on after a refusal. */
+ * states them, the UTF-8 of names included (reasons and other free text
+ * are repaired instead): 0, or -EINVAL with a message naming the store,
+ * the job or run, and what is wrong. Nothing is written before they pass,
+ * so that a batch goes on after a refusal. */
 int sk_store__check_run(const sk_store_core_t *c, const sk_run_t *run, sk_err_t *err);
 int sk_store__check_finish(const sk_store_core_t *c, int64_t id, sk_run_status_t status,
                            sk_err_t *err);
 int sk_store__check_job_state(const sk_store_core_t *c, const char *job, const sk_job_state_t *js,
                               sk_err_t *err);
-int sk_store__check_outputs(const sk_store_core_t *c, int64_t run_id, const sk_output_t *o, size_t n,
-                            sk_err_t *err);
+int sk_store__check_outputs(const sk_store_core_t *c, int64_t run_id, const sk_output_t *o,
+                            size_t n, sk_err_t *err);
 int sk_store__check_alert(const sk_store_core_t *c, const sk_alert_rec_t *a, sk_err_t *err);
 int sk_store__check_alert_update(const sk_store_core_t *c, int64_t id, sk_alert_state_t state,
                                  int attempts, sk_err_t *err);
@@ -136,7 +155,8 @@ enum {
 };
 
 /* Reads f (NULL: all jobs, first page) for runs_query: *ret_which (Q bits)
- * and *ret_limit. -EINVAL for a status out of range. */
+ * and *ret_limit. -EINVAL for a status out of range; 1 when no row can
+ * match (a job name that is not UTF-8: none is stored). */
 int sk_store__query_plan(const sk_store_core_t *c, const sk_run_filter_t *f, int *ret_which,
                          size_t *ret_limit, sk_err_t *err);
 

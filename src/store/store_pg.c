@@ -453,38 +453,6 @@ static void clean(const sk_pg_t *s, const char *in, char *out, size_t size)
     free(t);
 }
 
-/* Whether s is well-formed UTF-8: PostgreSQL refuses anything else in a
- * TEXT column, and the failed statement would end the caller's batch. */
-static bool utf8_ok(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    while (n > 0) {
-        size_t k = sk_utf8_seq(s, n);
-        if (k == 0)
-            return false;
-        s += k;
-        n -= k;
-    }
-    return true;
-}
-
-/* -EINVAL unless every one of the n (name, value) pairs that follow is
- * NULL or UTF-8. */
-static int text_check(const sk_pg_t *s, sk_err_t *err, int n, ...)
-{
-    va_list ap;
-    int r = 0;
-    va_start(ap, n);
-    for (int i = 0; i < n; i++) {
-        const char *field = va_arg(ap, const char *);
-        const char *v = va_arg(ap, const char *);
-        if (r == 0 && !utf8_ok(v))
-            r = sk_err_set(err, -EINVAL, "%s: %s is not valid UTF-8", s->name, field);
-    }
-    va_end(ap);
-    return r;
-}
-
 /* ---- errors ---- */
 
 /* What an SQLSTATE means to the person reading the log. */
@@ -628,6 +596,7 @@ typedef struct {
     int n;
     const char *v[MAX_PARAMS];
     char num[MAX_PARAMS][24];
+    char *own[MAX_PARAMS]; /* repaired free text (p_free_text); p_release frees it */
 } params_t;
 
 static void p_text(params_t *p, const char *v)
@@ -642,6 +611,21 @@ static void p_i64(params_t *p, int64_t v)
     sk_snprintf(p->num[p->n], sizeof(p->num[p->n]), "%" PRId64, v);
     p->v[p->n] = p->num[p->n];
     p->n++;
+}
+
+/* Free text as the store keeps it (sk_store__text_repair); a repaired copy
+ * lives until p_release. */
+static void p_free_text(params_t *p, const char *v)
+{
+    SK_ASSERT(p->n < MAX_PARAMS);
+    p->v[p->n] = sk_store__text_repair(v, &p->own[p->n]);
+    p->n++;
+}
+
+static void p_release(params_t *p)
+{
+    for (int i = 0; i < p->n; i++)
+        free(p->own[i]);
 }
 
 /* 0 (unset) is stored as NULL. */
@@ -1206,9 +1190,6 @@ static int pg_run_insert(sk_store_t *st, sk_run_t *run, sk_err_t *err)
     params_t p = {0};
     int r = sk_store__check_run(&s->core, run, err);
     if (r == 0)
-        r = text_check(s, err, 5, "the job name", run->job, "the step name", run->step, "the reason",
-                   run->reason, "the log path", run->log_path, "params", run->params);
-    if (r == 0)
         r = lead_gate(s, "recording a run", err);
     if (r < 0)
         return r;
@@ -1224,11 +1205,12 @@ static int pg_run_insert(sk_store_t *st, sk_run_t *run, sk_err_t *err)
     p_int_or_null(&p, run->exit_code, -1);
     p_int_or_null(&p, run->signal, 0);
     p_int_or_null(&p, run->pid, 0);
-    p_text(&p, run->reason);
+    p_free_text(&p, run->reason);
     p_text(&p, run->log_path);
     p_i64(&p, run->parent_id);
     p_text(&p, run->params);
     r = exec_write(s, ST_INSERT, &p, &res, "recording a run", err);
+    p_release(&p);
     if (r < 0)
         return r;
     int rows = PQntuples(res);
@@ -1275,7 +1257,7 @@ static int pg_run_start(sk_store_t *st, int64_t id, int64_t started_at, int pid,
     PGresult *res = NULL;
     params_t p = {0};
     sk_run_status_t cur;
-    int r = text_check(s, err, 1, "the log path", log_path);
+    int r = sk_store__text_check(&s->core, err, 1, "the log path", log_path);
     if (r == 0)
         r = sk_store__write_gate(&s->core, "recording a start", err);
     if (r < 0)
@@ -1306,8 +1288,6 @@ static int pg_run_finish(sk_store_t *st, int64_t id, sk_run_status_t status, int
     sk_run_status_t cur;
     int r = sk_store__check_finish(&s->core, id, status, err);
     if (r == 0)
-        r = text_check(s, err, 1, "the reason", reason);
-    if (r == 0)
         r = sk_store__write_gate(&s->core, "recording an outcome", err);
     if (r < 0)
         return r;
@@ -1316,8 +1296,9 @@ static int pg_run_finish(sk_store_t *st, int64_t id, sk_run_status_t status, int
     p_time(&p, ended_at);
     p_int_or_null(&p, exit_code, -1);
     p_int_or_null(&p, signal, 0);
-    p_text(&p, reason);
+    p_free_text(&p, reason);
     r = exec_write(s, ST_FINISH, &p, &res, "recording an outcome", err);
+    p_release(&p);
     if (r < 0)
         return r;
     long changed = changes(res);
@@ -1394,7 +1375,7 @@ static int pg_run_last(sk_store_t *st, const char *job, sk_run_t *ret, sk_err_t 
     char missing[300];
     if (!job)
         return sk_err_set(err, -EINVAL, "%s: run_last needs a job", s->name);
-    if (!utf8_ok(job))
+    if (!sk_store__text_ok(job))
         return sk_err_set(err, SK_ENOTFOUND, "job %s has no runs", job);
     p_text(&p, job);
     sk_snprintf(missing, sizeof(missing), "job %s has no runs", job);
@@ -1445,13 +1426,13 @@ static int pg_runs_query(sk_store_t *st, const sk_run_filter_t *f, sk_run_t **re
     if (!f)
         f = &none;
     int r = sk_store__query_plan(&s->core, f, &which, &limit, err);
-    if (r < 0)
-        return r;
-    if (f->job && !utf8_ok(f->job)) { /* no such job can have been stored */
+    if (r == 1) { /* no row can match */
         *ret = NULL;
         *ret_n = 0;
         return 0;
     }
+    if (r < 0)
+        return r;
     p_i64(&p, f->before_id > 0 ? f->before_id : INT64_MAX);
     p_i64(&p, (int64_t)limit);
     if (which & Q_JOB)
@@ -1482,7 +1463,7 @@ static int pg_job_state_get(sk_store_t *st, const char *job, sk_job_state_t *ret
     if (!job)
         return sk_err_set(err, -EINVAL, "%s: job_state_get needs a job", s->name);
     int r = 0;
-    if (utf8_ok(job)) { /* else never seen: it could not be stored */
+    if (sk_store__text_ok(job)) { /* else never seen: it could not be stored */
         p_text(&p, job);
         r = exec_stmt(s, ST_STATE_GET, &p, &res, "reading a job's state", err);
         if (r < 0)
@@ -1511,8 +1492,6 @@ static int pg_job_state_set(sk_store_t *st, const char *job, const sk_job_state_
     PGresult *res = NULL;
     params_t p = {0};
     int r = sk_store__check_job_state(&s->core, job, js, err);
-    if (r == 0)
-        r = text_check(s, err, 1, "the job name", job);
     if (r == 0)
         r = lead_gate(s, "recording a job's state", err);
     if (r < 0)
@@ -1664,24 +1643,11 @@ static const sk_store_prune_ops_t pg_prune_ops = {
 static int pg_prune(sk_store_t *st, const char *job, size_t keep_runs, int64_t ended_before,
                     void (*cb)(const char *log_path, void *data), void *data, sk_err_t *err)
 {
-    sk_pg_t *s = (sk_pg_t *)st;
-    if (job && !utf8_ok(job)) /* no such job can have been stored */
-        return sk_store__write_gate(&s->core, "pruning runs", err);
-    return sk_store__prune(&s->core, &pg_prune_ops, job, keep_runs, ended_before, cb, data, err);
+    return sk_store__prune(sk_store__core(st), &pg_prune_ops, job, keep_runs, ended_before, cb,
+                           data, err);
 }
 
 /* ---- outputs ---- */
-
-/* sk_store__check_outputs, and every key and value UTF-8. */
-static int outputs_check(sk_pg_t *s, int64_t run_id, const sk_output_t *o, size_t n, sk_err_t *err)
-{
-    int r = sk_store__check_outputs(&s->core, run_id, o, n, err);
-    for (size_t i = 0; i < n && r == 0; i++)
-        if (!utf8_ok(o[i].key) || !utf8_ok(o[i].value))
-            r = sk_err_set(err, -EINVAL, "%s: run %" PRId64 ": output %zu is not valid UTF-8",
-                           s->name, run_id, i);
-    return r;
-}
 
 /* Appends v to b as an element of an array literal: quoted, with " and \
  * escaped, so that braces, commas and newlines in it mean nothing. */
@@ -1728,7 +1694,7 @@ static int pg_outputs_put(sk_store_t *st, int64_t run_id, const sk_output_t *o, 
     sk_err_t local;
     if (!err)
         err = &local;
-    int r = outputs_check(s, run_id, o, n, err);
+    int r = sk_store__check_outputs(&s->core, run_id, o, n, err);
     if (r < 0)
         return r;
     r = sk_store__write_gate(&s->core, "recording outputs", err);
@@ -1758,8 +1724,10 @@ static int pg_outputs_put(sk_store_t *st, int64_t run_id, const sk_output_t *o, 
         sk_buf_add(&kb, "{", 1);
         sk_buf_add(&vb, "{", 1);
         for (size_t i = 0; i < n; i++) {
+            char *tmp;
             array_elem(&kb, o[i].key, i == 0);
-            array_elem(&vb, o[i].value, i == 0);
+            array_elem(&vb, sk_store__text_repair(o[i].value, &tmp), i == 0);
+            free(tmp);
         }
         sk_buf_add(&kb, "}", 1);
         sk_buf_add(&vb, "}", 1);
@@ -1863,9 +1831,6 @@ static int pg_alert_insert(sk_store_t *st, sk_alert_rec_t *a, sk_err_t *err)
     params_t p = {0};
     int r = sk_store__check_alert(&s->core, a, err);
     if (r == 0)
-        r = text_check(s, err, 5, "the job name", a->job, "the event", a->event, "the channel",
-                       a->channel, "the payload", a->payload, "the error", a->last_error);
-    if (r == 0)
         r = sk_store__write_gate(&s->core, "recording an alert", err);
     if (r < 0)
         return r;
@@ -1879,8 +1844,9 @@ static int pg_alert_insert(sk_store_t *st, sk_alert_rec_t *a, sk_err_t *err)
     p_i64(&p, a->created_at);
     p_time(&p, a->next_at);
     p_time(&p, a->done_at);
-    p_text(&p, a->last_error);
+    p_free_text(&p, a->last_error);
     r = exec_write(s, ST_ALERT_INSERT, &p, &res, "recording an alert", err);
+    p_release(&p);
     if (r < 0)
         return r;
     a->id = get_i64(res, 0, 0);
@@ -1896,8 +1862,6 @@ static int pg_alert_update(sk_store_t *st, int64_t id, sk_alert_state_t state, i
     params_t p = {0};
     int r = sk_store__check_alert_update(&s->core, id, state, attempts, err);
     if (r == 0)
-        r = text_check(s, err, 1, "the error", error);
-    if (r == 0)
         r = sk_store__write_gate(&s->core, "recording an alert delivery", err);
     if (r < 0)
         return r;
@@ -1906,8 +1870,9 @@ static int pg_alert_update(sk_store_t *st, int64_t id, sk_alert_state_t state, i
     p_i64(&p, attempts);
     p_time(&p, next_at);
     p_time(&p, done_at);
-    p_text(&p, error);
+    p_free_text(&p, error);
     r = exec_write(s, ST_ALERT_UPDATE, &p, &res, "recording an alert delivery", err);
+    p_release(&p);
     if (r < 0)
         return r;
     long changed = changes(res);
@@ -1928,7 +1893,7 @@ static int pg_alerts_query(sk_store_t *st, const char *job, size_t limit, sk_ale
     sk_pg_t *s = (sk_pg_t *)st;
     params_t p = {0};
     limit = sk_store__limit(limit);
-    if (job && !utf8_ok(job)) { /* no such job can have been stored */
+    if (job && !sk_store__text_ok(job)) { /* no such job can have been stored */
         *ret = NULL;
         *ret_n = 0;
         return 0;
@@ -2008,9 +1973,6 @@ static int pg_node_beat(sk_store_t *st, const sk_node_t *n, int64_t *server_now,
     PGresult *res = NULL;
     params_t p = {0};
     int r = sk_store__check_node(&s->core, n, err);
-    if (r == 0)
-        r = text_check(s, err, 4, "the node name", n->name, "the node's labels", n->labels,
-                       "the node's API address", n->api, "the node's version", n->version);
     if (r == 0)
         r = sk_store__write_gate(&s->core, "recording a heart-beat", err);
     if (r < 0)
@@ -2094,7 +2056,7 @@ static int pg_run_dispatch(sk_store_t *st, int64_t id, const char *pin, const ch
     PGresult *res = NULL;
     params_t p = {0};
     sk_run_status_t cur;
-    int r = text_check(s, err, 2, "the pin", pin, "the spec", spec);
+    int r = sk_store__text_check(&s->core, err, 2, "the pin", pin, "the spec", spec);
     if (r == 0)
         r = lead_gate(s, "dispatching a run", err);
     if (r < 0)
@@ -2123,7 +2085,8 @@ static int pg_runs_claim(sk_store_t *st, const char *node, const char *labels, s
     params_t p = {0};
     if (!node || !*node)
         return sk_err_set(err, -EINVAL, "%s: a claim needs a node name", s->name);
-    int r = text_check(s, err, 2, "the node name", node, "the node's labels", labels);
+    int r = sk_store__text_check(&s->core, err, 2, "the node name", node, "the node's labels",
+                                 labels);
     if (r < 0)
         return r;
     if (max == 0) {
@@ -2158,7 +2121,7 @@ static int pg_run_attach(sk_store_t *st, int64_t id, const char *node, int pid,
     if (!node || !*node)
         return sk_err_set(err, -EINVAL, "%s: run %" PRId64 ": attaching needs a node name", s->name,
                           id);
-    int r = text_check(s, err, 2, "the node name", node, "the log path", log_path);
+    int r = sk_store__text_check(&s->core, err, 2, "the node name", node, "the log path", log_path);
     if (r == 0)
         r = sk_store__write_gate(&s->core, "recording a start", err);
     if (r < 0)
@@ -2192,14 +2155,13 @@ static int pg_run_cancel(sk_store_t *st, int64_t id, const char *reason, sk_err_
     sk_run_status_t cur;
     if (!reason)
         return sk_err_set(err, -EINVAL, "%s: run %" PRId64 ": a stop needs a reason", s->name, id);
-    int r = text_check(s, err, 1, "the reason", reason);
-    if (r == 0)
-        r = sk_store__write_gate(&s->core, "asking a run to stop", err);
+    int r = sk_store__write_gate(&s->core, "asking a run to stop", err);
     if (r < 0)
         return r;
     p_i64(&p, id);
-    p_text(&p, reason);
+    p_free_text(&p, reason);
     r = exec_write(s, ST_CANCEL, &p, &res, "asking a run to stop", err);
+    p_release(&p);
     if (r < 0)
         return r;
     long changed = changes(res);
@@ -2219,7 +2181,7 @@ static int pg_runs_of_node(sk_store_t *st, const char *node, sk_run_t **ret, siz
     params_t p = {0};
     if (!node)
         return sk_err_set(err, -EINVAL, "%s: runs_of_node needs a node name", s->name);
-    if (!utf8_ok(node)) { /* no such node can have claimed anything */
+    if (!sk_store__text_ok(node)) { /* no such node can have claimed anything */
         *ret = NULL;
         *ret_n = 0;
         return 0;

@@ -334,6 +334,20 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_null(st, i);
 }
 
+/* Binds free text as the store keeps it (sk_store__text_repair): a
+ * repaired copy is SQLite's to keep (SQLITE_TRANSIENT). */
+static void bind_free_text(sqlite3_stmt *st, int i, const char *v)
+{
+    char *tmp;
+    v = sk_store__text_repair(v, &tmp);
+    if (!tmp) {
+        bind_text(st, i, v);
+        return;
+    }
+    sqlite3_bind_text(st, i, tmp, -1, SQLITE_TRANSIENT);
+    free(tmp);
+}
+
 /* 0 (unset) is stored as NULL. */
 static void bind_time(sqlite3_stmt *st, int i, int64_t v)
 {
@@ -862,7 +876,7 @@ static int sq_run_insert(sk_store_t *st, sk_run_t *run, sk_err_t *err)
     bind_int_or_null(q, 10, run->exit_code, -1);
     bind_int_or_null(q, 11, run->signal, 0);
     bind_int_or_null(q, 12, run->pid, 0);
-    bind_text(q, 13, run->reason);
+    bind_free_text(q, 13, run->reason);
     bind_text(q, 14, run->log_path);
     sqlite3_bind_int64(q, 15, run->parent_id);
     bind_text(q, 16, run->params);
@@ -915,7 +929,9 @@ static int sq_run_start(sk_store_t *st, int64_t id, int64_t started_at, int pid,
     sk_sqlite_t *s = (sk_sqlite_t *)st;
     sqlite3_stmt *q = NULL;
     sk_run_status_t cur;
-    int r = sk_store__write_gate(&s->core, "recording a start", err);
+    int r = sk_store__text_check(&s->core, err, 1, "the log path", log_path);
+    if (r == 0)
+        r = sk_store__write_gate(&s->core, "recording a start", err);
     if (r == 0)
         r = stmt_get(s, ST_START, &q, err);
     if (r < 0)
@@ -954,7 +970,7 @@ static int sq_run_finish(sk_store_t *st, int64_t id, sk_run_status_t status, int
     bind_time(q, 3, ended_at);
     bind_int_or_null(q, 4, exit_code, -1);
     bind_int_or_null(q, 5, signal, 0);
-    bind_text(q, 6, reason);
+    bind_free_text(q, 6, reason);
     int rc = sqlite3_step(q);
     stmt_done(q);
     if (rc != SQLITE_DONE)
@@ -1004,11 +1020,13 @@ static int sq_run_last(sk_store_t *st, const char *job, sk_run_t *ret, sk_err_t 
     char missing[300];
     if (!job)
         return sk_err_set(err, -EINVAL, "%s: run_last needs a job", s->path);
+    sk_snprintf(missing, sizeof(missing), "job %s has no runs", job);
+    if (!sk_store__text_ok(job)) /* never stored */
+        return sk_err_set(err, SK_ENOTFOUND, "%s", missing);
     int r = stmt_get(s, ST_LAST, &q, err);
     if (r < 0)
         return r;
     bind_text(q, 1, job);
-    sk_snprintf(missing, sizeof(missing), "job %s has no runs", job);
     return fetch_one(s, q, ret, missing, err);
 }
 
@@ -1054,6 +1072,11 @@ static int sq_runs_query(sk_store_t *st, const sk_run_filter_t *f, sk_run_t **re
     if (!f)
         f = &none;
     int r = sk_store__query_plan(&s->core, f, &which, &limit, err);
+    if (r == 1) { /* no row can match */
+        *ret = NULL;
+        *ret_n = 0;
+        return 0;
+    }
     if (r == 0)
         r = query_get(s, which, &q, err);
     if (r < 0)
@@ -1101,6 +1124,10 @@ static int sq_job_state_get(sk_store_t *st, const char *job, sk_job_state_t *ret
     sqlite3_stmt *q = NULL;
     if (!job)
         return sk_err_set(err, -EINVAL, "%s: job_state_get needs a job", s->path);
+    if (!sk_store__text_ok(job)) { /* never stored: never seen */
+        sk_store__job_state_none(ret);
+        return 0;
+    }
     int r = stmt_get(s, ST_STATE_GET, &q, err);
     if (r < 0)
         return r;
@@ -1324,7 +1351,7 @@ static int sq_outputs_put(sk_store_t *st, int64_t run_id, const sk_output_t *o, 
     for (size_t i = 0; i < n && r == 0; i++) {
         sqlite3_bind_int64(ins, 1, run_id);
         bind_text(ins, 2, o[i].key);
-        bind_text(ins, 3, o[i].value);
+        bind_free_text(ins, 3, o[i].value);
         int rc = sqlite3_step(ins);
         stmt_done(ins);
         if (rc != SQLITE_DONE)
@@ -1451,7 +1478,7 @@ static int sq_alert_insert(sk_store_t *st, sk_alert_rec_t *a, sk_err_t *err)
     sqlite3_bind_int64(q, 8, a->created_at);
     bind_time(q, 9, a->next_at);
     bind_time(q, 10, a->done_at);
-    bind_text(q, 11, a->last_error);
+    bind_free_text(q, 11, a->last_error);
     int rc = sqlite3_step(q);
     stmt_done(q);
     if (rc != SQLITE_DONE)
@@ -1477,7 +1504,7 @@ static int sq_alert_update(sk_store_t *st, int64_t id, sk_alert_state_t state, i
     sqlite3_bind_int(q, 3, attempts);
     bind_time(q, 4, next_at);
     bind_time(q, 5, done_at);
-    bind_text(q, 6, error);
+    bind_free_text(q, 6, error);
     int rc = sqlite3_step(q);
     int changed = rc == SQLITE_DONE ? sqlite3_changes(s->db) : 0;
     stmt_done(q);
@@ -1504,6 +1531,11 @@ static int sq_alerts_query(sk_store_t *st, const char *job, size_t limit, sk_ale
     sk_sqlite_t *s = (sk_sqlite_t *)st;
     sqlite3_stmt *q = NULL;
     limit = sk_store__limit(limit);
+    if (!sk_store__text_ok(job)) { /* no such job can have been stored */
+        *ret = NULL;
+        *ret_n = 0;
+        return 0;
+    }
     int r = stmt_get(s, job ? ST_ALERT_QUERY_JOB : ST_ALERT_QUERY_ALL, &q, err);
     if (r < 0)
         return r;

@@ -2,7 +2,8 @@
  * Unit tests for the store (src/store): the status, trigger and alert state
  * spellings, the back ends' contract (fire uniqueness, start/finish,
  * queries, workflow steps, outputs, alerts, job state, pruning, batches,
- * readers, injected faults, node heart-beats and the cluster columns), run
+ * readers, injected faults, node heart-beats, the cluster columns and the
+ * text rule: names that are not UTF-8 refused, reasons repaired), run
  * against SQLite and, when SKED_TEST_PG_URL is set (tests/pg.sh run sets
  * it), a second time against PostgreSQL, each test in a schema of its own.
  * SQLite alone: its schema migrations (version-1 and version-2 files built
@@ -11,7 +12,7 @@
  * again, and -ENOTSUP for the cluster-only operations. PostgreSQL alone:
  * the schema (the same as SQLite's), nodes creating it at once, foreign and
  * newer schemas, its migrations from versions 1 and 2, a lost connection,
- * two nodes recording one fire, UTF-8, passwords kept out of messages, and
+ * two nodes recording one fire, passwords kept out of messages, and
  * the cluster: dispatch, claims (pins, max, not-before, concurrent
  * claimers, batches), attach, cancel and settle. Each test works in its
  * own temporary folder.
@@ -3481,26 +3482,42 @@ static void test_pg_one_leader(void **state)
     sk_store_close(b);
 }
 
-/* PostgreSQL's text is UTF-8: anything else is -EINVAL before it reaches
- * the server (where the error would end the caller's batch). */
-static void test_pg_text_must_be_utf8(void **state)
+/* Both back ends keep text as UTF-8 (store.h). A name or other text sked
+ * made itself that is not UTF-8 is refused (-EINVAL naming the field)
+ * before anything is written, so that a batch goes on; reading with such
+ * a name finds nothing, as for any unknown job. */
+static void test_text_names_must_be_utf8(void **state)
 {
     fixture_t *fx = *state;
     sk_store_t *st = open_ok(fx->db);
     sk_err_t err;
     int64_t id = finished_run(st, "u", 1000, 2000, "u.log");
+    int64_t queued = insert_ok(st, &(sk_run_t){.job = "u", .status = SK_RUN_QUEUED,
+                                               .trigger = SK_TRIG_MANUAL, .attempt = 1,
+                                               .scheduled_at = 3000, .exit_code = -1});
     assert_int_equal(sk_store_begin(st, NULL), 0);
-    sk_run_t r = mkrun("u", SK_TRIG_MANUAL, 5);
-    r.reason = "caf\xe9";
+    sk_run_t r = mkrun("\xff", SK_TRIG_MANUAL, 5);
     assert_int_equal(sk_store_run_insert(st, &r, &err), -EINVAL);
-    assert_non_null(strstr(err.msg, "UTF-8"));
-    r = mkrun("\xff", SK_TRIG_MANUAL, 5);
+    assert_non_null(strstr(err.msg, "the job name is not valid UTF-8"));
+    r = mkrun("u", SK_TRIG_MANUAL, 5);
+    r.params = "{\"p\": \"\xc3(\"}";
     assert_int_equal(sk_store_run_insert(st, &r, &err), -EINVAL);
-    static const sk_output_t bad[] = {{"ok", "fine"}, {"k", "\xc3("}};
+    assert_non_null(strstr(err.msg, "params is not valid UTF-8"));
+    assert_int_equal(sk_store_run_start(st, queued, 3500, 7, "logs/\xe9.log", &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "the log path is not valid UTF-8"));
+    static const sk_output_t bad[] = {{"ok", "fine"}, {"k\xc3(", "v"}};
     assert_int_equal(sk_store_outputs_put(st, id, bad, 2, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "UTF-8"));
     sk_job_state_t js = {1, false, -1, 0};
     assert_int_equal(sk_store_job_state_set(st, "\xed\xa0\x80", &js, &err), -EINVAL);
-    assert_int_equal(sk_store_run_finish(st, id, SK_RUN_FAILED, 1, 1, 0, "\x80", &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "the job name is not valid UTF-8"));
+    sk_alert_rec_t a = mkalert("u", id, SK_ALERTST_PENDING, 1000);
+    a.channel = "web\x80hook";
+    assert_int_equal(sk_store_alert_insert(st, &a, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "the channel is not valid UTF-8"));
+    sk_node_t me = {.name = "n\xff", .labels = "", .pid = 1};
+    assert_int_equal(st->ops->node_beat(st, &me, NULL, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "the node name is not valid UTF-8"));
     /* The batch went on. */
     r = mkrun("u", SK_TRIG_MANUAL, 6);
     r.reason = "caf\xc3\xa9 \xe2\x9c\x93";
@@ -3510,6 +3527,10 @@ static void test_pg_text_must_be_utf8(void **state)
     assert_int_equal(sk_store_run_get(st, ok, &got, NULL), 0);
     assert_string_equal(got.reason, r.reason);
     sk_run_release(&got);
+    assert_int_equal(sk_store_run_get(st, queued, &got, NULL), 0);
+    assert_int_equal(got.status, SK_RUN_QUEUED);
+    sk_run_release(&got);
+
     /* Reading with such a name finds nothing, as for any unknown job. */
     sk_run_filter_t f = {.job = "\xff"};
     sk_run_t *runs = NULL;
@@ -3518,8 +3539,73 @@ static void test_pg_text_must_be_utf8(void **state)
     assert_int_equal(n, 0);
     assert_null(runs);
     assert_int_equal(sk_store_run_last(st, "\xff", &got, NULL), SK_ENOTFOUND);
+    assert_int_equal(sk_store_job_state_get(st, "\xff", &js, NULL), 0);
+    assert_int_equal(js.last_outcome, -1);
+    sk_alert_rec_t *alerts = NULL;
+    n = 9;
+    assert_int_equal(sk_store_alerts_query(st, "\xff", 0, &alerts, &n, NULL), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(sk_store_prune(st, "\xff", 1, 0, NULL, NULL, NULL), 0);
     sk_store_close(st);
-    assert_int_equal(count_runs(fx->db), 2);
+    assert_int_equal(count_runs(fx->db), 3);
+}
+
+/* Free text that may carry bytes from outside sked (a failure reason, a
+ * value a step wrote to $SKED_OUTPUT, a delivery error) is never refused:
+ * a run's outcome must always be writable. Each byte that is not part of
+ * well-formed UTF-8 is kept as U+FFFD, the same on both back ends. */
+static void test_text_reasons_repaired(void **state)
+{
+    fixture_t *fx = *state;
+    sk_store_t *st = open_ok(fx->db);
+    sk_err_t err;
+    sk_run_t got;
+    assert_int_equal(sk_store_begin(st, NULL), 0);
+    sk_run_t r = mkrun("u", SK_TRIG_MANUAL, 5);
+    r.reason = "caf\xe9";
+    int64_t a = insert_ok(st, &r);
+    r = mkrun("u", SK_TRIG_MANUAL, 6);
+    int64_t b = insert_ok(st, &r);
+    /* A reason cut in the middle of a character, and a stray byte. */
+    assert_int_equal(sk_store_run_finish(st, b, SK_RUN_FAILED, 10, 1, 0, "log caf\xc3", &err), 0);
+    assert_int_equal(sk_store_run_finish(st, a, SK_RUN_FAILED, 11, -1, 9, "\x80 killed", &err), 0);
+    static const sk_output_t out[] = {{"k", "v\xff\xfe!"}, {"plain", "ok"}};
+    assert_int_equal(sk_store_outputs_put(st, b, out, 2, &err), 0);
+    sk_alert_rec_t al = mkalert("u", b, SK_ALERTST_PENDING, 1000);
+    al.last_error = "HTTP 500: \xe2\x82";
+    int64_t alert = insert_alert_ok(st, &al);
+    assert_int_equal(sk_store_commit(st, &err), 0);
+
+    assert_int_equal(sk_store_run_get(st, a, &got, NULL), 0);
+    assert_string_equal(got.reason, "\xef\xbf\xbd killed");
+    sk_run_release(&got);
+    assert_int_equal(sk_store_run_get(st, b, &got, NULL), 0);
+    assert_int_equal(got.status, SK_RUN_FAILED);
+    assert_string_equal(got.reason, "log caf\xef\xbf\xbd");
+    sk_run_release(&got);
+    sk_output_t *o = NULL;
+    size_t n = 0;
+    assert_int_equal(sk_store_outputs_get(st, b, &o, &n, NULL), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(o[0].key, "k");
+    assert_string_equal(o[0].value, "v\xef\xbf\xbd\xef\xbf\xbd!");
+    assert_string_equal(o[1].value, "ok");
+    sk_outputs_free(o, n);
+    assert_int_equal(
+        sk_store_alert_update(st, alert, SK_ALERTST_FAILED, 1, 0, 2000, "bad \xc0\xaf", &err), 0);
+    sk_alert_rec_t *alerts = NULL;
+    assert_int_equal(sk_store_alerts_query(st, "u", 0, &alerts, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(alerts[0].last_error, "bad \xef\xbf\xbd\xef\xbf\xbd");
+    sk_alert_recs_free(alerts, n);
+    /* The first insert's reason too. */
+    r = mkrun("u", SK_TRIG_MANUAL, 7);
+    r.reason = "\xf5";
+    int64_t c = insert_ok(st, &r);
+    assert_int_equal(sk_store_run_get(st, c, &got, NULL), 0);
+    assert_string_equal(got.reason, "\xef\xbf\xbd");
+    sk_run_release(&got);
+    sk_store_close(st);
 }
 
 /* Outputs keep bytes that mean something to array literals and SQL. */
@@ -4251,7 +4337,8 @@ static void test_pg_attach_cancel_settle(void **state)
         X(test_prune_workflow), X(test_prune_many_workflows), X(test_batch_1000_inserts),          \
         X(test_close_rolls_back_open_batch), X(test_readonly), X(test_injected_faults),            \
         X(test_injected_fault_rolls_back_batch), X(test_injected_faults_new_writes),               \
-        X(test_nodes), X(test_run_cluster_fields), X(test_injected_faults_cluster)
+        X(test_nodes), X(test_run_cluster_fields), X(test_injected_faults_cluster),             \
+        X(test_text_names_must_be_utf8), X(test_text_reasons_repaired)
 
 /* test_reader_keeps_writers_locks's other process: one write, then close. */
 static int other_writer(const char *path)
@@ -4312,7 +4399,6 @@ int main(int argc, char **argv)
         P(test_pg_server_away),
         P(test_pg_two_nodes_fire_once),
         P(test_pg_one_leader),
-        P(test_pg_text_must_be_utf8),
         P(test_pg_outputs_any_text),
         P(test_pg_migration_from_v2),
         P(test_pg_dispatch_claim),
