@@ -331,11 +331,8 @@ typedef struct sk_store_ops {
      * took it (lost, or replaced by a reconnect). */
     int (*leader)(sk_store_t *st, bool *ret, sk_err_t *err);
 
-    /*
-     * Clusters. SQLite implements node_beat and nodes_list (one node) and
-     * answers -ENOTSUP to the rest; PostgreSQL implements all.
-     */
-    /* Creates or updates n's row (by name; strings borrowed; started_at,
+    /* Nodes: every back end keeps their heart-beats (SQLite: its one
+     * node's). Creates or updates n's row (by name; strings borrowed; started_at,
      * seen_at, age_ms and running ignored): seen_at becomes the server's now,
      * and *server_now (may be NULL) is set to it. */
     int (*node_beat)(sk_store_t *st, const sk_node_t *n, int64_t *server_now, sk_err_t *err);
@@ -344,6 +341,14 @@ typedef struct sk_store_ops {
      * forget_ms (>0) are deleted first. */
     int (*nodes_list)(sk_store_t *st, int64_t forget_ms, sk_node_t **ret, size_t *ret_n,
                       sk_err_t *err);
+    /* What only a store that several nodes share can do, or NULL: a daemon
+     * on a store without it (SQLite) is a single node and leads always. */
+    const struct sk_store_cluster_ops *cluster;
+} sk_store_ops_t;
+
+/* The operations of a store several nodes share (PostgreSQL), every one
+ * set; st->ops->cluster, or sk_store_cluster(st). Contracts as above. */
+typedef struct sk_store_cluster_ops {
     /* The leader hands queued run id to the cluster: dispatched with pin
      * (comma-separated labels a node must all have, or NULL/"" for any) and
      * spec (borrowed JSON text, stored as given). Also clears settled.
@@ -374,8 +379,7 @@ typedef struct sk_store_ops {
     /* Every dispatched run not yet settled (any status), oldest first: what
      * the leader has handed out and not yet taken back. New memory. */
     int (*runs_unsettled)(sk_store_t *st, sk_run_t **ret, size_t *ret_n, sk_err_t *err);
-    /* The same, only those with an outcome (what the leader polls for).
-     * NULL for SQLite. */
+    /* The same, only those with an outcome (what the leader polls for). */
     int (*runs_ended_unsettled)(sk_store_t *st, sk_run_t **ret, size_t *ret_n, sk_err_t *err);
     /* The leader took in run id's outcome (its retry, its workflow's next
      * steps are recorded in the same transaction). SK_ENOTFOUND; -EALREADY
@@ -384,19 +388,19 @@ typedef struct sk_store_ops {
 
     /* Ends the leadership of node (its session) when another node finds it
      * silent for lease_timeout but still holding the lock (its process
-     * hangs): *ret says whether a session was ended. NULL for SQLite. */
+     * hangs): *ret says whether a session was ended. */
     int (*leader_evict)(sk_store_t *st, const char *node, bool *ret, sk_err_t *err);
 
-    /* Wake-ups between nodes (NULL when the back end has none: SQLite).
-     * wake_fd listens (again after a reconnect) and returns the socket to
-     * watch for readability, or -1 (no connection, inside a batch). */
+    /* Wake-ups between nodes. wake_fd listens (again after a reconnect)
+     * and returns the socket to watch for readability, or -1 (no
+     * connection, inside a batch). */
     int (*wake_fd)(sk_store_t *st);
     /* Drains what arrived: *ret gets SK_WAKE_* bits. SK_ESTORE when the
      * connection is lost. */
     int (*woken)(sk_store_t *st, unsigned *ret, sk_err_t *err);
     /* Wakes every node (this one too): at commit inside a batch. */
     int (*wake_others)(sk_store_t *st, unsigned what, sk_err_t *err);
-} sk_store_ops_t;
+} sk_store_cluster_ops_t;
 
 #define SK_WAKE_DISPATCHED 1u /* runs to claim */
 #define SK_WAKE_ENDED 2u      /* outcomes for the leader to settle */
@@ -452,6 +456,13 @@ int sk_store_lock(const char *url, sk_store_lock_mode_t mode, int wait_ms, sk_st
 void sk_store_unlock(sk_store_lock_t *l);
 /* "pid 812: sked run -c /srv/sked.yaml" for messages. */
 void sk_store_holder_text(const sk_store_holder_t *h, char *buf, size_t size);
+
+/* st's cluster operations, or NULL when its back end has none (SQLite):
+ * several nodes may share st only when it has them. Any thread. */
+static inline const sk_store_cluster_ops_t *sk_store_cluster(const sk_store_t *st)
+{
+    return st->ops->cluster;
+}
 
 /* Closes st (NULL: no-op), rolling back a batch left open. */
 static inline void sk_store_close(sk_store_t *st)

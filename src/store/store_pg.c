@@ -2335,6 +2335,21 @@ static int pg_wake_others(sk_store_t *st, unsigned what, sk_err_t *err)
     return r;
 }
 
+static const sk_store_cluster_ops_t pg_cluster = {
+    .run_dispatch = pg_run_dispatch,
+    .runs_claim = pg_runs_claim,
+    .run_attach = pg_run_attach,
+    .run_cancel = pg_run_cancel,
+    .runs_of_node = pg_runs_of_node,
+    .runs_unsettled = pg_runs_unsettled,
+    .runs_ended_unsettled = pg_runs_ended_unsettled,
+    .run_settle = pg_run_settle,
+    .leader_evict = pg_leader_evict,
+    .wake_fd = pg_wake_fd,
+    .woken = pg_woken,
+    .wake_others = pg_wake_others,
+};
+
 const sk_store_ops_t sk_store_pg_ops = {
     .name = "postgres",
     .open = pg_open,
@@ -2361,16 +2376,5 @@ const sk_store_ops_t sk_store_pg_ops = {
     .leader = pg_leader,
     .node_beat = pg_node_beat,
     .nodes_list = pg_nodes_list,
-    .run_dispatch = pg_run_dispatch,
-    .runs_claim = pg_runs_claim,
-    .run_attach = pg_run_attach,
-    .run_cancel = pg_run_cancel,
-    .runs_of_node = pg_runs_of_node,
-    .runs_unsettled = pg_runs_unsettled,
-    .runs_ended_unsettled = pg_runs_ended_unsettled,
-    .run_settle = pg_run_settle,
-    .leader_evict = pg_leader_evict,
-    .wake_fd = pg_wake_fd,
-    .woken = pg_woken,
-    .wake_others = pg_wake_others,
+    .cluster = &pg_cluster,
 };

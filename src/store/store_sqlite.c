@@ -1572,15 +1572,7 @@ static int sq_leader(sk_store_t *st, bool *ret, sk_err_t *err)
     return 0;
 }
 
-/* ---- clusters ---- */
-
-/* What the operations only a cluster needs answer here. */
-static int one_node(sk_sqlite_t *s, const char *op, sk_err_t *err)
-{
-    return sk_err_set(err, -ENOTSUP,
-                      "%s: %s: the SQLite store has one node: clusters need PostgreSQL", s->path,
-                      op);
-}
+/* ---- nodes (one: the cluster operations are PostgreSQL's) ---- */
 
 /* The node's clock is the server's here: seen_at is this process's now. */
 static int sq_node_beat(sk_store_t *st, const sk_node_t *n, int64_t *server_now, sk_err_t *err)
@@ -1680,66 +1672,6 @@ static int sq_nodes_list(sk_store_t *st, int64_t forget_ms, sk_node_t **ret, siz
     return 0;
 }
 
-static int sq_run_dispatch(sk_store_t *st, int64_t id, const char *pin, const char *spec,
-                           sk_err_t *err)
-{
-    (void)id;
-    (void)pin;
-    (void)spec;
-    return one_node((sk_sqlite_t *)st, "dispatching a run", err);
-}
-
-static int sq_runs_claim(sk_store_t *st, const char *node, const char *labels, size_t max,
-                         int64_t now, sk_run_t **ret, size_t *ret_n, sk_err_t *err)
-{
-    (void)node;
-    (void)labels;
-    (void)max;
-    (void)now;
-    (void)ret;
-    (void)ret_n;
-    return one_node((sk_sqlite_t *)st, "claiming runs", err);
-}
-
-static int sq_run_attach(sk_store_t *st, int64_t id, const char *node, int pid,
-                         const char *log_path, sk_err_t *err)
-{
-    (void)id;
-    (void)node;
-    (void)pid;
-    (void)log_path;
-    return one_node((sk_sqlite_t *)st, "recording a start", err);
-}
-
-static int sq_run_cancel(sk_store_t *st, int64_t id, const char *reason, sk_err_t *err)
-{
-    (void)id;
-    (void)reason;
-    return one_node((sk_sqlite_t *)st, "asking a run to stop", err);
-}
-
-static int sq_runs_of_node(sk_store_t *st, const char *node, sk_run_t **ret, size_t *ret_n,
-                           sk_err_t *err)
-{
-    (void)node;
-    (void)ret;
-    (void)ret_n;
-    return one_node((sk_sqlite_t *)st, "reading a node's runs", err);
-}
-
-static int sq_runs_unsettled(sk_store_t *st, sk_run_t **ret, size_t *ret_n, sk_err_t *err)
-{
-    (void)ret;
-    (void)ret_n;
-    return one_node((sk_sqlite_t *)st, "reading dispatched runs", err);
-}
-
-static int sq_run_settle(sk_store_t *st, int64_t id, sk_err_t *err)
-{
-    (void)id;
-    return one_node((sk_sqlite_t *)st, "settling a run", err);
-}
-
 const sk_store_ops_t sk_store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -1766,11 +1698,5 @@ const sk_store_ops_t sk_store_sqlite_ops = {
     .leader = sq_leader,
     .node_beat = sq_node_beat,
     .nodes_list = sq_nodes_list,
-    .run_dispatch = sq_run_dispatch,
-    .runs_claim = sq_runs_claim,
-    .run_attach = sq_run_attach,
-    .run_cancel = sq_run_cancel,
-    .runs_of_node = sq_runs_of_node,
-    .runs_unsettled = sq_runs_unsettled,
-    .run_settle = sq_run_settle,
+    .cluster = NULL, /* one node per file (the lock file) */
 };

@@ -9,7 +9,7 @@
  * SQLite alone: its schema migrations (version-1 and version-2 files built
  * here are upgraded in place), the new file's mode, its refusals (garbage,
  * corrupt, foreign, newer and missing files), a full disk that empties
- * again, and -ENOTSUP for the cluster-only operations. PostgreSQL alone:
+ * again, and no cluster operations. PostgreSQL alone:
  * the schema (the same as SQLite's), nodes creating it at once, foreign and
  * newer schemas, its migrations from versions 1 and 2, a lost connection,
  * two nodes recording one fire, passwords kept out of messages, and
@@ -2341,10 +2341,10 @@ static void v2_store_checks(sk_store_t *st, int pass)
     /* A run of the old schema's era can be handed out and claimed. */
     sk_run_t *runs = NULL;
     if (pass == 0) {
-        assert_int_equal(st->ops->run_dispatch(st, 6, NULL, "{}", NULL), 0);
-        assert_int_equal(st->ops->runs_claim(st, "n1", "", 5, 300000, &runs, &n, NULL), 0);
+        assert_int_equal(st->ops->cluster->run_dispatch(st, 6, NULL, "{}", NULL), 0);
+        assert_int_equal(st->ops->cluster->runs_claim(st, "n1", "", 5, 300000, &runs, &n, NULL), 0);
     } else {
-        assert_int_equal(st->ops->runs_of_node(st, "n1", &runs, &n, NULL), 0);
+        assert_int_equal(st->ops->cluster->runs_of_node(st, "n1", &runs, &n, NULL), 0);
     }
     assert_int_equal(n, 1);
     assert_int_equal(runs[0].id, 6);
@@ -2819,6 +2819,7 @@ static void test_pg_open_creates_schema(void **state)
     fixture_t *fx = *state;
     sk_store_t *st = open_ok(fx->db);
     assert_string_equal(st->ops->name, "postgres");
+    assert_non_null(sk_store_cluster(st));
     /* The same version numbers mean the same schema in both back ends. */
     assert_int_equal(sk_store_pg__schema_version(), sk_store_sqlite__schema_version());
     char sql[256];
@@ -3885,15 +3886,16 @@ static void test_injected_faults_cluster(void **state)
     sk_nodes_free(nodes, n);
     if (store_is_pg(st)) {
         sk_run_t *runs = NULL;
-        assert_int_equal(st->ops->run_dispatch(st, id, NULL, "{}", &err), SK_ESTORE);
+        assert_int_equal(st->ops->cluster->run_dispatch(st, id, NULL, "{}", &err), SK_ESTORE);
         assert_non_null(strstr(err.msg, "injected fault"));
-        assert_int_equal(st->ops->runs_claim(st, "n1", "", 1, 10, &runs, &n, &err), SK_ESTORE);
+        assert_int_equal(st->ops->cluster->runs_claim(st, "n1", "", 1, 10, &runs, &n, &err),
+                         SK_ESTORE);
         assert_non_null(strstr(err.msg, "injected fault"));
-        assert_int_equal(st->ops->run_attach(st, id, "n1", 1, NULL, &err), SK_ESTORE);
-        assert_int_equal(st->ops->run_cancel(st, id, "x", &err), SK_ESTORE);
-        assert_int_equal(st->ops->run_settle(st, id, &err), SK_ESTORE);
+        assert_int_equal(st->ops->cluster->run_attach(st, id, "n1", 1, NULL, &err), SK_ESTORE);
+        assert_int_equal(st->ops->cluster->run_cancel(st, id, "x", &err), SK_ESTORE);
+        assert_int_equal(st->ops->cluster->run_settle(st, id, &err), SK_ESTORE);
         assert_non_null(strstr(err.msg, "injected fault"));
-        assert_int_equal(st->ops->runs_unsettled(st, &runs, &n, NULL), 0);
+        assert_int_equal(st->ops->cluster->runs_unsettled(st, &runs, &n, NULL), 0);
         assert_int_equal(n, 0);
     }
     assert_no_tx(st);
@@ -3905,36 +3907,20 @@ static void test_injected_faults_cluster(void **state)
     sk_store_close(st);
 }
 
-/* SQLite has one node: the operations only a cluster needs say so. */
-static void test_sqlite_cluster_unsupported(void **state)
+/* A SQLite store has one node: no cluster operations at all (the daemon
+ * tests that one pointer), while its node heart-beats still work. */
+static void test_sqlite_has_no_cluster_ops(void **state)
 {
     fixture_t *fx = *state;
     sk_store_t *st = open_ok(fx->db);
-    sk_run_t r = mkrun("s", SK_TRIG_MANUAL, 1);
-    int64_t id = insert_ok(st, &r);
-    sk_run_t *runs = NULL;
-    size_t n = 0;
-    sk_err_t err[7];
-    int rc[7] = {
-        st->ops->run_dispatch(st, id, NULL, "{}", &err[0]),
-        st->ops->runs_claim(st, "n1", "", 5, 10, &runs, &n, &err[1]),
-        st->ops->run_attach(st, id, "n1", 1, NULL, &err[2]),
-        st->ops->run_cancel(st, id, "x", &err[3]),
-        st->ops->runs_of_node(st, "n1", &runs, &n, &err[4]),
-        st->ops->runs_unsettled(st, &runs, &n, &err[5]),
-        st->ops->run_settle(st, id, &err[6]),
-    };
-    for (size_t i = 0; i < SK_ARRAY_LEN(rc); i++) {
-        if (rc[i] != -ENOTSUP || !strstr(err[i].msg, "clusters need PostgreSQL") ||
-            !strstr(err[i].msg, fx->db))
-            fail_msg("op %zu: %d \"%s\"", i, rc[i], err[i].msg);
-    }
-    assert_null(runs);
-    sk_run_t got;
-    assert_int_equal(sk_store_run_get(st, id, &got, NULL), 0);
-    assert_int_equal(got.status, SK_RUN_QUEUED);
-    assert_false(got.dispatched);
-    sk_run_release(&got);
+    assert_null(sk_store_cluster(st));
+    assert_null(st->ops->cluster);
+    assert_non_null(st->ops->leader);
+    assert_non_null(st->ops->node_beat);
+    assert_non_null(st->ops->nodes_list);
+    bool lead = false;
+    assert_int_equal(st->ops->leader(st, &lead, NULL), 0);
+    assert_true(lead);
     sk_store_close(st);
 }
 
@@ -3948,7 +3934,7 @@ static int64_t dispatched_run(sk_store_t *st, const char *job, int64_t at, const
     int64_t id = insert_ok(st, &r);
     sk_err_t err;
     sk_err_clear(&err);
-    int rc = st->ops->run_dispatch(st, id, pin, spec, &err);
+    int rc = st->ops->cluster->run_dispatch(st, id, pin, spec, &err);
     if (rc != 0)
         fail_msg("dispatch %" PRId64 ": %d %s", id, rc, err.msg);
     return id;
@@ -3977,7 +3963,7 @@ static void assert_claim(sk_store_t *st, const char *name, const char *node, con
     size_t n = 0;
     sk_err_t err;
     sk_err_clear(&err);
-    int rc = st->ops->runs_claim(st, node, labels, max, now, &runs, &n, &err);
+    int rc = st->ops->cluster->runs_claim(st, node, labels, max, now, &runs, &n, &err);
     if (rc != 0)
         fail_msg("%s: %d %s", name, rc, err.msg);
     assert_run_ids(name, runs, n, want);
@@ -3995,7 +3981,7 @@ static void assert_of_node(sk_store_t *st, const char *node, const int64_t *want
 {
     sk_run_t *runs = NULL;
     size_t n = 0;
-    assert_int_equal(st->ops->runs_of_node(st, node, &runs, &n, NULL), 0);
+    assert_int_equal(st->ops->cluster->runs_of_node(st, node, &runs, &n, NULL), 0);
     assert_run_ids(node, runs, n, want);
     sk_runs_free(runs, n);
 }
@@ -4004,7 +3990,7 @@ static void assert_unsettled(sk_store_t *st, const int64_t *want)
 {
     sk_run_t *runs = NULL;
     size_t n = 0;
-    assert_int_equal(st->ops->runs_unsettled(st, &runs, &n, NULL), 0);
+    assert_int_equal(st->ops->cluster->runs_unsettled(st, &runs, &n, NULL), 0);
     assert_run_ids("unsettled", runs, n, want);
     sk_runs_free(runs, n);
 }
@@ -4013,7 +3999,7 @@ static void assert_ended_unsettled(sk_store_t *st, const int64_t *want)
 {
     sk_run_t *runs = NULL;
     size_t n = 0;
-    assert_int_equal(st->ops->runs_ended_unsettled(st, &runs, &n, NULL), 0);
+    assert_int_equal(st->ops->cluster->runs_ended_unsettled(st, &runs, &n, NULL), 0);
     assert_run_ids("ended unsettled", runs, n, want);
     sk_runs_free(runs, n);
 }
@@ -4032,7 +4018,7 @@ static void test_pg_dispatch_claim(void **state)
     sk_run_t r = mkrun("c", SK_TRIG_RETRY, 4000);
     r.queued_at = now + 60000; /* a retry not before a minute from now */
     int64_t later = insert_ok(st, &r);
-    assert_int_equal(st->ops->run_dispatch(st, later, NULL, NULL, NULL), 0);
+    assert_int_equal(st->ops->cluster->run_dispatch(st, later, NULL, NULL, NULL), 0);
     r = mkrun("c", SK_TRIG_MANUAL, 5000);
     int64_t local = insert_ok(st, &r); /* never dispatched */
     int64_t free2 = dispatched_run(st, "c", 6000, "", "{\"n\": 6}");
@@ -4048,15 +4034,15 @@ static void test_pg_dispatch_claim(void **state)
     assert_int_equal(pg_int(fx->db, "SELECT count(*) FROM runs WHERE pin = 'gpu,ssd'"), 1);
     /* Only queued runs are dispatched. */
     int64_t done = finished_run(st, "c", 7000, 7100, NULL);
-    assert_int_equal(st->ops->run_dispatch(st, done, NULL, "{}", &err), -EINVAL);
+    assert_int_equal(st->ops->cluster->run_dispatch(st, done, NULL, "{}", &err), -EINVAL);
     assert_non_null(strstr(err.msg, "not queued"));
-    assert_int_equal(st->ops->run_dispatch(st, 999999, NULL, "{}", &err), SK_ENOTFOUND);
+    assert_int_equal(st->ops->cluster->run_dispatch(st, 999999, NULL, "{}", &err), SK_ENOTFOUND);
     /* Dispatching again takes back a settle. */
-    assert_int_equal(st->ops->run_settle(st, free2, NULL), 0);
+    assert_int_equal(st->ops->cluster->run_settle(st, free2, NULL), 0);
     assert_int_equal(sk_store_run_get(st, free2, &got, NULL), 0);
     assert_true(got.settled);
     sk_run_release(&got);
-    assert_int_equal(st->ops->run_dispatch(st, free2, "", "{\"n\": 6}", NULL), 0);
+    assert_int_equal(st->ops->cluster->run_dispatch(st, free2, "", "{\"n\": 6}", NULL), 0);
     assert_int_equal(sk_store_run_get(st, free2, &got, NULL), 0);
     assert_false(got.settled);
     sk_run_release(&got);
@@ -4102,8 +4088,8 @@ static void test_pg_dispatch_claim(void **state)
     assert_claim(st, "none left", "n4", "", 10, now, (const int64_t[]){0});
 
     sk_run_t *runs = NULL;
-    assert_int_equal(st->ops->runs_claim(st, NULL, "", 1, now, &runs, &n, &err), -EINVAL);
-    assert_int_equal(st->ops->runs_claim(st, "", "", 1, now, &runs, &n, &err), -EINVAL);
+    assert_int_equal(st->ops->cluster->runs_claim(st, NULL, "", 1, now, &runs, &n, &err), -EINVAL);
+    assert_int_equal(st->ops->cluster->runs_claim(st, "", "", 1, now, &runs, &n, &err), -EINVAL);
     sk_store_close(st);
 }
 
@@ -4127,7 +4113,7 @@ static void *claimer(void *arg)
         size_t n = 0;
         sk_err_t err;
         sk_err_clear(&err);
-        c->rc = c->st->ops->runs_claim(c->st, c->node, "", 7, 1000000, &runs, &n, &err);
+        c->rc = c->st->ops->cluster->runs_claim(c->st, c->node, "", 7, 1000000, &runs, &n, &err);
         if (c->rc != 0) {
             sk_strlcpy(c->msg, err.msg, sizeof(c->msg));
             break;
@@ -4225,7 +4211,7 @@ static void test_pg_claim_in_batch(void **state)
     assert_claim(a, "a takes one", "na", "", 1, 5000, (const int64_t[]){x, 0});
     /* b skips x (a holds it, uncommitted) at once, and takes y. */
     assert_claim(b, "b skips", "nb", "", 5, 5000, (const int64_t[]){y, 0});
-    assert_int_equal(a->ops->run_attach(a, x, "na", 4242, "x.log", NULL), 0);
+    assert_int_equal(a->ops->cluster->run_attach(a, x, "na", 4242, "x.log", NULL), 0);
     assert_int_equal(sk_store_commit(a, NULL), 0);
     assert_claim(b, "nothing left", "nb", "", 5, 5000, (const int64_t[]){0});
     assert_int_equal(sk_store_run_get(b, x, &got, NULL), 0);
@@ -4248,10 +4234,10 @@ static void test_pg_attach_cancel_settle(void **state)
     int64_t c = dispatched_run(st, "w", 3000, NULL, NULL);
     /* A run asked to stop before any node claimed it is never claimed:
      * the leader ends it. */
-    assert_int_equal(st->ops->run_cancel(st, c, "cancelled before it started", NULL), 0);
+    assert_int_equal(st->ops->cluster->run_cancel(st, c, "cancelled before it started", NULL), 0);
     sk_run_t *runs = NULL;
     size_t n = 0;
-    assert_int_equal(st->ops->runs_claim(st, "n1", "", 10, 5000, &runs, &n, NULL), 0);
+    assert_int_equal(st->ops->cluster->runs_claim(st, "n1", "", 10, 5000, &runs, &n, NULL), 0);
     assert_run_ids("claim", runs, n, (const int64_t[]){a, b, 0});
     assert_null(runs[0].cancel);
     assert_string_equal(runs[0].spec, "{\"cmd\": \"a\"}");
@@ -4260,8 +4246,8 @@ static void test_pg_attach_cancel_settle(void **state)
     sk_runs_free(runs, n);
 
     /* Only the node holding it attaches. */
-    assert_int_equal(st->ops->run_attach(st, a, "n2", 77, "x.log", &err), -EALREADY);
-    assert_int_equal(st->ops->run_attach(st, a, "n1", 4242, "logs/w/a.log", NULL), 0);
+    assert_int_equal(st->ops->cluster->run_attach(st, a, "n2", 77, "x.log", &err), -EALREADY);
+    assert_int_equal(st->ops->cluster->run_attach(st, a, "n1", 4242, "logs/w/a.log", NULL), 0);
     sk_run_t got;
     assert_int_equal(sk_store_run_get(st, a, &got, NULL), 0);
     assert_int_equal(got.pid, 4242);
@@ -4269,12 +4255,12 @@ static void test_pg_attach_cancel_settle(void **state)
     assert_int_equal(got.status, SK_RUN_RUNNING);
     assert_int_equal(got.started_at, 5000);
     sk_run_release(&got);
-    assert_int_equal(st->ops->run_attach(st, 999999, "n1", 1, NULL, &err), SK_ENOTFOUND);
-    assert_int_equal(st->ops->run_attach(st, a, NULL, 1, NULL, &err), -EINVAL);
+    assert_int_equal(st->ops->cluster->run_attach(st, 999999, "n1", 1, NULL, &err), SK_ENOTFOUND);
+    assert_int_equal(st->ops->cluster->run_attach(st, a, NULL, 1, NULL, &err), -EINVAL);
 
     /* A stop: the holder sees it in its runs. */
-    assert_int_equal(st->ops->run_cancel(st, a, "stopped by alice", NULL), 0);
-    assert_int_equal(st->ops->runs_of_node(st, "n1", &runs, &n, NULL), 0);
+    assert_int_equal(st->ops->cluster->run_cancel(st, a, "stopped by alice", NULL), 0);
+    assert_int_equal(st->ops->cluster->runs_of_node(st, "n1", &runs, &n, NULL), 0);
     assert_run_ids("n1", runs, n, (const int64_t[]){a, b, 0});
     assert_string_equal(runs[0].cancel, "stopped by alice");
     assert_null(runs[1].cancel);
@@ -4285,7 +4271,7 @@ static void test_pg_attach_cancel_settle(void **state)
     assert_int_equal(
         sk_store_run_finish(st, b, SK_RUN_INTERRUPTED, 6000, -1, 0, "node n1 went silent", NULL),
         0);
-    assert_int_equal(st->ops->run_attach(st, b, "n1", 99, "late.log", &err), -EALREADY);
+    assert_int_equal(st->ops->cluster->run_attach(st, b, "n1", 99, "late.log", &err), -EALREADY);
     assert_non_null(strstr(err.msg, "interrupted"));
     assert_int_equal(sk_store_run_get(st, b, &got, NULL), 0);
     assert_int_equal(got.pid, 0);
@@ -4293,9 +4279,9 @@ static void test_pg_attach_cancel_settle(void **state)
     assert_string_equal(got.reason, "node n1 went silent");
     sk_run_release(&got);
     assert_int_equal(sk_store_run_finish(st, b, SK_RUN_FAILED, 6500, 1, 0, NULL, &err), -EALREADY);
-    assert_int_equal(st->ops->run_cancel(st, b, "too late", &err), -EALREADY);
-    assert_int_equal(st->ops->run_cancel(st, 999999, "x", &err), SK_ENOTFOUND);
-    assert_int_equal(st->ops->run_cancel(st, a, NULL, &err), -EINVAL);
+    assert_int_equal(st->ops->cluster->run_cancel(st, b, "too late", &err), -EALREADY);
+    assert_int_equal(st->ops->cluster->run_cancel(st, 999999, "x", &err), SK_ENOTFOUND);
+    assert_int_equal(st->ops->cluster->run_cancel(st, a, NULL, &err), -EINVAL);
     /* The holder ends a, as any running run ends. */
     assert_int_equal(sk_store_run_finish(st, a, SK_RUN_KILLED, 7000, -1, 15, NULL, NULL), 0);
     assert_of_node(st, "n1", (const int64_t[]){0});
@@ -4305,10 +4291,10 @@ static void test_pg_attach_cancel_settle(void **state)
     insert_ok(st, &r); /* not dispatched */
     assert_unsettled(st, (const int64_t[]){a, b, c, 0});
     assert_ended_unsettled(st, (const int64_t[]){a, b, 0}); /* c is still queued */
-    assert_int_equal(st->ops->run_settle(st, a, NULL), 0);
-    assert_int_equal(st->ops->run_settle(st, b, NULL), 0);
-    assert_int_equal(st->ops->run_settle(st, b, &err), -EALREADY); /* once only */
-    assert_int_equal(st->ops->run_settle(st, 999999, &err), SK_ENOTFOUND);
+    assert_int_equal(st->ops->cluster->run_settle(st, a, NULL), 0);
+    assert_int_equal(st->ops->cluster->run_settle(st, b, NULL), 0);
+    assert_int_equal(st->ops->cluster->run_settle(st, b, &err), -EALREADY); /* once only */
+    assert_int_equal(st->ops->cluster->run_settle(st, 999999, &err), SK_ENOTFOUND);
     assert_unsettled(st, (const int64_t[]){c, 0});
     assert_ended_unsettled(st, (const int64_t[]){0});
 
@@ -4377,7 +4363,7 @@ int main(int argc, char **argv)
         T(test_migration_from_v1),
         T(test_migration_failure_rolls_back),
         T(test_migration_from_v2),
-        T(test_sqlite_cluster_unsupported),
+        T(test_sqlite_has_no_cluster_ops),
         T(test_new_store_file_is_private),
         T(test_fds_close_on_exec),
         T(test_reader_keeps_writers_locks),
