@@ -781,7 +781,7 @@ int sk_daemon_main(const char *config_path, const char *node_flag)
         goto out;
     }
 
-    d->cluster = strcmp(d->store->ops->name, "sqlite") != 0;
+    d->cluster = sk_store_cluster(d->store) != NULL;
     {
         char name[128];
         if (sk_node_name(node_flag, name, sizeof(name), &err) < 0) {
@@ -834,7 +834,7 @@ int sk_daemon_main(const char *config_path, const char *node_flag)
         sk_daemon__recover(d, now);
     for (size_t i = 0; i < d->njobs; i++)
         sk_daemon__schedule_job(d, d->jobs[i], now);
-    if (strcmp(d->store->ops->name, "sqlite") != 0) {
+    if (d->cluster) {
         uv_timer_init(&loop, &d->lead_timer);
         d->lead_timer.data = d;
         d->lead_timer_on = true;

@@ -441,10 +441,7 @@ int sk_api_nodes_read(sk_api_t *a, sk_store_t *st, sk_node_t **ret, size_t *ret_
     if (!st && !own)
         return err->code ? err->code : SK_ESTORE;
     sk_store_t *use = st ? st : own;
-    int rc = 0;
-    /* A back end without the operation has no rows to give. */
-    if (use->ops->nodes_list)
-        rc = use->ops->nodes_list(use, 0, ret, ret_n, err);
+    int rc = use->ops->nodes_list(use, 0, ret, ret_n, err);
     sk_api_store_put(a, own);
     return rc;
 }

@@ -67,7 +67,7 @@ int sk_daemon__dispatch(sk_daemon_t *d, sk_runrt_t *r, sk_err_t *err)
     json_decref(root);
     char *pin = sk_job_pin(r->cfg);
     warn_unrunnable(d, r->job, pin);
-    int rc = d->store->ops->run_dispatch(d->store, r->id, pin, spec ? spec : "{}", err);
+    int rc = d->store->ops->cluster->run_dispatch(d->store, r->id, pin, spec ? spec : "{}", err);
     free(spec);
     free(pin);
     if (rc == -EINVAL) {
@@ -88,9 +88,9 @@ void sk_daemon__cancel_remote(sk_daemon_t *d, sk_runrt_t *r, const char *reason)
     sk_err_clear(&err);
     /* A run asked to stop is never claimed; one already claimed is stopped
      * by its node, which records the outcome. */
-    int rc = d->store->ops->run_cancel(d->store, r->id, reason, &err);
-    if (rc == 0 && d->store->ops->wake_others) /* its node stops it at once */
-        d->store->ops->wake_others(d->store, SK_WAKE_CANCEL, NULL);
+    int rc = d->store->ops->cluster->run_cancel(d->store, r->id, reason, &err);
+    if (rc == 0) /* its node stops it at once */
+        d->store->ops->cluster->wake_others(d->store, SK_WAKE_CANCEL, NULL);
     if (rc < 0) {
         if (rc != -EALREADY)
             sk_log(SK_LOG_ERROR, "event=store_error job=%s run=%" PRId64 " msg=\"%s\"",
@@ -113,7 +113,7 @@ void sk_daemon__settle_poll(sk_daemon_t *d)
     size_t n = 0;
     sk_err_t err;
     sk_err_clear(&err);
-    if (d->store->ops->runs_ended_unsettled(d->store, &rows, &n, &err) < 0)
+    if (d->store->ops->cluster->runs_ended_unsettled(d->store, &rows, &n, &err) < 0)
         return; /* the next poll tries again; the store error is logged by the beat */
     for (size_t i = 0; i < n; i++) {
         const sk_run_t *row = &rows[i];
@@ -127,7 +127,7 @@ void sk_daemon__settle_poll(sk_daemon_t *d)
             while (f && f->id != row->id)
                 f = f->next;
             if (!f && d->adopted)
-                d->store->ops->run_settle(d->store, row->id, NULL);
+                d->store->ops->cluster->run_settle(d->store, row->id, NULL);
             continue;
         }
         sk_daemon__run_remote_ended(d, r, row);
@@ -156,7 +156,7 @@ void sk_daemon__sweep_dead(sk_daemon_t *d)
             continue;
         sk_run_t *rows = NULL;
         size_t nrows = 0;
-        if (d->store->ops->runs_of_node(d->store, nd->name, &rows, &nrows, &err) < 0)
+        if (d->store->ops->cluster->runs_of_node(d->store, nd->name, &rows, &nrows, &err) < 0)
             break;
         char reason[200];
         sk_snprintf(reason, sizeof(reason), "node %s stopped heart-beating (silent for %" PRId64
@@ -207,7 +207,7 @@ void sk_daemon__adopt(sk_daemon_t *d, int64_t now)
     size_t n = 0;
     sk_err_t err;
     sk_err_clear(&err);
-    if (d->store->ops->runs_unsettled(d->store, &rows, &n, &err) < 0) {
+    if (d->store->ops->cluster->runs_unsettled(d->store, &rows, &n, &err) < 0) {
         sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\"", err.msg);
         return;
     }
@@ -225,9 +225,9 @@ void sk_daemon__adopt(sk_daemon_t *d, int64_t now)
                     d->store->ops->run_finish(d->store, row->id, SK_RUN_KILLED, sk_now_ms(), -1, 0,
                                               why, NULL);
                 else
-                    d->store->ops->run_cancel(d->store, row->id, why, NULL);
+                    d->store->ops->cluster->run_cancel(d->store, row->id, why, NULL);
             }
-            d->store->ops->run_settle(d->store, row->id, NULL);
+            d->store->ops->cluster->run_settle(d->store, row->id, NULL);
             continue;
         }
         sk_daemon__adopt_row(d, j, NULL, 0, row);
@@ -243,7 +243,7 @@ void sk_daemon__adopt(sk_daemon_t *d, int64_t now)
 void sk_daemon__evict_silent_leader(sk_daemon_t *d)
 {
     const sk_store_ops_t *ops = d->store->ops;
-    if (!ops->leader_evict)
+    if (!ops->cluster)
         return;
     sk_node_t *nodes = NULL;
     size_t n = 0;
@@ -264,7 +264,8 @@ void sk_daemon__evict_silent_leader(sk_daemon_t *d)
     sk_err_clear(&err);
     /* Only when no node says it leads now: a new leader's first beat may
      * not say so yet, and an old row of a dead leader must not count. */
-    if (silent && !fresh && ops->leader_evict(d->store, silent->name, &ended, &err) == 0 &&
+    if (silent && !fresh &&
+        ops->cluster->leader_evict(d->store, silent->name, &ended, &err) == 0 &&
         ended)
         sk_log(SK_LOG_WARN, "event=evicted_leader node=%s silent_ms=%" PRId64 " msg=\"it held "
                             "the leadership without heart-beating; its session was ended\"",

@@ -341,8 +341,8 @@ void sk_daemon__pump(sk_daemon_t *d, int64_t now)
         if (in_tx) {
             sk_err_t err;
             sk_err_clear(&err);
-            if (d->dispatched && d->store->ops->wake_others)
-                d->store->ops->wake_others(d->store, SK_WAKE_DISPATCHED, NULL);
+            if (d->dispatched && d->store->ops->cluster)
+                d->store->ops->cluster->wake_others(d->store, SK_WAKE_DISPATCHED, NULL);
             d->dispatched = false;
             if (d->store->ops->commit(d->store, &err) < 0)
                 sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\"", err.msg);
@@ -573,7 +573,7 @@ static int flush_record_one(sk_daemon_t *d, flush_t *f, sk_runrt_t *r, sk_err_t 
     if (rc == -EALREADY)
         rc = 0; /* recorded by an earlier flush whose commit we saw fail, or remote */
     if (rc == 0 && r->remote) {
-        rc = ops->run_settle(d->store, r->id, err);
+        rc = ops->cluster->run_settle(d->store, r->id, err);
         if (rc == -EALREADY) {
             /* Two leaders for a moment: the other one took it in. */
             r->settled_elsewhere = true;

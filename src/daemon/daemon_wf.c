@@ -614,8 +614,8 @@ static void end_step_row(sk_daemon_t *d, const sk_run_t *s, int64_t now, const c
         kill(s->pid, SIGKILL);
     }
     d->store->ops->run_finish(d->store, s->id, SK_RUN_INTERRUPTED, now, -1, 0, reason, NULL);
-    if (s->dispatched && !s->settled)
-        d->store->ops->run_settle(d->store, s->id, NULL); /* nothing follows from it */
+    if (s->dispatched && !s->settled && d->store->ops->cluster)
+        d->store->ops->cluster->run_settle(d->store, s->id, NULL); /* nothing follows from it */
     sk_log(SK_LOG_WARN, "event=interrupted job=%s step=%s run=%" PRId64 " reason=\"%s\"", s->job,
            s->step ? s->step : "?", s->id, reason);
 }
@@ -663,8 +663,8 @@ void sk_daemon__wf_recover(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *row, i
             latest[i] = &rows[k];
         else if (!sk_run_status_final(rows[k].status))
             end_step_row(d, &rows[k], now, "the step is no longer in the configuration");
-        else if (rows[k].dispatched && !rows[k].settled)
-            ops->run_settle(d->store, rows[k].id, NULL); /* nothing follows from it */
+        else if (rows[k].dispatched && !rows[k].settled && ops->cluster)
+            ops->cluster->run_settle(d->store, rows[k].id, NULL); /* nothing follows from it */
     }
     for (size_t i = 0; i < w->cfg->nsteps; i++) {
         sk_run_t *s = latest[i];

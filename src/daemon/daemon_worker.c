@@ -172,7 +172,8 @@ static void start_work(sk_daemon_t *d, sk_work_t *w)
     }
     d->nwork++;
     int pid = sk_proc_pid(w->proc);
-    rc = d->store->ops->run_attach(d->store, row->id, d->node_name, pid, w->log_path, &err);
+    rc = d->store->ops->cluster->run_attach(d->store, row->id, d->node_name, pid, w->log_path,
+                                            &err);
     if (rc == -EALREADY || rc == SK_ENOTFOUND) {
         /* Ended meanwhile (cancelled before it started, or this node was
          * counted as dead): it must not run. */
@@ -229,8 +230,8 @@ static bool record_ended(sk_daemon_t *d)
             sk_outputs_free(o, n);
         }
     }
-    if (rc == 0 && ops->wake_others)
-        rc = ops->wake_others(d->store, SK_WAKE_ENDED, &err); /* the leader settles them */
+    if (rc == 0) /* the leader settles them */
+        rc = ops->cluster->wake_others(d->store, SK_WAKE_ENDED, &err);
     if (rc == 0)
         rc = ops->commit(d->store, &err);
     if (rc < 0) {
@@ -277,7 +278,7 @@ static void check_cancels(sk_daemon_t *d)
         return;
     sk_run_t *rows = NULL;
     size_t n = 0;
-    if (d->store->ops->runs_of_node(d->store, d->node_name, &rows, &n, NULL) < 0)
+    if (d->store->ops->cluster->runs_of_node(d->store, d->node_name, &rows, &n, NULL) < 0)
         return;
     for (sk_work_t *w = d->work; w; w = w->next) {
         if (!w->proc || w->stop != SK_STOP_NONE)
@@ -314,7 +315,7 @@ static void claim(sk_daemon_t *d)
     size_t n = 0;
     sk_err_t err;
     sk_err_clear(&err);
-    if (d->store->ops->runs_claim(d->store, d->node_name, d->node_labels, (size_t)room,
+    if (d->store->ops->cluster->runs_claim(d->store, d->node_name, d->node_labels, (size_t)room,
                                   sk_now_ms(), &rows, &n, &err) < 0) {
         sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\" note=\"not claiming\"", err.msg);
         return;
@@ -374,7 +375,7 @@ static void on_wake(uv_poll_t *h, int status, int events)
     (void)events;
     sk_daemon_t *d = h->data;
     unsigned bits = 0;
-    if (status < 0 || d->store->ops->woken(d->store, &bits, NULL) < 0) {
+    if (status < 0 || d->store->ops->cluster->woken(d->store, &bits, NULL) < 0) {
         wake_close(d); /* watched again at the next poll, once the store is back */
         return;
     }
@@ -386,11 +387,11 @@ static void on_wake(uv_poll_t *h, int status, int events)
 static void wake_watch(sk_daemon_t *d)
 {
     const sk_store_ops_t *ops = d->store->ops;
-    if (!ops->wake_fd || d->closed || d->stopping)
+    if (!ops->cluster || d->closed || d->stopping)
         return;
     unsigned bits;
-    ops->woken(d->store, &bits, NULL); /* drained here: this poll covers them */
-    int fd = ops->wake_fd(d->store);
+    ops->cluster->woken(d->store, &bits, NULL); /* drained here: this poll covers them */
+    int fd = ops->cluster->wake_fd(d->store);
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb) < 0) {
         wake_close(d);
@@ -585,7 +586,7 @@ void sk_daemon__work_recover(sk_daemon_t *d)
     size_t n = 0;
     sk_err_t err;
     sk_err_clear(&err);
-    if (d->store->ops->runs_of_node(d->store, d->node_name, &rows, &n, &err) < 0) {
+    if (d->store->ops->cluster->runs_of_node(d->store, d->node_name, &rows, &n, &err) < 0) {
         sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\"", err.msg);
         return;
     }

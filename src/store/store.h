@@ -1,8 +1,9 @@
 /*
  * The store: every fire, run attempt and job state that must survive a
- * crash. One interface, several back ends (SQLite now, PostgreSQL later),
- * each a `const sk_store_ops_t` table like SQLite's VFS. Calls are
- * synchronous and made from one thread per sk_store_t.
+ * crash. One interface, two back ends (SQLite, PostgreSQL), each a
+ * `const sk_store_ops_t` table like SQLite's VFS, over one shared layer
+ * that makes every check below the same for both. Calls are synchronous
+ * and made from one thread per sk_store_t.
  *
  * Invariants the engine relies on:
  * - A scheduled fire is recorded (sk_store_run_insert) before its process
@@ -17,6 +18,19 @@
  * I/O error, corrupt or foreign file, lock held too long), with a message
  * naming the file and saying which. After an SK_ESTORE no transaction is left
  * open: the store keeps working once the cause (e.g. a full disk) is gone.
+ *
+ * Text: what the store keeps is UTF-8 (RFC 3629) on every back end
+ * (PostgreSQL can keep nothing else); strings are C strings, so none holds
+ * a NUL. Names and text sked makes itself (job, step and node names,
+ * labels, output keys, log paths, params, pins, specs, alert events,
+ * channels and payloads, a node's API address and version) that are not
+ * UTF-8 are refused with -EINVAL naming the field ("...: the job name is
+ * not valid UTF-8"), before anything is written, so a batch goes on. Free
+ * text that may carry bytes from outside sked (a run's reason, an output's
+ * value, an alert's delivery error) is never refused, so that an outcome
+ * is always writable: each byte of it that starts no well-formed sequence
+ * is kept as U+FFFD. A read keyed by a name that is not UTF-8 finds
+ * nothing, as for any unknown name.
  *
  * Test hook: SKED_TEST_STORE_FAIL_AFTER=N in the environment when a store is
  * opened makes its Nth and later write operations (run_insert, run_start,
@@ -263,9 +277,10 @@ typedef struct sk_store_ops {
 
     /* Outputs of a run (key=value lines from $SKED_OUTPUT): replaces any
      * earlier set for that run, in one transaction (n 0 clears it); o is
-     * borrowed. Keys are unique per run: -EINVAL for a NULL or empty key, a
-     * NULL value or a key given twice (nothing is changed); SK_ENOTFOUND if
-     * there is no such run. Outputs are deleted with their run (prune). */
+     * borrowed. Keys are unique per run: -EINVAL for a NULL, empty or
+     * non-UTF-8 key, a NULL value or a key given twice (nothing is
+     * changed); values are kept as the text rule above says. SK_ENOTFOUND
+     * if there is no such run. Outputs are deleted with their run (prune). */
     int (*outputs_put)(sk_store_t *st, int64_t run_id, const sk_output_t *o, size_t n,
                        sk_err_t *err);
     /* New memory (sk_outputs_free), in key order (bytewise); NULL and 0
@@ -316,11 +331,8 @@ typedef struct sk_store_ops {
      * took it (lost, or replaced by a reconnect). */
     int (*leader)(sk_store_t *st, bool *ret, sk_err_t *err);
 
-    /*
-     * Clusters. SQLite implements node_beat and nodes_list (one node) and
-     * answers -ENOTSUP to the rest; PostgreSQL implements all.
-     */
-    /* Creates or updates n's row (by name; strings borrowed; started_at,
+    /* Nodes: every back end keeps their heart-beats (SQLite: its one
+     * node's). Creates or updates n's row (by name; strings borrowed; started_at,
      * seen_at, age_ms and running ignored): seen_at becomes the server's now,
      * and *server_now (may be NULL) is set to it. */
     int (*node_beat)(sk_store_t *st, const sk_node_t *n, int64_t *server_now, sk_err_t *err);
@@ -329,6 +341,14 @@ typedef struct sk_store_ops {
      * forget_ms (>0) are deleted first. */
     int (*nodes_list)(sk_store_t *st, int64_t forget_ms, sk_node_t **ret, size_t *ret_n,
                       sk_err_t *err);
+    /* What only a store that several nodes share can do, or NULL: a daemon
+     * on a store without it (SQLite) is a single node and leads always. */
+    const struct sk_store_cluster_ops *cluster;
+} sk_store_ops_t;
+
+/* The operations of a store several nodes share (PostgreSQL), every one
+ * set; st->ops->cluster, or sk_store_cluster(st). Contracts as above. */
+typedef struct sk_store_cluster_ops {
     /* The leader hands queued run id to the cluster: dispatched with pin
      * (comma-separated labels a node must all have, or NULL/"" for any) and
      * spec (borrowed JSON text, stored as given). Also clears settled.
@@ -359,8 +379,7 @@ typedef struct sk_store_ops {
     /* Every dispatched run not yet settled (any status), oldest first: what
      * the leader has handed out and not yet taken back. New memory. */
     int (*runs_unsettled)(sk_store_t *st, sk_run_t **ret, size_t *ret_n, sk_err_t *err);
-    /* The same, only those with an outcome (what the leader polls for).
-     * NULL for SQLite. */
+    /* The same, only those with an outcome (what the leader polls for). */
     int (*runs_ended_unsettled)(sk_store_t *st, sk_run_t **ret, size_t *ret_n, sk_err_t *err);
     /* The leader took in run id's outcome (its retry, its workflow's next
      * steps are recorded in the same transaction). SK_ENOTFOUND; -EALREADY
@@ -369,19 +388,19 @@ typedef struct sk_store_ops {
 
     /* Ends the leadership of node (its session) when another node finds it
      * silent for lease_timeout but still holding the lock (its process
-     * hangs): *ret says whether a session was ended. NULL for SQLite. */
+     * hangs): *ret says whether a session was ended. */
     int (*leader_evict)(sk_store_t *st, const char *node, bool *ret, sk_err_t *err);
 
-    /* Wake-ups between nodes (NULL when the back end has none: SQLite).
-     * wake_fd listens (again after a reconnect) and returns the socket to
-     * watch for readability, or -1 (no connection, inside a batch). */
+    /* Wake-ups between nodes. wake_fd listens (again after a reconnect)
+     * and returns the socket to watch for readability, or -1 (no
+     * connection, inside a batch). */
     int (*wake_fd)(sk_store_t *st);
     /* Drains what arrived: *ret gets SK_WAKE_* bits. SK_ESTORE when the
      * connection is lost. */
     int (*woken)(sk_store_t *st, unsigned *ret, sk_err_t *err);
     /* Wakes every node (this one too): at commit inside a batch. */
     int (*wake_others)(sk_store_t *st, unsigned what, sk_err_t *err);
-} sk_store_ops_t;
+} sk_store_cluster_ops_t;
 
 #define SK_WAKE_DISPATCHED 1u /* runs to claim */
 #define SK_WAKE_ENDED 2u      /* outcomes for the leader to settle */
@@ -397,9 +416,9 @@ struct sk_store {
 
 extern const sk_store_ops_t sk_store_sqlite_ops;
 
-/* Picks the back end from url ("postgres://" later; else a SQLite file path)
- * and opens it: *ret is new (sk_store_close). The URL is never echoed in
- * messages (it may hold a password). */
+/* Picks the back end from url ("postgres://" or "postgresql://": PostgreSQL;
+ * else a SQLite file path) and opens it: *ret is new (sk_store_close). The
+ * URL is never echoed in messages (it may hold a password). */
 int sk_store_open(const char *url, sk_store_t **ret, sk_err_t *err);
 int sk_store_open_readonly(const char *url, sk_store_t **ret, sk_err_t *err);
 /*
@@ -437,6 +456,13 @@ int sk_store_lock(const char *url, sk_store_lock_mode_t mode, int wait_ms, sk_st
 void sk_store_unlock(sk_store_lock_t *l);
 /* "pid 812: sked run -c /srv/sked.yaml" for messages. */
 void sk_store_holder_text(const sk_store_holder_t *h, char *buf, size_t size);
+
+/* st's cluster operations, or NULL when its back end has none (SQLite):
+ * several nodes may share st only when it has them. Any thread. */
+static inline const sk_store_cluster_ops_t *sk_store_cluster(const sk_store_t *st)
+{
+    return st->ops->cluster;
+}
 
 /* Closes st (NULL: no-op), rolling back a batch left open. */
 static inline void sk_store_close(sk_store_t *st)

@@ -11,6 +11,7 @@
  * docs/internals/store.md describes the schema and the reasons.
  */
 #include "store.h"
+#include "store_int.h"
 
 #include <libpq-fe.h>
 
@@ -31,8 +32,6 @@ extern const sk_store_ops_t sk_store_pg_ops;
  * another node may start them (docs/internals/cluster.md). */
 #define CONNECT_TIMEOUT "4"
 #define MIN_SERVER_VERSION 100000 /* identity columns */
-#define PRUNE_CHUNK 256
-#define QUERY_DEFAULT 100
 #define MAX_PARAMS 16
 
 /*
@@ -274,28 +273,22 @@ static const char *const stmt_sql[] = {
 /* runs_query's statements are built from the filter: one per combination
  * of these bits, prepared on first use like the others. */
 enum {
-    Q_JOB = 1,
-    Q_ACTIVE = 2,
-    Q_PARENT = 4,
-    Q_TOP = 8,
-    Q_STATUS = 16,
-    Q_SINCE = 32,
-    Q_COUNT = 64
+    Q_JOB = SK_STORE_Q_JOB,
+    Q_ACTIVE = SK_STORE_Q_ACTIVE,
+    Q_PARENT = SK_STORE_Q_PARENT,
+    Q_TOP = SK_STORE_Q_TOP,
+    Q_STATUS = SK_STORE_Q_STATUS,
+    Q_SINCE = SK_STORE_Q_SINCE,
+    Q_COUNT = SK_STORE_Q_COUNT
 };
 
 typedef struct sk_pg {
-    sk_store_t base; /* first: the generic store */
+    sk_store_core_t core; /* first: the generic store and the shared layer's state */
     PGconn *conn;
     char *name;     /* the URL with any password as ***: what messages call the store */
     char **secrets; /* passwords as written and decoded: never printed */
     size_t nsecrets;
     bool url_password; /* the URL has user:password@ */
-    bool readonly;
-    bool in_batch;     /* between begin and commit/rollback */
-    bool batch_failed; /* ... and a call failed: the server's transaction is gone */
-    char batch_msg[256];
-    long fail_after; /* SKED_TEST_STORE_FAIL_AFTER; 0: off */
-    long writes;     /* write operations so far, for fail_after */
     bool prepared[ST_COUNT];
     bool qprepared[Q_COUNT]; /* runs_query, one per combination of filters */
     int leader_pid; /* the server process of the session that holds the leadership; 0 none */
@@ -460,38 +453,6 @@ static void clean(const sk_pg_t *s, const char *in, char *out, size_t size)
     free(t);
 }
 
-/* Whether s is well-formed UTF-8: PostgreSQL refuses anything else in a
- * TEXT column, and the failed statement would end the caller's batch. */
-static bool utf8_ok(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    while (n > 0) {
-        size_t k = sk_utf8_seq(s, n);
-        if (k == 0)
-            return false;
-        s += k;
-        n -= k;
-    }
-    return true;
-}
-
-/* -EINVAL unless every one of the n (name, value) pairs that follow is
- * NULL or UTF-8. */
-static int text_check(const sk_pg_t *s, sk_err_t *err, int n, ...)
-{
-    va_list ap;
-    int r = 0;
-    va_start(ap, n);
-    for (int i = 0; i < n; i++) {
-        const char *field = va_arg(ap, const char *);
-        const char *v = va_arg(ap, const char *);
-        if (r == 0 && !utf8_ok(v))
-            r = sk_err_set(err, -EINVAL, "%s: %s is not valid UTF-8", s->name, field);
-    }
-    va_end(ap);
-    return r;
-}
-
 /* ---- errors ---- */
 
 /* What an SQLSTATE means to the person reading the log. */
@@ -524,20 +485,6 @@ static const char *state_meaning(const char *st)
     return "store error";
 }
 
-/* After a failed call: no transaction may stay open. Inside a batch the
- * whole batch is gone; remember that so that commit says so and later
- * writes do not silently autocommit on their own. */
-static void abort_tx(sk_pg_t *s, const sk_err_t *err)
-{
-    PGTransactionStatusType ts = PQtransactionStatus(s->conn);
-    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR)
-        PQclear(PQexec(s->conn, "ROLLBACK"));
-    if (s->in_batch && !s->batch_failed) {
-        s->batch_failed = true;
-        sk_strlcpy(s->batch_msg, err ? err->msg : "a call failed", sizeof(s->batch_msg));
-    }
-}
-
 /* Fills err for a failed libpq call (res may be NULL) and returns SK_ESTORE:
  * "NAME: WHAT: disk full (could not extend file ...)". A failed statement
  * aborts PostgreSQL's transaction, and a lost connection takes it along:
@@ -548,8 +495,7 @@ static int pg_fail(sk_pg_t *s, const PGresult *res, const char *what, sk_err_t *
     sk_err_t local;
     if (!err)
         err = &local;
-    if (s->base.on_error)
-        s->base.on_error(s->base.on_error_data);
+    sk_store__on_error(&s->core);
     const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     if (!msg || !*msg)
@@ -559,7 +505,7 @@ static int pg_fail(sk_pg_t *s, const PGresult *res, const char *what, sk_err_t *
     sk_err_set(err, SK_ESTORE, "%s: %s: %s (%s)", s->name, what,
                lost ? "lost the connection to the server" : state_meaning(st), detail);
     if (lost || PQtransactionStatus(s->conn) == PQTRANS_INERROR)
-        abort_tx(s, err);
+        sk_store__abort(&s->core, err);
     return SK_ESTORE;
 }
 
@@ -571,31 +517,8 @@ static int write_fail(sk_pg_t *s, const PGresult *res, const char *what, sk_err_
     if (!err)
         err = &local;
     pg_fail(s, res, what, err);
-    abort_tx(s, err);
+    sk_store__abort(&s->core, err);
     return SK_ESTORE;
-}
-
-/* Every write operation starts here: refuses writes on a read-only store or
- * after the batch failed, and plays the fault-injection hook. */
-static int write_gate(sk_pg_t *s, const char *what, sk_err_t *err)
-{
-    if (s->readonly)
-        return sk_err_set(err, SK_ESTORE, "%s: %s: the store is open read-only", s->name, what);
-    if (s->batch_failed)
-        return sk_err_set(err, SK_ESTORE,
-                          "%s: %s: the batch was rolled back after an earlier error (%s)", s->name,
-                          what, s->batch_msg);
-    s->writes++;
-    if (s->fail_after > 0 && s->writes >= s->fail_after) {
-        sk_err_t local;
-        if (!err)
-            err = &local;
-        sk_err_set(err, SK_ESTORE, "%s: %s: injected fault (SKED_TEST_STORE_FAIL_AFTER=%ld)",
-                   s->name, what, s->fail_after);
-        abort_tx(s, err);
-        return SK_ESTORE;
-    }
-    return 0;
 }
 
 static int ensure_conn(sk_pg_t *s, sk_err_t *err);
@@ -610,7 +533,7 @@ static int ensure_conn(sk_pg_t *s, sk_err_t *err);
  */
 static int lead_gate(sk_pg_t *s, const char *what, sk_err_t *err)
 {
-    int r = write_gate(s, what, err);
+    int r = sk_store__write_gate(&s->core, what, err);
     if (r == 0 && s->led) {
         r = ensure_conn(s, err);
         if (r == 0 && s->leader_pid != PQbackendPID(s->conn)) {
@@ -620,7 +543,7 @@ static int lead_gate(sk_pg_t *s, const char *what, sk_err_t *err)
             sk_err_set(err, SK_ESTORE,
                        "%s: %s: this node's leadership ended with its lost connection", s->name,
                        what);
-            abort_tx(s, err);
+            sk_store__abort(&s->core, err);
             r = SK_ESTORE;
         }
     }
@@ -633,8 +556,7 @@ static int connect_fail(sk_pg_t *s, sk_err_t *err)
     char detail[300];
     const char *host = s->conn ? PQhost(s->conn) : NULL;
     const char *port = s->conn ? PQport(s->conn) : NULL;
-    if (s->base.on_error)
-        s->base.on_error(s->base.on_error_data);
+    sk_store__on_error(&s->core);
     clean(s, s->conn ? PQerrorMessage(s->conn) : "out of memory", detail, sizeof(detail));
     return sk_err_set(err, SK_ESTORE, "%s: cannot connect to PostgreSQL at %s:%s: %s", s->name,
                       host && *host ? host : "localhost", port && *port ? port : "5432", detail);
@@ -649,20 +571,19 @@ static int ensure_conn(sk_pg_t *s, sk_err_t *err)
 {
     if (PQstatus(s->conn) == CONNECTION_OK)
         return 0;
-    bool live_batch = s->in_batch && !s->batch_failed;
+    bool live_batch = s->core.in_batch && !s->core.batch_failed;
     PQreset(s->conn);
     memset(s->prepared, 0, sizeof(s->prepared));
     memset(s->qprepared, 0, sizeof(s->qprepared));
     if (PQstatus(s->conn) != CONNECTION_OK)
         return connect_fail(s, err);
     if (live_batch) {
-        if (s->base.on_error)
-            s->base.on_error(s->base.on_error_data);
+        sk_store__on_error(&s->core);
         sk_err_set(err, SK_ESTORE,
                    "%s: the batch was rolled back: lost the connection to the "
                    "server",
                    s->name);
-        abort_tx(s, err);
+        sk_store__abort(&s->core, err);
         return SK_ESTORE;
     }
     return 0;
@@ -675,6 +596,7 @@ typedef struct {
     int n;
     const char *v[MAX_PARAMS];
     char num[MAX_PARAMS][24];
+    char *own[MAX_PARAMS]; /* repaired free text (p_free_text); p_release frees it */
 } params_t;
 
 static void p_text(params_t *p, const char *v)
@@ -689,6 +611,21 @@ static void p_i64(params_t *p, int64_t v)
     sk_snprintf(p->num[p->n], sizeof(p->num[p->n]), "%" PRId64, v);
     p->v[p->n] = p->num[p->n];
     p->n++;
+}
+
+/* Free text as the store keeps it (sk_store__text_repair); a repaired copy
+ * lives until p_release. */
+static void p_free_text(params_t *p, const char *v)
+{
+    SK_ASSERT(p->n < MAX_PARAMS);
+    p->v[p->n] = sk_store__text_repair(v, &p->own[p->n]);
+    p->n++;
+}
+
+static void p_release(params_t *p)
+{
+    for (int i = 0; i < p->n; i++)
+        free(p->own[i]);
 }
 
 /* 0 (unset) is stored as NULL. */
@@ -746,7 +683,7 @@ static int exec_named(sk_pg_t *s, const char *name, const char *sql, bool *prepa
                       const params_t *p, PGresult **ret, const char *what, sk_err_t *err)
 {
     int r = exec_named_once(s, name, sql, prepared, p, ret, what, err);
-    if (r < 0 && s->readonly && PQstatus(s->conn) != CONNECTION_OK) {
+    if (r < 0 && s->core.readonly && PQstatus(s->conn) != CONNECTION_OK) {
         sk_err_clear(err);
         r = exec_named_once(s, name, sql, prepared, p, ret, what, err);
     }
@@ -770,7 +707,7 @@ static int exec_write(sk_pg_t *s, stmt_id_t id, const params_t *p, PGresult **re
         err = &local;
     int r = exec_stmt(s, id, p, ret, what, err);
     if (r < 0)
-        abort_tx(s, err);
+        sk_store__abort(&s->core, err);
     return r;
 }
 
@@ -821,14 +758,11 @@ static int read_run(sk_pg_t *s, const PGresult *res, int row, sk_run_t *ret, sk_
     sk_run_t r;
     memset(&r, 0, sizeof(r));
     r.id = get_i64(res, row, 0);
-    const char *status = PQgetvalue(res, row, 3);
-    const char *trigger = PQgetvalue(res, row, 4);
-    if (sk_run_status_parse(status, &r.status) < 0)
-        return sk_err_set(err, SK_ESTORE, "%s: run %" PRId64 " has an unknown status '%s'", s->name,
-                          r.id, status);
-    if (sk_trigger_parse(trigger, &r.trigger) < 0)
-        return sk_err_set(err, SK_ESTORE, "%s: run %" PRId64 " has an unknown trigger '%s'",
-                          s->name, r.id, trigger);
+    int rc = sk_store__read_status(&s->core, r.id, PQgetvalue(res, row, 3), &r.status, err);
+    if (rc == 0)
+        rc = sk_store__read_trigger(&s->core, r.id, PQgetvalue(res, row, 4), &r.trigger, err);
+    if (rc < 0)
+        return rc;
     r.job = get_str(res, row, 1);
     r.step = get_str(res, row, 2);
     r.attempt = get_int_or(res, row, 5, 0);
@@ -872,21 +806,6 @@ static void pg_close(sk_store_t *st)
     free(s->name);
     free(s->chan);
     free(s);
-}
-
-/* SKED_TEST_STORE_FAIL_AFTER, read once per open. */
-static int read_fail_after(sk_pg_t *s, sk_err_t *err)
-{
-    const char *v = getenv("SKED_TEST_STORE_FAIL_AFTER");
-    if (!v || !*v)
-        return 0;
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || *end || n < 0)
-        return sk_err_set(err, SK_ESTORE, "SKED_TEST_STORE_FAIL_AFTER=%s: not a count", v);
-    s->fail_after = n;
-    return 0;
 }
 
 /* NOTICE and WARNING messages would go to stderr; the store says what it
@@ -936,6 +855,7 @@ static int pg_connect(sk_pg_t *s, const char *url, sk_err_t *err)
         PQconninfoFree(opts);
         free(s->name);
         s->name = sk_xstrdup("store");
+        s->core.name = s->name;
         return sk_err_set(err, SK_ESTORE,
                           "store: not a valid PostgreSQL URL: %s (it is not "
                           "repeated here: it may hold a password)",
@@ -949,7 +869,7 @@ static int pg_connect(sk_pg_t *s, const char *url, sk_err_t *err)
         sk_buf_adds(&b, " ");
         sk_buf_adds(&b, user_opts);
     }
-    if (s->readonly)
+    if (s->core.readonly)
         sk_buf_adds(&b, " -c default_transaction_read_only=on");
     char *options = sk_buf_take(&b, NULL);
     PQconninfoFree(opts);
@@ -1058,7 +978,7 @@ static int identify(sk_pg_t *s, int64_t *ret_version, bool *ret_fresh, sk_err_t 
                        "to use it",
                        s->name, schema, detail);
         if (PQtransactionStatus(s->conn) == PQTRANS_INERROR)
-            abort_tx(s, err);
+            sk_store__abort(&s->core, err);
         goto done;
     }
     if (!sk_streq(PQgetvalue(res, 0, 0), "sked")) {
@@ -1127,13 +1047,78 @@ static int migrate(sk_pg_t *s, sk_err_t *err)
     return r;
 }
 
-static sk_pg_t *pg_new(const char *url, bool readonly)
+/* ---- transactions, for the shared layer ---- */
+
+static int pg_tx_begin(sk_store_core_t *c, const char *what, sk_err_t *err)
+{
+    return exec_sql((sk_pg_t *)c, "BEGIN", what, err);
+}
+
+static int pg_tx_commit(sk_store_core_t *c, const char *what, sk_err_t *err)
+{
+    sk_pg_t *s = (sk_pg_t *)c;
+    sk_err_t local;
+    int r = 0;
+    if (!err)
+        err = &local;
+    /* Never on a new session (ensure_conn): the transaction was the old one's. */
+    PGresult *res = PQexec(s->conn, "COMMIT");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        r = write_fail(s, res, what, err);
+    } else if (!sk_streq(PQcmdStatus(res), "COMMIT")) {
+        /* COMMIT of a transaction that had failed says ROLLBACK; every
+         * failure rolls back at once, so this is a bug. */
+        sk_store__on_error(&s->core);
+        r = sk_err_set(err, SK_ESTORE, "%s: %s: the server rolled the transaction back", s->name,
+                       what);
+        sk_store__abort(&s->core, err);
+    }
+    PQclear(res);
+    return r;
+}
+
+static int pg_tx_rollback(sk_store_core_t *c, const char *what, sk_err_t *err)
+{
+    sk_pg_t *s = (sk_pg_t *)c;
+    int r = 0;
+    PGTransactionStatusType ts = PQtransactionStatus(s->conn);
+    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
+        PGresult *res = PQexec(s->conn, "ROLLBACK");
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            r = pg_fail(s, res, what, err);
+        PQclear(res);
+    }
+    return r;
+}
+
+static void pg_tx_abort(sk_store_core_t *c)
+{
+    sk_pg_t *s = (sk_pg_t *)c;
+    PGTransactionStatusType ts = PQtransactionStatus(s->conn);
+    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR)
+        PQclear(PQexec(s->conn, "ROLLBACK"));
+}
+
+static const sk_store_tx_ops_t pg_tx = {
+    .begin = pg_tx_begin,
+    .commit = pg_tx_commit,
+    .rollback = pg_tx_rollback,
+    .abort = pg_tx_abort,
+};
+
+/* A store for url, not yet connected: SK_ESTORE from the fault-injection
+ * hook's setting (the store is then closed). */
+static int pg_new(const char *url, bool readonly, sk_pg_t **ret, sk_err_t *err)
 {
     sk_pg_t *s = sk_xcalloc(1, sizeof(*s));
-    s->base.ops = &sk_store_pg_ops;
-    s->readonly = readonly;
     name_store(s, url);
-    return s;
+    int r = sk_store__core_init(&s->core, &sk_store_pg_ops, &pg_tx, s->name, readonly, err);
+    if (r < 0) {
+        pg_close(&s->core.base);
+        return r;
+    }
+    *ret = s;
+    return 0;
 }
 
 static int pg_open(const char *url, sk_store_t **ret, sk_err_t *err)
@@ -1145,10 +1130,11 @@ static int pg_open(const char *url, sk_store_t **ret, sk_err_t *err)
         err = &local;
     if (!url || !*url)
         return sk_err_set(err, SK_ESTORE, "no store path given");
-    sk_pg_t *s = pg_new(url, false);
-    int r = read_fail_after(s, err);
-    if (r == 0)
-        r = pg_connect(s, url, err);
+    sk_pg_t *s = NULL;
+    int r = pg_new(url, false, &s, err);
+    if (r < 0)
+        return r;
+    r = pg_connect(s, url, err);
     /* Look before writing anything: a foreign or newer store is left
      * exactly as it is. */
     if (r == 0)
@@ -1156,10 +1142,10 @@ static int pg_open(const char *url, sk_store_t **ret, sk_err_t *err)
     if (r == 0 && (fresh || version < SCHEMA_VERSION))
         r = migrate(s, err);
     if (r < 0) {
-        pg_close(&s->base);
+        pg_close(&s->core.base);
         return r;
     }
-    *ret = &s->base;
+    *ret = &s->core.base;
     return 0;
 }
 
@@ -1172,8 +1158,11 @@ static int pg_open_readonly(const char *url, sk_store_t **ret, sk_err_t *err)
         err = &local;
     if (!url || !*url)
         return sk_err_set(err, SK_ESTORE, "no store path given");
-    sk_pg_t *s = pg_new(url, true);
-    int r = pg_connect(s, url, err);
+    sk_pg_t *s = NULL;
+    int r = pg_new(url, true, &s, err);
+    if (r < 0)
+        return r;
+    r = pg_connect(s, url, err);
     if (r == 0)
         r = identify(s, &version, &fresh, err);
     if (r == 0 && fresh)
@@ -1185,47 +1174,21 @@ static int pg_open_readonly(const char *url, sk_store_t **ret, sk_err_t *err)
                        "daemon once to upgrade it",
                        s->name, version, SCHEMA_VERSION);
     if (r < 0) {
-        pg_close(&s->base);
+        pg_close(&s->core.base);
         return r;
     }
-    *ret = &s->base;
+    *ret = &s->core.base;
     return 0;
 }
 
 /* ---- runs ---- */
-
-#define SK_X(e, str) +1
-enum { N_STATUSES = 0 SK_RUN_STATUSES(SK_X), N_TRIGGERS = 0 SK_TRIGGERS(SK_X) };
-#undef SK_X
-
-static bool status_valid(sk_run_status_t v)
-{
-    return (int)v >= 0 && (int)v < N_STATUSES;
-}
-
-static bool trigger_valid(sk_trigger_t v)
-{
-    return (int)v >= 0 && (int)v < N_TRIGGERS;
-}
 
 static int pg_run_insert(sk_store_t *st, sk_run_t *run, sk_err_t *err)
 {
     sk_pg_t *s = (sk_pg_t *)st;
     PGresult *res = NULL;
     params_t p = {0};
-    if (!run || !run->job || !*run->job)
-        return sk_err_set(err, -EINVAL, "%s: a run needs a job name", s->name);
-    if (run->attempt < 1 || !status_valid(run->status) || !trigger_valid(run->trigger))
-        return sk_err_set(err, -EINVAL, "%s: job %s: bad attempt, status or trigger", s->name,
-                          run->job);
-    /* A step row always names its step: that is also what keeps runs_fire
-     * (step IS NULL) from ever applying to it. */
-    if (run->parent_id < 0 || (run->parent_id > 0 && (!run->step || !*run->step)))
-        return sk_err_set(err, -EINVAL, "%s: job %s: a step row needs a step name and a parent",
-                          s->name, run->job);
-    int r =
-        text_check(s, err, 5, "the job name", run->job, "the step name", run->step, "the reason",
-                   run->reason, "the log path", run->log_path, "params", run->params);
+    int r = sk_store__check_run(&s->core, run, err);
     if (r == 0)
         r = lead_gate(s, "recording a run", err);
     if (r < 0)
@@ -1242,11 +1205,12 @@ static int pg_run_insert(sk_store_t *st, sk_run_t *run, sk_err_t *err)
     p_int_or_null(&p, run->exit_code, -1);
     p_int_or_null(&p, run->signal, 0);
     p_int_or_null(&p, run->pid, 0);
-    p_text(&p, run->reason);
+    p_free_text(&p, run->reason);
     p_text(&p, run->log_path);
     p_i64(&p, run->parent_id);
     p_text(&p, run->params);
     r = exec_write(s, ST_INSERT, &p, &res, "recording a run", err);
+    p_release(&p);
     if (r < 0)
         return r;
     int rows = PQntuples(res);
@@ -1280,10 +1244,7 @@ static int run_status(sk_pg_t *s, int64_t id, sk_run_status_t *ret_status, sk_er
     if (PQntuples(res) == 0) {
         r = sk_err_set(err, SK_ENOTFOUND, "%s: no run %" PRId64, s->name, id);
     } else {
-        const char *t = PQgetvalue(res, 0, 0);
-        if (sk_run_status_parse(t, ret_status) < 0)
-            r = sk_err_set(err, SK_ESTORE, "%s: run %" PRId64 " has an unknown status '%s'",
-                           s->name, id, t);
+        r = sk_store__read_status(&s->core, id, PQgetvalue(res, 0, 0), ret_status, err);
     }
     PQclear(res);
     return r;
@@ -1296,9 +1257,9 @@ static int pg_run_start(sk_store_t *st, int64_t id, int64_t started_at, int pid,
     PGresult *res = NULL;
     params_t p = {0};
     sk_run_status_t cur;
-    int r = text_check(s, err, 1, "the log path", log_path);
+    int r = sk_store__text_check(&s->core, err, 1, "the log path", log_path);
     if (r == 0)
-        r = write_gate(s, "recording a start", err);
+        r = sk_store__write_gate(&s->core, "recording a start", err);
     if (r < 0)
         return r;
     p_i64(&p, id);
@@ -1315,8 +1276,7 @@ static int pg_run_start(sk_store_t *st, int64_t id, int64_t started_at, int pid,
     r = run_status(s, id, &cur, err);
     if (r < 0)
         return r;
-    return sk_err_set(err, -EINVAL, "%s: run %" PRId64 " is %s, not queued: cannot start it",
-                      s->name, id, sk_run_status_str(cur));
+    return sk_store__not_queued(&s->core, id, cur, "start", err);
 }
 
 static int pg_run_finish(sk_store_t *st, int64_t id, sk_run_status_t status, int64_t ended_at,
@@ -1326,12 +1286,9 @@ static int pg_run_finish(sk_store_t *st, int64_t id, sk_run_status_t status, int
     PGresult *res = NULL;
     params_t p = {0};
     sk_run_status_t cur;
-    if (!status_valid(status) || !sk_run_status_final(status))
-        return sk_err_set(err, -EINVAL, "%s: run %" PRId64 ": '%s' is not an outcome", s->name, id,
-                          sk_run_status_str(status));
-    int r = text_check(s, err, 1, "the reason", reason);
+    int r = sk_store__check_finish(&s->core, id, status, err);
     if (r == 0)
-        r = write_gate(s, "recording an outcome", err);
+        r = sk_store__write_gate(&s->core, "recording an outcome", err);
     if (r < 0)
         return r;
     p_i64(&p, id);
@@ -1339,8 +1296,9 @@ static int pg_run_finish(sk_store_t *st, int64_t id, sk_run_status_t status, int
     p_time(&p, ended_at);
     p_int_or_null(&p, exit_code, -1);
     p_int_or_null(&p, signal, 0);
-    p_text(&p, reason);
+    p_free_text(&p, reason);
     r = exec_write(s, ST_FINISH, &p, &res, "recording an outcome", err);
+    p_release(&p);
     if (r < 0)
         return r;
     long changed = changes(res);
@@ -1350,8 +1308,7 @@ static int pg_run_finish(sk_store_t *st, int64_t id, sk_run_status_t status, int
     r = run_status(s, id, &cur, err);
     if (r < 0)
         return r;
-    return sk_err_set(err, -EALREADY, "%s: run %" PRId64 " already has an outcome (%s)", s->name,
-                      id, sk_run_status_str(cur));
+    return sk_store__has_outcome(&s->core, id, cur, err);
 }
 
 /* Runs statement id (returning RUN_COLS) and reads its one row into *ret;
@@ -1418,7 +1375,7 @@ static int pg_run_last(sk_store_t *st, const char *job, sk_run_t *ret, sk_err_t 
     char missing[300];
     if (!job)
         return sk_err_set(err, -EINVAL, "%s: run_last needs a job", s->name);
-    if (!utf8_ok(job))
+    if (!sk_store__text_ok(job))
         return sk_err_set(err, SK_ENOTFOUND, "job %s has no runs", job);
     p_text(&p, job);
     sk_snprintf(missing, sizeof(missing), "job %s has no runs", job);
@@ -1463,21 +1420,19 @@ static int pg_runs_query(sk_store_t *st, const sk_run_filter_t *f, sk_run_t **re
     PGresult *res = NULL;
     params_t p = {0};
     char sql[1024], name[16];
+    size_t limit;
+    int which;
 
     if (!f)
         f = &none;
-    size_t limit = f->limit ? SK_MIN(f->limit, (size_t)SK_STORE_QUERY_MAX) : QUERY_DEFAULT;
-    int which = (f->job ? Q_JOB : 0) | (f->only_active ? Q_ACTIVE : 0) |
-                (f->parent_id > 0 ? Q_PARENT : 0) | (f->top_level ? Q_TOP : 0) |
-                (f->status_set ? Q_STATUS : 0) | (f->since > 0 ? Q_SINCE : 0);
-    if (f->status_set && ((int)f->status < 0 || (int)f->status >= (int)N_STATUSES))
-        return sk_err_set(err, -EINVAL, "%s: runs_query: status %d is out of range", s->name,
-                          (int)f->status);
-    if (f->job && !utf8_ok(f->job)) { /* no such job can have been stored */
+    int r = sk_store__query_plan(&s->core, f, &which, &limit, err);
+    if (r == 1) { /* no row can match */
         *ret = NULL;
         *ret_n = 0;
         return 0;
     }
+    if (r < 0)
+        return r;
     p_i64(&p, f->before_id > 0 ? f->before_id : INT64_MAX);
     p_i64(&p, (int64_t)limit);
     if (which & Q_JOB)
@@ -1490,7 +1445,7 @@ static int pg_runs_query(sk_store_t *st, const sk_run_filter_t *f, sk_run_t **re
         p_i64(&p, f->since);
     query_sql(which, sql, sizeof(sql));
     sk_snprintf(name, sizeof(name), "sked_q%d", which);
-    int r = exec_named(s, name, sql, &s->qprepared[which], &p, &res, "reading runs", err);
+    r = exec_named(s, name, sql, &s->qprepared[which], &p, &res, "reading runs", err);
     if (r < 0)
         return r;
     r = read_runs(s, res, ret, ret_n, err);
@@ -1508,7 +1463,7 @@ static int pg_job_state_get(sk_store_t *st, const char *job, sk_job_state_t *ret
     if (!job)
         return sk_err_set(err, -EINVAL, "%s: job_state_get needs a job", s->name);
     int r = 0;
-    if (utf8_ok(job)) { /* else never seen: it could not be stored */
+    if (sk_store__text_ok(job)) { /* else never seen: it could not be stored */
         p_text(&p, job);
         r = exec_stmt(s, ST_STATE_GET, &p, &res, "reading a job's state", err);
         if (r < 0)
@@ -1516,20 +1471,15 @@ static int pg_job_state_get(sk_store_t *st, const char *job, sk_job_state_t *ret
     }
     if (res && PQntuples(res) > 0) {
         int outcome = get_int_or(res, 0, 2, -1);
-        if (outcome < -1 || outcome >= N_STATUSES) {
-            r = sk_err_set(err, SK_ESTORE, "%s: job %s has an unknown last outcome %d", s->name,
-                           job, outcome);
-        } else {
+        r = sk_store__read_outcome(&s->core, job, outcome, err);
+        if (r == 0) {
             ret->last_fire = get_i64(res, 0, 0);
             ret->paused = sk_streq(PQgetvalue(res, 0, 1), "t");
             ret->last_outcome = outcome;
             ret->missed_alerted = get_i64(res, 0, 3);
         }
     } else {
-        ret->last_fire = 0;
-        ret->paused = false;
-        ret->last_outcome = -1;
-        ret->missed_alerted = 0;
+        sk_store__job_state_none(ret);
     }
     PQclear(res);
     return r;
@@ -1541,12 +1491,7 @@ static int pg_job_state_set(sk_store_t *st, const char *job, const sk_job_state_
     sk_pg_t *s = (sk_pg_t *)st;
     PGresult *res = NULL;
     params_t p = {0};
-    if (!job || !*job || !js)
-        return sk_err_set(err, -EINVAL, "%s: job_state_set needs a job and a state", s->name);
-    if (js->last_outcome < -1 || js->last_outcome >= N_STATUSES)
-        return sk_err_set(err, -EINVAL, "%s: job %s: last outcome %d is not a run status", s->name,
-                          job, js->last_outcome);
-    int r = text_check(s, err, 1, "the job name", job);
+    int r = sk_store__check_job_state(&s->core, job, js, err);
     if (r == 0)
         r = lead_gate(s, "recording a job's state", err);
     if (r < 0)
@@ -1561,41 +1506,10 @@ static int pg_job_state_set(sk_store_t *st, const char *job, const sk_job_state_
     return r;
 }
 
-/* ---- pruning ---- */
-
-/* A row to delete; its log goes to the caller once it is gone. */
-typedef struct {
-    int64_t id;
-    char *log_path;
-    bool deleted;
-} victim_t;
-
-typedef struct {
-    victim_t *v;
-    size_t n, cap;
-} victims_t;
-
-static void victims_push(victims_t *vs, int64_t id, char *log_path)
-{
-    if (vs->n == vs->cap) {
-        vs->cap = vs->cap ? vs->cap * 2 : PRUNE_CHUNK;
-        vs->v = sk_xrealloc(vs->v, vs->cap * sizeof(*vs->v));
-    }
-    vs->v[vs->n].id = id;
-    vs->v[vs->n].log_path = log_path; /* taken */
-    vs->v[vs->n].deleted = false;
-    vs->n++;
-}
-
-static void victims_clear(victims_t *vs)
-{
-    for (size_t i = 0; i < vs->n; i++)
-        free(vs->v[i].log_path);
-    vs->n = 0;
-}
+/* ---- pruning (the loop is sk_store__prune) ---- */
 
 /* vs's ids from `from` on as an array literal: "{1,2,3}", new memory. */
-static char *id_array(const victims_t *vs, size_t from)
+static char *id_array(const sk_store_victims_t *vs, size_t from)
 {
     sk_buf_t b = {0};
     char num[24];
@@ -1610,8 +1524,10 @@ static char *id_array(const victims_t *vs, size_t from)
 
 /* The id of job's keep_runs-th newest final top-level run (everything at or
  * below it beyond that goes), or 0 when there are not that many. */
-static int prune_cutoff(sk_pg_t *s, const char *job, size_t keep_runs, int64_t *ret, sk_err_t *err)
+static int prune_cutoff(sk_store_core_t *c, const char *job, size_t keep_runs, int64_t *ret,
+                        sk_err_t *err)
 {
+    sk_pg_t *s = (sk_pg_t *)c;
     PGresult *res = NULL;
     params_t p = {0};
     *ret = 0;
@@ -1634,15 +1550,14 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Picks up to PRUNE_CHUNK top-level runs (*ret_picked of them), adds their
- * steps, and deletes them all with their outputs and the alerts about them
- * that are no longer pending. vs gets every row meant to go, each marked
- * `deleted` if this call deleted it (another node pruning the same job may
- * have been first); *horizon grows to the newest end (or scheduled instant)
- * among the picked runs. */
-static int prune_chunk(sk_pg_t *s, const char *job, int64_t max_id, int64_t ended_before,
-                       victims_t *vs, size_t *ret_picked, int64_t *horizon, sk_err_t *err)
+/* As sk_store_prune_ops_t says. A row is marked deleted only when this
+ * call's DELETE returned it: another node pruning the same job may have
+ * been first. */
+static int prune_chunk(sk_store_core_t *c, const char *job, int64_t max_id, int64_t ended_before,
+                       sk_store_victims_t *vs, size_t *ret_picked, int64_t *horizon,
+                       sk_err_t *err)
 {
+    sk_pg_t *s = (sk_pg_t *)c;
     PGresult *res = NULL;
     params_t p = {0};
     char *ids = NULL;
@@ -1651,13 +1566,13 @@ static int prune_chunk(sk_pg_t *s, const char *job, int64_t max_id, int64_t ende
     p_text(&p, job);
     p_i64(&p, max_id);
     p_i64(&p, ended_before > 0 ? ended_before : INT64_MIN);
-    p_i64(&p, PRUNE_CHUNK);
+    p_i64(&p, SK_STORE_PRUNE_CHUNK);
     int r = exec_stmt(s, ST_PRUNE_PICK, &p, &res, "pruning runs", err);
     if (r < 0)
         return r;
     size_t picked = (size_t)PQntuples(res);
     for (size_t i = 0; i < picked; i++) {
-        victims_push(vs, get_i64(res, (int)i, 0), get_str(res, (int)i, 1));
+        sk_store__victims_push(vs, get_i64(res, (int)i, 0), get_str(res, (int)i, 1), false);
         *horizon = SK_MAX(*horizon, get_i64(res, (int)i, 2));
     }
     PQclear(res);
@@ -1673,7 +1588,7 @@ static int prune_chunk(sk_pg_t *s, const char *job, int64_t max_id, int64_t ende
     if (r < 0)
         goto done;
     for (int i = 0; i < PQntuples(res); i++)
-        victims_push(vs, get_i64(res, i, 0), get_str(res, i, 1));
+        sk_store__victims_push(vs, get_i64(res, i, 0), get_str(res, i, 1), false);
     PQclear(res);
     res = NULL;
     free(ids);
@@ -1707,12 +1622,11 @@ done:
 
 /* Deletes job's delivered, failed and dropped alerts that are about no
  * run (any more) and were raised before horizon. */
-static int prune_alerts(sk_pg_t *s, const char *job, int64_t horizon, sk_err_t *err)
+static int prune_alerts(sk_store_core_t *c, const char *job, int64_t horizon, sk_err_t *err)
 {
+    sk_pg_t *s = (sk_pg_t *)c;
     PGresult *res = NULL;
     params_t p = {0};
-    if (horizon == INT64_MIN)
-        return 0;
     p_text(&p, job);
     p_i64(&p, horizon);
     int r = exec_stmt(s, ST_PRUNE_ALERTS, &p, &res, "pruning alerts", err);
@@ -1720,102 +1634,20 @@ static int prune_alerts(sk_pg_t *s, const char *job, int64_t horizon, sk_err_t *
     return r;
 }
 
+static const sk_store_prune_ops_t pg_prune_ops = {
+    .cutoff = prune_cutoff,
+    .chunk = prune_chunk,
+    .alerts = prune_alerts,
+};
+
 static int pg_prune(sk_store_t *st, const char *job, size_t keep_runs, int64_t ended_before,
                     void (*cb)(const char *log_path, void *data), void *data, sk_err_t *err)
 {
-    sk_pg_t *s = (sk_pg_t *)st;
-    victims_t vs = {NULL, 0, 0};
-    size_t picked = 0;
-    int64_t max_id = 0;
-    int64_t horizon = ended_before > 0 ? ended_before : INT64_MIN;
-    bool own_tx = false, have_cutoff = false;
-    sk_err_t local;
-
-    if (!err)
-        err = &local;
-    if (!job)
-        return sk_err_set(err, -EINVAL, "%s: prune needs a job", s->name);
-    int r = write_gate(s, "pruning runs", err);
-    if (r < 0)
-        return r;
-    if ((keep_runs == 0 && ended_before <= 0) || !utf8_ok(job)) /* nothing to prune */
-        return 0;
-    for (;;) {
-        own_tx = !s->in_batch;
-        if (own_tx) {
-            r = exec_sql(s, "BEGIN", "pruning runs", err);
-            if (r < 0)
-                goto fail;
-        }
-        /* The cut-off is read once, in the transaction that first uses it:
-         * later chunks only delete rows older than it. */
-        r = have_cutoff ? 0 : prune_cutoff(s, job, keep_runs, &max_id, err);
-        have_cutoff = r == 0;
-        if (r == 0)
-            r = prune_chunk(s, job, max_id, ended_before, &vs, &picked, &horizon, err);
-        /* The last chunk also takes the alerts left about no run. */
-        if (r == 0 && picked < PRUNE_CHUNK)
-            r = prune_alerts(s, job, horizon, err);
-        if (r == 0 && own_tx)
-            r = exec_sql(s, "COMMIT", "pruning runs", err);
-        if (r < 0)
-            goto fail;
-        own_tx = false;
-        for (size_t i = 0; i < vs.n && cb; i++)
-            if (vs.v[i].deleted)
-                cb(vs.v[i].log_path, data);
-        victims_clear(&vs);
-        if (picked < PRUNE_CHUNK)
-            break;
-    }
-    free(vs.v);
-    return 0;
-fail:
-    /* Chunks already committed stay pruned (their logs were handed out);
-     * this one is rolled back whole, with the batch around it if any. */
-    abort_tx(s, err);
-    victims_clear(&vs);
-    free(vs.v);
-    return r;
+    return sk_store__prune(sk_store__core(st), &pg_prune_ops, job, keep_runs, ended_before, cb,
+                           data, err);
 }
 
 /* ---- outputs ---- */
-
-static int cmp_output_key(const void *a, const void *b)
-{
-    const sk_output_t *const *x = a, *const *y = b;
-    return strcmp((*x)->key, (*y)->key);
-}
-
-/* Every key is non-empty, unique and UTF-8, every value set and UTF-8:
- * checked before anything is written, so that a bad set never
- * half-replaces a good one. */
-static int outputs_check(sk_pg_t *s, int64_t run_id, const sk_output_t *o, size_t n, sk_err_t *err)
-{
-    int r = 0;
-    if (n && !o)
-        return sk_err_set(err, -EINVAL, "%s: run %" PRId64 ": no outputs given", s->name, run_id);
-    for (size_t i = 0; i < n; i++) {
-        if (!o[i].key || !*o[i].key || !o[i].value)
-            return sk_err_set(err, -EINVAL, "%s: run %" PRId64 ": output %zu has no key or value",
-                              s->name, run_id, i);
-        if (!utf8_ok(o[i].key) || !utf8_ok(o[i].value))
-            return sk_err_set(err, -EINVAL, "%s: run %" PRId64 ": output %zu is not valid UTF-8",
-                              s->name, run_id, i);
-    }
-    if (n < 2)
-        return 0;
-    const sk_output_t **sorted = sk_xmalloc(n * sizeof(*sorted));
-    for (size_t i = 0; i < n; i++)
-        sorted[i] = &o[i];
-    qsort(sorted, n, sizeof(*sorted), cmp_output_key);
-    for (size_t i = 1; i < n && r == 0; i++)
-        if (sk_streq(sorted[i - 1]->key, sorted[i]->key))
-            r = sk_err_set(err, -EINVAL, "%s: run %" PRId64 ": output %s given twice", s->name,
-                           run_id, sorted[i]->key);
-    free(sorted);
-    return r;
-}
 
 /* Appends v to b as an element of an array literal: quoted, with " and \
  * escaped, so that braces, commas and newlines in it mean nothing. */
@@ -1862,16 +1694,16 @@ static int pg_outputs_put(sk_store_t *st, int64_t run_id, const sk_output_t *o, 
     sk_err_t local;
     if (!err)
         err = &local;
-    int r = outputs_check(s, run_id, o, n, err);
+    int r = sk_store__check_outputs(&s->core, run_id, o, n, err);
     if (r < 0)
         return r;
-    r = write_gate(s, "recording outputs", err);
+    r = sk_store__write_gate(&s->core, "recording outputs", err);
     if (r < 0)
         return r;
     /* The old set goes and the new one comes in one transaction. */
-    own_tx = !s->in_batch;
+    own_tx = !s->core.in_batch;
     if (own_tx) {
-        r = exec_sql(s, "BEGIN", "recording outputs", err);
+        r = pg_tx_begin(&s->core, "recording outputs", err);
         if (r < 0)
             goto fail;
     }
@@ -1892,8 +1724,10 @@ static int pg_outputs_put(sk_store_t *st, int64_t run_id, const sk_output_t *o, 
         sk_buf_add(&kb, "{", 1);
         sk_buf_add(&vb, "{", 1);
         for (size_t i = 0; i < n; i++) {
+            char *tmp;
             array_elem(&kb, o[i].key, i == 0);
-            array_elem(&vb, o[i].value, i == 0);
+            array_elem(&vb, sk_store__text_repair(o[i].value, &tmp), i == 0);
+            free(tmp);
         }
         sk_buf_add(&kb, "}", 1);
         sk_buf_add(&vb, "}", 1);
@@ -1906,14 +1740,14 @@ static int pg_outputs_put(sk_store_t *st, int64_t run_id, const sk_output_t *o, 
         res = NULL;
     }
     if (r == 0 && own_tx)
-        r = exec_sql(s, "COMMIT", "recording outputs", err);
+        r = pg_tx_commit(&s->core, "recording outputs", err);
     if (r < 0)
         goto fail;
     free(keys);
     free(values);
     return 0;
 fail:
-    abort_tx(s, err);
+    sk_store__abort(&s->core, err);
     free(keys);
     free(values);
     return r;
@@ -1943,25 +1777,15 @@ static int pg_outputs_get(sk_store_t *st, int64_t run_id, sk_output_t **ret, siz
 
 /* ---- alerts ---- */
 
-#define SK_X(e, str) +1
-enum { N_ALERT_STATES = 0 SK_ALERT_STATES(SK_X) };
-#undef SK_X
-
-static bool alert_state_valid(sk_alert_state_t v)
-{
-    return (int)v >= 0 && (int)v < N_ALERT_STATES;
-}
-
 /* Reads row (ALERT_COLS) into *ret: new strings. */
 static int read_alert(sk_pg_t *s, const PGresult *res, int row, sk_alert_rec_t *ret, sk_err_t *err)
 {
     sk_alert_rec_t a;
     memset(&a, 0, sizeof(a));
     a.id = get_i64(res, row, 0);
-    const char *state = PQgetvalue(res, row, 6);
-    if (sk_alert_state_parse(state, &a.state) < 0)
-        return sk_err_set(err, SK_ESTORE, "%s: alert %" PRId64 " has an unknown state '%s'",
-                          s->name, a.id, state);
+    int r = sk_store__read_alert_state(&s->core, a.id, PQgetvalue(res, row, 6), &a.state, err);
+    if (r < 0)
+        return r;
     a.job = get_str(res, row, 1);
     a.run_id = get_i64(res, row, 2);
     a.event = get_str(res, row, 3);
@@ -2005,17 +1829,9 @@ static int pg_alert_insert(sk_store_t *st, sk_alert_rec_t *a, sk_err_t *err)
     sk_pg_t *s = (sk_pg_t *)st;
     PGresult *res = NULL;
     params_t p = {0};
-    if (!a || !a->job || !*a->job || !a->event || !*a->event || !a->channel || !*a->channel ||
-        !a->payload)
-        return sk_err_set(err, -EINVAL,
-                          "%s: an alert needs a job, an event, a channel and a payload", s->name);
-    if (!alert_state_valid(a->state) || a->attempts < 0 || a->run_id < 0)
-        return sk_err_set(err, -EINVAL, "%s: job %s: bad alert state, attempts or run", s->name,
-                          a->job);
-    int r = text_check(s, err, 5, "the job name", a->job, "the event", a->event, "the channel",
-                       a->channel, "the payload", a->payload, "the error", a->last_error);
+    int r = sk_store__check_alert(&s->core, a, err);
     if (r == 0)
-        r = write_gate(s, "recording an alert", err);
+        r = sk_store__write_gate(&s->core, "recording an alert", err);
     if (r < 0)
         return r;
     p_text(&p, a->job);
@@ -2028,8 +1844,9 @@ static int pg_alert_insert(sk_store_t *st, sk_alert_rec_t *a, sk_err_t *err)
     p_i64(&p, a->created_at);
     p_time(&p, a->next_at);
     p_time(&p, a->done_at);
-    p_text(&p, a->last_error);
+    p_free_text(&p, a->last_error);
     r = exec_write(s, ST_ALERT_INSERT, &p, &res, "recording an alert", err);
+    p_release(&p);
     if (r < 0)
         return r;
     a->id = get_i64(res, 0, 0);
@@ -2043,12 +1860,9 @@ static int pg_alert_update(sk_store_t *st, int64_t id, sk_alert_state_t state, i
     sk_pg_t *s = (sk_pg_t *)st;
     PGresult *res = NULL;
     params_t p = {0};
-    if (!alert_state_valid(state) || attempts < 0)
-        return sk_err_set(err, -EINVAL, "%s: alert %" PRId64 ": bad state or attempts", s->name,
-                          id);
-    int r = text_check(s, err, 1, "the error", error);
+    int r = sk_store__check_alert_update(&s->core, id, state, attempts, err);
     if (r == 0)
-        r = write_gate(s, "recording an alert delivery", err);
+        r = sk_store__write_gate(&s->core, "recording an alert delivery", err);
     if (r < 0)
         return r;
     p_i64(&p, id);
@@ -2056,8 +1870,9 @@ static int pg_alert_update(sk_store_t *st, int64_t id, sk_alert_state_t state, i
     p_i64(&p, attempts);
     p_time(&p, next_at);
     p_time(&p, done_at);
-    p_text(&p, error);
+    p_free_text(&p, error);
     r = exec_write(s, ST_ALERT_UPDATE, &p, &res, "recording an alert delivery", err);
+    p_release(&p);
     if (r < 0)
         return r;
     long changed = changes(res);
@@ -2077,8 +1892,8 @@ static int pg_alerts_query(sk_store_t *st, const char *job, size_t limit, sk_ale
 {
     sk_pg_t *s = (sk_pg_t *)st;
     params_t p = {0};
-    limit = limit ? SK_MIN(limit, (size_t)SK_STORE_QUERY_MAX) : QUERY_DEFAULT;
-    if (job && !utf8_ok(job)) { /* no such job can have been stored */
+    limit = sk_store__limit(limit);
+    if (job && !sk_store__text_ok(job)) { /* no such job can have been stored */
         *ret = NULL;
         *ret_n = 0;
         return 0;
@@ -2089,90 +1904,7 @@ static int pg_alerts_query(sk_store_t *st, const char *job, size_t limit, sk_ale
     return fetch_alerts(s, job ? ST_ALERT_QUERY_JOB : ST_ALERT_QUERY_ALL, &p, ret, ret_n, err);
 }
 
-/* ---- batches ---- */
-
-static void batch_end(sk_pg_t *s)
-{
-    s->in_batch = false;
-    s->batch_failed = false;
-    s->batch_msg[0] = '\0';
-}
-
-static int pg_begin(sk_store_t *st, sk_err_t *err)
-{
-    sk_pg_t *s = (sk_pg_t *)st;
-    if (s->readonly)
-        return sk_err_set(err, SK_ESTORE, "%s: begin: the store is open read-only", s->name);
-    if (s->in_batch)
-        return sk_err_set(err, -EINVAL, "%s: begin: a batch is already open", s->name);
-    int r = exec_sql(s, "BEGIN", "starting a batch", err);
-    if (r < 0)
-        return r;
-    s->in_batch = true;
-    s->batch_failed = false;
-    s->batch_msg[0] = '\0';
-    return 0;
-}
-
-static int pg_commit(sk_store_t *st, sk_err_t *err)
-{
-    sk_pg_t *s = (sk_pg_t *)st;
-    sk_err_t local;
-    if (!err)
-        err = &local;
-    if (!s->in_batch)
-        return sk_err_set(err, -EINVAL, "%s: commit without begin", s->name);
-    int r;
-    if (s->batch_failed) {
-        r = sk_err_set(err, SK_ESTORE, "%s: the batch was rolled back: %s", s->name, s->batch_msg);
-    } else {
-        r = write_gate(s, "committing a batch", err);
-        if (r == 0) {
-            PGresult *res = PQexec(s->conn, "COMMIT");
-            if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-                r = write_fail(s, res, "committing a batch", err);
-            } else if (!sk_streq(PQcmdStatus(res), "COMMIT")) {
-                /* COMMIT of a transaction that had failed says ROLLBACK;
-                 * every failure rolls back at once, so this is a bug. */
-                if (s->base.on_error)
-                    s->base.on_error(s->base.on_error_data);
-                r = sk_err_set(err, SK_ESTORE,
-                               "%s: committing a batch: the server rolled the batch back", s->name);
-            }
-            PQclear(res);
-        }
-    }
-    if (PQtransactionStatus(s->conn) == PQTRANS_INTRANS ||
-        PQtransactionStatus(s->conn) == PQTRANS_INERROR)
-        PQclear(PQexec(s->conn, "ROLLBACK"));
-    batch_end(s);
-    return r;
-}
-
-static int pg_rollback(sk_store_t *st, sk_err_t *err)
-{
-    sk_pg_t *s = (sk_pg_t *)st;
-    int r = 0;
-    if (!s->in_batch)
-        return 0;
-    PGTransactionStatusType ts = PQtransactionStatus(s->conn);
-    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
-        PGresult *res = PQexec(s->conn, "ROLLBACK");
-        if (PQresultStatus(res) != PGRES_COMMAND_OK)
-            r = pg_fail(s, res, "rolling back a batch", err);
-        PQclear(res);
-    }
-    batch_end(s);
-    return r;
-}
-
 /* ---- for tests ---- */
-
-/* Declared here until store_int.h (which includes sqlite3.h only) has a
- * PostgreSQL part; tests/unit/test_store.c declares them too. */
-PGconn *sk_store_pg__conn(sk_store_t *st);
-int sk_store_pg__schema_version(void);
-const char *sk_store_pg__migration(int to);
 
 /* The connection of a store opened by sk_store_pg_ops (borrowed). */
 PGconn *sk_store_pg__conn(sk_store_t *st)
@@ -2235,21 +1967,14 @@ static int pg_leader(sk_store_t *st, bool *ret, sk_err_t *err)
 
 /* ---- clusters ---- */
 
-/* forget_ms beyond this (about 140,000 years) means the same: it keeps
- * `now - forget_ms` inside a BIGINT. */
-#define FORGET_MAX ((int64_t)1 << 52)
-
 static int pg_node_beat(sk_store_t *st, const sk_node_t *n, int64_t *server_now, sk_err_t *err)
 {
     sk_pg_t *s = (sk_pg_t *)st;
     PGresult *res = NULL;
     params_t p = {0};
-    if (!n || !n->name || !*n->name)
-        return sk_err_set(err, -EINVAL, "%s: a heart-beat needs a node name", s->name);
-    int r = text_check(s, err, 4, "the node name", n->name, "the node's labels", n->labels,
-                       "the node's API address", n->api, "the node's version", n->version);
+    int r = sk_store__check_node(&s->core, n, err);
     if (r == 0)
-        r = write_gate(s, "recording a heart-beat", err);
+        r = sk_store__write_gate(&s->core, "recording a heart-beat", err);
     if (r < 0)
         return r;
     p_text(&p, n->name);
@@ -2265,7 +1990,7 @@ static int pg_node_beat(sk_store_t *st, const sk_node_t *n, int64_t *server_now,
     if (server_now)
         *server_now = get_i64(res, 0, 0);
     PQclear(res);
-    if (s->named_pid != PQbackendPID(s->conn) && !s->in_batch) {
+    if (s->named_pid != PQbackendPID(s->conn) && !s->core.in_batch) {
         /* The session says whose it is (pg_stat_activity, and leader_evict). */
         const char *vals[1] = {n->name};
         res = PQexecParams(s->conn, "SELECT set_config('application_name', 'sked:' || $1, false)",
@@ -2308,8 +2033,8 @@ static int pg_nodes_list(sk_store_t *st, int64_t forget_ms, sk_node_t **ret, siz
     params_t p = {0};
     /* Forgetting deletes, in the statement that lists; a reader, or a batch
      * already rolled back, only leaves those rows out. */
-    bool forget = forget_ms > 0 && !s->readonly && !s->batch_failed;
-    p_i64(&p, SK_MIN(forget_ms, FORGET_MAX));
+    bool forget = forget_ms > 0 && !s->core.readonly && !s->core.batch_failed;
+    p_i64(&p, SK_MIN(forget_ms, SK_STORE_FORGET_MAX));
     int r =
         exec_stmt(s, forget ? ST_NODES_FORGET : ST_NODES_LIST, &p, &res, "reading the nodes", err);
     if (r < 0)
@@ -2331,7 +2056,7 @@ static int pg_run_dispatch(sk_store_t *st, int64_t id, const char *pin, const ch
     PGresult *res = NULL;
     params_t p = {0};
     sk_run_status_t cur;
-    int r = text_check(s, err, 2, "the pin", pin, "the spec", spec);
+    int r = sk_store__text_check(&s->core, err, 2, "the pin", pin, "the spec", spec);
     if (r == 0)
         r = lead_gate(s, "dispatching a run", err);
     if (r < 0)
@@ -2349,8 +2074,7 @@ static int pg_run_dispatch(sk_store_t *st, int64_t id, const char *pin, const ch
     r = run_status(s, id, &cur, err);
     if (r < 0)
         return r;
-    return sk_err_set(err, -EINVAL, "%s: run %" PRId64 " is %s, not queued: cannot dispatch it",
-                      s->name, id, sk_run_status_str(cur));
+    return sk_store__not_queued(&s->core, id, cur, "dispatch", err);
 }
 
 static int pg_runs_claim(sk_store_t *st, const char *node, const char *labels, size_t max,
@@ -2361,7 +2085,8 @@ static int pg_runs_claim(sk_store_t *st, const char *node, const char *labels, s
     params_t p = {0};
     if (!node || !*node)
         return sk_err_set(err, -EINVAL, "%s: a claim needs a node name", s->name);
-    int r = text_check(s, err, 2, "the node name", node, "the node's labels", labels);
+    int r = sk_store__text_check(&s->core, err, 2, "the node name", node, "the node's labels",
+                                 labels);
     if (r < 0)
         return r;
     if (max == 0) {
@@ -2369,7 +2094,7 @@ static int pg_runs_claim(sk_store_t *st, const char *node, const char *labels, s
         *ret_n = 0;
         return 0;
     }
-    r = write_gate(s, "claiming runs", err);
+    r = sk_store__write_gate(&s->core, "claiming runs", err);
     if (r < 0)
         return r;
     p_text(&p, node);
@@ -2396,9 +2121,9 @@ static int pg_run_attach(sk_store_t *st, int64_t id, const char *node, int pid,
     if (!node || !*node)
         return sk_err_set(err, -EINVAL, "%s: run %" PRId64 ": attaching needs a node name", s->name,
                           id);
-    int r = text_check(s, err, 2, "the node name", node, "the log path", log_path);
+    int r = sk_store__text_check(&s->core, err, 2, "the node name", node, "the log path", log_path);
     if (r == 0)
-        r = write_gate(s, "recording a start", err);
+        r = sk_store__write_gate(&s->core, "recording a start", err);
     if (r < 0)
         return r;
     p_i64(&p, id);
@@ -2430,14 +2155,13 @@ static int pg_run_cancel(sk_store_t *st, int64_t id, const char *reason, sk_err_
     sk_run_status_t cur;
     if (!reason)
         return sk_err_set(err, -EINVAL, "%s: run %" PRId64 ": a stop needs a reason", s->name, id);
-    int r = text_check(s, err, 1, "the reason", reason);
-    if (r == 0)
-        r = write_gate(s, "asking a run to stop", err);
+    int r = sk_store__write_gate(&s->core, "asking a run to stop", err);
     if (r < 0)
         return r;
     p_i64(&p, id);
-    p_text(&p, reason);
+    p_free_text(&p, reason);
     r = exec_write(s, ST_CANCEL, &p, &res, "asking a run to stop", err);
+    p_release(&p);
     if (r < 0)
         return r;
     long changed = changes(res);
@@ -2447,8 +2171,7 @@ static int pg_run_cancel(sk_store_t *st, int64_t id, const char *reason, sk_err_
     r = run_status(s, id, &cur, err);
     if (r < 0)
         return r;
-    return sk_err_set(err, -EALREADY, "%s: run %" PRId64 " already has an outcome (%s)", s->name,
-                      id, sk_run_status_str(cur));
+    return sk_store__has_outcome(&s->core, id, cur, err);
 }
 
 static int pg_runs_of_node(sk_store_t *st, const char *node, sk_run_t **ret, size_t *ret_n,
@@ -2458,7 +2181,7 @@ static int pg_runs_of_node(sk_store_t *st, const char *node, sk_run_t **ret, siz
     params_t p = {0};
     if (!node)
         return sk_err_set(err, -EINVAL, "%s: runs_of_node needs a node name", s->name);
-    if (!utf8_ok(node)) { /* no such node can have claimed anything */
+    if (!sk_store__text_ok(node)) { /* no such node can have claimed anything */
         *ret = NULL;
         *ret_n = 0;
         return 0;
@@ -2556,7 +2279,7 @@ static int wake_chan(sk_pg_t *s, sk_err_t *err)
 static int pg_wake_fd(sk_store_t *st)
 {
     sk_pg_t *s = (sk_pg_t *)st;
-    if (s->readonly || s->in_batch || wake_chan(s, NULL) < 0 || ensure_conn(s, NULL) < 0)
+    if (s->core.readonly || s->core.in_batch || wake_chan(s, NULL) < 0 || ensure_conn(s, NULL) < 0)
         return -1;
     if (s->listen_pid != PQbackendPID(s->conn)) {
         char *id = PQescapeIdentifier(s->conn, s->chan, strlen(s->chan));
@@ -2594,7 +2317,7 @@ static int pg_woken(sk_store_t *st, unsigned *ret, sk_err_t *err)
 static int pg_wake_others(sk_store_t *st, unsigned what, sk_err_t *err)
 {
     sk_pg_t *s = (sk_pg_t *)st;
-    if (s->batch_failed)
+    if (s->core.batch_failed)
         return 0;
     int r = wake_chan(s, err);
     if (r == 0)
@@ -2611,6 +2334,21 @@ static int pg_wake_others(sk_store_t *st, unsigned what, sk_err_t *err)
     PQclear(res);
     return r;
 }
+
+static const sk_store_cluster_ops_t pg_cluster = {
+    .run_dispatch = pg_run_dispatch,
+    .runs_claim = pg_runs_claim,
+    .run_attach = pg_run_attach,
+    .run_cancel = pg_run_cancel,
+    .runs_of_node = pg_runs_of_node,
+    .runs_unsettled = pg_runs_unsettled,
+    .runs_ended_unsettled = pg_runs_ended_unsettled,
+    .run_settle = pg_run_settle,
+    .leader_evict = pg_leader_evict,
+    .wake_fd = pg_wake_fd,
+    .woken = pg_woken,
+    .wake_others = pg_wake_others,
+};
 
 const sk_store_ops_t sk_store_pg_ops = {
     .name = "postgres",
@@ -2632,22 +2370,11 @@ const sk_store_ops_t sk_store_pg_ops = {
     .alert_update = pg_alert_update,
     .alerts_pending = pg_alerts_pending,
     .alerts_query = pg_alerts_query,
-    .begin = pg_begin,
-    .commit = pg_commit,
-    .rollback = pg_rollback,
+    .begin = sk_store__batch_begin,
+    .commit = sk_store__batch_commit,
+    .rollback = sk_store__batch_rollback,
     .leader = pg_leader,
     .node_beat = pg_node_beat,
     .nodes_list = pg_nodes_list,
-    .run_dispatch = pg_run_dispatch,
-    .runs_claim = pg_runs_claim,
-    .run_attach = pg_run_attach,
-    .run_cancel = pg_run_cancel,
-    .runs_of_node = pg_runs_of_node,
-    .runs_unsettled = pg_runs_unsettled,
-    .runs_ended_unsettled = pg_runs_ended_unsettled,
-    .run_settle = pg_run_settle,
-    .leader_evict = pg_leader_evict,
-    .wake_fd = pg_wake_fd,
-    .woken = pg_woken,
-    .wake_others = pg_wake_others,
+    .cluster = &pg_cluster,
 };

@@ -23,8 +23,6 @@
 #define APP_ID 0x736b6564
 #define BUSY_TIMEOUT_MS 5000
 #define JOURNAL_LIMIT (16 * 1024 * 1024)
-#define PRUNE_CHUNK 256
-#define QUERY_DEFAULT 100
 
 /*
  * Migrations, oldest first: migrations[i] takes the schema from version i to
@@ -226,18 +224,20 @@ static const char *const stmt_sql[] = {
 
 /* runs_query's statements are built from the filter: one per combination
  * of these bits, prepared on first use like the others. */
-enum { Q_JOB = 1, Q_ACTIVE = 2, Q_PARENT = 4, Q_TOP = 8, Q_STATUS = 16, Q_SINCE = 32, Q_COUNT = 64 };
+enum {
+    Q_JOB = SK_STORE_Q_JOB,
+    Q_ACTIVE = SK_STORE_Q_ACTIVE,
+    Q_PARENT = SK_STORE_Q_PARENT,
+    Q_TOP = SK_STORE_Q_TOP,
+    Q_STATUS = SK_STORE_Q_STATUS,
+    Q_SINCE = SK_STORE_Q_SINCE,
+    Q_COUNT = SK_STORE_Q_COUNT
+};
 
 typedef struct sk_sqlite {
-    sk_store_t base; /* first: the generic store */
+    sk_store_core_t core; /* first: the generic store and the shared layer's state */
     sqlite3 *db;
     char *path;
-    bool readonly;
-    bool in_batch;     /* between begin and commit/rollback */
-    bool batch_failed; /* ... and a write failed: SQLite's transaction is gone */
-    char batch_msg[256];
-    long fail_after; /* SKED_TEST_STORE_FAIL_AFTER; 0: off */
-    long writes;     /* write operations so far, for fail_after */
     sqlite3_stmt *stmt[ST_COUNT];
     sqlite3_stmt *query[Q_COUNT]; /* runs_query, one per combination of filters */
 } sk_sqlite_t;
@@ -282,8 +282,7 @@ static int db_fail(sk_sqlite_t *s, int rc, const char *what, sk_err_t *err)
 {
     if ((rc & 0xff) == SQLITE_NOMEM)
         sk_panic("%s: %s: SQLite is out of memory", s->path, what);
-    if (s->base.on_error)
-        s->base.on_error(s->base.on_error_data);
+    sk_store__on_error(&s->core);
     const char *detail = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
     int sys = s->db ? sqlite3_system_errno(s->db) : 0;
     if (sys && ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN ||
@@ -293,51 +292,15 @@ static int db_fail(sk_sqlite_t *s, int rc, const char *what, sk_err_t *err)
     return sk_err_set(err, SK_ESTORE, "%s: %s: %s (%s)", s->path, what, rc_meaning(rc), detail);
 }
 
-/* After a write failed with SK_ESTORE: no transaction may stay open. Inside a
- * batch the whole batch is gone; remember that so that commit says so and
- * later writes do not silently autocommit on their own. */
-static void abort_tx(sk_sqlite_t *s, const sk_err_t *err)
-{
-    if (s->db && !sqlite3_get_autocommit(s->db))
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    if (s->in_batch && !s->batch_failed) {
-        s->batch_failed = true;
-        sk_strlcpy(s->batch_msg, err ? err->msg : "a write failed", sizeof(s->batch_msg));
-    }
-}
-
-/* db_fail + abort_tx, for write paths. */
+/* db_fail + sk_store__abort, for write paths. */
 static int write_fail(sk_sqlite_t *s, int rc, const char *what, sk_err_t *err)
 {
     sk_err_t local;
     if (!err)
         err = &local;
     db_fail(s, rc, what, err);
-    abort_tx(s, err);
+    sk_store__abort(&s->core, err);
     return SK_ESTORE;
-}
-
-/* Every write operation starts here: refuses writes on a read-only store or
- * after the batch failed, and plays the fault-injection hook. */
-static int write_gate(sk_sqlite_t *s, const char *what, sk_err_t *err)
-{
-    if (s->readonly)
-        return sk_err_set(err, SK_ESTORE, "%s: %s: the store is open read-only", s->path, what);
-    if (s->batch_failed)
-        return sk_err_set(err, SK_ESTORE,
-                          "%s: %s: the batch was rolled back after an earlier error (%s)", s->path,
-                          what, s->batch_msg);
-    s->writes++;
-    if (s->fail_after > 0 && s->writes >= s->fail_after) {
-        sk_err_t local;
-        if (!err)
-            err = &local;
-        sk_err_set(err, SK_ESTORE, "%s: %s: injected fault (SKED_TEST_STORE_FAIL_AFTER=%ld)",
-                   s->path, what, s->fail_after);
-        abort_tx(s, err);
-        return SK_ESTORE;
-    }
-    return 0;
 }
 
 /* ---- statements ---- */
@@ -369,6 +332,20 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, i);
+}
+
+/* Binds free text as the store keeps it (sk_store__text_repair): a
+ * repaired copy is SQLite's to keep (SQLITE_TRANSIENT). */
+static void bind_free_text(sqlite3_stmt *st, int i, const char *v)
+{
+    char *tmp;
+    v = sk_store__text_repair(v, &tmp);
+    if (!tmp) {
+        bind_text(st, i, v);
+        return;
+    }
+    sqlite3_bind_text(st, i, tmp, -1, SQLITE_TRANSIENT);
+    free(tmp);
 }
 
 /* 0 (unset) is stored as NULL. */
@@ -409,12 +386,11 @@ static int read_run(sk_sqlite_t *s, sqlite3_stmt *st, sk_run_t *ret, sk_err_t *e
     r.id = sqlite3_column_int64(st, 0);
     const char *status = (const char *)sqlite3_column_text(st, 3);
     const char *trigger = (const char *)sqlite3_column_text(st, 4);
-    if (sk_run_status_parse(status, &r.status) < 0)
-        return sk_err_set(err, SK_ESTORE, "%s: run %" PRId64 " has an unknown status '%s'", s->path,
-                          r.id, status ? status : "");
-    if (sk_trigger_parse(trigger, &r.trigger) < 0)
-        return sk_err_set(err, SK_ESTORE, "%s: run %" PRId64 " has an unknown trigger '%s'",
-                          s->path, r.id, trigger ? trigger : "");
+    int rc = sk_store__read_status(&s->core, r.id, status, &r.status, err);
+    if (rc == 0)
+        rc = sk_store__read_trigger(&s->core, r.id, trigger, &r.trigger, err);
+    if (rc < 0)
+        return rc;
     r.job = col_strdup(st, 1);
     r.step = col_strdup(st, 2);
     r.attempt = sqlite3_column_int(st, 5);
@@ -484,21 +460,6 @@ static void sq_close(sk_store_t *st)
     }
     free(s->path);
     free(s);
-}
-
-/* SKED_TEST_STORE_FAIL_AFTER, read once per open. */
-static int read_fail_after(sk_sqlite_t *s, sk_err_t *err)
-{
-    const char *v = getenv("SKED_TEST_STORE_FAIL_AFTER");
-    if (!v || !*v)
-        return 0;
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || *end || n < 0)
-        return sk_err_set(err, SK_ESTORE, "SKED_TEST_STORE_FAIL_AFTER=%s: not a count", v);
-    s->fail_after = n;
-    return 0;
 }
 
 /* Where the file stands before SQLite touches it. */
@@ -571,12 +532,58 @@ static int create_file(const char *path, file_state_t *fs, sk_err_t *err)
     return sk_err_set(err, SK_ESTORE, "%s: cannot create the store: %s", path, strerror(errno));
 }
 
-static sk_sqlite_t *sqlite_new(const char *path)
+/* ---- transactions, for the shared layer ---- */
+
+static int sq_tx_begin(sk_store_core_t *c, const char *what, sk_err_t *err)
+{
+    /* IMMEDIATE takes the write lock now, so that no write in the
+     * transaction can fail later for want of it. */
+    return exec_sql((sk_sqlite_t *)c, "BEGIN IMMEDIATE", what, err);
+}
+
+static int sq_tx_commit(sk_store_core_t *c, const char *what, sk_err_t *err)
+{
+    sk_sqlite_t *s = (sk_sqlite_t *)c;
+    int rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : write_fail(s, rc, what, err);
+}
+
+static int sq_tx_rollback(sk_store_core_t *c, const char *what, sk_err_t *err)
+{
+    sk_sqlite_t *s = (sk_sqlite_t *)c;
+    if (!s->db || sqlite3_get_autocommit(s->db))
+        return 0;
+    int rc = sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : db_fail(s, rc, what, err);
+}
+
+static void sq_tx_abort(sk_store_core_t *c)
+{
+    sk_sqlite_t *s = (sk_sqlite_t *)c;
+    if (s->db && !sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static const sk_store_tx_ops_t sq_tx = {
+    .begin = sq_tx_begin,
+    .commit = sq_tx_commit,
+    .rollback = sq_tx_rollback,
+    .abort = sq_tx_abort,
+};
+
+/* A store for path, not yet connected: SK_ESTORE from the fault-injection
+ * hook's setting (the store is then closed). */
+static int sqlite_new(const char *path, bool readonly, sk_sqlite_t **ret, sk_err_t *err)
 {
     sk_sqlite_t *s = sk_xcalloc(1, sizeof(*s));
-    s->base.ops = &sk_store_sqlite_ops;
     s->path = sk_xstrdup(path);
-    return s;
+    int r = sk_store__core_init(&s->core, &sk_store_sqlite_ops, &sq_tx, s->path, readonly, err);
+    if (r < 0) {
+        sq_close(&s->core.base);
+        return r;
+    }
+    *ret = s;
+    return 0;
 }
 
 static int db_connect(sk_sqlite_t *s, int flags, sk_err_t *err)
@@ -761,10 +768,10 @@ static int sq_open(const char *url, sk_store_t **ret, sk_err_t *err)
         err = &local;
     if (!url || !*url)
         return sk_err_set(err, SK_ESTORE, "no store path given");
-    s = sqlite_new(url);
-    int r = read_fail_after(s, err);
-    if (r == 0)
-        r = file_state(url, &fs, err);
+    int r = sqlite_new(url, false, &s, err);
+    if (r < 0)
+        return r;
+    r = file_state(url, &fs, err);
     if (r == 0 && fs == FILE_MISSING)
         r = create_file(url, &fs, err);
     if (r == 0)
@@ -788,10 +795,10 @@ static int sq_open(const char *url, sk_store_t **ret, sk_err_t *err)
         if (r < 0)
             goto fail;
     }
-    *ret = &s->base;
+    *ret = &s->core.base;
     return 0;
 fail:
-    sq_close(&s->base);
+    sq_close(&s->core.base);
     return r;
 }
 
@@ -807,9 +814,10 @@ static int sq_open_readonly(const char *url, sk_store_t **ret, sk_err_t *err)
         err = &local;
     if (!url || !*url)
         return sk_err_set(err, SK_ESTORE, "no store path given");
-    s = sqlite_new(url);
-    s->readonly = true;
-    int r = file_state(url, &fs, err);
+    int r = sqlite_new(url, true, &s, err);
+    if (r < 0)
+        return r;
+    r = file_state(url, &fs, err);
     if (r < 0)
         goto fail;
     if (fs == FILE_MISSING) {
@@ -836,44 +844,22 @@ static int sq_open_readonly(const char *url, sk_store_t **ret, sk_err_t *err)
                        url, version, SCHEMA_VERSION);
         goto fail;
     }
-    *ret = &s->base;
+    *ret = &s->core.base;
     return 0;
 fail:
-    sq_close(&s->base);
+    sq_close(&s->core.base);
     return r;
 }
 
 /* ---- runs ---- */
 
-#define SK_X(e, str) +1
-enum { N_STATUSES = 0 SK_RUN_STATUSES(SK_X), N_TRIGGERS = 0 SK_TRIGGERS(SK_X) };
-#undef SK_X
-
-static bool status_valid(sk_run_status_t v)
-{
-    return (int)v >= 0 && (int)v < N_STATUSES;
-}
-
-static bool trigger_valid(sk_trigger_t v)
-{
-    return (int)v >= 0 && (int)v < N_TRIGGERS;
-}
-
 static int sq_run_insert(sk_store_t *st, sk_run_t *run, sk_err_t *err)
 {
     sk_sqlite_t *s = (sk_sqlite_t *)st;
     sqlite3_stmt *q = NULL;
-    if (!run || !run->job || !*run->job)
-        return sk_err_set(err, -EINVAL, "%s: a run needs a job name", s->path);
-    if (run->attempt < 1 || !status_valid(run->status) || !trigger_valid(run->trigger))
-        return sk_err_set(err, -EINVAL, "%s: job %s: bad attempt, status or trigger", s->path,
-                          run->job);
-    /* A step row always names its step: that is also what keeps runs_fire
-     * (step IS NULL) from ever applying to it. */
-    if (run->parent_id < 0 || (run->parent_id > 0 && (!run->step || !*run->step)))
-        return sk_err_set(err, -EINVAL, "%s: job %s: a step row needs a step name and a parent",
-                          s->path, run->job);
-    int r = write_gate(s, "recording a run", err);
+    int r = sk_store__check_run(&s->core, run, err);
+    if (r == 0)
+        r = sk_store__write_gate(&s->core, "recording a run", err);
     if (r == 0)
         r = stmt_get(s, ST_INSERT, &q, err);
     if (r < 0)
@@ -890,7 +876,7 @@ static int sq_run_insert(sk_store_t *st, sk_run_t *run, sk_err_t *err)
     bind_int_or_null(q, 10, run->exit_code, -1);
     bind_int_or_null(q, 11, run->signal, 0);
     bind_int_or_null(q, 12, run->pid, 0);
-    bind_text(q, 13, run->reason);
+    bind_free_text(q, 13, run->reason);
     bind_text(q, 14, run->log_path);
     sqlite3_bind_int64(q, 15, run->parent_id);
     bind_text(q, 16, run->params);
@@ -927,9 +913,7 @@ static int run_status(sk_sqlite_t *s, int64_t id, sk_run_status_t *ret_status, s
     int rc = sqlite3_step(q);
     if (rc == SQLITE_ROW) {
         const char *t = (const char *)sqlite3_column_text(q, 0);
-        if (sk_run_status_parse(t, ret_status) < 0)
-            r = sk_err_set(err, SK_ESTORE, "%s: run %" PRId64 " has an unknown status '%s'",
-                           s->path, id, t ? t : "");
+        r = sk_store__read_status(&s->core, id, t, ret_status, err);
     } else if (rc == SQLITE_DONE) {
         r = sk_err_set(err, SK_ENOTFOUND, "%s: no run %" PRId64, s->path, id);
     } else {
@@ -945,7 +929,9 @@ static int sq_run_start(sk_store_t *st, int64_t id, int64_t started_at, int pid,
     sk_sqlite_t *s = (sk_sqlite_t *)st;
     sqlite3_stmt *q = NULL;
     sk_run_status_t cur;
-    int r = write_gate(s, "recording a start", err);
+    int r = sk_store__text_check(&s->core, err, 1, "the log path", log_path);
+    if (r == 0)
+        r = sk_store__write_gate(&s->core, "recording a start", err);
     if (r == 0)
         r = stmt_get(s, ST_START, &q, err);
     if (r < 0)
@@ -963,8 +949,7 @@ static int sq_run_start(sk_store_t *st, int64_t id, int64_t started_at, int pid,
     r = run_status(s, id, &cur, err);
     if (r < 0)
         return r;
-    return sk_err_set(err, -EINVAL, "%s: run %" PRId64 " is %s, not queued: cannot start it",
-                      s->path, id, sk_run_status_str(cur));
+    return sk_store__not_queued(&s->core, id, cur, "start", err);
 }
 
 static int sq_run_finish(sk_store_t *st, int64_t id, sk_run_status_t status, int64_t ended_at,
@@ -973,10 +958,9 @@ static int sq_run_finish(sk_store_t *st, int64_t id, sk_run_status_t status, int
     sk_sqlite_t *s = (sk_sqlite_t *)st;
     sqlite3_stmt *q = NULL;
     sk_run_status_t cur;
-    if (!status_valid(status) || !sk_run_status_final(status))
-        return sk_err_set(err, -EINVAL, "%s: run %" PRId64 ": '%s' is not an outcome", s->path, id,
-                          sk_run_status_str(status));
-    int r = write_gate(s, "recording an outcome", err);
+    int r = sk_store__check_finish(&s->core, id, status, err);
+    if (r == 0)
+        r = sk_store__write_gate(&s->core, "recording an outcome", err);
     if (r == 0)
         r = stmt_get(s, ST_FINISH, &q, err);
     if (r < 0)
@@ -986,7 +970,7 @@ static int sq_run_finish(sk_store_t *st, int64_t id, sk_run_status_t status, int
     bind_time(q, 3, ended_at);
     bind_int_or_null(q, 4, exit_code, -1);
     bind_int_or_null(q, 5, signal, 0);
-    bind_text(q, 6, reason);
+    bind_free_text(q, 6, reason);
     int rc = sqlite3_step(q);
     stmt_done(q);
     if (rc != SQLITE_DONE)
@@ -996,8 +980,7 @@ static int sq_run_finish(sk_store_t *st, int64_t id, sk_run_status_t status, int
     r = run_status(s, id, &cur, err);
     if (r < 0)
         return r;
-    return sk_err_set(err, -EALREADY, "%s: run %" PRId64 " already has an outcome (%s)", s->path,
-                      id, sk_run_status_str(cur));
+    return sk_store__has_outcome(&s->core, id, cur, err);
 }
 
 /* Steps q (bound, returning RUN_COLS) once into *ret; SK_ENOTFOUND with
@@ -1037,11 +1020,13 @@ static int sq_run_last(sk_store_t *st, const char *job, sk_run_t *ret, sk_err_t 
     char missing[300];
     if (!job)
         return sk_err_set(err, -EINVAL, "%s: run_last needs a job", s->path);
+    sk_snprintf(missing, sizeof(missing), "job %s has no runs", job);
+    if (!sk_store__text_ok(job)) /* never stored */
+        return sk_err_set(err, SK_ENOTFOUND, "%s", missing);
     int r = stmt_get(s, ST_LAST, &q, err);
     if (r < 0)
         return r;
     bind_text(q, 1, job);
-    sk_snprintf(missing, sizeof(missing), "job %s has no runs", job);
     return fetch_one(s, q, ret, missing, err);
 }
 
@@ -1081,18 +1066,19 @@ static int sq_runs_query(sk_store_t *st, const sk_run_filter_t *f, sk_run_t **re
     static const sk_run_filter_t none;
     sqlite3_stmt *q = NULL;
     sk_run_t *runs = NULL;
-    size_t n = 0, cap = 0;
+    size_t n = 0, cap = 0, limit;
+    int which;
 
     if (!f)
         f = &none;
-    size_t limit = f->limit ? SK_MIN(f->limit, (size_t)SK_STORE_QUERY_MAX) : QUERY_DEFAULT;
-    int which = (f->job ? Q_JOB : 0) | (f->only_active ? Q_ACTIVE : 0) |
-                (f->parent_id > 0 ? Q_PARENT : 0) | (f->top_level ? Q_TOP : 0) |
-                (f->status_set ? Q_STATUS : 0) | (f->since > 0 ? Q_SINCE : 0);
-    if (f->status_set && ((int)f->status < 0 || (int)f->status >= (int)N_STATUSES))
-        return sk_err_set(err, -EINVAL, "%s: runs_query: status %d is out of range", s->path,
-                          (int)f->status);
-    int r = query_get(s, which, &q, err);
+    int r = sk_store__query_plan(&s->core, f, &which, &limit, err);
+    if (r == 1) { /* no row can match */
+        *ret = NULL;
+        *ret_n = 0;
+        return 0;
+    }
+    if (r == 0)
+        r = query_get(s, which, &q, err);
     if (r < 0)
         return r;
     if (f->job)
@@ -1138,6 +1124,10 @@ static int sq_job_state_get(sk_store_t *st, const char *job, sk_job_state_t *ret
     sqlite3_stmt *q = NULL;
     if (!job)
         return sk_err_set(err, -EINVAL, "%s: job_state_get needs a job", s->path);
+    if (!sk_store__text_ok(job)) { /* never stored: never seen */
+        sk_store__job_state_none(ret);
+        return 0;
+    }
     int r = stmt_get(s, ST_STATE_GET, &q, err);
     if (r < 0)
         return r;
@@ -1145,20 +1135,15 @@ static int sq_job_state_get(sk_store_t *st, const char *job, sk_job_state_t *ret
     int rc = sqlite3_step(q);
     if (rc == SQLITE_ROW) {
         int outcome = sqlite3_column_int(q, 2);
-        if (outcome < -1 || outcome >= N_STATUSES) {
-            r = sk_err_set(err, SK_ESTORE, "%s: job %s has an unknown last outcome %d", s->path,
-                           job, outcome);
-        } else {
+        r = sk_store__read_outcome(&s->core, job, outcome, err);
+        if (r == 0) {
             ret->last_fire = sqlite3_column_int64(q, 0);
             ret->paused = sqlite3_column_int(q, 1) != 0;
             ret->last_outcome = outcome;
             ret->missed_alerted = sqlite3_column_int64(q, 3);
         }
     } else if (rc == SQLITE_DONE) {
-        ret->last_fire = 0;
-        ret->paused = false;
-        ret->last_outcome = -1;
-        ret->missed_alerted = 0;
+        sk_store__job_state_none(ret);
     } else {
         r = db_fail(s, rc, "reading a job's state", err);
     }
@@ -1171,12 +1156,9 @@ static int sq_job_state_set(sk_store_t *st, const char *job, const sk_job_state_
 {
     sk_sqlite_t *s = (sk_sqlite_t *)st;
     sqlite3_stmt *q = NULL;
-    if (!job || !*job || !js)
-        return sk_err_set(err, -EINVAL, "%s: job_state_set needs a job and a state", s->path);
-    if (js->last_outcome < -1 || js->last_outcome >= N_STATUSES)
-        return sk_err_set(err, -EINVAL, "%s: job %s: last outcome %d is not a run status", s->path,
-                          job, js->last_outcome);
-    int r = write_gate(s, "recording a job's state", err);
+    int r = sk_store__check_job_state(&s->core, job, js, err);
+    if (r == 0)
+        r = sk_store__write_gate(&s->core, "recording a job's state", err);
     if (r == 0)
         r = stmt_get(s, ST_STATE_SET, &q, err);
     if (r < 0)
@@ -1193,42 +1175,14 @@ static int sq_job_state_set(sk_store_t *st, const char *job, const sk_job_state_
     return 0;
 }
 
-/* ---- pruning ---- */
-
-/* A deleted row whose log the caller is told about. */
-typedef struct {
-    int64_t id;
-    char *log_path;
-} victim_t;
-
-typedef struct {
-    victim_t *v;
-    size_t n, cap;
-} victims_t;
-
-static void victims_push(victims_t *vs, int64_t id, char *log_path)
-{
-    if (vs->n == vs->cap) {
-        vs->cap = vs->cap ? vs->cap * 2 : PRUNE_CHUNK;
-        vs->v = sk_xrealloc(vs->v, vs->cap * sizeof(*vs->v));
-    }
-    vs->v[vs->n].id = id;
-    vs->v[vs->n].log_path = log_path; /* taken */
-    vs->n++;
-}
-
-static void victims_clear(victims_t *vs)
-{
-    for (size_t i = 0; i < vs->n; i++)
-        free(vs->v[i].log_path);
-    vs->n = 0;
-}
+/* ---- pruning (the loop is sk_store__prune) ---- */
 
 /* The id of job's keep_runs-th newest final top-level run (everything at or
  * below it beyond that goes), or 0 when there are not that many. */
-static int prune_cutoff(sk_sqlite_t *s, const char *job, size_t keep_runs, int64_t *ret,
+static int prune_cutoff(sk_store_core_t *c, const char *job, size_t keep_runs, int64_t *ret,
                         sk_err_t *err)
 {
+    sk_sqlite_t *s = (sk_sqlite_t *)c;
     sqlite3_stmt *q = NULL;
     *ret = 0;
     if (keep_runs == 0)
@@ -1261,7 +1215,7 @@ static int exec_id(sk_sqlite_t *s, stmt_id_t id, int64_t v, const char *what, sk
 }
 
 /* Appends the step rows of workflow run parent to vs. */
-static int prune_steps(sk_sqlite_t *s, int64_t parent, victims_t *vs, sk_err_t *err)
+static int prune_steps(sk_sqlite_t *s, int64_t parent, sk_store_victims_t *vs, sk_err_t *err)
 {
     sqlite3_stmt *q = NULL;
     int r = stmt_get(s, ST_PRUNE_STEPS, &q, err);
@@ -1270,18 +1224,19 @@ static int prune_steps(sk_sqlite_t *s, int64_t parent, victims_t *vs, sk_err_t *
     sqlite3_bind_int64(q, 1, parent);
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-        victims_push(vs, sqlite3_column_int64(q, 0), col_strdup(q, 1));
+        sk_store__victims_push(vs, sqlite3_column_int64(q, 0), col_strdup(q, 1), true);
     stmt_done(q);
     return rc == SQLITE_DONE ? 0 : db_fail(s, rc, "pruning runs", err);
 }
 
-/* Picks up to PRUNE_CHUNK top-level runs (*ret_picked of them), adds their
- * steps, and deletes them all with their outputs and the alerts about them
- * that are no longer pending. vs gets every deleted row; *horizon grows to
- * the newest end (or scheduled instant) among the picked runs. */
-static int prune_chunk(sk_sqlite_t *s, const char *job, int64_t max_id, int64_t ended_before,
-                       victims_t *vs, size_t *ret_picked, int64_t *horizon, sk_err_t *err)
+/* As sk_store_prune_ops_t says. Every row is marked deleted as it is
+ * picked: one connection holds the write lock, so whatever is picked goes
+ * (or the transaction is rolled back and no log is handed out). */
+static int prune_chunk(sk_store_core_t *c, const char *job, int64_t max_id, int64_t ended_before,
+                       sk_store_victims_t *vs, size_t *ret_picked, int64_t *horizon,
+                       sk_err_t *err)
 {
+    sk_sqlite_t *s = (sk_sqlite_t *)c;
     sqlite3_stmt *pick = NULL;
     size_t picked = 0;
     *ret_picked = 0;
@@ -1291,10 +1246,10 @@ static int prune_chunk(sk_sqlite_t *s, const char *job, int64_t max_id, int64_t 
     bind_text(pick, 1, job);
     sqlite3_bind_int64(pick, 2, max_id);
     sqlite3_bind_int64(pick, 3, ended_before > 0 ? ended_before : INT64_MIN);
-    sqlite3_bind_int(pick, 4, PRUNE_CHUNK);
+    sqlite3_bind_int(pick, 4, SK_STORE_PRUNE_CHUNK);
     int rc;
     while ((rc = sqlite3_step(pick)) == SQLITE_ROW) {
-        victims_push(vs, sqlite3_column_int64(pick, 0), col_strdup(pick, 1));
+        sk_store__victims_push(vs, sqlite3_column_int64(pick, 0), col_strdup(pick, 1), true);
         *horizon = SK_MAX(*horizon, (int64_t)sqlite3_column_int64(pick, 2));
         picked++;
     }
@@ -1317,11 +1272,10 @@ static int prune_chunk(sk_sqlite_t *s, const char *job, int64_t max_id, int64_t 
 
 /* Deletes job's delivered, failed and dropped alerts that are about no
  * run (any more) and were raised before horizon. */
-static int prune_alerts(sk_sqlite_t *s, const char *job, int64_t horizon, sk_err_t *err)
+static int prune_alerts(sk_store_core_t *c, const char *job, int64_t horizon, sk_err_t *err)
 {
+    sk_sqlite_t *s = (sk_sqlite_t *)c;
     sqlite3_stmt *q = NULL;
-    if (horizon == INT64_MIN)
-        return 0;
     int r = stmt_get(s, ST_PRUNE_ALERTS, &q, err);
     if (r < 0)
         return r;
@@ -1332,94 +1286,20 @@ static int prune_alerts(sk_sqlite_t *s, const char *job, int64_t horizon, sk_err
     return rc == SQLITE_DONE ? 0 : db_fail(s, rc, "pruning alerts", err);
 }
 
+static const sk_store_prune_ops_t sq_prune_ops = {
+    .cutoff = prune_cutoff,
+    .chunk = prune_chunk,
+    .alerts = prune_alerts,
+};
+
 static int sq_prune(sk_store_t *st, const char *job, size_t keep_runs, int64_t ended_before,
                     void (*cb)(const char *log_path, void *data), void *data, sk_err_t *err)
 {
-    sk_sqlite_t *s = (sk_sqlite_t *)st;
-    victims_t vs = {NULL, 0, 0};
-    size_t picked = 0;
-    int64_t max_id = 0;
-    int64_t horizon = ended_before > 0 ? ended_before : INT64_MIN;
-    bool own_tx = false, have_cutoff = false;
-
-    if (!job)
-        return sk_err_set(err, -EINVAL, "%s: prune needs a job", s->path);
-    int r = write_gate(s, "pruning runs", err);
-    if (r < 0)
-        return r;
-    if (keep_runs == 0 && ended_before <= 0)
-        return 0;
-    for (;;) {
-        own_tx = !s->in_batch;
-        if (own_tx) {
-            r = exec_sql(s, "BEGIN IMMEDIATE", "pruning runs", err);
-            if (r < 0)
-                goto fail;
-        }
-        /* The cut-off is read once, in the transaction that first uses it:
-         * later chunks only delete rows older than it. */
-        r = have_cutoff ? 0 : prune_cutoff(s, job, keep_runs, &max_id, err);
-        have_cutoff = r == 0;
-        if (r == 0)
-            r = prune_chunk(s, job, max_id, ended_before, &vs, &picked, &horizon, err);
-        /* The last chunk also takes the alerts left about no run. */
-        if (r == 0 && picked < PRUNE_CHUNK)
-            r = prune_alerts(s, job, horizon, err);
-        if (r == 0 && own_tx)
-            r = exec_sql(s, "COMMIT", "pruning runs", err);
-        if (r < 0)
-            goto fail;
-        own_tx = false;
-        for (size_t i = 0; i < vs.n && cb; i++)
-            cb(vs.v[i].log_path, data);
-        victims_clear(&vs);
-        if (picked < PRUNE_CHUNK)
-            break;
-    }
-    free(vs.v);
-    return 0;
-fail:
-    /* Chunks already committed stay pruned (their logs were handed out);
-     * this one is rolled back whole, with the batch around it if any. */
-    abort_tx(s, err);
-    victims_clear(&vs);
-    free(vs.v);
-    return r;
+    return sk_store__prune(sk_store__core(st), &sq_prune_ops, job, keep_runs, ended_before, cb,
+                           data, err);
 }
 
 /* ---- outputs ---- */
-
-static int cmp_output_key(const void *a, const void *b)
-{
-    const sk_output_t *const *x = a, *const *y = b;
-    return strcmp((*x)->key, (*y)->key);
-}
-
-/* Every key is non-empty and unique, every value set: checked before
- * anything is written, so that a bad set never half-replaces a good one. */
-static int outputs_check(sk_sqlite_t *s, int64_t run_id, const sk_output_t *o, size_t n,
-                         sk_err_t *err)
-{
-    int r = 0;
-    if (n && !o)
-        return sk_err_set(err, -EINVAL, "%s: run %" PRId64 ": no outputs given", s->path, run_id);
-    for (size_t i = 0; i < n; i++)
-        if (!o[i].key || !*o[i].key || !o[i].value)
-            return sk_err_set(err, -EINVAL, "%s: run %" PRId64 ": output %zu has no key or value",
-                              s->path, run_id, i);
-    if (n < 2)
-        return 0;
-    const sk_output_t **sorted = sk_xmalloc(n * sizeof(*sorted));
-    for (size_t i = 0; i < n; i++)
-        sorted[i] = &o[i];
-    qsort(sorted, n, sizeof(*sorted), cmp_output_key);
-    for (size_t i = 1; i < n && r == 0; i++)
-        if (sk_streq(sorted[i - 1]->key, sorted[i]->key))
-            r = sk_err_set(err, -EINVAL, "%s: run %" PRId64 ": output %s given twice", s->path,
-                           run_id, sorted[i]->key);
-    free(sorted);
-    return r;
-}
 
 /* SK_ENOTFOUND unless run id exists. */
 static int run_exists(sk_sqlite_t *s, int64_t id, sk_err_t *err)
@@ -1444,16 +1324,16 @@ static int sq_outputs_put(sk_store_t *st, int64_t run_id, const sk_output_t *o, 
     sk_sqlite_t *s = (sk_sqlite_t *)st;
     sqlite3_stmt *ins = NULL;
     bool own_tx = false;
-    int r = outputs_check(s, run_id, o, n, err);
+    int r = sk_store__check_outputs(&s->core, run_id, o, n, err);
     if (r < 0)
         return r;
-    r = write_gate(s, "recording outputs", err);
+    r = sk_store__write_gate(&s->core, "recording outputs", err);
     if (r < 0)
         return r;
     /* The old set goes and the new one comes in one transaction. */
-    own_tx = !s->in_batch;
+    own_tx = !s->core.in_batch;
     if (own_tx) {
-        r = exec_sql(s, "BEGIN IMMEDIATE", "recording outputs", err);
+        r = sq_tx_begin(&s->core, "recording outputs", err);
         if (r < 0)
             goto fail;
     }
@@ -1471,19 +1351,19 @@ static int sq_outputs_put(sk_store_t *st, int64_t run_id, const sk_output_t *o, 
     for (size_t i = 0; i < n && r == 0; i++) {
         sqlite3_bind_int64(ins, 1, run_id);
         bind_text(ins, 2, o[i].key);
-        bind_text(ins, 3, o[i].value);
+        bind_free_text(ins, 3, o[i].value);
         int rc = sqlite3_step(ins);
         stmt_done(ins);
         if (rc != SQLITE_DONE)
             r = db_fail(s, rc, "recording outputs", err);
     }
     if (r == 0 && own_tx)
-        r = exec_sql(s, "COMMIT", "recording outputs", err);
+        r = sq_tx_commit(&s->core, "recording outputs", err);
     if (r < 0)
         goto fail;
     return 0;
 fail:
-    abort_tx(s, err);
+    sk_store__abort(&s->core, err);
     return r;
 }
 
@@ -1524,15 +1404,6 @@ static int sq_outputs_get(sk_store_t *st, int64_t run_id, sk_output_t **ret, siz
 
 /* ---- alerts ---- */
 
-#define SK_X(e, str) +1
-enum { N_ALERT_STATES = 0 SK_ALERT_STATES(SK_X) };
-#undef SK_X
-
-static bool alert_state_valid(sk_alert_state_t v)
-{
-    return (int)v >= 0 && (int)v < N_ALERT_STATES;
-}
-
 /* Reads the current row (ALERT_COLS) into *ret: new strings. */
 static int read_alert(sk_sqlite_t *s, sqlite3_stmt *st, sk_alert_rec_t *ret, sk_err_t *err)
 {
@@ -1540,9 +1411,9 @@ static int read_alert(sk_sqlite_t *s, sqlite3_stmt *st, sk_alert_rec_t *ret, sk_
     memset(&a, 0, sizeof(a));
     a.id = sqlite3_column_int64(st, 0);
     const char *state = (const char *)sqlite3_column_text(st, 6);
-    if (sk_alert_state_parse(state, &a.state) < 0)
-        return sk_err_set(err, SK_ESTORE, "%s: alert %" PRId64 " has an unknown state '%s'",
-                          s->path, a.id, state ? state : "");
+    int r = sk_store__read_alert_state(&s->core, a.id, state, &a.state, err);
+    if (r < 0)
+        return r;
     a.job = col_strdup(st, 1);
     a.run_id = sqlite3_column_int64(st, 2);
     a.event = col_strdup(st, 3);
@@ -1590,16 +1461,9 @@ static int sq_alert_insert(sk_store_t *st, sk_alert_rec_t *a, sk_err_t *err)
 {
     sk_sqlite_t *s = (sk_sqlite_t *)st;
     sqlite3_stmt *q = NULL;
-    if (!a || !a->job || !*a->job || !a->event || !*a->event || !a->channel || !*a->channel ||
-        !a->payload)
-        return sk_err_set(err, -EINVAL,
-                          "%s: an alert needs a job, an event, a channel and a "
-                          "payload",
-                          s->path);
-    if (!alert_state_valid(a->state) || a->attempts < 0 || a->run_id < 0)
-        return sk_err_set(err, -EINVAL, "%s: job %s: bad alert state, attempts or run", s->path,
-                          a->job);
-    int r = write_gate(s, "recording an alert", err);
+    int r = sk_store__check_alert(&s->core, a, err);
+    if (r == 0)
+        r = sk_store__write_gate(&s->core, "recording an alert", err);
     if (r == 0)
         r = stmt_get(s, ST_ALERT_INSERT, &q, err);
     if (r < 0)
@@ -1614,7 +1478,7 @@ static int sq_alert_insert(sk_store_t *st, sk_alert_rec_t *a, sk_err_t *err)
     sqlite3_bind_int64(q, 8, a->created_at);
     bind_time(q, 9, a->next_at);
     bind_time(q, 10, a->done_at);
-    bind_text(q, 11, a->last_error);
+    bind_free_text(q, 11, a->last_error);
     int rc = sqlite3_step(q);
     stmt_done(q);
     if (rc != SQLITE_DONE)
@@ -1628,10 +1492,9 @@ static int sq_alert_update(sk_store_t *st, int64_t id, sk_alert_state_t state, i
 {
     sk_sqlite_t *s = (sk_sqlite_t *)st;
     sqlite3_stmt *q = NULL;
-    if (!alert_state_valid(state) || attempts < 0)
-        return sk_err_set(err, -EINVAL, "%s: alert %" PRId64 ": bad state or attempts", s->path,
-                          id);
-    int r = write_gate(s, "recording an alert delivery", err);
+    int r = sk_store__check_alert_update(&s->core, id, state, attempts, err);
+    if (r == 0)
+        r = sk_store__write_gate(&s->core, "recording an alert delivery", err);
     if (r == 0)
         r = stmt_get(s, ST_ALERT_UPDATE, &q, err);
     if (r < 0)
@@ -1641,7 +1504,7 @@ static int sq_alert_update(sk_store_t *st, int64_t id, sk_alert_state_t state, i
     sqlite3_bind_int(q, 3, attempts);
     bind_time(q, 4, next_at);
     bind_time(q, 5, done_at);
-    bind_text(q, 6, error);
+    bind_free_text(q, 6, error);
     int rc = sqlite3_step(q);
     int changed = rc == SQLITE_DONE ? sqlite3_changes(s->db) : 0;
     stmt_done(q);
@@ -1667,7 +1530,12 @@ static int sq_alerts_query(sk_store_t *st, const char *job, size_t limit, sk_ale
 {
     sk_sqlite_t *s = (sk_sqlite_t *)st;
     sqlite3_stmt *q = NULL;
-    limit = limit ? SK_MIN(limit, (size_t)SK_STORE_QUERY_MAX) : QUERY_DEFAULT;
+    limit = sk_store__limit(limit);
+    if (!sk_store__text_ok(job)) { /* no such job can have been stored */
+        *ret = NULL;
+        *ret_n = 0;
+        return 0;
+    }
     int r = stmt_get(s, job ? ST_ALERT_QUERY_JOB : ST_ALERT_QUERY_ALL, &q, err);
     if (r < 0)
         return r;
@@ -1675,67 +1543,6 @@ static int sq_alerts_query(sk_store_t *st, const char *job, size_t limit, sk_ale
         bind_text(q, 1, job);
     sqlite3_bind_int64(q, 2, (sqlite3_int64)limit);
     return fetch_alerts(s, q, ret, ret_n, err);
-}
-
-/* ---- batches ---- */
-
-static int sq_begin(sk_store_t *st, sk_err_t *err)
-{
-    sk_sqlite_t *s = (sk_sqlite_t *)st;
-    if (s->readonly)
-        return sk_err_set(err, SK_ESTORE, "%s: begin: the store is open read-only", s->path);
-    if (s->in_batch)
-        return sk_err_set(err, -EINVAL, "%s: begin: a batch is already open", s->path);
-    /* IMMEDIATE takes the write lock now, so that no write in the batch
-     * can fail later for want of it. */
-    int r = exec_sql(s, "BEGIN IMMEDIATE", "starting a batch", err);
-    if (r < 0)
-        return r;
-    s->in_batch = true;
-    s->batch_failed = false;
-    s->batch_msg[0] = '\0';
-    return 0;
-}
-
-static int sq_commit(sk_store_t *st, sk_err_t *err)
-{
-    sk_sqlite_t *s = (sk_sqlite_t *)st;
-    if (!s->in_batch)
-        return sk_err_set(err, -EINVAL, "%s: commit without begin", s->path);
-    int r;
-    if (s->batch_failed) {
-        r = sk_err_set(err, SK_ESTORE, "%s: the batch was rolled back: %s", s->path, s->batch_msg);
-    } else {
-        r = write_gate(s, "committing a batch", err);
-        if (r == 0) {
-            int rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
-            if (rc != SQLITE_OK)
-                r = write_fail(s, rc, "committing a batch", err);
-        }
-    }
-    if (s->db && !sqlite3_get_autocommit(s->db))
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    s->in_batch = false;
-    s->batch_failed = false;
-    s->batch_msg[0] = '\0';
-    return r;
-}
-
-static int sq_rollback(sk_store_t *st, sk_err_t *err)
-{
-    sk_sqlite_t *s = (sk_sqlite_t *)st;
-    int r = 0;
-    if (!s->in_batch)
-        return 0;
-    if (!sqlite3_get_autocommit(s->db)) {
-        int rc = sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        if (rc != SQLITE_OK)
-            r = db_fail(s, rc, "rolling back a batch", err);
-    }
-    s->in_batch = false;
-    s->batch_failed = false;
-    s->batch_msg[0] = '\0';
-    return r;
 }
 
 /* ---- for tests ---- */
@@ -1765,28 +1572,16 @@ static int sq_leader(sk_store_t *st, bool *ret, sk_err_t *err)
     return 0;
 }
 
-/* ---- clusters ---- */
-
-/* forget_ms beyond this (about 140,000 years) means the same: it keeps
- * `now - forget_ms` inside 64 bits. */
-#define FORGET_MAX ((int64_t)1 << 52)
-
-/* What the operations only a cluster needs answer here. */
-static int one_node(sk_sqlite_t *s, const char *op, sk_err_t *err)
-{
-    return sk_err_set(err, -ENOTSUP,
-                      "%s: %s: the SQLite store has one node: clusters need PostgreSQL", s->path,
-                      op);
-}
+/* ---- nodes (one: the cluster operations are PostgreSQL's) ---- */
 
 /* The node's clock is the server's here: seen_at is this process's now. */
 static int sq_node_beat(sk_store_t *st, const sk_node_t *n, int64_t *server_now, sk_err_t *err)
 {
     sk_sqlite_t *s = (sk_sqlite_t *)st;
     sqlite3_stmt *q = NULL;
-    if (!n || !n->name || !*n->name)
-        return sk_err_set(err, -EINVAL, "%s: a heart-beat needs a node name", s->path);
-    int r = write_gate(s, "recording a heart-beat", err);
+    int r = sk_store__check_node(&s->core, n, err);
+    if (r == 0)
+        r = sk_store__write_gate(&s->core, "recording a heart-beat", err);
     if (r == 0)
         r = stmt_get(s, ST_NODE_BEAT, &q, err);
     if (r < 0)
@@ -1840,10 +1635,10 @@ static int sq_nodes_list(sk_store_t *st, int64_t forget_ms, sk_node_t **ret, siz
     sk_node_t *nodes = NULL;
     size_t n = 0, cap = 0;
     int64_t now = sk_now_ms();
-    forget_ms = SK_MIN(forget_ms, FORGET_MAX);
+    forget_ms = SK_MIN(forget_ms, SK_STORE_FORGET_MAX);
     /* Forgetting deletes; a reader, or a batch already rolled back, only
      * leaves those rows out. */
-    if (forget_ms > 0 && !s->readonly && !s->batch_failed) {
+    if (forget_ms > 0 && !s->core.readonly && !s->core.batch_failed) {
         int r = stmt_get(s, ST_NODES_FORGET, &q, err);
         if (r < 0)
             return r;
@@ -1877,66 +1672,6 @@ static int sq_nodes_list(sk_store_t *st, int64_t forget_ms, sk_node_t **ret, siz
     return 0;
 }
 
-static int sq_run_dispatch(sk_store_t *st, int64_t id, const char *pin, const char *spec,
-                           sk_err_t *err)
-{
-    (void)id;
-    (void)pin;
-    (void)spec;
-    return one_node((sk_sqlite_t *)st, "dispatching a run", err);
-}
-
-static int sq_runs_claim(sk_store_t *st, const char *node, const char *labels, size_t max,
-                         int64_t now, sk_run_t **ret, size_t *ret_n, sk_err_t *err)
-{
-    (void)node;
-    (void)labels;
-    (void)max;
-    (void)now;
-    (void)ret;
-    (void)ret_n;
-    return one_node((sk_sqlite_t *)st, "claiming runs", err);
-}
-
-static int sq_run_attach(sk_store_t *st, int64_t id, const char *node, int pid,
-                         const char *log_path, sk_err_t *err)
-{
-    (void)id;
-    (void)node;
-    (void)pid;
-    (void)log_path;
-    return one_node((sk_sqlite_t *)st, "recording a start", err);
-}
-
-static int sq_run_cancel(sk_store_t *st, int64_t id, const char *reason, sk_err_t *err)
-{
-    (void)id;
-    (void)reason;
-    return one_node((sk_sqlite_t *)st, "asking a run to stop", err);
-}
-
-static int sq_runs_of_node(sk_store_t *st, const char *node, sk_run_t **ret, size_t *ret_n,
-                           sk_err_t *err)
-{
-    (void)node;
-    (void)ret;
-    (void)ret_n;
-    return one_node((sk_sqlite_t *)st, "reading a node's runs", err);
-}
-
-static int sq_runs_unsettled(sk_store_t *st, sk_run_t **ret, size_t *ret_n, sk_err_t *err)
-{
-    (void)ret;
-    (void)ret_n;
-    return one_node((sk_sqlite_t *)st, "reading dispatched runs", err);
-}
-
-static int sq_run_settle(sk_store_t *st, int64_t id, sk_err_t *err)
-{
-    (void)id;
-    return one_node((sk_sqlite_t *)st, "settling a run", err);
-}
-
 const sk_store_ops_t sk_store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -1957,17 +1692,11 @@ const sk_store_ops_t sk_store_sqlite_ops = {
     .alert_update = sq_alert_update,
     .alerts_pending = sq_alerts_pending,
     .alerts_query = sq_alerts_query,
-    .begin = sq_begin,
-    .commit = sq_commit,
-    .rollback = sq_rollback,
+    .begin = sk_store__batch_begin,
+    .commit = sk_store__batch_commit,
+    .rollback = sk_store__batch_rollback,
     .leader = sq_leader,
     .node_beat = sq_node_beat,
     .nodes_list = sq_nodes_list,
-    .run_dispatch = sq_run_dispatch,
-    .runs_claim = sq_runs_claim,
-    .run_attach = sq_run_attach,
-    .run_cancel = sq_run_cancel,
-    .runs_of_node = sq_runs_of_node,
-    .runs_unsettled = sq_runs_unsettled,
-    .run_settle = sq_run_settle,
+    .cluster = NULL, /* one node per file (the lock file) */
 };

@@ -391,7 +391,10 @@ def test_sked_logs_prints_a_run_of_another_node(tmp_path):
         going = trigger(a, "slowb")
         wait_for(lambda: api(a, f"/api/v1/runs/{going}").json()["status"] == "running",
                  timeout=30, what="the slow run to start on b")
-        wait_for(lambda: "slow-start" in a.cli("logs", "slowb", "--run", str(going)).stdout,
+        # Claimed is "running" before b has attached its log ("no output"
+        # until then): ask again until the line is there.
+        wait_for(lambda: "slow-start" in a.cli("logs", "slowb", "--run", str(going),
+                                               check=False).stdout,
                  what="the slow run's first line, read from a")
         follower = subprocess.Popen([SKED, "logs", "slowb", "--run", str(going), "-f", "-c",
                                      a.config], stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -240,3 +240,26 @@ def test_exec_refuses_a_workflow(tmp_path):
     """, start=False)
     r = d.cli("exec", "wf", check=False)
     assert r.returncode == 1 and "sked trigger wf" in r.stderr
+
+
+def test_output_value_not_utf8_keeps_the_outcome(daemon):
+    """A value a step writes to $SKED_OUTPUT may hold any bytes. The store
+    keeps it with U+FFFD for each byte that is not UTF-8 (store.h), on
+    every back end: on PostgreSQL it was refused, and the step's outcome,
+    recorded in the same batch, was retried for ever and never written."""
+    d = daemon(r"""
+        jobs:
+          raw:
+            steps:
+              a:
+                shell: "printf 'blob=caf\\351\\n' >> $SKED_OUTPUT"
+              b:
+                shell: "echo next"
+                needs: [a]
+    """)
+    d.cli("trigger", "raw")
+    wf = wait_wf(d, "raw")[0]
+    assert wf["status"] == "succeeded", d.log()
+    assert {k: v[-1]["status"] for k, v in wf["steps"].items()} == {
+        "a": "succeeded", "b": "succeeded"}
+    assert "store_error" not in d.log()

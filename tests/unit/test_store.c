@@ -2,16 +2,17 @@
  * Unit tests for the store (src/store): the status, trigger and alert state
  * spellings, the back ends' contract (fire uniqueness, start/finish,
  * queries, workflow steps, outputs, alerts, job state, pruning, batches,
- * readers, injected faults, node heart-beats and the cluster columns), run
+ * readers, injected faults, node heart-beats, the cluster columns and the
+ * text rule: names that are not UTF-8 refused, reasons repaired), run
  * against SQLite and, when SKED_TEST_PG_URL is set (tests/pg.sh run sets
  * it), a second time against PostgreSQL, each test in a schema of its own.
  * SQLite alone: its schema migrations (version-1 and version-2 files built
  * here are upgraded in place), the new file's mode, its refusals (garbage,
  * corrupt, foreign, newer and missing files), a full disk that empties
- * again, and -ENOTSUP for the cluster-only operations. PostgreSQL alone:
+ * again, and no cluster operations. PostgreSQL alone:
  * the schema (the same as SQLite's), nodes creating it at once, foreign and
  * newer schemas, its migrations from versions 1 and 2, a lost connection,
- * two nodes recording one fire, UTF-8, passwords kept out of messages, and
+ * two nodes recording one fire, passwords kept out of messages, and
  * the cluster: dispatch, claims (pins, max, not-before, concurrent
  * claimers, batches), attach, cancel and settle. Each test works in its
  * own temporary folder.
@@ -34,17 +35,12 @@ static int test_setenv(const char *name, const char *value)
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <sqlite3.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <cmocka.h>
-
-/* store_pg.c's test hooks (store_int.h does not declare them yet): the
- * connection behind a store, and its schema version and migrations. */
-PGconn *sk_store_pg__conn(sk_store_t *st);
-int sk_store_pg__schema_version(void);
-const char *sk_store_pg__migration(int to);
 
 typedef struct {
     char dir[256];
@@ -2345,10 +2341,10 @@ static void v2_store_checks(sk_store_t *st, int pass)
     /* A run of the old schema's era can be handed out and claimed. */
     sk_run_t *runs = NULL;
     if (pass == 0) {
-        assert_int_equal(st->ops->run_dispatch(st, 6, NULL, "{}", NULL), 0);
-        assert_int_equal(st->ops->runs_claim(st, "n1", "", 5, 300000, &runs, &n, NULL), 0);
+        assert_int_equal(st->ops->cluster->run_dispatch(st, 6, NULL, "{}", NULL), 0);
+        assert_int_equal(st->ops->cluster->runs_claim(st, "n1", "", 5, 300000, &runs, &n, NULL), 0);
     } else {
-        assert_int_equal(st->ops->runs_of_node(st, "n1", &runs, &n, NULL), 0);
+        assert_int_equal(st->ops->cluster->runs_of_node(st, "n1", &runs, &n, NULL), 0);
     }
     assert_int_equal(n, 1);
     assert_int_equal(runs[0].id, 6);
@@ -2823,6 +2819,7 @@ static void test_pg_open_creates_schema(void **state)
     fixture_t *fx = *state;
     sk_store_t *st = open_ok(fx->db);
     assert_string_equal(st->ops->name, "postgres");
+    assert_non_null(sk_store_cluster(st));
     /* The same version numbers mean the same schema in both back ends. */
     assert_int_equal(sk_store_pg__schema_version(), sk_store_sqlite__schema_version());
     char sql[256];
@@ -3486,26 +3483,42 @@ static void test_pg_one_leader(void **state)
     sk_store_close(b);
 }
 
-/* PostgreSQL's text is UTF-8: anything else is -EINVAL before it reaches
- * the server (where the error would end the caller's batch). */
-static void test_pg_text_must_be_utf8(void **state)
+/* Both back ends keep text as UTF-8 (store.h). A name or other text sked
+ * made itself that is not UTF-8 is refused (-EINVAL naming the field)
+ * before anything is written, so that a batch goes on; reading with such
+ * a name finds nothing, as for any unknown job. */
+static void test_text_names_must_be_utf8(void **state)
 {
     fixture_t *fx = *state;
     sk_store_t *st = open_ok(fx->db);
     sk_err_t err;
     int64_t id = finished_run(st, "u", 1000, 2000, "u.log");
+    int64_t queued = insert_ok(st, &(sk_run_t){.job = "u", .status = SK_RUN_QUEUED,
+                                               .trigger = SK_TRIG_MANUAL, .attempt = 1,
+                                               .scheduled_at = 3000, .exit_code = -1});
     assert_int_equal(sk_store_begin(st, NULL), 0);
-    sk_run_t r = mkrun("u", SK_TRIG_MANUAL, 5);
-    r.reason = "caf\xe9";
+    sk_run_t r = mkrun("\xff", SK_TRIG_MANUAL, 5);
     assert_int_equal(sk_store_run_insert(st, &r, &err), -EINVAL);
-    assert_non_null(strstr(err.msg, "UTF-8"));
-    r = mkrun("\xff", SK_TRIG_MANUAL, 5);
+    assert_non_null(strstr(err.msg, "the job name is not valid UTF-8"));
+    r = mkrun("u", SK_TRIG_MANUAL, 5);
+    r.params = "{\"p\": \"\xc3(\"}";
     assert_int_equal(sk_store_run_insert(st, &r, &err), -EINVAL);
-    static const sk_output_t bad[] = {{"ok", "fine"}, {"k", "\xc3("}};
+    assert_non_null(strstr(err.msg, "params is not valid UTF-8"));
+    assert_int_equal(sk_store_run_start(st, queued, 3500, 7, "logs/\xe9.log", &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "the log path is not valid UTF-8"));
+    static const sk_output_t bad[] = {{"ok", "fine"}, {"k\xc3(", "v"}};
     assert_int_equal(sk_store_outputs_put(st, id, bad, 2, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "UTF-8"));
     sk_job_state_t js = {1, false, -1, 0};
     assert_int_equal(sk_store_job_state_set(st, "\xed\xa0\x80", &js, &err), -EINVAL);
-    assert_int_equal(sk_store_run_finish(st, id, SK_RUN_FAILED, 1, 1, 0, "\x80", &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "the job name is not valid UTF-8"));
+    sk_alert_rec_t a = mkalert("u", id, SK_ALERTST_PENDING, 1000);
+    a.channel = "web\x80hook";
+    assert_int_equal(sk_store_alert_insert(st, &a, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "the channel is not valid UTF-8"));
+    sk_node_t me = {.name = "n\xff", .labels = "", .pid = 1};
+    assert_int_equal(st->ops->node_beat(st, &me, NULL, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "the node name is not valid UTF-8"));
     /* The batch went on. */
     r = mkrun("u", SK_TRIG_MANUAL, 6);
     r.reason = "caf\xc3\xa9 \xe2\x9c\x93";
@@ -3515,6 +3528,10 @@ static void test_pg_text_must_be_utf8(void **state)
     assert_int_equal(sk_store_run_get(st, ok, &got, NULL), 0);
     assert_string_equal(got.reason, r.reason);
     sk_run_release(&got);
+    assert_int_equal(sk_store_run_get(st, queued, &got, NULL), 0);
+    assert_int_equal(got.status, SK_RUN_QUEUED);
+    sk_run_release(&got);
+
     /* Reading with such a name finds nothing, as for any unknown job. */
     sk_run_filter_t f = {.job = "\xff"};
     sk_run_t *runs = NULL;
@@ -3523,8 +3540,73 @@ static void test_pg_text_must_be_utf8(void **state)
     assert_int_equal(n, 0);
     assert_null(runs);
     assert_int_equal(sk_store_run_last(st, "\xff", &got, NULL), SK_ENOTFOUND);
+    assert_int_equal(sk_store_job_state_get(st, "\xff", &js, NULL), 0);
+    assert_int_equal(js.last_outcome, -1);
+    sk_alert_rec_t *alerts = NULL;
+    n = 9;
+    assert_int_equal(sk_store_alerts_query(st, "\xff", 0, &alerts, &n, NULL), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(sk_store_prune(st, "\xff", 1, 0, NULL, NULL, NULL), 0);
     sk_store_close(st);
-    assert_int_equal(count_runs(fx->db), 2);
+    assert_int_equal(count_runs(fx->db), 3);
+}
+
+/* Free text that may carry bytes from outside sked (a failure reason, a
+ * value a step wrote to $SKED_OUTPUT, a delivery error) is never refused:
+ * a run's outcome must always be writable. Each byte that is not part of
+ * well-formed UTF-8 is kept as U+FFFD, the same on both back ends. */
+static void test_text_reasons_repaired(void **state)
+{
+    fixture_t *fx = *state;
+    sk_store_t *st = open_ok(fx->db);
+    sk_err_t err;
+    sk_run_t got;
+    assert_int_equal(sk_store_begin(st, NULL), 0);
+    sk_run_t r = mkrun("u", SK_TRIG_MANUAL, 5);
+    r.reason = "caf\xe9";
+    int64_t a = insert_ok(st, &r);
+    r = mkrun("u", SK_TRIG_MANUAL, 6);
+    int64_t b = insert_ok(st, &r);
+    /* A reason cut in the middle of a character, and a stray byte. */
+    assert_int_equal(sk_store_run_finish(st, b, SK_RUN_FAILED, 10, 1, 0, "log caf\xc3", &err), 0);
+    assert_int_equal(sk_store_run_finish(st, a, SK_RUN_FAILED, 11, -1, 9, "\x80 killed", &err), 0);
+    static const sk_output_t out[] = {{"k", "v\xff\xfe!"}, {"plain", "ok"}};
+    assert_int_equal(sk_store_outputs_put(st, b, out, 2, &err), 0);
+    sk_alert_rec_t al = mkalert("u", b, SK_ALERTST_PENDING, 1000);
+    al.last_error = "HTTP 500: \xe2\x82";
+    int64_t alert = insert_alert_ok(st, &al);
+    assert_int_equal(sk_store_commit(st, &err), 0);
+
+    assert_int_equal(sk_store_run_get(st, a, &got, NULL), 0);
+    assert_string_equal(got.reason, "\xef\xbf\xbd killed");
+    sk_run_release(&got);
+    assert_int_equal(sk_store_run_get(st, b, &got, NULL), 0);
+    assert_int_equal(got.status, SK_RUN_FAILED);
+    assert_string_equal(got.reason, "log caf\xef\xbf\xbd");
+    sk_run_release(&got);
+    sk_output_t *o = NULL;
+    size_t n = 0;
+    assert_int_equal(sk_store_outputs_get(st, b, &o, &n, NULL), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(o[0].key, "k");
+    assert_string_equal(o[0].value, "v\xef\xbf\xbd\xef\xbf\xbd!");
+    assert_string_equal(o[1].value, "ok");
+    sk_outputs_free(o, n);
+    assert_int_equal(
+        sk_store_alert_update(st, alert, SK_ALERTST_FAILED, 1, 0, 2000, "bad \xc0\xaf", &err), 0);
+    sk_alert_rec_t *alerts = NULL;
+    assert_int_equal(sk_store_alerts_query(st, "u", 0, &alerts, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(alerts[0].last_error, "bad \xef\xbf\xbd\xef\xbf\xbd");
+    sk_alert_recs_free(alerts, n);
+    /* The first insert's reason too. */
+    r = mkrun("u", SK_TRIG_MANUAL, 7);
+    r.reason = "\xf5";
+    int64_t c = insert_ok(st, &r);
+    assert_int_equal(sk_store_run_get(st, c, &got, NULL), 0);
+    assert_string_equal(got.reason, "\xef\xbf\xbd");
+    sk_run_release(&got);
+    sk_store_close(st);
 }
 
 /* Outputs keep bytes that mean something to array literals and SQL. */
@@ -3804,15 +3886,16 @@ static void test_injected_faults_cluster(void **state)
     sk_nodes_free(nodes, n);
     if (store_is_pg(st)) {
         sk_run_t *runs = NULL;
-        assert_int_equal(st->ops->run_dispatch(st, id, NULL, "{}", &err), SK_ESTORE);
+        assert_int_equal(st->ops->cluster->run_dispatch(st, id, NULL, "{}", &err), SK_ESTORE);
         assert_non_null(strstr(err.msg, "injected fault"));
-        assert_int_equal(st->ops->runs_claim(st, "n1", "", 1, 10, &runs, &n, &err), SK_ESTORE);
+        assert_int_equal(st->ops->cluster->runs_claim(st, "n1", "", 1, 10, &runs, &n, &err),
+                         SK_ESTORE);
         assert_non_null(strstr(err.msg, "injected fault"));
-        assert_int_equal(st->ops->run_attach(st, id, "n1", 1, NULL, &err), SK_ESTORE);
-        assert_int_equal(st->ops->run_cancel(st, id, "x", &err), SK_ESTORE);
-        assert_int_equal(st->ops->run_settle(st, id, &err), SK_ESTORE);
+        assert_int_equal(st->ops->cluster->run_attach(st, id, "n1", 1, NULL, &err), SK_ESTORE);
+        assert_int_equal(st->ops->cluster->run_cancel(st, id, "x", &err), SK_ESTORE);
+        assert_int_equal(st->ops->cluster->run_settle(st, id, &err), SK_ESTORE);
         assert_non_null(strstr(err.msg, "injected fault"));
-        assert_int_equal(st->ops->runs_unsettled(st, &runs, &n, NULL), 0);
+        assert_int_equal(st->ops->cluster->runs_unsettled(st, &runs, &n, NULL), 0);
         assert_int_equal(n, 0);
     }
     assert_no_tx(st);
@@ -3824,36 +3907,20 @@ static void test_injected_faults_cluster(void **state)
     sk_store_close(st);
 }
 
-/* SQLite has one node: the operations only a cluster needs say so. */
-static void test_sqlite_cluster_unsupported(void **state)
+/* A SQLite store has one node: no cluster operations at all (the daemon
+ * tests that one pointer), while its node heart-beats still work. */
+static void test_sqlite_has_no_cluster_ops(void **state)
 {
     fixture_t *fx = *state;
     sk_store_t *st = open_ok(fx->db);
-    sk_run_t r = mkrun("s", SK_TRIG_MANUAL, 1);
-    int64_t id = insert_ok(st, &r);
-    sk_run_t *runs = NULL;
-    size_t n = 0;
-    sk_err_t err[7];
-    int rc[7] = {
-        st->ops->run_dispatch(st, id, NULL, "{}", &err[0]),
-        st->ops->runs_claim(st, "n1", "", 5, 10, &runs, &n, &err[1]),
-        st->ops->run_attach(st, id, "n1", 1, NULL, &err[2]),
-        st->ops->run_cancel(st, id, "x", &err[3]),
-        st->ops->runs_of_node(st, "n1", &runs, &n, &err[4]),
-        st->ops->runs_unsettled(st, &runs, &n, &err[5]),
-        st->ops->run_settle(st, id, &err[6]),
-    };
-    for (size_t i = 0; i < SK_ARRAY_LEN(rc); i++) {
-        if (rc[i] != -ENOTSUP || !strstr(err[i].msg, "clusters need PostgreSQL") ||
-            !strstr(err[i].msg, fx->db))
-            fail_msg("op %zu: %d \"%s\"", i, rc[i], err[i].msg);
-    }
-    assert_null(runs);
-    sk_run_t got;
-    assert_int_equal(sk_store_run_get(st, id, &got, NULL), 0);
-    assert_int_equal(got.status, SK_RUN_QUEUED);
-    assert_false(got.dispatched);
-    sk_run_release(&got);
+    assert_null(sk_store_cluster(st));
+    assert_null(st->ops->cluster);
+    assert_non_null(st->ops->leader);
+    assert_non_null(st->ops->node_beat);
+    assert_non_null(st->ops->nodes_list);
+    bool lead = false;
+    assert_int_equal(st->ops->leader(st, &lead, NULL), 0);
+    assert_true(lead);
     sk_store_close(st);
 }
 
@@ -3867,7 +3934,7 @@ static int64_t dispatched_run(sk_store_t *st, const char *job, int64_t at, const
     int64_t id = insert_ok(st, &r);
     sk_err_t err;
     sk_err_clear(&err);
-    int rc = st->ops->run_dispatch(st, id, pin, spec, &err);
+    int rc = st->ops->cluster->run_dispatch(st, id, pin, spec, &err);
     if (rc != 0)
         fail_msg("dispatch %" PRId64 ": %d %s", id, rc, err.msg);
     return id;
@@ -3896,7 +3963,7 @@ static void assert_claim(sk_store_t *st, const char *name, const char *node, con
     size_t n = 0;
     sk_err_t err;
     sk_err_clear(&err);
-    int rc = st->ops->runs_claim(st, node, labels, max, now, &runs, &n, &err);
+    int rc = st->ops->cluster->runs_claim(st, node, labels, max, now, &runs, &n, &err);
     if (rc != 0)
         fail_msg("%s: %d %s", name, rc, err.msg);
     assert_run_ids(name, runs, n, want);
@@ -3914,7 +3981,7 @@ static void assert_of_node(sk_store_t *st, const char *node, const int64_t *want
 {
     sk_run_t *runs = NULL;
     size_t n = 0;
-    assert_int_equal(st->ops->runs_of_node(st, node, &runs, &n, NULL), 0);
+    assert_int_equal(st->ops->cluster->runs_of_node(st, node, &runs, &n, NULL), 0);
     assert_run_ids(node, runs, n, want);
     sk_runs_free(runs, n);
 }
@@ -3923,7 +3990,7 @@ static void assert_unsettled(sk_store_t *st, const int64_t *want)
 {
     sk_run_t *runs = NULL;
     size_t n = 0;
-    assert_int_equal(st->ops->runs_unsettled(st, &runs, &n, NULL), 0);
+    assert_int_equal(st->ops->cluster->runs_unsettled(st, &runs, &n, NULL), 0);
     assert_run_ids("unsettled", runs, n, want);
     sk_runs_free(runs, n);
 }
@@ -3932,7 +3999,7 @@ static void assert_ended_unsettled(sk_store_t *st, const int64_t *want)
 {
     sk_run_t *runs = NULL;
     size_t n = 0;
-    assert_int_equal(st->ops->runs_ended_unsettled(st, &runs, &n, NULL), 0);
+    assert_int_equal(st->ops->cluster->runs_ended_unsettled(st, &runs, &n, NULL), 0);
     assert_run_ids("ended unsettled", runs, n, want);
     sk_runs_free(runs, n);
 }
@@ -3951,7 +4018,7 @@ static void test_pg_dispatch_claim(void **state)
     sk_run_t r = mkrun("c", SK_TRIG_RETRY, 4000);
     r.queued_at = now + 60000; /* a retry not before a minute from now */
     int64_t later = insert_ok(st, &r);
-    assert_int_equal(st->ops->run_dispatch(st, later, NULL, NULL, NULL), 0);
+    assert_int_equal(st->ops->cluster->run_dispatch(st, later, NULL, NULL, NULL), 0);
     r = mkrun("c", SK_TRIG_MANUAL, 5000);
     int64_t local = insert_ok(st, &r); /* never dispatched */
     int64_t free2 = dispatched_run(st, "c", 6000, "", "{\"n\": 6}");
@@ -3967,15 +4034,15 @@ static void test_pg_dispatch_claim(void **state)
     assert_int_equal(pg_int(fx->db, "SELECT count(*) FROM runs WHERE pin = 'gpu,ssd'"), 1);
     /* Only queued runs are dispatched. */
     int64_t done = finished_run(st, "c", 7000, 7100, NULL);
-    assert_int_equal(st->ops->run_dispatch(st, done, NULL, "{}", &err), -EINVAL);
+    assert_int_equal(st->ops->cluster->run_dispatch(st, done, NULL, "{}", &err), -EINVAL);
     assert_non_null(strstr(err.msg, "not queued"));
-    assert_int_equal(st->ops->run_dispatch(st, 999999, NULL, "{}", &err), SK_ENOTFOUND);
+    assert_int_equal(st->ops->cluster->run_dispatch(st, 999999, NULL, "{}", &err), SK_ENOTFOUND);
     /* Dispatching again takes back a settle. */
-    assert_int_equal(st->ops->run_settle(st, free2, NULL), 0);
+    assert_int_equal(st->ops->cluster->run_settle(st, free2, NULL), 0);
     assert_int_equal(sk_store_run_get(st, free2, &got, NULL), 0);
     assert_true(got.settled);
     sk_run_release(&got);
-    assert_int_equal(st->ops->run_dispatch(st, free2, "", "{\"n\": 6}", NULL), 0);
+    assert_int_equal(st->ops->cluster->run_dispatch(st, free2, "", "{\"n\": 6}", NULL), 0);
     assert_int_equal(sk_store_run_get(st, free2, &got, NULL), 0);
     assert_false(got.settled);
     sk_run_release(&got);
@@ -4021,8 +4088,8 @@ static void test_pg_dispatch_claim(void **state)
     assert_claim(st, "none left", "n4", "", 10, now, (const int64_t[]){0});
 
     sk_run_t *runs = NULL;
-    assert_int_equal(st->ops->runs_claim(st, NULL, "", 1, now, &runs, &n, &err), -EINVAL);
-    assert_int_equal(st->ops->runs_claim(st, "", "", 1, now, &runs, &n, &err), -EINVAL);
+    assert_int_equal(st->ops->cluster->runs_claim(st, NULL, "", 1, now, &runs, &n, &err), -EINVAL);
+    assert_int_equal(st->ops->cluster->runs_claim(st, "", "", 1, now, &runs, &n, &err), -EINVAL);
     sk_store_close(st);
 }
 
@@ -4046,7 +4113,7 @@ static void *claimer(void *arg)
         size_t n = 0;
         sk_err_t err;
         sk_err_clear(&err);
-        c->rc = c->st->ops->runs_claim(c->st, c->node, "", 7, 1000000, &runs, &n, &err);
+        c->rc = c->st->ops->cluster->runs_claim(c->st, c->node, "", 7, 1000000, &runs, &n, &err);
         if (c->rc != 0) {
             sk_strlcpy(c->msg, err.msg, sizeof(c->msg));
             break;
@@ -4144,7 +4211,7 @@ static void test_pg_claim_in_batch(void **state)
     assert_claim(a, "a takes one", "na", "", 1, 5000, (const int64_t[]){x, 0});
     /* b skips x (a holds it, uncommitted) at once, and takes y. */
     assert_claim(b, "b skips", "nb", "", 5, 5000, (const int64_t[]){y, 0});
-    assert_int_equal(a->ops->run_attach(a, x, "na", 4242, "x.log", NULL), 0);
+    assert_int_equal(a->ops->cluster->run_attach(a, x, "na", 4242, "x.log", NULL), 0);
     assert_int_equal(sk_store_commit(a, NULL), 0);
     assert_claim(b, "nothing left", "nb", "", 5, 5000, (const int64_t[]){0});
     assert_int_equal(sk_store_run_get(b, x, &got, NULL), 0);
@@ -4167,10 +4234,10 @@ static void test_pg_attach_cancel_settle(void **state)
     int64_t c = dispatched_run(st, "w", 3000, NULL, NULL);
     /* A run asked to stop before any node claimed it is never claimed:
      * the leader ends it. */
-    assert_int_equal(st->ops->run_cancel(st, c, "cancelled before it started", NULL), 0);
+    assert_int_equal(st->ops->cluster->run_cancel(st, c, "cancelled before it started", NULL), 0);
     sk_run_t *runs = NULL;
     size_t n = 0;
-    assert_int_equal(st->ops->runs_claim(st, "n1", "", 10, 5000, &runs, &n, NULL), 0);
+    assert_int_equal(st->ops->cluster->runs_claim(st, "n1", "", 10, 5000, &runs, &n, NULL), 0);
     assert_run_ids("claim", runs, n, (const int64_t[]){a, b, 0});
     assert_null(runs[0].cancel);
     assert_string_equal(runs[0].spec, "{\"cmd\": \"a\"}");
@@ -4179,8 +4246,8 @@ static void test_pg_attach_cancel_settle(void **state)
     sk_runs_free(runs, n);
 
     /* Only the node holding it attaches. */
-    assert_int_equal(st->ops->run_attach(st, a, "n2", 77, "x.log", &err), -EALREADY);
-    assert_int_equal(st->ops->run_attach(st, a, "n1", 4242, "logs/w/a.log", NULL), 0);
+    assert_int_equal(st->ops->cluster->run_attach(st, a, "n2", 77, "x.log", &err), -EALREADY);
+    assert_int_equal(st->ops->cluster->run_attach(st, a, "n1", 4242, "logs/w/a.log", NULL), 0);
     sk_run_t got;
     assert_int_equal(sk_store_run_get(st, a, &got, NULL), 0);
     assert_int_equal(got.pid, 4242);
@@ -4188,12 +4255,12 @@ static void test_pg_attach_cancel_settle(void **state)
     assert_int_equal(got.status, SK_RUN_RUNNING);
     assert_int_equal(got.started_at, 5000);
     sk_run_release(&got);
-    assert_int_equal(st->ops->run_attach(st, 999999, "n1", 1, NULL, &err), SK_ENOTFOUND);
-    assert_int_equal(st->ops->run_attach(st, a, NULL, 1, NULL, &err), -EINVAL);
+    assert_int_equal(st->ops->cluster->run_attach(st, 999999, "n1", 1, NULL, &err), SK_ENOTFOUND);
+    assert_int_equal(st->ops->cluster->run_attach(st, a, NULL, 1, NULL, &err), -EINVAL);
 
     /* A stop: the holder sees it in its runs. */
-    assert_int_equal(st->ops->run_cancel(st, a, "stopped by alice", NULL), 0);
-    assert_int_equal(st->ops->runs_of_node(st, "n1", &runs, &n, NULL), 0);
+    assert_int_equal(st->ops->cluster->run_cancel(st, a, "stopped by alice", NULL), 0);
+    assert_int_equal(st->ops->cluster->runs_of_node(st, "n1", &runs, &n, NULL), 0);
     assert_run_ids("n1", runs, n, (const int64_t[]){a, b, 0});
     assert_string_equal(runs[0].cancel, "stopped by alice");
     assert_null(runs[1].cancel);
@@ -4204,7 +4271,7 @@ static void test_pg_attach_cancel_settle(void **state)
     assert_int_equal(
         sk_store_run_finish(st, b, SK_RUN_INTERRUPTED, 6000, -1, 0, "node n1 went silent", NULL),
         0);
-    assert_int_equal(st->ops->run_attach(st, b, "n1", 99, "late.log", &err), -EALREADY);
+    assert_int_equal(st->ops->cluster->run_attach(st, b, "n1", 99, "late.log", &err), -EALREADY);
     assert_non_null(strstr(err.msg, "interrupted"));
     assert_int_equal(sk_store_run_get(st, b, &got, NULL), 0);
     assert_int_equal(got.pid, 0);
@@ -4212,9 +4279,9 @@ static void test_pg_attach_cancel_settle(void **state)
     assert_string_equal(got.reason, "node n1 went silent");
     sk_run_release(&got);
     assert_int_equal(sk_store_run_finish(st, b, SK_RUN_FAILED, 6500, 1, 0, NULL, &err), -EALREADY);
-    assert_int_equal(st->ops->run_cancel(st, b, "too late", &err), -EALREADY);
-    assert_int_equal(st->ops->run_cancel(st, 999999, "x", &err), SK_ENOTFOUND);
-    assert_int_equal(st->ops->run_cancel(st, a, NULL, &err), -EINVAL);
+    assert_int_equal(st->ops->cluster->run_cancel(st, b, "too late", &err), -EALREADY);
+    assert_int_equal(st->ops->cluster->run_cancel(st, 999999, "x", &err), SK_ENOTFOUND);
+    assert_int_equal(st->ops->cluster->run_cancel(st, a, NULL, &err), -EINVAL);
     /* The holder ends a, as any running run ends. */
     assert_int_equal(sk_store_run_finish(st, a, SK_RUN_KILLED, 7000, -1, 15, NULL, NULL), 0);
     assert_of_node(st, "n1", (const int64_t[]){0});
@@ -4224,10 +4291,10 @@ static void test_pg_attach_cancel_settle(void **state)
     insert_ok(st, &r); /* not dispatched */
     assert_unsettled(st, (const int64_t[]){a, b, c, 0});
     assert_ended_unsettled(st, (const int64_t[]){a, b, 0}); /* c is still queued */
-    assert_int_equal(st->ops->run_settle(st, a, NULL), 0);
-    assert_int_equal(st->ops->run_settle(st, b, NULL), 0);
-    assert_int_equal(st->ops->run_settle(st, b, &err), -EALREADY); /* once only */
-    assert_int_equal(st->ops->run_settle(st, 999999, &err), SK_ENOTFOUND);
+    assert_int_equal(st->ops->cluster->run_settle(st, a, NULL), 0);
+    assert_int_equal(st->ops->cluster->run_settle(st, b, NULL), 0);
+    assert_int_equal(st->ops->cluster->run_settle(st, b, &err), -EALREADY); /* once only */
+    assert_int_equal(st->ops->cluster->run_settle(st, 999999, &err), SK_ENOTFOUND);
     assert_unsettled(st, (const int64_t[]){c, 0});
     assert_ended_unsettled(st, (const int64_t[]){0});
 
@@ -4256,7 +4323,8 @@ static void test_pg_attach_cancel_settle(void **state)
         X(test_prune_workflow), X(test_prune_many_workflows), X(test_batch_1000_inserts),          \
         X(test_close_rolls_back_open_batch), X(test_readonly), X(test_injected_faults),            \
         X(test_injected_fault_rolls_back_batch), X(test_injected_faults_new_writes),               \
-        X(test_nodes), X(test_run_cluster_fields), X(test_injected_faults_cluster)
+        X(test_nodes), X(test_run_cluster_fields), X(test_injected_faults_cluster),             \
+        X(test_text_names_must_be_utf8), X(test_text_reasons_repaired)
 
 /* test_reader_keeps_writers_locks's other process: one write, then close. */
 static int other_writer(const char *path)
@@ -4295,7 +4363,7 @@ int main(int argc, char **argv)
         T(test_migration_from_v1),
         T(test_migration_failure_rolls_back),
         T(test_migration_from_v2),
-        T(test_sqlite_cluster_unsupported),
+        T(test_sqlite_has_no_cluster_ops),
         T(test_new_store_file_is_private),
         T(test_fds_close_on_exec),
         T(test_reader_keeps_writers_locks),
@@ -4317,7 +4385,6 @@ int main(int argc, char **argv)
         P(test_pg_server_away),
         P(test_pg_two_nodes_fire_once),
         P(test_pg_one_leader),
-        P(test_pg_text_must_be_utf8),
         P(test_pg_outputs_any_text),
         P(test_pg_migration_from_v2),
         P(test_pg_dispatch_claim),
