@@ -363,7 +363,7 @@ static int reload(sk_daemon_t *d, const char *why, bool guarded, char *msg, size
         nc->log_json != d->config->log_json || nc->log_syslog != d->config->log_syslog)
         sk_log(SK_LOG_WARN, "event=reload msg=\"http, log_format and syslog changes take effect "
                             "at the next start\"");
-    int64_t now = sk_now_ms();
+    int64_t now = sk_clock_wall_ms(d->clock);
     size_t added = 0, changed = 0, removed = 0, kept = 0;
     map_init(&oldjobs, d->njobs);
     for (size_t i = 0; i < d->njobs; i++)
@@ -654,7 +654,7 @@ static bool check_leader(sk_daemon_t *d)
 /* Became the leader: take up what the store holds, as at a start. */
 static void promote(sk_daemon_t *d)
 {
-    int64_t now = sk_now_ms();
+    int64_t now = sk_clock_wall_ms(d->clock);
     d->leading = true;
     /* The old leader moved every job's state on since this node loaded it:
      * continue from the store's, as a restart would. */
@@ -740,6 +740,7 @@ int sk_daemon_main(const char *config_path, const char *node_flag)
 
     memset(d, 0, sizeof(*d));
     d->lock_fd = -1;
+    d->clock = sk_clock_real();
     d->clock_fd = -1;
     d->tick_fd = -1;
     sk_errs_init(&errs);
@@ -812,7 +813,7 @@ int sk_daemon_main(const char *config_path, const char *node_flag)
     uv_signal_start(&d->sigint, on_signal, SIGINT);
     uv_signal_start(&d->sighup, on_signal, SIGHUP);
 
-    int64_t now = sk_now_ms();
+    int64_t now = sk_clock_wall_ms(d->clock);
     for (size_t i = 0; i < d->config->njobs; i++)
         add_job(d, &d->config->jobs[i], now, false);
     save_new_jobs(d);

@@ -287,7 +287,7 @@ static void handle_due(sk_daemon_t *d, int64_t now)
         sk_err_clear(&err);
         if (persist(d, &v, now, &err) < 0) {
             d->store_backoff = d->store_backoff ? SK_MIN(d->store_backoff * 2, 30000) : 1000;
-            d->store_retry_mono = sk_mono_ms() + d->store_backoff;
+            d->store_retry_mono = sk_clock_mono_ms(d->clock) + d->store_backoff;
             sk_log(SK_LOG_ERROR,
                    "event=store_error msg=\"%s\" fires=%zu retry_in_ms=%" PRId64
                    " note=\"nothing starts without its record\"",
@@ -310,11 +310,6 @@ static void handle_due(sk_daemon_t *d, int64_t now)
     free(due);
 }
 
-static int64_t ns_of(const struct timespec *ts)
-{
-    return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
-}
-
 /*
  * How long until the earliest thing due, in ns (<= 0: now), or INT64_MAX for
  * nothing. Two clocks meet here: the heap holds fire instants, which are
@@ -325,10 +320,7 @@ static int64_t ns_of(const struct timespec *ts)
  */
 static int64_t next_wait_ns(sk_daemon_t *d)
 {
-    struct timespec wall, mono;
-    clock_gettime(CLOCK_REALTIME, &wall);
-    clock_gettime(CLOCK_MONOTONIC, &mono);
-    int64_t wall_ns = ns_of(&wall), mono_ns = ns_of(&mono);
+    int64_t wall_ns = sk_clock_wall_ns(d->clock), mono_ns = sk_clock_mono_ns(d->clock);
     int64_t wait = INT64_MAX;
     sk_heap_node_t *top = sk_heap_top(&d->heap);
     if (top) /* an `at:` centuries away would overflow ns: wake daily and look again */
@@ -404,7 +396,8 @@ static void clock_went_back(sk_daemon_t *d, int64_t now)
 void sk_daemon__on_tick(uv_timer_t *t)
 {
     sk_daemon_t *d = t->data;
-    int64_t now = sk_now_ms(), mono = sk_mono_ms();
+    /* "now" is read once per wake and passed down. */
+    int64_t now = sk_clock_wall_ms(d->clock), mono = sk_clock_mono_ms(d->clock);
     if (d->stopping)
         return;
     if (d->last_mono) {
@@ -434,7 +427,7 @@ int64_t sk_daemon__trigger(sk_daemon_t *d, sk_jobrt_t *j, const char *params_jso
     rec.status = SK_RUN_QUEUED;
     rec.trigger = trig;
     rec.attempt = 1;
-    rec.scheduled_at = rec.queued_at = sk_now_ms();
+    rec.scheduled_at = rec.queued_at = sk_clock_wall_ms(d->clock);
     rec.exit_code = -1;
     rec.params = (char *)params_json;
     int r = d->store->ops->run_insert(d->store, &rec, err);
@@ -444,7 +437,7 @@ int64_t sk_daemon__trigger(sk_daemon_t *d, sk_jobrt_t *j, const char *params_jso
            sk_trigger_str(trig));
     sk_runrt_t *run = sk_daemon__run_new(d, j, &rec);
     run->once = once;
-    sk_daemon__pump(d, sk_now_ms());
+    sk_daemon__pump(d, sk_clock_wall_ms(d->clock));
     sk_daemon__arm(d);
     return rec.id;
 }

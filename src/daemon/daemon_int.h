@@ -3,6 +3,7 @@
 #define SK_DAEMON_INT_H
 
 #include "daemon.h"
+#include "../common/clock.h"
 #include "../common/log.h"
 #include "../config/config.h"
 #include "../dag/dag.h"
@@ -167,6 +168,7 @@ struct sk_daemon {
     uv_poll_t clock_poll;  /* or jumps on resume from suspend */
     bool clock_watching;
 
+    const sk_clock_t *clock;      /* "now" for firing (sk_clock_real(); borrowed) */
     int64_t last_wall, last_mono; /* to see clock jumps */
     int64_t store_retry_mono;     /* after a store error: back off until then (monotonic) */
     int64_t store_backoff;
