@@ -60,8 +60,7 @@ int sk_cmd_list(int argc, char **argv)
                 st->ops->job_state_get(st, job->name, &js, NULL);
                 has_last = st->ops->run_last(st, job->name, &last, NULL) == 0;
             }
-            int64_t anchor =
-                js.last_fire && job->trigger == SK_TRIGGER_EVERY ? js.last_fire : now;
+            int64_t anchor = sk_sched_anchor(job, js.last_fire, now);
             if (!job->enabled || js.paused || sk_sched_next(job, anchor, now, &next) < 0)
                 next = 0;
             name = job->name;

@@ -65,11 +65,12 @@ int sk_cmd_next(int argc, char **argv)
         }
         goto out;
     }
-    int64_t now = sk_now_ms(), anchor = now, t = now;
-    sk_job_state_t js;
-    if (src.st && src.st->ops->job_state_get(src.st, job->name, &js, NULL) == 0 && js.last_fire &&
-        job->trigger == SK_TRIGGER_EVERY)
-        anchor = js.last_fire;
+    int64_t now = sk_now_ms(), t = now;
+    sk_job_state_t js = {.last_outcome = -1}; /* left as is if the store fails */
+    if (src.st)
+        src.st->ops->job_state_get(src.st, job->name, &js, NULL);
+    /* Where the daemon would count an interval from, by the same rule. */
+    int64_t anchor = sk_sched_anchor(job, js.last_fire, now);
     for (long i = 0; i < count; i++) {
         int64_t next;
         if (sk_sched_next(job, anchor, t, &next) < 0)

@@ -123,11 +123,10 @@ static int64_t read_state(sk_daemon_t *d, sk_jobrt_t *j)
 }
 
 /* j goes on after last_fire: `every` keeps counting from it. */
-static void continue_from(sk_jobrt_t *j, int64_t last_fire)
+static void continue_from(sk_jobrt_t *j, int64_t last_fire, int64_t now)
 {
     j->last_fire = last_fire;
-    if (j->cfg->trigger == SK_TRIGGER_EVERY && !j->cfg->start_ms)
-        j->anchor = last_fire;
+    j->anchor = sk_sched_anchor(j->cfg, last_fire, now);
 }
 
 static sk_jobrt_t *add_job(sk_daemon_t *d, const sk_job_cfg_t *cfg, int64_t now, bool fresh)
@@ -136,12 +135,12 @@ static sk_jobrt_t *add_job(sk_daemon_t *d, const sk_job_cfg_t *cfg, int64_t now,
     j->name = sk_xstrdup(cfg->name);
     j->cfg = cfg;
     j->node.idx = SIZE_MAX;
-    j->anchor = now - now % 1000; /* intervals count from a whole second */
+    j->anchor = sk_sched_anchor(cfg, 0, now);
     j->last_outcome = -1;
     j->metrics = sk_metrics_job(d->metrics, cfg->name);
     int64_t last_fire = read_state(d, j);
     if (last_fire > 0 && !fresh) {
-        continue_from(j, last_fire);
+        continue_from(j, last_fire, now);
     } else {
         j->last_fire = now; /* a new job: nothing before now was its to run */
         j->unsaved = true;
@@ -363,7 +362,7 @@ static int reload(sk_daemon_t *d, const char *why, bool guarded, char *msg, size
         nc->log_json != d->config->log_json || nc->log_syslog != d->config->log_syslog)
         sk_log(SK_LOG_WARN, "event=reload msg=\"http, log_format and syslog changes take effect "
                             "at the next start\"");
-    int64_t now = sk_now_ms();
+    int64_t now = sk_clock_wall_ms(d->clock);
     size_t added = 0, changed = 0, removed = 0, kept = 0;
     map_init(&oldjobs, d->njobs);
     for (size_t i = 0; i < d->njobs; i++)
@@ -397,10 +396,9 @@ static int reload(sk_daemon_t *d, const char *why, bool guarded, char *msg, size
             changed++;
             if (j->last_fire < now)
                 j->last_fire = now;
-            if (ncfg->trigger == SK_TRIGGER_EVERY && !ncfg->start_ms)
-                j->anchor = now - now % 1000;
+            j->anchor = sk_sched_anchor(ncfg, 0, now);
             j->unsaved = true;
-            sk_daemon__schedule_job(d, j, now);
+            sk_daemon__schedule_job(d, j);
         }
     }
     sk_config_t *old = d->config;
@@ -408,7 +406,7 @@ static int reload(sk_daemon_t *d, const char *why, bool guarded, char *msg, size
     for (size_t i = 0; i < nc->njobs; i++) {
         if (map_get(&oldjobs, nc->jobs[i].name) == SIZE_MAX) {
             sk_jobrt_t *j = add_job(d, &nc->jobs[i], now, true);
-            sk_daemon__schedule_job(d, j, now);
+            sk_daemon__schedule_job(d, j);
             added++;
         }
     }
@@ -654,7 +652,7 @@ static bool check_leader(sk_daemon_t *d)
 /* Became the leader: take up what the store holds, as at a start. */
 static void promote(sk_daemon_t *d)
 {
-    int64_t now = sk_now_ms();
+    int64_t now = sk_clock_wall_ms(d->clock);
     d->leading = true;
     /* The old leader moved every job's state on since this node loaded it:
      * continue from the store's, as a restart would. */
@@ -662,13 +660,13 @@ static void promote(sk_daemon_t *d)
         sk_jobrt_t *j = d->jobs[i];
         int64_t last_fire = j->cfg ? read_state(d, j) : -1;
         if (last_fire > j->last_fire)
-            continue_from(j, last_fire);
+            continue_from(j, last_fire, now);
     }
     sk_log(SK_LOG_INFO, "event=leading msg=\"this node now fires the store's jobs\"");
     sk_daemon__alerts_resume(d);
     sk_daemon__recover(d, now);
     for (size_t i = 0; i < d->njobs; i++)
-        sk_daemon__schedule_job(d, d->jobs[i], now);
+        sk_daemon__schedule_job(d, d->jobs[i]);
     d->starting = true; /* catch up what fell between the two leaders */
     uv_timer_start(&d->tick, sk_daemon__on_tick, 0, 0);
 }
@@ -689,9 +687,8 @@ static void demote(sk_daemon_t *d)
         sk_log(SK_LOG_WARN, "event=lost_leadership msg=\"another node may fire now; this node "
                             "stops firing and goes on as a standby\"");
         sk_daemon__release(d);
-        int64_t now = sk_now_ms();
         for (size_t i = 0; i < d->njobs; i++)
-            sk_daemon__schedule_job(d, d->jobs[i], now);
+            sk_daemon__schedule_job(d, d->jobs[i]);
         sk_daemon__arm(d);
         return;
     }
@@ -740,6 +737,7 @@ int sk_daemon_main(const char *config_path, const char *node_flag)
 
     memset(d, 0, sizeof(*d));
     d->lock_fd = -1;
+    d->clock = sk_clock_real();
     d->clock_fd = -1;
     d->tick_fd = -1;
     sk_errs_init(&errs);
@@ -812,7 +810,7 @@ int sk_daemon_main(const char *config_path, const char *node_flag)
     uv_signal_start(&d->sigint, on_signal, SIGINT);
     uv_signal_start(&d->sighup, on_signal, SIGHUP);
 
-    int64_t now = sk_now_ms();
+    int64_t now = sk_clock_wall_ms(d->clock);
     for (size_t i = 0; i < d->config->njobs; i++)
         add_job(d, &d->config->jobs[i], now, false);
     save_new_jobs(d);
@@ -833,7 +831,7 @@ int sk_daemon_main(const char *config_path, const char *node_flag)
     if (d->leading)
         sk_daemon__recover(d, now);
     for (size_t i = 0; i < d->njobs; i++)
-        sk_daemon__schedule_job(d, d->jobs[i], now);
+        sk_daemon__schedule_job(d, d->jobs[i]);
     if (d->cluster) {
         uv_timer_init(&loop, &d->lead_timer);
         d->lead_timer.data = d;

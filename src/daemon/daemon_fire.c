@@ -1,8 +1,10 @@
 /*
- * Firing: the single timer, what is due when it wakes, and the catch-up and
- * overlap policies. Each wake decides first, records every decision in one
+ * Firing: the single timer, what is due when it wakes, and carrying out the
+ * firing engine's decisions (src/sched/: catch-up, overlap, jitter, clock
+ * jumps). Each wake asks the engine first, records every intent in one
  * store transaction, and only then acts: a fire is in the store before its
  * process starts, and a failed write starts nothing and is retried later.
+ * Time is read only from the daemon's clock (d->clock), once per wake.
  */
 #include "daemon_int.h"
 
@@ -10,47 +12,41 @@
 #include <sys/timerfd.h>
 #endif
 
-/* At most this many past instants are looked at for one job in one wake;
- * the rest are counted and logged, not recorded one by one. */
-#define MAX_BACKLOG 1000
-#define MAX_SCAN 100000
-/* overlap: queue holds at most this many runs of one job waiting. */
-#define MAX_QUEUED 100
-/* A wall clock that moved this far from the monotonic clock jumped. */
-#define JUMP_MS 2000
 /* The longest the timer sleeps: a day (then it looks again). */
 #define MAX_SLEEP_MS (86400 * 1000LL)
 
+/* One of the engine's intents on its way to the store. */
 typedef struct {
+    const sk_sched_intent_t *in;
     sk_jobrt_t *job;
     sk_run_t rec;
-    int64_t new_last_fire;
-    int64_t delay; /* jitter: the run may not start before scheduled_at + delay */
-    bool dup;
-} intent_t;
+    bool dup; /* the store had it already */
+} fire_t;
 
-typedef struct {
-    intent_t *items;
-    size_t n, cap;
-} intents_t;
+static const sk_run_status_t status_of[] = {
+    [SK_SCHED_START] = SK_RUN_QUEUED,
+    [SK_SCHED_SKIP] = SK_RUN_SKIPPED,
+    [SK_SCHED_MISS] = SK_RUN_MISSED,
+};
 
-static void intents_push(intents_t *v, sk_jobrt_t *j, int64_t at, sk_trigger_t trig,
-                         sk_run_status_t status, const char *reason)
+/* The records of v's intents: returns a new array (free it) that borrows
+ * v's items, which must outlive it. */
+static fire_t *fires_of(const sk_sched_intents_t *v)
 {
-    if (v->n == v->cap) {
-        v->cap = v->cap ? v->cap * 2 : 64;
-        v->items = sk_xrealloc(v->items, v->cap * sizeof(*v->items));
+    fire_t *f = sk_xcalloc(v->n ? v->n : 1, sizeof(*f));
+    for (size_t i = 0; i < v->n; i++) {
+        const sk_sched_intent_t *in = &v->items[i];
+        f[i].in = in;
+        f[i].job = in->owner;
+        f[i].rec.job = f[i].job->name;
+        f[i].rec.status = status_of[in->act];
+        f[i].rec.trigger = in->catchup ? SK_TRIG_CATCHUP : SK_TRIG_SCHEDULE;
+        f[i].rec.attempt = 1;
+        f[i].rec.scheduled_at = in->at;
+        f[i].rec.exit_code = -1;
+        f[i].rec.reason = (char *)in->reason;
     }
-    intent_t *it = &v->items[v->n++];
-    memset(it, 0, sizeof(*it));
-    it->job = j;
-    it->rec.job = j->name;
-    it->rec.status = status;
-    it->rec.trigger = trig;
-    it->rec.attempt = 1;
-    it->rec.scheduled_at = at;
-    it->rec.exit_code = -1;
-    it->rec.reason = (char *)reason;
+    return f;
 }
 
 sk_jobrt_t *sk_daemon__job(sk_daemon_t *d, const char *name)
@@ -62,9 +58,8 @@ sk_jobrt_t *sk_daemon__job(sk_daemon_t *d, const char *name)
 }
 
 /* Puts job in the heap at its next instant after last_fire, or takes it out. */
-void sk_daemon__schedule_job(sk_daemon_t *d, sk_jobrt_t *j, int64_t now)
+void sk_daemon__schedule_job(sk_daemon_t *d, sk_jobrt_t *j)
 {
-    (void)now;
     int64_t next;
     if (d->leading && j->cfg && j->cfg->enabled && !j->paused &&
         sk_sched_next(j->cfg, j->anchor, j->last_fire, &next) == 0) {
@@ -77,113 +72,38 @@ void sk_daemon__schedule_job(sk_daemon_t *d, sk_jobrt_t *j, int64_t now)
     sk_metrics_next_fire(d->metrics, j->metrics, j->next_due);
 }
 
-/*
- * every: + jitter: a delay in [0, jitter) for the fire at `at`, from a hash of
- * the job's name and the instant, so that it is the same after a restart.
- */
-static int64_t jitter_for(const sk_jobrt_t *j, int64_t at)
+/* The engine's decisions for due job j; logs what it left out. */
+static void decide(sk_daemon_t *d, sk_jobrt_t *j, int64_t now, sk_sched_intents_t *out)
 {
-    if (j->cfg->jitter_ms <= 0)
-        return 0;
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *p = j->name; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    h ^= (uint64_t)at;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    return (int64_t)(h % (uint64_t)j->cfg->jitter_ms);
-}
-
-/* Whether instant t (followed by `succ`, or none) may still start at now. */
-static bool within_grace(const sk_job_cfg_t *cfg, int64_t t, int64_t succ, int64_t now)
-{
-    if (cfg->misfire_grace_ms >= 0)
-        return now - t <= cfg->misfire_grace_ms;
-    if (cfg->catchup == SK_CATCHUP_ALL)
-        return true; /* "run each": no default limit besides MAX_BACKLOG */
-    return succ == 0 || succ > now; /* default: until the next fire */
-}
-
-/* Decides what to do with job's instants in (last_fire, now]. */
-static void decide(sk_daemon_t *d, sk_jobrt_t *j, int64_t now, intents_t *out)
-{
-    const sk_job_cfg_t *cfg = j->cfg;
-    int64_t ring[MAX_BACKLOG];
-    size_t count = 0, scanned = 0;
-    int64_t t = j->last_fire, next;
-
-    while (scanned < MAX_SCAN && sk_sched_next(cfg, j->anchor, t, &next) == 0 && next <= now) {
-        ring[count % MAX_BACKLOG] = next;
-        count++;
-        scanned++;
-        t = next;
-    }
-    if (count == 0)
-        return;
-    if (scanned == MAX_SCAN)
+    sk_sched_job_t sj = {.cfg = j->cfg,
+                         .owner = j,
+                         .anchor = j->anchor,
+                         .last_fire = j->last_fire,
+                         .next_due = j->next_due,
+                         .active = j->active,
+                         .waiting = j->waiting};
+    sk_sched_backlog_t bl;
+    sk_sched_decide(&sj, now, d->starting, out, &bl);
+    if (bl.capped)
         sk_log(SK_LOG_WARN, "event=backlog job=%s msg=\"more than %d fires were missed; the "
                             "oldest are not recorded one by one\"",
-               j->name, MAX_SCAN);
-    size_t first = count > MAX_BACKLOG ? count - MAX_BACKLOG : 0;
-    if (first > 0)
+               j->name, SK_SCHED_MAX_SCAN);
+    if (bl.unrecorded > 0)
         sk_log(SK_LOG_WARN, "event=missed job=%s count=%zu msg=\"not recorded one by one\"",
-               j->name, first);
-    int64_t after_last;
-    if (sk_sched_next(cfg, j->anchor, t, &after_last) < 0)
-        after_last = 0;
-
-    for (size_t i = first; i < count; i++) {
-        int64_t at = ring[i % MAX_BACKLOG];
-        int64_t succ = i + 1 < count ? ring[(i + 1) % MAX_BACKLOG] : after_last;
-        bool on_time = !d->starting && at == j->next_due && i == first;
-        bool last = i + 1 == count;
-        /* The fire the timer was armed for is never late by the timer's own
-         * latency, however small misfire_grace is. */
-        bool grace = within_grace(cfg, at, succ, now) || (on_time && now - at < 1000);
-        bool run;
-        switch (cfg->catchup) {
-        case SK_CATCHUP_NONE:
-            run = on_time && grace;
-            break;
-        case SK_CATCHUP_LATEST:
-            run = last && grace;
-            break;
-        case SK_CATCHUP_ALL:
-        default:
-            run = grace;
-            break;
-        }
-        sk_trigger_t trig = on_time ? SK_TRIG_SCHEDULE : SK_TRIG_CATCHUP;
-        if (!run) {
-            intents_push(out, j, at, SK_TRIG_SCHEDULE, SK_RUN_MISSED,
-                         d->starting ? "sked was not running" : "too late to start");
-        } else if (cfg->overlap == SK_OVERLAP_SKIP && (j->active > 0 || j->waiting > 0)) {
-            intents_push(out, j, at, trig, SK_RUN_SKIPPED, "the previous run is still going");
-        } else if (cfg->overlap == SK_OVERLAP_QUEUE && j->waiting >= MAX_QUEUED) {
-            intents_push(out, j, at, trig, SK_RUN_SKIPPED,
-                         "the queue of runs waiting for the previous one is full (100)");
-        } else {
-            /* Catch-up runs of one batch queue behind each other in order,
-             * whatever the overlap policy: "all" means each of them. */
-            intents_push(out, j, at, trig, SK_RUN_QUEUED, NULL);
-            out->items[out->n - 1].delay = jitter_for(j, at);
-        }
-    }
-    out->items[out->n - 1].new_last_fire = t;
+               j->name, bl.unrecorded);
 }
 
-/* Writes the intents in one transaction. On failure nothing is kept. */
-static int persist(sk_daemon_t *d, intents_t *v, int64_t now, sk_err_t *err)
+/* Writes the n fires in one transaction. On failure nothing is kept. */
+static int persist(sk_daemon_t *d, fire_t *v, size_t n, int64_t now, sk_err_t *err)
 {
     const sk_store_ops_t *ops = d->store->ops;
     int r = ops->begin(d->store, err);
     if (r < 0)
         return r;
-    for (size_t i = 0; i < v->n; i++) {
-        intent_t *it = &v->items[i];
+    for (size_t i = 0; i < n; i++) {
+        fire_t *it = &v[i];
         /* queued_at is also "not before": due now, or later by its jitter. */
-        it->rec.queued_at = SK_MAX(now, it->rec.scheduled_at + it->delay);
+        it->rec.queued_at = SK_MAX(now, it->rec.scheduled_at + it->in->delay);
         r = ops->run_insert(d->store, &it->rec, err);
         if (r == -EEXIST) {
             it->dup = true; /* already recorded by an earlier life: never twice */
@@ -191,8 +111,8 @@ static int persist(sk_daemon_t *d, intents_t *v, int64_t now, sk_err_t *err)
         }
         if (r < 0)
             goto fail;
-        if (it->new_last_fire) {
-            sk_job_state_t st = {.last_fire = it->new_last_fire,
+        if (it->in->new_last_fire) {
+            sk_job_state_t st = {.last_fire = it->in->new_last_fire,
                                  .paused = it->job->paused,
                                  .last_outcome = it->job->last_outcome,
                                  .missed_alerted = it->job->missed_alerted};
@@ -208,62 +128,74 @@ fail:
     return r;
 }
 
-static void act(sk_daemon_t *d, intents_t *v, int64_t now)
+/* A missed or skipped fire: counted, logged, and alerted once per batch. */
+static void act_not_run(sk_daemon_t *d, const fire_t *v, size_t n, size_t i)
+{
+    const fire_t *it = &v[i];
+    sk_jobrt_t *j = it->job;
+    char at[40];
+    sk_format_utc_ms(it->rec.scheduled_at, at, sizeof(at));
+    bool missed = it->rec.status == SK_RUN_MISSED;
+    sk_metrics_run_ended(d->metrics, j->metrics, missed ? "missed" : "skipped", -1);
+    sk_log(missed ? SK_LOG_WARN : SK_LOG_INFO,
+           "event=%s job=%s run=%" PRId64 " scheduled=%s reason=\"%s\"",
+           missed ? "missed" : "skipped", j->name, it->rec.id, at, it->rec.reason);
+    /* The dead man's switch: one alert for the newest such instant of
+     * the job in this batch. */
+    bool newest = true;
+    for (size_t k = i + 1; k < n && newest; k++)
+        newest = !(v[k].job == j && v[k].in->act != SK_SCHED_START);
+    if (newest)
+        sk_daemon__alert_missed(d, j, it->rec.id, it->rec.scheduled_at, it->rec.reason);
+}
+
+/* overlap: replace: stop j's running runs for the newer run `by`. */
+static void replace_runs(sk_daemon_t *d, sk_jobrt_t *j, int64_t by)
+{
+    for (sk_runrt_t *r = d->running; r; r = r->next) {
+        if (r->job == j && (r->proc || r->remote) &&
+            (r->stop == SK_STOP_NONE || r->stop == SK_STOP_CANCEL)) {
+            r->stop = SK_STOP_REPLACE;
+            sk_log(SK_LOG_INFO, "event=replacing job=%s run=%" PRId64 " by=%" PRId64, j->name,
+                   r->id, by);
+            if (r->remote)
+                sk_daemon__cancel_remote(d, r, "replaced by a newer run");
+            else
+                sk_proc_stop(r->proc);
+        }
+    }
+}
+
+/* Acts on the n committed fires. */
+static void act(sk_daemon_t *d, fire_t *v, size_t n)
 {
     /* Each job's new last fire first: what follows writes job states too. */
-    for (size_t i = 0; i < v->n; i++)
-        if (v->items[i].new_last_fire)
-            v->items[i].job->last_fire = v->items[i].new_last_fire;
-    for (size_t i = 0; i < v->n; i++) {
-        intent_t *it = &v->items[i];
+    for (size_t i = 0; i < n; i++)
+        if (v[i].in->new_last_fire)
+            v[i].job->last_fire = v[i].in->new_last_fire;
+    for (size_t i = 0; i < n; i++) {
+        fire_t *it = &v[i];
         sk_jobrt_t *j = it->job;
-        char at[40];
-        sk_format_utc_ms(it->rec.scheduled_at, at, sizeof(at));
-        if (it->new_last_fire)
-            j->last_fire = it->new_last_fire;
         if (it->dup) {
+            char at[40];
+            sk_format_utc_ms(it->rec.scheduled_at, at, sizeof(at));
             sk_log(SK_LOG_INFO, "event=duplicate job=%s scheduled=%s msg=\"already recorded\"",
                    j->name, at);
             continue;
         }
-        if (it->rec.status == SK_RUN_MISSED || it->rec.status == SK_RUN_SKIPPED) {
-            bool missed = it->rec.status == SK_RUN_MISSED;
-            sk_metrics_run_ended(d->metrics, j->metrics, missed ? "missed" : "skipped", -1);
-            sk_log(missed ? SK_LOG_WARN : SK_LOG_INFO,
-                   "event=%s job=%s run=%" PRId64 " scheduled=%s reason=\"%s\"",
-                   missed ? "missed" : "skipped", j->name, it->rec.id, at, it->rec.reason);
-            /* The dead man's switch: one alert for the newest such instant of
-             * the job in this batch. */
-            bool newest = true;
-            for (size_t k = i + 1; k < v->n && newest; k++)
-                newest = !(v->items[k].job == j && (v->items[k].rec.status == SK_RUN_MISSED ||
-                                                    v->items[k].rec.status == SK_RUN_SKIPPED));
-            if (newest)
-                sk_daemon__alert_missed(d, j, it->rec.id, it->rec.scheduled_at, it->rec.reason);
+        if (it->in->act != SK_SCHED_START) {
+            act_not_run(d, v, n, i);
             continue;
         }
-        if (j->cfg->overlap == SK_OVERLAP_REPLACE && j->active > 0) {
-            for (sk_runrt_t *r = d->running; r; r = r->next) {
-                if (r->job == j && (r->proc || r->remote) &&
-                    (r->stop == SK_STOP_NONE || r->stop == SK_STOP_CANCEL)) {
-                    r->stop = SK_STOP_REPLACE;
-                    sk_log(SK_LOG_INFO, "event=replacing job=%s run=%" PRId64 " by=%" PRId64,
-                           j->name, r->id, it->rec.id);
-                    if (r->remote)
-                        sk_daemon__cancel_remote(d, r, "replaced by a newer run");
-                    else
-                        sk_proc_stop(r->proc);
-                }
-            }
-        }
+        if (it->in->replace)
+            replace_runs(d, j, it->rec.id);
         sk_daemon__run_new(d, j, &it->rec);
     }
-    (void)now;
 }
 
 static void handle_due(sk_daemon_t *d, int64_t now)
 {
-    intents_t v = {0};
+    sk_sched_intents_t v = {0};
     sk_jobrt_t **due = NULL;
     size_t ndue = 0, cap = 0;
 
@@ -286,9 +218,10 @@ static void handle_due(sk_daemon_t *d, int64_t now)
     if (v.n > 0) {
         sk_err_t err;
         sk_err_clear(&err);
-        if (persist(d, &v, now, &err) < 0) {
+        fire_t *fires = fires_of(&v);
+        if (persist(d, fires, v.n, now, &err) < 0) {
             d->store_backoff = d->store_backoff ? SK_MIN(d->store_backoff * 2, 30000) : 1000;
-            d->store_retry_mono = sk_mono_ms() + d->store_backoff;
+            d->store_retry_mono = sk_clock_mono_ms(d->clock) + d->store_backoff;
             sk_log(SK_LOG_ERROR,
                    "event=store_error msg=\"%s\" fires=%zu retry_in_ms=%" PRId64
                    " note=\"nothing starts without its record\"",
@@ -296,24 +229,21 @@ static void handle_due(sk_daemon_t *d, int64_t now)
             /* Put the jobs back exactly as they were: they are still due. */
             for (size_t i = 0; i < ndue; i++)
                 sk_heap_set(&d->heap, &due[i]->node, due[i]->next_due ? due[i]->next_due : now);
-            free(v.items);
+            free(fires);
+            sk_sched_intents_release(&v);
             free(due);
             return;
         }
         if (d->store_backoff)
             sk_log(SK_LOG_INFO, "event=store_recovered");
         d->store_backoff = 0;
-        act(d, &v, now);
+        act(d, fires, v.n);
+        free(fires);
     }
     for (size_t i = 0; i < ndue; i++)
-        sk_daemon__schedule_job(d, due[i], now);
-    free(v.items);
+        sk_daemon__schedule_job(d, due[i]);
+    sk_sched_intents_release(&v);
     free(due);
-}
-
-static int64_t ns_of(const struct timespec *ts)
-{
-    return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
 }
 
 /*
@@ -326,10 +256,7 @@ static int64_t ns_of(const struct timespec *ts)
  */
 static int64_t next_wait_ns(sk_daemon_t *d)
 {
-    struct timespec wall, mono;
-    clock_gettime(CLOCK_REALTIME, &wall);
-    clock_gettime(CLOCK_MONOTONIC, &mono);
-    int64_t wall_ns = ns_of(&wall), mono_ns = ns_of(&mono);
+    int64_t wall_ns = sk_clock_wall_ns(d->clock), mono_ns = sk_clock_mono_ns(d->clock);
     int64_t wait = INT64_MAX;
     sk_heap_node_t *top = sk_heap_top(&d->heap);
     if (top) /* an `at:` centuries away would overflow ns: wake daily and look again */
@@ -345,8 +272,8 @@ static int64_t next_wait_ns(sk_daemon_t *d)
     /* The wall clock jumped since the last tick (the clock watch is not
      * told of every change, and a jump back would make the wait for the
      * heap's instant an hour long): tick now, and on_tick sorts it out. */
-    int64_t drift = (wall_ns / 1000000 - d->last_wall) - (mono_ns / 1000000 - d->last_mono);
-    if (d->last_mono && (drift > JUMP_MS || drift < -JUMP_MS))
+    if (sk_sched_clock_jump(d->last_wall, d->last_mono, wall_ns / 1000000, mono_ns / 1000000,
+                            NULL) != SK_SCHED_CLOCK_STEADY)
         wait = 0;
     return wait;
 }
@@ -383,40 +310,31 @@ void sk_daemon__arm(sk_daemon_t *d)
     uv_timer_start(&d->tick, sk_daemon__on_tick, (uint64_t)delay, 0);
 }
 
-/*
- * The wall clock went back. Cron and at instants are wall-clock facts: their
- * last handled instant stays, so nothing already handled fires again (a wild
- * cron job resumes when the clock passes its last fire). Intervals measure
- * real time: they restart counting from now instead of stalling.
- */
+/* The wall clock went back: the engine says which jobs restart counting. */
 static void clock_went_back(sk_daemon_t *d, int64_t now)
 {
     for (size_t i = 0; i < d->njobs; i++) {
         sk_jobrt_t *j = d->jobs[i];
-        if (j->cfg && j->cfg->trigger == SK_TRIGGER_EVERY && j->last_fire > now) {
-            if (!j->cfg->start_ms)
-                j->anchor = now;
-            j->last_fire = now;
-            sk_daemon__schedule_job(d, j, now);
-        }
+        if (j->cfg && sk_sched_clock_back(j->cfg, now, &j->anchor, &j->last_fire))
+            sk_daemon__schedule_job(d, j);
     }
 }
 
 void sk_daemon__on_tick(uv_timer_t *t)
 {
     sk_daemon_t *d = t->data;
-    int64_t now = sk_now_ms(), mono = sk_mono_ms();
+    /* "now" is read once per wake and passed down. */
+    int64_t now = sk_clock_wall_ms(d->clock), mono = sk_clock_mono_ms(d->clock);
     if (d->stopping)
         return;
-    if (d->last_mono) {
-        int64_t drift = (now - d->last_wall) - (mono - d->last_mono);
-        if (drift > JUMP_MS || drift < -JUMP_MS)
-            sk_log(SK_LOG_WARN, "event=clock_jump delta_ms=%" PRId64
-                                " msg=\"the wall clock moved; fires are checked against it\"",
-                   drift);
-        if (drift < -JUMP_MS)
-            clock_went_back(d, now);
-    }
+    int64_t drift;
+    sk_sched_jump_t jump = sk_sched_clock_jump(d->last_wall, d->last_mono, now, mono, &drift);
+    if (jump != SK_SCHED_CLOCK_STEADY)
+        sk_log(SK_LOG_WARN, "event=clock_jump delta_ms=%" PRId64
+                            " msg=\"the wall clock moved; fires are checked against it\"",
+               drift);
+    if (jump == SK_SCHED_CLOCK_BACK)
+        clock_went_back(d, now);
     d->last_wall = now;
     d->last_mono = mono;
     if (mono >= d->store_retry_mono)
@@ -435,7 +353,7 @@ int64_t sk_daemon__trigger(sk_daemon_t *d, sk_jobrt_t *j, const char *params_jso
     rec.status = SK_RUN_QUEUED;
     rec.trigger = trig;
     rec.attempt = 1;
-    rec.scheduled_at = rec.queued_at = sk_now_ms();
+    rec.scheduled_at = rec.queued_at = sk_clock_wall_ms(d->clock);
     rec.exit_code = -1;
     rec.params = (char *)params_json;
     int r = d->store->ops->run_insert(d->store, &rec, err);
@@ -445,7 +363,7 @@ int64_t sk_daemon__trigger(sk_daemon_t *d, sk_jobrt_t *j, const char *params_jso
            sk_trigger_str(trig));
     sk_runrt_t *run = sk_daemon__run_new(d, j, &rec);
     run->once = once;
-    sk_daemon__pump(d, sk_now_ms());
+    sk_daemon__pump(d, sk_clock_wall_ms(d->clock));
     sk_daemon__arm(d);
     return rec.id;
 }

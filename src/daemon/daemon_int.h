@@ -3,6 +3,7 @@
 #define SK_DAEMON_INT_H
 
 #include "daemon.h"
+#include "../common/clock.h"
 #include "../common/log.h"
 #include "../config/config.h"
 #include "../dag/dag.h"
@@ -168,6 +169,7 @@ struct sk_daemon {
     uv_poll_t clock_poll;  /* or jumps on resume from suspend */
     bool clock_watching;
 
+    const sk_clock_t *clock;      /* "now" for firing (sk_clock_real(); borrowed) */
     int64_t last_wall, last_mono; /* to see clock jumps */
     int64_t store_retry_mono;     /* after a store error: back off until then (monotonic) */
     int64_t store_backoff;
@@ -203,11 +205,18 @@ struct sk_daemon {
     bool closed; /* handles closed: the loop is ending */
 };
 
-/* daemon_fire.c */
+/* daemon_fire.c; all on the loop thread. */
+/* Re-arms the single timer for the earliest thing due (fire, wait, back-off),
+ * reading d->clock; a no-op once stopping. */
 void sk_daemon__arm(sk_daemon_t *d);
+/* The timer's callback: one wake (clock-jump check, due fires, pump, arm). */
 void sk_daemon__on_tick(uv_timer_t *t);
+/* The job named name (borrowed), also a removed one, or NULL. */
 sk_jobrt_t *sk_daemon__job(sk_daemon_t *d, const char *name);
-void sk_daemon__schedule_job(sk_daemon_t *d, sk_jobrt_t *j, int64_t now);
+/* Puts j in the heap at its next instant after its last fire (a function of
+ * its definition, anchor and last fire only: no clock), or takes it out when
+ * it has none, is removed, disabled, paused, or this node does not lead. */
+void sk_daemon__schedule_job(sk_daemon_t *d, sk_jobrt_t *j);
 /* Records a manual run of job and queues it; once: it is not retried (`sked
  * exec` through the daemon). Returns the run id or <0. */
 int64_t sk_daemon__trigger(sk_daemon_t *d, sk_jobrt_t *j, const char *params_json,

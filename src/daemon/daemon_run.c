@@ -1091,7 +1091,7 @@ int sk_daemon__pause(sk_daemon_t *d, sk_jobrt_t *j, bool paused, sk_err_t *err)
     j->paused = paused;
     j->last_fire = last_fire;
     j->unsaved = false;
-    sk_daemon__schedule_job(d, j, now);
+    sk_daemon__schedule_job(d, j);
     sk_metrics_paused(d->metrics, j->metrics, paused);
     sk_daemon__arm(d);
     return 0;

@@ -1,6 +1,7 @@
 /*
- * Next-due computation per trigger kind, and a binary min-heap of embedded
- * nodes with O(log n) insert, update and removal by index.
+ * Next-due computation per trigger kind, the `every:` anchor rule, and a
+ * binary min-heap of embedded nodes with O(log n) insert, update and removal
+ * by index. The decisions about due instants are in sched_fire.c.
  */
 #include "sched.h"
 
@@ -44,6 +45,15 @@ int sk_sched_next(const sk_job_cfg_t *job, int64_t anchor_ms, int64_t after_ms, 
     default:
         return SK_ENEVER;
     }
+}
+
+int64_t sk_sched_anchor(const sk_job_cfg_t *job, int64_t last_fire_ms, int64_t now_ms)
+{
+    if (job->trigger == SK_TRIGGER_EVERY && !job->start_ms && last_fire_ms > 0)
+        return last_fire_ms;
+    /* A whole second: floor, also before 1970. */
+    int64_t sub = now_ms % 1000;
+    return now_ms - (sub < 0 ? sub + 1000 : sub);
 }
 
 void sk_heap_init(sk_heap_t *h)
