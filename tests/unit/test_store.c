@@ -3671,6 +3671,46 @@ static int64_t beat_ok(sk_store_t *st, const sk_node_t *n)
     return now;
 }
 
+/* A leader whose process hangs keeps its session and the lock: another
+ * node ends that session (leader_evict), by the name its beats gave it,
+ * and may then lead; the hung one sees it lost the lead. Only a session
+ * that holds the lock is ended. */
+static void test_pg_silent_leader_evicted(void **state)
+{
+    fixture_t *fx = *state;
+    sk_store_t *a = open_ok(fx->db);
+    sk_store_t *b = open_ok(fx->db);
+    sk_node_t alpha = mknode("alpha", "", 1), beta = mknode("beta", "", 2);
+    bool la = false, lb = true, ended = true;
+    assert_int_equal(a->ops->leader(a, &la, NULL), 0);
+    assert_true(la);
+    alpha.leader = true;
+    beat_ok(a, &alpha); /* names a's session */
+    beat_ok(b, &beta);
+    assert_int_equal(b->ops->leader(b, &lb, NULL), 0);
+    assert_false(lb);
+    /* beta holds nothing: evicting it ends nothing. */
+    assert_int_equal(sk_store_cluster(a)->leader_evict(a, "beta", &ended, NULL), 0);
+    assert_false(ended);
+    assert_int_equal(sk_store_cluster(b)->leader_evict(b, "alpha", &ended, NULL), 0);
+    assert_true(ended);
+    for (int i = 0; i < 50 && !lb; i++) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        assert_int_equal(b->ops->leader(b, &lb, NULL), 0);
+    }
+    assert_true(lb);
+    /* The hung node wakes: its first call finds its session ended (an
+     * error: not leading), the next reconnects and does not lead. */
+    la = true;
+    if (a->ops->leader(a, &la, NULL) == 0)
+        assert_false(la);
+    assert_int_equal(a->ops->leader(a, &la, NULL), 0);
+    assert_false(la);
+    sk_store_close(a);
+    sk_store_close(b);
+}
+
 /* nodes_list, failing the test on error. */
 static sk_node_t *list_ok(sk_store_t *st, int64_t forget_ms, size_t *ret_n)
 {
@@ -4385,6 +4425,7 @@ int main(int argc, char **argv)
         P(test_pg_server_away),
         P(test_pg_two_nodes_fire_once),
         P(test_pg_one_leader),
+        P(test_pg_silent_leader_evicted),
         P(test_pg_outputs_any_text),
         P(test_pg_migration_from_v2),
         P(test_pg_dispatch_claim),
