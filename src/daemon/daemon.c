@@ -727,6 +727,141 @@ static void count_store_error(void *data)
     sk_metrics_store_error(data);
 }
 
+/* Loads and checks the configuration, makes the state folder, takes the
+ * store (its lock, then a connection) and names this node. 0, or -1 after
+ * saying why on stderr. */
+static int open_daemon(sk_daemon_t *d, const char *config_path, const char *node_flag,
+                       sk_errs_t *errs)
+{
+    sk_err_t err;
+    sk_err_clear(&err);
+    /* The same checks as `sked validate`, before anything is made or run. */
+    if (sk_config_load(config_path, d->tzc, &d->config, errs) < 0 ||
+        sk_config_preflight(d->config, config_path, SK_SOCKET_NAME, errs) < 0) {
+        sk_errs_print(errs, stderr);
+        return -1;
+    }
+    sk_log_set_json(d->config->log_json);
+    if (d->config->log_syslog && sk_log_set_syslog(true, "sked") < 0)
+        sk_log(SK_LOG_WARN, "event=syslog_failed msg=\"cannot open syslog; logging to stderr "
+                            "only\"");
+    d->config_path = sk_xstrdup(d->config->path);
+    d->state_dir = sk_xstrdup(d->config->state_dir);
+    char logs[4096];
+    sk_snprintf(logs, sizeof(logs), "%s/logs", d->state_dir);
+    int m = sk_mkdir_p(logs, 0700);
+    if (m < 0) {
+        fprintf(stderr, "sked: run: cannot create state folder %s: %s\n", d->state_dir,
+                strerror(-m));
+        return -1;
+    }
+    if (take_lock(d) < 0 || own_store(d) < 0)
+        return -1;
+    if (sk_store_open(d->config->store_url, &d->store, &err) < 0) {
+        fprintf(stderr, "sked: run: %s\n", err.msg);
+        return -1;
+    }
+    d->cluster = sk_store_cluster(d->store) != NULL;
+    char name[128];
+    if (sk_node_name(node_flag, name, sizeof(name), &err) < 0) {
+        fprintf(stderr, "sked: run: %s\n", err.msg);
+        return -1;
+    }
+    d->node_name = sk_xstrdup(name);
+    node_settings(d);
+    if (d->cluster && sk_daemon__work_name_taken(d))
+        return -1;
+    d->metrics = sk_metrics_new(SK_VERSION, sk_now_ms());
+    d->store->on_error = count_store_error;
+    d->store->on_error_data = d->metrics;
+    return 0;
+}
+
+/* The loop's own timers and signals. */
+static void wire_loop(sk_daemon_t *d, uv_loop_t *loop)
+{
+    d->loop = loop;
+    uv_timer_init(loop, &d->tick);
+    uv_timer_init(loop, &d->flush);
+    uv_timer_init(loop, &d->reload_debounce);
+    d->tick.data = d->flush.data = d->reload_debounce.data = d;
+    start_tick_fd(d);
+    uv_signal_init(loop, &d->sigterm);
+    uv_signal_init(loop, &d->sigint);
+    uv_signal_init(loop, &d->sighup);
+    d->sigterm.data = d->sigint.data = d->sighup.data = d;
+    uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&d->sigint, on_signal, SIGINT);
+    uv_signal_start(&d->sighup, on_signal, SIGHUP);
+}
+
+/* The jobs, the lead (in a cluster), what a crash left behind, and each
+ * job's next fire. */
+static void take_up_jobs(sk_daemon_t *d)
+{
+    int64_t now = sk_clock_wall_ms(d->clock);
+    for (size_t i = 0; i < d->config->njobs; i++)
+        add_job(d, &d->config->jobs[i], now, false);
+    save_new_jobs(d);
+    /* Several nodes on one PostgreSQL store: only the leader fires; every
+     * node runs what the leader dispatches. */
+    if (d->cluster) {
+        sk_daemon__work_beat(d);
+        sk_daemon__work_recover(d);
+    }
+    d->leading = check_leader(d);
+    if (d->cluster && d->leading)
+        sk_daemon__work_beat(d);
+    if (!d->leading)
+        sk_log(SK_LOG_INFO, "event=standby msg=\"another node leads this store; this one takes "
+                            "over when it is gone\"");
+    /* Deliveries a crash left pending first: recovery may raise new ones. */
+    sk_daemon__alerts_start(d);
+    if (d->leading)
+        sk_daemon__recover(d, now);
+    for (size_t i = 0; i < d->njobs; i++)
+        sk_daemon__schedule_job(d, d->jobs[i]);
+    if (d->cluster) {
+        uv_timer_init(d->loop, &d->lead_timer);
+        d->lead_timer.data = d;
+        d->lead_timer_on = true;
+        uv_timer_start(&d->lead_timer, on_lead_timer, LEAD_CHECK_MS, LEAD_CHECK_MS);
+    }
+    sk_daemon__work_start(d);
+}
+
+/* Everything the daemon holds, after its loop ended (or never began). */
+static void release_daemon(sk_daemon_t *d)
+{
+    sk_daemon__wf_free_all(d);
+    sk_heap_release(&d->heap); /* it marks its nodes, which live in the jobs */
+    for (size_t i = 0; i < d->njobs; i++) {
+        free(d->jobs[i]->name);
+        free(d->jobs[i]->last_alert);
+        free(d->jobs[i]);
+    }
+    free(d->jobs);
+    sk_metrics_free(d->metrics);
+    sk_store_close(d->store);
+    sk_config_unref(d->config);
+    sk_tz_cache_free(d->tzc);
+    sk_store_unlock(d->store_lock); /* after the store's last write */
+    if (d->lock_fd >= 0)
+        close(d->lock_fd);
+    if (d->clock_fd >= 0)
+        close(d->clock_fd);
+    if (d->tick_fd >= 0)
+        close(d->tick_fd);
+    sk_daemon__work_close(d);
+    sk_strv_free(d->live_labels);
+    free(d->node_name);
+    free(d->node_labels);
+    free(d->node_api);
+    free(d->config_path);
+    free(d->state_dir);
+    free(d->sock_path);
+}
+
 int sk_daemon_main(const char *config_path, const char *node_flag)
 {
     sk_daemon_t dd, *d = &dd;
@@ -752,94 +887,10 @@ int sk_daemon_main(const char *config_path, const char *node_flag)
 #endif
     sk_alert_global_init(); /* before any thread exists */
     d->tzc = sk_tz_cache_new(NULL);
-    /* The same checks as `sked validate`, before anything is made or run. */
-    if (sk_config_load(config_path, d->tzc, &d->config, &errs) < 0 ||
-        sk_config_preflight(d->config, config_path, SK_SOCKET_NAME, &errs) < 0) {
-        sk_errs_print(&errs, stderr);
+    if (open_daemon(d, config_path, node_flag, &errs) < 0 || uv_loop_init(&loop) < 0)
         goto out;
-    }
-    sk_log_set_json(d->config->log_json);
-    if (d->config->log_syslog && sk_log_set_syslog(true, "sked") < 0)
-        sk_log(SK_LOG_WARN, "event=syslog_failed msg=\"cannot open syslog; logging to stderr "
-                            "only\"");
-    d->config_path = sk_xstrdup(d->config->path);
-    d->state_dir = sk_xstrdup(d->config->state_dir);
-    char logs[4096];
-    sk_snprintf(logs, sizeof(logs), "%s/logs", d->state_dir);
-    int m = sk_mkdir_p(logs, 0700);
-    if (m < 0) {
-        fprintf(stderr, "sked: run: cannot create state folder %s: %s\n", d->state_dir,
-                strerror(-m));
-        goto out;
-    }
-    if (take_lock(d) < 0 || own_store(d) < 0)
-        goto out;
-    if (sk_store_open(d->config->store_url, &d->store, &err) < 0) {
-        fprintf(stderr, "sked: run: %s\n", err.msg);
-        goto out;
-    }
-
-    d->cluster = sk_store_cluster(d->store) != NULL;
-    {
-        char name[128];
-        if (sk_node_name(node_flag, name, sizeof(name), &err) < 0) {
-            fprintf(stderr, "sked: run: %s\n", err.msg);
-            goto out;
-        }
-        d->node_name = sk_xstrdup(name);
-    }
-    node_settings(d);
-    if (d->cluster && sk_daemon__work_name_taken(d))
-        goto out;
-    d->metrics = sk_metrics_new(SK_VERSION, sk_now_ms());
-    d->store->on_error = count_store_error;
-    d->store->on_error_data = d->metrics;
-    if (uv_loop_init(&loop) < 0)
-        goto out;
-    d->loop = &loop;
-    uv_timer_init(&loop, &d->tick);
-    uv_timer_init(&loop, &d->flush);
-    uv_timer_init(&loop, &d->reload_debounce);
-    d->tick.data = d->flush.data = d->reload_debounce.data = d;
-    start_tick_fd(d);
-    uv_signal_init(&loop, &d->sigterm);
-    uv_signal_init(&loop, &d->sigint);
-    uv_signal_init(&loop, &d->sighup);
-    d->sigterm.data = d->sigint.data = d->sighup.data = d;
-    uv_signal_start(&d->sigterm, on_signal, SIGTERM);
-    uv_signal_start(&d->sigint, on_signal, SIGINT);
-    uv_signal_start(&d->sighup, on_signal, SIGHUP);
-
-    int64_t now = sk_clock_wall_ms(d->clock);
-    for (size_t i = 0; i < d->config->njobs; i++)
-        add_job(d, &d->config->jobs[i], now, false);
-    save_new_jobs(d);
-    /* Several nodes on one PostgreSQL store: only the leader fires; every
-     * node runs what the leader dispatches. */
-    if (d->cluster) {
-        sk_daemon__work_beat(d);
-        sk_daemon__work_recover(d);
-    }
-    d->leading = check_leader(d);
-    if (d->cluster && d->leading)
-        sk_daemon__work_beat(d);
-    if (!d->leading)
-        sk_log(SK_LOG_INFO, "event=standby msg=\"another node leads this store; this one takes "
-                            "over when it is gone\"");
-    /* Deliveries a crash left pending first: recovery may raise new ones. */
-    sk_daemon__alerts_start(d);
-    if (d->leading)
-        sk_daemon__recover(d, now);
-    for (size_t i = 0; i < d->njobs; i++)
-        sk_daemon__schedule_job(d, d->jobs[i]);
-    if (d->cluster) {
-        uv_timer_init(&loop, &d->lead_timer);
-        d->lead_timer.data = d;
-        d->lead_timer_on = true;
-        uv_timer_start(&d->lead_timer, on_lead_timer, LEAD_CHECK_MS, LEAD_CHECK_MS);
-    }
-
-    sk_daemon__work_start(d);
+    wire_loop(d, &loop);
+    take_up_jobs(d);
     d->started_at = sk_now_ms();
     d->started_mono = sk_mono_ms();
     if (sk_daemon__api_start(d, &err) < 0) {
@@ -879,34 +930,8 @@ int sk_daemon_main(const char *config_path, const char *node_flag)
         uv_loop_close(&loop);
     }
 out:
-    sk_daemon__wf_free_all(d);
-    sk_heap_release(&d->heap); /* it marks its nodes, which live in the jobs */
-    for (size_t i = 0; i < d->njobs; i++) {
-        free(d->jobs[i]->name);
-        free(d->jobs[i]->last_alert);
-        free(d->jobs[i]);
-    }
-    free(d->jobs);
-    sk_metrics_free(d->metrics);
-    sk_store_close(d->store);
-    sk_config_unref(d->config);
-    sk_tz_cache_free(d->tzc);
+    release_daemon(d);
     sk_errs_release(&errs);
-    sk_store_unlock(d->store_lock); /* after the store's last write */
-    if (d->lock_fd >= 0)
-        close(d->lock_fd);
-    if (d->clock_fd >= 0)
-        close(d->clock_fd);
-    if (d->tick_fd >= 0)
-        close(d->tick_fd);
-    sk_daemon__work_close(d);
-    sk_strv_free(d->live_labels);
-    free(d->node_name);
-    free(d->node_labels);
-    free(d->node_api);
-    free(d->config_path);
-    free(d->state_dir);
-    free(d->sock_path);
     sk_alert_global_cleanup();
     sk_log_set_syslog(false, NULL);
     sk_log_set_json(false);
