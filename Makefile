@@ -143,7 +143,19 @@ e2e-pg-san: $(BIN)
 checkdeps: $(LIB)
 	$(PYTHON) tools/checkdeps.py --lib $(LIB) $(if $(V),-v)
 
-check: all checkdeps unit unit-pg e2e $(if $(SKED_SANITIZED),e2e-pg-san,e2e-pg)
+# The C sources as .clang-format lays them out: `make format` rewrites them,
+# `make format-check` (part of make check) fails on any difference.
+FORMAT_SRC = $(shell git ls-files 'src/*.[ch]' 'tests/unit/*.[ch]' 'tests/fuzz/*.c' 'tools/*.c' 2>/dev/null)
+CLANG_FORMAT ?= clang-format
+
+format:
+	$(CLANG_FORMAT) -i $(FORMAT_SRC)
+
+format-check:
+	@$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_SRC) || \
+		{ echo "format-check: run \`make format\` (clang-format, .clang-format)"; exit 1; }
+
+check: all checkdeps format-check unit unit-pg e2e $(if $(SKED_SANITIZED),e2e-pg-san,e2e-pg)
 
 # The README's first command: a Python job in a venv, run in the foreground.
 examples/.venv/bin/python:

@@ -17,7 +17,8 @@ static const char usage[] =
     "  history  [JOB] [--json] [-n N]   past runs, newest first\n"
     "  logs     JOB [--run ID] [-f]     a run's output\n"
     "  status   [--json]                the daemon: up, jobs, running, next due\n"
-    "  retry    RUN_ID                  run a finished run again (a workflow from its failed steps)\n"
+    "  retry    RUN_ID                  run a finished run again (a workflow from its failed "
+    "steps)\n"
     "  cancel   RUN_ID                  stop a queued or running run (a workflow: all its steps)\n"
     "  pause    JOB                     stop firing a job on its schedule (kept across restarts)\n"
     "  resume   JOB                     fire it again (the fires it missed are not caught up)\n"
@@ -44,7 +45,7 @@ static const command_t commands[] = {
     {"history", sk_cmd_history}, {"logs", sk_cmd_logs},         {"status", sk_cmd_status},
     {"retry", sk_cmd_retry},     {"show", sk_cmd_show},         {"cancel", sk_cmd_cancel},
     {"pause", sk_cmd_pause},     {"resume", sk_cmd_resume},     {"reload", sk_cmd_reload},
-    {"alerts", sk_cmd_alerts},         {"cron", sk_cmd_cron},
+    {"alerts", sk_cmd_alerts},   {"cron", sk_cmd_cron},
 };
 
 int main(int argc, char **argv)

@@ -17,19 +17,19 @@
 /* What an alert says. Strings are borrowed for the call. */
 typedef struct sk_alert_event {
     const char *job;
-    const char *step;       /* NULL for a job */
-    int64_t run_id;         /* 0 if none */
-    const char *event;      /* "failure", "timeout", "missed", "recovered", "late", "success" */
-    const char *status;     /* the run's status, or NULL */
-    int exit_code;          /* -1 when none */
-    int signal;             /* 0 when none */
+    const char *step;   /* NULL for a job */
+    int64_t run_id;     /* 0 if none */
+    const char *event;  /* "failure", "timeout", "missed", "recovered", "late", "success" */
+    const char *status; /* the run's status, or NULL */
+    int exit_code;      /* -1 when none */
+    int signal;         /* 0 when none */
     int attempt;
     int64_t scheduled_at, started_at, ended_at; /* unix ms, 0 when unset */
-    const char *reason;     /* or NULL */
-    const char *output_tail; /* the last 20 lines of output, or NULL */
-    const char *link;       /* a URL of the run in the web UI, or NULL */
+    const char *reason;                         /* or NULL */
+    const char *output_tail;                    /* the last 20 lines of output, or NULL */
+    const char *link;                           /* a URL of the run in the web UI, or NULL */
     const char *hostname;
-    int max_attempts;       /* 1 + retries; 0 when unknown ("attempt 2/3" in the text) */
+    int max_attempts; /* 1 + retries; 0 when unknown ("attempt 2/3" in the text) */
 } sk_alert_event_t;
 
 /* Caps on what one alert carries (bytes): the output tail keeps its end. */
@@ -72,7 +72,7 @@ const char *sk_alert_channel_str(sk_alert_channel_t c);
 /* The outcome of one delivery attempt. */
 typedef struct sk_alert_result {
     bool ok;
-    bool retryable;     /* false for errors that retrying cannot fix (4xx but 408/429) */
+    bool retryable; /* false for errors that retrying cannot fix (4xx but 408/429) */
     char error[256];
 } sk_alert_result_t;
 

@@ -10,7 +10,6 @@
 #include "alert.h"
 #include "alert_int.h"
 
-
 /* How much of stderr is kept (only its first line is reported). */
 #define STDERR_KEEP 1024
 

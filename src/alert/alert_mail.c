@@ -62,8 +62,8 @@ static void add_date(sk_buf_t *b, int64_t ms)
     int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
     sk_civil_t c;
     sk_civil_from_seconds(secs, &c);
-    sk_buf_printf(b, "Date: %s, %d %s %04" PRId64 " %02d:%02d:%02d +0000\r\n", wd[c.wday],
-                       c.day, mon[c.month - 1], c.year, c.hour, c.min, c.sec);
+    sk_buf_printf(b, "Date: %s, %d %s %04" PRId64 " %02d:%02d:%02d +0000\r\n", wd[c.wday], c.day,
+                  mon[c.month - 1], c.year, c.hour, c.min, c.sec);
 }
 
 /* ---- encodings ---- */
@@ -206,10 +206,10 @@ int sk_alert__mail_message(const char *from, char *const *to, const char *subjec
     add_subject(&b, subject);
     sk_buf_printf(&b, "Message-ID: <%s@%s>\r\n", msgid_left, domain);
     sk_buf_adds(&b, "MIME-Version: 1.0\r\n"
-                           "Content-Type: text/plain; charset=utf-8\r\n");
+                    "Content-Type: text/plain; charset=utf-8\r\n");
     /* RFC 3834: tells auto-responders not to answer */
     sk_buf_adds(&b, "Auto-Submitted: auto-generated\r\n"
-                           "User-Agent: sked/" SK_VERSION "\r\n");
+                    "User-Agent: sked/" SK_VERSION "\r\n");
     sk_buf_t clean = {0};
     sk_alert__buf_add_utf8(&clean, body ? body : "", 0, false);
     if (body_7bit(clean.data)) {

@@ -100,8 +100,10 @@ static int api_perform(const char *state_dir, const char *method, const char *pa
     int rc = 0;
     if (cr != CURLE_OK) {
         if (cr == CURLE_COULDNT_CONNECT)
-            rc = sk_err_set(err, -ECONNREFUSED, "no sked daemon is running for %s (%s refuses "
-                                                "connections)", state_dir, sock);
+            rc = sk_err_set(err, -ECONNREFUSED,
+                            "no sked daemon is running for %s (%s refuses "
+                            "connections)",
+                            state_dir, sock);
         else if (b->too_big)
             rc = sk_err_set(err, -EFBIG, "the daemon's answer is larger than 64 MiB");
         else
@@ -134,8 +136,8 @@ int sk_cli_api(const char *state_dir, const char *method, const char *path, json
     return rc;
 }
 
-int sk_cli_api_get_raw(const char *state_dir, const char *path, long *ret_status,
-                       char **ret_body, size_t *ret_len, sk_err_t *err)
+int sk_cli_api_get_raw(const char *state_dir, const char *path, long *ret_status, char **ret_body,
+                       size_t *ret_len, sk_err_t *err)
 {
     return sk_cli_api_get_from(state_dir, path, -1, ret_status, ret_body, ret_len, err);
 }

@@ -35,8 +35,8 @@ int sk_cli_api(const char *state_dir, const char *method, const char *path, json
  * log): sets the HTTP status and the body as it came (new, NUL-terminated,
  * *ret_len bytes without the NUL; at most 64 MiB). Errors as sk_cli_api's;
  * outputs are not written on failure. */
-int sk_cli_api_get_raw(const char *state_dir, const char *path, long *ret_status,
-                       char **ret_body, size_t *ret_len, sk_err_t *err);
+int sk_cli_api_get_raw(const char *state_dir, const char *path, long *ret_status, char **ret_body,
+                       size_t *ret_len, sk_err_t *err);
 
 /* The same from byte from on (a Range request: 206 with the bytes from
  * there, 416 when there are none yet); from < 0: the whole body. */
@@ -57,7 +57,6 @@ void sk_cli_iso(const sk_tz_t *tz, int64_t ms, char *buf, size_t size);
 
 /* The same with milliseconds: 2026-03-08T03:00:00.250-04:00 (history). */
 void sk_cli_iso_ms(const sk_tz_t *tz, int64_t ms, char *buf, size_t size);
-
 
 int sk_cmd_run(int argc, char **argv);
 int sk_cmd_list(int argc, char **argv);

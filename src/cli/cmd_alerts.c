@@ -33,7 +33,7 @@ int sk_cmd_alerts(int argc, char **argv)
     if (npos != 2 || strcmp(pos[0], "test") != 0) {
         fprintf(stderr, "sked: alerts: %s\nusage: %s\n",
                 npos == 0 || strcmp(pos[0], "test") != 0 ? "expected `test JOB`"
-                                                          : "missing the job name",
+                                                         : "missing the job name",
                 ALERTS_USAGE);
         return SK_EXIT_USAGE;
     }
@@ -71,8 +71,8 @@ int sk_cmd_alerts(int argc, char **argv)
         .hostname = host,
     };
     char *json = sk_alert_json(&ev), *slack = sk_alert_slack_json(&ev);
-    probe_t probes[4] = {{"webhook", 0, 0, ""}, {"slack", 0, 0, ""}, {"email", 0, 0, ""},
-                         {"command", 0, 0, ""}};
+    probe_t probes[4] = {
+        {"webhook", 0, 0, ""}, {"slack", 0, 0, ""}, {"email", 0, 0, ""}, {"command", 0, 0, ""}};
     bool on[4] = {a->webhook != NULL, a->slack != NULL, a->has_email, a->command != NULL};
     uv_loop_t loop;
     uv_loop_init(&loop);

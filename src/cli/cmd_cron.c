@@ -33,8 +33,8 @@ static int cron_next(int argc, char **argv)
         {"--count", 'n', true, &count_s},
         {"--name", 0, true, &name},
     };
-    if (sk_cli_parse("cron next", NEXT_USAGE, argc, argv, opts, SK_ARRAY_LEN(opts), pos, 1,
-                     &npos) < 0)
+    if (sk_cli_parse("cron next", NEXT_USAGE, argc, argv, opts, SK_ARRAY_LEN(opts), pos, 1, &npos) <
+        0)
         return SK_EXIT_USAGE;
     if (npos != 1) {
         fprintf(stderr, "sked: cron next: missing the cron expression\nusage: %s\n", NEXT_USAGE);

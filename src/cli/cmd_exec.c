@@ -103,8 +103,8 @@ static int exec_by_daemon(sk_cli_src_t *src, const sk_job_cfg_t *job)
 {
     char path[600];
     sk_snprintf(path, sizeof(path), "/api/v1/jobs/%s/trigger", job->name);
-    json_t *reply = sk_cli_api_call(src->cfg, "exec", "POST", path,
-                                    json_pack("{s:b}", "once", 1), NULL);
+    json_t *reply =
+        sk_cli_api_call(src->cfg, "exec", "POST", path, json_pack("{s:b}", "once", 1), NULL);
     if (!reply)
         return SK_EXIT_USER;
     sk_run_t run;

@@ -47,8 +47,8 @@ static void emit(json_t *arr, const sk_tz_t *tz, const sk_run_t *r, bool json, i
     else
         sk_snprintf(name, sizeof(name), "%s", r->job);
     printf("%-8" PRId64 " %-24s %-11s %-3d %-9s %-26s %-9s %s%s%s\n", r->id, name,
-           sk_run_status_str(r->status), r->attempt, sk_trigger_str(r->trigger), sched, dur,
-           exitb, r->reason ? "  " : "", r->reason ? r->reason : "");
+           sk_run_status_str(r->status), r->attempt, sk_trigger_str(r->trigger), sched, dur, exitb,
+           r->reason ? "  " : "", r->reason ? r->reason : "");
 }
 
 int sk_cmd_history(int argc, char **argv)
@@ -96,7 +96,7 @@ int sk_cmd_history(int argc, char **argv)
         size_t want = (size_t)count - n;
         sk_cli_page_t page;
         if ((rc = sk_cli_src_page(&src, npos ? pos[0] : NULL, before, want, SK_CLI_NESTED,
-                                   &page)) != 0)
+                                  &page)) != 0)
             goto out;
         for (size_t i = 0; i < page.n; i++) {
             emit(arr, tz, &page.runs[i], json != NULL, 0);

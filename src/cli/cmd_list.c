@@ -73,12 +73,15 @@ int sk_cmd_list(int argc, char **argv)
         sk_cli_iso(tz, next, iso, sizeof(iso));
         if (json) {
             json_array_append_new(
-                arr, json_pack("{s:s, s:s, s:o, s:o, s:b}", "name", name, "trigger", trig,
-                               "next", next ? json_string(iso) : json_null(), "last_status",
+                arr, json_pack("{s:s, s:s, s:o, s:o, s:b}", "name", name, "trigger", trig, "next",
+                               next ? json_string(iso) : json_null(), "last_status",
                                ls ? json_string(ls) : json_null(), "paused", paused));
         } else {
             printf("%-24s %-24s %-26s %s\n", name, trig,
-                   !enabled ? "(disabled)" : paused ? "(paused)" : iso, ls ? ls : "-");
+                   !enabled ? "(disabled)"
+                   : paused ? "(paused)"
+                            : iso,
+                   ls ? ls : "-");
         }
         if (has_last)
             sk_run_release(&last);

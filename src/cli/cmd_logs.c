@@ -263,8 +263,7 @@ int sk_cmd_logs(int argc, char **argv)
         goto out;
     }
     int place = log_place(cfg, &run);
-    if (place == LOG_ELSEWHERE ||
-        (place == LOG_NO_DAEMON && access(run.log_path, R_OK) != 0)) {
+    if (place == LOG_ELSEWHERE || (place == LOG_NO_DAEMON && access(run.log_path, R_OK) != 0)) {
         /* Not here, or no daemon to say whose it is and no file to read. */
         rc = print_elsewhere(cfg, &run, follow != NULL);
         goto out;

@@ -42,8 +42,9 @@ int sk_cmd_next(int argc, char **argv)
     if ((rc = sk_cli_src_open(&src, cfg, tzc, "next", false)) != 0)
         goto out;
     if (!job->enabled)
-        fprintf(stderr, "sked: next: %s is disabled (enabled: false); these instants apply once "
-                        "it is enabled\n",
+        fprintf(stderr,
+                "sked: next: %s is disabled (enabled: false); these instants apply once "
+                "it is enabled\n",
                 job->name);
     if (job->trigger == SK_TRIGGER_NONE) {
         printf("%s runs only when triggered%s\n", job->name, job->reboot ? " and at start-up" : "");

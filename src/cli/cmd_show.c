@@ -26,8 +26,7 @@ static const char *body_text(const sk_body_t *b, char *buf, size_t size)
         size_t len = 0;
         buf[0] = '\0';
         for (size_t i = 0; b->run_argv && b->run_argv[i] && len < size; i++)
-            len += (size_t)sk_snprintf(buf + len, size - len, "%s%s", i ? " " : "",
-                                       b->run_argv[i]);
+            len += (size_t)sk_snprintf(buf + len, size - len, "%s%s", i ? " " : "", b->run_argv[i]);
         break;
     }
     }

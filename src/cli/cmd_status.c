@@ -42,8 +42,7 @@ static void print_nodes(const json_t *nodes)
                width, name ? name : "?",
                json_is_true(json_object_get(n, "leader")) ? "leader" : "standby", state,
                json_integer_value(json_object_get(n, "running")),
-               json_integer_value(json_object_get(n, "max_parallel")),
-               labels[0] ? labels : "none",
+               json_integer_value(json_object_get(n, "max_parallel")), labels[0] ? labels : "none",
                json_is_true(json_object_get(n, "self")) ? " (this node)" : "");
     }
 }
@@ -105,8 +104,8 @@ int sk_cmd_status(int argc, char **argv)
         out = json_pack("{s:b, s:n, s:i, s:i, s:n}", "running", 0, "pid", "jobs",
                         (json_int_t)cfg->njobs, "active_runs", 0, "next_due");
         if (!json)
-            printf("sked is not running (state folder %s); %zu jobs configured\n",
-                   cfg->state_dir, cfg->njobs);
+            printf("sked is not running (state folder %s); %zu jobs configured\n", cfg->state_dir,
+                   cfg->njobs);
     }
     if (json) {
         char *text = json_dumps(out, JSON_INDENT(2));

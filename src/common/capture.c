@@ -243,7 +243,9 @@ static int supervise(const sk_helper_t *h, pid_t pid, int *in, int *out, keep_t 
     if (*out >= 0 && take(*out, k, h, &budget) == -EFBIG)
         return -EFBIG;
     res->end = WIFEXITED(status) ? SK_HELPER_EXITED : SK_HELPER_SIGNALED;
-    res->code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    res->code = WIFEXITED(status)     ? WEXITSTATUS(status)
+                : WIFSIGNALED(status) ? WTERMSIG(status)
+                                      : 0;
     return 0;
 }
 
@@ -294,8 +296,7 @@ int sk_helper_run(const sk_helper_t *h, sk_helper_result_t *res, sk_err_t *err)
     close_fd(&out[1]);
     rc = supervise(h, pid, &in[1], &out[0], &k, res);
     if (rc == -EFBIG)
-        sk_err_set(err, -EFBIG, "%s printed more than %zu bytes: stopped", h->argv[0],
-                   h->keep_max);
+        sk_err_set(err, -EFBIG, "%s printed more than %zu bytes: stopped", h->argv[0], h->keep_max);
 out:
     if (fa_ok)
         posix_spawn_file_actions_destroy(&fa);

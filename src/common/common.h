@@ -199,10 +199,10 @@ void sk_secret_wipe(void *p, size_t n);
 /* A helper command (capture.c): a short program run to completion on the
  * calling thread, not a run (runs go through src/exec/). */
 typedef struct sk_helper {
-    char *const *argv;  /* argv[0]: a path, or a name looked up on PATH */
-    char *const *envp;  /* NULL: this process's environment */
-    const char *cwd;    /* NULL: ours */
-    const char *input;  /* written to its stdin, then closed; NULL: stdin is /dev/null */
+    char *const *argv; /* argv[0]: a path, or a name looked up on PATH */
+    char *const *envp; /* NULL: this process's environment */
+    const char *cwd;   /* NULL: ours */
+    const char *input; /* written to its stdin, then closed; NULL: stdin is /dev/null */
     size_t input_len;
     int keep_fd;        /* the stream kept: 1 (stdout) or 2 (stderr); the other goes to
                          * /dev/null */

@@ -54,8 +54,8 @@ int sk_duration_parse(const char *text, int64_t *ret_ms, sk_err_t *err)
         if (!is_digit(*p)) {
             sk_err_at(err, col);
             if (*p == '-')
-                return sk_err_set(err, SK_EPARSE,
-                                  "duration \"%s\": a duration cannot be negative", text);
+                return sk_err_set(err, SK_EPARSE, "duration \"%s\": a duration cannot be negative",
+                                  text);
             return sk_err_set(err, SK_EPARSE, "duration \"%s\": expected a number at '%c'", text,
                               *p);
         }

@@ -27,18 +27,18 @@ typedef enum sk_body_kind {
  */
 typedef struct sk_body {
     sk_body_kind_t kind;
-    char *target;      /* python: script path; module: module name; shell: the text */
-    char **run_argv;   /* run: NULL-terminated argv (a string is split like a shell would) */
-    char **args;       /* NULL-terminated extra arguments (python, module, run) */
-    char *venv;        /* NULL: look for .venv/venv beside the script and up to config_dir */
-    char *cwd;         /* NULL: config_dir */
-    sk_kv_t *env;      /* the job's env: plus env_file's values, already merged */
+    char *target;    /* python: script path; module: module name; shell: the text */
+    char **run_argv; /* run: NULL-terminated argv (a string is split like a shell would) */
+    char **args;     /* NULL-terminated extra arguments (python, module, run) */
+    char *venv;      /* NULL: look for .venv/venv beside the script and up to config_dir */
+    char *cwd;       /* NULL: config_dir */
+    sk_kv_t *env;    /* the job's env: plus env_file's values, already merged */
     size_t nenv;
-    size_t nsecret;    /* the first nsecret entries of env are secrets (env_file, secrets:):
-                        * never shown, masked in output */
-    char **masked;     /* NULL-terminated values masked in the run's output: the secrets'
-                        * and those of env: variables named like secrets; NULL: none */
-    char *config_dir;  /* absolute folder of sked.yaml: relative paths start here */
+    size_t nsecret;   /* the first nsecret entries of env are secrets (env_file, secrets:):
+                       * never shown, masked in output */
+    char **masked;    /* NULL-terminated values masked in the run's output: the secrets'
+                       * and those of env: variables named like secrets; NULL: none */
+    char *config_dir; /* absolute folder of sked.yaml: relative paths start here */
 } sk_body_t;
 
 #define SK_OVERLAPS(X)                                                                             \
@@ -117,12 +117,12 @@ const char *sk_alert_event_str(unsigned event);
  * is read from the named environment variable or file when sending.
  */
 typedef struct sk_alert_cfg {
-    unsigned on;     /* SK_ALERT_* bits; default failure | timeout | missed */
-    char *webhook;   /* URL: POST the alert as JSON */
-    char *slack;     /* URL: POST {"text": ...} */
-    char **command;  /* NULL-terminated argv: the alert as JSON on stdin */
+    unsigned on;    /* SK_ALERT_* bits; default failure | timeout | missed */
+    char *webhook;  /* URL: POST the alert as JSON */
+    char *slack;    /* URL: POST {"text": ...} */
+    char **command; /* NULL-terminated argv: the alert as JSON on stdin */
     struct {
-        char *smtp_url;      /* smtp://host:port or smtps://... */
+        char *smtp_url; /* smtp://host:port or smtps://... */
         char *from;
         char **to;           /* NULL-terminated */
         char *username;      /* optional */
@@ -134,20 +134,20 @@ typedef struct sk_alert_cfg {
 
 /* One step of a workflow (a job with steps:). */
 typedef struct sk_step_cfg {
-    char *name;              /* the rules of job names; unique in the workflow */
-    int line, col;           /* where the step's key is in the file */
-    sk_body_t body;          /* inherits the job's venv (python and module steps), cwd and
-                              * env (merged, the step winning; the first nsecret_env entries
-                              * are the job's env_file's, as in a job) unless set */
-    size_t *needs;           /* indexes into the job's steps */
+    char *name;     /* the rules of job names; unique in the workflow */
+    int line, col;  /* where the step's key is in the file */
+    sk_body_t body; /* inherits the job's venv (python and module steps), cwd and
+                     * env (merged, the step winning; the first nsecret_env entries
+                     * are the job's env_file's, as in a job) unless set */
+    size_t *needs;  /* indexes into the job's steps */
     size_t nneeds;
-    sk_when_t when;          /* default success: every needed step succeeded */
-    int64_t timeout_ms;      /* each of these inherits the job's value */
+    sk_when_t when;     /* default success: every needed step succeeded */
+    int64_t timeout_ms; /* each of these inherits the job's value */
     int64_t kill_grace_ms;
     int retries;
     int64_t retry_delay_ms;
     int64_t max_output;
-    sk_alert_cfg_t *alert;   /* NULL: the job's */
+    sk_alert_cfg_t *alert; /* NULL: the job's */
 } sk_step_cfg_t;
 
 typedef enum sk_trigger_kind {
@@ -175,20 +175,20 @@ typedef struct sk_job_cfg {
 
     sk_body_t body; /* paths in it (python target, venv, cwd) are absolute */
 
-    int64_t timeout_ms;       /* 0: none */
-    int64_t kill_grace_ms;    /* default 10s */
-    int retries;              /* default 0 */
-    int64_t retry_delay_ms;   /* default 10s; doubles per attempt, capped at 1h */
-    sk_overlap_t overlap;     /* default skip */
-    sk_catchup_t catchup;     /* default latest */
+    int64_t timeout_ms;             /* 0: none */
+    int64_t kill_grace_ms;          /* default 10s */
+    int retries;                    /* default 0 */
+    int64_t retry_delay_ms;         /* default 10s; doubles per attempt, capped at 1h */
+    sk_overlap_t overlap;           /* default skip */
+    sk_catchup_t catchup;           /* default latest */
     sk_on_interrupt_t on_interrupt; /* default retry (within retries; steps always) */
-    int64_t misfire_grace_ms; /* -1 (default): until the next fire */
-    int keep_runs;            /* default 100; 0: no limit */
-    int64_t keep_days_ms;     /* default 0: no limit */
-    int64_t max_output;       /* bytes; default 10 MiB */
-    bool enabled;             /* default true */
-    char *env_file;           /* as written; its values are merged into body.env */
-    size_t nsecret_env;       /* the first nsecret_env entries of body.env came from env_file */
+    int64_t misfire_grace_ms;       /* -1 (default): until the next fire */
+    int keep_runs;                  /* default 100; 0: no limit */
+    int64_t keep_days_ms;           /* default 0: no limit */
+    int64_t max_output;             /* bytes; default 10 MiB */
+    bool enabled;                   /* default true */
+    char *env_file;                 /* as written; its values are merged into body.env */
+    size_t nsecret_env; /* the first nsecret_env entries of body.env came from env_file */
 
     /* Workflows (issue 4): steps in file order, checked acyclic, names unique.
      * A workflow's own body is all zero: its steps say what runs, and its
@@ -196,21 +196,21 @@ typedef struct sk_job_cfg {
      * step's default. */
     sk_step_cfg_t *steps; /* NULL for a plain job (body is used); at most 1000 */
     size_t nsteps;
-    int step_parallel;    /* max_parallel inside the workflow, 1-1000; default 4; 0 for a
-                           * plain job */
-    sk_kv_t *params;      /* params: name -> default value (as text; null is ""); at most
-                           * 100, names like variables; NULL when none */
+    int step_parallel; /* max_parallel inside the workflow, 1-1000; default 4; 0 for a
+                        * plain job */
+    sk_kv_t *params;   /* params: name -> default value (as text; null is ""); at most
+                        * 100, names like variables; NULL when none */
     size_t nparams;
-    char **after;         /* after: jobs whose run ending starts this one, NULL-terminated
-                           * (NULL when none); each another job of the file, once; no
-                           * cycles */
+    char **after; /* after: jobs whose run ending starts this one, NULL-terminated
+                   * (NULL when none); each another job of the file, once; no
+                   * cycles */
     size_t nafter;
-    sk_when_t after_when; /* default success */
-    sk_alert_cfg_t *alert; /* NULL: no alerts */
+    sk_when_t after_when;         /* default success */
+    sk_alert_cfg_t *alert;        /* NULL: no alerts */
     int64_t expected_duration_ms; /* 0: none; a run still going after it is "late" */
-    char **nodes;         /* nodes: labels a node must all have to run the job (its steps
-                           * too), NULL-terminated, in file order; NULL when none (any node).
-                           * Each a label (sk_node_name_ok), at most 32, each once */
+    char **nodes;                 /* nodes: labels a node must all have to run the job (its steps
+                                   * too), NULL-terminated, in file order; NULL when none (any node).
+                                   * Each a label (sk_node_name_ok), at most 32, each once */
     size_t nnodes;
 
     /* A digest of everything that defines the job; equal digests mean an
@@ -238,17 +238,17 @@ typedef struct sk_http_cfg {
     int port;               /* 1-65535 */
     char *admin_token_file; /* absolute; checked to exist with mode 0600 */
     char *read_token_file;
-    char **allowed_hosts;   /* host names (not IPs) a request's Host may give besides
-                             * localhost and this machine's name, lower case, in file
-                             * order, NULL-terminated; NULL when none */
+    char **allowed_hosts; /* host names (not IPs) a request's Host may give besides
+                           * localhost and this machine's name, lower case, in file
+                           * order, NULL-terminated; NULL when none */
     size_t nallowed_hosts;
     sk_config_at_t listen_at, admin_token_file_at, read_token_file_at; /* their values */
 } sk_http_cfg_t;
 
 /* One node of cluster.nodes: (several daemons on one PostgreSQL store). */
 typedef struct sk_node_cfg {
-    char *name;       /* the node's name (sk_node_name_ok); unique */
-    char **labels;    /* NULL-terminated, in file order; NULL when none; at most 32 */
+    char *name;    /* the node's name (sk_node_name_ok); unique */
+    char **labels; /* NULL-terminated, in file order; NULL when none; at most 32 */
     size_t nlabels;
     int max_parallel; /* runs at once on this node, 1-10000; default the top-level max_parallel */
     char *api;        /* http:// or https:// base URL of its API for other nodes (no trailing
@@ -263,14 +263,14 @@ typedef struct sk_cluster_cfg {
 } sk_cluster_cfg_t;
 
 typedef struct sk_config {
-    _Atomic int refs; /* API threads hold snapshots too */
-    char *path;      /* absolute path of sked.yaml */
-    char *dir;       /* its folder */
-    char *state_dir; /* absolute; default <dir>/.sked */
-    char *store_url; /* default <state_dir>/sked.db */
+    _Atomic int refs;                      /* API threads hold snapshots too */
+    char *path;                            /* absolute path of sked.yaml */
+    char *dir;                             /* its folder */
+    char *state_dir;                       /* absolute; default <dir>/.sked */
+    char *store_url;                       /* default <state_dir>/sked.db */
     sk_config_at_t state_dir_at, store_at; /* their values; line 0 for the defaults */
     const sk_tz_t *tz;
-    int max_parallel;   /* all jobs together; default 16 */
+    int max_parallel; /* all jobs together; default 16 */
     sk_http_cfg_t http;
     sk_cluster_cfg_t cluster;
     bool log_json;      /* log_format: json (default text) */
@@ -338,8 +338,9 @@ void sk_errs_print(const sk_errs_t *e, FILE *out);
 int sk_config_load(const char *path, sk_tz_cache_t *tzc, sk_config_t **ret, sk_errs_t *errs);
 
 /* Flags of sk_config_load_opts. */
-#define SK_CONFIG_SKIP_SECRETS 1u /* check secrets: entries, but read and run none of them: each
-                                   * value is "" (for commands that run no job) */
+#define SK_CONFIG_SKIP_SECRETS                                                                     \
+    1u /* check secrets: entries, but read and run none of them: each                              \
+        * value is "" (for commands that run no job) */
 /* sk_config_load with flags: sk_config_load is sk_config_load_opts(path, 0, ...). */
 int sk_config_load_opts(const char *path, unsigned flags, sk_tz_cache_t *tzc, sk_config_t **ret,
                         sk_errs_t *errs);
@@ -389,8 +390,8 @@ int sk_config_preflight(const sk_config_t *c, const char *file, const char *sock
  * (secrets: the caller wipes them before freeing); on failure returns
  * SK_ECONFIG and sets both to NULL. Any thread.
  */
-int sk_config_http_tokens(const sk_config_t *c, const char *file, char **ret_admin,
-                          char **ret_read, sk_errs_t *errs);
+int sk_config_http_tokens(const sk_config_t *c, const char *file, char **ret_admin, char **ret_read,
+                          sk_errs_t *errs);
 
 /* Node names and labels: 1-64 of [A-Za-z0-9_.-]. */
 #define SK_NODE_NAME_MAX 64

@@ -350,8 +350,8 @@ static bool host_name_ok(const char *s)
 static void load_allowed_hosts(sk_config_ctx_t *L, const sk_ynode_t *v, sk_http_cfg_t *h)
 {
     char buf[64];
-    const sk_ynode_t *const *items = v->kind == SK_YNODE_SEQ ? (const sk_ynode_t *const *)v->items
-                                                              : &v;
+    const sk_ynode_t *const *items =
+        v->kind == SK_YNODE_SEQ ? (const sk_ynode_t *const *)v->items : &v;
     size_t n = v->kind == SK_YNODE_SEQ ? v->nitems : 1;
     if (v->kind == SK_YNODE_MAP) {
         sk_config__err(L, v, 0, "http.allowed_hosts",
@@ -387,7 +387,8 @@ static void load_http(sk_config_ctx_t *L, const sk_ynode_t *v, sk_http_cfg_t *h)
 {
     char buf[64];
     if (v->kind != SK_YNODE_MAP) {
-        sk_config__err(L, v, 0, "http", "expected a mapping (listen, admin_token_file, "
+        sk_config__err(L, v, 0, "http",
+                       "expected a mapping (listen, admin_token_file, "
                        "read_token_file, allowed_hosts), got %s",
                        sk_config__got(v, buf, sizeof(buf)));
         return;

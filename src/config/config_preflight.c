@@ -171,8 +171,8 @@ static int read_token_file(const char *path, char **ret)
 #define TOKEN_HINT "(make one with `head -c 32 /dev/urandom | base64`)"
 
 /* One token: from its file when set, else from the environment variable. */
-static char *one_token(const char *file, sk_config_at_t at, const char *key,
-                       const char *token_file, const char *env, sk_errs_t *errs)
+static char *one_token(const char *file, sk_config_at_t at, const char *key, const char *token_file,
+                       const char *env, sk_errs_t *errs)
 {
     if (token_file) {
         char *t = NULL;
@@ -195,9 +195,10 @@ static char *one_token(const char *file, sk_config_at_t at, const char *key,
     if (!v || !v[0])
         return NULL;
     if (strlen(v) < SK_CONFIG_TOKEN_MIN) {
-        at_err(errs, file, (sk_config_at_t){0, 0}, "",
-               "%s (in the environment) is too short: a token has at least %d characters " TOKEN_HINT,
-               env, SK_CONFIG_TOKEN_MIN);
+        at_err(
+            errs, file, (sk_config_at_t){0, 0}, "",
+            "%s (in the environment) is too short: a token has at least %d characters " TOKEN_HINT,
+            env, SK_CONFIG_TOKEN_MIN);
         return NULL;
     }
     return sk_xstrdup(v);
@@ -212,8 +213,8 @@ static bool is_loopback(const char *host)
     return inet_pton(AF_INET6, host, a) == 1 && memcmp(a, v6_loop, 16) == 0;
 }
 
-int sk_config_http_tokens(const sk_config_t *c, const char *file, char **ret_admin,
-                          char **ret_read, sk_errs_t *errs)
+int sk_config_http_tokens(const sk_config_t *c, const char *file, char **ret_admin, char **ret_read,
+                          sk_errs_t *errs)
 {
     const sk_http_cfg_t *h = &c->http;
     size_t n0 = errs->n, d0 = errs->dropped;

@@ -12,12 +12,12 @@
 #include "../tz/tz.h"
 
 enum {
-    SK_CRON_SECONDS = 1 << 0,   /* written with six fields */
-    SK_CRON_DOM_STAR = 1 << 1,  /* day-of-month text starts with * or ? */
-    SK_CRON_DOW_STAR = 1 << 2,  /* day-of-week text starts with * or ? */
-    SK_CRON_WILD = 1 << 3,      /* seconds, minute or hour text starts with * */
-    SK_CRON_REBOOT = 1 << 4,    /* @reboot: fires at start-up, never by time */
-    SK_CRON_SEC_STAR = 1 << 5,  /* per-field "text starts with *" for format */
+    SK_CRON_SECONDS = 1 << 0,  /* written with six fields */
+    SK_CRON_DOM_STAR = 1 << 1, /* day-of-month text starts with * or ? */
+    SK_CRON_DOW_STAR = 1 << 2, /* day-of-week text starts with * or ? */
+    SK_CRON_WILD = 1 << 3,     /* seconds, minute or hour text starts with * */
+    SK_CRON_REBOOT = 1 << 4,   /* @reboot: fires at start-up, never by time */
+    SK_CRON_SEC_STAR = 1 << 5, /* per-field "text starts with *" for format */
     SK_CRON_MIN_STAR = 1 << 6,
     SK_CRON_HOUR_STAR = 1 << 7,
     SK_CRON_MON_STAR = 1 << 8,
@@ -25,17 +25,17 @@ enum {
 
 /* A parsed expression: one bit per allowed value of each field. */
 typedef struct sk_cron {
-    uint64_t sec;      /* bits 0-59 */
-    uint64_t min;      /* bits 0-59 */
-    uint32_t hour;     /* bits 0-23 */
-    uint32_t dom;      /* bits 1-31 */
-    uint32_t dom_last; /* bit k: the k-th day before the month's last (L = 0, L-3 = 3) */
-    uint32_t dom_near; /* bits 1-31: the weekday nearest that day (15W) */
-    uint16_t mon;      /* bits 1-12 */
-    uint8_t dow;       /* bits 0-6, Sunday = 0 */
-    uint8_t dow_last;  /* bits 0-6: the month's last such weekday (5L) */
+    uint64_t sec;       /* bits 0-59 */
+    uint64_t min;       /* bits 0-59 */
+    uint32_t hour;      /* bits 0-23 */
+    uint32_t dom;       /* bits 1-31 */
+    uint32_t dom_last;  /* bit k: the k-th day before the month's last (L = 0, L-3 = 3) */
+    uint32_t dom_near;  /* bits 1-31: the weekday nearest that day (15W) */
+    uint16_t mon;       /* bits 1-12 */
+    uint8_t dow;        /* bits 0-6, Sunday = 0 */
+    uint8_t dow_last;   /* bits 0-6: the month's last such weekday (5L) */
     uint8_t dow_nth[7]; /* per weekday, bits 1-5: its n-th occurrence (MON#2) */
-    bool dom_lastwd;   /* LW: the month's last weekday (Monday to Friday) */
+    bool dom_lastwd;    /* LW: the month's last weekday (Monday to Friday) */
     uint16_t flags;
 } sk_cron_t;
 

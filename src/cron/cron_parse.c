@@ -11,18 +11,15 @@ enum { F_SEC, F_MIN, F_HOUR, F_DOM, F_MON, F_DOW };
 
 typedef struct {
     const char *name;
-    int lo, hi;        /* accepted numeric range (day-of-week: 0-7) */
+    int lo, hi;           /* accepted numeric range (day-of-week: 0-7) */
     int star_lo, star_hi; /* what * covers (day-of-week: 0-6) */
     int hash_lo, hash_hi; /* what H picks from (day-of-month: 1-28) */
 } field_def_t;
 
 static const field_def_t defs[] = {
-    [F_SEC] = {"second", 0, 59, 0, 59, 0, 59},
-    [F_MIN] = {"minute", 0, 59, 0, 59, 0, 59},
-    [F_HOUR] = {"hour", 0, 23, 0, 23, 0, 23},
-    [F_DOM] = {"day-of-month", 1, 31, 1, 31, 1, 28},
-    [F_MON] = {"month", 1, 12, 1, 12, 1, 12},
-    [F_DOW] = {"day-of-week", 0, 7, 0, 6, 0, 6},
+    [F_SEC] = {"second", 0, 59, 0, 59, 0, 59}, [F_MIN] = {"minute", 0, 59, 0, 59, 0, 59},
+    [F_HOUR] = {"hour", 0, 23, 0, 23, 0, 23},  [F_DOM] = {"day-of-month", 1, 31, 1, 31, 1, 28},
+    [F_MON] = {"month", 1, 12, 1, 12, 1, 12},  [F_DOW] = {"day-of-week", 0, 7, 0, 6, 0, 6},
 };
 
 static const char *const mon_names[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
@@ -130,8 +127,8 @@ static int parse_value(parser_t *ps, const char **pp, int *ret)
             }
         }
         if (!names)
-            return fail(ps, p, SK_EPARSE, "unexpected \"%.*s\" (this field takes numbers %d-%d)",
-                        n, p, f->lo, f->hi);
+            return fail(ps, p, SK_EPARSE, "unexpected \"%.*s\" (this field takes numbers %d-%d)", n,
+                        p, f->lo, f->hi);
         return fail(ps, p, SK_EPARSE, "unknown name \"%.*s\" (use %s)", n, p,
                     ps->field == F_MON ? "JAN-DEC" : "SUN-SAT");
     }
@@ -195,8 +192,8 @@ static int parse_hash(parser_t *ps, const char **pp)
             return fail(ps, p, SK_EPARSE, "expected ')' to close H(");
         p++;
         if (lo > hi)
-            return fail(ps, open + 1, SK_ERANGE, "range %d-%d goes backwards (write %d-%d)", lo,
-                        hi, hi, lo);
+            return fail(ps, open + 1, SK_ERANGE, "range %d-%d goes backwards (write %d-%d)", lo, hi,
+                        hi, lo);
     }
     uint32_t h = hash_for(ps);
     if (*p == '/') {
@@ -208,7 +205,8 @@ static int parse_hash(parser_t *ps, const char **pp)
          * step wider than H(low-high) still leaves one value. */
         set_range(ps, lo + (int)(h % (uint32_t)SK_MIN(step, hi - lo + 1)), hi, step);
     } else {
-        set_range(ps, lo + (int)(h % (uint32_t)(hi - lo + 1)), lo + (int)(h % (uint32_t)(hi - lo + 1)), 1);
+        set_range(ps, lo + (int)(h % (uint32_t)(hi - lo + 1)),
+                  lo + (int)(h % (uint32_t)(hi - lo + 1)), 1);
     }
     *pp = p;
     return 0;
@@ -434,8 +432,8 @@ typedef struct {
 } macro_t;
 
 static const macro_t macros[] = {
-    {"@yearly", "0 0 1 1 *"},  {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
-    {"@weekly", "0 0 * * 0"},  {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
+    {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
+    {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
     {"@hourly", "0 * * * *"},
 };
 

@@ -145,8 +145,9 @@ static sk_jobrt_t *add_job(sk_daemon_t *d, const sk_job_cfg_t *cfg, int64_t now,
         j->last_fire = now; /* a new job: nothing before now was its to run */
         j->unsaved = true;
         if (cfg->trigger == SK_TRIGGER_AT && cfg->at_ms <= now)
-            sk_log(SK_LOG_WARN, "event=in_past job=%s msg=\"its at: instant has passed; it will "
-                                "only run when triggered\"",
+            sk_log(SK_LOG_WARN,
+                   "event=in_past job=%s msg=\"its at: instant has passed; it will "
+                   "only run when triggered\"",
                    cfg->name);
     }
     if (d->njobs == d->jobs_cap) {
@@ -325,8 +326,9 @@ static int reload(sk_daemon_t *d, const char *why, bool guarded, char *msg, size
     sk_errs_t errs;
     sk_errs_init(&errs);
     if (sk_config_load(d->config_path, d->tzc, &nc, &errs) < 0) {
-        sk_log(SK_LOG_ERROR, "event=reload_failed trigger=%s errors=%zu msg=\"the previous "
-                             "configuration stays in force\"",
+        sk_log(SK_LOG_ERROR,
+               "event=reload_failed trigger=%s errors=%zu msg=\"the previous "
+               "configuration stays in force\"",
                why, errs.n);
         for (size_t i = 0; i < errs.n; i++)
             sk_log(SK_LOG_ERROR, "event=config_error at=%s:%d:%d msg=\"%s%s%s\"",
@@ -334,7 +336,8 @@ static int reload(sk_daemon_t *d, const char *why, bool guarded, char *msg, size
                    errs.items[i].col, errs.items[i].path, errs.items[i].path[0] ? ": " : "",
                    errs.items[i].msg);
         if (msg && errs.n)
-            sk_snprintf(msg, size, "%s:%d:%d: %s%s%s (%zu error%s; the previous configuration "
+            sk_snprintf(msg, size,
+                        "%s:%d:%d: %s%s%s (%zu error%s; the previous configuration "
                         "stays in force)",
                         errs.items[0].file ? errs.items[0].file : d->config_path,
                         errs.items[0].line, errs.items[0].col, errs.items[0].path,
@@ -641,8 +644,9 @@ static bool check_leader(sk_daemon_t *d)
     sk_err_t err;
     sk_err_clear(&err);
     if (d->store->ops->leader(d->store, &lead, &err) < 0) {
-        sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\" note=\"cannot tell who leads; not "
-                             "firing\"",
+        sk_log(SK_LOG_ERROR,
+               "event=store_error msg=\"%s\" note=\"cannot tell who leads; not "
+               "firing\"",
                err.msg);
         return false;
     }
@@ -692,8 +696,9 @@ static void demote(sk_daemon_t *d)
         sk_daemon__arm(d);
         return;
     }
-    sk_log(SK_LOG_ERROR, "event=lost_leadership running=%d msg=\"another node may fire now; "
-                         "stopping this node's runs and exiting (75) to restart as a standby\"",
+    sk_log(SK_LOG_ERROR,
+           "event=lost_leadership running=%d msg=\"another node may fire now; "
+           "stopping this node's runs and exiting (75) to restart as a standby\"",
            d->nrunning);
     d->exit_code = SK_EXIT_LOST_LEAD;
     d->stopping = true;

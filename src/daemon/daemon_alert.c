@@ -10,7 +10,7 @@
 
 #include <fcntl.h>
 
-#define ALERT_IN_FLIGHT 2         /* of libuv's 4 pool threads */
+#define ALERT_IN_FLIGHT 2 /* of libuv's 4 pool threads */
 #define ALERT_MAX_ATTEMPTS 8
 #define ALERT_TIMEOUT_MS 20000
 #define ALERT_RATE_MS (60 * 1000) /* one alert per job and event per minute */
@@ -140,8 +140,9 @@ static void on_delivered(void *data, const sk_alert_result_t *res)
                a->job, a->id, ch, a->attempts, a->next_at - now, res->error);
     } else {
         st = res->retryable && d->stopping ? SK_ALERTST_PENDING : SK_ALERTST_FAILED;
-        sk_log(SK_LOG_ERROR, "event=alert_failed job=%s alert=%" PRId64 " channel=%s attempt=%d "
-                             "error=\"%s\"",
+        sk_log(SK_LOG_ERROR,
+               "event=alert_failed job=%s alert=%" PRId64 " channel=%s attempt=%d "
+               "error=\"%s\"",
                a->job, a->id, ch, a->attempts, res->error);
     }
     sk_metrics_alert(d->metrics, ch,
@@ -150,10 +151,9 @@ static void on_delivered(void *data, const sk_alert_result_t *res)
                                                 : "failed");
     sk_err_t err;
     sk_err_clear(&err);
-    if (d->store->ops->alert_update(d->store, a->id, st, a->attempts,
-                                    st == SK_ALERTST_PENDING ? a->next_at : 0,
-                                    st == SK_ALERTST_PENDING ? 0 : now,
-                                    res->ok ? NULL : res->error, &err) < 0)
+    if (d->store->ops->alert_update(
+            d->store, a->id, st, a->attempts, st == SK_ALERTST_PENDING ? a->next_at : 0,
+            st == SK_ALERTST_PENDING ? 0 : now, res->ok ? NULL : res->error, &err) < 0)
         sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\"", err.msg);
     if (st != SK_ALERTST_PENDING || d->stopping) {
         unlink_job(d, a);
@@ -217,9 +217,8 @@ static void enqueue(sk_daemon_t *d, int64_t id, const char *job, sk_config_t *sn
     *pp = a;
 }
 
-void sk_daemon__alert(sk_daemon_t *d, sk_jobrt_t *j, sk_config_t *snap,
-                      const sk_alert_cfg_t *cfg, unsigned event, sk_alert_event_t *ev,
-                      const char *log_path)
+void sk_daemon__alert(sk_daemon_t *d, sk_jobrt_t *j, sk_config_t *snap, const sk_alert_cfg_t *cfg,
+                      unsigned event, sk_alert_event_t *ev, const char *log_path)
 {
     if (!cfg || !(cfg->on & event) || d->stopping)
         return;
@@ -231,8 +230,7 @@ void sk_daemon__alert(sk_daemon_t *d, sk_jobrt_t *j, sk_config_t *snap,
         j->last_alert = sk_xcalloc(12, sizeof(int64_t));
     int64_t *last = j ? j->last_alert + (ev->step ? 6 : 0) : NULL;
     int k = event_index(event);
-    bool limited = last && event != SK_ALERT_RECOVERED && last[k] &&
-                   mono - last[k] < ALERT_RATE_MS;
+    bool limited = last && event != SK_ALERT_RECOVERED && last[k] && mono - last[k] < ALERT_RATE_MS;
     char host[256] = "";
     gethostname(host, sizeof(host) - 1);
     char *tail = log_tail(log_path);
@@ -276,14 +274,14 @@ void sk_daemon__alert(sk_daemon_t *d, sk_jobrt_t *j, sk_config_t *snap,
             continue;
         }
         if (limited) {
-            sk_log(SK_LOG_INFO, "event=alert_dropped job=%s alert=%" PRId64 " channel=%s "
-                                "reason=rate_limited",
+            sk_log(SK_LOG_INFO,
+                   "event=alert_dropped job=%s alert=%" PRId64 " channel=%s "
+                   "reason=rate_limited",
                    ev->job, rec.id, rec.channel);
             continue;
         }
         sk_log(SK_LOG_INFO, "event=alert job=%s%s%s alert=%" PRId64 " on=%s channel=%s", ev->job,
-               ev->step ? " step=" : "", ev->step ? ev->step : "", rec.id, ev->event,
-               rec.channel);
+               ev->step ? " step=" : "", ev->step ? ev->step : "", rec.id, ev->event, rec.channel);
         enqueue(d, rec.id, ev->job, snap, cfg, chans[i].ch, payload, 0, now);
     }
     if (last && !limited)
@@ -421,15 +419,14 @@ void sk_daemon__alerts_resume(sk_daemon_t *d)
                 known = true;
             }
         }
-        bool has = cfg && known &&
-                   ((ch == SK_CHANNEL_WEBHOOK && cfg->webhook) ||
-                    (ch == SK_CHANNEL_SLACK && cfg->slack) ||
-                    (ch == SK_CHANNEL_EMAIL && cfg->has_email) ||
-                    (ch == SK_CHANNEL_COMMAND && cfg->command));
+        bool has =
+            cfg && known &&
+            ((ch == SK_CHANNEL_WEBHOOK && cfg->webhook) || (ch == SK_CHANNEL_SLACK && cfg->slack) ||
+             (ch == SK_CHANNEL_EMAIL && cfg->has_email) ||
+             (ch == SK_CHANNEL_COMMAND && cfg->command));
         if (!has) {
             d->store->ops->alert_update(d->store, a->id, SK_ALERTST_FAILED, a->attempts, 0,
-                                        sk_now_ms(),
-                                        "the channel is no longer configured", NULL);
+                                        sk_now_ms(), "the channel is no longer configured", NULL);
             continue;
         }
         enqueue(d, a->id, a->job, d->config, cfg, ch, a->payload, a->attempts, a->next_at);

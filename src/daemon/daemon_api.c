@@ -306,8 +306,9 @@ static bool leading(sk_daemon_t *d, api_call_t *c)
 {
     if (d->leading)
         return true;
-    fail(c, 409, "this node is a standby: another node leads the store and runs its jobs; "
-                 "send this to the leader");
+    fail(c, 409,
+         "this node is a standby: another node leads the store and runs its jobs; "
+         "send this to the leader");
     return false;
 }
 
@@ -390,8 +391,7 @@ static void loop_retry(sk_daemon_t *d, api_call_t *c)
         return;
     int64_t id = sk_daemon__retry(d, c->id, &err);
     if (id < 0)
-        fail(c, err.code == SK_ENOTFOUND ? 404 : 409, "%s",
-             err.msg[0] ? err.msg : "cannot retry");
+        fail(c, err.code == SK_ENOTFOUND ? 404 : 409, "%s", err.msg[0] ? err.msg : "cannot retry");
     else
         c->result = json_pack("{s:I}", "run_id", (json_int_t)id);
 }
@@ -432,8 +432,7 @@ void sk_api_store_put(sk_api_t *a, sk_store_t *st)
     sk_store_close(st);
 }
 
-int sk_api_nodes_read(sk_api_t *a, sk_store_t *st, sk_node_t **ret, size_t *ret_n,
-                      sk_err_t *err)
+int sk_api_nodes_read(sk_api_t *a, sk_store_t *st, sk_node_t **ret, size_t *ret_n, sk_err_t *err)
 {
     *ret = NULL;
     *ret_n = 0;
@@ -507,8 +506,7 @@ void sk_api_get_status(sk_api_t *a, sk_http_req_t *r)
     char iso[64];
     sk_tz_format_iso_ms(sk_tz_utc(), a->start_wall, iso, sizeof(iso));
     json_object_set_new(o, "started_at", json_string(iso));
-    json_object_set_new(o, "uptime",
-                        json_real((double)(sk_mono_ms() - a->start_mono) / 1000.0));
+    json_object_set_new(o, "uptime", json_real((double)(sk_mono_ms() - a->start_mono) / 1000.0));
     json_object_set_new(o, "stopping", json_boolean(snap.stopping));
     json_object_set_new(o, "leading", json_boolean(snap.leading));
     json_object_set_new(o, "store", json_string(a->store_name));
@@ -542,8 +540,7 @@ void sk_api_get_status(sk_api_t *a, sk_http_req_t *r)
     }
     sk_nodes_free(nodes, n);
     sk_node_release(&self.node);
-    json_object_set_new(o, "role",
-                        json_string(r->role == SK_HTTP_ROLE_ADMIN ? "admin" : "read"));
+    json_object_set_new(o, "role", json_string(r->role == SK_HTTP_ROLE_ADMIN ? "admin" : "read"));
     if (r->role != SK_HTTP_ROLE_ADMIN) { /* where things are on the host: admins only */
         json_object_del(o, "state_dir");
         json_object_del(o, "config");
@@ -573,16 +570,16 @@ void sk_api_get_nodes(sk_api_t *a, sk_http_req_t *r)
         json_array_append_new(arr, sk_api_node_json(&nodes[i], a->node_name, self.lease_ms));
     sk_nodes_free(nodes, n);
     sk_node_release(&self.node);
-    sk_http_json(r, 200, json_pack("{s:o, s:I, s:s}", "nodes", arr, "lease_ms",
-                                   (json_int_t)self.lease_ms, "node", a->node_name));
+    sk_http_json(r, 200,
+                 json_pack("{s:o, s:I, s:s}", "nodes", arr, "lease_ms", (json_int_t)self.lease_ms,
+                           "node", a->node_name));
 }
 
 #define ANY_NUMBER (INT64_MAX / 2)
 
 /* The query argument `name`, when given, as a whole number min..max into
  * *ret (left alone otherwise); false after answering 400. */
-static bool query_num(sk_http_req_t *r, const char *name, int64_t min, int64_t max,
-                      int64_t *ret)
+static bool query_num(sk_http_req_t *r, const char *name, int64_t min, int64_t max, int64_t *ret)
 {
     const char *v = sk_http_query(r, name);
     int64_t n;
@@ -593,18 +590,19 @@ static bool query_num(sk_http_req_t *r, const char *name, int64_t min, int64_t m
         return true;
     }
     if (max == ANY_NUMBER)
-        sk_http_error(r, 400, "%s: expected a whole number from %" PRId64 ", got \"%.40s\"",
-                      name, min, v);
+        sk_http_error(r, 400, "%s: expected a whole number from %" PRId64 ", got \"%.40s\"", name,
+                      min, v);
     else
-        sk_http_error(r, 400, "%s: expected a number %" PRId64 "-%" PRId64 ", got \"%.40s\"",
-                      name, min, max, v);
+        sk_http_error(r, 400, "%s: expected a number %" PRId64 "-%" PRId64 ", got \"%.40s\"", name,
+                      min, max, v);
     return false;
 }
 
 void sk_api_get_jobs(sk_api_t *a, sk_http_req_t *r, const char *name)
 {
     int64_t recent = 0, offset = 0, limit = ANY_NUMBER, next = 0;
-    if (!query_num(r, "recent", 0, 50, &recent) || !query_num(r, "offset", 0, ANY_NUMBER, &offset) ||
+    if (!query_num(r, "recent", 0, 50, &recent) ||
+        !query_num(r, "offset", 0, ANY_NUMBER, &offset) ||
         !query_num(r, "limit", 0, ANY_NUMBER, &limit) ||
         (name && !query_num(r, "next", 0, 100000, &next)))
         return;
@@ -665,8 +663,8 @@ void sk_api_post_job(sk_api_t *a, sk_http_req_t *r, const char *name, sk_api_job
         json_t *v;
         json_object_foreach(body, key, v)
         {
-            bool ok = (strcmp(key, "params") == 0 || strcmp(key, "once") == 0) &&
-                      c->fn == loop_trigger;
+            bool ok =
+                (strcmp(key, "params") == 0 || strcmp(key, "once") == 0) && c->fn == loop_trigger;
             if (!ok) {
                 sk_http_error(r, 400, "unknown field \"%.64s\" in the body", key);
                 json_decref(body);
@@ -684,8 +682,7 @@ void sk_api_post_job(sk_api_t *a, sk_http_req_t *r, const char *name, sk_api_job
         json_object_foreach(p, key, v)
         {
             if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v)) {
-                sk_http_error(r, 400, "params.%.64s: expected a string, number or boolean",
-                              key);
+                sk_http_error(r, 400, "params.%.64s: expected a string, number or boolean", key);
                 json_decref(body);
                 free(c);
                 return;
@@ -738,8 +735,8 @@ void sk_api_get_runs(sk_api_t *a, sk_http_req_t *r)
     if ((v = sk_http_query(r, "steps")))
         f.top_level = !(strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
     /* Each top-level run with its steps (the CLI's history in one call). */
-    bool nested = (v = sk_http_query(r, "with_steps")) &&
-                  (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
+    bool nested =
+        (v = sk_http_query(r, "with_steps")) && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
     sk_err_t err;
     sk_err_clear(&err);
     sk_store_t *st = sk_api_store_get(a, &err);
@@ -756,8 +753,8 @@ void sk_api_get_runs(sk_api_t *a, sk_http_req_t *r)
         sk_run_filter_t sf = {.parent_id = runs[i].id, .limit = SK_STORE_QUERY_MAX};
         sk_run_t *steps = NULL;
         size_t ns = 0;
-        if (nested && !runs[i].parent_id &&
-            st->ops->runs_query(st, &sf, &steps, &ns, NULL) == 0 && ns) {
+        if (nested && !runs[i].parent_id && st->ops->runs_query(st, &sf, &steps, &ns, NULL) == 0 &&
+            ns) {
             json_t *sa = json_array();
             for (size_t k = 0; k < ns; k++)
                 json_array_append_new(sa, sk_api_run_json(&steps[k]));
@@ -768,9 +765,8 @@ void sk_api_get_runs(sk_api_t *a, sk_http_req_t *r)
     }
     sk_api_store_put(a, st);
     json_t *o = json_pack("{s:o}", "runs", arr);
-    json_object_set_new(o, "next_before", nruns == f.limit && nruns
-                                              ? json_integer(runs[nruns - 1].id)
-                                              : json_null());
+    json_object_set_new(o, "next_before",
+                        nruns == f.limit && nruns ? json_integer(runs[nruns - 1].id) : json_null());
     sk_runs_free(runs, nruns);
     sk_http_json(r, 200, o);
 }
@@ -945,7 +941,7 @@ int sk_daemon__api_start(sk_daemon_t *d, sk_err_t *err)
     a->check.data = a;
     uv_check_start(&a->check, on_check);
     uv_unref((uv_handle_t *)&a->check); /* it alone never keeps the loop running */
-    publish(a); /* valid before the first request */
+    publish(a);                         /* valid before the first request */
     d->api = a;
 
     /* Checked before anything started (sk_config_preflight); read again
@@ -1045,7 +1041,6 @@ void sk_daemon__api_stop(sk_daemon_t *d)
     uv_close((uv_handle_t *)&a->check, on_closed);
     uv_close((uv_handle_t *)&a->async, on_closed);
 }
-
 
 /* ---- without a daemon (fuzzing) ---- */
 

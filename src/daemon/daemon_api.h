@@ -30,8 +30,8 @@ typedef struct sk_api_self {
 typedef struct sk_api_snap {
     int njobs, active, waiting;
     bool stopping, leading;
-    int64_t next_due; /* wall ms; 0: nothing due */
-    char *next_job;   /* NULL: nothing due */
+    int64_t next_due;   /* wall ms; 0: nothing due */
+    char *next_job;     /* NULL: nothing due */
     sk_api_self_t self; /* self.node.seen_at is the reader's now */
 } sk_api_snap_t;
 
@@ -54,8 +54,8 @@ typedef struct sk_api {
     size_t npool;
     char *store_url; /* copies: the configuration may be reloaded meanwhile */
     char *state_dir;
-    char *node_name; /* this node's (fixed for the daemon's life) */
-    char *config_path; /* likewise */
+    char *node_name;        /* this node's (fixed for the daemon's life) */
+    char *config_path;      /* likewise */
     const char *store_name; /* the store's kind ("sqlite", "postgres"): static text */
     /* The token a request that came over the control socket (which needs
      * none) shows another node when its log is fetched from there: the read
@@ -118,8 +118,7 @@ void sk_api_store_put(sk_api_t *a, sk_store_t *st);
 /* Every node row of the store (forgetting none), by name: new memory
  * (sk_nodes_free), NULL and 0 when none or when the store has no such
  * operation yet. Through st when given, else a pooled connection. */
-int sk_api_nodes_read(sk_api_t *a, sk_store_t *st, sk_node_t **ret, size_t *ret_n,
-                      sk_err_t *err);
+int sk_api_nodes_read(sk_api_t *a, sk_store_t *st, sk_node_t **ret, size_t *ret_n, sk_err_t *err);
 
 /* The request handler (an sk_http_handler_t; data is the sk_api_t): routes
  * the request, parses its path, query and body, and answers it. Connection
@@ -134,8 +133,7 @@ void sk_api_handle(void *data, sk_http_req_t *r);
  * arguments are copied. sk_api_detached_free after the server using it has
  * stopped.
  */
-sk_api_t *sk_api_detached_new(const char *store_url, const char *state_dir,
-                              const char *node_name);
+sk_api_t *sk_api_detached_new(const char *store_url, const char *state_dir, const char *node_name);
 void sk_api_detached_free(sk_api_t *a);
 
 /*

@@ -80,11 +80,12 @@ json_t *sk_api_run_json(const sk_run_t *r)
     json_object_set_new(o, "queued_at", iso(r->queued_at));
     json_object_set_new(o, "started_at", iso(r->started_at));
     json_object_set_new(o, "ended_at", iso(r->ended_at));
-    json_object_set_new(o, "duration", r->started_at && r->ended_at >= r->started_at
-                                           ? seconds(r->ended_at - r->started_at)
-                                           : json_null());
-    json_object_set_new(o, "exit_code", r->exit_code >= 0 ? json_integer(r->exit_code)
-                                                          : json_null());
+    json_object_set_new(o, "duration",
+                        r->started_at && r->ended_at >= r->started_at
+                            ? seconds(r->ended_at - r->started_at)
+                            : json_null());
+    json_object_set_new(o, "exit_code",
+                        r->exit_code >= 0 ? json_integer(r->exit_code) : json_null());
     json_object_set_new(o, "signal", r->signal ? json_integer(r->signal) : json_null());
     json_object_set_new(o, "pid", r->pid ? json_integer(r->pid) : json_null());
     json_object_set_new(o, "reason", str_or_null(r->reason));
@@ -295,9 +296,9 @@ static json_t *definition(const sk_job_cfg_t *c)
     json_object_set_new(o, "misfire_grace",
                         c->misfire_grace_ms >= 0 ? seconds(c->misfire_grace_ms) : json_null());
     json_object_set_new(o, "keep_runs", json_integer(c->keep_runs));
-    json_object_set_new(o, "keep_days", c->keep_days_ms ? json_real((double)c->keep_days_ms /
-                                                                    86400000.0)
-                                                        : json_null());
+    json_object_set_new(o, "keep_days",
+                        c->keep_days_ms ? json_real((double)c->keep_days_ms / 86400000.0)
+                                        : json_null());
     json_object_set_new(o, "max_output", json_integer(c->max_output));
     json_object_set_new(o, "enabled", json_boolean(c->enabled));
     if (c->jitter_ms)
@@ -368,7 +369,8 @@ static void recent_buf(sk_buf_t *b, sk_store_t *st, const char *job, size_t n)
     if (st && st->ops->runs_query(st, &f, &runs, &nr, &err) == 0) {
         for (size_t i = 0; i < nr; i++) {
             const sk_run_t *r = &runs[i];
-            sk_buf_printf(b, "%s{\"id\":%" PRId64 ",\"status\":\"%s\",\"started_at\":", i ? "," : "",
+            sk_buf_printf(b,
+                          "%s{\"id\":%" PRId64 ",\"status\":\"%s\",\"started_at\":", i ? "," : "",
                           r->id, sk_run_status_str(r->status));
             iso_buf(b, sk_tz_utc(), r->started_at);
             sk_buf_adds(b, ",\"duration\":");
@@ -390,7 +392,8 @@ static void item_buf(sk_buf_t *b, const sk_api_job_t *j, sk_store_t *st, size_t 
     sk_job_trigger_explain(c, text, sizeof(text));
     sk_buf_adds(b, "{\"name\":");
     sk_buf_json_str(b, c->name);
-    sk_buf_adds(b, c->nsteps ? ",\"kind\":\"workflow\",\"trigger\":" : ",\"kind\":\"job\",\"trigger\":");
+    sk_buf_adds(b, c->nsteps ? ",\"kind\":\"workflow\",\"trigger\":"
+                             : ",\"kind\":\"job\",\"trigger\":");
     sk_buf_json_str(b, trig);
     sk_buf_adds(b, ",\"trigger_text\":");
     sk_buf_json_str(b, text);

@@ -204,8 +204,7 @@ static int on_proxy_progress(void *data, curl_off_t dltotal, curl_off_t dlnow, c
 }
 
 /* GET api/api/v1/runs/ID/log on node `node`, answered with what it says. */
-static void proxy_log(sk_api_t *a, sk_http_req_t *r, int64_t id, const char *node,
-                      const char *api)
+static void proxy_log(sk_api_t *a, sk_http_req_t *r, int64_t id, const char *node, const char *api)
 {
     char url[2048], range[256], auth[1024];
     sk_snprintf(url, sizeof(url), "%s/api/v1/runs/%" PRId64 "/log", api, id);
@@ -269,8 +268,8 @@ static void proxy_log(sk_api_t *a, sk_http_req_t *r, int64_t id, const char *nod
                               ? "its answer is larger than 64 MiB"
                           : cerr[0] ? cerr
                                     : curl_easy_strerror(cr);
-        sk_log(SK_LOG_WARN, "event=log_proxy_failed run=%" PRId64 " node=%s url=%s msg=\"%s\"",
-               id, node, api, why);
+        sk_log(SK_LOG_WARN, "event=log_proxy_failed run=%" PRId64 " node=%s url=%s msg=\"%s\"", id,
+               node, api, why);
         node_error(r, 502, node, NULL, false,
                    "the log of run %" PRId64 " is on node %s, which cannot be reached at %s: %s",
                    id, node, api, why);
@@ -286,9 +285,12 @@ static void proxy_log(sk_api_t *a, sk_http_req_t *r, int64_t id, const char *nod
     }
     size_t len = 0;
     char *body = sk_buf_take(&p.body, &len);
-    const char *headers[] = {"Content-Range",      p.crange[0] ? p.crange : NULL,
-                             "Accept-Ranges",      "bytes",
-                             "X-Sked-Node",        node,
+    const char *headers[] = {"Content-Range",
+                             p.crange[0] ? p.crange : NULL,
+                             "Accept-Ranges",
+                             "bytes",
+                             "X-Sked-Node",
+                             node,
                              NULL};
     sk_http_bytes_with(r, (int)status, p.ctype[0] ? p.ctype : "text/plain; charset=utf-8", body,
                        len, headers);
@@ -626,8 +628,7 @@ void sk_api_log(sk_api_t *a, sk_http_req_t *r, int64_t id)
         close(fd);
         char cr[64];
         sk_snprintf(cr, sizeof(cr), "bytes */%" PRIu64, size);
-        sk_http_json_with(r, 416,
-                          json_pack("{s:s}", "error", "the range is outside the log"),
+        sk_http_json_with(r, 416, json_pack("{s:s}", "error", "the range is outside the log"),
                           "Content-Range", cr);
         return;
     }

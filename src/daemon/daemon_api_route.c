@@ -208,7 +208,8 @@ static void route_api(sk_api_t *a, sk_http_req_t *r, const char *rest)
             return;
         }
         sk_snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
-                    allow[0] ? ", " : "", strcmp(rt->method, "GET") == 0 ? "GET, HEAD" : rt->method);
+                    allow[0] ? ", " : "",
+                    strcmp(rt->method, "GET") == 0 ? "GET, HEAD" : rt->method);
     }
     if (shape)
         sk_http_not_allowed(r, allow);
@@ -236,4 +237,3 @@ void sk_api_handle(void *data, sk_http_req_t *r)
     }
     sk_http_error(r, 404, "not found: %.200s", r->path);
 }
-

@@ -42,8 +42,9 @@ static void warn_unrunnable(sk_daemon_t *d, sk_jobrt_t *j, const char *pin)
     for (char **l = d->live_labels; *l && !any; l++)
         any = labels_cover(*l, pin);
     if (!any && !j->pin_warned)
-        sk_log(SK_LOG_WARN, "event=no_node job=%s labels=%s msg=\"no live node has these "
-                            "labels; its runs wait for one\"",
+        sk_log(SK_LOG_WARN,
+               "event=no_node job=%s labels=%s msg=\"no live node has these "
+               "labels; its runs wait for one\"",
                j->name, pin);
     j->pin_warned = !any;
 }
@@ -76,9 +77,8 @@ int sk_daemon__dispatch(sk_daemon_t *d, sk_runrt_t *r, sk_err_t *err)
         rc = 0;
     }
     if (rc == 0)
-        sk_log(SK_LOG_DEBUG, "event=dispatched job=%s%s%s run=%" PRId64 " attempt=%d",
-               r->job->name, r->step ? " step=" : "", r->step ? r->step->name : "", r->id,
-               r->attempt);
+        sk_log(SK_LOG_DEBUG, "event=dispatched job=%s%s%s run=%" PRId64 " attempt=%d", r->job->name,
+               r->step ? " step=" : "", r->step ? r->step->name : "", r->id, r->attempt);
     return rc;
 }
 
@@ -98,10 +98,8 @@ void sk_daemon__cancel_remote(sk_daemon_t *d, sk_runrt_t *r, const char *reason)
         return;
     }
     sk_run_t row = {0};
-    if (d->store->ops->run_get(d->store, r->id, &row, &err) == 0 &&
-        row.status == SK_RUN_QUEUED)
-        d->store->ops->run_finish(d->store, r->id, SK_RUN_KILLED, sk_now_ms(), -1, 0, reason,
-                                  NULL);
+    if (d->store->ops->run_get(d->store, r->id, &row, &err) == 0 && row.status == SK_RUN_QUEUED)
+        d->store->ops->run_finish(d->store, r->id, SK_RUN_KILLED, sk_now_ms(), -1, 0, reason, NULL);
     sk_run_release(&row);
 }
 
@@ -159,8 +157,9 @@ void sk_daemon__sweep_dead(sk_daemon_t *d)
         if (d->store->ops->cluster->runs_of_node(d->store, nd->name, &rows, &nrows, &err) < 0)
             break;
         char reason[200];
-        sk_snprintf(reason, sizeof(reason), "node %s stopped heart-beating (silent for %" PRId64
-                    " s)", nd->name, nd->age_ms / 1000);
+        sk_snprintf(reason, sizeof(reason),
+                    "node %s stopped heart-beating (silent for %" PRId64 " s)", nd->name,
+                    nd->age_ms / 1000);
         sk_log(SK_LOG_WARN, "event=node_lost node=%s silent_ms=%" PRId64 " runs=%zu", nd->name,
                nd->age_ms, nrows);
         for (size_t k = 0; k < nrows; k++) {
@@ -177,8 +176,7 @@ void sk_daemon__sweep_dead(sk_daemon_t *d)
     sk_nodes_free(nodes, n);
 }
 
-void sk_daemon__adopt_row(sk_daemon_t *d, sk_jobrt_t *j, sk_wfrt_t *w, size_t step,
-                          sk_run_t *row)
+void sk_daemon__adopt_row(sk_daemon_t *d, sk_jobrt_t *j, sk_wfrt_t *w, size_t step, sk_run_t *row)
 {
     if (row->status == SK_RUN_QUEUED && row->cancel) {
         /* Asked to stop before any node took it, and its leader died before
@@ -264,11 +262,11 @@ void sk_daemon__evict_silent_leader(sk_daemon_t *d)
     sk_err_clear(&err);
     /* Only when no node says it leads now: a new leader's first beat may
      * not say so yet, and an old row of a dead leader must not count. */
-    if (silent && !fresh &&
-        ops->cluster->leader_evict(d->store, silent->name, &ended, &err) == 0 &&
+    if (silent && !fresh && ops->cluster->leader_evict(d->store, silent->name, &ended, &err) == 0 &&
         ended)
-        sk_log(SK_LOG_WARN, "event=evicted_leader node=%s silent_ms=%" PRId64 " msg=\"it held "
-                            "the leadership without heart-beating; its session was ended\"",
+        sk_log(SK_LOG_WARN,
+               "event=evicted_leader node=%s silent_ms=%" PRId64 " msg=\"it held "
+               "the leadership without heart-beating; its session was ended\"",
                silent->name, silent->age_ms);
     sk_nodes_free(nodes, n);
 }

@@ -85,8 +85,9 @@ static void decide(sk_daemon_t *d, sk_jobrt_t *j, int64_t now, sk_sched_intents_
     sk_sched_backlog_t bl;
     sk_sched_decide(&sj, now, d->starting, out, &bl);
     if (bl.capped)
-        sk_log(SK_LOG_WARN, "event=backlog job=%s msg=\"more than %d fires were missed; the "
-                            "oldest are not recorded one by one\"",
+        sk_log(SK_LOG_WARN,
+               "event=backlog job=%s msg=\"more than %d fires were missed; the "
+               "oldest are not recorded one by one\"",
                j->name, SK_SCHED_MAX_SCAN);
     if (bl.unrecorded > 0)
         sk_log(SK_LOG_WARN, "event=missed job=%s count=%zu msg=\"not recorded one by one\"",
@@ -330,8 +331,9 @@ void sk_daemon__on_tick(uv_timer_t *t)
     int64_t drift;
     sk_sched_jump_t jump = sk_sched_clock_jump(d->last_wall, d->last_mono, now, mono, &drift);
     if (jump != SK_SCHED_CLOCK_STEADY)
-        sk_log(SK_LOG_WARN, "event=clock_jump delta_ms=%" PRId64
-                            " msg=\"the wall clock moved; fires are checked against it\"",
+        sk_log(SK_LOG_WARN,
+               "event=clock_jump delta_ms=%" PRId64
+               " msg=\"the wall clock moved; fires are checked against it\"",
                drift);
     if (jump == SK_SCHED_CLOCK_BACK)
         clock_went_back(d, now);

@@ -36,14 +36,14 @@ struct sk_jobrt {
     int active;              /* its runs that are running */
     int waiting;             /* its runs waiting to start */
     bool paused;
-    int last_outcome;        /* sk_run_status_t of its last finished run; -1 none */
-    int64_t missed_alerted;  /* the last missed instant an alert was raised for */
-    bool pin_warned;         /* cluster: said that no live node has its labels */
-    bool unsaved;            /* its state is not in the store yet */
+    int last_outcome;       /* sk_run_status_t of its last finished run; -1 none */
+    int64_t missed_alerted; /* the last missed instant an alert was raised for */
+    bool pin_warned;        /* cluster: said that no live node has its labels */
+    bool unsaved;           /* its state is not in the store yet */
     /* Rate limits: per alert event, when one was last sent, for the job's
      * own alerts [0..5] and its steps' [6..11]. Allocated on first alert:
      * most of 100,000 jobs never raise one. */
-    int64_t *last_alert; /* monotonic ms */
+    int64_t *last_alert;            /* monotonic ms */
     struct sk_metrics_job *metrics; /* its series in d->metrics */
 };
 
@@ -68,14 +68,14 @@ struct sk_wfrt {
     int *step_attempt;      /* per step: the latest attempt number (0: none yet) */
     sk_kv_t **outputs;      /* per step: what it wrote to $SKED_OUTPUT */
     size_t *noutputs;
-    int running;            /* steps with a process */
-    int queued;             /* steps recorded and waiting to start */
-    bool dirty;             /* needs an evaluation */
+    int running; /* steps with a process */
+    int queued;  /* steps recorded and waiting to start */
+    bool dirty;  /* needs an evaluation */
     bool done;
-    bool cancelled;         /* by the API: start nothing more, end as killed */
-    int64_t started_ms;     /* when this daemon took it up (wall ms) */
-    int64_t started_mono;   /* the same moment on the monotonic clock: its duration */
-    sk_wfrt_t *next;        /* in d->workflows */
+    bool cancelled;       /* by the API: start nothing more, end as killed */
+    int64_t started_ms;   /* when this daemon took it up (wall ms) */
+    int64_t started_mono; /* the same moment on the monotonic clock: its duration */
+    sk_wfrt_t *next;      /* in d->workflows */
 };
 
 /* One attempt, from its record in the store to its recorded outcome. */
@@ -98,25 +98,25 @@ struct sk_runrt {
     /* Why sked stopped it (SK_STOP_NONE: it did not). A stop because the
      * daemon stops overrides any other; replace overrides cancel. */
     sk_exec_stop_t stop;
-    bool once;      /* never retried: `sked exec` asked the daemon for one attempt */
+    bool once; /* never retried: `sked exec` asked the daemon for one attempt */
     sk_proc_result_t result;
-    sk_wfrt_t *wf;                /* for a step: its workflow run; NULL otherwise */
-    size_t step_idx;              /* for a step: its index in cfg->steps */
-    const sk_step_cfg_t *step;    /* for a step: its definition; NULL otherwise */
-    bool is_workflow;             /* the top-level run of a workflow (no process) */
-    sk_params_t params;           /* top-level runs: their parameters */
-    int64_t retry_of;             /* a workflow retry: keep the steps that succeeded there */
-    int64_t started_ms;           /* when its process started (wall: an instant to show) */
-    int64_t started_mono;         /* the same moment, monotonic: for `late` */
-    bool late_alerted;            /* `late` was raised for it */
-    int prev_outcome;             /* its job's last outcome before this run's */
+    sk_wfrt_t *wf;             /* for a step: its workflow run; NULL otherwise */
+    size_t step_idx;           /* for a step: its index in cfg->steps */
+    const sk_step_cfg_t *step; /* for a step: its definition; NULL otherwise */
+    bool is_workflow;          /* the top-level run of a workflow (no process) */
+    sk_params_t params;        /* top-level runs: their parameters */
+    int64_t retry_of;          /* a workflow retry: keep the steps that succeeded there */
+    int64_t started_ms;        /* when its process started (wall: an instant to show) */
+    int64_t started_mono;      /* the same moment, monotonic: for `late` */
+    bool late_alerted;         /* `late` was raised for it */
+    int prev_outcome;          /* its job's last outcome before this run's */
     /* Cluster (PostgreSQL): the leader dispatched it; some node's worker runs
      * it and records its outcome, which the leader reads back (settle). */
     bool remote;
     sk_run_status_t remote_status; /* when it ended: as the node recorded it */
     char *remote_reason;
-    bool settled_elsewhere;       /* another leader took in its outcome: nothing follows here */
-    sk_runrt_t *next; /* in d->waiting, d->running or d->finished */
+    bool settled_elsewhere; /* another leader took in its outcome: nothing follows here */
+    sk_runrt_t *next;       /* in d->waiting, d->running or d->finished */
 };
 
 struct sk_daemon {
@@ -134,7 +134,7 @@ struct sk_daemon {
     size_t njobs, jobs_cap;
     sk_heap_t heap;
 
-    sk_runrt_t *waiting; /* FIFO of runs recorded but not started (daemon_run.c's enqueue) */
+    sk_runrt_t *waiting;       /* FIFO of runs recorded but not started (daemon_run.c's enqueue) */
     sk_runrt_t **waiting_tail; /* its last link (NULL: &waiting) */
     int nwaiting;              /* its length */
     int nlater;                /* of them, queued with a wait (sk_runrt_t.later) */
@@ -142,22 +142,22 @@ struct sk_daemon {
     sk_runrt_t *running;
     sk_runrt_t *finished; /* ended, outcome not yet recorded */
     int nrunning;
-    sk_wfrt_t *workflows; /* workflow runs in progress */
+    sk_wfrt_t *workflows;  /* workflow runs in progress */
     sk_alertjob_t *alerts; /* deliveries waiting or in flight */
     int alerts_in_flight;
     uv_timer_t alert_timer;
     bool alerts_stopped;
 
-    uv_timer_t tick;    /* the single timer for the earliest due thing (and "now") */
-    int tick_fd;        /* Linux: a monotonic timerfd for precise wake-ups, or -1 */
+    uv_timer_t tick; /* the single timer for the earliest due thing (and "now") */
+    int tick_fd;     /* Linux: a monotonic timerfd for precise wake-ups, or -1 */
     uv_poll_t tick_poll;
     bool tick_polling;
-    uv_timer_t flush;   /* 0 ms: record finished runs in one transaction */
+    uv_timer_t flush; /* 0 ms: record finished runs in one transaction */
     uv_timer_t reload_debounce;
     uv_signal_t sigterm, sigint, sighup;
-    struct sk_api *api;  /* daemon_api.c */
+    struct sk_api *api; /* daemon_api.c */
     struct sk_metrics *metrics;
-    int64_t started_at;  /* wall ms: shown as started_at */
+    int64_t started_at;   /* wall ms: shown as started_at */
     int64_t started_mono; /* monotonic ms: uptime counts from here */
     uv_fs_event_t watch;
     bool watching;
@@ -165,8 +165,8 @@ struct sk_daemon {
      * it is still being written when the quiet time ends. */
     int64_t watch_size, watch_mtime_ns, watch_ctime_ns;
     uint64_t watch_ino;
-    int clock_fd;          /* Linux: a timerfd that fires when the wall clock is set */
-    uv_poll_t clock_poll;  /* or jumps on resume from suspend */
+    int clock_fd;         /* Linux: a timerfd that fires when the wall clock is set */
+    uv_poll_t clock_poll; /* or jumps on resume from suspend */
     bool clock_watching;
 
     const sk_clock_t *clock;      /* "now" for firing (sk_clock_real(); borrowed) */
@@ -174,30 +174,30 @@ struct sk_daemon {
     int64_t store_retry_mono;     /* after a store error: back off until then (monotonic) */
     int64_t store_backoff;
     int64_t unwritten_said; /* stopping with outcomes the store refused: last said (mono ms) */
-    bool starting;                /* first pass after start-up: catch up */
-    bool leading;                 /* this node fires (always, but for a standby node of a
-                                   * PostgreSQL store whose leadership another node holds) */
-    uv_timer_t lead_timer;        /* PostgreSQL: checks the leadership every 2 s */
+    bool starting;          /* first pass after start-up: catch up */
+    bool leading;           /* this node fires (always, but for a standby node of a
+                             * PostgreSQL store whose leadership another node holds) */
+    uv_timer_t lead_timer;  /* PostgreSQL: checks the leadership every 2 s */
     bool lead_timer_on;
-    int exit_code;                /* of `sked run` after a clean stop: 0, or SK_EXIT_LOST_LEAD */
+    int exit_code; /* of `sked run` after a clean stop: 0, or SK_EXIT_LOST_LEAD */
 
     /* Several nodes on one PostgreSQL store (docs/ha.md). */
-    bool cluster;     /* the leader dispatches, every node's worker claims and runs */
-    char *node_name;  /* this node's name (--node, SKED_NODE, the host name) */
-    char *node_labels; /* comma-separated, "" none */
-    int node_max;     /* runs this node runs at once */
-    char *node_api;   /* where other nodes reach this node's API, or NULL */
-    int64_t lease_ms; /* a node silent this long counts as dead */
-    sk_work_t *work;  /* the runs this node's worker runs (claimed) */
-    int nwork;        /* of them, with a process */
+    bool cluster;          /* the leader dispatches, every node's worker claims and runs */
+    char *node_name;       /* this node's name (--node, SKED_NODE, the host name) */
+    char *node_labels;     /* comma-separated, "" none */
+    int node_max;          /* runs this node runs at once */
+    char *node_api;        /* where other nodes reach this node's API, or NULL */
+    int64_t lease_ms;      /* a node silent this long counts as dead */
+    sk_work_t *work;       /* the runs this node's worker runs (claimed) */
+    int nwork;             /* of them, with a process */
     uv_timer_t work_timer; /* claims, cancels, outcome records */
     bool work_timer_on;
     int64_t beat_ok_mono; /* last heart-beat that reached the store (monotonic ms) */
-    bool fenced;      /* silent too long: this node's runs were stopped; no claims */
+    bool fenced;          /* silent too long: this node's runs were stopped; no claims */
     bool work_unrecorded; /* outcomes not yet in the store */
-    bool adopted;     /* leading, and took up what the store held (sk_daemon__adopt) */
+    bool adopted;         /* leading, and took up what the store held (sk_daemon__adopt) */
     struct sk_wake *wake; /* the watched wake-up socket (daemon_worker.c), or NULL */
-    bool dispatched;  /* runs dispatched in the pump's transaction: wake the nodes */
+    bool dispatched;      /* runs dispatched in the pump's transaction: wake the nodes */
     char **live_labels;   /* leader: each live node's labels (comma-separated), NULL-ended */
     unsigned work_due;    /* SK_WORK_* asked for by kicks since the last poll */
     int64_t work_full_at; /* monotonic ms: the next poll does everything */
@@ -302,8 +302,7 @@ void sk_daemon__evict_silent_leader(sk_daemon_t *d);
 void sk_daemon__sweep_dead(sk_daemon_t *d);
 /* Leader: one unsettled dispatched row becomes a remote run (w NULL: a
  * top-level run of j; else step `step` of w), taken in at once if ended. */
-void sk_daemon__adopt_row(sk_daemon_t *d, sk_jobrt_t *j, sk_wfrt_t *w, size_t step,
-                          sk_run_t *row);
+void sk_daemon__adopt_row(sk_daemon_t *d, sk_jobrt_t *j, sk_wfrt_t *w, size_t step, sk_run_t *row);
 /* Leader: the dispatched runs the store holds become this leader's (promotion/start). */
 void sk_daemon__adopt(sk_daemon_t *d, int64_t now);
 /* Leader lost the store: forget what it orchestrated (the nodes keep running it). */
@@ -373,9 +372,8 @@ typedef struct sk_alert_outcome {
     const char *log_path;
 } sk_alert_outcome_t;
 /* snap is the snapshot cfg belongs to: kept while the delivery may be retried. */
-void sk_daemon__alert(sk_daemon_t *d, sk_jobrt_t *j, sk_config_t *snap,
-                      const sk_alert_cfg_t *cfg, unsigned event, struct sk_alert_event *ev,
-                      const char *log_path);
+void sk_daemon__alert(sk_daemon_t *d, sk_jobrt_t *j, sk_config_t *snap, const sk_alert_cfg_t *cfg,
+                      unsigned event, struct sk_alert_event *ev, const char *log_path);
 void sk_daemon__alert_outcome(sk_daemon_t *d, sk_jobrt_t *j, sk_config_t *snap,
                               const sk_alert_cfg_t *cfg, const sk_alert_outcome_t *o);
 /* A fire that should have started and did not: once per instant. */

@@ -169,16 +169,15 @@ void sk_daemon__run_remote_ended(sk_daemon_t *d, sk_runrt_t *r, const sk_run_t *
     sk_proc_result_t res;
     memset(&res, 0, sizeof(res));
     res.end = row->status == SK_RUN_SUCCEEDED || row->status == SK_RUN_FAILED ? SK_PROC_EXITED
-              : row->status == SK_RUN_TIMED_OUT                           ? SK_PROC_TIMED_OUT
-                                                                          : SK_PROC_KILLED;
+              : row->status == SK_RUN_TIMED_OUT                               ? SK_PROC_TIMED_OUT
+                                                                              : SK_PROC_KILLED;
     res.exit_code = row->exit_code;
     res.signal = row->signal;
     res.started_ms = row->started_at;
     res.ended_ms = row->ended_at;
     /* Its node measured it on its own clocks; the row holds only instants. */
-    res.duration_ms = row->started_at && row->ended_at > row->started_at
-                          ? row->ended_at - row->started_at
-                          : 0;
+    res.duration_ms =
+        row->started_at && row->ended_at > row->started_at ? row->ended_at - row->started_at : 0;
     r->remote_status = row->status;
     free(r->remote_reason);
     r->remote_reason = row->reason ? sk_xstrdup(row->reason) : NULL;
@@ -231,7 +230,8 @@ static void start_run(sk_daemon_t *d, sk_runrt_t *r, bool *in_tx)
         if (sk_daemon__dispatch(d, r, &err) < 0) {
             /* Not the run's failure: it waits, and the store (or the next
              * leader, if this node lost the lead) decides. */
-            sk_log(SK_LOG_ERROR, "event=store_error job=%s run=%" PRId64 " msg=\"%s\" "
+            sk_log(SK_LOG_ERROR,
+                   "event=store_error job=%s run=%" PRId64 " msg=\"%s\" "
                    "note=\"dispatching again in 1 s\"",
                    r->job->name, r->id, err.msg);
             r->due_mono = sk_mono_ms() + 1000;
@@ -490,19 +490,18 @@ static void log_finished(const sk_runrt_t *r, sk_run_status_t st, const char *re
     sk_log(st == SK_RUN_SUCCEEDED ? SK_LOG_INFO : SK_LOG_WARN,
            "event=finished job=%s%s%s run=%" PRId64 " attempt=%d status=%s exit=%d signal=%d "
            "duration_ms=%" PRId64 "%s%s%s",
-           r->job->name, r->step ? " step=" : "", r->step ? r->step->name : "", r->id,
-           r->attempt, sk_run_status_str(st), r->result.exit_code, r->result.signal,
-           dur < 0 ? 0 : dur, reason ? " reason=\"" : "", reason ? reason : "",
-           reason ? "\"" : "");
+           r->job->name, r->step ? " step=" : "", r->step ? r->step->name : "", r->id, r->attempt,
+           sk_run_status_str(st), r->result.exit_code, r->result.signal, dur < 0 ? 0 : dur,
+           reason ? " reason=\"" : "", reason ? reason : "", reason ? "\"" : "");
 }
 
 /* One flush: the ended runs it records in one transaction, and what it
  * must undo if that transaction fails. */
 typedef struct {
-    sk_runrt_t *list;     /* the ended runs */
-    retry_t *retries;     /* the retries inserted */
+    sk_runrt_t *list; /* the ended runs */
+    retry_t *retries; /* the retries inserted */
     size_t nretry, cap;
-    wf_snap_t *snaps;     /* workflows whose steps ended, as they were */
+    wf_snap_t *snaps; /* workflows whose steps ended, as they were */
     size_t nsnap;
     sk_wf_action_t *acts; /* what the workflows do next */
     size_t nacts;
@@ -593,8 +592,7 @@ static int flush_record_one(sk_daemon_t *d, flush_t *f, sk_runrt_t *r, sk_err_t 
         r->job->last_outcome = (int)st;
     }
     if (!r->wf && r->stop != SK_STOP_SHUTDOWN)
-        sk_metrics_run_ended(d->metrics, r->job->metrics, sk_run_status_str(st),
-                             run_duration_s(r));
+        sk_metrics_run_ended(d->metrics, r->job->metrics, sk_run_status_str(st), run_duration_s(r));
     return rc;
 }
 
@@ -622,8 +620,7 @@ static int flush_record(sk_daemon_t *d, flush_t *f, sk_err_t *err)
 static void flush_undo(sk_daemon_t *d, flush_t *f, const sk_err_t *err)
 {
     d->store->ops->rollback(d->store, NULL);
-    sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\" note=\"outcomes kept; retrying\"",
-           err->msg);
+    sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\" note=\"outcomes kept; retrying\"", err->msg);
     for (size_t i = 0; i < f->nsnap; i++) {
         size_t n = f->snaps[i].w->cfg->nsteps;
         memcpy(f->snaps[i].w->states, f->snaps[i].states, n * sizeof(sk_dag_state_t));
@@ -667,9 +664,8 @@ static void flush_report(sk_daemon_t *d, flush_t *f)
         for (size_t i = 0; i < f->nretry && !retried; i++)
             retried = f->retries[i].r == r;
         if (!retried && r->stop != SK_STOP_SHUTDOWN && r->stop != SK_STOP_CANCEL && !d->stopping) {
-            const sk_alert_cfg_t *acfg = r->wf ? (r->step->alert != r->cfg->alert ? r->step->alert
-                                                                                  : NULL)
-                                               : r->cfg->alert;
+            const sk_alert_cfg_t *acfg =
+                r->wf ? (r->step->alert != r->cfg->alert ? r->step->alert : NULL) : r->cfg->alert;
             sk_alert_outcome_t o = {
                 .step = r->step ? r->step->name : NULL,
                 .run_id = r->id,
@@ -982,8 +978,10 @@ void sk_daemon__recover(sk_daemon_t *d, int64_t now)
         sk_daemon__adopt(d, now);
     /* Page through every unfinished run, newest first... */
     for (;;) {
-        sk_run_filter_t f = {.only_active = true, .limit = SK_STORE_QUERY_MAX,
-                             .before_id = before, .top_level = true};
+        sk_run_filter_t f = {.only_active = true,
+                             .limit = SK_STORE_QUERY_MAX,
+                             .before_id = before,
+                             .top_level = true};
         sk_run_t *runs = NULL;
         size_t n = 0;
         if (ops->runs_query(d->store, &f, &runs, &n, &err) < 0) {

@@ -144,8 +144,7 @@ static size_t step_index(const sk_job_cfg_t *cfg, const char *name)
     return SIZE_MAX;
 }
 
-static void out_path(const sk_daemon_t *d, int64_t wf_id, const char *step, char *buf,
-                     size_t size)
+static void out_path(const sk_daemon_t *d, int64_t wf_id, const char *step, char *buf, size_t size)
 {
     sk_snprintf(buf, size, "%s/runs/%" PRId64 "/%s.out", d->state_dir, wf_id, step);
 }
@@ -165,8 +164,7 @@ static void set_outputs(sk_wfrt_t *w, size_t i, sk_output_t *o, size_t n)
 }
 
 /* Copies the outputs of step `from` of run `from_run` to w's step i (retry). */
-static void keep_outputs(sk_daemon_t *d, sk_wfrt_t *w, size_t i, int64_t from_run,
-                         int64_t to_run)
+static void keep_outputs(sk_daemon_t *d, sk_wfrt_t *w, size_t i, int64_t from_run, int64_t to_run)
 {
     sk_output_t *o = NULL;
     size_t n = 0;
@@ -222,8 +220,8 @@ static void keep_succeeded(sk_daemon_t *d, sk_wfrt_t *w, int64_t base)
 
 void sk_daemon__wf_start(sk_daemon_t *d, sk_runrt_t *r)
 {
-    sk_wfrt_t *w = wf_alloc(d, r->job, r->snap, r->cfg, r->id, r->attempt, r->trigger,
-                            r->scheduled_at);
+    sk_wfrt_t *w =
+        wf_alloc(d, r->job, r->snap, r->cfg, r->id, r->attempt, r->trigger, r->scheduled_at);
     w->params = r->params;
     memset(&r->params, 0, sizeof(r->params));
     sk_err_t err;
@@ -330,8 +328,8 @@ int sk_daemon__wf_collect_outputs(sk_daemon_t *d, sk_runrt_t *r, sk_err_t *err)
 }
 
 /* Records what the graph decides for w; appends the steps to queue to acts. */
-static int advance(sk_daemon_t *d, sk_wfrt_t *w, sk_wf_action_t **acts, size_t *nacts,
-                   size_t *cap, sk_err_t *err)
+static int advance(sk_daemon_t *d, sk_wfrt_t *w, sk_wf_action_t **acts, size_t *nacts, size_t *cap,
+                   sk_err_t *err)
 {
     const sk_store_ops_t *ops = d->store->ops;
     size_t n = w->cfg->nsteps, nready = 0, nskip = 0;
@@ -643,8 +641,8 @@ void sk_daemon__wf_recover(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *row, i
             r->retry_of = base; /* which steps to keep survives a restart */
         return;
     }
-    sk_wfrt_t *w = wf_alloc(d, j, d->config, j->cfg, row->id, row->attempt, row->trigger,
-                            row->scheduled_at);
+    sk_wfrt_t *w =
+        wf_alloc(d, j, d->config, j->cfg, row->id, row->attempt, row->trigger, row->scheduled_at);
     sk_params_build(j->cfg, row->params, &w->params);
     sk_run_filter_t f = {.parent_id = row->id, .limit = SK_STORE_QUERY_MAX};
     sk_run_t *rows = NULL;
@@ -722,8 +720,7 @@ void sk_daemon__wf_recover(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *row, i
                 break;
             }
             sk_run_t rec;
-            sk_daemon__retry_rec(&rec, j->name, sc->name, w->id, s->attempt, s->scheduled_at,
-                                 now);
+            sk_daemon__retry_rec(&rec, j->name, sc->name, w->id, s->attempt, s->scheduled_at, now);
             if (ops->run_insert(d->store, &rec, &err) == 0) {
                 sk_log(SK_LOG_INFO,
                        "event=retry_scheduled job=%s step=%s run=%" PRId64 " attempt=%d", j->name,
@@ -755,14 +752,15 @@ int64_t sk_daemon__retry(sk_daemon_t *d, int64_t run_id, sk_err_t *err)
     int64_t id = -1;
     sk_jobrt_t *j = sk_daemon__job(d, row.job);
     if (row.parent_id || row.step) {
-        id = sk_err_set(err, SK_EPARSE, "run %" PRId64 " is a step of workflow run %" PRId64
-                        "; retry the workflow run", run_id, row.parent_id);
+        id = sk_err_set(err, SK_EPARSE,
+                        "run %" PRId64 " is a step of workflow run %" PRId64
+                        "; retry the workflow run",
+                        run_id, row.parent_id);
     } else if (!sk_run_status_final(row.status)) {
         id = sk_err_set(err, -EBUSY, "run %" PRId64 " has not finished (%s)", run_id,
                         sk_run_status_str(row.status));
     } else if (!j || !j->cfg) {
-        id = sk_err_set(err, SK_ENOTFOUND, "job \"%s\" is no longer in the configuration",
-                        row.job);
+        id = sk_err_set(err, SK_ENOTFOUND, "job \"%s\" is no longer in the configuration", row.job);
     } else if (d->stopping) {
         id = sk_err_set(err, -EBUSY, "sked is stopping");
     } else {

@@ -27,14 +27,14 @@
 
 struct sk_work {
     sk_daemon_t *d;
-    sk_run_t row;   /* as claimed (owns its strings) */
+    sk_run_t row; /* as claimed (owns its strings) */
     sk_proc_t *proc;
     char *log_path;
     char *out_path; /* a step's $SKED_OUTPUT; NULL for a plain job */
     sk_proc_result_t result;
     sk_exec_stop_t stop; /* why it was stopped */
     char *why;           /* SK_STOP_CANCEL: the reason the leader gave */
-    bool ended;     /* its process is gone (or never started): outcome to record */
+    bool ended;          /* its process is gone (or never started): outcome to record */
     sk_work_t *next;
 };
 
@@ -172,8 +172,8 @@ static void start_work(sk_daemon_t *d, sk_work_t *w)
     }
     d->nwork++;
     int pid = sk_proc_pid(w->proc);
-    rc = d->store->ops->cluster->run_attach(d->store, row->id, d->node_name, pid, w->log_path,
-                                            &err);
+    rc =
+        d->store->ops->cluster->run_attach(d->store, row->id, d->node_name, pid, w->log_path, &err);
     if (rc == -EALREADY || rc == SK_ENOTFOUND) {
         /* Ended meanwhile (cancelled before it started, or this node was
          * counted as dead): it must not run. */
@@ -185,8 +185,7 @@ static void start_work(sk_daemon_t *d, sk_work_t *w)
     }
     sk_jobrt_t *j = sk_daemon__job(d, row->job);
     if (j && row->trigger == SK_TRIG_SCHEDULE && row->attempt == 1 && !row->step)
-        sk_metrics_fire(d->metrics, j->metrics,
-                        (double)(sk_now_ms() - row->scheduled_at) / 1000.0);
+        sk_metrics_fire(d->metrics, j->metrics, (double)(sk_now_ms() - row->scheduled_at) / 1000.0);
     char sched[40];
     sk_format_utc_ms(row->scheduled_at, sched, sizeof(sched));
     sk_log(SK_LOG_INFO,
@@ -259,8 +258,7 @@ static bool record_ended(sk_daemon_t *d)
                "duration_ms=%" PRId64 " node=%s%s%s%s",
                w->row.job, w->row.step ? " step=" : "", step_of(w), w->row.id, w->row.attempt,
                sk_run_status_str(st), w->result.exit_code, w->result.signal, dur < 0 ? 0 : dur,
-               d->node_name, reason ? " reason=\"" : "", reason ? reason : "",
-               reason ? "\"" : "");
+               d->node_name, reason ? " reason=\"" : "", reason ? reason : "", reason ? "\"" : "");
         *pp = w->next;
         work_free(w);
     }
@@ -288,14 +286,15 @@ static void check_cancels(sk_daemon_t *d)
             if (rows[i].id == w->row.id)
                 row = &rows[i];
         if (!row) {
-            sk_log(SK_LOG_WARN, "event=run_taken job=%s run=%" PRId64 " msg=\"the store ended "
-                                "it while this node ran it; killing it\"",
+            sk_log(SK_LOG_WARN,
+                   "event=run_taken job=%s run=%" PRId64 " msg=\"the store ended "
+                   "it while this node ran it; killing it\"",
                    w->row.job, w->row.id);
             w->stop = SK_STOP_GONE;
             kill(-sk_proc_pid(w->proc), SIGKILL);
         } else if (row->cancel) {
-            sk_log(SK_LOG_INFO, "event=cancelling job=%s run=%" PRId64 " reason=\"%s\"",
-                   w->row.job, w->row.id, row->cancel);
+            sk_log(SK_LOG_INFO, "event=cancelling job=%s run=%" PRId64 " reason=\"%s\"", w->row.job,
+                   w->row.id, row->cancel);
             w->stop = SK_STOP_CANCEL;
             w->why = sk_xstrdup(row->cancel);
             sk_proc_stop(w->proc);
@@ -316,7 +315,7 @@ static void claim(sk_daemon_t *d)
     sk_err_t err;
     sk_err_clear(&err);
     if (d->store->ops->cluster->runs_claim(d->store, d->node_name, d->node_labels, (size_t)room,
-                                  sk_now_ms(), &rows, &n, &err) < 0) {
+                                           sk_now_ms(), &rows, &n, &err) < 0) {
         sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\" note=\"not claiming\"", err.msg);
         return;
     }
@@ -332,8 +331,9 @@ static void claim(sk_daemon_t *d)
     }
     free(rows); /* the rows' strings now belong to the works */
     if (tx && d->store->ops->commit(d->store, &err) < 0)
-        sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\" note=\"the runs go on; their pids "
-                             "are not recorded\"",
+        sk_log(SK_LOG_ERROR,
+               "event=store_error msg=\"%s\" note=\"the runs go on; their pids "
+               "are not recorded\"",
                err.msg);
     if (n && !record_ended(d)) /* some could not start */
         return;

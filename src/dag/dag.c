@@ -15,8 +15,8 @@ static bool is_failure(sk_dag_state_t s)
     return s == SK_DAG_FAILED || s == SK_DAG_UPSTREAM_FAILED;
 }
 
-void sk_dag_eval(const sk_job_cfg_t *wf, sk_dag_state_t *states, size_t *ready,
-                 size_t *ret_nready, sk_dag_skip_t *skips, size_t *ret_nskip)
+void sk_dag_eval(const sk_job_cfg_t *wf, sk_dag_state_t *states, size_t *ready, size_t *ret_nready,
+                 sk_dag_skip_t *skips, size_t *ret_nskip)
 {
     size_t nready = 0, nskip = 0;
     bool changed = true;
@@ -51,11 +51,10 @@ void sk_dag_eval(const sk_job_cfg_t *wf, sk_dag_state_t *states, size_t *ready,
                     /* Decided as soon as one need is final and not successful. */
                     bool failed = is_failure(states[first_bad]);
                     skip_as = failed ? SK_DAG_UPSTREAM_FAILED : SK_DAG_SKIPPED;
-                    sk_snprintf(reason, sizeof(reason), "upstream %s %s",
-                                wf->steps[first_bad].name,
+                    sk_snprintf(reason, sizeof(reason), "upstream %s %s", wf->steps[first_bad].name,
                                 states[first_bad] == SK_DAG_FAILED ? "failed"
-                                : failed                            ? "did not run (failure upstream)"
-                                                                    : "was skipped");
+                                : failed ? "did not run (failure upstream)"
+                                         : "was skipped");
                 } else if (all_final) {
                     ready[nready++] = i;
                     states[i] = SK_DAG_ACTIVE; /* provisional, reset below */

@@ -9,8 +9,8 @@
 #include "../config/config.h"
 
 typedef enum sk_dag_state {
-    SK_DAG_PENDING,         /* not started: waits for its needs */
-    SK_DAG_ACTIVE,          /* queued or running (including its retries) */
+    SK_DAG_PENDING, /* not started: waits for its needs */
+    SK_DAG_ACTIVE,  /* queued or running (including its retries) */
     SK_DAG_SUCCEEDED,
     SK_DAG_FAILED,          /* failed, timed out, killed or interrupted, retries spent */
     SK_DAG_SKIPPED,         /* its condition was false: neutral for what follows */
@@ -38,8 +38,8 @@ typedef struct sk_dag_skip {
  * A step without needs is ready at once (`when: failure` without needs is
  * skipped: nothing it needs can fail).
  */
-void sk_dag_eval(const sk_job_cfg_t *wf, sk_dag_state_t *states, size_t *ready,
-                 size_t *ret_nready, sk_dag_skip_t *skips, size_t *ret_nskip);
+void sk_dag_eval(const sk_job_cfg_t *wf, sk_dag_state_t *states, size_t *ready, size_t *ret_nready,
+                 sk_dag_skip_t *skips, size_t *ret_nskip);
 
 /* Whether every step is final. */
 bool sk_dag_done(const sk_job_cfg_t *wf, const sk_dag_state_t *states);

@@ -21,16 +21,16 @@
 /* A run to start: its identity and its definition, all borrowed for the
  * call. */
 typedef struct sk_exec_spec {
-    const sk_job_cfg_t *cfg;    /* the job */
-    const sk_step_cfg_t *step;  /* the workflow step it runs, or NULL */
+    const sk_job_cfg_t *cfg;   /* the job */
+    const sk_step_cfg_t *step; /* the workflow step it runs, or NULL */
     int64_t run_id;
     int attempt;
-    int64_t scheduled_at;       /* unix ms; SKED_SCHEDULED_AT */
-    const sk_kv_t *params;      /* ${{ params.NAME }} values, or NULL */
+    int64_t scheduled_at;  /* unix ms; SKED_SCHEDULED_AT */
+    const sk_kv_t *params; /* ${{ params.NAME }} values, or NULL */
     size_t nparams;
-    const sk_kv_t *extra;       /* environment set last (SKED_OUTPUT, ...), or NULL */
+    const sk_kv_t *extra; /* environment set last (SKED_OUTPUT, ...), or NULL */
     size_t nextra;
-    const char *state_dir;      /* the log goes to STATE_DIR/logs/JOB/RUN_ID.log */
+    const char *state_dir; /* the log goes to STATE_DIR/logs/JOB/RUN_ID.log */
 } sk_exec_spec_t;
 
 /*

@@ -339,8 +339,8 @@ void sk_http_static(sk_http_req_t *r, const char *ctype, const unsigned char *bu
     queue(r, 200, resp);
 }
 
-void sk_http_fd(sk_http_req_t *r, int status, const char *ctype, int fd, uint64_t off,
-                uint64_t len, const char *extra_name, const char *extra_value)
+void sk_http_fd(sk_http_req_t *r, int status, const char *ctype, int fd, uint64_t off, uint64_t len,
+                const char *extra_name, const char *extra_value)
 {
     struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(len, fd, off);
     if (!resp) {
@@ -556,7 +556,8 @@ static int tcp_refusal(const sk_http_server_t *s, struct MHD_Connection *conn, c
         return MHD_HTTP_FORBIDDEN;
     }
     const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
-    if ((ct && is_simple_type(ct)) || (has_body(conn) && !(ct && media_type_is(ct, "application/json")))) {
+    if ((ct && is_simple_type(ct)) ||
+        (has_body(conn) && !(ct && media_type_is(ct, "application/json")))) {
         sk_snprintf(msg, size, "the body must be JSON: send Content-Type: application/json");
         return MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
     }
@@ -744,8 +745,8 @@ static void lower_priority(void)
 #define DRAIN_MAX (1024 * 1024)
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     (void)version;
     listener_t *l = cls;
@@ -912,14 +913,14 @@ static int start_mhd(listener_t *l, int fd, unsigned limit, sk_err_t *err)
         {MHD_OPTION_END, 0, NULL},
     };
     /* The per-address limit counts IP addresses only: none on the unix socket. */
-    l->mhd = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, l,
-        MHD_OPTION_ARRAY, listen_opt, MHD_OPTION_CONNECTION_LIMIT, limit,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)SK_HTTP_CONN_PER_CLIENT,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HEADER_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, l, MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 * 1024), MHD_OPTION_END);
+    l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l, MHD_OPTION_EXTERNAL_LOGGER,
+                              mhd_log, l, MHD_OPTION_ARRAY, listen_opt, MHD_OPTION_CONNECTION_LIMIT,
+                              limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                              (unsigned)SK_HTTP_CONN_PER_CLIENT, MHD_OPTION_CONNECTION_TIMEOUT,
+                              (unsigned)CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                              (size_t)HEADER_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
+                              MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
+                              MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 * 1024), MHD_OPTION_END);
     if (!l->mhd) {
         if (fd >= 0)
             close(fd);

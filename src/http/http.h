@@ -54,8 +54,8 @@ typedef struct sk_http_req {
     const char *body;   /* NUL-terminated; "" when none */
     size_t body_len;
     sk_http_role_t role;
-    bool tcp;    /* came over TCP (else the control socket) */
-    int status;  /* the status queued, for the request counter */
+    bool tcp;   /* came over TCP (else the control socket) */
+    int status; /* the status queued, for the request counter */
 } sk_http_req_t;
 
 /* Handles req by queueing exactly one response with the functions below. */
@@ -108,8 +108,8 @@ void sk_http_bytes_with(sk_http_req_t *r, int status, const char *ctype, char *b
 /* A static buffer that outlives the server (embedded files). */
 void sk_http_static(sk_http_req_t *r, const char *ctype, const unsigned char *buf, size_t len);
 /* len bytes of fd from off; extra_header "Name: value" or NULL. */
-void sk_http_fd(sk_http_req_t *r, int status, const char *ctype, int fd, uint64_t off,
-                uint64_t len, const char *extra_name, const char *extra_value);
+void sk_http_fd(sk_http_req_t *r, int status, const char *ctype, int fd, uint64_t off, uint64_t len,
+                const char *extra_name, const char *extra_value);
 /* A body of unknown length produced by fill(data, buf, max) until it returns
  * -1 (the end); fill may block (this connection's own thread). done(data)
  * runs when the response is over. */

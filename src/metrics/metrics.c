@@ -110,7 +110,6 @@ static void unlock(sk_metrics_t *m)
 
 /* ---- output: sk_buf_t (common) ---- */
 
-
 static void buf_u64(sk_buf_t *b, uint64_t v)
 {
     char tmp[24];

@@ -115,8 +115,8 @@ void sk_mask_stream_free(sk_mask_stream_t *s);
 typedef struct sk_proc sk_proc_t;
 
 typedef struct sk_spawn {
-    char *const *argv;  /* borrowed for the call */
-    char *const *envp;  /* borrowed for the call; NULL: the daemon's own */
+    char *const *argv; /* borrowed for the call */
+    char *const *envp; /* borrowed for the call; NULL: the daemon's own */
     const char *cwd;
     const char *log_path;  /* created (0600, parents made 0700) or appended to; NULL: none */
     int64_t max_output;    /* bytes of output kept; then a marker, rest discarded; <= 0: no cap */
@@ -144,12 +144,12 @@ typedef struct sk_proc_result {
      * started_ms + duration_ms instead of the wall clock at the end: the
      * two instants always bracket the real duration. */
     int64_t started_ms, ended_ms;
-    int64_t duration_ms; /* how long it ran, on a clock the wall clock being set
-                          * does not move (Linux: CLOCK_BOOTTIME, which counts
-                          * a suspend; else CLOCK_MONOTONIC) */
-    int64_t output_bytes;         /* bytes the child wrote */
-    bool truncated;               /* output beyond max_output was dropped */
-    char reason[256];             /* for spawn failures and log write errors */
+    int64_t duration_ms;  /* how long it ran, on a clock the wall clock being set
+                           * does not move (Linux: CLOCK_BOOTTIME, which counts
+                           * a suspend; else CLOCK_MONOTONIC) */
+    int64_t output_bytes; /* bytes the child wrote */
+    bool truncated;       /* output beyond max_output was dropped */
+    char reason[256];     /* for spawn failures and log write errors */
 } sk_proc_result_t;
 
 /* Called once per started process, after exit and the last output byte. The

@@ -43,7 +43,7 @@ struct sk_mask {
     pat_t *p;
     size_t n, cap;
     bucket_t *b;
-    uint32_t nb; /* a power of two, at least twice n */
+    uint32_t nb;                  /* a power of two, at least twice n */
     unsigned char one[256 / 8];   /* bit: some pattern starts with this byte */
     unsigned char two[65536 / 8]; /* bit: some pattern starts with these two bytes */
     size_t maxlen;

@@ -61,14 +61,14 @@ typedef enum {
 
 /* One decision about one instant of one job. */
 typedef struct sk_sched_intent {
-    void *owner;          /* sk_sched_job_t.owner */
-    int64_t at;           /* the scheduled instant (ms) */
+    void *owner; /* sk_sched_job_t.owner */
+    int64_t at;  /* the scheduled instant (ms) */
     sk_sched_act_t act;
-    bool catchup;         /* START, SKIP: a late instant taken up (trigger catchup);
-                           * false when on time, and always for MISS */
-    const char *reason;   /* SKIP, MISS: why, static text; START: NULL */
-    int64_t delay;        /* START: jitter; the run starts no earlier than at + delay */
-    bool replace;         /* START: overlap replace and a run is going: stop it first */
+    bool catchup;          /* START, SKIP: a late instant taken up (trigger catchup);
+                            * false when on time, and always for MISS */
+    const char *reason;    /* SKIP, MISS: why, static text; START: NULL */
+    int64_t delay;         /* START: jitter; the run starts no earlier than at + delay */
+    bool replace;          /* START: overlap replace and a run is going: stop it first */
     int64_t new_last_fire; /* on the job's last intent of a decide: its new last fire;
                             * 0 on the others */
 } sk_sched_intent_t;

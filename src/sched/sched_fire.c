@@ -13,9 +13,8 @@ void sk_sched_intents_release(sk_sched_intents_t *v)
     memset(v, 0, sizeof(*v));
 }
 
-static sk_sched_intent_t *intents_push(sk_sched_intents_t *v, const sk_sched_job_t *job,
-                                       int64_t at, sk_sched_act_t act, bool catchup,
-                                       const char *reason)
+static sk_sched_intent_t *intents_push(sk_sched_intents_t *v, const sk_sched_job_t *job, int64_t at,
+                                       sk_sched_act_t act, bool catchup, const char *reason)
 {
     if (v->n == v->cap) {
         v->cap = v->cap ? v->cap * 2 : 64;
@@ -55,7 +54,7 @@ static bool within_grace(const sk_job_cfg_t *cfg, int64_t t, int64_t succ, int64
     if (cfg->misfire_grace_ms >= 0)
         return now - t <= cfg->misfire_grace_ms;
     if (cfg->catchup == SK_CATCHUP_ALL)
-        return true; /* "run each": no default limit besides MAX_BACKLOG */
+        return true;                /* "run each": no default limit besides MAX_BACKLOG */
     return succ == 0 || succ > now; /* default: until the next fire */
 }
 
@@ -79,8 +78,8 @@ static void start_or_skip(const sk_sched_job_t *job, int64_t at, bool on_time,
     }
 }
 
-void sk_sched_decide(const sk_sched_job_t *job, int64_t now, bool starting,
-                     sk_sched_intents_t *out, sk_sched_backlog_t *ret_backlog)
+void sk_sched_decide(const sk_sched_job_t *job, int64_t now, bool starting, sk_sched_intents_t *out,
+                     sk_sched_backlog_t *ret_backlog)
 {
     const sk_job_cfg_t *cfg = job->cfg;
     int64_t ring[SK_SCHED_MAX_BACKLOG];
@@ -151,8 +150,7 @@ sk_sched_jump_t sk_sched_clock_jump(int64_t last_wall, int64_t last_mono, int64_
     return SK_SCHED_CLOCK_STEADY;
 }
 
-bool sk_sched_clock_back(const sk_job_cfg_t *job, int64_t now, int64_t *anchor,
-                         int64_t *last_fire)
+bool sk_sched_clock_back(const sk_job_cfg_t *job, int64_t now, int64_t *anchor, int64_t *last_fire)
 {
     if (job->trigger != SK_TRIGGER_EVERY || *last_fire <= now)
         return false;

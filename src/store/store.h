@@ -108,9 +108,9 @@ typedef struct sk_run {
     int64_t parent_id; /* a step's workflow run; 0 for a plain job or a workflow run */
     char *params;      /* a workflow run's parameters as a JSON object, or NULL */
     /* Several nodes (PostgreSQL): */
-    char *node;    /* the node that claimed (runs) it, or NULL */
-    char *spec;    /* set when dispatched: what the claiming node needs (JSON), or NULL */
-    char *cancel;  /* a stop the leader asked for: the reason to end it with, or NULL */
+    char *node;      /* the node that claimed (runs) it, or NULL */
+    char *spec;      /* set when dispatched: what the claiming node needs (JSON), or NULL */
+    char *cancel;    /* a stop the leader asked for: the reason to end it with, or NULL */
     bool dispatched; /* the leader handed it to the cluster (run_dispatch) */
     bool settled;    /* the leader took in its outcome (run_settle) */
 } sk_run_t;
@@ -134,7 +134,7 @@ typedef struct sk_run_filter {
     bool top_level;    /* only rows with parent_id 0 (plain jobs and workflow runs) */
     bool status_set;   /* only rows with this status: */
     sk_run_status_t status;
-    int64_t since;     /* >0: rows queued, started or ended at or after it (ms), or active */
+    int64_t since; /* >0: rows queued, started or ended at or after it (ms), or active */
 } sk_run_filter_t;
 
 /* Per-job state kept across restarts. */
@@ -362,8 +362,8 @@ typedef struct sk_store_cluster_ops {
      * transaction holds (FOR UPDATE SKIP LOCKED): each becomes running with
      * node = node and started_at = now (pid 0, no log yet). New memory
      * (sk_runs_free, spec filled), NULL and 0 when none. */
-    int (*runs_claim)(sk_store_t *st, const char *node, const char *labels, size_t max,
-                      int64_t now, sk_run_t **ret, size_t *ret_n, sk_err_t *err);
+    int (*runs_claim)(sk_store_t *st, const char *node, const char *labels, size_t max, int64_t now,
+                      sk_run_t **ret, size_t *ret_n, sk_err_t *err);
     /* A claimed run's process started: pid and log path (borrowed). Only
      * while it is running on node: else -EALREADY (it was ended meanwhile,
      * e.g. its node counted as dead). SK_ENOTFOUND. */

@@ -367,8 +367,8 @@ int sk_store__read_alert_state(const sk_store_core_t *c, int64_t id, const char 
 int sk_store__read_outcome(const sk_store_core_t *c, const char *job, int outcome, sk_err_t *err)
 {
     if (outcome < -1 || outcome >= SK_STORE_N_STATUSES)
-        return sk_err_set(err, SK_ESTORE, "%s: job %s has an unknown last outcome %d", c->name,
-                          job, outcome);
+        return sk_err_set(err, SK_ESTORE, "%s: job %s has an unknown last outcome %d", c->name, job,
+                          outcome);
     return 0;
 }
 
@@ -387,8 +387,7 @@ int sk_store__not_queued(const sk_store_core_t *c, int64_t id, sk_run_status_t c
                       id, sk_run_status_str(cur), verb);
 }
 
-int sk_store__has_outcome(const sk_store_core_t *c, int64_t id, sk_run_status_t cur,
-                          sk_err_t *err)
+int sk_store__has_outcome(const sk_store_core_t *c, int64_t id, sk_run_status_t cur, sk_err_t *err)
 {
     return sk_err_set(err, -EALREADY, "%s: run %" PRId64 " already has an outcome (%s)", c->name,
                       id, sk_run_status_str(cur));

@@ -178,8 +178,7 @@ void sk_store__job_state_none(sk_job_state_t *ret);
  * -EALREADY "already has an outcome (cur)". */
 int sk_store__not_queued(const sk_store_core_t *c, int64_t id, sk_run_status_t cur,
                          const char *verb, sk_err_t *err);
-int sk_store__has_outcome(const sk_store_core_t *c, int64_t id, sk_run_status_t cur,
-                          sk_err_t *err);
+int sk_store__has_outcome(const sk_store_core_t *c, int64_t id, sk_run_status_t cur, sk_err_t *err);
 
 /* forget_ms of nodes_list beyond this (about 140,000 years) means the same:
  * it keeps `now - forget_ms` inside 64 bits. */

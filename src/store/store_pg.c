@@ -245,7 +245,8 @@ static const char *const migrations[] = {
     X(ST_CLAIM,                                                                                    \
       "WITH c AS (UPDATE runs SET status = 'running', node = $1::text, started_at = $3::bigint "   \
       "WHERE id IN (SELECT id FROM runs WHERE " SQL_CLAIMABLE " AND COALESCE(queued_at, 0) <= "    \
-      "$3::bigint AND cancel IS NULL AND (pin IS NULL OR pin = '' OR string_to_array(pin, ',') <@ "                   \
+      "$3::bigint AND cancel IS NULL AND (pin IS NULL OR pin = '' OR string_to_array(pin, ',') "   \
+      "<@ "                                                                                        \
       "string_to_array($2::text, ',')) ORDER BY id LIMIT $4::bigint FOR UPDATE SKIP LOCKED) "      \
       "RETURNING " RUN_COLS ") SELECT " RUN_COLS " FROM c ORDER BY id")                            \
     X(ST_ATTACH, "UPDATE runs SET pid = $3::integer, log_path = $4::text WHERE id = $1::bigint "   \
@@ -1554,8 +1555,7 @@ static int cmp_i64(const void *a, const void *b)
  * call's DELETE returned it: another node pruning the same job may have
  * been first. */
 static int prune_chunk(sk_store_core_t *c, const char *job, int64_t max_id, int64_t ended_before,
-                       sk_store_victims_t *vs, size_t *ret_picked, int64_t *horizon,
-                       sk_err_t *err)
+                       sk_store_victims_t *vs, size_t *ret_picked, int64_t *horizon, sk_err_t *err)
 {
     sk_pg_t *s = (sk_pg_t *)c;
     PGresult *res = NULL;
@@ -2085,8 +2085,8 @@ static int pg_runs_claim(sk_store_t *st, const char *node, const char *labels, s
     params_t p = {0};
     if (!node || !*node)
         return sk_err_set(err, -EINVAL, "%s: a claim needs a node name", s->name);
-    int r = sk_store__text_check(&s->core, err, 2, "the node name", node, "the node's labels",
-                                 labels);
+    int r =
+        sk_store__text_check(&s->core, err, 2, "the node name", node, "the node's labels", labels);
     if (r < 0)
         return r;
     if (max == 0) {
@@ -2327,8 +2327,7 @@ static int pg_wake_others(sk_store_t *st, unsigned what, sk_err_t *err)
     const char *vals[2] = {s->chan, (what & SK_WAKE_ENDED)    ? "e"
                                     : (what & SK_WAKE_CANCEL) ? "c"
                                                               : "d"};
-    PGresult *res = PQexecParams(s->conn, "SELECT pg_notify($1, $2)", 2, NULL, vals, NULL, NULL,
-                                 0);
+    PGresult *res = PQexecParams(s->conn, "SELECT pg_notify($1, $2)", 2, NULL, vals, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         r = pg_fail(s, res, "waking the other nodes", err);
     PQclear(res);

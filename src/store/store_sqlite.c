@@ -503,8 +503,7 @@ static int check_magic(sk_sqlite_t *s, sk_err_t *err)
     int rc = f->pMethods->xRead(f, head, (int)sizeof(head), 0);
     if (rc == SQLITE_IOERR_SHORT_READ ||
         (rc == SQLITE_OK && memcmp(head, magic, sizeof(magic)) != 0))
-        return sk_err_set(err, SK_ESTORE, "%s: not a SQLite database; refusing to use it",
-                          s->path);
+        return sk_err_set(err, SK_ESTORE, "%s: not a SQLite database; refusing to use it", s->path);
     if (rc != SQLITE_OK)
         return sk_err_set(err, SK_ESTORE, "%s: cannot read the store (SQLite error %d)", s->path,
                           rc);
@@ -1038,16 +1037,15 @@ static int query_get(sk_sqlite_t *s, int which, sqlite3_stmt **ret, sk_err_t *er
 {
     char sql[768];
     if (!s->query[which]) {
-        sk_snprintf(sql, sizeof(sql), "SELECT " RUN_COLS " FROM runs WHERE id < ?2%s%s%s%s%s%s%s",
-                    which & Q_JOB ? " AND job = ?1" : "",
-                    which & Q_ACTIVE ? " AND " SQL_ACTIVE : "",
-                    which & Q_PARENT ? " AND " SQL_STEP_OF("?4") : "",
-                    which & Q_TOP ? " AND parent_id = 0" : "",
-                    which & Q_STATUS ? " AND status = ?5" : "",
-                    which & Q_SINCE ? " AND (started_at >= ?6 OR ended_at >= ?6 OR "
-                                      "queued_at >= ?6 OR " SQL_ACTIVE ")"
-                                    : "",
-                    which & Q_PARENT ? " ORDER BY id LIMIT ?3" : " ORDER BY id DESC LIMIT ?3");
+        sk_snprintf(
+            sql, sizeof(sql), "SELECT " RUN_COLS " FROM runs WHERE id < ?2%s%s%s%s%s%s%s",
+            which & Q_JOB ? " AND job = ?1" : "", which & Q_ACTIVE ? " AND " SQL_ACTIVE : "",
+            which & Q_PARENT ? " AND " SQL_STEP_OF("?4") : "",
+            which & Q_TOP ? " AND parent_id = 0" : "", which & Q_STATUS ? " AND status = ?5" : "",
+            which & Q_SINCE ? " AND (started_at >= ?6 OR ended_at >= ?6 OR "
+                              "queued_at >= ?6 OR " SQL_ACTIVE ")"
+                            : "",
+            which & Q_PARENT ? " ORDER BY id LIMIT ?3" : " ORDER BY id DESC LIMIT ?3");
         int rc =
             sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->query[which], NULL);
         if (rc != SQLITE_OK) {
@@ -1233,8 +1231,7 @@ static int prune_steps(sk_sqlite_t *s, int64_t parent, sk_store_victims_t *vs, s
  * picked: one connection holds the write lock, so whatever is picked goes
  * (or the transaction is rolled back and no log is handed out). */
 static int prune_chunk(sk_store_core_t *c, const char *job, int64_t max_id, int64_t ended_before,
-                       sk_store_victims_t *vs, size_t *ret_picked, int64_t *horizon,
-                       sk_err_t *err)
+                       sk_store_victims_t *vs, size_t *ret_picked, int64_t *horizon, sk_err_t *err)
 {
     sk_sqlite_t *s = (sk_sqlite_t *)c;
     sqlite3_stmt *pick = NULL;

@@ -130,8 +130,7 @@ static int load_named(sk_tz_cache_t *c, const char *name, sk_tz_t **ret, sk_err_
                           c->dir);
     }
     if (r < 0 && r != SK_EBADZONE)
-        return sk_err_set(err, SK_ENOZONE, "time zone \"%s\": %s: %s", name, path,
-                          sk_strerror(r));
+        return sk_err_set(err, SK_ENOZONE, "time zone \"%s\": %s: %s", name, path, sk_strerror(r));
     return r;
 }
 
@@ -243,8 +242,8 @@ static bool digits(const char **pp, int n, int *ret)
 static int iso_fail(const char *text, const char *p, const char *what, sk_err_t *err)
 {
     sk_err_at(err, (int)(p - text) + 1);
-    return sk_err_set(err, SK_EPARSE, "time \"%s\": %s at column %d (expected e.g. %s)", text,
-                      what, (int)(p - text) + 1, "2026-03-08T01:30:00-05:00");
+    return sk_err_set(err, SK_EPARSE, "time \"%s\": %s at column %d (expected e.g. %s)", text, what,
+                      (int)(p - text) + 1, "2026-03-08T01:30:00-05:00");
 }
 
 int sk_tz_parse_iso(const sk_tz_t *tz, const char *text, int64_t *ret, sk_err_t *err)
@@ -286,8 +285,7 @@ int sk_tz_parse_iso(const sk_tz_t *tz, const char *text, int64_t *ret, sk_err_t 
     int64_t local = sk_civil_days_from_date(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
     if (*p == '\0') {
         int r = sk_tz_from_local(tz, local, SK_TZ_EARLIER, ret);
-        return r < 0 ? sk_err_set(err, r, "time \"%s\" does not exist in %s", text,
-                                  sk_tz_name(tz))
+        return r < 0 ? sk_err_set(err, r, "time \"%s\" does not exist in %s", text, sk_tz_name(tz))
                      : 0;
     }
     int32_t off = 0;

@@ -358,12 +358,10 @@ int sk_tz_parse(const char *name, const unsigned char *data, size_t len, sk_tz_t
         if ((size_t)(end - p) < skip)
             return sk_err_set(err, SK_EBADZONE, "time zone \"%s\": truncated TZif file", name);
         p += skip;
-        if (!read_hdr(p, (size_t)(end - p), &version, &h) || h.timecnt > 100000 ||
-            h.typecnt == 0 || h.typecnt > 256 || h.charcnt == 0 || h.charcnt > 65536 ||
-            h.leapcnt > 10000 || (h.isutcnt && h.isutcnt != h.typecnt) ||
-            (h.isstdcnt && h.isstdcnt != h.typecnt))
-            return sk_err_set(err, SK_EBADZONE, "time zone \"%s\": malformed TZif header",
-                              name);
+        if (!read_hdr(p, (size_t)(end - p), &version, &h) || h.timecnt > 100000 || h.typecnt == 0 ||
+            h.typecnt > 256 || h.charcnt == 0 || h.charcnt > 65536 || h.leapcnt > 10000 ||
+            (h.isutcnt && h.isutcnt != h.typecnt) || (h.isstdcnt && h.isstdcnt != h.typecnt))
+            return sk_err_set(err, SK_EBADZONE, "time zone \"%s\": malformed TZif header", name);
         p += 44;
         tsize = 8;
     }
@@ -429,8 +427,7 @@ bad:
 
 /* ---- queries ---- */
 
-static void type_span(const sk_tz_t *tz, size_t type, int64_t start, int64_t end,
-                      sk_tz_span_t *ret)
+static void type_span(const sk_tz_t *tz, size_t type, int64_t start, int64_t end, sk_tz_span_t *ret)
 {
     const tz_type_t *ty = &tz->types[type];
     *ret = (sk_tz_span_t){start, end, ty->utoff, ty->isdst, tz->abbrs + ty->abbr};

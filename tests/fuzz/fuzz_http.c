@@ -216,8 +216,8 @@ static void setup(void)
             "2026-01-01T00:00:00.000Z out line 1\n2026-01-01T00:00:00.100Z err line 2\n"
             "2026-01-01T00:00:00.200Z out no end of line");
     int64_t flow = add_run(st, "flow", NULL, 0, SK_RUN_SUCCEEDED, NULL);
-    int64_t step = add_run(st, "flow", "a", flow, SK_RUN_SUCCEEDED,
-                           "2026-01-01T00:00:01.000Z out rows=3\n");
+    int64_t step =
+        add_run(st, "flow", "a", flow, SK_RUN_SUCCEEDED, "2026-01-01T00:00:01.000Z out rows=3\n");
     sk_output_t out[] = {{(char *)"rows", (char *)"3"}, {(char *)"path", (char *)"/tmp/x"}};
     must(st->ops->outputs_put(st, step, out, 2, &err), &err, "outputs_put");
     add_run(st, "hello", NULL, 0, SK_RUN_FAILED, NULL);

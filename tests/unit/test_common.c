@@ -144,8 +144,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fnv_known_values),
         cmocka_unit_test(test_fnv_pieces_hash_like_the_whole),
-        cmocka_unit_test_setup_teardown(test_mkdir_p_makes_parents_with_mode, make_tmp,
-                                        remove_tmp),
+        cmocka_unit_test_setup_teardown(test_mkdir_p_makes_parents_with_mode, make_tmp, remove_tmp),
         cmocka_unit_test_setup_teardown(test_mkdir_p_file_in_the_way_is_enotdir, make_tmp,
                                         remove_tmp),
         cmocka_unit_test(test_procfs_read_own_cmdline),

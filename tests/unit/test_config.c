@@ -434,8 +434,8 @@ static const bad_case_t bad_cases[] = {
      "command [false]: false exited with status 1 (what it printed is not shown", 1},
     {"jobs:\n  a:\n    run: x\n    secrets: {T: {file: nothere.pw}}\n", 4, 25,
      "jobs.a.secrets.T.file", "file \"nothere.pw\" does not exist", 1},
-    {"jobs:\n  a:\n    run: x\n    secrets: {T: {file: open.pw}}\n", 4, 25,
-     "jobs.a.secrets.T.file", "holds secrets but other users may read it (mode 0644)", 1},
+    {"jobs:\n  a:\n    run: x\n    secrets: {T: {file: open.pw}}\n", 4, 25, "jobs.a.secrets.T.file",
+     "holds secrets but other users may read it (mode 0644)", 1},
     {"jobs:\n  a:\n    run: x\n    secrets: {T: {file: short.pw}}\n", 4, 18, "jobs.a.secrets.T",
      "the value from file \"short.pw\" is 3 characters long: a secret needs at least 4", 1},
     {"jobs:\n  a:\n    run: x\n    secrets: {T: {credential: a/b}}\n", 4, 31,
@@ -445,8 +445,8 @@ static const bad_case_t bad_cases[] = {
     {"jobs:\n  a:\n    run: x\n    env_file: secret.env\n    secrets: {API_TOKEN: {file: db.pw}}\n",
      5, 15, "jobs.a.secrets.API_TOKEN",
      "API_TOKEN is also set in env_file \"secret.env\": set it in one place", 1},
-    {"jobs:\n  a:\n    secrets: {T: {file: db.pw}}\n    steps:\n      b: {run: x, env: {T: y}}\n", 5,
-     25, "jobs.a.steps.b.env.T", "T is also set in the job's secrets: set it in one place", 1},
+    {"jobs:\n  a:\n    secrets: {T: {file: db.pw}}\n    steps:\n      b: {run: x, env: {T: y}}\n",
+     5, 25, "jobs.a.steps.b.env.T", "T is also set in the job's secrets: set it in one place", 1},
     {"jobs:\n  a:\n    steps:\n      b: {run: x, secrets: {T: {file: db.pw}}}\n", 4, 19,
      "jobs.a.steps.b.secrets", "secrets applies to the whole workflow", 1},
     {"defaults:\n  secrets: {T: {file: short.pw}}\njobs:\n  a: {run: x}\n  b: {run: x}\n", 2, 16,
@@ -1344,9 +1344,11 @@ static void test_digest(void **state)
     /* A secret's value does not enter the digest (it may be shown); its key does. */
     const char *with_secret = "jobs:\n  a:\n    run: x\n    env_file: secret.env\n";
     uint64_t s1 = digest_of(fx, with_secret);
-    write_file(fx->dir, "secret.env", "API_TOKEN=other\nDB_URL=xxxx\nQUOTED=yyyy\nESC=zzzz\n", 0600);
+    write_file(fx->dir, "secret.env", "API_TOKEN=other\nDB_URL=xxxx\nQUOTED=yyyy\nESC=zzzz\n",
+               0600);
     assert_true(digest_of(fx, with_secret) == s1);
-    write_file(fx->dir, "secret.env", "API_TOKEN2=other\nDB_URL=xxxx\nQUOTED=yyyy\nESC=zzzz\n", 0600);
+    write_file(fx->dir, "secret.env", "API_TOKEN2=other\nDB_URL=xxxx\nQUOTED=yyyy\nESC=zzzz\n",
+               0600);
     assert_true(digest_of(fx, with_secret) != s1);
 }
 
@@ -1422,28 +1424,28 @@ static void test_secrets_sources(void **state)
     const char *saved = getenv("CREDENTIALS_DIRECTORY");
     char *keep = saved ? sk_xstrdup(saved) : NULL;
     assert_int_equal(setenv("CREDENTIALS_DIRECTORY", creds, 1), 0);
-    const char *yaml = "defaults:\n"
-                       "  secrets:\n"
-                       "    FROM_CMD: {command: [sh, -c, \"echo run >> count; echo cmd-value-1\"]}\n"
-                       "jobs:\n"
-                       "  a:\n"
-                       "    run: x\n"
-                       "    env_file: secret.env\n"
-                       "    secrets:\n"
-                       "      FROM_FILE: {file: db.pw}\n"
-                       "      FROM_CRED: {credential: api-token}\n"
-                       "    env: {PLAIN: visible, MY_TOKEN: named-token, SHORT_KEY: ab}\n"
-                       "  b: {run: x}\n"
-                       "  c: {run: x, secrets: ~}\n"
-                       "  wf:\n"
-                       "    steps:\n"
-                       "      s1: {run: x}\n"
-                       "      s2: {run: x, env: {EXTRA_SECRET: step-value-1}}\n";
+    const char *yaml =
+        "defaults:\n"
+        "  secrets:\n"
+        "    FROM_CMD: {command: [sh, -c, \"echo run >> count; echo cmd-value-1\"]}\n"
+        "jobs:\n"
+        "  a:\n"
+        "    run: x\n"
+        "    env_file: secret.env\n"
+        "    secrets:\n"
+        "      FROM_FILE: {file: db.pw}\n"
+        "      FROM_CRED: {credential: api-token}\n"
+        "    env: {PLAIN: visible, MY_TOKEN: named-token, SHORT_KEY: ab}\n"
+        "  b: {run: x}\n"
+        "  c: {run: x, secrets: ~}\n"
+        "  wf:\n"
+        "    steps:\n"
+        "      s1: {run: x}\n"
+        "      s2: {run: x, env: {EXTRA_SECRET: step-value-1}}\n";
     load_ok(fx, yaml);
     const sk_job_cfg_t *j = job(fx, "a");
-    static const char *const keys[] = {"API_TOKEN", "DB_URL",    "QUOTED", "ESC",
-                                       "FROM_CMD",  "FROM_FILE", "FROM_CRED", "PLAIN",
-                                       "MY_TOKEN",  "SHORT_KEY"};
+    static const char *const keys[] = {"API_TOKEN", "DB_URL",    "QUOTED", "ESC",      "FROM_CMD",
+                                       "FROM_FILE", "FROM_CRED", "PLAIN",  "MY_TOKEN", "SHORT_KEY"};
     assert_int_equal(j->body.nenv, SK_ARRAY_LEN(keys));
     for (size_t i = 0; i < SK_ARRAY_LEN(keys); i++)
         assert_string_equal(j->body.env[i].key, keys[i]);
@@ -1476,9 +1478,8 @@ static void test_secrets_sources(void **state)
     sk_config_unref(fx->cfg);
     fx->cfg = NULL;
     unsetenv("CREDENTIALS_DIRECTORY");
-    assert_int_equal(sk_config_load_opts(fx->yaml, SK_CONFIG_SKIP_SECRETS, fx->tzc, &fx->cfg,
-                                         &fx->errs),
-                     0);
+    assert_int_equal(
+        sk_config_load_opts(fx->yaml, SK_CONFIG_SKIP_SECRETS, fx->tzc, &fx->cfg, &fx->errs), 0);
     j = job(fx, "a");
     assert_int_equal(j->body.nsecret, 7);
     assert_string_equal(j->body.env[4].value, "");

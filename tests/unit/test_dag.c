@@ -35,9 +35,9 @@ static sk_job_cfg_t make(const spec_t *spec, size_t n)
 
 /* a -> b, a -> c, b + c -> d, d -> e (when failure), d -> f (always) */
 static const spec_t diamond[] = {
-    {"a", {-1}, SK_WHEN_SUCCESS},      {"b", {0, -1}, SK_WHEN_SUCCESS},
-    {"c", {0, -1}, SK_WHEN_SUCCESS},   {"d", {1, 2, -1}, SK_WHEN_SUCCESS},
-    {"e", {3, -1}, SK_WHEN_FAILURE},   {"f", {3, -1}, SK_WHEN_ALWAYS},
+    {"a", {-1}, SK_WHEN_SUCCESS},    {"b", {0, -1}, SK_WHEN_SUCCESS},
+    {"c", {0, -1}, SK_WHEN_SUCCESS}, {"d", {1, 2, -1}, SK_WHEN_SUCCESS},
+    {"e", {3, -1}, SK_WHEN_FAILURE}, {"f", {3, -1}, SK_WHEN_ALWAYS},
 };
 
 static void eval(const sk_job_cfg_t *wf, sk_dag_state_t *st, size_t *ready, size_t *nready,

@@ -110,10 +110,11 @@ static char *run(fixture_t *fx, sk_exec_spec_t *spec)
 static void test_a_run_gets_its_parameters_environment_and_log(void **state)
 {
     fixture_t *fx = *state;
-    const sk_job_cfg_t *job = job_of(fx, "jobs:\n"
-                                         "  greet:\n"
-                                         "    shell: 'echo hi ${{ params.who }} $SKED_JOB "
-                                         "$SKED_RUN_ID $SKED_ATTEMPT $EXTRA'\n",
+    const sk_job_cfg_t *job = job_of(fx,
+                                     "jobs:\n"
+                                     "  greet:\n"
+                                     "    shell: 'echo hi ${{ params.who }} $SKED_JOB "
+                                     "$SKED_RUN_ID $SKED_ATTEMPT $EXTRA'\n",
                                      "greet");
     sk_kv_t params[] = {{.key = "who", .value = "a'b; rm -rf /"}};
     sk_kv_t extra[] = {{.key = "EXTRA", .value = "more"}};
@@ -137,10 +138,11 @@ static void test_a_run_gets_its_parameters_environment_and_log(void **state)
 static void test_exit_code_and_timeout_come_out_as_every_caller_sees_them(void **state)
 {
     fixture_t *fx = *state;
-    const sk_job_cfg_t *job = job_of(fx, "jobs:\n"
-                                         "  bad: {run: [sh, -c, 'exit 7']}\n"
-                                         "  slow: {run: [sleep, '30'], timeout: 1s, "
-                                         "kill_grace: 1s}\n",
+    const sk_job_cfg_t *job = job_of(fx,
+                                     "jobs:\n"
+                                     "  bad: {run: [sh, -c, 'exit 7']}\n"
+                                     "  slow: {run: [sleep, '30'], timeout: 1s, "
+                                     "kill_grace: 1s}\n",
                                      "bad");
     sk_exec_spec_t spec = {.cfg = job, .run_id = 1, .attempt = 1};
     free(run(fx, &spec));

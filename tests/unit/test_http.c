@@ -19,8 +19,13 @@ static void test_token_equal(void **state)
     const char *want = "0123456789abcdef-token";
     assert_true(sk_http_token_equal(want, strlen(want), want));
     static const char *const wrong[] = {
-        "", "0", "0123456789abcdef-toke", "0123456789abcdef-tokeN", "0123456789abcdef-token!",
-        "1123456789abcdef-token", "0123456789abcdef-token0123456789abcdef-token",
+        "",
+        "0",
+        "0123456789abcdef-toke",
+        "0123456789abcdef-tokeN",
+        "0123456789abcdef-token!",
+        "1123456789abcdef-token",
+        "0123456789abcdef-token0123456789abcdef-token",
     };
     for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++)
         assert_false(sk_http_token_equal(wrong[i], strlen(wrong[i]), want));
@@ -138,8 +143,11 @@ static void test_start_refusals(void **state)
     sk_http_server_t *s = (sk_http_server_t *)1;
     sk_err_t err;
     int calls = 0;
-    sk_http_opts_t o = {.unix_path = "/tmp/sked-unused.sock", .host = "0.0.0.0", .port = 1,
-                        .handler = echo, .data = &calls};
+    sk_http_opts_t o = {.unix_path = "/tmp/sked-unused.sock",
+                        .host = "0.0.0.0",
+                        .port = 1,
+                        .handler = echo,
+                        .data = &calls};
     sk_err_clear(&err);
     assert_true(sk_http_start(&o, &s, &err) < 0);
     assert_null(s);
@@ -154,13 +162,16 @@ static void test_start_refusals(void **state)
     assert_true(sk_http_start(&o2, &s, &err) < 0);
     assert_non_null(strstr(err.msg, "too long"));
     /* A host that is no IP address. */
-    sk_http_opts_t o3 = {.unix_path = "/tmp/sked-unused.sock", .host = "example.com", .port = 80,
-                         .admin_token = "0123456789abcdef0", .handler = echo, .data = &calls};
+    sk_http_opts_t o3 = {.unix_path = "/tmp/sked-unused.sock",
+                         .host = "example.com",
+                         .port = 80,
+                         .admin_token = "0123456789abcdef0",
+                         .handler = echo,
+                         .data = &calls};
     sk_err_clear(&err);
     assert_true(sk_http_start(&o3, &s, &err) < 0);
     assert_non_null(strstr(err.msg, "not an IP address"));
 }
-
 
 static void test_host_allowed(void **state)
 {
@@ -170,22 +181,38 @@ static void test_host_allowed(void **state)
         const char *host;
         bool ok;
     } rows[] = {
-        {"127.0.0.1", true},           {"127.0.0.1:8080", true},
-        {"127.0.0.2:1", true},         {"10.1.2.3:8080", true},
-        {"[::1]", true},               {"[::1]:8080", true},
-        {"[0:0::1]:80", true},         {"localhost", true},
-        {"LocalHost:8080", true},      {"localhost.", true},
-        {"sked.example.com", true},    {"SKED.example.COM:443", true},
-        {"sked.example.com.:80", true}, {"ops:1", true},
-        {"attacker.example", false},   {"attacker.example:8080", false},
-        {"localhost.attacker.example", false}, {"127.0.0.1.attacker.example", false},
-        {"example.com", false},        {"sked.example.com.evil", false},
-        {"", false},                   {":8080", false},
-        {"127.0.0.1:", false},         {"127.0.0.1:80x", false},
-        {"127.0.0.1:123456", false},   {"[::1", false},
-        {"[::1]x", false},             {"[sked.example.com]", false},
-        {"::1", false},                {"localhost:80:80", false},
-        {"127.1", false},              {"127.0.0.1.", false},
+        {"127.0.0.1", true},
+        {"127.0.0.1:8080", true},
+        {"127.0.0.2:1", true},
+        {"10.1.2.3:8080", true},
+        {"[::1]", true},
+        {"[::1]:8080", true},
+        {"[0:0::1]:80", true},
+        {"localhost", true},
+        {"LocalHost:8080", true},
+        {"localhost.", true},
+        {"sked.example.com", true},
+        {"SKED.example.COM:443", true},
+        {"sked.example.com.:80", true},
+        {"ops:1", true},
+        {"attacker.example", false},
+        {"attacker.example:8080", false},
+        {"localhost.attacker.example", false},
+        {"127.0.0.1.attacker.example", false},
+        {"example.com", false},
+        {"sked.example.com.evil", false},
+        {"", false},
+        {":8080", false},
+        {"127.0.0.1:", false},
+        {"127.0.0.1:80x", false},
+        {"127.0.0.1:123456", false},
+        {"[::1", false},
+        {"[::1]x", false},
+        {"[sked.example.com]", false},
+        {"::1", false},
+        {"localhost:80:80", false},
+        {"127.1", false},
+        {"127.0.0.1.", false},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         if (sk_http_host_allowed(rows[i].host, names) != rows[i].ok)
@@ -304,12 +331,9 @@ int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_token_equal),
-        cmocka_unit_test(test_assets),
-        cmocka_unit_test(test_serve_unix),
-        cmocka_unit_test(test_start_refusals),
-        cmocka_unit_test(test_host_allowed),
-        cmocka_unit_test(test_same_origin),
+        cmocka_unit_test(test_token_equal),  cmocka_unit_test(test_assets),
+        cmocka_unit_test(test_serve_unix),   cmocka_unit_test(test_start_refusals),
+        cmocka_unit_test(test_host_allowed), cmocka_unit_test(test_same_origin),
         cmocka_unit_test(test_tcp_rules),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -1118,11 +1118,17 @@ static void test_mask_table(void **state)
         {{"line-one\nline-two"}, NULL, "x line-one\nline-two y", "x *** y"},
         {{"line-one\r\nline-two"}, NULL, "x line-two y", "x *** y"},
         /* URL passwords: long ones anywhere, short ones in their URL */
-        {{NULL}, "postgres://app:pw@db.example/x", "conn postgres://app:pw@db.example/x pw",
+        {{NULL},
+         "postgres://app:pw@db.example/x",
+         "conn postgres://app:pw@db.example/x pw",
          "conn postgres://app:***@db.example/x pw"},
-        {{NULL}, "redis://u:Sw0rdf1sh%21@h/0", "Sw0rdf1sh! Sw0rdf1sh%21 redis://u:Sw0rdf1sh%21@h",
+        {{NULL},
+         "redis://u:Sw0rdf1sh%21@h/0",
+         "Sw0rdf1sh! Sw0rdf1sh%21 redis://u:Sw0rdf1sh%21@h",
          "*** *** redis://u:***@h"},
-        {{NULL}, "https://example.com/a?b=c user@host a:b", "https://example.com/a?b=c",
+        {{NULL},
+         "https://example.com/a?b=c user@host a:b",
+         "https://example.com/a?b=c",
          "https://example.com/a?b=c"},
         {{"tok-1234"}, "x://k:tok-1234@h", "k:tok-1234@h", "k:***@h"},
     };
@@ -1280,7 +1286,8 @@ static void test_url_mask(void **state)
     (void)state;
     static const char *const cases[][2] = {
         {"postgres://app:pw@db/x", "postgres://app:***@db/x"},
-        {"a https://u:p%40ss@h:5432/db?x=1 b ftp://v:w@k", "a https://u:***@h:5432/db?x=1 b ftp://v:***@k"},
+        {"a https://u:p%40ss@h:5432/db?x=1 b ftp://v:w@k",
+         "a https://u:***@h:5432/db?x=1 b ftp://v:***@k"},
         {"https://h/x user:pw@host", "https://h/x user:pw@host"},
         {"smtp://user@host", "smtp://user@host"},
         {"x://:@h", "x://:@h"},

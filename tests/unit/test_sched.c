@@ -161,8 +161,8 @@ static void wake(world_t *w)
         tjob_t *j = w->jobs[i];
         if (!j->next_due || j->next_due > now)
             continue;
-        sk_sched_job_t sj = {&j->cfg, j, j->anchor, j->last_fire, j->next_due, j->active,
-                             j->waiting};
+        sk_sched_job_t sj = {&j->cfg,     j,         j->anchor, j->last_fire,
+                             j->next_due, j->active, j->waiting};
         sk_sched_intents_t v = {0};
         sk_sched_decide(&sj, now, w->starting, &v, &w->backlog);
         for (size_t k = 0; k < v.n; k++) {
@@ -226,8 +226,8 @@ static void check_log(const world_t *w, const want_t *want, size_t n)
         const char *got_at = i < w->nlog ? text(w->log[i].at, a, sizeof(a)) : "-";
         const char *got_w = i < w->nlog ? word(&w->log[i]) : "-";
         int64_t want_at = i < n ? utc(want[i].at) : 0;
-        bool ok = i < n && i < w->nlog && w->log[i].at == want_at &&
-                  strcmp(got_w, want[i].what) == 0;
+        bool ok =
+            i < n && i < w->nlog && w->log[i].at == want_at && strcmp(got_w, want[i].what) == 0;
         if (!ok) {
             print_error("row %zu: got %s %s, want %s %s\n", i, got_at, got_w,
                         i < n ? text(want_at, b, sizeof(b)) : "-", i < n ? want[i].what : "-");
@@ -318,7 +318,7 @@ static void test_anchor_rule(void **state)
 
 typedef struct {
     sk_catchup_t catchup;
-    int64_t grace_ms; /* -1: default */
+    int64_t grace_ms;    /* -1: default */
     const char *what[4]; /* for 26, 28, 30, 32 */
 } catchup_row_t;
 
@@ -433,8 +433,7 @@ static void test_overlap_decisions(void **state)
         assert_int_equal(w.nlog, 1);
         const sk_sched_intent_t *it = &w.log[0];
         if (it->act != rows[r].act || it->replace != rows[r].replace || it->catchup)
-            fail_msg("row %zu: act %d replace %d catchup %d", r, it->act, it->replace,
-                     it->catchup);
+            fail_msg("row %zu: act %d replace %d catchup %d", r, it->act, it->replace, it->catchup);
         if (rows[r].reason)
             assert_string_equal(it->reason, rows[r].reason);
         else
@@ -565,7 +564,7 @@ static void test_dst_catchup_across_changes_new_york(void **state)
     const sk_tz_t *tz = zone(state, "America/New_York");
     world_t w = {0};
     tjob_t gap, fold;
-    cron_job(&gap, "gap", "30 2 8 3 *", tz);   /* 2026-03-08 02:00 EST -> 03:00 EDT */
+    cron_job(&gap, "gap", "30 2 8 3 *", tz);      /* 2026-03-08 02:00 EST -> 03:00 EDT */
     cron_job(&fold, "fold", "*/30 1 1 11 *", tz); /* 2026-11-01 02:00 EDT -> 01:00 EST */
     gap.cfg.catchup = fold.cfg.catchup = SK_CATCHUP_ALL;
     gap.last_fire = fold.last_fire = utc("2026-03-01T00:00:00Z");
@@ -598,7 +597,7 @@ static void test_clock_jump_classification(void **state)
     static const jump_row_t rows[] = {
         {0, 0, 5000, 123, SK_SCHED_CLOCK_STEADY, 0}, /* never looked */
         {1000, 1000, 3000, 3000, SK_SCHED_CLOCK_STEADY, 0},
-        {1000, 1000, 5000, 3000, SK_SCHED_CLOCK_STEADY, 2000},  /* at the limit */
+        {1000, 1000, 5000, 3000, SK_SCHED_CLOCK_STEADY, 2000}, /* at the limit */
         {1000, 1000, 5001, 3000, SK_SCHED_CLOCK_FORWARD, 2001},
         {1000, 1000, 999, 3000, SK_SCHED_CLOCK_BACK, -2001},
         {1000, 1000, 1000 + HOUR, 1000 + HOUR, SK_SCHED_CLOCK_STEADY, 0}, /* a stall */
@@ -606,8 +605,8 @@ static void test_clock_jump_classification(void **state)
     };
     for (size_t r = 0; r < SK_ARRAY_LEN(rows); r++) {
         int64_t drift = 42;
-        sk_sched_jump_t j = sk_sched_clock_jump(rows[r].last_wall, rows[r].last_mono,
-                                                rows[r].wall, rows[r].mono, &drift);
+        sk_sched_jump_t j = sk_sched_clock_jump(rows[r].last_wall, rows[r].last_mono, rows[r].wall,
+                                                rows[r].mono, &drift);
         if (j != rows[r].want || drift != rows[r].drift)
             fail_msg("row %zu: got %d drift %" PRId64, r, j, drift);
     }

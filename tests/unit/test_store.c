@@ -903,9 +903,9 @@ static void test_store_lock(void **state)
     assert_int_equal(sk_store_lock("postgres://u@h/db", SK_STORE_LOCK_OWN, 0, &own, &h, &err), 0);
     assert_null(own);
     /* A store whose folder does not exist: the lock says so. */
-    assert_int_equal(sk_store_lock("/nonexistent-sked-dir/x/sked.db", SK_STORE_LOCK_SHARE, 0, &r1,
-                                   &h, &err),
-                     -ENOENT);
+    assert_int_equal(
+        sk_store_lock("/nonexistent-sked-dir/x/sked.db", SK_STORE_LOCK_SHARE, 0, &r1, &h, &err),
+        -ENOENT);
 }
 
 /* ---- runs ---- */
@@ -3493,9 +3493,12 @@ static void test_text_names_must_be_utf8(void **state)
     sk_store_t *st = open_ok(fx->db);
     sk_err_t err;
     int64_t id = finished_run(st, "u", 1000, 2000, "u.log");
-    int64_t queued = insert_ok(st, &(sk_run_t){.job = "u", .status = SK_RUN_QUEUED,
-                                               .trigger = SK_TRIG_MANUAL, .attempt = 1,
-                                               .scheduled_at = 3000, .exit_code = -1});
+    int64_t queued = insert_ok(st, &(sk_run_t){.job = "u",
+                                               .status = SK_RUN_QUEUED,
+                                               .trigger = SK_TRIG_MANUAL,
+                                               .attempt = 1,
+                                               .scheduled_at = 3000,
+                                               .exit_code = -1});
     assert_int_equal(sk_store_begin(st, NULL), 0);
     sk_run_t r = mkrun("\xff", SK_TRIG_MANUAL, 5);
     assert_int_equal(sk_store_run_insert(st, &r, &err), -EINVAL);
@@ -4363,7 +4366,7 @@ static void test_pg_attach_cancel_settle(void **state)
         X(test_prune_workflow), X(test_prune_many_workflows), X(test_batch_1000_inserts),          \
         X(test_close_rolls_back_open_batch), X(test_readonly), X(test_injected_faults),            \
         X(test_injected_fault_rolls_back_batch), X(test_injected_faults_new_writes),               \
-        X(test_nodes), X(test_run_cluster_fields), X(test_injected_faults_cluster),             \
+        X(test_nodes), X(test_run_cluster_fields), X(test_injected_faults_cluster),                \
         X(test_text_names_must_be_utf8), X(test_text_reasons_repaired)
 
 /* test_reader_keeps_writers_locks's other process: one write, then close. */
