@@ -13,7 +13,7 @@ static const char usage[] =
     "  list     [-c FILE] [--json]      jobs, triggers, next run, last outcome\n"
     "  next     JOB [-n N]              the next N fire instants of a job\n"
     "  trigger  JOB [-p KEY=VALUE]...   run a job now, through the running daemon\n"
-    "  exec     JOB                     run a job once in the foreground, no daemon\n"
+    "  exec     JOB                     run a job once and wait (through the daemon if up)\n"
     "  history  [JOB] [--json] [-n N]   past runs, newest first\n"
     "  logs     JOB [--run ID] [-f]     a run's output\n"
     "  status   [--json]                the daemon: up, jobs, running, next due\n"
