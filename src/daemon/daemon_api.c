@@ -994,6 +994,18 @@ int sk_daemon__api_start(sk_daemon_t *d, sk_err_t *err)
     return 0;
 }
 
+/* What a daemon's API and a detached one both hold, and a itself. */
+static void api_free(sk_api_t *a)
+{
+    pthread_mutex_destroy(&a->mu);
+    pthread_mutex_destroy(&a->pool_mu);
+    pthread_cond_destroy(&a->cv);
+    free(a->store_url);
+    free(a->state_dir);
+    free(a->node_name);
+    free(a);
+}
+
 static void on_closed(uv_handle_t *h)
 {
     sk_api_t *a = h->data;
@@ -1002,13 +1014,7 @@ static void on_closed(uv_handle_t *h)
     snap_release(&a->snap);
     pthread_mutex_destroy(&a->snap_mu);
     free(a->config_path);
-    pthread_mutex_destroy(&a->mu);
-    pthread_mutex_destroy(&a->pool_mu);
-    pthread_cond_destroy(&a->cv);
-    free(a->store_url);
-    free(a->state_dir);
-    free(a->node_name);
-    free(a);
+    api_free(a);
 }
 
 void sk_daemon__api_stop(sk_daemon_t *d)
@@ -1066,11 +1072,5 @@ void sk_api_detached_free(sk_api_t *a)
     for (size_t i = 0; i < a->npool; i++)
         sk_store_close(a->pool[i]);
     sk_metrics_free(a->metrics);
-    pthread_mutex_destroy(&a->mu);
-    pthread_mutex_destroy(&a->pool_mu);
-    pthread_cond_destroy(&a->cv);
-    free(a->store_url);
-    free(a->state_dir);
-    free(a->node_name);
-    free(a);
+    api_free(a);
 }

@@ -158,6 +158,17 @@ def free_port():
         return s.getsockname()[1]
 
 
+def recv_until(sock, marker):
+    """Reads from sock until marker has arrived or the peer closed; all of it."""
+    buf = b""
+    while marker not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
 def http(method, path, body=None, headers=None, port=None, sock=None, timeout=30):
     """One HTTP request to the daemon's API over TCP (port) or its control
     socket (sock); returns a Reply whatever the status."""

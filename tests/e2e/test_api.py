@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import sqlite_only
-from harness import done, free_port, http, wait_for
+from harness import done, free_port, http, recv_until, wait_for
 
 ADMIN = "admin-token-0123456789abcdef"
 READER = "read-token-0123456789abcdef"
@@ -109,12 +109,7 @@ def test_trigger_run_log_and_stream(api):
     s = socket.create_connection(("127.0.0.1", api.port), timeout=30)
     s.sendall(f"GET /api/v1/runs/{run_id}/log HTTP/1.1\r\nHost: 127.0.0.1\r\n"
               "Accept: text/event-stream\r\n\r\n".encode())
-    buf = b""
-    while b"event: end" not in buf:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        buf += chunk
+    buf = recv_until(s, b"event: end")
     s.close()
     text = buf.decode()
     assert "text/event-stream" in text.split("\r\n\r\n")[0]
@@ -300,12 +295,7 @@ def test_oversized_body_is_read_before_the_413(api):
     early, _, _ = select.select([s], [], [], 0.5)
     assert not early, s.recv(300)
     s.sendall(body)
-    reply = b""
-    while b"\r\n\r\n" not in reply:
-        data = s.recv(65536)
-        if not data:
-            break
-        reply += data
+    reply = recv_until(s, b"\r\n\r\n")
     s.close()
     assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
 

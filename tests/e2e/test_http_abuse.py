@@ -15,7 +15,7 @@ from datetime import datetime
 
 import pytest
 
-from harness import free_port, http, wait_for
+from harness import free_port, http, recv_until, wait_for
 
 ADMIN = "admin-token-0123456789abcdef"
 
@@ -404,12 +404,7 @@ def test_long_answers_and_kept_alive_connections_are_not_cut(daemon):
         answered += 1
         time.sleep(2)
     conn.close()
-    buf = b""
-    while b"event: end" not in buf:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        buf += chunk
+    buf = recv_until(s, b"event: end")
     s.close()
     assert b"tick 14" in buf and b"event: end" in buf, buf[-300:]
     assert answered >= 5
