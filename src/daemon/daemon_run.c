@@ -863,12 +863,30 @@ int sk_daemon__kill_run_processes(int64_t id)
     return sk_procfs_each_pid(kill_if_ours, &id);
 }
 
-/* Whether run id's log file exists: its process was started. */
-static bool has_log(const sk_daemon_t *d, const char *job, int64_t id)
+bool sk_daemon__end_leftover(const sk_daemon_t *d, const sk_run_t *row, const char **reason)
 {
-    char path[4096];
-    sk_snprintf(path, sizeof(path), "%s/logs/%s/%" PRId64 ".log", d->state_dir, job, id);
-    return access(path, F_OK) == 0;
+    static const char killed[] = "sked stopped while it ran; its processes were killed at restart";
+    if (row->status == SK_RUN_QUEUED) {
+        char path[4096];
+        sk_exec_log_path(d->state_dir, row->job, row->id, path, sizeof(path));
+        if (access(path, F_OK) != 0)
+            return false; /* never started: the log comes before the process */
+        *reason = sk_daemon__kill_run_processes(row->id) > 0
+                      ? "sked stopped after starting it, before recording the start; its "
+                        "processes were killed at restart"
+                      : "sked stopped after starting it, before recording the start";
+        return true;
+    }
+    *reason = "sked stopped while it ran";
+    if (row->pid > 0 && sk_daemon__is_our_process(row->pid, row->id)) {
+        /* It outlived its daemon: end it and its group now. */
+        kill(-row->pid, SIGKILL);
+        kill(row->pid, SIGKILL);
+        *reason = killed;
+    } else if (row->pid <= 0 && sk_daemon__kill_run_processes(row->id) > 0) {
+        *reason = killed; /* started, its pid not yet recorded */
+    }
+    return true;
 }
 
 static void recover_one(sk_daemon_t *d, sk_run_t *run, int64_t now)
@@ -888,28 +906,14 @@ static void recover_one(sk_daemon_t *d, sk_run_t *run, int64_t now)
     /* A workflow run of a job that is gone or no longer a workflow: end its
      * steps with it. (A plain run has no children: nothing happens.) */
     sk_daemon__wf_end_children(d, run->id, now, "its workflow is no longer in the configuration");
-    /* A queued run with a log was started, but its start was not recorded
-     * (the store failed): it may have run, so it must not run again. */
-    bool started = run->status == SK_RUN_RUNNING ||
-                   (run->status == SK_RUN_QUEUED && has_log(d, run->job, run->id));
+    /* A queued run with a log was started, but sked died (or the store
+     * failed) before its start was recorded: it may have run, so it is
+     * interrupted, not started again. */
+    const char *reason = "its job is no longer in the configuration";
+    bool started = sk_daemon__end_leftover(d, run, &reason);
     if (run->status == SK_RUN_QUEUED && !started && j && j->cfg) {
         sk_daemon__run_new(d, j, run);
         return;
-    }
-    const char *reason = "sked stopped while it ran";
-    if (run->status == SK_RUN_RUNNING && run->pid > 0 &&
-        sk_daemon__is_our_process(run->pid, run->id)) {
-        /* It outlived its daemon: end it and its group now. */
-        kill(-run->pid, SIGKILL);
-        kill(run->pid, SIGKILL);
-        reason = "sked stopped while it ran; its processes were killed at restart";
-    } else if (run->status == SK_RUN_QUEUED && started) {
-        reason = sk_daemon__kill_run_processes(run->id) > 0
-                     ? "sked stopped after starting it, before recording the start; its "
-                       "processes were killed at restart"
-                     : "sked stopped after starting it, before recording the start";
-    } else if (run->status == SK_RUN_QUEUED) {
-        reason = "its job is no longer in the configuration";
     }
     if (ops->run_finish(d->store, run->id, SK_RUN_INTERRUPTED, now, -1, 0, reason, &err) < 0) {
         sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\"", err.msg);

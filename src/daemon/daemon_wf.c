@@ -607,10 +607,8 @@ void sk_daemon__after(sk_daemon_t *d, sk_jobrt_t *j, sk_run_status_t st)
 /* Ends one unfinished step row: its process first, if it outlived its daemon. */
 static void end_step_row(sk_daemon_t *d, const sk_run_t *s, int64_t now, const char *reason)
 {
-    if (s->status == SK_RUN_RUNNING && s->pid > 0 && sk_daemon__is_our_process(s->pid, s->id)) {
-        kill(-s->pid, SIGKILL);
-        kill(s->pid, SIGKILL);
-    }
+    const char *found = NULL;
+    sk_daemon__end_leftover(d, s, &found);
     d->store->ops->run_finish(d->store, s->id, SK_RUN_INTERRUPTED, now, -1, 0, reason, NULL);
     if (s->dispatched && !s->settled && d->store->ops->cluster)
         d->store->ops->cluster->run_settle(d->store, s->id, NULL); /* nothing follows from it */
@@ -692,17 +690,16 @@ void sk_daemon__wf_recover(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *row, i
                                : SK_DAG_SKIPPED;
             break;
         case SK_RUN_QUEUED:
-            sk_daemon__step_new(d, w, i, s);
-            break;
         case SK_RUN_RUNNING:
         case SK_RUN_INTERRUPTED: {
             const char *reason = "sked stopped while it ran";
-            if (s->status == SK_RUN_RUNNING) {
-                if (s->pid > 0 && sk_daemon__is_our_process(s->pid, s->id)) {
-                    kill(-s->pid, SIGKILL);
-                    kill(s->pid, SIGKILL);
-                    reason = "sked stopped while it ran; its processes were killed at restart";
-                }
+            if (s->status == SK_RUN_QUEUED && !sk_daemon__end_leftover(d, s, &reason)) {
+                sk_daemon__step_new(d, w, i, s); /* never started: it waits again */
+                break;
+            }
+            if (s->status != SK_RUN_INTERRUPTED) {
+                if (s->status == SK_RUN_RUNNING)
+                    sk_daemon__end_leftover(d, s, &reason);
                 ops->run_finish(d->store, s->id, SK_RUN_INTERRUPTED, now, -1, 0, reason, NULL);
                 sk_log(SK_LOG_WARN,
                        "event=interrupted job=%s step=%s run=%" PRId64 " attempt=%d reason=\"%s\"",

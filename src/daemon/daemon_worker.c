@@ -594,14 +594,7 @@ void sk_daemon__work_recover(sk_daemon_t *d)
     for (size_t i = 0; i < n; i++) {
         const sk_run_t *r = &rows[i];
         const char *reason = "sked stopped while it ran";
-        if (r->pid > 0 && sk_daemon__is_our_process(r->pid, r->id)) {
-            kill(-r->pid, SIGKILL);
-            kill(r->pid, SIGKILL);
-            reason = "sked stopped while it ran; its processes were killed at restart";
-        } else if (r->pid <= 0 && sk_daemon__kill_run_processes(r->id) > 0) {
-            /* It died after starting the process, before recording its pid. */
-            reason = "sked stopped while it ran; its processes were killed at restart";
-        }
+        sk_daemon__end_leftover(d, r, &reason);
         if (d->store->ops->run_finish(d->store, r->id, SK_RUN_INTERRUPTED, now, -1, 0, reason,
                                       &err) == 0)
             sk_log(SK_LOG_WARN,

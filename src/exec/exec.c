@@ -21,6 +21,12 @@ static void subst_params(char **argv, const sk_kv_t *params, size_t n, bool shel
     }
 }
 
+void sk_exec_log_path(const char *state_dir, const char *job, int64_t run_id, char *buf,
+                      size_t size)
+{
+    sk_snprintf(buf, size, "%s/logs/%s/%" PRId64 ".log", state_dir, job, run_id);
+}
+
 int sk_exec_start(uv_loop_t *loop, const sk_exec_spec_t *spec, sk_proc_cb cb, void *data,
                   char **log_path, sk_proc_t **ret, sk_err_t *err)
 {
@@ -30,8 +36,7 @@ int sk_exec_start(uv_loop_t *loop, const sk_exec_spec_t *spec, sk_proc_cb cb, vo
     char path[4096];
 
     *ret = NULL;
-    sk_snprintf(path, sizeof(path), "%s/logs/%s/%" PRId64 ".log", spec->state_dir, cfg->name,
-                spec->run_id);
+    sk_exec_log_path(spec->state_dir, cfg->name, spec->run_id, path, sizeof(path));
     *log_path = sk_xstrdup(path);
     char **argv = NULL;
     int rc = sk_runner_argv(body, &argv, err);

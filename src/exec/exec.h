@@ -33,6 +33,12 @@ typedef struct sk_exec_spec {
     const char *state_dir; /* the log goes to STATE_DIR/logs/JOB/RUN_ID.log */
 } sk_exec_spec_t;
 
+/* Writes run_id's log path (STATE_DIR/logs/JOB/RUN_ID.log) to buf. The
+ * file is created before the run's process starts, so a run whose start was
+ * never recorded but whose log exists may have run (recovery relies on it). */
+void sk_exec_log_path(const char *state_dir, const char *job, int64_t run_id, char *buf,
+                      size_t size);
+
 /*
  * Starts spec's run on loop: the body's argv with ${{ params.NAME }}
  * replaced (quoted for sh in a shell: body), its environment, its folder

@@ -155,3 +155,56 @@ def test_on_interrupt_fail_in_a_workflow_fails_the_step(tmp_path):
         assert len([m for m in os.listdir(marks) if m.startswith("pay-")]) == 1
     finally:
         d.stop()
+
+
+@sqlite_only
+@pytest.mark.parametrize("kind", ["job", "step"])
+def test_a_start_never_recorded_is_not_run_again(tmp_path, kind):
+    """sked starts a process, then records its start: killed in between, the
+    store still says queued. The log file, created before the process, tells
+    the restart that it may have run: interrupted, its leftovers killed, not
+    run again under on_interrupt: fail (a step's row as a job's)."""
+    import sqlite3
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    body = f'run: [sh, -c, "touch {marks}/pay-$SKED_RUN_ID; exec sleep 300"]'
+    jobs = (f"pay:\n                on_interrupt: fail\n                {body}" if kind == "job" else
+            f"pay:\n                on_interrupt: fail\n                steps:\n"
+            f"                  charge: {{{body}}}")
+    d = Daemon(tmp_path, f"""
+        jobs:
+          {jobs}
+    """)
+    try:
+        d.cli("trigger", "pay")
+        wait_for(lambda: os.listdir(marks), what="the process to start")
+        run_id = int(os.listdir(marks)[0].split("-")[1])
+        wait_for(lambda: [r for r in d.history("pay")
+                          if r["id"] == run_id and r["status"] == "running"],
+                 what="its start to be recorded")
+        d.kill9()
+        # What the store holds when sked dies between the spawn and the commit.
+        db = sqlite3.connect(os.path.join(d.state, "sked.db"))
+        leftover = db.execute("SELECT pid FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+        db.execute("UPDATE runs SET status = 'queued', started_at = NULL, pid = NULL, "
+                   "log_path = NULL WHERE id = ?", (run_id,))
+        db.commit()
+        db.close()
+        assert leftover and os.path.exists(f"/proc/{leftover}")
+        d.start()
+        wait_for(lambda: "event=interrupted" in d.log(), what="the restart to find the run")
+        row = [r for r in d.history("pay") if r["id"] == run_id][0]
+        assert row["status"] == "interrupted", row
+        assert "before recording the start" in row["reason"], row
+        assert "processes were killed" in row["reason"], row
+        wait_for(lambda: not os.path.exists(f"/proc/{leftover}") or
+                 open(f"/proc/{leftover}/stat").read().split()[2] == "Z",
+                 what="the leftover process to be killed")
+        if kind == "step":
+            top = wait_for(lambda: [r for r in d.history("pay") if r["step"] is None and
+                                    r["status"] not in ("queued", "running")], what="the end")[0]
+            assert top["status"] == "failed", top
+        d.cli("status")
+        assert len(os.listdir(marks)) == 1, os.listdir(marks)
+    finally:
+        d.stop()
