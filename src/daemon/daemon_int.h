@@ -262,17 +262,12 @@ int sk_daemon__cancel(sk_daemon_t *d, int64_t id, sk_err_t *err);
 /* Pauses or resumes job j (kept in the store). Resuming does not catch up
  * the fires that fell in the pause. */
 int sk_daemon__pause(sk_daemon_t *d, sk_jobrt_t *j, bool paused, sk_err_t *err);
-/* Kills every process whose environment holds SKED_RUN_ID=id (and the
- * groups they lead): a run that outlived its daemon before its pid was
- * recorded. Returns how many. */
-int sk_daemon__kill_run_processes(int64_t id);
-/* Whether pid still runs run id: its environment holds SKED_RUN_ID=id. */
-bool sk_daemon__is_our_process(int pid, int64_t id);
 /* At recovery, for an unfinished row (a run or a step): whether a process
  * of it may have run while sked lost it, the row running or queued with a
  * log file (sked died after starting it, before recording the start). Kills
  * what is left of such a process (its recorded pid's group, else every
- * process whose environment names the run) and points *reason at static
+ * process whose environment names the run and this state folder:
+ * sk_exec_kill_run_processes) and points *reason at static
  * text saying what was found; a queued row without a log is left as it is
  * (false). */
 bool sk_daemon__end_leftover(const sk_daemon_t *d, const sk_run_t *row, const char **reason);

@@ -832,37 +832,6 @@ void sk_daemon__stop_all(sk_daemon_t *d, bool hard)
     drop_waiting(d);
 }
 
-/* Whether pid is still the process of run id (its environment says so). */
-bool sk_daemon__is_our_process(int pid, int64_t id)
-{
-    char want[64], buf[65536];
-    int n = sk_snprintf(want, sizeof(want), "SKED_RUN_ID=%" PRId64, id);
-    ssize_t len = sk_procfs_read(pid, "environ", buf, sizeof(buf));
-    if (len <= 0)
-        return false;
-    for (ssize_t i = 0; i < len;) {
-        if (strncmp(buf + i, want, (size_t)n) == 0 && (buf[i + n] == '\0'))
-            return true;
-        i += (ssize_t)strlen(buf + i) + 1;
-    }
-    return false;
-}
-
-/* sk_procfs_each_pid's callback: kills pid if it is run *id's. */
-static bool kill_if_ours(int pid, void *data)
-{
-    if (!sk_daemon__is_our_process(pid, *(const int64_t *)data))
-        return false;
-    kill(-(pid_t)pid, SIGKILL); /* its group, when it leads one (the run's own) */
-    kill((pid_t)pid, SIGKILL);
-    return true;
-}
-
-int sk_daemon__kill_run_processes(int64_t id)
-{
-    return sk_procfs_each_pid(kill_if_ours, &id);
-}
-
 bool sk_daemon__end_leftover(const sk_daemon_t *d, const sk_run_t *row, const char **reason)
 {
     static const char killed[] = "sked stopped while it ran; its processes were killed at restart";
@@ -871,19 +840,19 @@ bool sk_daemon__end_leftover(const sk_daemon_t *d, const sk_run_t *row, const ch
         sk_exec_log_path(d->state_dir, row->job, row->id, path, sizeof(path));
         if (access(path, F_OK) != 0)
             return false; /* never started: the log comes before the process */
-        *reason = sk_daemon__kill_run_processes(row->id) > 0
+        *reason = sk_exec_kill_run_processes(d->state_dir, row->id) > 0
                       ? "sked stopped after starting it, before recording the start; its "
                         "processes were killed at restart"
                       : "sked stopped after starting it, before recording the start";
         return true;
     }
     *reason = "sked stopped while it ran";
-    if (row->pid > 0 && sk_daemon__is_our_process(row->pid, row->id)) {
+    if (row->pid > 0 && sk_exec_is_run_process(row->pid, d->state_dir, row->id)) {
         /* It outlived its daemon: end it and its group now. */
         kill(-row->pid, SIGKILL);
         kill(row->pid, SIGKILL);
         *reason = killed;
-    } else if (row->pid <= 0 && sk_daemon__kill_run_processes(row->id) > 0) {
+    } else if (row->pid <= 0 && sk_exec_kill_run_processes(d->state_dir, row->id) > 0) {
         *reason = killed; /* started, its pid not yet recorded */
     }
     return true;

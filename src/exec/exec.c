@@ -5,6 +5,7 @@
 #include "../dag/dag.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <string.h>
 
 /* ${{ params.NAME }} in each argument is replaced by the parameter's value;
@@ -50,7 +51,8 @@ int sk_exec_start(uv_loop_t *loop, const sk_exec_spec_t *spec, sk_proc_cb cb, vo
                           .tz_name = sk_tz_name(cfg->tz),
                           .step = step ? step->name : NULL,
                           .extra = spec->extra,
-                          .nextra = spec->nextra};
+                          .nextra = spec->nextra,
+                          .state_dir = spec->state_dir};
     char **envp = sk_runner_env(body, &info);
     char *cwd = sk_runner_cwd(body);
     sk_spawn_t proc = {
@@ -119,4 +121,45 @@ void sk_exec_failed(sk_proc_result_t *res, const char *reason)
     res->exit_code = -1;
     res->started_ms = res->ended_ms = sk_now_ms();
     sk_strlcpy(res->reason, reason, sizeof(res->reason));
+}
+
+/* Whether environ (NUL-separated, len bytes) holds the string want. */
+static bool environ_has(const char *environ_buf, ssize_t len, const char *want)
+{
+    for (ssize_t i = 0; i < len; i += (ssize_t)strlen(environ_buf + i) + 1)
+        if (strcmp(environ_buf + i, want) == 0)
+            return true;
+    return false;
+}
+
+bool sk_exec_is_run_process(int pid, const char *state_dir, int64_t run_id)
+{
+    char id[64], dir[4200], buf[65536];
+    sk_snprintf(id, sizeof(id), "SKED_RUN_ID=%" PRId64, run_id);
+    sk_snprintf(dir, sizeof(dir), "SKED_STATE_DIR=%s", state_dir);
+    ssize_t len = sk_procfs_read(pid, "environ", buf, sizeof(buf));
+    return len > 0 && environ_has(buf, len, id) && environ_has(buf, len, dir);
+}
+
+typedef struct {
+    const char *state_dir;
+    int64_t run_id;
+} run_ref_t;
+
+/* sk_procfs_each_pid's callback: kills pid (and the group it leads) if it
+ * is the run's. */
+static bool kill_if_run(int pid, void *data)
+{
+    const run_ref_t *ref = data;
+    if (!sk_exec_is_run_process(pid, ref->state_dir, ref->run_id))
+        return false;
+    kill(-(pid_t)pid, SIGKILL); /* its group, when it leads one (the run's own) */
+    kill((pid_t)pid, SIGKILL);
+    return true;
+}
+
+int sk_exec_kill_run_processes(const char *state_dir, int64_t run_id)
+{
+    run_ref_t ref = {state_dir, run_id};
+    return sk_procfs_each_pid(kill_if_run, &ref);
 }

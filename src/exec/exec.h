@@ -80,4 +80,17 @@ sk_run_status_t sk_exec_status(const sk_proc_result_t *res, sk_exec_stop_t stop,
  * with reason (copied, cut to fit). */
 void sk_exec_failed(sk_proc_result_t *res, const char *reason);
 
+/*
+ * Whether process pid belongs to run run_id of the sked whose state folder
+ * is state_dir: its environment holds SKED_RUN_ID and SKED_STATE_DIR with
+ * those values (run ids alone repeat across stores, so another sked's run
+ * never matches). False when /proc cannot tell. Any thread.
+ */
+bool sk_exec_is_run_process(int pid, const char *state_dir, int64_t run_id);
+
+/* SIGKILL to every process of that run (and each group one of them leads),
+ * found by sk_exec_is_run_process: a run that outlived its daemon before
+ * its pid was recorded. Returns how many. Any thread. */
+int sk_exec_kill_run_processes(const char *state_dir, int64_t run_id);
+
 #endif

@@ -43,13 +43,14 @@ typedef struct sk_run_info {
     const char *step;     /* a workflow step's name (SKED_STEP), or NULL */
     const sk_kv_t *extra; /* set last (SKED_OUTPUT, SKED_OUT_*, SKED_PARAM_*), or NULL */
     size_t nextra;
+    const char *state_dir; /* SKED_STATE_DIR: whose run it is, or NULL */
 } sk_run_info_t;
 
 /*
  * The child's environment: PATH, HOME, LANG (from the daemon's environment or
  * sane defaults), TZ, PYTHONUNBUFFERED=1, the body's env, then SKED_JOB,
  * SKED_RUN_ID, SKED_ATTEMPT, SKED_SCHEDULED_AT (ISO-8601 UTC), SKED_STEP for
- * a step, then info->extra. New memory.
+ * a step, SKED_STATE_DIR, then info->extra. New memory.
  */
 char **sk_runner_env(const sk_body_t *body, const sk_run_info_t *info);
 

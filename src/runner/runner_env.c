@@ -135,6 +135,10 @@ char **sk_runner_env(const sk_body_t *body, const sk_run_info_t *info)
         env_set(&e, "SKED_SCHEDULED_AT", buf);
         if (info->step)
             env_set(&e, "SKED_STEP", info->step);
+        /* With SKED_RUN_ID, it names the run among every sked's on the
+         * machine: run ids are only unique within one store. */
+        if (info->state_dir)
+            env_set(&e, "SKED_STATE_DIR", info->state_dir);
         for (size_t i = 0; info->extra && i < info->nextra; i++)
             env_set(&e, info->extra[i].key, info->extra[i].value);
     }

@@ -191,6 +191,9 @@ def test_a_start_never_recorded_is_not_run_again(tmp_path, kind):
         db.commit()
         db.close()
         assert leftover and os.path.exists(f"/proc/{leftover}")
+        # Another sked's run with the same id (another store) is left alone.
+        env = dict(os.environ, SKED_RUN_ID=str(run_id), SKED_STATE_DIR=str(tmp_path / "other"))
+        bystander = subprocess.Popen(["sleep", "300"], env=env, start_new_session=True)
         d.start()
         wait_for(lambda: "event=interrupted" in d.log(), what="the restart to find the run")
         row = [r for r in d.history("pay") if r["id"] == run_id][0]
@@ -206,5 +209,9 @@ def test_a_start_never_recorded_is_not_run_again(tmp_path, kind):
             assert top["status"] == "failed", top
         d.cli("status")
         assert len(os.listdir(marks)) == 1, os.listdir(marks)
+        assert bystander.poll() is None, "another sked's run was killed"
     finally:
         d.stop()
+        if "bystander" in locals():
+            bystander.kill()
+            bystander.wait()
