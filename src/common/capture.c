@@ -138,6 +138,15 @@ static int take(int fd, keep_t *k, const sk_helper_t *h, size_t *budget)
     return rc;
 }
 
+void sk_child_signal_defaults(sigset_t *set)
+{
+    static const int reset[] = {SIGPIPE, SIGHUP,  SIGINT,  SIGQUIT, SIGTERM,
+                                SIGUSR1, SIGUSR2, SIGCHLD, SIGALRM};
+    sigemptyset(set);
+    for (size_t i = 0; i < SK_ARRAY_LEN(reset); i++)
+        sigaddset(set, reset[i]);
+}
+
 /* The child's stdio and attributes; false when out of memory. */
 static bool spawn_setup(const sk_helper_t *h, int in_fd, int keep_fd,
                         posix_spawn_file_actions_t *fa, posix_spawnattr_t *attr)
@@ -157,11 +166,7 @@ static bool spawn_setup(const sk_helper_t *h, int in_fd, int keep_fd,
      * default dispositions for what the daemon ignores or handles. */
     sigset_t none, defaults;
     sigemptyset(&none);
-    sigemptyset(&defaults);
-    static const int reset[] = {SIGPIPE, SIGHUP,  SIGINT,  SIGQUIT, SIGTERM,
-                                SIGUSR1, SIGUSR2, SIGCHLD, SIGALRM};
-    for (size_t i = 0; i < SK_ARRAY_LEN(reset); i++)
-        sigaddset(&defaults, reset[i]);
+    sk_child_signal_defaults(&defaults);
     return posix_spawnattr_setflags(attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
                                               POSIX_SPAWN_SETSIGDEF) == 0 &&
            posix_spawnattr_setpgroup(attr, 0) == 0 &&

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -237,6 +238,12 @@ typedef struct sk_helper_result {
  * here. Blocks the calling thread up to timeout_ms. Any thread.
  */
 int sk_helper_run(const sk_helper_t *h, sk_helper_result_t *res, sk_err_t *err);
+
+/* The signals a child of sked must start with at their default action
+ * (posix_spawnattr_setsigdefault): those the daemon ignores (SIGPIPE) or
+ * handles. Handled ones are reset by exec anyway; listing them keeps the
+ * set right if that ever changes. Pure; any thread. */
+void sk_child_signal_defaults(sigset_t *set);
 
 /*
  * Runs argv (argv[0] searched on PATH) to completion in cwd (NULL: ours)

@@ -1,6 +1,6 @@
 /*
- * One running child on the loop: spawned in its own session and process
- * group (setsid via UV_PROCESS_DETACHED), stdin from /dev/null, stdout and
+ * One running child on the loop: spawned with posix_spawn in its own
+ * session and process group (POSIX_SPAWN_SETSID), stdin from /dev/null, stdout and
  * stderr read from two pipes and written to the run's log file one stamped
  * line at a time, capped at max_output; a timeout sends SIGTERM to the group
  * and SIGKILL after kill_grace; when the child exits, what is left of its
@@ -11,12 +11,19 @@
  * is masked whole. Exports sk_proc_start, sk_proc_pid and sk_proc_stop.
  * See docs/internals/runner.md.
  */
+#define _GNU_SOURCE 1 /* POSIX_SPAWN_SETSID, addchdir_np, pipe2, syscall */
+
 #include "runner.h"
 #include "runner_int.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* A line longer than this is written as several log lines. */
 #define SK_RUNNER_LINE_MAX (64 * 1024)
@@ -31,6 +38,9 @@
 #define DRAIN_READ_MAX (1024 * 1024)
 /* execvp's search path when the environment has no PATH. */
 #define EXEC_DEFAULT_PATH "/bin:/usr/bin"
+/* Without pidfds (Linux before 5.3, or SKED_TEST_NO_PIDFD set), how often
+ * the child is asked whether it has exited. */
+#define EXIT_POLL_MS 20
 
 typedef struct stream {
     uv_pipe_t pipe; /* first: a handle pointer is a stream pointer */
@@ -45,7 +55,12 @@ typedef struct stream {
 
 struct sk_proc {
     uv_loop_t *loop;
-    uv_process_t process;
+    /* The child's exit is seen through exit_poll, readable when pidfd (a
+     * descriptor of the child, Linux 5.3) is; without one, exit_timer asks
+     * waitpid every EXIT_POLL_MS. One of the two is initialised. */
+    uv_poll_t exit_poll;
+    uv_timer_t exit_timer;
+    int pidfd; /* -1 when exit_timer is used */
     stream_t out, err;
     uv_timer_t kill_timer;  /* the timeout, then the SIGKILL after the grace */
     uv_timer_t drain_timer; /* waiting for EOF after the child exited */
@@ -281,6 +296,8 @@ static void on_close(uv_handle_t *h)
         return;
     if (p->report && p->cb)
         p->cb(p, &p->res, p->data);
+    if (p->pidfd >= 0)
+        close(p->pidfd); /* after its poll handle is closed */
     if (p->log_fd >= 0)
         close(p->log_fd);
     free(p->out.line);
@@ -300,6 +317,12 @@ static void close_handle(uv_handle_t *h)
 {
     if (!uv_is_closing(h))
         uv_close(h, on_close);
+}
+
+/* The handle that watches for the child's exit. */
+static uv_handle_t *exit_handle(sk_proc_t *p)
+{
+    return p->pidfd >= 0 ? (uv_handle_t *)&p->exit_poll : (uv_handle_t *)&p->exit_timer;
 }
 
 /* Reports once everything is in: the child reaped, both pipes done. The
@@ -326,7 +349,7 @@ static void finish_if_done(sk_proc_t *p)
         p->res.ended_ms = p->res.started_ms + p->res.duration_ms;
     close_handle((uv_handle_t *)&p->kill_timer);
     close_handle((uv_handle_t *)&p->drain_timer);
-    close_handle((uv_handle_t *)&p->process);
+    close_handle(exit_handle(p));
 }
 
 /* A pipe hit EOF (or an error, or we gave up on it): its partial line is
@@ -425,14 +448,15 @@ static void on_drain_timeout(uv_timer_t *t)
     finish_if_done(p);
 }
 
-static void on_child_exit(uv_process_t *h, int64_t status, int sig)
+/* The child was reaped: status its exit status, or sig the signal that
+ * ended it. */
+static void child_exited(sk_proc_t *p, int status, int sig)
 {
-    sk_proc_t *p = h->data;
     p->exited = true;
     uv_timer_stop(&p->kill_timer);
     /* Grandchildren die with the run: whatever is left of the group goes.
-     * The group id cannot be reused while it has members, and libuv calls
-     * us right after reaping, so the window for reuse is negligible. After
+     * The group id cannot be reused while it has members, and we get here
+     * right after reaping, so the window for reuse is negligible. After
      * our own signals the group may still hold dying members: no note then. */
     if (kill(-(pid_t)p->pid, SIGKILL) == 0 && !p->stopping)
         note(p, "the child exited: SIGKILL to what was left of process group %d", p->pid);
@@ -442,13 +466,55 @@ static void on_child_exit(uv_process_t *h, int64_t status, int sig)
         p->res.exit_code = -1;
     } else {
         p->res.end = SK_PROC_EXITED;
-        p->res.exit_code = (int)status;
+        p->res.exit_code = status;
     }
     if (p->stopping)
         p->res.end = p->stop_end;
     if (!p->out.done || !p->err.done)
         uv_timer_start(&p->drain_timer, on_drain_timeout, DRAIN_GRACE_MS, 0);
     finish_if_done(p);
+}
+
+/* Reaps the child if it has exited; true when it has. Only its own pid is
+ * waited for: other children (a helper command's) are their waiters'. */
+static bool reap(sk_proc_t *p)
+{
+    int st = 0;
+    pid_t r;
+    do
+        r = waitpid((pid_t)p->pid, &st, WNOHANG);
+    while (r < 0 && errno == EINTR);
+    if (r == 0)
+        return false;
+    if (p->pidfd >= 0)
+        uv_poll_stop(&p->exit_poll);
+    else
+        uv_timer_stop(&p->exit_timer);
+    if (r < 0) {
+        /* ECHILD: someone else took its status (nothing in sked waits for
+         * all children; a library might). It ended; how is not known. */
+        sk_strlcpy(p->res.reason, "its exit status was lost (reaped elsewhere)",
+                   sizeof(p->res.reason));
+        child_exited(p, -1, 0);
+        return true;
+    }
+    if (WIFSIGNALED(st))
+        child_exited(p, 0, WTERMSIG(st));
+    else
+        child_exited(p, WEXITSTATUS(st), 0);
+    return true;
+}
+
+static void on_pidfd(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    reap(h->data);
+}
+
+static void on_exit_poll(uv_timer_t *t)
+{
+    reap(t->data);
 }
 
 static void on_kill_grace(uv_timer_t *t)
@@ -501,12 +567,13 @@ static const char *envp_path(char *const *envp)
 }
 
 /*
- * Checks before forking what execvp would fail on, to give a clear message:
+ * Checks before spawning what execvp would fail on, to give a clear message:
  * the working folder, and the program (relative to cwd if it has a slash,
- * else searched on the child's PATH). uv_spawn reports the same failures,
- * less clearly, if something changes in between.
+ * else searched on the child's PATH, as execvp would: posix_spawnp would
+ * search ours). On success exe holds what to execute. posix_spawn reports
+ * the same failures, less clearly, if something changes in between.
  */
-static int precheck(const sk_spawn_t *spec, sk_err_t *err)
+static int precheck(const sk_spawn_t *spec, char *exe, size_t exe_size, sk_err_t *err)
 {
     struct stat st;
     const char *prog = spec->argv ? spec->argv[0] : NULL;
@@ -529,6 +596,7 @@ static int precheck(const sk_spawn_t *spec, sk_err_t *err)
         int r = sk_runner__check_exec(path);
         if (r != 0)
             return sk_err_set(err, r, "cannot run %s: %s", prog, sk_strerror(r));
+        sk_strlcpy(exe, prog, exe_size); /* the child resolves it after its chdir */
         return 0;
     }
     const char *search = envp_path(spec->envp);
@@ -541,8 +609,10 @@ static int precheck(const sk_spawn_t *spec, sk_err_t *err)
         char buf[PATH_MAX];
         sk_snprintf(buf, sizeof(buf), "%.*s%s%s", (int)len, q, len ? "/" : "", prog);
         int r = sk_runner__check_exec(buf);
-        if (r == 0)
+        if (r == 0) {
+            sk_strlcpy(exe, buf, exe_size);
             return 0;
+        }
         if (r == -EACCES && first == -ENOENT)
             first = r; /* execvp reports EACCES if some candidate had it */
         if (!end)
@@ -620,20 +690,144 @@ static int open_log(const char *path, int *ret_fd, sk_err_t *err)
     return 0;
 }
 
+/* A pipe for one of the child's streams, both ends close-on-exec and above
+ * 2, so that dup2 onto 1 or 2 in the child never meets itself (which would
+ * keep close-on-exec set). -errno on failure. */
+static int out_pipe(int fds[2])
+{
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return -errno;
+    for (int i = 0; i < 2; i++) {
+        if (fds[i] > 2)
+            continue;
+        int moved = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+        int e = errno;
+        close(fds[i]);
+        fds[i] = moved;
+        if (moved < 0) {
+            if (fds[1 - i] >= 0)
+                close(fds[1 - i]);
+            return -e;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Starts exe with spec's argv, environment and folder, stdin /dev/null and
+ * stdout/stderr on the write ends wfd[0], wfd[1]: posix_spawn, which on
+ * Linux shares the daemon's memory until the child's exec (a fork would
+ * copy its page tables, the dearest part of a start with many jobs loaded),
+ * in a new session (its own process group), no blocked signals and default
+ * dispositions. A script without #! runs under /bin/sh, as execvp would.
+ * 0 with *pid, or -errno (the exec's own error included).
+ */
+static int spawn_child(const sk_spawn_t *spec, const char *exe, const int wfd[2], pid_t *pid)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t none, defaults;
+    int r = posix_spawn_file_actions_init(&fa);
+    if (r != 0)
+        return -r;
+    r = posix_spawnattr_init(&attr);
+    if (r != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        return -r;
+    }
+    sigemptyset(&none);
+    sk_child_signal_defaults(&defaults);
+    if ((r = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) == 0 &&
+        (r = posix_spawn_file_actions_adddup2(&fa, wfd[0], 1)) == 0 &&
+        (r = posix_spawn_file_actions_adddup2(&fa, wfd[1], 2)) == 0 &&
+        (!spec->cwd || !spec->cwd[0] ||
+         (r = posix_spawn_file_actions_addchdir_np(&fa, spec->cwd)) == 0) &&
+        (r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+                                                 POSIX_SPAWN_SETSIGDEF)) == 0 &&
+        (r = posix_spawnattr_setsigmask(&attr, &none)) == 0 &&
+        (r = posix_spawnattr_setsigdefault(&attr, &defaults)) == 0) {
+        char *const *envp = spec->envp ? (char *const *)spec->envp : environ;
+        r = posix_spawn(pid, exe, &fa, &attr, (char *const *)spec->argv, envp);
+        if (r == ENOEXEC) {
+            size_t n = 0;
+            while (spec->argv[n])
+                n++;
+            char **sh = sk_xcalloc(n + 2, sizeof(*sh));
+            sh[0] = "/bin/sh";
+            sh[1] = (char *)exe;
+            for (size_t i = 1; i < n; i++)
+                sh[i + 1] = spec->argv[i];
+            r = posix_spawn(pid, "/bin/sh", &fa, &attr, sh, envp);
+            free(sh);
+        }
+    }
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    return -r;
+}
+
+/* Watches for p's exit on the loop: its pidfd, else a timer asking waitpid. */
+static void watch_exit(sk_proc_t *p)
+{
+    p->pidfd = -1;
+#ifdef SYS_pidfd_open
+    if (!getenv("SKED_TEST_NO_PIDFD"))
+        p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0); /* close-on-exec */
+#endif
+    if (p->pidfd >= 0 && uv_poll_init(p->loop, &p->exit_poll, p->pidfd) == 0) {
+        p->exit_poll.data = p;
+        uv_poll_start(&p->exit_poll, UV_READABLE, on_pidfd);
+        return;
+    }
+    if (p->pidfd >= 0)
+        close(p->pidfd);
+    p->pidfd = -1;
+    int r = uv_timer_init(p->loop, &p->exit_timer);
+    SK_ASSERT(r == 0);
+    p->exit_timer.data = p;
+    uv_timer_start(&p->exit_timer, on_exit_poll, EXIT_POLL_MS, EXIT_POLL_MS);
+}
+
 int sk_proc_start(uv_loop_t *loop, const sk_spawn_t *spec, sk_proc_cb cb, void *data,
                   sk_proc_t **ret, sk_err_t *err)
 {
     int fd = -1;
+    char exe[PATH_MAX];
+    int pout[2] = {-1, -1}, perr[2] = {-1, -1};
+    pid_t pid = 0;
     sk_mask_t *mask = build_mask(spec);
-    int r = precheck(spec, err);
+    int r = precheck(spec, exe, sizeof(exe), err);
     if (r == 0 && spec->log_path)
         r = open_log(spec->log_path, &fd, err);
+    if (r == 0 && ((r = out_pipe(pout)) != 0 || (r = out_pipe(perr)) != 0))
+        sk_err_set(err, r, "cannot run %s: no pipe for its output: %s", spec->argv[0],
+                   sk_strerror(r));
+    int64_t started_ms = wall_ms(), mono_start = mono_ms();
+    if (r == 0) {
+        const int wfd[2] = {pout[1], perr[1]};
+        r = spawn_child(spec, exe, wfd, &pid);
+        if (r != 0) {
+            struct stat st;
+            /* execve's ENOENT for a file that exists is about its #! line. */
+            bool interp = r == -ENOENT && strchr(spec->argv[0], '/') && stat(exe, &st) == 0;
+            sk_err_set(err, r, "cannot run %s: %s%s", spec->argv[0], sk_strerror(r),
+                       interp ? " (is its #! interpreter missing?)" : "");
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        int *pp = i == 0 ? pout : perr;
+        if (pp[1] >= 0)
+            close(pp[1]); /* the child's end: ours would hold its EOF back */
+        if (r != 0 && pp[0] >= 0)
+            close(pp[0]);
+    }
     if (r != 0) {
+        if (fd >= 0)
+            close(fd);
         masked_err(mask, err);
         sk_mask_free(mask);
         return r;
     }
-
     sk_proc_t *p = sk_xcalloc(1, sizeof(*p));
     p->mask = mask;
     mask = NULL; /* p took it */
@@ -662,6 +856,11 @@ int sk_proc_start(uv_loop_t *loop, const sk_spawn_t *spec, sk_proc_cb cb, void *
         SK_ASSERT(r == 0);
         s->pipe.data = p;
         p->nhandles++;
+        if (uv_pipe_open(&s->pipe, i == 0 ? pout[0] : perr[0]) != 0) {
+            close(i == 0 ? pout[0] : perr[0]); /* not expected: a pipe is a pipe */
+            s->done = true;
+            close_handle((uv_handle_t *)&s->pipe);
+        }
     }
     r = uv_timer_init(loop, &p->kill_timer);
     SK_ASSERT(r == 0);
@@ -672,49 +871,15 @@ int sk_proc_start(uv_loop_t *loop, const sk_spawn_t *spec, sk_proc_cb cb, void *
     p->drain_timer.data = p;
     p->nhandles++;
 
-    uv_stdio_container_t stdio[3];
-    memset(stdio, 0, sizeof(stdio));
-    stdio[0].flags = UV_IGNORE; /* libuv gives the child /dev/null */
-    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[1].data.stream = (uv_stream_t *)&p->out.pipe;
-    stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[2].data.stream = (uv_stream_t *)&p->err.pipe;
-
-    uv_process_options_t opt;
-    memset(&opt, 0, sizeof(opt));
-    opt.exit_cb = on_child_exit;
-    opt.file = spec->argv[0];
-    opt.args = (char **)spec->argv;
-    opt.env = (char **)spec->envp;
-    opt.cwd = spec->cwd && spec->cwd[0] ? spec->cwd : NULL;
-    opt.flags = UV_PROCESS_DETACHED; /* setsid(): the child leads its own group */
-    opt.stdio_count = 3;
-    opt.stdio = stdio;
-
-    p->res.started_ms = wall_ms();
-    p->mono_start = mono_ms();
-    r = uv_spawn(loop, &p->process, &opt);
-    p->process.data = p;
-    p->nhandles++; /* uv_spawn initialises the handle even when it fails */
-    if (r != 0) {
-        struct stat st;
-        /* execve's ENOENT for a file that exists is about its #! line. */
-        bool interp = r == UV_ENOENT && strchr(spec->argv[0], '/') && stat(opt.file, &st) == 0;
-        sk_err_set(err, r, "cannot run %s: %s%s", spec->argv[0], sk_strerror(r),
-                   interp ? " (is its #! interpreter missing?)" : "");
-        masked_err(p->mask, err);
-        p->report = false;
-        close_handle((uv_handle_t *)&p->out.pipe);
-        close_handle((uv_handle_t *)&p->err.pipe);
-        close_handle((uv_handle_t *)&p->kill_timer);
-        close_handle((uv_handle_t *)&p->drain_timer);
-        close_handle((uv_handle_t *)&p->process);
-        return r;
-    }
+    p->res.started_ms = started_ms;
+    p->mono_start = mono_start;
     p->report = true;
-    p->pid = p->process.pid;
+    p->pid = (int)pid;
+    watch_exit(p);
+    p->nhandles++;
     for (int i = 0; i < 2; i++) {
-        if (uv_read_start((uv_stream_t *)&streams[i]->pipe, on_alloc, on_read) != 0) {
+        if (!streams[i]->done &&
+            uv_read_start((uv_stream_t *)&streams[i]->pipe, on_alloc, on_read) != 0) {
             streams[i]->done = true;
             close_handle((uv_handle_t *)&streams[i]->pipe);
         }
