@@ -19,7 +19,15 @@ Baseline: BUILD/forkexec_limit N P, a C loop that fork()s and execv()s
 from the first fork to the last reap. Its rate is the floor: no store, no
 logs, no pipes. Target: sked's rate >= 80% of the baseline's.
 
-Each max_parallel gets R rounds of (baseline, sked), alternating, so that
+Peer: APScheduler 3 (Debian's python3-apscheduler), in a child Python:
+the same N one-off jobs (DateTrigger at the instant, misfire_grace_time
+None so that none is dropped for being late), its ThreadPoolExecutor with
+P workers, each job running /bin/true with subprocess.run (it waits for the
+exit, as sked does for an outcome); runs per second = N / (last end - the
+instant), with the check that each job ran once. It keeps nothing: no
+store, no log. Target: sked's rate >= 1.5x APScheduler's.
+
+Each max_parallel gets R rounds of (baseline, APScheduler, sked), in turn, so that
 both sides see the same noise; the medians are compared. The daemon's own
 CPU time over the burst (utime+stime from /proc) is shown per run, and the
 median of 40 fdatasyncs on the same disk just before each sked round (the
@@ -50,6 +58,7 @@ from benchlib import sked_revision, fsync_floor, one_at_a_time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 TARGET = 0.80
+PEER_TARGET = 1.5  # sked's rate / APScheduler's
 LEAD_S = 4  # the due instant: this long after the config is written, at least
 TRUE = "/bin/true"
 STALL_S = 20  # no run finished for this long after the due instant: sked is stuck
@@ -71,6 +80,50 @@ def baseline(a, par):
                          capture_output=True, text=True).stdout
     m = re.search(r"seconds=([\d.]+) rate=([\d.]+)/s", out)
     return float(m.group(2)), float(m.group(1))
+
+
+def run_aps(a, par):
+    """APScheduler 3 on the same burst, in a child Python: (rate, span, ran)."""
+    due = time.time() + LEAD_S
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--aps-child",
+                          str(a.jobs), str(par), "%.6f" % due],
+                         check=True, capture_output=True, text=True, timeout=600).stdout
+    m = re.search(r"span=([\d.]+) ran=(\d+) once=(\d+)", out)
+    span, ran, once = float(m.group(1)), int(m.group(2)), int(m.group(3))
+    return a.jobs / span if span > 0 else float("nan"), span, ran == a.jobs and once == a.jobs
+
+
+def aps_child(n, par, due):
+    """Runs n one-off APScheduler jobs due at `due` on a pool of par threads;
+    prints the span from `due` to the last end and how many ran (once)."""
+    import logging
+    import threading
+    from apscheduler.executors.pool import ThreadPoolExecutor
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    logging.basicConfig(level=logging.ERROR)
+    lock = threading.Lock()
+    ends, counts = [], {}
+    done = threading.Event()
+
+    def job(i):
+        subprocess.run([TRUE], check=True)
+        with lock:
+            ends.append(time.time())
+            counts[i] = counts.get(i, 0) + 1
+            if len(ends) == n:
+                done.set()
+
+    sched = BackgroundScheduler(executors={"default": ThreadPoolExecutor(par)},
+                                job_defaults={"misfire_grace_time": None, "coalesce": False})
+    when = dt.datetime.fromtimestamp(due, dt.timezone.utc)
+    for i in range(n):
+        sched.add_job(job, "date", run_date=when, args=[i], id="j%d" % i)
+    sched.start()
+    done.wait(timeout=600)
+    sched.shutdown(wait=False)
+    print("span=%.6f ran=%d once=%d" % (max(ends) - due, len(ends),
+                                         sum(1 for c in counts.values() if c == 1)))
 
 
 def run_sked(a, par, rnd):
@@ -180,7 +233,11 @@ def main():
     ap.add_argument("--repeat", type=int, default=3,
                     help="rounds of (baseline, sked) per max_parallel; medians are compared")
     ap.add_argument("--out", default=os.path.join(HERE, "out", "launch_throughput"))
+    ap.add_argument("--aps-child", nargs=3, metavar=("N", "P", "DUE"), help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.aps_child:
+        aps_child(int(a.aps_child[0]), int(a.aps_child[1]), float(a.aps_child[2]))
+        return 0
     b = os.path.abspath(a.build)
     a.sked, a.forkexec = os.path.join(b, "sked"), os.path.join(b, "forkexec_limit")
     a.out = os.path.abspath(a.out)
@@ -202,34 +259,48 @@ def main():
     for par in pars:
         rounds = []
         for k in range(a.repeat):
-            print("  max_parallel %d, round %d: baseline, sked ..." % (par, k + 1), flush=True)
+            print("  max_parallel %d, round %d: baseline, APScheduler, sked ..." % (par, k + 1),
+                  flush=True)
             base_rate, base_s = baseline(a, par)
+            aps_rate, aps_s, aps_ok = run_aps(a, par)
             disk = fsync_floor(a.out)
             s = run_sked(a, par, k + 1)
             s["disk"] = disk
+            s["aps"] = (aps_rate, aps_s, aps_ok)
+            if not aps_ok:
+                s["problems"].append("APScheduler did not run every job exactly once")
             rounds.append((base_rate, base_s, s))
             broken |= not s["ok"]
         rows.append((par, rounds))
 
     print()
-    print("%-13s %5s %12s %13s %8s   %s" % ("max_parallel", "round", "sked runs/s",
-                                          "fork/exec /s", "ratio", "sked detail"))
+    print("%-13s %5s %12s %13s %8s %14s %9s   %s"
+          % ("max_parallel", "round", "sked runs/s", "fork/exec /s", "ratio", "APScheduler /s",
+             "sked/APS", "sked detail"))
     verdicts = []
     for par, rounds in rows:
         for k, (base_rate, base_s, s) in enumerate(rounds):
-            print("%-13d %5d %12.1f %13.1f %7.1f%%   due->last end %.3f s (baseline %.3f s); "
-                  "first start +%.1f ms; daemon CPU %.2f ms/run; fdatasync %.2f ms"
-                  % (par, k + 1, s["rate"], base_rate, 100 * s["rate"] / base_rate, s["span"],
-                     base_s, 1000 * s["first_start"], s["cpu_ms_per_run"], s["disk"][0]))
+            aps = s["aps"][0]
+            print("%-13d %5d %12.1f %13.1f %7.1f%% %14.1f %8.2fx   due->last end %.3f s "
+                  "(baseline %.3f s, APScheduler %.3f s); first start +%.1f ms; daemon CPU "
+                  "%.2f ms/run; fdatasync %.2f ms"
+                  % (par, k + 1, s["rate"], base_rate, 100 * s["rate"] / base_rate, aps,
+                     s["rate"] / aps, s["span"], base_s, s["aps"][1], 1000 * s["first_start"],
+                     s["cpu_ms_per_run"], s["disk"][0]))
         ms, mb = median([r[2]["rate"] for r in rounds]), median([r[0] for r in rounds])
-        verdicts.append((par, ms, mb))
-        print("%-13d %5s %12.1f %13.1f %7.1f%%" % (par, "median", ms, mb, 100 * ms / mb))
+        ma = median([r[2]["aps"][0] for r in rounds])
+        verdicts.append((par, ms, mb, ma))
+        print("%-13d %5s %12.1f %13.1f %7.1f%% %14.1f %8.2fx"
+              % (par, "median", ms, mb, 100 * ms / mb, ma, ms / ma))
     print()
-    for par, ms, mb in verdicts:
+    for par, ms, mb, ma in verdicts:
         ratio = ms / mb
         print("target max_parallel %d: sked >= %d%% of the fork/exec loop: %.1f / %.1f runs/s "
               "= %.1f%% -> %s" % (par, 100 * TARGET, ms, mb, 100 * ratio,
                                   "met" if ratio >= TARGET else "NOT MET"))
+        print("target max_parallel %d: sked >= %.1fx APScheduler 3: %.1f / %.1f runs/s = %.2fx "
+              "-> %s" % (par, PEER_TARGET, ms, ma, ms / ma,
+                         "met" if ms / ma >= PEER_TARGET else "NOT MET"))
     print()
     for par, rounds in rows:
         problems = [(k, p) for k, (_, _, s) in enumerate(rounds) for p in s["problems"]]

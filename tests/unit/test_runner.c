@@ -977,6 +977,38 @@ static void test_missing_interpreter_fails_in_spawn(void **state)
     start_fails(c, &spec, -ENOENT, fmt(c, "cannot run %s: No such file or directory", prog));
 }
 
+/* execvp ran a program without #! under /bin/sh; runs keep doing so. */
+static void test_script_without_shebang_runs_under_sh(void **state)
+{
+    ctx_t *c = *state;
+    char *prog = fmt(c, "%s/plain", c->dir);
+    write_file(prog, "echo \"plain $1\"\n", 0755);
+    char *argv[] = {prog, "arg", NULL};
+    sk_spawn_t spec = spec_for(c, argv);
+    run(c, &spec);
+    assert_int_equal(c->res.end, SK_PROC_EXITED);
+    assert_int_equal(c->res.exit_code, 0);
+    read_log(c, spec.log_path);
+    assert_true(has_line(c, "out|plain arg"));
+}
+
+/* The program is looked up on the child's PATH, not the daemon's. */
+static void test_program_found_on_the_childs_path(void **state)
+{
+    ctx_t *c = *state;
+    char *bin = fmt(c, "%s/own-bin", c->dir);
+    mkdirs(bin);
+    write_file(fmt(c, "%s/sk-only-here", bin), "#!/bin/sh\necho found\n", 0755);
+    char *argv[] = {"sk-only-here", NULL};
+    char *envp[] = {fmt(c, "PATH=%s:/usr/bin:/bin", bin), NULL};
+    sk_spawn_t spec = spec_for(c, argv);
+    spec.envp = envp;
+    run(c, &spec);
+    assert_int_equal(c->res.exit_code, 0);
+    read_log(c, spec.log_path);
+    assert_true(has_line(c, "out|found"));
+}
+
 static void test_bad_cwd_and_log(void **state)
 {
     ctx_t *c = *state;
@@ -1454,6 +1486,8 @@ int main(void)
         T(test_missing_program),
         T(test_not_executable),
         T(test_missing_interpreter_fails_in_spawn),
+        T(test_script_without_shebang_runs_under_sh),
+        T(test_program_found_on_the_childs_path),
         T(test_bad_cwd_and_log),
         T(test_proc_stop),
         T(test_proc_stop_then_kill_after_grace),
