@@ -216,7 +216,8 @@ bool sk_config__labels(sk_config_ctx_t *L, const sk_ynode_t *v, const char *path
 /* Checks the top-level cluster: mapping v (NULL when absent or null) and
  * fills c->cluster; c->max_parallel must be set already (a node's default). */
 void sk_config__load_cluster(sk_config_ctx_t *L, const sk_ynode_t *v, sk_config_t *c);
-/* Checks defaults: and jobs: of root and fills c->jobs (config_job.c). */
+/* Checks defaults: and jobs: of root and fills c->jobs (config_job.c; the files
+ * that check jobs share config_job.h). */
 void sk_config__load_jobs(sk_config_ctx_t *L, const sk_ynode_t *root, sk_config_t *c);
 
 /* The Damerau-Levenshtein (optimal string alignment) distance, capped at cap+1. */
