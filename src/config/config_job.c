@@ -541,44 +541,10 @@ static void params(jctx_t *j, sk_job_cfg_t *J)
 /* -------------------------------------------------------------------------------------------- */
 /* Jobs */
 
-/*
- * Checks one job (or, when j->defaults_pass, the defaults mapping as if it
- * were a job) and fills *J. Returns false when it reported an error.
- */
-static bool build_job(jctx_t *j, const sk_ynode_t *keynode, const sk_ynode_t *map,
-                      const sk_ynode_t *defaults, sk_job_cfg_t *J)
+/* What starts job J: schedule, every (with jitter and start) or at; each
+ * given value is checked even when they are combined. */
+static void triggers(jctx_t *j, sk_job_cfg_t *J)
 {
-    sk_config_ctx_t *L = j->L;
-    size_t nerr = L->errs->n + L->errs->dropped;
-
-    sk_config__job_gather(j, map, defaults);
-
-    J->name = sk_config__strdup(L->pool, j->name);
-    J->line = keynode ? keynode->line : 0;
-    J->col = keynode ? keynode->col : 0;
-    J->tz = L->tz;
-    J->kill_grace_ms = DEF_KILL_GRACE_MS;
-    J->retry_delay_ms = DEF_RETRY_DELAY_MS;
-    J->overlap = SK_OVERLAP_SKIP;
-    J->catchup = SK_CATCHUP_LATEST;
-    J->on_interrupt = SK_ON_INTERRUPT_RETRY;
-    J->misfire_grace_ms = -1;
-    J->keep_runs = DEF_KEEP_RUNS;
-    J->max_output = DEF_MAX_OUTPUT;
-    J->enabled = true;
-    J->after_when = SK_WHEN_SUCCESS;
-    bool workflow = j->e[K_STEPS].val != NULL;
-    J->step_parallel = workflow ? DEF_STEP_PARALLEL : 0;
-
-    if (j->e[K_TIMEZONE].val) {
-        const char *t = scalar(j, K_TIMEZONE, "a zone name like Europe/Berlin");
-        sk_err_t err;
-        sk_err_clear(&err);
-        if (t && sk_tz_cache_get(L->tzc, t, &J->tz, &err) < 0)
-            sk_config__job_err(j, K_TIMEZONE, j->e[K_TIMEZONE].val, 0, NULL, "%s", err.msg);
-    }
-
-    /* What starts it. */
     int t1, t2;
     int ntrig = sk_config__job_count_group(j, trigger_keys, SK_ARRAY_LEN(trigger_keys), &t1, &t2);
     if (ntrig > 1) {
@@ -622,16 +588,13 @@ static bool build_job(jctx_t *j, const sk_ynode_t *keynode, const sk_ynode_t *ma
         sk_config__job_not_applicable(j, K_JITTER, "only applies to every:");
         sk_config__job_not_applicable(j, K_START, "only applies to every:");
     }
+}
 
-    /* What it runs. A workflow's own body stays empty: the steps inherit its
-     * venv, cwd and env from `shared`. */
-    sk_body_t shared;
-    memset(&shared, 0, sizeof(shared));
-    sk_body_t *B = workflow ? &shared : &J->body;
-    sk_config__job_body(j, keynode, NULL, workflow, B);
-    sk_config__job_env(j, J, B);
-
-    /* How it runs. */
+/* How job J runs: limits, overlap, catch-up, on_interrupt, retention,
+ * enabled, a workflow's max_parallel, expected duration and nodes. */
+static void policies(jctx_t *j, sk_job_cfg_t *J, bool workflow)
+{
+    sk_config_ctx_t *L = j->L;
     int64_t n;
     int e;
     sk_config__job_limits(j, &J->timeout_ms, &J->kill_grace_ms, &J->retries, &J->retry_delay_ms,
@@ -687,6 +650,56 @@ static bool build_job(jctx_t *j, const sk_ynode_t *keynode, const sk_ynode_t *ma
         sk_config__labels(L, j->e[K_NODES].val, path, j->e[K_NODES].def && !j->defaults_pass,
                           &J->nodes, &J->nnodes);
     }
+}
+
+/*
+ * Checks one job (or, when j->defaults_pass, the defaults mapping as if it
+ * were a job) and fills *J. Returns false when it reported an error.
+ */
+static bool build_job(jctx_t *j, const sk_ynode_t *keynode, const sk_ynode_t *map,
+                      const sk_ynode_t *defaults, sk_job_cfg_t *J)
+{
+    sk_config_ctx_t *L = j->L;
+    size_t nerr = L->errs->n + L->errs->dropped;
+
+    sk_config__job_gather(j, map, defaults);
+
+    J->name = sk_config__strdup(L->pool, j->name);
+    J->line = keynode ? keynode->line : 0;
+    J->col = keynode ? keynode->col : 0;
+    J->tz = L->tz;
+    J->kill_grace_ms = DEF_KILL_GRACE_MS;
+    J->retry_delay_ms = DEF_RETRY_DELAY_MS;
+    J->overlap = SK_OVERLAP_SKIP;
+    J->catchup = SK_CATCHUP_LATEST;
+    J->on_interrupt = SK_ON_INTERRUPT_RETRY;
+    J->misfire_grace_ms = -1;
+    J->keep_runs = DEF_KEEP_RUNS;
+    J->max_output = DEF_MAX_OUTPUT;
+    J->enabled = true;
+    J->after_when = SK_WHEN_SUCCESS;
+    bool workflow = j->e[K_STEPS].val != NULL;
+    J->step_parallel = workflow ? DEF_STEP_PARALLEL : 0;
+
+    if (j->e[K_TIMEZONE].val) {
+        const char *t = scalar(j, K_TIMEZONE, "a zone name like Europe/Berlin");
+        sk_err_t err;
+        sk_err_clear(&err);
+        if (t && sk_tz_cache_get(L->tzc, t, &J->tz, &err) < 0)
+            sk_config__job_err(j, K_TIMEZONE, j->e[K_TIMEZONE].val, 0, NULL, "%s", err.msg);
+    }
+
+    triggers(j, J);
+
+    /* What it runs. A workflow's own body stays empty: the steps inherit its
+     * venv, cwd and env from `shared`. */
+    sk_body_t shared;
+    memset(&shared, 0, sizeof(shared));
+    sk_body_t *B = workflow ? &shared : &J->body;
+    sk_config__job_body(j, keynode, NULL, workflow, B);
+    sk_config__job_env(j, J, B);
+
+    policies(j, J, workflow);
 
     /* What it tells, takes and follows. */
     if (j->e[K_ALERT].val)
