@@ -966,7 +966,7 @@ static void test_missing_interpreter_fails_in_spawn(void **state)
 {
     ctx_t *c = *state;
     /* valgrind cannot survive a failed execve in a forked child: the child
-     * dies instead of reporting errno, and libuv sees a successful spawn. */
+     * dies instead of reporting errno, and the spawn looks successful. */
     if (RUNNING_ON_VALGRIND)
         skip();
     /* Passes every check before the fork; execve itself fails. */
@@ -981,6 +981,10 @@ static void test_missing_interpreter_fails_in_spawn(void **state)
 static void test_script_without_shebang_runs_under_sh(void **state)
 {
     ctx_t *c = *state;
+    /* The exec's ENOEXEC reaches us only when the child shares our memory
+     * until its exec; valgrind turns that into a fork (as above). */
+    if (RUNNING_ON_VALGRIND)
+        skip();
     char *prog = fmt(c, "%s/plain", c->dir);
     write_file(prog, "echo \"plain $1\"\n", 0755);
     char *argv[] = {prog, "arg", NULL};
