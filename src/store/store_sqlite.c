@@ -8,9 +8,14 @@
  * state it keeps workflow step rows (runs.parent_id), step outputs and the
  * alert delivery queue. docs/internals/store.md describes the schema and the
  * reasons.
+ *
+ * This file keeps the database file and its connection (errors,
+ * statements, opening, the schema and its migrations, transactions), the
+ * node row and the ops table; store_sqlite_runs.c keeps the rows of runs,
+ * job state, pruning, outputs and alerts, over the helpers
+ * store_sqlite_int.h shares.
  */
-#include "store.h"
-#include "store_int.h"
+#include "store_sqlite_int.h"
 
 #include "../common/log.h"
 
@@ -126,121 +131,11 @@ static const char *const migrations[] = {
 
 #define SCHEMA_VERSION ((int)SK_ARRAY_LEN(migrations))
 
-/* Spelled as in the migrations, so the planner can use runs_active,
- * runs_parent, alerts_run and runs_node (a partial index serves a query
- * only when the query repeats its WHERE term). */
-#define SQL_ACTIVE "status IN ('queued', 'running')"
-#define SQL_STEP_OF(col) "parent_id = " col " AND parent_id > 0"
-#define SQL_HELD_BY(node) "status = 'running' AND node = " node
-#define RUN_COLS                                                                                   \
-    "id, job, step, status, \"trigger\", attempt, scheduled_at, queued_at, started_at, "           \
-    "ended_at, exit_code, signal, pid, reason, log_path, parent_id, params, node, spec, cancel, "  \
-    "dispatched, settled"
-#define NODE_COLS "name, labels, max_parallel, api, pid, version, started_at, seen_at, leader"
-/* The runs the node of the current nodes row holds. */
-#define NODE_RUNNING "(SELECT count(*) FROM runs WHERE " SQL_HELD_BY("nodes.name") ")"
-#define ALERT_COLS                                                                                 \
-    "id, job, run_id, event, channel, payload, state, attempts, created_at, next_at, done_at, "    \
-    "last_error"
-
-/* The statements, prepared on first use and kept for the connection's life.
- * ST_INSERT checks a step's parent itself: it must be a top-level run of the
- * same job, else no row is inserted (-EINVAL). Pruning counts and picks
- * top-level runs; their steps go with them (ST_PRUNE_STEPS). */
-#define STATEMENTS(X)                                                                              \
-    X(ST_INSERT, "INSERT INTO runs (job, step, status, \"trigger\", attempt, scheduled_at, "       \
-                 "queued_at, started_at, ended_at, exit_code, signal, pid, reason, log_path, "     \
-                 "parent_id, params) "                                                             \
-                 "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16 "   \
-                 "WHERE ?15 = 0 OR EXISTS (SELECT 1 FROM runs WHERE id = ?15 AND parent_id = 0 "   \
-                 "AND job = ?1)")                                                                  \
-    X(ST_START, "UPDATE runs SET status = 'running', started_at = ?2, pid = ?3, log_path = ?4 "    \
-                "WHERE id = ?1 AND status = 'queued'")                                             \
-    X(ST_FINISH, "UPDATE runs SET status = ?2, ended_at = ?3, exit_code = ?4, signal = ?5, "       \
-                 "reason = COALESCE(?6, reason) WHERE id = ?1 AND " SQL_ACTIVE)                    \
-    X(ST_STATUS, "SELECT status FROM runs WHERE id = ?1")                                          \
-    X(ST_GET, "SELECT " RUN_COLS " FROM runs WHERE id = ?1")                                       \
-    X(ST_LAST, "SELECT " RUN_COLS " FROM runs WHERE job = ?1 AND step IS NULL AND parent_id = 0 "  \
-               "ORDER BY id DESC LIMIT 1")                                                         \
-    X(ST_EXISTS, "SELECT 1 FROM runs WHERE id = ?1")                                               \
-    X(ST_STATE_GET, "SELECT last_fire, paused, last_outcome, missed_alerted FROM job_state "       \
-                    "WHERE job = ?1")                                                              \
-    X(ST_STATE_SET,                                                                                \
-      "INSERT INTO job_state (job, last_fire, paused, last_outcome, missed_alerted) "              \
-      "VALUES (?1, ?2, ?3, ?4, ?5) "                                                               \
-      "ON CONFLICT (job) DO UPDATE SET last_fire = excluded.last_fire, "                           \
-      "paused = excluded.paused, last_outcome = excluded.last_outcome, "                           \
-      "missed_alerted = excluded.missed_alerted")                                                  \
-    X(ST_PRUNE_KEEP, "SELECT id FROM runs WHERE job = ?1 AND parent_id = 0 AND NOT " SQL_ACTIVE    \
-                     " ORDER BY id DESC LIMIT 1 OFFSET ?2")                                        \
-    X(ST_PRUNE_PICK,                                                                               \
-      "SELECT id, log_path, COALESCE(ended_at, scheduled_at) FROM runs AS r "                      \
-      "WHERE job = ?1 AND parent_id = 0 AND NOT " SQL_ACTIVE                                       \
-      " AND (id <= ?2 OR COALESCE(ended_at, scheduled_at) < ?3) "                                  \
-      "AND NOT EXISTS (SELECT 1 FROM runs WHERE " SQL_STEP_OF("r.id") " AND " SQL_ACTIVE           \
-                                                                      ") ORDER BY id LIMIT ?4")    \
-    X(ST_PRUNE_STEPS, "SELECT id, log_path FROM runs WHERE " SQL_STEP_OF("?1") " ORDER BY id")     \
-    X(ST_PRUNE_ALERTS, "DELETE FROM alerts WHERE job = ?1 AND state <> 'pending' "                 \
-                       "AND created_at < ?2 AND (run_id = 0 OR NOT EXISTS "                        \
-                       "(SELECT 1 FROM runs WHERE runs.id = alerts.run_id))")                      \
-    X(ST_DELETE, "DELETE FROM runs WHERE id = ?1")                                                 \
-    X(ST_DELETE_RUN_ALERTS, "DELETE FROM alerts WHERE run_id = ?1 AND run_id > 0 "                 \
-                            "AND state <> 'pending'")                                              \
-    X(ST_OUT_DELETE, "DELETE FROM outputs WHERE run_id = ?1")                                      \
-    X(ST_OUT_INSERT, "INSERT INTO outputs (run_id, key, value) VALUES (?1, ?2, ?3)")               \
-    X(ST_OUT_GET, "SELECT key, value FROM outputs WHERE run_id = ?1 ORDER BY key")                 \
-    X(ST_ALERT_INSERT, "INSERT INTO alerts (job, run_id, event, channel, payload, state, "         \
-                       "attempts, created_at, next_at, done_at, last_error) "                      \
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")                    \
-    X(ST_ALERT_UPDATE, "UPDATE alerts SET state = ?2, attempts = ?3, next_at = ?4, done_at = ?5, " \
-                       "last_error = COALESCE(?6, last_error) WHERE id = ?1")                      \
-    X(ST_ALERT_PENDING, "SELECT " ALERT_COLS " FROM alerts WHERE state = 'pending' ORDER BY id")   \
-    X(ST_ALERT_QUERY_ALL, "SELECT " ALERT_COLS " FROM alerts ORDER BY id DESC LIMIT ?2")           \
-    X(ST_ALERT_QUERY_JOB, "SELECT " ALERT_COLS " FROM alerts WHERE job = ?1 "                      \
-                          "ORDER BY id DESC LIMIT ?2")                                             \
-    X(ST_NODE_BEAT,                                                                                \
-      "INSERT INTO nodes (" NODE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8) "             \
-      "ON CONFLICT (name) DO UPDATE SET labels = excluded.labels, "                                \
-      "max_parallel = excluded.max_parallel, api = excluded.api, pid = excluded.pid, "             \
-      "version = excluded.version, started_at = CASE WHEN nodes.pid IS excluded.pid "              \
-      "THEN nodes.started_at ELSE excluded.started_at END, seen_at = excluded.seen_at, "           \
-      "leader = excluded.leader")                                                                  \
-    X(ST_NODES_FORGET, "DELETE FROM nodes WHERE seen_at < ?1 - ?2")                                \
-    X(ST_NODES_LIST, "SELECT " NODE_COLS ", ?1 - seen_at, " NODE_RUNNING " FROM nodes "            \
-                     "WHERE ?2 <= 0 OR seen_at >= ?1 - ?2 ORDER BY name")
-
-typedef enum {
-#define SK_X(e, sql) e,
-    STATEMENTS(SK_X)
-#undef SK_X
-        ST_COUNT
-} stmt_id_t;
-
 static const char *const stmt_sql[] = {
 #define SK_X(e, sql) [e] = sql,
     STATEMENTS(SK_X)
 #undef SK_X
 };
-
-/* runs_query's statements are built from the filter: one per combination
- * of these bits, prepared on first use like the others. */
-enum {
-    Q_JOB = SK_STORE_Q_JOB,
-    Q_ACTIVE = SK_STORE_Q_ACTIVE,
-    Q_PARENT = SK_STORE_Q_PARENT,
-    Q_TOP = SK_STORE_Q_TOP,
-    Q_STATUS = SK_STORE_Q_STATUS,
-    Q_SINCE = SK_STORE_Q_SINCE,
-    Q_COUNT = SK_STORE_Q_COUNT
-};
-
-typedef struct sk_sqlite {
-    sk_store_core_t core; /* first: the generic store and the shared layer's state */
-    sqlite3 *db;
-    char *path;
-    sqlite3_stmt *stmt[ST_COUNT];
-    sqlite3_stmt *query[Q_COUNT]; /* runs_query, one per combination of filters */
-} sk_sqlite_t;
 
 /* ---- errors ---- */
 
@@ -278,7 +173,7 @@ static const char *rc_meaning(int rc)
 /* Fills err for a failed SQLite call and returns SK_ESTORE:
  * "PATH: WHAT: disk full (database or disk is full)". Aborts on SQLITE_NOMEM
  * like every allocation failure in sked. */
-static int db_fail(sk_sqlite_t *s, int rc, const char *what, sk_err_t *err)
+int sk_sqlite__fail(sk_sqlite_t *s, int rc, const char *what, sk_err_t *err)
 {
     if ((rc & 0xff) == SQLITE_NOMEM)
         sk_panic("%s: %s: SQLite is out of memory", s->path, what);
@@ -292,27 +187,27 @@ static int db_fail(sk_sqlite_t *s, int rc, const char *what, sk_err_t *err)
     return sk_err_set(err, SK_ESTORE, "%s: %s: %s (%s)", s->path, what, rc_meaning(rc), detail);
 }
 
-/* db_fail + sk_store__abort, for write paths. */
-static int write_fail(sk_sqlite_t *s, int rc, const char *what, sk_err_t *err)
+/* sk_sqlite__fail + sk_store__abort, for write paths. */
+int sk_sqlite__write_fail(sk_sqlite_t *s, int rc, const char *what, sk_err_t *err)
 {
     sk_err_t local;
     if (!err)
         err = &local;
-    db_fail(s, rc, what, err);
+    sk_sqlite__fail(s, rc, what, err);
     sk_store__abort(&s->core, err);
     return SK_ESTORE;
 }
 
 /* ---- statements ---- */
 
-static int stmt_get(sk_sqlite_t *s, stmt_id_t id, sqlite3_stmt **ret, sk_err_t *err)
+int sk_sqlite__stmt_get(sk_sqlite_t *s, stmt_id_t id, sqlite3_stmt **ret, sk_err_t *err)
 {
     if (!s->stmt[id]) {
         int rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
                                     &s->stmt[id], NULL);
         if (rc != SQLITE_OK) {
             s->stmt[id] = NULL;
-            return db_fail(s, rc, "preparing a statement", err);
+            return sk_sqlite__fail(s, rc, "preparing a statement", err);
         }
     }
     *ret = s->stmt[id];
@@ -320,13 +215,13 @@ static int stmt_get(sk_sqlite_t *s, stmt_id_t id, sqlite3_stmt **ret, sk_err_t *
 }
 
 /* Resets st so that it holds no read snapshot or lock between calls. */
-static void stmt_done(sqlite3_stmt *st)
+void sk_sqlite__stmt_done(sqlite3_stmt *st)
 {
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *v)
+void sk_sqlite__bind_text(sqlite3_stmt *st, int i, const char *v)
 {
     if (v)
         sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
@@ -336,12 +231,12 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
 
 /* Binds free text as the store keeps it (sk_store__text_repair): a
  * repaired copy is SQLite's to keep (SQLITE_TRANSIENT). */
-static void bind_free_text(sqlite3_stmt *st, int i, const char *v)
+void sk_sqlite__bind_free_text(sqlite3_stmt *st, int i, const char *v)
 {
     char *tmp;
     v = sk_store__text_repair(v, &tmp);
     if (!tmp) {
-        bind_text(st, i, v);
+        sk_sqlite__bind_text(st, i, v);
         return;
     }
     sqlite3_bind_text(st, i, tmp, -1, SQLITE_TRANSIENT);
@@ -349,7 +244,7 @@ static void bind_free_text(sqlite3_stmt *st, int i, const char *v)
 }
 
 /* 0 (unset) is stored as NULL. */
-static void bind_time(sqlite3_stmt *st, int i, int64_t v)
+void sk_sqlite__bind_time(sqlite3_stmt *st, int i, int64_t v)
 {
     if (v)
         sqlite3_bind_int64(st, i, v);
@@ -357,7 +252,7 @@ static void bind_time(sqlite3_stmt *st, int i, int64_t v)
         sqlite3_bind_null(st, i);
 }
 
-static void bind_int_or_null(sqlite3_stmt *st, int i, int v, int none)
+void sk_sqlite__bind_int_or_null(sqlite3_stmt *st, int i, int v, int none)
 {
     if (v != none)
         sqlite3_bind_int(st, i, v);
@@ -365,62 +260,24 @@ static void bind_int_or_null(sqlite3_stmt *st, int i, int v, int none)
         sqlite3_bind_null(st, i);
 }
 
-static char *col_strdup(sqlite3_stmt *st, int i)
+char *sk_sqlite__col_strdup(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
     return t ? sk_xstrdup((const char *)t) : NULL;
 }
 
-static int col_int_or(sqlite3_stmt *st, int i, int none)
+int sk_sqlite__col_int_or(sqlite3_stmt *st, int i, int none)
 {
     if (sqlite3_column_type(st, i) == SQLITE_NULL)
         return none;
     return sqlite3_column_int(st, i);
 }
 
-/* Reads the current row (RUN_COLS) into *ret: new strings. */
-static int read_run(sk_sqlite_t *s, sqlite3_stmt *st, sk_run_t *ret, sk_err_t *err)
-{
-    sk_run_t r;
-    memset(&r, 0, sizeof(r));
-    r.id = sqlite3_column_int64(st, 0);
-    const char *status = (const char *)sqlite3_column_text(st, 3);
-    const char *trigger = (const char *)sqlite3_column_text(st, 4);
-    int rc = sk_store__read_status(&s->core, r.id, status, &r.status, err);
-    if (rc == 0)
-        rc = sk_store__read_trigger(&s->core, r.id, trigger, &r.trigger, err);
-    if (rc < 0)
-        return rc;
-    r.job = col_strdup(st, 1);
-    r.step = col_strdup(st, 2);
-    r.attempt = sqlite3_column_int(st, 5);
-    r.scheduled_at = sqlite3_column_int64(st, 6);
-    r.queued_at = sqlite3_column_int64(st, 7);
-    r.started_at = sqlite3_column_int64(st, 8);
-    r.ended_at = sqlite3_column_int64(st, 9);
-    r.exit_code = col_int_or(st, 10, -1);
-    r.signal = col_int_or(st, 11, 0);
-    r.pid = col_int_or(st, 12, 0);
-    r.reason = col_strdup(st, 13);
-    r.log_path = col_strdup(st, 14);
-    r.parent_id = sqlite3_column_int64(st, 15);
-    r.params = col_strdup(st, 16);
-    r.node = col_strdup(st, 17);
-    r.spec = col_strdup(st, 18);
-    r.cancel = col_strdup(st, 19);
-    r.dispatched = sqlite3_column_int(st, 20) != 0;
-    r.settled = sqlite3_column_int(st, 21) != 0;
-    if (!r.job)
-        r.job = sk_xstrdup("");
-    *ret = r;
-    return 0;
-}
-
 /* Runs sql (no rows) on the connection; SK_ESTORE with what on failure. */
 static int exec_sql(sk_sqlite_t *s, const char *sql, const char *what, sk_err_t *err)
 {
     int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? 0 : db_fail(s, rc, what, err);
+    return rc == SQLITE_OK ? 0 : sk_sqlite__fail(s, rc, what, err);
 }
 
 /* The integer a one-row PRAGMA or SELECT returns. */
@@ -437,9 +294,22 @@ static int query_int(sk_sqlite_t *s, const char *sql, int64_t *ret, const char *
         *ret = 0;
         rc = SQLITE_OK;
     }
-    int r = rc == SQLITE_OK ? 0 : db_fail(s, rc, what, err);
+    int r = rc == SQLITE_OK ? 0 : sk_sqlite__fail(s, rc, what, err);
     sqlite3_finalize(st);
     return r;
+}
+
+/* Runs the one-parameter statement `id` with v bound to ?1. */
+int sk_sqlite__exec_id(sk_sqlite_t *s, stmt_id_t id, int64_t v, const char *what, sk_err_t *err)
+{
+    sqlite3_stmt *q = NULL;
+    int r = sk_sqlite__stmt_get(s, id, &q, err);
+    if (r < 0)
+        return r;
+    sqlite3_bind_int64(q, 1, v);
+    int rc = sqlite3_step(q);
+    sk_sqlite__stmt_done(q);
+    return rc == SQLITE_DONE ? 0 : sk_sqlite__fail(s, rc, what, err);
 }
 
 /* ---- opening ---- */
@@ -533,18 +403,18 @@ static int create_file(const char *path, file_state_t *fs, sk_err_t *err)
 
 /* ---- transactions, for the shared layer ---- */
 
-static int sq_tx_begin(sk_store_core_t *c, const char *what, sk_err_t *err)
+int sk_sqlite__tx_begin(sk_store_core_t *c, const char *what, sk_err_t *err)
 {
     /* IMMEDIATE takes the write lock now, so that no write in the
      * transaction can fail later for want of it. */
     return exec_sql((sk_sqlite_t *)c, "BEGIN IMMEDIATE", what, err);
 }
 
-static int sq_tx_commit(sk_store_core_t *c, const char *what, sk_err_t *err)
+int sk_sqlite__tx_commit(sk_store_core_t *c, const char *what, sk_err_t *err)
 {
     sk_sqlite_t *s = (sk_sqlite_t *)c;
     int rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
-    return rc == SQLITE_OK ? 0 : write_fail(s, rc, what, err);
+    return rc == SQLITE_OK ? 0 : sk_sqlite__write_fail(s, rc, what, err);
 }
 
 static int sq_tx_rollback(sk_store_core_t *c, const char *what, sk_err_t *err)
@@ -553,7 +423,7 @@ static int sq_tx_rollback(sk_store_core_t *c, const char *what, sk_err_t *err)
     if (!s->db || sqlite3_get_autocommit(s->db))
         return 0;
     int rc = sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    return rc == SQLITE_OK ? 0 : db_fail(s, rc, what, err);
+    return rc == SQLITE_OK ? 0 : sk_sqlite__fail(s, rc, what, err);
 }
 
 static void sq_tx_abort(sk_store_core_t *c)
@@ -564,8 +434,8 @@ static void sq_tx_abort(sk_store_core_t *c)
 }
 
 static const sk_store_tx_ops_t sq_tx = {
-    .begin = sq_tx_begin,
-    .commit = sq_tx_commit,
+    .begin = sk_sqlite__tx_begin,
+    .commit = sk_sqlite__tx_commit,
     .rollback = sq_tx_rollback,
     .abort = sq_tx_abort,
 };
@@ -589,7 +459,7 @@ static int db_connect(sk_sqlite_t *s, int flags, sk_err_t *err)
 {
     int rc = sqlite3_open_v2(s->path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK)
-        return db_fail(s, rc, "opening the store", err);
+        return sk_sqlite__fail(s, rc, "opening the store", err);
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
     /* Defensive: no writable_schema or similar ways to corrupt the file
@@ -599,7 +469,7 @@ static int db_connect(sk_sqlite_t *s, int flags, sk_err_t *err)
     return 0;
 }
 
-/* Appends "; refusing to use it" to the message db_fail left in err. */
+/* Appends "; refusing to use it" to the message sk_sqlite__fail left in err. */
 static int refuse(sk_err_t *err)
 {
     char msg[sizeof(err->msg)];
@@ -659,7 +529,7 @@ static int check_integrity(sk_sqlite_t *s, sk_err_t *err)
                            "it",
                            s->path, res ? res : "?");
     } else if (rc != SQLITE_DONE) {
-        db_fail(s, rc, "checking the file", err);
+        sk_sqlite__fail(s, rc, "checking the file", err);
         r = refuse(err);
     }
     sqlite3_finalize(st);
@@ -745,7 +615,7 @@ static int configure(sk_sqlite_t *s, sk_err_t *err)
         sk_strlcpy(mode, m ? m : "?", sizeof(mode));
         rc = SQLITE_OK;
     }
-    r = rc == SQLITE_OK ? 0 : db_fail(s, rc, "switching to WAL mode", err);
+    r = rc == SQLITE_OK ? 0 : sk_sqlite__fail(s, rc, "switching to WAL mode", err);
     sqlite3_finalize(st);
     if (r == 0 && !sk_streq(mode, "wal"))
         r = sk_err_set(err, SK_ESTORE,
@@ -850,698 +720,6 @@ fail:
     return r;
 }
 
-/* ---- runs ---- */
-
-static int sq_run_insert(sk_store_t *st, sk_run_t *run, sk_err_t *err)
-{
-    sk_sqlite_t *s = (sk_sqlite_t *)st;
-    sqlite3_stmt *q = NULL;
-    int r = sk_store__check_run(&s->core, run, err);
-    if (r == 0)
-        r = sk_store__write_gate(&s->core, "recording a run", err);
-    if (r == 0)
-        r = stmt_get(s, ST_INSERT, &q, err);
-    if (r < 0)
-        return r;
-    bind_text(q, 1, run->job);
-    bind_text(q, 2, run->step);
-    bind_text(q, 3, sk_run_status_str(run->status));
-    bind_text(q, 4, sk_trigger_str(run->trigger));
-    sqlite3_bind_int(q, 5, run->attempt);
-    sqlite3_bind_int64(q, 6, run->scheduled_at);
-    bind_time(q, 7, run->queued_at);
-    bind_time(q, 8, run->started_at);
-    bind_time(q, 9, run->ended_at);
-    bind_int_or_null(q, 10, run->exit_code, -1);
-    bind_int_or_null(q, 11, run->signal, 0);
-    bind_int_or_null(q, 12, run->pid, 0);
-    bind_free_text(q, 13, run->reason);
-    bind_text(q, 14, run->log_path);
-    sqlite3_bind_int64(q, 15, run->parent_id);
-    bind_text(q, 16, run->params);
-    int rc = sqlite3_step(q);
-    int changed = rc == SQLITE_DONE ? sqlite3_changes(s->db) : 0;
-    stmt_done(q);
-    if (rc == SQLITE_DONE && changed == 0)
-        return sk_err_set(err, -EINVAL,
-                          "%s: job %s: step %s: parent run %" PRId64
-                          " is not a top-level run of that job",
-                          s->path, run->job, run->step, run->parent_id);
-    if (rc == SQLITE_DONE) {
-        run->id = sqlite3_last_insert_rowid(s->db);
-        return 0;
-    }
-    /* A constraint failure undoes this statement only: a batch goes on. */
-    if (rc == SQLITE_CONSTRAINT_UNIQUE)
-        return sk_err_set(err, -EEXIST, "%s: job %s already has a fire at %" PRId64 " (attempt 1)",
-                          s->path, run->job, run->scheduled_at);
-    if ((rc & 0xff) == SQLITE_CONSTRAINT)
-        return sk_err_set(err, -EINVAL, "%s: job %s: %s", s->path, run->job, sqlite3_errmsg(s->db));
-    return write_fail(s, rc, "recording a run", err);
-}
-
-/* After an UPDATE of run id changed nothing: SK_ENOTFOUND, or the run's
- * status in *ret_status. */
-static int run_status(sk_sqlite_t *s, int64_t id, sk_run_status_t *ret_status, sk_err_t *err)
-{
-    sqlite3_stmt *q = NULL;
-    int r = stmt_get(s, ST_STATUS, &q, err);
-    if (r < 0)
-        return r;
-    sqlite3_bind_int64(q, 1, id);
-    int rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW) {
-        const char *t = (const char *)sqlite3_column_text(q, 0);
-        r = sk_store__read_status(&s->core, id, t, ret_status, err);
-    } else if (rc == SQLITE_DONE) {
-        r = sk_err_set(err, SK_ENOTFOUND, "%s: no run %" PRId64, s->path, id);
-    } else {
-        r = db_fail(s, rc, "reading a run", err);
-    }
-    stmt_done(q);
-    return r;
-}
-
-static int sq_run_start(sk_store_t *st, int64_t id, int64_t started_at, int pid,
-                        const char *log_path, sk_err_t *err)
-{
-    sk_sqlite_t *s = (sk_sqlite_t *)st;
-    sqlite3_stmt *q = NULL;
-    sk_run_status_t cur;
-    int r = sk_store__text_check(&s->core, err, 1, "the log path", log_path);
-    if (r == 0)
-        r = sk_store__write_gate(&s->core, "recording a start", err);
-    if (r == 0)
-        r = stmt_get(s, ST_START, &q, err);
-    if (r < 0)
-        return r;
-    sqlite3_bind_int64(q, 1, id);
-    bind_time(q, 2, started_at);
-    bind_int_or_null(q, 3, pid, 0);
-    bind_text(q, 4, log_path);
-    int rc = sqlite3_step(q);
-    stmt_done(q);
-    if (rc != SQLITE_DONE)
-        return write_fail(s, rc, "recording a start", err);
-    if (sqlite3_changes(s->db) > 0)
-        return 0;
-    r = run_status(s, id, &cur, err);
-    if (r < 0)
-        return r;
-    return sk_store__not_queued(&s->core, id, cur, "start", err);
-}
-
-static int sq_run_finish(sk_store_t *st, int64_t id, sk_run_status_t status, int64_t ended_at,
-                         int exit_code, int signal, const char *reason, sk_err_t *err)
-{
-    sk_sqlite_t *s = (sk_sqlite_t *)st;
-    sqlite3_stmt *q = NULL;
-    sk_run_status_t cur;
-    int r = sk_store__check_finish(&s->core, id, status, err);
-    if (r == 0)
-        r = sk_store__write_gate(&s->core, "recording an outcome", err);
-    if (r == 0)
-        r = stmt_get(s, ST_FINISH, &q, err);
-    if (r < 0)
-        return r;
-    sqlite3_bind_int64(q, 1, id);
-    bind_text(q, 2, sk_run_status_str(status));
-    bind_time(q, 3, ended_at);
-    bind_int_or_null(q, 4, exit_code, -1);
-    bind_int_or_null(q, 5, signal, 0);
-    bind_free_text(q, 6, reason);
-    int rc = sqlite3_step(q);
-    stmt_done(q);
-    if (rc != SQLITE_DONE)
-        return write_fail(s, rc, "recording an outcome", err);
-    if (sqlite3_changes(s->db) > 0)
-        return 0;
-    r = run_status(s, id, &cur, err);
-    if (r < 0)
-        return r;
-    return sk_store__has_outcome(&s->core, id, cur, err);
-}
-
-/* Steps q (bound, returning RUN_COLS) once into *ret; SK_ENOTFOUND with
- * what_missing when there is no row. */
-static int fetch_one(sk_sqlite_t *s, sqlite3_stmt *q, sk_run_t *ret, const char *what_missing,
-                     sk_err_t *err)
-{
-    int r;
-    int rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW)
-        r = read_run(s, q, ret, err);
-    else if (rc == SQLITE_DONE)
-        r = sk_err_set(err, SK_ENOTFOUND, "%s", what_missing);
-    else
-        r = db_fail(s, rc, "reading runs", err);
-    stmt_done(q);
-    return r;
-}
-
-static int sq_run_get(sk_store_t *st, int64_t id, sk_run_t *ret, sk_err_t *err)
-{
-    sk_sqlite_t *s = (sk_sqlite_t *)st;
-    sqlite3_stmt *q = NULL;
-    char missing[64];
-    int r = stmt_get(s, ST_GET, &q, err);
-    if (r < 0)
-        return r;
-    sqlite3_bind_int64(q, 1, id);
-    sk_snprintf(missing, sizeof(missing), "no run %" PRId64, id);
-    return fetch_one(s, q, ret, missing, err);
-}
-
-static int sq_run_last(sk_store_t *st, const char *job, sk_run_t *ret, sk_err_t *err)
-{
-    sk_sqlite_t *s = (sk_sqlite_t *)st;
-    sqlite3_stmt *q = NULL;
-    char missing[300];
-    if (!job)
-        return sk_err_set(err, -EINVAL, "%s: run_last needs a job", s->path);
-    sk_snprintf(missing, sizeof(missing), "job %s has no runs", job);
-    if (!sk_store__text_ok(job)) /* never stored */
-        return sk_err_set(err, SK_ENOTFOUND, "%s", missing);
-    int r = stmt_get(s, ST_LAST, &q, err);
-    if (r < 0)
-        return r;
-    bind_text(q, 1, job);
-    return fetch_one(s, q, ret, missing, err);
-}
-
-/* The runs_query statement for a combination of Q_* bits. Parameters: ?1
- * job, ?2 before_id, ?3 limit, ?4 parent_id, ?5 status, ?6 since. A
- * workflow's steps come oldest first (the order they ran in), everything
- * else newest first. */
-static int query_get(sk_sqlite_t *s, int which, sqlite3_stmt **ret, sk_err_t *err)
-{
-    char sql[768];
-    if (!s->query[which]) {
-        sk_snprintf(
-            sql, sizeof(sql), "SELECT " RUN_COLS " FROM runs WHERE id < ?2%s%s%s%s%s%s%s",
-            which & Q_JOB ? " AND job = ?1" : "", which & Q_ACTIVE ? " AND " SQL_ACTIVE : "",
-            which & Q_PARENT ? " AND " SQL_STEP_OF("?4") : "",
-            which & Q_TOP ? " AND parent_id = 0" : "", which & Q_STATUS ? " AND status = ?5" : "",
-            which & Q_SINCE ? " AND (started_at >= ?6 OR ended_at >= ?6 OR "
-                              "queued_at >= ?6 OR " SQL_ACTIVE ")"
-                            : "",
-            which & Q_PARENT ? " ORDER BY id LIMIT ?3" : " ORDER BY id DESC LIMIT ?3");
-        int rc =
-            sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->query[which], NULL);
-        if (rc != SQLITE_OK) {
-            s->query[which] = NULL;
-            return db_fail(s, rc, "preparing a statement", err);
-        }
-    }
-    *ret = s->query[which];
-    return 0;
-}
-
-static int sq_runs_query(sk_store_t *st, const sk_run_filter_t *f, sk_run_t **ret, size_t *ret_n,
-                         sk_err_t *err)
-{
-    sk_sqlite_t *s = (sk_sqlite_t *)st;
-    static const sk_run_filter_t none;
-    sqlite3_stmt *q = NULL;
-    sk_run_t *runs = NULL;
-    size_t n = 0, cap = 0, limit;
-    int which;
-
-    if (!f)
-        f = &none;
-    int r = sk_store__query_plan(&s->core, f, &which, &limit, err);
-    if (r == 1) { /* no row can match */
-        *ret = NULL;
-        *ret_n = 0;
-        return 0;
-    }
-    if (r == 0)
-        r = query_get(s, which, &q, err);
-    if (r < 0)
-        return r;
-    if (f->job)
-        bind_text(q, 1, f->job);
-    sqlite3_bind_int64(q, 2, f->before_id > 0 ? f->before_id : INT64_MAX);
-    sqlite3_bind_int64(q, 3, (sqlite3_int64)limit);
-    if (f->parent_id > 0)
-        sqlite3_bind_int64(q, 4, f->parent_id);
-    if (which & Q_STATUS)
-        bind_text(q, 5, sk_run_status_str(f->status));
-    if (which & Q_SINCE)
-        sqlite3_bind_int64(q, 6, f->since);
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : SK_MIN(limit, (size_t)16);
-            runs = sk_xrealloc(runs, cap * sizeof(*runs));
-        }
-        r = read_run(s, q, &runs[n], err);
-        if (r < 0)
-            goto fail;
-        n++;
-    }
-    if (rc != SQLITE_DONE) {
-        r = db_fail(s, rc, "reading runs", err);
-        goto fail;
-    }
-    stmt_done(q);
-    *ret = runs;
-    *ret_n = n;
-    return 0;
-fail:
-    stmt_done(q);
-    sk_runs_free(runs, n);
-    return r;
-}
-
-/* ---- job state ---- */
-
-static int sq_job_state_get(sk_store_t *st, const char *job, sk_job_state_t *ret, sk_err_t *err)
-{
-    sk_sqlite_t *s = (sk_sqlite_t *)st;
-    sqlite3_stmt *q = NULL;
-    if (!job)
-        return sk_err_set(err, -EINVAL, "%s: job_state_get needs a job", s->path);
-    if (!sk_store__text_ok(job)) { /* never stored: never seen */
-        sk_store__job_state_none(ret);
-        return 0;
-    }
-    int r = stmt_get(s, ST_STATE_GET, &q, err);
-    if (r < 0)
-        return r;
-    bind_text(q, 1, job);
-    int rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW) {
-        int outcome = sqlite3_column_int(q, 2);
-        r = sk_store__read_outcome(&s->core, job, outcome, err);
-        if (r == 0) {
-            ret->last_fire = sqlite3_column_int64(q, 0);
-            ret->paused = sqlite3_column_int(q, 1) != 0;
-            ret->last_outcome = outcome;
-            ret->missed_alerted = sqlite3_column_int64(q, 3);
-        }
-    } else if (rc == SQLITE_DONE) {
-        sk_store__job_state_none(ret);
-    } else {
-        r = db_fail(s, rc, "reading a job's state", err);
-    }
-    stmt_done(q);
-    return r;
-}
-
-static int sq_job_state_set(sk_store_t *st, const char *job, const sk_job_state_t *js,
-                            sk_err_t *err)
-{
-    sk_sqlite_t *s = (sk_sqlite_t *)st;
-    sqlite3_stmt *q = NULL;
-    int r = sk_store__check_job_state(&s->core, job, js, err);
-    if (r == 0)
-        r = sk_store__write_gate(&s->core, "recording a job's state", err);
-    if (r == 0)
-        r = stmt_get(s, ST_STATE_SET, &q, err);
-    if (r < 0)
-        return r;
-    bind_text(q, 1, job);
-    sqlite3_bind_int64(q, 2, js->last_fire);
-    sqlite3_bind_int(q, 3, js->paused ? 1 : 0);
-    sqlite3_bind_int(q, 4, js->last_outcome);
-    sqlite3_bind_int64(q, 5, js->missed_alerted);
-    int rc = sqlite3_step(q);
-    stmt_done(q);
-    if (rc != SQLITE_DONE)
-        return write_fail(s, rc, "recording a job's state", err);
-    return 0;
-}
-
-/* ---- pruning (the loop is sk_store__prune) ---- */
-
-/* The id of job's keep_runs-th newest final top-level run (everything at or
- * below it beyond that goes), or 0 when there are not that many. */
-static int prune_cutoff(sk_store_core_t *c, const char *job, size_t keep_runs, int64_t *ret,
-                        sk_err_t *err)
-{
-    sk_sqlite_t *s = (sk_sqlite_t *)c;
-    sqlite3_stmt *q = NULL;
-    *ret = 0;
-    if (keep_runs == 0)
-        return 0;
-    int r = stmt_get(s, ST_PRUNE_KEEP, &q, err);
-    if (r < 0)
-        return r;
-    bind_text(q, 1, job);
-    sqlite3_bind_int64(q, 2, (sqlite3_int64)SK_MIN(keep_runs, (size_t)INT64_MAX));
-    int rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW)
-        *ret = sqlite3_column_int64(q, 0); /* the first one to delete */
-    else if (rc != SQLITE_DONE)
-        r = db_fail(s, rc, "pruning runs", err);
-    stmt_done(q);
-    return r;
-}
-
-/* Runs the one-parameter statement `id` with v bound to ?1. */
-static int exec_id(sk_sqlite_t *s, stmt_id_t id, int64_t v, const char *what, sk_err_t *err)
-{
-    sqlite3_stmt *q = NULL;
-    int r = stmt_get(s, id, &q, err);
-    if (r < 0)
-        return r;
-    sqlite3_bind_int64(q, 1, v);
-    int rc = sqlite3_step(q);
-    stmt_done(q);
-    return rc == SQLITE_DONE ? 0 : db_fail(s, rc, what, err);
-}
-
-/* Appends the step rows of workflow run parent to vs. */
-static int prune_steps(sk_sqlite_t *s, int64_t parent, sk_store_victims_t *vs, sk_err_t *err)
-{
-    sqlite3_stmt *q = NULL;
-    int r = stmt_get(s, ST_PRUNE_STEPS, &q, err);
-    if (r < 0)
-        return r;
-    sqlite3_bind_int64(q, 1, parent);
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-        sk_store__victims_push(vs, sqlite3_column_int64(q, 0), col_strdup(q, 1), true);
-    stmt_done(q);
-    return rc == SQLITE_DONE ? 0 : db_fail(s, rc, "pruning runs", err);
-}
-
-/* As sk_store_prune_ops_t says. Every row is marked deleted as it is
- * picked: one connection holds the write lock, so whatever is picked goes
- * (or the transaction is rolled back and no log is handed out). */
-static int prune_chunk(sk_store_core_t *c, const char *job, int64_t max_id, int64_t ended_before,
-                       sk_store_victims_t *vs, size_t *ret_picked, int64_t *horizon, sk_err_t *err)
-{
-    sk_sqlite_t *s = (sk_sqlite_t *)c;
-    sqlite3_stmt *pick = NULL;
-    size_t picked = 0;
-    *ret_picked = 0;
-    int r = stmt_get(s, ST_PRUNE_PICK, &pick, err);
-    if (r < 0)
-        return r;
-    bind_text(pick, 1, job);
-    sqlite3_bind_int64(pick, 2, max_id);
-    sqlite3_bind_int64(pick, 3, ended_before > 0 ? ended_before : INT64_MIN);
-    sqlite3_bind_int(pick, 4, SK_STORE_PRUNE_CHUNK);
-    int rc;
-    while ((rc = sqlite3_step(pick)) == SQLITE_ROW) {
-        sk_store__victims_push(vs, sqlite3_column_int64(pick, 0), col_strdup(pick, 1), true);
-        *horizon = SK_MAX(*horizon, (int64_t)sqlite3_column_int64(pick, 2));
-        picked++;
-    }
-    stmt_done(pick);
-    *ret_picked = picked;
-    if (rc != SQLITE_DONE)
-        return db_fail(s, rc, "pruning runs", err);
-    /* The steps of the picked runs: vs[0..picked) are the parents. */
-    for (size_t i = 0; i < picked && r == 0; i++)
-        r = prune_steps(s, vs->v[i].id, vs, err);
-    for (size_t i = 0; i < vs->n && r == 0; i++) {
-        r = exec_id(s, ST_OUT_DELETE, vs->v[i].id, "pruning outputs", err);
-        if (r == 0)
-            r = exec_id(s, ST_DELETE_RUN_ALERTS, vs->v[i].id, "pruning alerts", err);
-        if (r == 0)
-            r = exec_id(s, ST_DELETE, vs->v[i].id, "pruning runs", err);
-    }
-    return r;
-}
-
-/* Deletes job's delivered, failed and dropped alerts that are about no
- * run (any more) and were raised before horizon. */
-static int prune_alerts(sk_store_core_t *c, const char *job, int64_t horizon, sk_err_t *err)
-{
-    sk_sqlite_t *s = (sk_sqlite_t *)c;
-    sqlite3_stmt *q = NULL;
-    int r = stmt_get(s, ST_PRUNE_ALERTS, &q, err);
-    if (r < 0)
-        return r;
-    bind_text(q, 1, job);
-    sqlite3_bind_int64(q, 2, horizon);
-    int rc = sqlite3_step(q);
-    stmt_done(q);
-    return rc == SQLITE_DONE ? 0 : db_fail(s, rc, "pruning alerts", err);
-}
-
-static const sk_store_prune_ops_t sq_prune_ops = {
-    .cutoff = prune_cutoff,
-    .chunk = prune_chunk,
-    .alerts = prune_alerts,
-};
-
-static int sq_prune(sk_store_t *st, const char *job, size_t keep_runs, int64_t ended_before,
-                    void (*cb)(const char *log_path, void *data), void *data, sk_err_t *err)
-{
-    return sk_store__prune(sk_store__core(st), &sq_prune_ops, job, keep_runs, ended_before, cb,
-                           data, err);
-}
-
-/* ---- outputs ---- */
-
-/* SK_ENOTFOUND unless run id exists. */
-static int run_exists(sk_sqlite_t *s, int64_t id, sk_err_t *err)
-{
-    sqlite3_stmt *q = NULL;
-    int r = stmt_get(s, ST_EXISTS, &q, err);
-    if (r < 0)
-        return r;
-    sqlite3_bind_int64(q, 1, id);
-    int rc = sqlite3_step(q);
-    if (rc == SQLITE_DONE)
-        r = sk_err_set(err, SK_ENOTFOUND, "%s: no run %" PRId64, s->path, id);
-    else if (rc != SQLITE_ROW)
-        r = db_fail(s, rc, "reading a run", err);
-    stmt_done(q);
-    return r;
-}
-
-static int sq_outputs_put(sk_store_t *st, int64_t run_id, const sk_output_t *o, size_t n,
-                          sk_err_t *err)
-{
-    sk_sqlite_t *s = (sk_sqlite_t *)st;
-    sqlite3_stmt *ins = NULL;
-    bool own_tx = false;
-    int r = sk_store__check_outputs(&s->core, run_id, o, n, err);
-    if (r < 0)
-        return r;
-    r = sk_store__write_gate(&s->core, "recording outputs", err);
-    if (r < 0)
-        return r;
-    /* The old set goes and the new one comes in one transaction. */
-    own_tx = !s->core.in_batch;
-    if (own_tx) {
-        r = sq_tx_begin(&s->core, "recording outputs", err);
-        if (r < 0)
-            goto fail;
-    }
-    r = run_exists(s, run_id, err);
-    if (r == SK_ENOTFOUND) {
-        /* Nothing written: a batch goes on; our own transaction ends. */
-        if (own_tx)
-            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        return r;
-    }
-    if (r == 0)
-        r = exec_id(s, ST_OUT_DELETE, run_id, "recording outputs", err);
-    if (r == 0)
-        r = stmt_get(s, ST_OUT_INSERT, &ins, err);
-    for (size_t i = 0; i < n && r == 0; i++) {
-        sqlite3_bind_int64(ins, 1, run_id);
-        bind_text(ins, 2, o[i].key);
-        bind_free_text(ins, 3, o[i].value);
-        int rc = sqlite3_step(ins);
-        stmt_done(ins);
-        if (rc != SQLITE_DONE)
-            r = db_fail(s, rc, "recording outputs", err);
-    }
-    if (r == 0 && own_tx)
-        r = sq_tx_commit(&s->core, "recording outputs", err);
-    if (r < 0)
-        goto fail;
-    return 0;
-fail:
-    sk_store__abort(&s->core, err);
-    return r;
-}
-
-static int sq_outputs_get(sk_store_t *st, int64_t run_id, sk_output_t **ret, size_t *ret_n,
-                          sk_err_t *err)
-{
-    sk_sqlite_t *s = (sk_sqlite_t *)st;
-    sqlite3_stmt *q = NULL;
-    sk_output_t *o = NULL;
-    size_t n = 0, cap = 0;
-    int r = stmt_get(s, ST_OUT_GET, &q, err);
-    if (r < 0)
-        return r;
-    sqlite3_bind_int64(q, 1, run_id);
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 8;
-            o = sk_xrealloc(o, cap * sizeof(*o));
-        }
-        o[n].key = col_strdup(q, 0);
-        o[n].value = col_strdup(q, 1);
-        if (!o[n].key)
-            o[n].key = sk_xstrdup("");
-        if (!o[n].value)
-            o[n].value = sk_xstrdup("");
-        n++;
-    }
-    stmt_done(q);
-    if (rc != SQLITE_DONE) {
-        sk_outputs_free(o, n);
-        return db_fail(s, rc, "reading outputs", err);
-    }
-    *ret = o;
-    *ret_n = n;
-    return 0;
-}
-
-/* ---- alerts ---- */
-
-/* Reads the current row (ALERT_COLS) into *ret: new strings. */
-static int read_alert(sk_sqlite_t *s, sqlite3_stmt *st, sk_alert_rec_t *ret, sk_err_t *err)
-{
-    sk_alert_rec_t a;
-    memset(&a, 0, sizeof(a));
-    a.id = sqlite3_column_int64(st, 0);
-    const char *state = (const char *)sqlite3_column_text(st, 6);
-    int r = sk_store__read_alert_state(&s->core, a.id, state, &a.state, err);
-    if (r < 0)
-        return r;
-    a.job = col_strdup(st, 1);
-    a.run_id = sqlite3_column_int64(st, 2);
-    a.event = col_strdup(st, 3);
-    a.channel = col_strdup(st, 4);
-    a.payload = col_strdup(st, 5);
-    a.attempts = sqlite3_column_int(st, 7);
-    a.created_at = sqlite3_column_int64(st, 8);
-    a.next_at = sqlite3_column_int64(st, 9);
-    a.done_at = sqlite3_column_int64(st, 10);
-    a.last_error = col_strdup(st, 11);
-    *ret = a;
-    return 0;
-}
-
-/* Steps q (bound, returning ALERT_COLS) to the end into new memory. */
-static int fetch_alerts(sk_sqlite_t *s, sqlite3_stmt *q, sk_alert_rec_t **ret, size_t *ret_n,
-                        sk_err_t *err)
-{
-    sk_alert_rec_t *a = NULL;
-    size_t n = 0, cap = 0;
-    int r = 0, rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            a = sk_xrealloc(a, cap * sizeof(*a));
-        }
-        r = read_alert(s, q, &a[n], err);
-        if (r < 0)
-            break;
-        n++;
-    }
-    if (r == 0 && rc != SQLITE_DONE)
-        r = db_fail(s, rc, "reading alerts", err);
-    stmt_done(q);
-    if (r < 0) {
-        sk_alert_recs_free(a, n);
-        return r;
-    }
-    *ret = a;
-    *ret_n = n;
-    return 0;
-}
-
-static int sq_alert_insert(sk_store_t *st, sk_alert_rec_t *a, sk_err_t *err)
-{
-    sk_sqlite_t *s = (sk_sqlite_t *)st;
-    sqlite3_stmt *q = NULL;
-    int r = sk_store__check_alert(&s->core, a, err);
-    if (r == 0)
-        r = sk_store__write_gate(&s->core, "recording an alert", err);
-    if (r == 0)
-        r = stmt_get(s, ST_ALERT_INSERT, &q, err);
-    if (r < 0)
-        return r;
-    bind_text(q, 1, a->job);
-    sqlite3_bind_int64(q, 2, a->run_id);
-    bind_text(q, 3, a->event);
-    bind_text(q, 4, a->channel);
-    bind_text(q, 5, a->payload);
-    bind_text(q, 6, sk_alert_state_str(a->state));
-    sqlite3_bind_int(q, 7, a->attempts);
-    sqlite3_bind_int64(q, 8, a->created_at);
-    bind_time(q, 9, a->next_at);
-    bind_time(q, 10, a->done_at);
-    bind_free_text(q, 11, a->last_error);
-    int rc = sqlite3_step(q);
-    stmt_done(q);
-    if (rc != SQLITE_DONE)
-        return write_fail(s, rc, "recording an alert", err);
-    a->id = sqlite3_last_insert_rowid(s->db);
-    return 0;
-}
-
-static int sq_alert_update(sk_store_t *st, int64_t id, sk_alert_state_t state, int attempts,
-                           int64_t next_at, int64_t done_at, const char *error, sk_err_t *err)
-{
-    sk_sqlite_t *s = (sk_sqlite_t *)st;
-    sqlite3_stmt *q = NULL;
-    int r = sk_store__check_alert_update(&s->core, id, state, attempts, err);
-    if (r == 0)
-        r = sk_store__write_gate(&s->core, "recording an alert delivery", err);
-    if (r == 0)
-        r = stmt_get(s, ST_ALERT_UPDATE, &q, err);
-    if (r < 0)
-        return r;
-    sqlite3_bind_int64(q, 1, id);
-    bind_text(q, 2, sk_alert_state_str(state));
-    sqlite3_bind_int(q, 3, attempts);
-    bind_time(q, 4, next_at);
-    bind_time(q, 5, done_at);
-    bind_free_text(q, 6, error);
-    int rc = sqlite3_step(q);
-    int changed = rc == SQLITE_DONE ? sqlite3_changes(s->db) : 0;
-    stmt_done(q);
-    if (rc != SQLITE_DONE)
-        return write_fail(s, rc, "recording an alert delivery", err);
-    if (changed == 0)
-        return sk_err_set(err, SK_ENOTFOUND, "%s: no alert %" PRId64, s->path, id);
-    return 0;
-}
-
-static int sq_alerts_pending(sk_store_t *st, sk_alert_rec_t **ret, size_t *ret_n, sk_err_t *err)
-{
-    sk_sqlite_t *s = (sk_sqlite_t *)st;
-    sqlite3_stmt *q = NULL;
-    int r = stmt_get(s, ST_ALERT_PENDING, &q, err);
-    if (r < 0)
-        return r;
-    return fetch_alerts(s, q, ret, ret_n, err);
-}
-
-static int sq_alerts_query(sk_store_t *st, const char *job, size_t limit, sk_alert_rec_t **ret,
-                           size_t *ret_n, sk_err_t *err)
-{
-    sk_sqlite_t *s = (sk_sqlite_t *)st;
-    sqlite3_stmt *q = NULL;
-    limit = sk_store__limit(limit);
-    if (!sk_store__text_ok(job)) { /* no such job can have been stored */
-        *ret = NULL;
-        *ret_n = 0;
-        return 0;
-    }
-    int r = stmt_get(s, job ? ST_ALERT_QUERY_JOB : ST_ALERT_QUERY_ALL, &q, err);
-    if (r < 0)
-        return r;
-    if (job)
-        bind_text(q, 1, job);
-    sqlite3_bind_int64(q, 2, (sqlite3_int64)limit);
-    return fetch_alerts(s, q, ret, ret_n, err);
-}
-
 /* ---- for tests ---- */
 
 sqlite3 *sk_store_sqlite__db(sk_store_t *st)
@@ -1580,22 +758,22 @@ static int sq_node_beat(sk_store_t *st, const sk_node_t *n, int64_t *server_now,
     if (r == 0)
         r = sk_store__write_gate(&s->core, "recording a heart-beat", err);
     if (r == 0)
-        r = stmt_get(s, ST_NODE_BEAT, &q, err);
+        r = sk_sqlite__stmt_get(s, ST_NODE_BEAT, &q, err);
     if (r < 0)
         return r;
     int64_t now = sk_now_ms();
-    bind_text(q, 1, n->name);
-    bind_text(q, 2, n->labels ? n->labels : "");
+    sk_sqlite__bind_text(q, 1, n->name);
+    sk_sqlite__bind_text(q, 2, n->labels ? n->labels : "");
     sqlite3_bind_int(q, 3, n->max_parallel);
-    bind_text(q, 4, n->api);
-    bind_int_or_null(q, 5, n->pid, 0);
-    bind_text(q, 6, n->version);
+    sk_sqlite__bind_text(q, 4, n->api);
+    sk_sqlite__bind_int_or_null(q, 5, n->pid, 0);
+    sk_sqlite__bind_text(q, 6, n->version);
     sqlite3_bind_int64(q, 7, now);
     sqlite3_bind_int(q, 8, n->leader ? 1 : 0);
     int rc = sqlite3_step(q);
-    stmt_done(q);
+    sk_sqlite__stmt_done(q);
     if (rc != SQLITE_DONE)
-        return write_fail(s, rc, "recording a heart-beat", err);
+        return sk_sqlite__write_fail(s, rc, "recording a heart-beat", err);
     if (server_now)
         *server_now = now;
     return 0;
@@ -1606,12 +784,12 @@ static void read_node(sqlite3_stmt *q, sk_node_t *ret)
 {
     sk_node_t n;
     memset(&n, 0, sizeof(n));
-    n.name = col_strdup(q, 0);
-    n.labels = col_strdup(q, 1);
-    n.max_parallel = col_int_or(q, 2, 0);
-    n.api = col_strdup(q, 3);
-    n.pid = col_int_or(q, 4, 0);
-    n.version = col_strdup(q, 5);
+    n.name = sk_sqlite__col_strdup(q, 0);
+    n.labels = sk_sqlite__col_strdup(q, 1);
+    n.max_parallel = sk_sqlite__col_int_or(q, 2, 0);
+    n.api = sk_sqlite__col_strdup(q, 3);
+    n.pid = sk_sqlite__col_int_or(q, 4, 0);
+    n.version = sk_sqlite__col_strdup(q, 5);
     n.started_at = sqlite3_column_int64(q, 6);
     n.seen_at = sqlite3_column_int64(q, 7);
     n.leader = sqlite3_column_int(q, 8) != 0;
@@ -1636,17 +814,17 @@ static int sq_nodes_list(sk_store_t *st, int64_t forget_ms, sk_node_t **ret, siz
     /* Forgetting deletes; a reader, or a batch already rolled back, only
      * leaves those rows out. */
     if (forget_ms > 0 && !s->core.readonly && !s->core.batch_failed) {
-        int r = stmt_get(s, ST_NODES_FORGET, &q, err);
+        int r = sk_sqlite__stmt_get(s, ST_NODES_FORGET, &q, err);
         if (r < 0)
             return r;
         sqlite3_bind_int64(q, 1, now);
         sqlite3_bind_int64(q, 2, forget_ms);
         int rc = sqlite3_step(q);
-        stmt_done(q);
+        sk_sqlite__stmt_done(q);
         if (rc != SQLITE_DONE)
-            return write_fail(s, rc, "forgetting silent nodes", err);
+            return sk_sqlite__write_fail(s, rc, "forgetting silent nodes", err);
     }
-    int r = stmt_get(s, ST_NODES_LIST, &q, err);
+    int r = sk_sqlite__stmt_get(s, ST_NODES_LIST, &q, err);
     if (r < 0)
         return r;
     sqlite3_bind_int64(q, 1, now);
@@ -1659,10 +837,10 @@ static int sq_nodes_list(sk_store_t *st, int64_t forget_ms, sk_node_t **ret, siz
         }
         read_node(q, &nodes[n++]);
     }
-    stmt_done(q);
+    sk_sqlite__stmt_done(q);
     if (rc != SQLITE_DONE) {
         sk_nodes_free(nodes, n);
-        return db_fail(s, rc, "reading the nodes", err);
+        return sk_sqlite__fail(s, rc, "reading the nodes", err);
     }
     *ret = nodes;
     *ret_n = n;
@@ -1674,21 +852,21 @@ const sk_store_ops_t sk_store_sqlite_ops = {
     .open = sq_open,
     .open_readonly = sq_open_readonly,
     .close = sq_close,
-    .run_insert = sq_run_insert,
-    .run_start = sq_run_start,
-    .run_finish = sq_run_finish,
-    .run_get = sq_run_get,
-    .runs_query = sq_runs_query,
-    .run_last = sq_run_last,
-    .job_state_get = sq_job_state_get,
-    .job_state_set = sq_job_state_set,
-    .prune = sq_prune,
-    .outputs_put = sq_outputs_put,
-    .outputs_get = sq_outputs_get,
-    .alert_insert = sq_alert_insert,
-    .alert_update = sq_alert_update,
-    .alerts_pending = sq_alerts_pending,
-    .alerts_query = sq_alerts_query,
+    .run_insert = sk_sqlite__run_insert,
+    .run_start = sk_sqlite__run_start,
+    .run_finish = sk_sqlite__run_finish,
+    .run_get = sk_sqlite__run_get,
+    .runs_query = sk_sqlite__runs_query,
+    .run_last = sk_sqlite__run_last,
+    .job_state_get = sk_sqlite__job_state_get,
+    .job_state_set = sk_sqlite__job_state_set,
+    .prune = sk_sqlite__prune,
+    .outputs_put = sk_sqlite__outputs_put,
+    .outputs_get = sk_sqlite__outputs_get,
+    .alert_insert = sk_sqlite__alert_insert,
+    .alert_update = sk_sqlite__alert_update,
+    .alerts_pending = sk_sqlite__alerts_pending,
+    .alerts_query = sk_sqlite__alerts_query,
     .begin = sk_store__batch_begin,
     .commit = sk_store__batch_commit,
     .rollback = sk_store__batch_rollback,
