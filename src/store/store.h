@@ -189,6 +189,12 @@ typedef struct sk_alert_rec {
 void sk_alert_rec_release(sk_alert_rec_t *a);
 void sk_alert_recs_free(sk_alert_rec_t *a, size_t n);
 
+/* A running run's process, for run_pids. */
+typedef struct sk_run_pid {
+    int64_t id;
+    int pid;
+} sk_run_pid_t;
+
 /* A node of a cluster (several daemons on one store), as it last said. */
 typedef struct sk_node {
     char *name;
@@ -234,6 +240,13 @@ typedef struct sk_store_ops {
      * NULL). SK_ENOTFOUND if no such run; -EINVAL if it is not queued. */
     int (*run_start)(sk_store_t *st, int64_t id, int64_t started_at, int pid, const char *log_path,
                      sk_err_t *err);
+    /* Records the pids of running runs whose start was recorded before their
+     * processes existed (pid 0), in a transaction of its own (inside a batch:
+     * -EINVAL) that does not wait for the disk: the pids survive a crash of
+     * sked (the system has them) but perhaps not a power cut, after which
+     * the processes are gone as well. A run no longer running is skipped.
+     * SK_ESTORE. */
+    int (*run_pids)(sk_store_t *st, const sk_run_pid_t *v, size_t n, sk_err_t *err);
     /* Records the outcome: queued or running -> status, which must be final
      * (else -EINVAL). exit_code -1 and signal 0 mean none; reason (borrowed)
      * NULL keeps the reason the run already has. SK_ENOTFOUND if no such

@@ -745,6 +745,7 @@ const sk_store_ops_t sk_store_pg_ops = {
     .close = pg_close,
     .run_insert = sk_pg__run_insert,
     .run_start = sk_pg__run_start,
+    .run_pids = sk_pg__run_pids,
     .run_finish = sk_pg__run_finish,
     .run_get = sk_pg__run_get,
     .runs_query = sk_pg__runs_query,

@@ -60,6 +60,7 @@
       "ON CONFLICT DO NOTHING RETURNING id")                                                       \
     X(ST_START, "UPDATE runs SET status = 'running', started_at = $2::bigint, pid = $3::integer, " \
                 "log_path = $4::text WHERE id = $1::bigint AND status = 'queued'")                 \
+    X(ST_PID, "UPDATE runs SET pid = $2::integer WHERE id = $1::bigint AND status = 'running'")    \
     X(ST_FINISH, "UPDATE runs SET status = $2::text, ended_at = $3::bigint, exit_code = "          \
                  "$4::integer, signal = $5::integer, reason = COALESCE($6::text, reason) "         \
                  "WHERE id = $1::bigint AND " SQL_ACTIVE)                                          \
@@ -262,6 +263,7 @@ int sk_pg__run_status(sk_pg_t *s, int64_t id, sk_run_status_t *ret_status, sk_er
 /* The operations of sk_store_ops_t of the same names; store.h has their
  * contracts. */
 int sk_pg__run_insert(sk_store_t *st, sk_run_t *run, sk_err_t *err);
+int sk_pg__run_pids(sk_store_t *st, const sk_run_pid_t *v, size_t n, sk_err_t *err);
 int sk_pg__run_start(sk_store_t *st, int64_t id, int64_t started_at, int pid, const char *log_path,
                      sk_err_t *err);
 int sk_pg__run_finish(sk_store_t *st, int64_t id, sk_run_status_t status, int64_t ended_at,

@@ -142,6 +142,33 @@ int sk_pg__run_start(sk_store_t *st, int64_t id, int64_t started_at, int pid, co
     return sk_store__not_queued(&s->core, id, cur, "start", err);
 }
 
+int sk_pg__run_pids(sk_store_t *st, const sk_run_pid_t *v, size_t n, sk_err_t *err)
+{
+    sk_pg_t *s = (sk_pg_t *)st;
+    if (s->core.in_batch)
+        return sk_err_set(err, -EINVAL, "%s: run_pids inside a batch", s->name);
+    int r = sk_store__write_gate(&s->core, "recording pids", err);
+    if (r == 0)
+        r = s->core.tx->begin(&s->core, "recording pids", err);
+    /* The commit does not wait for the server's disk (nor its standbys):
+     * the pids matter only while this machine runs the processes. */
+    if (r == 0)
+        r = sk_pg__exec_sql(s, "SET LOCAL synchronous_commit TO off", "recording pids", err);
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        PGresult *res = NULL;
+        params_t p = {0};
+        sk_pg__p_i64(&p, v[i].id);
+        sk_pg__p_int_or_null(&p, v[i].pid, 0);
+        r = sk_pg__exec_write(s, ST_PID, &p, &res, "recording pids", err);
+        if (r == 0)
+            PQclear(res);
+    }
+    if (r == 0)
+        r = s->core.tx->commit(&s->core, "recording pids", err);
+    s->core.tx->abort(&s->core); /* whatever happened, no transaction stays open */
+    return r;
+}
+
 int sk_pg__run_finish(sk_store_t *st, int64_t id, sk_run_status_t status, int64_t ended_at,
                       int exit_code, int signal, const char *reason, sk_err_t *err)
 {

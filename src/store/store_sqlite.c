@@ -854,6 +854,7 @@ const sk_store_ops_t sk_store_sqlite_ops = {
     .close = sq_close,
     .run_insert = sk_sqlite__run_insert,
     .run_start = sk_sqlite__run_start,
+    .run_pids = sk_sqlite__run_pids,
     .run_finish = sk_sqlite__run_finish,
     .run_get = sk_sqlite__run_get,
     .runs_query = sk_sqlite__runs_query,

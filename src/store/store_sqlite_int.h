@@ -45,6 +45,7 @@
                  "AND job = ?1)")                                                                  \
     X(ST_START, "UPDATE runs SET status = 'running', started_at = ?2, pid = ?3, log_path = ?4 "    \
                 "WHERE id = ?1 AND status = 'queued'")                                             \
+    X(ST_PID, "UPDATE runs SET pid = ?2 WHERE id = ?1 AND status = 'running'")                     \
     X(ST_FINISH, "UPDATE runs SET status = ?2, ended_at = ?3, exit_code = ?4, signal = ?5, "       \
                  "reason = COALESCE(?6, reason) WHERE id = ?1 AND " SQL_ACTIVE)                    \
     X(ST_STATUS, "SELECT status FROM runs WHERE id = ?1")                                          \
@@ -165,6 +166,7 @@ int sk_sqlite__tx_commit(sk_store_core_t *c, const char *what, sk_err_t *err);
 /* The operations of sk_store_ops_t of the same names; store.h has their
  * contracts. */
 int sk_sqlite__run_insert(sk_store_t *st, sk_run_t *run, sk_err_t *err);
+int sk_sqlite__run_pids(sk_store_t *st, const sk_run_pid_t *v, size_t n, sk_err_t *err);
 int sk_sqlite__run_start(sk_store_t *st, int64_t id, int64_t started_at, int pid,
                          const char *log_path, sk_err_t *err);
 int sk_sqlite__run_finish(sk_store_t *st, int64_t id, sk_run_status_t status, int64_t ended_at,

@@ -148,6 +148,38 @@ int sk_sqlite__run_start(sk_store_t *st, int64_t id, int64_t started_at, int pid
     return sk_store__not_queued(&s->core, id, cur, "start", err);
 }
 
+int sk_sqlite__run_pids(sk_store_t *st, const sk_run_pid_t *v, size_t n, sk_err_t *err)
+{
+    sk_sqlite_t *s = (sk_sqlite_t *)st;
+    if (s->core.in_batch)
+        return sk_err_set(err, -EINVAL, "%s: run_pids inside a batch", s->path);
+    int r = sk_store__write_gate(&s->core, "recording pids", err);
+    if (r < 0)
+        return r;
+    /* synchronous=NORMAL for this commit only: in WAL mode it is then
+     * written to the log without an fsync, which a crash of sked does not
+     * undo (the system holds it) and a power cut may. */
+    sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+    r = sk_sqlite__tx_begin(&s->core, "recording pids", err);
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        sqlite3_stmt *q = NULL;
+        r = sk_sqlite__stmt_get(s, ST_PID, &q, err);
+        if (r < 0)
+            break;
+        sqlite3_bind_int64(q, 1, v[i].id);
+        sqlite3_bind_int(q, 2, v[i].pid);
+        int rc = sqlite3_step(q);
+        sk_sqlite__stmt_done(q);
+        if (rc != SQLITE_DONE)
+            r = sk_sqlite__write_fail(s, rc, "recording pids", err);
+    }
+    if (r == 0)
+        r = sk_sqlite__tx_commit(&s->core, "recording pids", err);
+    s->core.tx->abort(&s->core); /* whatever happened, no transaction stays open */
+    sqlite3_exec(s->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+    return r;
+}
+
 int sk_sqlite__run_finish(sk_store_t *st, int64_t id, sk_run_status_t status, int64_t ended_at,
                           int exit_code, int signal, const char *reason, sk_err_t *err)
 {

@@ -994,6 +994,47 @@ static void test_insert_invalid(void **state)
     assert_int_equal(count_runs(fx->db), 0);
 }
 
+/* A start recorded before its process exists (pid 0), its pid after, in a
+ * transaction of its own; runs no longer running are skipped. */
+static void test_run_pids(void **state)
+{
+    fixture_t *fx = *state;
+    sk_store_t *st = open_ok(fx->db);
+    sk_err_t err;
+    sk_run_t a = mkrun("fetch", SK_TRIG_SCHEDULE, 400000);
+    sk_run_t b = mkrun("fetch", SK_TRIG_SCHEDULE, 401000);
+    sk_run_t c = mkrun("other", SK_TRIG_SCHEDULE, 402000);
+    int64_t ia = insert_ok(st, &a), ib = insert_ok(st, &b), ic = insert_ok(st, &c);
+    assert_int_equal(sk_store_run_start(st, ia, 400001, 0, "logs/fetch/a.log", NULL), 0);
+    assert_int_equal(sk_store_run_start(st, ib, 401001, 0, "logs/fetch/b.log", NULL), 0);
+    assert_int_equal(sk_store_run_finish(st, ib, SK_RUN_SUCCEEDED, 401002, 0, 0, NULL, NULL), 0);
+    sk_run_t got;
+    assert_int_equal(sk_store_run_get(st, ia, &got, NULL), 0);
+    assert_int_equal(got.status, SK_RUN_RUNNING);
+    assert_int_equal(got.pid, 0);
+    sk_run_release(&got);
+
+    sk_run_pid_t pids[] = {{ia, 4242}, {ib, 4343}, {ic, 4444}, {ic + 100, 1}};
+    assert_int_equal(st->ops->run_pids(st, pids, SK_ARRAY_LEN(pids), &err), 0);
+    assert_int_equal(sk_store_run_get(st, ia, &got, NULL), 0);
+    assert_int_equal(got.pid, 4242); /* running: recorded */
+    assert_string_equal(got.log_path, "logs/fetch/a.log");
+    sk_run_release(&got);
+    assert_int_equal(sk_store_run_get(st, ib, &got, NULL), 0);
+    assert_int_equal(got.pid, 0); /* ended meanwhile: skipped */
+    sk_run_release(&got);
+    assert_int_equal(sk_store_run_get(st, ic, &got, NULL), 0);
+    assert_int_equal(got.pid, 0); /* still queued: skipped */
+    sk_run_release(&got);
+    assert_int_equal(st->ops->run_pids(st, pids, 0, &err), 0);
+
+    /* Not inside a batch: it is a transaction of its own. */
+    assert_int_equal(sk_store_begin(st, NULL), 0);
+    assert_int_equal(st->ops->run_pids(st, pids, 1, &err), -EINVAL);
+    assert_int_equal(sk_store_commit(st, NULL), 0);
+    sk_store_close(st);
+}
+
 static void test_start_finish(void **state)
 {
     fixture_t *fx = *state;
@@ -4360,10 +4401,11 @@ static void test_pg_attach_cancel_settle(void **state)
 /* The contract, the same for every back end. */
 #define SHARED_TESTS(X)                                                                            \
     X(test_reopen_keeps_data), X(test_insert_fire_uniqueness), X(test_insert_invalid),             \
-        X(test_start_finish), X(test_get_missing), X(test_query), X(test_query_limits),            \
-        X(test_run_last), X(test_workflow_steps), X(test_step_insert_invalid), X(test_outputs),    \
-        X(test_alerts), X(test_job_state), X(test_prune), X(test_prune_many_and_null_logs),        \
-        X(test_prune_workflow), X(test_prune_many_workflows), X(test_batch_1000_inserts),          \
+        X(test_start_finish), X(test_run_pids), X(test_get_missing), X(test_query),                \
+        X(test_query_limits), X(test_run_last), X(test_workflow_steps),                            \
+        X(test_step_insert_invalid), X(test_outputs), X(test_alerts), X(test_job_state),           \
+        X(test_prune), X(test_prune_many_and_null_logs), X(test_prune_workflow),                   \
+        X(test_prune_many_workflows), X(test_batch_1000_inserts),                                  \
         X(test_close_rolls_back_open_batch), X(test_readonly), X(test_injected_faults),            \
         X(test_injected_fault_rolls_back_batch), X(test_injected_faults_new_writes),               \
         X(test_nodes), X(test_run_cluster_fields), X(test_injected_faults_cluster),                \
