@@ -157,13 +157,27 @@ static int exec_here(sk_store_t *st, const sk_config_t *cfg, const sk_job_cfg_t 
                            .attempt = 1,
                            .scheduled_at = rec.scheduled_at,
                            .state_dir = cfg->state_dir};
+    /* Its start is on the disk before its process exists, as the daemon
+     * does it: a daemon recovering the store after a kill -9 of this command
+     * then knows the run may have run. */
+    char path[4096];
+    sk_exec_log_path(cfg->state_dir, job->name, rec.id, path, sizeof(path));
+    if (st->ops->run_start(st, rec.id, sk_now_ms(), 0, path, &err) < 0) {
+        /* Not left queued for a daemon to start later. */
+        st->ops->run_finish(st, rec.id, SK_RUN_FAILED, sk_now_ms(), -1, 0,
+                            "its start could not be recorded", NULL);
+        sk_cli_error("exec: %s", err.msg);
+        rc = SK_EXIT_USER;
+        goto out;
+    }
     if (sk_exec_start(&loop, &spec, on_exit, &x, &x.log_path, &x.proc, &err) < 0) {
         st->ops->run_finish(st, rec.id, SK_RUN_FAILED, sk_now_ms(), -1, 0, err.msg, NULL);
         sk_cli_error("exec: %s", err.msg);
         rc = SK_EXIT_USER;
         goto out;
     }
-    st->ops->run_start(st, rec.id, sk_now_ms(), sk_proc_pid(x.proc), x.log_path, NULL);
+    sk_run_pid_t pid = {rec.id, sk_proc_pid(x.proc)};
+    st->ops->run_pids(st, &pid, 1, NULL);
     uv_timer_init(&loop, &x.tail);
     x.tail.data = &x;
     uv_timer_start(&x.tail, on_tail, 100, 100);

@@ -613,8 +613,12 @@ void sk_api_log(sk_api_t *a, sk_http_req_t *r, int64_t id)
         return;
     }
     int fd = open_log(a, run.log_path);
-    sk_run_release(&run);
     struct stat sb;
+    /* A run makes its log at its first line: one that printed nothing (or
+     * nothing yet) has none, and its log is empty. */
+    if (fd < 0 && lstat(run.log_path, &sb) < 0 && errno == ENOENT)
+        fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    sk_run_release(&run);
     if (fd < 0 || fstat(fd, &sb) < 0) {
         if (fd >= 0)
             close(fd);

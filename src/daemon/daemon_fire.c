@@ -7,6 +7,7 @@
  * Time is read only from the daemon's clock (d->clock), once per wake.
  */
 #include "daemon_int.h"
+#include "../exec/exec.h"
 
 #ifdef __linux__
 #include <sys/timerfd.h>
@@ -20,7 +21,8 @@ typedef struct {
     const sk_sched_intent_t *in;
     sk_jobrt_t *job;
     sk_run_t rec;
-    bool dup; /* the store had it already */
+    bool dup;     /* the store had it already */
+    bool started; /* its start is recorded with it: the pump starts it at once */
 } fire_t;
 
 static const sk_run_status_t status_of[] = {
@@ -94,10 +96,29 @@ static void decide(sk_daemon_t *d, sk_jobrt_t *j, int64_t now, sk_sched_intents_
                j->name, bl.unrecorded);
 }
 
+/*
+ * Whether fire it will start the moment it is committed: due now, nothing
+ * queued ahead of it, a free slot (taken counts the fires of this batch
+ * that took one) and no run of its job in the way. Then its start is
+ * recorded in the fire's own transaction, and the instant costs one commit,
+ * not two, before the process starts (the pump's record_start skips it).
+ */
+static bool starts_at_once(const sk_daemon_t *d, const fire_t *it, int64_t now, int taken)
+{
+    const sk_jobrt_t *j = it->job;
+    if (it->in->act != SK_SCHED_START || d->cluster || d->stopping || d->nwaiting > 0 ||
+        it->rec.queued_at > now || !j->cfg || j->cfg->nsteps > 0 || it->in->replace ||
+        d->nrunning + taken >= d->config->max_parallel)
+        return false;
+    return (j->active == 0 && j->starting == 0 && j->waiting == 0) ||
+           j->cfg->overlap == SK_OVERLAP_ALLOW;
+}
+
 /* Writes the n fires in one transaction. On failure nothing is kept. */
 static int persist(sk_daemon_t *d, fire_t *v, size_t n, int64_t now, sk_err_t *err)
 {
     const sk_store_ops_t *ops = d->store->ops;
+    int taken = 0;
     int r = ops->begin(d->store, err);
     if (r < 0)
         return r;
@@ -112,6 +133,21 @@ static int persist(sk_daemon_t *d, fire_t *v, size_t n, int64_t now, sk_err_t *e
         }
         if (r < 0)
             goto fail;
+        bool once = !it->dup && starts_at_once(d, it, now, taken);
+        /* One fire of a job per batch takes the short way (the next would
+         * find this one in its way). */
+        for (size_t k = 0; once && k < i; k++)
+            once =
+                !(v[k].started && v[k].job == it->job && it->job->cfg->overlap != SK_OVERLAP_ALLOW);
+        if (once) {
+            char path[4096];
+            sk_exec_log_path(d->state_dir, it->job->cfg->name, it->rec.id, path, sizeof(path));
+            r = ops->run_start(d->store, it->rec.id, now, 0, path, err);
+            if (r < 0)
+                goto fail;
+            it->started = true;
+            taken++;
+        }
         if (it->in->new_last_fire) {
             sk_job_state_t st = {.last_fire = it->in->new_last_fire,
                                  .paused = it->job->paused,
@@ -190,7 +226,7 @@ static void act(sk_daemon_t *d, fire_t *v, size_t n)
         }
         if (it->in->replace)
             replace_runs(d, j, it->rec.id);
-        sk_daemon__run_new(d, j, &it->rec);
+        sk_daemon__run_new(d, j, &it->rec)->start_recorded = it->started;
     }
 }
 

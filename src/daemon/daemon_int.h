@@ -34,6 +34,7 @@ struct sk_jobrt {
     int64_t last_fire;       /* last scheduled instant handled (ms) */
     int64_t anchor;          /* first seen (ms): where `every` counts from */
     int active;              /* its runs that are running */
+    int starting;            /* its runs in the pump's batch: start recorded, no process yet */
     int waiting;             /* its runs waiting to start */
     bool paused;
     int last_outcome;       /* sk_run_status_t of its last finished run; -1 none */
@@ -68,9 +69,10 @@ struct sk_wfrt {
     int *step_attempt;      /* per step: the latest attempt number (0: none yet) */
     sk_kv_t **outputs;      /* per step: what it wrote to $SKED_OUTPUT */
     size_t *noutputs;
-    int running; /* steps with a process */
-    int queued;  /* steps recorded and waiting to start */
-    bool dirty;  /* needs an evaluation */
+    int running;  /* steps with a process */
+    int starting; /* steps in the pump's batch: start recorded, no process yet */
+    int queued;   /* steps recorded and waiting to start */
+    bool dirty;   /* needs an evaluation */
     bool done;
     bool cancelled;       /* by the API: start nothing more, end as killed */
     int64_t started_ms;   /* when this daemon took it up (wall ms) */
@@ -98,7 +100,9 @@ struct sk_runrt {
     /* Why sked stopped it (SK_STOP_NONE: it did not). A stop because the
      * daemon stops overrides any other; replace overrides cancel. */
     sk_exec_stop_t stop;
-    bool once; /* never retried: `sked exec` asked the daemon for one attempt */
+    bool once;           /* never retried: `sked exec` asked the daemon for one attempt */
+    bool start_recorded; /* its start (running, pid 0) is committed already: the fire's own
+                          * transaction recorded it (daemon_fire.c persist) */
     sk_proc_result_t result;
     sk_wfrt_t *wf;             /* for a step: its workflow run; NULL otherwise */
     size_t step_idx;           /* for a step: its index in cfg->steps */

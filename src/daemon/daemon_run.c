@@ -17,6 +17,10 @@
  * (a tick at 0 ms continues): a burst of thousands of due runs must not
  * hold the loop for seconds while the API, child exits and output wait. */
 #define PUMP_SLICE_MS 20
+/* Runs whose starts one commit records before their processes start: the
+ * spawns that follow the commit are not cut by the slice, so this bounds
+ * them (64 spawns: ~10-30 ms). */
+#define PUMP_BATCH_MAX 64
 
 int64_t sk_daemon__mono_of(int64_t wall_ms)
 {
@@ -213,39 +217,101 @@ static void finish_early(sk_daemon_t *d, sk_runrt_t *r, const char *reason)
     uv_timer_start(&d->flush, sk_daemon__on_flush, 0, 0);
 }
 
-static void start_run(sk_daemon_t *d, sk_runrt_t *r, bool *in_tx)
+/* r leaves the waiting runs' counts (its job's, or its workflow's). */
+static void uncount_waiting(sk_runrt_t *r)
 {
-    const sk_job_cfg_t *cfg = r->cfg;
-    sk_err_t err;
-
-    sk_err_clear(&err);
     if (!r->wf)
         r->job->waiting--;
     else
         r->wf->queued--;
-    if (d->cluster) {
-        /* Some node's worker claims it (daemon_worker.c). */
-        if (!*in_tx && d->store->ops->begin(d->store, NULL) == 0)
-            *in_tx = true;
-        if (sk_daemon__dispatch(d, r, &err) < 0) {
-            /* Not the run's failure: it waits, and the store (or the next
-             * leader, if this node lost the lead) decides. */
-            sk_log(SK_LOG_ERROR,
-                   "event=store_error job=%s run=%" PRId64 " msg=\"%s\" "
-                   "note=\"dispatching again in 1 s\"",
-                   r->job->name, r->id, err.msg);
-            r->due_mono = sk_mono_ms() + 1000;
-            if (!r->wf)
-                r->job->waiting++;
-            else
-                r->wf->queued++;
-            enqueue(d, r);
-            return;
-        }
-        remote_running(d, r);
-        d->dispatched = true;
+}
+
+static void count_waiting(sk_runrt_t *r)
+{
+    if (!r->wf)
+        r->job->waiting++;
+    else
+        r->wf->queued++;
+}
+
+/* Cluster: some node's worker claims r (daemon_worker.c). */
+static void dispatch_run(sk_daemon_t *d, sk_runrt_t *r, bool *in_tx)
+{
+    sk_err_t err;
+    sk_err_clear(&err);
+    uncount_waiting(r);
+    if (!*in_tx && d->store->ops->begin(d->store, NULL) == 0)
+        *in_tx = true;
+    if (sk_daemon__dispatch(d, r, &err) < 0) {
+        /* Not the run's failure: it waits, and the store (or the next
+         * leader, if this node lost the lead) decides. */
+        sk_log(SK_LOG_ERROR,
+               "event=store_error job=%s run=%" PRId64 " msg=\"%s\" "
+               "note=\"dispatching again in 1 s\"",
+               r->job->name, r->id, err.msg);
+        r->due_mono = sk_mono_ms() + 1000;
+        count_waiting(r);
+        enqueue(d, r);
         return;
     }
+    remote_running(d, r);
+    d->dispatched = true;
+}
+
+/*
+ * A local run starts in two steps. First its start is recorded (running,
+ * pid 0, its log's path) in the pump's transaction; only once that is
+ * committed does its process start (start_proc), and the pids follow in a
+ * transaction that does not wait for the disk (run_pids). So a run the
+ * store calls queued never had a process, and one it calls running may
+ * have: recovery kills what is left of it (by pid, else by environment) and
+ * its job's on_interrupt decides. A store error here fails the pump's
+ * batch: its runs wait and try again (requeue_front).
+ */
+static void record_start(sk_daemon_t *d, sk_runrt_t *r, bool *in_tx)
+{
+    sk_err_t err;
+    sk_err_clear(&err);
+    char path[4096];
+    uncount_waiting(r);
+    if (r->start_recorded)
+        return; /* with its fire, a moment ago */
+    if (!*in_tx && d->store->ops->begin(d->store, NULL) == 0)
+        *in_tx = true;
+    sk_exec_log_path(d->state_dir, r->cfg->name, r->id, path, sizeof(path));
+    if (d->store->ops->run_start(d->store, r->id, sk_now_ms(), 0, path, &err) < 0)
+        sk_log(SK_LOG_ERROR, "event=store_error job=%s run=%" PRId64 " msg=\"%s\"", r->job->name,
+               r->id, err.msg);
+}
+
+/* Puts chain (runs linked by next, in order, their start not recorded) back
+ * at the head of d->waiting, due again at due_mono. */
+static void requeue_front(sk_daemon_t *d, sk_runrt_t *chain, int64_t due_mono)
+{
+    sk_runrt_t *last = NULL;
+    for (sk_runrt_t *r = chain; r; r = r->next) {
+        count_waiting(r);
+        r->due_mono = due_mono;
+        r->later = true;
+        d->nlater++;
+        d->nwaiting++;
+        last = r;
+    }
+    if (!last)
+        return;
+    last->next = d->waiting;
+    if (!d->waiting)
+        d->waiting_tail = &last->next;
+    d->waiting = chain;
+}
+
+/* Starts r's process, its start recorded already. Returns its pid, or 0
+ * when it could not start (r then goes to d->finished as failed). */
+static int start_proc(sk_daemon_t *d, sk_runrt_t *r)
+{
+    const sk_job_cfg_t *cfg = r->cfg;
+    sk_err_t err;
+    sk_err_clear(&err);
     sk_kv_t *extra = NULL;
     size_t nextra = 0;
     sk_daemon__run_extra_env(d, r, &extra, &nextra);
@@ -267,7 +333,7 @@ static void start_run(sk_daemon_t *d, sk_runrt_t *r, bool *in_tx)
                r->job->name, r->step ? " step=" : "", r->step ? r->step->name : "", r->id,
                r->attempt, err.msg);
         finish_early(d, r, err.msg);
-        return;
+        return 0;
     }
     if (r->wf)
         r->wf->running++;
@@ -281,18 +347,35 @@ static void start_run(sk_daemon_t *d, sk_runrt_t *r, bool *in_tx)
     d->nrunning++;
     r->next = d->running;
     d->running = r;
-    if (!*in_tx && d->store->ops->begin(d->store, NULL) == 0)
-        *in_tx = true;
-    if (d->store->ops->run_start(d->store, r->id, sk_now_ms(), sk_proc_pid(r->proc), r->log_path,
-                                 &err) < 0)
-        sk_log(SK_LOG_ERROR, "event=store_error job=%s run=%" PRId64 " msg=\"%s\"", r->job->name,
-               r->id, err.msg);
     char sched[40];
     sk_format_utc_ms(r->scheduled_at, sched, sizeof(sched));
     sk_log(SK_LOG_INFO,
            "event=started job=%s%s%s run=%" PRId64 " attempt=%d trigger=%s scheduled=%s pid=%d",
            r->job->name, r->step ? " step=" : "", r->step ? r->step->name : "", r->id, r->attempt,
            sk_trigger_str(r->trigger), sched, sk_proc_pid(r->proc));
+    return sk_proc_pid(r->proc);
+}
+
+/* Starts the processes of chain (their starts committed), then records
+ * their pids. */
+static void start_procs(sk_daemon_t *d, sk_runrt_t *chain, size_t n)
+{
+    sk_run_pid_t *pids = sk_xcalloc(n ? n : 1, sizeof(*pids));
+    size_t npids = 0;
+    for (sk_runrt_t *r = chain, *next; r; r = next) {
+        next = r->next;
+        int pid = start_proc(d, r);
+        if (pid > 0)
+            pids[npids++] = (sk_run_pid_t){r->id, pid};
+    }
+    sk_err_t err;
+    sk_err_clear(&err);
+    if (npids && d->store->ops->run_pids(d->store, pids, npids, &err) < 0)
+        sk_log(SK_LOG_ERROR,
+               "event=store_error msg=\"%s\" note=\"the runs go on; after a crash their "
+               "processes are found by their environment\"",
+               err.msg);
+    free(pids);
 }
 
 void sk_daemon__pump(sk_daemon_t *d, int64_t now)
@@ -305,20 +388,27 @@ void sk_daemon__pump(sk_daemon_t *d, int64_t now)
     while (again && !d->stopping && !d->pump_deferred) {
         bool in_tx = false, started_wf = false;
         sk_runrt_t **pp = &d->waiting;
+        sk_runrt_t *batch = NULL, **batch_tail = &batch;
+        size_t nbatch = 0;
         int64_t mono = sk_mono_ms();
         again = false;
         while (*pp && !d->stopping) {
             sk_runrt_t *r = *pp;
             bool wait;
             if (r->wf) /* a step: its workflow's own limit */
-                wait = r->wf->running >= r->cfg->step_parallel;
+                wait = r->wf->running + r->wf->starting >= r->cfg->step_parallel;
             else
-                wait = r->job->active > 0 && r->cfg->overlap != SK_OVERLAP_ALLOW;
-            if (!r->is_workflow && d->nrunning >= d->config->max_parallel)
+                wait = (r->job->active > 0 || r->job->starting > 0) &&
+                       r->cfg->overlap != SK_OVERLAP_ALLOW;
+            if (!r->is_workflow && d->nrunning + (int)nbatch >= d->config->max_parallel)
                 break;
             if (r->due_mono > mono || wait) {
                 pp = &r->next;
                 continue;
+            }
+            if (nbatch >= PUMP_BATCH_MAX) {
+                again = true; /* after this batch's spawns, if the slice allows */
+                break;
             }
             if (started > 0 && sk_mono_ms() >= slice_end) {
                 /* The rest in the next loop turn, after what else is ready
@@ -336,8 +426,20 @@ void sk_daemon__pump(sk_daemon_t *d, int64_t now)
                 started_wf = true;
                 continue;
             }
-            start_run(d, r, &in_tx);
+            if (d->cluster) {
+                dispatch_run(d, r, &in_tx);
+                continue;
+            }
+            record_start(d, r, &in_tx);
+            if (r->wf)
+                r->wf->starting++;
+            else
+                r->job->starting++;
+            *batch_tail = r;
+            batch_tail = &r->next;
+            nbatch++;
         }
+        bool committed = !in_tx;
         if (in_tx) {
             sk_err_t err;
             sk_err_clear(&err);
@@ -345,9 +447,28 @@ void sk_daemon__pump(sk_daemon_t *d, int64_t now)
                 d->store->ops->cluster->wake_others(d->store, SK_WAKE_DISPATCHED, NULL);
             d->dispatched = false;
             if (d->store->ops->commit(d->store, &err) < 0)
-                sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\"", err.msg);
+                sk_log(SK_LOG_ERROR, "event=store_error msg=\"%s\"%s", err.msg,
+                       nbatch ? " note=\"nothing starts without its record; trying again in 1 s\""
+                              : "");
+            else
+                committed = true;
             if (d->cluster)
                 sk_daemon__work_kick(d, SK_WORK_CLAIM); /* this node takes its share */
+        }
+        for (sk_runrt_t *r = batch; r; r = r->next) {
+            if (r->wf)
+                r->wf->starting--;
+            else
+                r->job->starting--;
+        }
+        if (batch && committed) {
+            start_procs(d, batch, nbatch);
+            if (again && sk_mono_ms() >= slice_end)
+                d->pump_deferred = true; /* the rest in the next loop turn */
+        } else if (batch) {
+            requeue_front(d, batch, sk_mono_ms() + 1000);
+            d->pump_deferred = false;
+            break;
         }
         if (started_wf) {
             /* Their first steps are recorded in a transaction of their own, and

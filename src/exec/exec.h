@@ -33,9 +33,9 @@ typedef struct sk_exec_spec {
     const char *state_dir; /* the log goes to STATE_DIR/logs/JOB/RUN_ID.log */
 } sk_exec_spec_t;
 
-/* Writes run_id's log path (STATE_DIR/logs/JOB/RUN_ID.log) to buf. The
- * file is created before the run's process starts, so a run whose start was
- * never recorded but whose log exists may have run (recovery relies on it). */
+/* Writes run_id's log path (STATE_DIR/logs/JOB/RUN_ID.log) to buf: where
+ * the run's output goes once it prints its first line (the daemon records
+ * the path with the run's start, before the process exists). */
 void sk_exec_log_path(const char *state_dir, const char *job, int64_t run_id, char *buf,
                       size_t size);
 
@@ -45,7 +45,7 @@ void sk_exec_log_path(const char *state_dir, const char *job, int64_t run_id, ch
  * and the limits of the step (or job). On success *ret is the process, cb
  * will be called exactly once with its end, and *log_path (new memory, the
  * caller frees it) names its log. On failure (a script or venv missing, a
- * program that cannot start, a log that cannot be created) returns < 0 with
+ * program that cannot start) returns < 0 with
  * err saying what, cb is never called, and *log_path is still set (the run
  * may be recorded as failed with it). Loop thread only.
  */

@@ -119,7 +119,8 @@ typedef struct sk_spawn {
     char *const *argv; /* borrowed for the call */
     char *const *envp; /* borrowed for the call; NULL: the daemon's own */
     const char *cwd;
-    const char *log_path;  /* created (0600, parents made 0700) or appended to; NULL: none */
+    const char *log_path;  /* created (0600, parents made 0700) at the first line, or appended
+                            * to; NULL: none */
     int64_t max_output;    /* bytes of output kept; then a marker, rest discarded; <= 0: no cap */
     int64_t timeout_ms;    /* 0: none */
     int64_t kill_grace_ms; /* SIGTERM -> SIGKILL delay */
@@ -160,8 +161,10 @@ typedef void (*sk_proc_cb)(sk_proc_t *p, const sk_proc_result_t *res, void *data
 /*
  * Starts spec on loop. On success *ret is the running process and cb will be
  * called exactly once. On spawn failure (missing program, not executable,
- * bad cwd, log file unwritable) returns the error with a clear message and cb
- * is never called (handles it had opened are closed when the loop next runs).
+ * bad cwd, no pipe) returns the error with a clear message and cb is never
+ * called (handles it had opened are closed when the loop next runs). The log
+ * file is made at the first line: one that cannot be made costs the output,
+ * not the run (res.reason says so).
  * Everything the child writes passes through the run's mask (spec->masked
  * and the passwords of URLs in argv and envp) before it reaches the log;
  * so does the error message. spec and its strings are borrowed for the

@@ -70,8 +70,9 @@ struct sk_proc {
     void *data;
     bool report; /* false after a failed spawn: nobody is told */
 
-    int pid; /* also the process group id */
-    int log_fd;
+    int pid;       /* also the process group id */
+    int log_fd;    /* -1 until the first line: a run that prints nothing has no file */
+    bool log_dead; /* the log could not be created or written: no more tries */
     char *log_path;
     int64_t max_output; /* <= 0: no cap */
     int64_t timeout_ms; /* <= 0: none */
@@ -87,7 +88,7 @@ struct sk_proc {
 
     char stamp[SK_RUNNER_STAMP_MAX]; /* of the data being handled */
     char *rbuf;                      /* READ_SIZE bytes, shared by both pipes */
-    char *wbuf;                      /* WBUF_SIZE bytes of formatted lines */
+    char *wbuf;                      /* WBUF_SIZE bytes of formatted lines, from the first */
     size_t wlen;
     sk_proc_result_t res;
     int64_t mono_start; /* monotonic ms at spawn: res.duration_ms counts from here */
@@ -149,9 +150,36 @@ static void log_failed(sk_proc_t *p, int code)
         sk_snprintf(p->res.reason, sizeof(p->res.reason), "log %s: write failed: %s", p->log_path,
                     sk_strerror(code));
     p->discard = true;
+    p->log_dead = true;
     if (p->log_fd >= 0)
         close(p->log_fd);
     p->log_fd = -1;
+}
+
+static int open_log(const char *path, int *ret_fd, sk_err_t *err);
+
+/* Opens the log at the run's first line (creating its folder the first
+ * time a job runs), so that starting a run touches no file and a run that
+ * prints nothing leaves none. False when there is no log to write to. */
+static bool log_ready(sk_proc_t *p)
+{
+    if (p->log_fd >= 0)
+        return true;
+    if (p->log_dead || !p->log_path[0])
+        return false;
+    sk_err_t err;
+    sk_err_clear(&err);
+    int r = open_log(p->log_path, &p->log_fd, &err);
+    if (r != 0) {
+        if (!p->res.reason[0])
+            sk_strlcpy(p->res.reason, err.msg, sizeof(p->res.reason));
+        p->discard = true;
+        p->log_dead = true;
+        return false;
+    }
+    if (!p->wbuf)
+        p->wbuf = sk_xmalloc(WBUF_SIZE);
+    return true;
 }
 
 static void wflush(sk_proc_t *p)
@@ -167,7 +195,7 @@ static void wflush(sk_proc_t *p)
 /* Appends "STAMP NAME | TEXT\n" to the write buffer (len <= LINE_MAX). */
 static void emit(sk_proc_t *p, const char *name, const char *text, size_t len)
 {
-    if (p->log_fd < 0)
+    if (!log_ready(p))
         return;
     size_t slen = strlen(p->stamp), nlen = strlen(name);
     size_t need = slen + 1 + nlen + 3 + len + 1;
@@ -203,6 +231,8 @@ static void flush_partial(sk_proc_t *p, stream_t *s)
  * without a newline is written as it is and continues on the next line. */
 static void feed(sk_proc_t *p, stream_t *s, const char *d, size_t n)
 {
+    if (!s->line && n > 0)
+        s->line = sk_xmalloc(SK_RUNNER_LINE_MAX); /* at its first output */
     while (n > 0) {
         const char *nl = memchr(d, '\n', n);
         size_t seg = nl ? (size_t)(nl - d) : n;
@@ -791,14 +821,11 @@ static void watch_exit(sk_proc_t *p)
 int sk_proc_start(uv_loop_t *loop, const sk_spawn_t *spec, sk_proc_cb cb, void *data,
                   sk_proc_t **ret, sk_err_t *err)
 {
-    int fd = -1;
     char exe[PATH_MAX];
     int pout[2] = {-1, -1}, perr[2] = {-1, -1};
     pid_t pid = 0;
     sk_mask_t *mask = build_mask(spec);
     int r = precheck(spec, exe, sizeof(exe), err);
-    if (r == 0 && spec->log_path)
-        r = open_log(spec->log_path, &fd, err);
     if (r == 0 && ((r = out_pipe(pout)) != 0 || (r = out_pipe(perr)) != 0))
         sk_err_set(err, r, "cannot run %s: no pipe for its output: %s", spec->argv[0],
                    sk_strerror(r));
@@ -822,8 +849,6 @@ int sk_proc_start(uv_loop_t *loop, const sk_spawn_t *spec, sk_proc_cb cb, void *
             close(pp[0]);
     }
     if (r != 0) {
-        if (fd >= 0)
-            close(fd);
         masked_err(mask, err);
         sk_mask_free(mask);
         return r;
@@ -834,14 +859,12 @@ int sk_proc_start(uv_loop_t *loop, const sk_spawn_t *spec, sk_proc_cb cb, void *
     p->loop = loop;
     p->cb = cb;
     p->data = data;
-    p->log_fd = fd;
-    fd = -1; /* p took it */
+    p->log_fd = -1; /* opened at the first line (log_ready) */
     p->log_path = sk_xstrdup(spec->log_path ? spec->log_path : "");
     p->max_output = spec->max_output;
     p->timeout_ms = spec->timeout_ms;
     p->kill_grace_ms = SK_MAX(spec->kill_grace_ms, 0);
     p->rbuf = sk_xmalloc(READ_SIZE);
-    p->wbuf = sk_xmalloc(WBUF_SIZE);
     p->res.exit_code = -1;
 
     /* These initialisations cannot fail on Unix (they only fill in structs). */
@@ -850,7 +873,6 @@ int sk_proc_start(uv_loop_t *loop, const sk_spawn_t *spec, sk_proc_cb cb, void *
         stream_t *s = streams[i];
         s->proc = p;
         s->name = i == 0 ? "out" : "err";
-        s->line = sk_xmalloc(SK_RUNNER_LINE_MAX);
         s->ms = p->mask ? sk_mask_stream_new(p->mask) : NULL;
         r = uv_pipe_init(loop, &s->pipe, 0);
         SK_ASSERT(r == 0);

@@ -97,9 +97,13 @@ static char *run(fixture_t *fx, sk_exec_spec_t *spec)
     snprintf(want, sizeof(want), "%s/logs/%s/%lld.log", fx->dir, spec->cfg->name,
              (long long)spec->run_id);
     assert_string_equal(log_path, want);
-    FILE *f = fopen(log_path, "r");
-    assert_non_null(f);
     char *text = calloc(1, 65536);
+    FILE *f = fopen(log_path, "r");
+    if (!f) {
+        assert_int_equal(errno, ENOENT); /* it printed nothing: no log */
+        free(log_path);
+        return text;
+    }
     size_t n = fread(text, 1, 65535, f);
     text[n] = '\0';
     fclose(f);

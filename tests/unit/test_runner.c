@@ -1013,16 +1013,39 @@ static void test_program_found_on_the_childs_path(void **state)
     assert_true(has_line(c, "out|found"));
 }
 
-static void test_bad_cwd_and_log(void **state)
+static void test_bad_cwd(void **state)
 {
     ctx_t *c = *state;
     char *argv[] = {"/bin/true", NULL};
     sk_spawn_t spec = spec_for(c, argv);
     spec.cwd = fmt(c, "%s/nowhere", c->dir);
     start_fails(c, &spec, -ENOENT, fmt(c, "working directory %s/nowhere", c->dir));
-    spec.cwd = c->dir;
+}
+
+/* The log is made at the first line: a run that prints nothing leaves no
+ * file (nor folder), and one whose log cannot be made runs, says why in its
+ * reason and loses only its output. */
+static void test_log_made_at_the_first_line(void **state)
+{
+    ctx_t *c = *state;
+    char *quiet[] = {"/bin/true", NULL};
+    sk_spawn_t spec = spec_for(c, quiet);
+    spec.log_path = fmt(c, "%s/logs/quiet/1.log", c->dir);
+    run(c, &spec);
+    assert_int_equal(c->res.end, SK_PROC_EXITED);
+    assert_int_equal(c->res.exit_code, 0);
+    assert_string_equal(c->res.reason, "");
+    assert_int_not_equal(access(fmt(c, "%s/logs/quiet", c->dir), F_OK), 0);
+
+    char *talk[] = {"/bin/sh", "-c", "echo hi; exit 4", NULL};
+    spec = spec_for(c, talk);
     spec.log_path = "/dev/null/sub/run.log";
-    start_fails(c, &spec, -ENOTDIR, "log file /dev/null/sub/run.log");
+    c->calls = 0;
+    run(c, &spec);
+    assert_int_equal(c->res.end, SK_PROC_EXITED);
+    assert_int_equal(c->res.exit_code, 4);
+    assert_int_equal(c->res.output_bytes, 3);
+    assert_true(has_prefix(c->res.reason, "log file /dev/null/sub/run.log"));
 }
 
 /* ---- stopping and log errors ---- */
@@ -1492,7 +1515,8 @@ int main(void)
         T(test_missing_interpreter_fails_in_spawn),
         T(test_script_without_shebang_runs_under_sh),
         T(test_program_found_on_the_childs_path),
-        T(test_bad_cwd_and_log),
+        T(test_bad_cwd),
+        T(test_log_made_at_the_first_line),
         T(test_proc_stop),
         T(test_proc_stop_then_kill_after_grace),
         T(test_log_write_error_is_reported),
