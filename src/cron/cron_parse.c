@@ -442,6 +442,81 @@ static bool is_space(char ch)
     return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
 }
 
+/* Parses the macro at p (its '@'; p is within expr, for the columns):
+ * @reboot, or one of macros[] as the expression it expands to. */
+static int parse_macro(const char *expr, const char *p, const char *name, sk_cron_t *ret,
+                       sk_err_t *err)
+{
+    const char *q = p;
+    while (*q && !is_space(*q))
+        q++;
+    const char *rest = q;
+    while (is_space(*rest))
+        rest++;
+    if (*rest) {
+        sk_err_at(err, (int)(rest - expr) + 1);
+        return sk_err_set(err, SK_EPARSE, "unexpected text after %.*s", (int)(q - p), p);
+    }
+    if ((size_t)(q - p) == 7 && sk_strncaseeq(p, "@reboot", 7)) {
+        sk_cron_t c;
+        memset(&c, 0, sizeof(c));
+        c.flags = SK_CRON_REBOOT;
+        *ret = c;
+        return 0;
+    }
+    for (size_t i = 0; i < SK_ARRAY_LEN(macros); i++) {
+        if (strlen(macros[i].name) == (size_t)(q - p) &&
+            sk_strncaseeq(p, macros[i].name, (size_t)(q - p)))
+            return sk_cron_parse(macros[i].expands, name, ret, err);
+    }
+    sk_err_at(err, (int)(p - expr) + 1);
+    return sk_err_set(err, SK_EPARSE,
+                      "unknown macro \"%.*s\" (use @yearly, @annually, @monthly, @weekly, "
+                      "@daily, @midnight, @hourly or @reboot)",
+                      (int)(q - p), p);
+}
+
+/* Stores field's parsed set m in c, and in c's flags whether its text
+ * starts with `*` (for day of month and weekday, also `?`): the DOM/DOW
+ * rule (crontab(5)) and the search read them, and sk_cron_format writes
+ * such a field back as `*`. */
+static void set_field(sk_cron_t *c, int field, const char *text, uint64_t m)
+{
+    bool star = *text == '*' || *text == '?';
+    switch (field) {
+    case F_SEC:
+        c->sec = m;
+        if (*text == '*')
+            c->flags |= SK_CRON_WILD | SK_CRON_SEC_STAR;
+        break;
+    case F_MIN:
+        c->min = m;
+        if (*text == '*')
+            c->flags |= SK_CRON_WILD | SK_CRON_MIN_STAR;
+        break;
+    case F_HOUR:
+        c->hour = (uint32_t)m;
+        if (*text == '*')
+            c->flags |= SK_CRON_WILD | SK_CRON_HOUR_STAR;
+        break;
+    case F_DOM:
+        c->dom = (uint32_t)m;
+        if (star)
+            c->flags |= SK_CRON_DOM_STAR;
+        break;
+    case F_MON:
+        c->mon = (uint16_t)m;
+        if (*text == '*')
+            c->flags |= SK_CRON_MON_STAR;
+        break;
+    case F_DOW:
+        c->dow = (uint8_t)m;
+        if (star)
+            c->flags |= SK_CRON_DOW_STAR;
+        break;
+    }
+}
+
 int sk_cron_parse(const char *expr, const char *name, sk_cron_t *ret, sk_err_t *err)
 {
     sk_cron_t c;
@@ -455,33 +530,8 @@ int sk_cron_parse(const char *expr, const char *name, sk_cron_t *ret, sk_err_t *
         return sk_err_set(err, SK_EPARSE, "empty cron expression");
     while (is_space(*p))
         p++;
-    if (*p == '@') {
-        const char *q = p;
-        while (*q && !is_space(*q))
-            q++;
-        const char *rest = q;
-        while (is_space(*rest))
-            rest++;
-        if (*rest) {
-            sk_err_at(err, (int)(rest - expr) + 1);
-            return sk_err_set(err, SK_EPARSE, "unexpected text after %.*s", (int)(q - p), p);
-        }
-        if ((size_t)(q - p) == 7 && sk_strncaseeq(p, "@reboot", 7)) {
-            c.flags = SK_CRON_REBOOT;
-            *ret = c;
-            return 0;
-        }
-        for (size_t i = 0; i < SK_ARRAY_LEN(macros); i++) {
-            if (strlen(macros[i].name) == (size_t)(q - p) &&
-                sk_strncaseeq(p, macros[i].name, (size_t)(q - p)))
-                return sk_cron_parse(macros[i].expands, name, ret, err);
-        }
-        sk_err_at(err, (int)(p - expr) + 1);
-        return sk_err_set(err, SK_EPARSE,
-                          "unknown macro \"%.*s\" (use @yearly, @annually, @monthly, @weekly, "
-                          "@daily, @midnight, @hourly or @reboot)",
-                          (int)(q - p), p);
-    }
+    if (*p == '@')
+        return parse_macro(expr, p, name, ret, err);
     while (*p) {
         if (n == 6) {
             sk_err_at(err, (int)(p - expr) + 1);
@@ -518,39 +568,7 @@ int sk_cron_parse(const char *expr, const char *name, sk_cron_t *ret, sk_err_t *
         r = parse_field(&ps, field, fs[i], fe[i], &m);
         if (r < 0)
             return r;
-        bool star = *fs[i] == '*' || *fs[i] == '?';
-        switch (field) {
-        case F_SEC:
-            c.sec = m;
-            if (*fs[i] == '*')
-                c.flags |= SK_CRON_WILD | SK_CRON_SEC_STAR;
-            break;
-        case F_MIN:
-            c.min = m;
-            if (*fs[i] == '*')
-                c.flags |= SK_CRON_WILD | SK_CRON_MIN_STAR;
-            break;
-        case F_HOUR:
-            c.hour = (uint32_t)m;
-            if (*fs[i] == '*')
-                c.flags |= SK_CRON_WILD | SK_CRON_HOUR_STAR;
-            break;
-        case F_DOM:
-            c.dom = (uint32_t)m;
-            if (star)
-                c.flags |= SK_CRON_DOM_STAR;
-            break;
-        case F_MON:
-            c.mon = (uint16_t)m;
-            if (*fs[i] == '*')
-                c.flags |= SK_CRON_MON_STAR;
-            break;
-        case F_DOW:
-            c.dow = (uint8_t)m;
-            if (star)
-                c.flags |= SK_CRON_DOW_STAR;
-            break;
-        }
+        set_field(&c, field, fs[i], m);
     }
     /* Never firing is a parse error, not an endless search: the Gregorian
      * calendar repeats every 400 years, so one cycle decides. */

@@ -8,21 +8,15 @@
  * size; the following ones bring the body; the last one (no more data) runs
  * the handler.
  *
- * The request deadline: libmicrohttpd's timeout is an idle timeout, which a
- * client trickling one byte at a time resets forever. So each TCP
- * connection is put in a queue when it is accepted (and again after each
- * answer), taken out when its request is whole, and a watchdog thread
- * shuts down (shutdown(2), never close: the descriptor stays libmicrohttpd's)
- * the socket of the oldest entry once its deadline passes; the connection's
- * thread then sees the end of its input and closes as usual. The queue's
- * mutex makes the shutdown safe: libmicrohttpd closes a socket only after
- * telling us it is closed (MHD_CONNECTION_NOTIFY_CLOSED), which takes the
- * entry out under that mutex, so a queued descriptor is always still open.
+ * The request deadline (http_deadline.c, against a client trickling its
+ * request): each TCP connection is armed when it is accepted (and again
+ * after each answer) and disarmed when its request is whole, or when it
+ * closes (MHD_CONNECTION_NOTIFY_CLOSED, before libmicrohttpd closes it).
  */
 /* syscall(2), for the thread id */
 #define _DEFAULT_SOURCE 1
 
-#include "http.h"
+#include "http_int.h"
 #include "../common/log.h"
 
 #include <arpa/inet.h>
@@ -44,39 +38,14 @@
 #define CONN_LIMIT_UNIX 64
 #define CONN_TIMEOUT_S 30
 #define HEADER_MEMORY (64 * 1024)
-/* Repeated libmicrohttpd messages (a flood refused at the connection
- * limits) are logged at most this often, with a count. */
-#define LOG_REPEAT_MS 10000
 /* The longest Host name compared (DNS allows 253). */
 #define HOST_MAX 256
-
-/* A TCP connection while its request is due: in its listener's queue,
- * oldest deadline first (every deadline is "now + the same delay", so
- * appending keeps the order). Lives from accept to close. */
-typedef struct conn_watch {
-    struct conn_watch *prev, *next;
-    int fd;
-    int64_t due_ms; /* monotonic */
-    bool queued;
-} conn_watch_t;
-
-/* The queue and the thread that enforces its deadlines (TCP only). */
-typedef struct watchdog {
-    pthread_mutex_t mu;
-    pthread_cond_t cv; /* on CLOCK_MONOTONIC; signalled when the head changes or at stop */
-    conn_watch_t *head, *tail;
-    pthread_t thread;
-    bool inited, running, stop;
-    uint64_t cut; /* connections shut down so far, and how many of them were logged */
-    uint64_t cut_logged;
-    int64_t logged_at;
-} watchdog_t;
 
 typedef struct listener {
     sk_http_server_t *server;
     struct MHD_Daemon *mhd;
     bool tcp;
-    watchdog_t wd; /* TCP only */
+    sk_http_watchdog_t wd; /* TCP only */
     /* The last libmicrohttpd message, to fold repeats. */
     pthread_mutex_t log_mu;
     char last_msg[160];
@@ -564,134 +533,12 @@ static int tcp_refusal(const sk_http_server_t *s, struct MHD_Connection *conn, c
     return 0;
 }
 
-/* ---- the request deadline (TCP) ---- */
-
-static void watch_unlink(watchdog_t *wd, conn_watch_t *c)
-{
-    if (!c->queued)
-        return;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        wd->head = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    else
-        wd->tail = c->prev;
-    c->prev = c->next = NULL;
-    c->queued = false;
-}
-
-/* (Re)starts c's deadline: a whole request is due from now. */
-static void watch_arm(watchdog_t *wd, conn_watch_t *c)
-{
-    pthread_mutex_lock(&wd->mu);
-    watch_unlink(wd, c);
-    c->due_ms = sk_mono_ms() + SK_HTTP_REQUEST_DEADLINE_MS;
-    c->prev = wd->tail;
-    if (wd->tail)
-        wd->tail->next = c;
-    else
-        wd->head = c;
-    wd->tail = c;
-    c->queued = true;
-    if (wd->head == c)
-        pthread_cond_signal(&wd->cv);
-    pthread_mutex_unlock(&wd->mu);
-}
-
-static void watch_disarm(watchdog_t *wd, conn_watch_t *c)
-{
-    pthread_mutex_lock(&wd->mu);
-    watch_unlink(wd, c);
-    pthread_mutex_unlock(&wd->mu);
-}
-
-static conn_watch_t *watch_of(struct MHD_Connection *conn)
+/* A TCP connection's watch (its socket context), NULL when it has none. */
+static sk_http_watch_t *watch_of(struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     return ci ? ci->socket_context : NULL;
-}
-
-static void *watchdog_main(void *arg)
-{
-    watchdog_t *wd = arg;
-    pthread_mutex_lock(&wd->mu);
-    while (!wd->stop) {
-        if (!wd->head) {
-            pthread_cond_wait(&wd->cv, &wd->mu);
-            continue;
-        }
-        int64_t now = sk_mono_ms();
-        conn_watch_t *c = wd->head;
-        if (c->due_ms > now) {
-            struct timespec until;
-            clock_gettime(CLOCK_MONOTONIC, &until);
-            int64_t wait = c->due_ms - now;
-            until.tv_sec += (time_t)(wait / 1000);
-            until.tv_nsec += (long)(wait % 1000) * 1000000L;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&wd->cv, &wd->mu, &until);
-            continue;
-        }
-        /* Overdue: its thread sees the end of its input and closes it. The
-         * descriptor is open: it is closed only after NOTIFY_CLOSED, which
-         * takes c out of the queue under this mutex. */
-        watch_unlink(wd, c);
-        shutdown(c->fd, SHUT_RDWR);
-        wd->cut++;
-        if (wd->cut_logged == 0 || now - wd->logged_at >= LOG_REPEAT_MS) {
-            uint64_t n = wd->cut - wd->cut_logged;
-            wd->cut_logged = wd->cut;
-            wd->logged_at = now;
-            pthread_mutex_unlock(&wd->mu);
-            sk_log(SK_LOG_WARN,
-                   "event=http_slow_request connections=%" PRIu64 " total=%" PRIu64
-                   " msg=\"a client did not send its whole request within %d s: connection "
-                   "closed\"",
-                   n, wd->cut, SK_HTTP_REQUEST_DEADLINE_MS / 1000);
-            pthread_mutex_lock(&wd->mu);
-        }
-    }
-    pthread_mutex_unlock(&wd->mu);
-    return NULL;
-}
-
-static int watchdog_init(watchdog_t *wd, bool thread)
-{
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_mutex_init(&wd->mu, NULL);
-    pthread_cond_init(&wd->cv, &ca);
-    pthread_condattr_destroy(&ca);
-    wd->inited = true;
-    if (!thread)
-        return 0;
-    int e = pthread_create(&wd->thread, NULL, watchdog_main, wd);
-    if (e)
-        return -e;
-    wd->running = true;
-    return 0;
-}
-
-/* After every connection is gone (MHD_stop_daemon). */
-static void watchdog_release(watchdog_t *wd)
-{
-    if (wd->running) {
-        pthread_mutex_lock(&wd->mu);
-        wd->stop = true;
-        pthread_cond_signal(&wd->cv);
-        pthread_mutex_unlock(&wd->mu);
-        pthread_join(wd->thread, NULL);
-        wd->running = false;
-    }
-    pthread_mutex_destroy(&wd->mu);
-    pthread_cond_destroy(&wd->cv);
 }
 
 /* A TCP connection begins (libmicrohttpd's accepting thread) or ends (after
@@ -705,16 +552,16 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        conn_watch_t *c = sk_xcalloc(1, sizeof(*c));
+        sk_http_watch_t *c = sk_xcalloc(1, sizeof(*c));
         c->fd = ci ? ci->connect_fd : -1;
         *socket_context = c;
         if (c->fd >= 0)
-            watch_arm(&l->wd, c);
+            sk_http__watch_arm(&l->wd, c);
         return;
     }
-    conn_watch_t *c = *socket_context;
+    sk_http_watch_t *c = *socket_context;
     if (c) {
-        watch_disarm(&l->wd, c);
+        sk_http__watch_disarm(&l->wd, c);
         free(c);
         *socket_context = NULL;
     }
@@ -810,9 +657,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     /* The request is whole: its deadline no longer runs. */
-    conn_watch_t *w = l->tcp ? watch_of(conn) : NULL;
+    sk_http_watch_t *w = l->tcp ? watch_of(conn) : NULL;
     if (w)
-        watch_disarm(&l->wd, w);
+        sk_http__watch_disarm(&l->wd, w);
     if (ctx->answered)
         return MHD_YES;
     if (ctx->too_large)
@@ -846,9 +693,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     listener_t *l = cls;
     /* Kept alive, the connection owes its next request within the deadline
      * (when it closes instead, NOTIFY_CLOSED takes it out again). */
-    conn_watch_t *w = l->tcp ? watch_of(conn) : NULL;
+    sk_http_watch_t *w = l->tcp ? watch_of(conn) : NULL;
     if (w && w->fd >= 0)
-        watch_arm(&l->wd, w);
+        sk_http__watch_arm(&l->wd, w);
     req_ctx_t *ctx = *con_cls;
     if (ctx) {
         free(ctx->body);
@@ -873,11 +720,11 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
         if (*p == '"')
             *p = '\'';
     /* A flood (every connection over a limit is refused with a message)
-     * must not flood the log: a repeat within LOG_REPEAT_MS is counted. */
+     * must not flood the log: a repeat within SK_HTTP_LOG_REPEAT_MS is counted. */
     int64_t now = sk_mono_ms();
     pthread_mutex_lock(&l->log_mu);
     bool same = strncmp(msg, l->last_msg, sizeof(l->last_msg) - 1) == 0;
-    if (same && now - l->last_msg_at < LOG_REPEAT_MS) {
+    if (same && now - l->last_msg_at < SK_HTTP_LOG_REPEAT_MS) {
         l->repeats++;
         pthread_mutex_unlock(&l->log_mu);
         return;
@@ -902,7 +749,7 @@ static int start_mhd(listener_t *l, int fd, unsigned limit, sk_err_t *err)
     unsigned flags = MHD_USE_ERROR_LOG;
     flags |= detached ? MHD_USE_NO_LISTEN_SOCKET
                       : MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC;
-    if (l->tcp && watchdog_init(&l->wd, !detached) < 0) {
+    if (l->tcp && sk_http__watchdog_init(&l->wd, !detached) < 0) {
         if (fd >= 0)
             close(fd);
         return sk_err_set(err, -EAGAIN, "cannot start the HTTP server's watchdog thread");
@@ -1188,7 +1035,7 @@ static void listener_release(listener_t *l)
         MHD_stop_daemon(l->mhd); /* joins every connection thread; each is NOTIFY_CLOSED */
     l->mhd = NULL;
     if (l->wd.inited)
-        watchdog_release(&l->wd);
+        sk_http__watchdog_release(&l->wd);
     pthread_mutex_destroy(&l->log_mu);
 }
 

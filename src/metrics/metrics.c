@@ -589,132 +589,166 @@ static void gauge_line(sk_buf_t *b, const char *name, int64_t v)
     sk_buf_add(b, "\n", 1);
 }
 
+/* The jobs of s sorted by label, in a new array (the caller frees it), and
+ * the size of the whole text, closely estimated, so that the buffer never
+ * moves: each per-job line is at most its name, the label and a 20-digit
+ * value. */
+static snap_job_t **sort_jobs(snap_t *s, size_t *ret_want)
+{
+    snap_job_t **order = sk_xmalloc((s->njobs ? s->njobs : 1) * sizeof(*order));
+    size_t want = 8192;
+    for (size_t i = 0; i < s->njobs; i++) {
+        const snap_job_t *j = &s->jobs[i];
+        order[i] = &s->jobs[i];
+        size_t lines = 3 + ALWAYS_OUTCOMES + (j->d.dur.count ? N_DUR + 2 : 0);
+        for (size_t o = ALWAYS_OUTCOMES; o < N_OUTCOMES; o++)
+            lines += j->d.runs[o] != 0;
+        want += lines * (j->label_len + 96);
+    }
+    qsort(order, s->njobs, sizeof(*order), cmp_label);
+    *ret_want = want;
+    return order;
+}
+
+/* The daemon's own gauges: build, start time, uptime, jobs, runs running
+ * and waiting. */
+static void render_daemon(sk_buf_t *b, const char *version_label, const globals_t *g,
+                          int64_t now_ms)
+{
+    family(b, "sked_build_info", "gauge",
+           "Build information: the sked version as a label; always 1.");
+    sk_buf_adds(b, "sked_build_info{version=\"");
+    sk_buf_adds(b, version_label);
+    sk_buf_adds(b, "\"} 1\n");
+
+    family(b, "sked_start_time_seconds", "gauge",
+           "When the daemon started, in seconds since the Unix epoch.");
+    sk_buf_adds(b, "sked_start_time_seconds ");
+    buf_ms_as_s(b, g->start_ms);
+    sk_buf_add(b, "\n", 1);
+
+    family(b, "sked_uptime_seconds", "gauge", "Seconds since the daemon started.");
+    sk_buf_adds(b, "sked_uptime_seconds ");
+    buf_ms_as_s(b, now_ms > g->start_ms ? now_ms - g->start_ms : 0);
+    sk_buf_add(b, "\n", 1);
+
+    family(b, "sked_jobs", "gauge", "Jobs in the configuration.");
+    gauge_line(b, "sked_jobs", g->jobs);
+    family(b, "sked_runs_running", "gauge", "Runs running now.");
+    gauge_line(b, "sked_runs_running", g->running);
+    family(b, "sked_runs_waiting", "gauge", "Runs waiting to start (queued).");
+    gauge_line(b, "sked_runs_waiting", g->waiting);
+}
+
+/* How runs and fires went: per job (in order) runs by outcome, fires and
+ * the duration histogram, then the daemon's fire lateness histogram. */
+static void render_runs(sk_buf_t *b, snap_job_t *const *order, size_t njobs, const globals_t *g)
+{
+    family(b, "sked_runs_total", "counter", "Runs that ended, by job and outcome.");
+    for (size_t i = 0; i < njobs; i++) {
+        const snap_job_t *j = order[i];
+        for (size_t o = 0; o < N_OUTCOMES; o++) {
+            if (o >= ALWAYS_OUTCOMES && j->d.runs[o] == 0)
+                continue;
+            job_series(b, "sked_runs_total", j);
+            sk_buf_adds(b, ",outcome=\"");
+            sk_buf_adds(b, outcomes[o]);
+            sk_buf_add(b, "\"", 1);
+            end_u64(b, j->d.runs[o]);
+        }
+    }
+
+    family(b, "sked_fires_total", "counter", "Scheduled fires that started, by job.");
+    for (size_t i = 0; i < njobs; i++) {
+        job_series(b, "sked_fires_total", order[i]);
+        end_u64(b, order[i]->d.fires);
+    }
+
+    family(b, "sked_run_duration_seconds", "histogram", "How long runs took, by job.");
+    for (size_t i = 0; i < njobs; i++) {
+        const snap_job_t *j = order[i];
+        if (j->d.dur.count == 0)
+            continue;
+        histogram(b, "sked_run_duration_seconds", j, j->d.dur.bucket, dur_le_text,
+                  SK_ARRAY_LEN(dur_le_text), j->d.dur.count, j->d.dur.sum);
+    }
+
+    family(b, "sked_fire_lateness_seconds", "histogram",
+           "How long after their instant scheduled fires started.");
+    histogram(b, "sked_fire_lateness_seconds", NULL, g->late.bucket, late_le_text,
+              SK_ARRAY_LEN(late_le_text), g->late.count, g->late.sum);
+}
+
+/* Each job's schedule state, in order: its next fire and whether it is
+ * paused. */
+static void render_schedule(sk_buf_t *b, snap_job_t *const *order, size_t njobs)
+{
+    family(b, "sked_job_next_fire_timestamp_seconds", "gauge",
+           "A job's next scheduled fire, in seconds since the Unix epoch.");
+    for (size_t i = 0; i < njobs; i++) {
+        const snap_job_t *j = order[i];
+        if (j->d.next_fire_ms == 0)
+            continue;
+        job_series(b, "sked_job_next_fire_timestamp_seconds", j);
+        sk_buf_add(b, "} ", 2);
+        buf_ms_as_s(b, j->d.next_fire_ms);
+        sk_buf_add(b, "\n", 1);
+    }
+
+    family(b, "sked_job_paused", "gauge", "Whether a job is paused (1) or not (0).");
+    for (size_t i = 0; i < njobs; i++) {
+        job_series(b, "sked_job_paused", order[i]);
+        end_u64(b, order[i]->d.paused ? 1 : 0);
+    }
+}
+
+/* The daemon's event counters: alert deliveries, store errors, API
+ * responses. */
+static void render_events(sk_buf_t *b, const globals_t *g)
+{
+    family(b, "sked_alert_deliveries_total", "counter",
+           "Alert delivery events, by channel and state.");
+    for (size_t c = 0; c < N_CHANNELS; c++) {
+        for (size_t st = 0; st < N_ALERT_STATES; st++) {
+            sk_buf_adds(b, "sked_alert_deliveries_total{channel=\"");
+            sk_buf_adds(b, channels[c]);
+            sk_buf_adds(b, "\",state=\"");
+            sk_buf_adds(b, alert_states[st]);
+            sk_buf_add(b, "\"", 1);
+            end_u64(b, g->alerts[c][st]);
+        }
+    }
+
+    family(b, "sked_store_errors_total", "counter", "Store operations that failed.");
+    sk_buf_adds(b, "sked_store_errors_total ");
+    buf_u64(b, g->store_errors);
+    sk_buf_add(b, "\n", 1);
+
+    family(b, "sked_api_requests_total", "counter", "API responses, by status class.");
+    for (size_t k = 0; k < N_CLASSES; k++) {
+        char code[] = {(char)('2' + k), 'x', 'x', '\0'};
+        sk_buf_adds(b, "sked_api_requests_total{code=\"");
+        sk_buf_adds(b, code);
+        sk_buf_add(b, "\"", 1);
+        end_u64(b, g->api[k]);
+    }
+}
+
 char *sk_metrics_render(sk_metrics_t *m, int64_t now_ms, size_t *ret_len)
 {
     if (!m)
         return NULL;
     snap_t s;
     snapshot(m, &s);
-
-    snap_job_t **order = sk_xmalloc((s.njobs ? s.njobs : 1) * sizeof(*order));
-    /* The size, closely estimated, so that the buffer never moves: each
-     * per-job line is at most its name, the label and a 20-digit value. */
-    size_t want = 8192;
-    for (size_t i = 0; i < s.njobs; i++) {
-        const snap_job_t *j = &s.jobs[i];
-        order[i] = &s.jobs[i];
-        size_t lines = 3 + ALWAYS_OUTCOMES + (j->d.dur.count ? N_DUR + 2 : 0);
-        for (size_t o = ALWAYS_OUTCOMES; o < N_OUTCOMES; o++)
-            lines += j->d.runs[o] != 0;
-        want += lines * (j->label_len + 96);
-    }
-    qsort(order, s.njobs, sizeof(*order), cmp_label);
+    size_t want;
+    snap_job_t **order = sort_jobs(&s, &want);
 
     sk_buf_t b = {0};
     sk_buf_reserve(&b, want);
-
-    family(&b, "sked_build_info", "gauge",
-           "Build information: the sked version as a label; always 1.");
-    sk_buf_adds(&b, "sked_build_info{version=\"");
-    sk_buf_adds(&b, m->version_label);
-    sk_buf_adds(&b, "\"} 1\n");
-
-    family(&b, "sked_start_time_seconds", "gauge",
-           "When the daemon started, in seconds since the Unix epoch.");
-    sk_buf_adds(&b, "sked_start_time_seconds ");
-    buf_ms_as_s(&b, s.g.start_ms);
-    sk_buf_add(&b, "\n", 1);
-
-    family(&b, "sked_uptime_seconds", "gauge", "Seconds since the daemon started.");
-    sk_buf_adds(&b, "sked_uptime_seconds ");
-    buf_ms_as_s(&b, now_ms > s.g.start_ms ? now_ms - s.g.start_ms : 0);
-    sk_buf_add(&b, "\n", 1);
-
-    family(&b, "sked_jobs", "gauge", "Jobs in the configuration.");
-    gauge_line(&b, "sked_jobs", s.g.jobs);
-    family(&b, "sked_runs_running", "gauge", "Runs running now.");
-    gauge_line(&b, "sked_runs_running", s.g.running);
-    family(&b, "sked_runs_waiting", "gauge", "Runs waiting to start (queued).");
-    gauge_line(&b, "sked_runs_waiting", s.g.waiting);
-
-    family(&b, "sked_runs_total", "counter", "Runs that ended, by job and outcome.");
-    for (size_t i = 0; i < s.njobs; i++) {
-        const snap_job_t *j = order[i];
-        for (size_t o = 0; o < N_OUTCOMES; o++) {
-            if (o >= ALWAYS_OUTCOMES && j->d.runs[o] == 0)
-                continue;
-            job_series(&b, "sked_runs_total", j);
-            sk_buf_adds(&b, ",outcome=\"");
-            sk_buf_adds(&b, outcomes[o]);
-            sk_buf_add(&b, "\"", 1);
-            end_u64(&b, j->d.runs[o]);
-        }
-    }
-
-    family(&b, "sked_fires_total", "counter", "Scheduled fires that started, by job.");
-    for (size_t i = 0; i < s.njobs; i++) {
-        job_series(&b, "sked_fires_total", order[i]);
-        end_u64(&b, order[i]->d.fires);
-    }
-
-    family(&b, "sked_run_duration_seconds", "histogram", "How long runs took, by job.");
-    for (size_t i = 0; i < s.njobs; i++) {
-        const snap_job_t *j = order[i];
-        if (j->d.dur.count == 0)
-            continue;
-        histogram(&b, "sked_run_duration_seconds", j, j->d.dur.bucket, dur_le_text,
-                  SK_ARRAY_LEN(dur_le_text), j->d.dur.count, j->d.dur.sum);
-    }
-
-    family(&b, "sked_fire_lateness_seconds", "histogram",
-           "How long after their instant scheduled fires started.");
-    histogram(&b, "sked_fire_lateness_seconds", NULL, s.g.late.bucket, late_le_text,
-              SK_ARRAY_LEN(late_le_text), s.g.late.count, s.g.late.sum);
-
-    family(&b, "sked_job_next_fire_timestamp_seconds", "gauge",
-           "A job's next scheduled fire, in seconds since the Unix epoch.");
-    for (size_t i = 0; i < s.njobs; i++) {
-        const snap_job_t *j = order[i];
-        if (j->d.next_fire_ms == 0)
-            continue;
-        job_series(&b, "sked_job_next_fire_timestamp_seconds", j);
-        sk_buf_add(&b, "} ", 2);
-        buf_ms_as_s(&b, j->d.next_fire_ms);
-        sk_buf_add(&b, "\n", 1);
-    }
-
-    family(&b, "sked_job_paused", "gauge", "Whether a job is paused (1) or not (0).");
-    for (size_t i = 0; i < s.njobs; i++) {
-        job_series(&b, "sked_job_paused", order[i]);
-        end_u64(&b, order[i]->d.paused ? 1 : 0);
-    }
-
-    family(&b, "sked_alert_deliveries_total", "counter",
-           "Alert delivery events, by channel and state.");
-    for (size_t c = 0; c < N_CHANNELS; c++) {
-        for (size_t st = 0; st < N_ALERT_STATES; st++) {
-            sk_buf_adds(&b, "sked_alert_deliveries_total{channel=\"");
-            sk_buf_adds(&b, channels[c]);
-            sk_buf_adds(&b, "\",state=\"");
-            sk_buf_adds(&b, alert_states[st]);
-            sk_buf_add(&b, "\"", 1);
-            end_u64(&b, s.g.alerts[c][st]);
-        }
-    }
-
-    family(&b, "sked_store_errors_total", "counter", "Store operations that failed.");
-    sk_buf_adds(&b, "sked_store_errors_total ");
-    buf_u64(&b, s.g.store_errors);
-    sk_buf_add(&b, "\n", 1);
-
-    family(&b, "sked_api_requests_total", "counter", "API responses, by status class.");
-    for (size_t k = 0; k < N_CLASSES; k++) {
-        char code[] = {(char)('2' + k), 'x', 'x', '\0'};
-        sk_buf_adds(&b, "sked_api_requests_total{code=\"");
-        sk_buf_adds(&b, code);
-        sk_buf_add(&b, "\"", 1);
-        end_u64(&b, s.g.api[k]);
-    }
+    render_daemon(&b, m->version_label, &s.g, now_ms);
+    render_runs(&b, order, s.njobs, &s.g);
+    render_schedule(&b, order, s.njobs);
+    render_events(&b, &s.g);
 
     free(order);
     free(s.jobs);
