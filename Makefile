@@ -153,7 +153,7 @@ checkdeps: $(LIB)
 # `{` of its body to its `}`), unless a `long: REASON` line in its comment
 # says why (for a file, in the comment it opens with). It reads the layout
 # .clang-format gives: a function's braces at column 0. V=1 lists what the
-# `long:` comments allow. Not yet part of `make check`.
+# `long:` comments allow. Part of `make check`.
 checksize:
 	$(PYTHON) tools/checksize.py $(if $(V),-v)
 
@@ -169,7 +169,7 @@ format-check:
 	@$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_SRC) || \
 		{ echo "format-check: run \`make format\` (clang-format, .clang-format)"; exit 1; }
 
-check: all checkdeps format-check unit unit-pg e2e $(if $(SKED_SANITIZED),e2e-pg-san,e2e-pg)
+check: all checkdeps checksize format-check unit unit-pg e2e $(if $(SKED_SANITIZED),e2e-pg-san,e2e-pg)
 
 # The README's first command: a Python job in a venv, run in the foreground.
 examples/.venv/bin/python:
