@@ -468,6 +468,9 @@ int sk_cli_src_follow(sk_cli_src_t *s, const sk_run_t *run, bool follow,
         sk_run_release(&now);
         return SK_EXIT_USER;
     }
+    if (off == 0 && final && !ret_final) /* said, so that silence is not a puzzle */
+        sk_cli_error("%s: run %" PRId64 " printed nothing (%s)", s->cmd, run->id,
+                     sk_run_status_str(now.job ? now.status : run->status));
     if (ret_final) {
         if (now.job)
             *ret_final = now;

@@ -40,7 +40,14 @@ static bool in_state_dir(const char *state_dir, const char *path)
 {
     char want[PATH_MAX + 8], logs[PATH_MAX], real[PATH_MAX];
     sk_snprintf(want, sizeof(want), "%s/logs", state_dir);
-    if (!realpath(want, logs) || !realpath(path, real))
+    size_t w = strlen(want);
+    if (!realpath(path, real)) {
+        /* No file: the run printed nothing (its log is made at its first
+         * line). The path sked recorded names the folder it meant. */
+        return errno == ENOENT && strncmp(path, want, w) == 0 && path[w] == '/' &&
+               !strstr(path + w, "/../");
+    }
+    if (!realpath(want, logs))
         return false;
     size_t n = strlen(logs);
     return strncmp(real, logs, n) == 0 && real[n] == '/';
@@ -168,9 +175,12 @@ static int show_file(const sk_config_t *cfg, sk_cli_src_t *src, sk_run_t *run, b
     int fd = -1, rc = 0;
     off_t off = 0;
     unsigned polls = 0;
+    int open_err = 0;
     for (;;) {
-        if (fd < 0)
+        if (fd < 0) {
             fd = open(run->log_path, O_RDONLY | O_CLOEXEC);
+            open_err = fd < 0 ? errno : 0;
+        }
         if (fd >= 0)
             copy_out(fd, &off);
         if (!follow || sk_run_status_final(run->status))
@@ -205,9 +215,14 @@ static int show_file(const sk_config_t *cfg, sk_cli_src_t *src, sk_run_t *run, b
         if (sk_run_status_final(run->status))
             break;
     }
-    if (fd < 0 && !follow) {
-        sk_cli_error("logs: cannot open %s: %s", run->log_path, strerror(errno));
+    if (fd < 0 && !follow && open_err != ENOENT) {
+        sk_cli_error("logs: cannot open %s: %s", run->log_path, strerror(open_err));
         rc = SK_EXIT_USER;
+    } else if (off == 0 && rc == 0 && sk_run_status_final(run->status)) {
+        /* A run makes its log at its first line: none, or an empty one,
+         * means it printed nothing. Said, so that silence is not a puzzle. */
+        sk_cli_error("logs: run %" PRId64 " printed nothing (%s)", run->id,
+                     sk_run_status_str(run->status));
     }
     if (fd >= 0)
         close(fd);

@@ -238,3 +238,25 @@ def test_second_daemon_on_same_state_dir_refuses(daemon, tmp_path):
                        timeout=30)
     assert r.returncode == 1
     assert "already running" in r.stderr and str(d.proc.pid) in r.stderr
+
+
+def test_a_run_that_prints_nothing_has_no_log_and_logs_says_so(daemon):
+    """A run's log is made at its first line: a quiet run leaves no file, and
+    `sked logs` (through the daemon, and reading the store without one)
+    prints nothing, says so on stderr, and succeeds (through the daemon it
+    reads the API's empty log)."""
+    d = daemon("""
+        jobs:
+          quiet:
+            run: [true]
+    """)
+    d.cli("trigger", "quiet")
+    run = d.wait_runs("quiet", lambda h: h and done(h[0]))[0]
+    assert run["status"] == "succeeded"
+    assert not os.path.exists(os.path.join(d.state, "logs", "quiet", f"{run['id']}.log"))
+    r = d.cli("logs", "quiet")
+    assert r.stdout == "" and f"run {run['id']} printed nothing (succeeded)" in r.stderr, r
+    d.stop()
+    r = d.cli("logs", "quiet")
+    assert r.returncode == 0 and r.stdout == "", r
+    assert "printed nothing" in r.stderr, r
