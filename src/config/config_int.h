@@ -10,12 +10,16 @@
 #include "config.h"
 
 /* Caps on what a user controls (STYLE: every size has a cap). */
-#define SK_CONFIG_MAX_BYTES (1024 * 1024) /* sked.yaml and env_files */
-#define SK_CONFIG_MAX_DEPTH 64            /* nested lists and mappings */
-#define SK_CONFIG_MAX_NODES 1000000       /* nodes, with aliases expanded */
-#define SK_CONFIG_MAX_ERRORS 1000         /* errors kept; the rest are counted */
-#define SK_CONFIG_MAX_LABELS 32           /* labels of a job's nodes: or of one node */
-#define SK_CONFIG_MAX_CLUSTER_NODES 1000  /* entries of cluster.nodes */
+/* sked.yaml: room for 100,000 jobs written out in full (~5 MB) and more,
+ * still bounded (the node cap bounds the parse tree). */
+#define SK_CONFIG_MAX_FILE_BYTES (16 * 1024 * 1024)
+#define SK_CONFIG_MAX_FILE_TEXT "16 MiB"
+#define SK_CONFIG_MAX_ENV_BYTES (1024 * 1024) /* an env_file */
+#define SK_CONFIG_MAX_DEPTH 64                /* nested lists and mappings */
+#define SK_CONFIG_MAX_NODES 4000000           /* nodes, with aliases expanded */
+#define SK_CONFIG_MAX_ERRORS 1000             /* errors kept; the rest are counted */
+#define SK_CONFIG_MAX_LABELS 32               /* labels of a job's nodes: or of one node */
+#define SK_CONFIG_MAX_CLUSTER_NODES 1000      /* entries of cluster.nodes */
 
 /*
  * A pool: every allocation is its own malloc block (so ASan and valgrind see

@@ -337,7 +337,7 @@ static bool env_file(jctx_t *j, sk_job_cfg_t *J, sk_kv_t **ret, size_t *ret_n)
         sk_config__job_err(j, K_ENV_FILE, v, 0, NULL, "%s", msg);
         return false;
     }
-    int r = sk_config__read_file(abs, SK_CONFIG_MAX_BYTES, &buf, &len);
+    int r = sk_config__read_file(abs, SK_CONFIG_MAX_ENV_BYTES, &buf, &len);
     if (r < 0) {
         sk_config__job_err(j, K_ENV_FILE, v, 0, NULL, "env_file \"%s\": %s", t,
                            r == -EFBIG ? "larger than 1 MiB" : sk_strerror(r));

@@ -561,8 +561,9 @@ static int load_text(const char *path, const char *text, size_t len, unsigned fl
     sk_config_ctx_t L = {
         .file = path, .dir = c->dir, .pool = pool, .errs = errs, .tzc = tzc, .flags = flags};
 
-    if (len > SK_CONFIG_MAX_BYTES) {
-        sk_errs_add(errs, path, 0, 0, "", SK_ECONFIG, "the file is larger than 1 MiB");
+    if (len > SK_CONFIG_MAX_FILE_BYTES) {
+        sk_errs_add(errs, path, 0, 0, "", SK_ECONFIG,
+                    "the file is larger than " SK_CONFIG_MAX_FILE_TEXT);
         goto fail;
     }
     if (sk_config__yaml_parse(path, text, len, tree, &root, errs) < 0)
@@ -607,10 +608,11 @@ int sk_config_load_opts(const char *path, unsigned flags, sk_tz_cache_t *tzc, sk
 {
     char *text = NULL;
     size_t len = 0;
-    int r = sk_config__read_file(path, SK_CONFIG_MAX_BYTES, &text, &len);
+    int r = sk_config__read_file(path, SK_CONFIG_MAX_FILE_BYTES, &text, &len);
     if (r < 0) {
         if (r == -EFBIG)
-            sk_errs_add(errs, path, 0, 0, "", SK_ECONFIG, "the file is larger than 1 MiB");
+            sk_errs_add(errs, path, 0, 0, "", SK_ECONFIG,
+                        "the file is larger than " SK_CONFIG_MAX_FILE_TEXT);
         else
             sk_errs_add(errs, path, 0, 0, "", SK_ECONFIG, "cannot read the file: %s",
                         r == -EINVAL ? "not a regular file" : sk_strerror(r));

@@ -282,3 +282,21 @@ def test_state_folder_permissions_are_checked_for_this_user(tmp_path):
         assert (r.returncode, r.stderr) == (1, v.stderr)
     finally:
         locked.chmod(0o700)
+
+
+def test_a_file_of_many_jobs_written_out_in_full_loads(tmp_path):
+    """30,000 jobs, each with its own schedule and command (3.5 MB): beyond
+    the old 1 MiB cap, within the 16 MiB one; an error at the end of it is
+    still shown with its line."""
+    lines = ["jobs:"]
+    for i in range(30000):
+        lines += [f"  j{i:05d}:", '    schedule: "H H * * *"',
+                  f'    run: [/usr/bin/python3, /srv/app/jobs/task.py, --id, "{i}"]']
+    (tmp_path / "sked.yaml").write_text("\n".join(lines) + "\n")
+    v = validate(cwd=tmp_path)
+    assert v.returncode == 0, v.stderr
+    (tmp_path / "sked.yaml").write_text("\n".join(lines) + "\n  last:\n    tiemout: 5m\n")
+    v = validate(cwd=tmp_path)
+    assert v.returncode == 1
+    assert f"sked.yaml:{len(lines) + 2}:5: jobs.last.tiemout" in v.stderr, v.stderr
+    assert "tiemout: 5m" in v.stderr, v.stderr

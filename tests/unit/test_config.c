@@ -1851,15 +1851,15 @@ static void test_caps(void **state)
     fixture_t *fx = *state;
     sk_config_t *c = NULL;
 
-    /* 1 MiB and one byte */
-    size_t big = SK_CONFIG_MAX_BYTES + 1;
+    /* 16 MiB and one byte */
+    size_t big = SK_CONFIG_MAX_FILE_BYTES + 1;
     char *text = sk_xmalloc(big + 1);
     memset(text, '#', big);
     text[big] = '\0';
     assert_int_equal(load(fx, text), SK_ECONFIG);
-    assert_string_equal(fx->errs.items[0].msg, "the file is larger than 1 MiB");
+    assert_string_equal(fx->errs.items[0].msg, "the file is larger than 16 MiB");
     assert_int_equal(sk_config_load_text("x.yaml", text, big, fx->tzc, &c, &fx->errs), SK_ECONFIG);
-    text[big - 1] = '\0'; /* exactly 1 MiB of comment is fine */
+    text[big - 1] = '\0'; /* exactly 16 MiB of comment is fine */
     load_ok(fx, text);
     free(text);
 
@@ -1880,7 +1880,7 @@ static void test_caps(void **state)
         }
     }
 
-    /* "billion laughs": aliases multiply to more than a million nodes */
+    /* "billion laughs": aliases multiply to more than four million nodes */
     char lol[2048];
     size_t n = (size_t)sk_snprintf(lol, sizeof(lol), "x-0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for (int i = 1; i < 9; i++) {
@@ -1890,7 +1890,7 @@ static void test_caps(void **state)
         n += (size_t)sk_snprintf(lol + n, sizeof(lol) - n, "]\n");
     }
     assert_int_equal(load(fx, lol), SK_ECONFIG);
-    assert_true(strstr(fx->errs.items[0].msg, "more than 1000000 nodes") != NULL);
+    assert_true(strstr(fx->errs.items[0].msg, "more than 4000000 nodes") != NULL);
 
     /* at most 1000 errors are kept; the rest are counted */
     size_t cap = 1200 * 16 + 64;
