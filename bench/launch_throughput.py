@@ -35,11 +35,9 @@ machine's state: sked's store syncs are on its path).
 
 The state folders (bench/out/launch_throughput/pP-rR, kept until the next
 run) are on the real disk: sked writes each start and each end to its store
-with fsync (batched per loop turn), and a tmpfs would hide that. sked also
-creates a log folder per job and a log file per run there (2,000 new inodes
-per round); right after many deletions ext4 allocates inodes more slowly,
-so a run started minutes after the previous one measures sked a little
-pessimistically. Exit status 0 even when the target is
+with fsync (batched per loop turn), and a tmpfs would hide that. (A run's
+log file is made at its first line, so these silent runs make no files.)
+Exit status 0 even when the target is
 missed; 1 if a fire was dropped or doubled or the run broke.
 """
 import argparse

@@ -10,8 +10,8 @@ Give --sked several times (e.g. a build of the commit before a change and
 one after it) to measure each, one after the other, in the same run.
 
 Each daemon gets N jobs named j00000..., all `at:` the same instant a few
-seconds after it is ready, each `run: [true]` (given once under `defaults:`:
-sked caps sked.yaml at 1 MiB). One client asks for the status over HTTP
+seconds after it is ready, each `run: [true]` (given once under `defaults:`,
+so that the file stays small). One client asks for the status over HTTP
 (a new TCP connection per request, as `curl` or the CLI would), one request
 every 20 ms (--pace; at once after a slower answer), from a second before the instant until the status says
 that no run is waiting or running any more. Reported, for the requests sent
