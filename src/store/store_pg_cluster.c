@@ -153,7 +153,6 @@ static int pg_run_dispatch(sk_store_t *st, int64_t id, const char *pin, const ch
                            sk_err_t *err)
 {
     sk_pg_t *s = (sk_pg_t *)st;
-    PGresult *res = NULL;
     params_t p = {0};
     sk_run_status_t cur;
     int r = sk_store__text_check(&s->core, err, 2, "the pin", pin, "the spec", spec);
@@ -164,15 +163,8 @@ static int pg_run_dispatch(sk_store_t *st, int64_t id, const char *pin, const ch
     sk_pg__p_i64(&p, id);
     sk_pg__p_text(&p, pin);
     sk_pg__p_text(&p, spec);
-    r = sk_pg__exec_write(s, ST_DISPATCH, &p, &res, "dispatching a run", err);
-    if (r < 0)
-        return r;
-    long changed = sk_pg__changes(res);
-    PQclear(res);
-    if (changed > 0)
-        return 0;
-    r = sk_pg__run_status(s, id, &cur, err);
-    if (r < 0)
+    r = sk_pg__update_run(s, ST_DISPATCH, &p, id, "dispatching a run", &cur, err);
+    if (r <= 0)
         return r;
     return sk_store__not_queued(&s->core, id, cur, "dispatch", err);
 }
@@ -215,7 +207,6 @@ static int pg_run_attach(sk_store_t *st, int64_t id, const char *node, int pid,
                          const char *log_path, sk_err_t *err)
 {
     sk_pg_t *s = (sk_pg_t *)st;
-    PGresult *res = NULL;
     params_t p = {0};
     sk_run_status_t cur;
     if (!node || !*node)
@@ -230,15 +221,8 @@ static int pg_run_attach(sk_store_t *st, int64_t id, const char *node, int pid,
     sk_pg__p_text(&p, node);
     sk_pg__p_int_or_null(&p, pid, 0);
     sk_pg__p_text(&p, log_path);
-    r = sk_pg__exec_write(s, ST_ATTACH, &p, &res, "recording a start", err);
-    if (r < 0)
-        return r;
-    long changed = sk_pg__changes(res);
-    PQclear(res);
-    if (changed > 0)
-        return 0;
-    r = sk_pg__run_status(s, id, &cur, err);
-    if (r < 0)
+    r = sk_pg__update_run(s, ST_ATTACH, &p, id, "recording a start", &cur, err);
+    if (r <= 0)
         return r;
     if (cur == SK_RUN_RUNNING)
         return sk_err_set(err, -EALREADY, "%s: run %" PRId64 " is running, but not on %s", s->name,
@@ -250,7 +234,6 @@ static int pg_run_attach(sk_store_t *st, int64_t id, const char *node, int pid,
 static int pg_run_cancel(sk_store_t *st, int64_t id, const char *reason, sk_err_t *err)
 {
     sk_pg_t *s = (sk_pg_t *)st;
-    PGresult *res = NULL;
     params_t p = {0};
     sk_run_status_t cur;
     if (!reason)
@@ -260,16 +243,9 @@ static int pg_run_cancel(sk_store_t *st, int64_t id, const char *reason, sk_err_
         return r;
     sk_pg__p_i64(&p, id);
     sk_pg__p_free_text(&p, reason);
-    r = sk_pg__exec_write(s, ST_CANCEL, &p, &res, "asking a run to stop", err);
+    r = sk_pg__update_run(s, ST_CANCEL, &p, id, "asking a run to stop", &cur, err);
     sk_pg__p_release(&p);
-    if (r < 0)
-        return r;
-    long changed = sk_pg__changes(res);
-    PQclear(res);
-    if (changed > 0)
-        return 0;
-    r = sk_pg__run_status(s, id, &cur, err);
-    if (r < 0)
+    if (r <= 0)
         return r;
     return sk_store__has_outcome(&s->core, id, cur, err);
 }
@@ -303,22 +279,14 @@ static int pg_runs_ended_unsettled(sk_store_t *st, sk_run_t **ret, size_t *ret_n
 static int pg_run_settle(sk_store_t *st, int64_t id, sk_err_t *err)
 {
     sk_pg_t *s = (sk_pg_t *)st;
-    PGresult *res = NULL;
     params_t p = {0};
     int r = sk_pg__lead_gate(s, "settling a run", err);
     if (r < 0)
         return r;
     sk_pg__p_i64(&p, id);
-    r = sk_pg__exec_write(s, ST_SETTLE, &p, &res, "settling a run", err);
-    if (r < 0)
-        return r;
-    long changed = sk_pg__changes(res);
-    PQclear(res);
-    if (changed > 0)
-        return 0;
     sk_run_status_t cur;
-    r = sk_pg__run_status(s, id, &cur, err);
-    if (r < 0)
+    r = sk_pg__update_run(s, ST_SETTLE, &p, id, "settling a run", &cur, err);
+    if (r <= 0)
         return r;
     return sk_err_set(err, -EALREADY, "%s: run %" PRId64 " is settled already", s->name, id);
 }

@@ -259,6 +259,11 @@ int sk_pg__read_runs(sk_pg_t *s, const PGresult *res, sk_run_t **ret, size_t *re
 /* After an UPDATE of run id changed nothing: SK_ENOTFOUND, or the run's
  * status in *ret_status. */
 int sk_pg__run_status(sk_pg_t *s, int64_t id, sk_run_status_t *ret_status, sk_err_t *err);
+/* Runs the UPDATE stmt (params p) of run id: 0 when it changed a row, 1
+ * when it changed none (*ret_status then says what the run is, for the
+ * caller to explain why), or < 0 (err; SK_ENOTFOUND for no such run). */
+int sk_pg__update_run(sk_pg_t *s, stmt_id_t stmt, const params_t *p, int64_t id, const char *what,
+                      sk_run_status_t *ret_status, sk_err_t *err);
 
 /* The operations of sk_store_ops_t of the same names; store.h has their
  * contracts. */

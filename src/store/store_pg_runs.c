@@ -113,11 +113,25 @@ int sk_pg__run_status(sk_pg_t *s, int64_t id, sk_run_status_t *ret_status, sk_er
     return r;
 }
 
+int sk_pg__update_run(sk_pg_t *s, stmt_id_t stmt, const params_t *p, int64_t id, const char *what,
+                      sk_run_status_t *ret_status, sk_err_t *err)
+{
+    PGresult *res = NULL;
+    int r = sk_pg__exec_write(s, stmt, p, &res, what, err);
+    if (r < 0)
+        return r;
+    long changed = sk_pg__changes(res);
+    PQclear(res);
+    if (changed > 0)
+        return 0;
+    r = sk_pg__run_status(s, id, ret_status, err);
+    return r < 0 ? r : 1;
+}
+
 int sk_pg__run_start(sk_store_t *st, int64_t id, int64_t started_at, int pid, const char *log_path,
                      sk_err_t *err)
 {
     sk_pg_t *s = (sk_pg_t *)st;
-    PGresult *res = NULL;
     params_t p = {0};
     sk_run_status_t cur;
     int r = sk_store__text_check(&s->core, err, 1, "the log path", log_path);
@@ -129,15 +143,8 @@ int sk_pg__run_start(sk_store_t *st, int64_t id, int64_t started_at, int pid, co
     sk_pg__p_time(&p, started_at);
     sk_pg__p_int_or_null(&p, pid, 0);
     sk_pg__p_text(&p, log_path);
-    r = sk_pg__exec_write(s, ST_START, &p, &res, "recording a start", err);
-    if (r < 0)
-        return r;
-    long changed = sk_pg__changes(res);
-    PQclear(res);
-    if (changed > 0)
-        return 0;
-    r = sk_pg__run_status(s, id, &cur, err);
-    if (r < 0)
+    r = sk_pg__update_run(s, ST_START, &p, id, "recording a start", &cur, err);
+    if (r <= 0)
         return r;
     return sk_store__not_queued(&s->core, id, cur, "start", err);
 }
@@ -173,7 +180,6 @@ int sk_pg__run_finish(sk_store_t *st, int64_t id, sk_run_status_t status, int64_
                       int exit_code, int signal, const char *reason, sk_err_t *err)
 {
     sk_pg_t *s = (sk_pg_t *)st;
-    PGresult *res = NULL;
     params_t p = {0};
     sk_run_status_t cur;
     int r = sk_store__check_finish(&s->core, id, status, err);
@@ -187,16 +193,9 @@ int sk_pg__run_finish(sk_store_t *st, int64_t id, sk_run_status_t status, int64_
     sk_pg__p_int_or_null(&p, exit_code, -1);
     sk_pg__p_int_or_null(&p, signal, 0);
     sk_pg__p_free_text(&p, reason);
-    r = sk_pg__exec_write(s, ST_FINISH, &p, &res, "recording an outcome", err);
+    r = sk_pg__update_run(s, ST_FINISH, &p, id, "recording an outcome", &cur, err);
     sk_pg__p_release(&p);
-    if (r < 0)
-        return r;
-    long changed = sk_pg__changes(res);
-    PQclear(res);
-    if (changed > 0)
-        return 0;
-    r = sk_pg__run_status(s, id, &cur, err);
-    if (r < 0)
+    if (r <= 0)
         return r;
     return sk_store__has_outcome(&s->core, id, cur, err);
 }
