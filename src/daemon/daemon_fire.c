@@ -118,6 +118,7 @@ static bool starts_at_once(const sk_daemon_t *d, const fire_t *it, int64_t now, 
 static int persist(sk_daemon_t *d, fire_t *v, size_t n, int64_t now, sk_err_t *err)
 {
     const sk_store_ops_t *ops = d->store->ops;
+    const sk_jobrt_t *last_taken = NULL;
     int taken = 0;
     int r = ops->begin(d->store, err);
     if (r < 0)
@@ -133,12 +134,11 @@ static int persist(sk_daemon_t *d, fire_t *v, size_t n, int64_t now, sk_err_t *e
         }
         if (r < 0)
             goto fail;
-        bool once = !it->dup && starts_at_once(d, it, now, taken);
         /* One fire of a job per batch takes the short way (the next would
-         * find this one in its way). */
-        for (size_t k = 0; once && k < i; k++)
-            once =
-                !(v[k].started && v[k].job == it->job && it->job->cfg->overlap != SK_OVERLAP_ALLOW);
+         * find this one in its way); a job's fires are next to each other
+         * (decide appends them job by job), so the last one taken says. */
+        bool once = !it->dup && starts_at_once(d, it, now, taken) &&
+                    (it->job != last_taken || it->job->cfg->overlap == SK_OVERLAP_ALLOW);
         if (once) {
             char path[4096];
             sk_exec_log_path(d->state_dir, it->job->cfg->name, it->rec.id, path, sizeof(path));
@@ -146,6 +146,7 @@ static int persist(sk_daemon_t *d, fire_t *v, size_t n, int64_t now, sk_err_t *e
             if (r < 0)
                 goto fail;
             it->started = true;
+            last_taken = it->job;
             taken++;
         }
         if (it->in->new_last_fire) {
