@@ -427,14 +427,13 @@ static void on_read(uv_stream_t *h, ssize_t n, const uv_buf_t *buf)
     finish_if_done(p);
 }
 
-/* Reads what is in the pipe right now without waiting (the fd is
- * non-blocking), bounded, before the pipe is closed early. */
-static void drain_now(sk_proc_t *p, stream_t *s)
+/* Takes what is in the pipe right now without waiting (the fd is
+ * non-blocking), bounded; the pipe stays open and watched. */
+static void read_ready(sk_proc_t *p, stream_t *s)
 {
     uv_os_fd_t fd;
     if (s->done || uv_fileno((uv_handle_t *)&s->pipe, &fd) != 0)
         return;
-    uv_read_stop((uv_stream_t *)&s->pipe);
     update_stamp(p);
     for (size_t total = 0; total < DRAIN_READ_MAX;) {
         ssize_t n = read(fd, p->rbuf, READ_SIZE);
@@ -445,6 +444,16 @@ static void drain_now(sk_proc_t *p, stream_t *s)
         take(p, s, p->rbuf, (size_t)n);
         total += (size_t)n;
     }
+    wflush(p);
+}
+
+/* The same, before the pipe is closed early. */
+static void drain_now(sk_proc_t *p, stream_t *s)
+{
+    if (s->done)
+        return;
+    uv_read_stop((uv_stream_t *)&s->pipe);
+    read_ready(p, s);
 }
 
 /* A line of sked's own in the log, "STAMP sked | text": what sked did to
@@ -457,6 +466,12 @@ static void note(sk_proc_t *p, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
+    /* What the child wrote before this moment may still sit in the pipes
+     * (the loop sees an exit or a timer before the data, in any order): it
+     * goes into the log first, so the log reads in the order things were
+     * done. */
+    read_ready(p, &p->out);
+    read_ready(p, &p->err);
     update_stamp(p);
     emit(p, "sked", text, (size_t)SK_MIN(SK_MAX(n, 0), (int)sizeof(text) - 1));
     wflush(p);

@@ -781,6 +781,25 @@ static void test_background_process_dies_when_child_exits(void **state)
                         c->cb_pid)));
 }
 
+/* The loop may see the child's exit before the data it wrote last: the log
+ * still has the data first, then sked's line. A race, so tried many times
+ * (before the fix, about one run in fifty had the lines swapped). */
+static void test_output_comes_before_the_exit_note(void **state)
+{
+    ctx_t *c = *state;
+    char *argv[] = {"/bin/sh", "-c", "sleep 1000 & echo last; exit 0", NULL};
+    for (int i = 0; i < 60; i++) {
+        sk_spawn_t spec = spec_for(c, argv);
+        spec.log_path = fmt(c, "%s/logs/job/%d.log", c->dir, i + 2);
+        c->calls = 0;
+        run(c, &spec);
+        read_log(c, spec.log_path);
+        assert_int_equal(c->nlines, 2);
+        assert_string_equal(c->lines[0], "out|last");
+        assert_true(has_prefix(c->lines[1], "sked|the child exited: SIGKILL"));
+    }
+}
+
 static bool on_path(const char *name)
 {
     const char *dirs[] = {"/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin"};
@@ -1504,6 +1523,7 @@ int main(void)
         T(test_timeout_ignores_term_ends_by_kill),
         T(test_grandchild_dies_on_timeout),
         T(test_background_process_dies_when_child_exits),
+        T(test_output_comes_before_the_exit_note),
         T(test_escaped_process_holding_pipe_does_not_hang_run),
         T(test_output_cap_with_marker),
         T(test_cap_mid_line_keeps_the_part),
@@ -1532,5 +1552,8 @@ int main(void)
         T(test_capture),
 #undef T
     };
+    /* SKED_TEST_FILTER=NAME runs one test (a glob), e.g. to repeat it. */
+    if (getenv("SKED_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("SKED_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
