@@ -180,7 +180,8 @@ def measure(sked, n, max_parallel, work, pace):
           all(x["status"] == "succeeded" for x in runs) and not broken)
     during = [lat * 1000.0 for sent, lat, _ in samples if at <= sent <= t_end]
     jobs_during = [lat * 1000.0 for sent, lat in job_samples if at <= sent <= t_end]
-    shutil.rmtree(folder, ignore_errors=True)
+    if not os.environ.get("BENCH_KEEP"):  # BENCH_KEEP=1: keep it, the daemon's log with it
+        shutil.rmtree(folder, ignore_errors=True)
     return {
         "p50": pct(during, 50), "p99": pct(during, 99), "max": max(during) if during else 0,
         "jobs_p50": pct(jobs_during, 50), "jobs_p99": pct(jobs_during, 99),

@@ -150,11 +150,7 @@ static sk_jobrt_t *add_job(sk_daemon_t *d, const sk_job_cfg_t *cfg, int64_t now,
                    "only run when triggered\"",
                    cfg->name);
     }
-    if (d->njobs == d->jobs_cap) {
-        d->jobs_cap = d->jobs_cap ? d->jobs_cap * 2 : 64;
-        d->jobs = sk_xrealloc(d->jobs, d->jobs_cap * sizeof(*d->jobs));
-    }
-    d->jobs[d->njobs++] = j;
+    sk_daemon__jobs_add(d, j);
     return j;
 }
 
@@ -415,6 +411,7 @@ static int reload(sk_daemon_t *d, const char *why, bool guarded, char *msg, size
     }
     map_release(&newjobs);
     map_release(&oldjobs);
+    sk_daemon__link_jobs(d);
     save_new_jobs(d);
     /* Waiting runs of kept jobs follow the new definition. */
     for (sk_runrt_t *r = d->waiting; r; r = r->next) {
@@ -807,6 +804,7 @@ static void take_up_jobs(sk_daemon_t *d)
     int64_t now = sk_clock_wall_ms(d->clock);
     for (size_t i = 0; i < d->config->njobs; i++)
         add_job(d, &d->config->jobs[i], now, false);
+    sk_daemon__link_jobs(d);
     save_new_jobs(d);
     /* Several nodes on one PostgreSQL store: only the leader fires; every
      * node runs what the leader dispatches. */
@@ -840,12 +838,7 @@ static void release_daemon(sk_daemon_t *d)
 {
     sk_daemon__wf_free_all(d);
     sk_heap_release(&d->heap); /* it marks its nodes, which live in the jobs */
-    for (size_t i = 0; i < d->njobs; i++) {
-        free(d->jobs[i]->name);
-        free(d->jobs[i]->last_alert);
-        free(d->jobs[i]);
-    }
-    free(d->jobs);
+    sk_daemon__jobs_free(d);
     sk_metrics_free(d->metrics);
     sk_store_close(d->store);
     sk_config_unref(d->config);

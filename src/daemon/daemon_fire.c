@@ -51,14 +51,6 @@ static fire_t *fires_of(const sk_sched_intents_t *v)
     return f;
 }
 
-sk_jobrt_t *sk_daemon__job(sk_daemon_t *d, const char *name)
-{
-    for (size_t i = 0; i < d->njobs; i++)
-        if (strcmp(d->jobs[i]->name, name) == 0)
-            return d->jobs[i];
-    return NULL;
-}
-
 /* Puts job in the heap at its next instant after last_fire, or takes it out. */
 void sk_daemon__schedule_job(sk_daemon_t *d, sk_jobrt_t *j)
 {

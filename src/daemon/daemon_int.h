@@ -46,6 +46,10 @@ struct sk_jobrt {
      * most of 100,000 jobs never raise one. */
     int64_t *last_alert;            /* monotonic ms */
     struct sk_metrics_job *metrics; /* its series in d->metrics */
+    /* The jobs whose `after:` names this one (sk_daemon__link_jobs), so a
+     * run's end finds them without a look at every job. */
+    sk_jobrt_t **down;
+    size_t ndown, down_cap;
 };
 
 /* Parameters of one run: the job's defaults overridden by the trigger. */
@@ -136,6 +140,10 @@ struct sk_daemon {
 
     sk_jobrt_t **jobs;
     size_t njobs, jobs_cap;
+    /* d->jobs by name (daemon_index.c): open addressing, a power of two
+     * slots at least twice njobs; NULL slots empty. */
+    sk_jobrt_t **by_name;
+    size_t by_name_mask;
     sk_heap_t heap;
 
     sk_runrt_t *waiting;       /* FIFO of runs recorded but not started (daemon_run.c's enqueue) */
@@ -215,8 +223,16 @@ struct sk_daemon {
 void sk_daemon__arm(sk_daemon_t *d);
 /* The timer's callback: one wake (clock-jump check, due fires, pump, arm). */
 void sk_daemon__on_tick(uv_timer_t *t);
-/* The job named name (borrowed), also a removed one, or NULL. */
+/* daemon_index.c; on the loop thread. */
+/* The job named name (borrowed), also a removed one, or NULL. Constant time. */
 sk_jobrt_t *sk_daemon__job(sk_daemon_t *d, const char *name);
+/* Appends j (new, its name unique) to d->jobs and the name index. */
+void sk_daemon__jobs_add(sk_daemon_t *d, sk_jobrt_t *j);
+/* Rebuilds each job's `down` list from the current definitions: after a
+ * load and after each reload. */
+void sk_daemon__link_jobs(sk_daemon_t *d);
+/* Frees every job and the index (at the end). */
+void sk_daemon__jobs_free(sk_daemon_t *d);
 /* Puts j in the heap at its next instant after its last fire (a function of
  * its definition, anchor and last fire only: no clock), or takes it out when
  * it has none, is removed, disabled, paused, or this node does not lead. */

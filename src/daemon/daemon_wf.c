@@ -581,14 +581,9 @@ void sk_daemon__after(sk_daemon_t *d, sk_jobrt_t *j, sk_run_status_t st)
                st == SK_RUN_INTERRUPTED;
     if (d->stopping || (!ok && !bad))
         return;
-    for (size_t i = 0; i < d->njobs; i++) {
-        sk_jobrt_t *k = d->jobs[i];
+    for (size_t i = 0; i < j->ndown; i++) {
+        sk_jobrt_t *k = j->down[i];
         if (!k->cfg || !k->cfg->enabled || k->paused)
-            continue;
-        bool listed = false;
-        for (size_t a = 0; a < k->cfg->nafter && !listed; a++)
-            listed = strcmp(k->cfg->after[a], j->name) == 0;
-        if (!listed)
             continue;
         sk_when_t when = k->cfg->after_when;
         if ((when == SK_WHEN_SUCCESS && !ok) || (when == SK_WHEN_FAILURE && !bad))

@@ -201,6 +201,37 @@ def test_after_chains_jobs(daemon):
     assert d.history("on_trouble") == []
 
 
+def test_after_follows_a_reload(daemon):
+    """Who runs after whom is worked out again at each reload: an `after:`
+    added or moved by a reload is followed at once, a removed one no more."""
+    conf = """
+        jobs:
+          a:
+            run: [true]
+          b:
+            run: [true]
+          follower:
+            run: [true]
+            after: [%s]
+    """
+    d = daemon(conf % "a")
+    d.cli("trigger", "a")
+    d.wait_runs("follower", lambda h: len(h) == 1 and done(h[0]))
+    d.write(conf % "b")
+    assert "3 jobs" in d.cli("reload").stdout
+    d.cli("trigger", "b")
+    runs = d.wait_runs("follower", lambda h: len(h) == 2 and done(h[0]))
+    assert runs[0]["trigger"] == "upstream"
+    # a no longer leads to follower: its run ends, and then one of b's does
+    # (runs end in order here: one at a time), so nothing came from a's.
+    d.cli("trigger", "a")
+    d.wait_runs("a", lambda h: len(h) == 2 and done(h[0]))
+    d.cli("trigger", "b")
+    d.wait_runs("follower", lambda h: len(h) == 3 and done(h[0]))
+    d.wait_runs("b", lambda h: len(h) == 2 and done(h[0]))
+    assert len(d.history("follower")) == 3
+
+
 def test_show_draws_the_step_graph(tmp_path):
     d = Daemon(tmp_path, DIAMOND.format(b_extra="true"), start=False)
     out = d.cli("show", "etl").stdout
