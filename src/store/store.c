@@ -106,10 +106,11 @@ void sk_run_release(sk_run_t *r)
     free(r->reason);
     free(r->log_path);
     free(r->params);
+    free(r->event);
     free(r->node);
     free(r->spec);
     free(r->cancel);
-    r->job = r->step = r->reason = r->log_path = r->params = NULL;
+    r->job = r->step = r->reason = r->log_path = r->params = r->event = NULL;
     r->node = r->spec = r->cancel = NULL;
 }
 

@@ -107,6 +107,8 @@ typedef struct sk_run {
     char *log_path;
     int64_t parent_id; /* a step's workflow run; 0 for a plain job or a workflow run */
     char *params;      /* a workflow run's parameters as a JSON object, or NULL */
+    char *event;       /* trigger event: the event that started it, "KIND" or "KIND: DETAIL"
+                        * ("boot", "start"); NULL for other triggers */
     /* Several nodes (PostgreSQL): */
     char *node;      /* the node that claimed (runs) it, or NULL */
     char *spec;      /* set when dispatched: what the claiming node needs (JSON), or NULL */
@@ -272,6 +274,12 @@ typedef struct sk_store_ops {
     /* Creates or replaces job's state, every field (read, change, write to
      * keep the others). -EINVAL if last_outcome is neither -1 nor a status. */
     int (*job_state_set)(sk_store_t *st, const char *job, const sk_job_state_t *s, sk_err_t *err);
+    /* Marks job's boot trigger as fired for boot boot_id (the machine's
+     * /proc/sys/kernel/random/boot_id): 1 when it was not yet (the caller
+     * records its run in the same transaction, so that each boot fires it
+     * exactly once), 0 when this boot already fired it. The mark is one row
+     * per job, never pruned. */
+    int (*boot_claim)(sk_store_t *st, const char *job, const char *boot_id, sk_err_t *err);
 
     /* Deletes job's final top-level runs beyond the newest keep_runs (0: no
      * limit; step rows are not counted) and those that ended before

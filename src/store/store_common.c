@@ -222,8 +222,9 @@ int sk_store__check_run(const sk_store_core_t *c, const sk_run_t *run, sk_err_t 
     if (run->parent_id < 0 || (run->parent_id > 0 && (!run->step || !*run->step)))
         return sk_err_set(err, -EINVAL, "%s: job %s: a step row needs a step name and a parent",
                           c->name, run->job);
-    return sk_store__text_check(c, err, 4, "the job name", run->job, "the step name", run->step,
-                                "the log path", run->log_path, "params", run->params);
+    return sk_store__text_check(c, err, 5, "the job name", run->job, "the step name", run->step,
+                                "the log path", run->log_path, "params", run->params, "the event",
+                                run->event);
 }
 
 int sk_store__check_finish(const sk_store_core_t *c, int64_t id, sk_run_status_t status,
@@ -244,6 +245,14 @@ int sk_store__check_job_state(const sk_store_core_t *c, const char *job, const s
         return sk_err_set(err, -EINVAL, "%s: job %s: last outcome %d is not a run status", c->name,
                           job, js->last_outcome);
     return sk_store__text_check(c, err, 1, "the job name", job);
+}
+
+int sk_store__check_boot(const sk_store_core_t *c, const char *job, const char *boot_id,
+                         sk_err_t *err)
+{
+    if (!job || !*job || !boot_id || !*boot_id)
+        return sk_err_set(err, -EINVAL, "%s: boot_claim needs a job and a boot id", c->name);
+    return sk_store__text_check(c, err, 2, "the job name", job, "the boot id", boot_id);
 }
 
 static int cmp_output_key(const void *a, const void *b)

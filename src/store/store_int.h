@@ -130,6 +130,8 @@ int sk_store__check_finish(const sk_store_core_t *c, int64_t id, sk_run_status_t
                            sk_err_t *err);
 int sk_store__check_job_state(const sk_store_core_t *c, const char *job, const sk_job_state_t *js,
                               sk_err_t *err);
+int sk_store__check_boot(const sk_store_core_t *c, const char *job, const char *boot_id,
+                         sk_err_t *err);
 int sk_store__check_outputs(const sk_store_core_t *c, int64_t run_id, const sk_output_t *o,
                             size_t n, sk_err_t *err);
 int sk_store__check_alert(const sk_store_core_t *c, const sk_alert_rec_t *a, sk_err_t *err);

@@ -752,6 +752,7 @@ const sk_store_ops_t sk_store_pg_ops = {
     .run_last = sk_pg__run_last,
     .job_state_get = sk_pg__job_state_get,
     .job_state_set = sk_pg__job_state_set,
+    .boot_claim = sk_pg__boot_claim,
     .prune = sk_pg__prune,
     .outputs_put = sk_pg__outputs_put,
     .outputs_get = sk_pg__outputs_get,

@@ -28,7 +28,7 @@
 #define RUN_COLS                                                                                   \
     "id, job, step, status, \"trigger\", attempt, scheduled_at, queued_at, started_at, "           \
     "ended_at, exit_code, signal, pid, reason, log_path, parent_id, params, node, spec, cancel, "  \
-    "dispatched, settled"
+    "dispatched, settled, event"
 #define NODE_COLS "name, labels, max_parallel, api, pid, version, started_at, seen_at, leader"
 /* nodes_list's columns: NODE_COLS, age_ms, running; t.ms is the server's now. */
 #define NODE_LIST_COLS                                                                             \
@@ -48,10 +48,10 @@
 #define STATEMENTS(X)                                                                              \
     X(ST_INSERT,                                                                                   \
       "INSERT INTO runs (job, step, status, \"trigger\", attempt, scheduled_at, queued_at, "       \
-      "started_at, ended_at, exit_code, signal, pid, reason, log_path, parent_id, params) "        \
+      "started_at, ended_at, exit_code, signal, pid, reason, log_path, parent_id, params, event) " \
       "SELECT $1::text, $2::text, $3::text, $4::text, $5::integer, $6::bigint, $7::bigint, "       \
       "$8::bigint, $9::bigint, $10::integer, $11::integer, $12::integer, $13::text, $14::text, "   \
-      "$15::bigint, $16::text "                                                                    \
+      "$15::bigint, $16::text, $17::text "                                                         \
       "WHERE ($15::bigint = 0 OR EXISTS (SELECT 1 FROM runs WHERE id = $15::bigint "               \
       "AND parent_id = 0 AND job = $1::text)) AND NOT ($5::integer = 1 AND $2::text IS NULL "      \
       "AND $4::text IN ('schedule', 'catchup') AND EXISTS (SELECT 1 FROM runs WHERE job = "        \
@@ -77,6 +77,9 @@
       "ON CONFLICT (job) DO UPDATE SET last_fire = excluded.last_fire, "                           \
       "paused = excluded.paused, last_outcome = excluded.last_outcome, "                           \
       "missed_alerted = excluded.missed_alerted")                                                  \
+    X(ST_BOOT_CLAIM, "INSERT INTO boot_fires (job, boot_id) VALUES ($1::text, $2::text) "          \
+                     "ON CONFLICT (job) DO UPDATE SET boot_id = excluded.boot_id "                 \
+                     "WHERE boot_fires.boot_id <> excluded.boot_id RETURNING 1")                   \
     X(ST_PRUNE_KEEP,                                                                               \
       "SELECT id FROM runs WHERE job = $1::text AND parent_id = 0 AND NOT (" SQL_ACTIVE            \
       ") ORDER BY id DESC LIMIT 1 OFFSET $2::bigint")                                              \
@@ -178,7 +181,7 @@ typedef struct sk_pg {
 } sk_pg_t;
 
 /* Parameters in text form; NULL is SQL NULL. */
-#define MAX_PARAMS 16
+#define MAX_PARAMS 20
 typedef struct {
     int n;
     const char *v[MAX_PARAMS];
@@ -279,6 +282,7 @@ int sk_pg__runs_query(sk_store_t *st, const sk_run_filter_t *f, sk_run_t **ret, 
                       sk_err_t *err);
 int sk_pg__job_state_get(sk_store_t *st, const char *job, sk_job_state_t *ret, sk_err_t *err);
 int sk_pg__job_state_set(sk_store_t *st, const char *job, const sk_job_state_t *js, sk_err_t *err);
+int sk_pg__boot_claim(sk_store_t *st, const char *job, const char *boot_id, sk_err_t *err);
 int sk_pg__prune(sk_store_t *st, const char *job, size_t keep_runs, int64_t ended_before,
                  void (*cb)(const char *log_path, void *data), void *data, sk_err_t *err);
 int sk_pg__outputs_put(sk_store_t *st, int64_t run_id, const sk_output_t *o, size_t n,

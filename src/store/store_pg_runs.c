@@ -40,6 +40,7 @@ static int read_run(sk_pg_t *s, const PGresult *res, int row, sk_run_t *ret, sk_
     r.cancel = sk_pg__get_str(res, row, 19);
     r.dispatched = sk_streq(PQgetvalue(res, row, 20), "t");
     r.settled = sk_streq(PQgetvalue(res, row, 21), "t");
+    r.event = sk_pg__get_str(res, row, 22);
     if (!r.job)
         r.job = sk_xstrdup("");
     *ret = r;
@@ -72,6 +73,7 @@ int sk_pg__run_insert(sk_store_t *st, sk_run_t *run, sk_err_t *err)
     sk_pg__p_text(&p, run->log_path);
     sk_pg__p_i64(&p, run->parent_id);
     sk_pg__p_text(&p, run->params);
+    sk_pg__p_text(&p, run->event);
     r = sk_pg__exec_write(s, ST_INSERT, &p, &res, "recording a run", err);
     sk_pg__p_release(&p);
     if (r < 0)
@@ -379,6 +381,27 @@ int sk_pg__job_state_set(sk_store_t *st, const char *job, const sk_job_state_t *
     r = sk_pg__exec_write(s, ST_STATE_SET, &p, &res, "recording a job's state", err);
     PQclear(res);
     return r;
+}
+
+int sk_pg__boot_claim(sk_store_t *st, const char *job, const char *boot_id, sk_err_t *err)
+{
+    sk_pg_t *s = (sk_pg_t *)st;
+    PGresult *res = NULL;
+    params_t p = {0};
+    int r = sk_store__check_boot(&s->core, job, boot_id, err);
+    if (r == 0)
+        r = sk_pg__lead_gate(s, "recording a boot fire", err);
+    if (r < 0)
+        return r;
+    sk_pg__p_text(&p, job);
+    sk_pg__p_text(&p, boot_id);
+    r = sk_pg__exec_write(s, ST_BOOT_CLAIM, &p, &res, "recording a boot fire", err);
+    sk_pg__p_release(&p);
+    if (r < 0)
+        return r;
+    int rows = PQntuples(res);
+    PQclear(res);
+    return rows > 0 ? 1 : 0;
 }
 
 /* ---- pruning (the loop is sk_store__prune) ---- */

@@ -108,6 +108,13 @@ static const char *const migrations[] = {
     "    seen_at      BIGINT,\n"
     "    leader       BOOLEAN NOT NULL DEFAULT false\n"
     ");\n",
+    /* 4: event triggers: the event that started a run, and which boot each
+     * job's boot trigger last fired for. */
+    "ALTER TABLE runs ADD COLUMN event TEXT;\n"
+    "CREATE TABLE boot_fires (\n"
+    "    job     TEXT COLLATE \"C\" PRIMARY KEY,\n"
+    "    boot_id TEXT NOT NULL\n"
+    ");\n",
 };
 
 #define SCHEMA_VERSION ((int)SK_ARRAY_LEN(migrations))

@@ -127,6 +127,13 @@ static const char *const migrations[] = {
     "    seen_at      INTEGER,\n"
     "    leader       INTEGER NOT NULL DEFAULT 0 CHECK (leader IN (0, 1))\n"
     ") WITHOUT ROWID;\n",
+    /* 4: event triggers: the event that started a run, and which boot each
+     * job's boot trigger last fired for. Additive only. */
+    "ALTER TABLE runs ADD COLUMN event TEXT;\n"
+    "CREATE TABLE boot_fires (\n"
+    "    job     TEXT PRIMARY KEY,\n"
+    "    boot_id TEXT NOT NULL\n"
+    ") WITHOUT ROWID;\n",
 };
 
 #define SCHEMA_VERSION ((int)SK_ARRAY_LEN(migrations))
@@ -861,6 +868,7 @@ const sk_store_ops_t sk_store_sqlite_ops = {
     .run_last = sk_sqlite__run_last,
     .job_state_get = sk_sqlite__job_state_get,
     .job_state_set = sk_sqlite__job_state_set,
+    .boot_claim = sk_sqlite__boot_claim,
     .prune = sk_sqlite__prune,
     .outputs_put = sk_sqlite__outputs_put,
     .outputs_get = sk_sqlite__outputs_get,

@@ -24,7 +24,7 @@
 #define RUN_COLS                                                                                   \
     "id, job, step, status, \"trigger\", attempt, scheduled_at, queued_at, started_at, "           \
     "ended_at, exit_code, signal, pid, reason, log_path, parent_id, params, node, spec, cancel, "  \
-    "dispatched, settled"
+    "dispatched, settled, event"
 #define NODE_COLS "name, labels, max_parallel, api, pid, version, started_at, seen_at, leader"
 /* The runs the node of the current nodes row holds. */
 #define NODE_RUNNING "(SELECT count(*) FROM runs WHERE " SQL_HELD_BY("nodes.name") ")"
@@ -39,8 +39,9 @@
 #define STATEMENTS(X)                                                                              \
     X(ST_INSERT, "INSERT INTO runs (job, step, status, \"trigger\", attempt, scheduled_at, "       \
                  "queued_at, started_at, ended_at, exit_code, signal, pid, reason, log_path, "     \
-                 "parent_id, params) "                                                             \
-                 "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16 "   \
+                 "parent_id, params, event) "                                                      \
+                 "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "  \
+                 "?17 "                                                                            \
                  "WHERE ?15 = 0 OR EXISTS (SELECT 1 FROM runs WHERE id = ?15 AND parent_id = 0 "   \
                  "AND job = ?1)")                                                                  \
     X(ST_START, "UPDATE runs SET status = 'running', started_at = ?2, pid = ?3, log_path = ?4 "    \
@@ -61,6 +62,9 @@
       "ON CONFLICT (job) DO UPDATE SET last_fire = excluded.last_fire, "                           \
       "paused = excluded.paused, last_outcome = excluded.last_outcome, "                           \
       "missed_alerted = excluded.missed_alerted")                                                  \
+    X(ST_BOOT_CLAIM, "INSERT INTO boot_fires (job, boot_id) VALUES (?1, ?2) "                      \
+                     "ON CONFLICT (job) DO UPDATE SET boot_id = excluded.boot_id "                 \
+                     "WHERE boot_fires.boot_id <> excluded.boot_id")                               \
     X(ST_PRUNE_KEEP, "SELECT id FROM runs WHERE job = ?1 AND parent_id = 0 AND NOT " SQL_ACTIVE    \
                      " ORDER BY id DESC LIMIT 1 OFFSET ?2")                                        \
     X(ST_PRUNE_PICK,                                                                               \
@@ -176,6 +180,7 @@ int sk_sqlite__run_last(sk_store_t *st, const char *job, sk_run_t *ret, sk_err_t
 int sk_sqlite__runs_query(sk_store_t *st, const sk_run_filter_t *f, sk_run_t **ret, size_t *ret_n,
                           sk_err_t *err);
 int sk_sqlite__job_state_get(sk_store_t *st, const char *job, sk_job_state_t *ret, sk_err_t *err);
+int sk_sqlite__boot_claim(sk_store_t *st, const char *job, const char *boot_id, sk_err_t *err);
 int sk_sqlite__job_state_set(sk_store_t *st, const char *job, const sk_job_state_t *js,
                              sk_err_t *err);
 int sk_sqlite__prune(sk_store_t *st, const char *job, size_t keep_runs, int64_t ended_before,

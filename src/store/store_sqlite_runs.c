@@ -43,6 +43,7 @@ static int read_run(sk_sqlite_t *s, sqlite3_stmt *st, sk_run_t *ret, sk_err_t *e
     r.cancel = sk_sqlite__col_strdup(st, 19);
     r.dispatched = sqlite3_column_int(st, 20) != 0;
     r.settled = sqlite3_column_int(st, 21) != 0;
+    r.event = sk_sqlite__col_strdup(st, 22);
     if (!r.job)
         r.job = sk_xstrdup("");
     *ret = r;
@@ -76,6 +77,7 @@ int sk_sqlite__run_insert(sk_store_t *st, sk_run_t *run, sk_err_t *err)
     sk_sqlite__bind_text(q, 14, run->log_path);
     sqlite3_bind_int64(q, 15, run->parent_id);
     sk_sqlite__bind_text(q, 16, run->params);
+    sk_sqlite__bind_text(q, 17, run->event);
     int rc = sqlite3_step(q);
     int changed = rc == SQLITE_DONE ? sqlite3_changes(s->db) : 0;
     sk_sqlite__stmt_done(q);
@@ -400,6 +402,27 @@ int sk_sqlite__job_state_set(sk_store_t *st, const char *job, const sk_job_state
     if (rc != SQLITE_DONE)
         return sk_sqlite__write_fail(s, rc, "recording a job's state", err);
     return 0;
+}
+
+int sk_sqlite__boot_claim(sk_store_t *st, const char *job, const char *boot_id, sk_err_t *err)
+{
+    sk_sqlite_t *s = (sk_sqlite_t *)st;
+    sqlite3_stmt *q = NULL;
+    int r = sk_store__check_boot(&s->core, job, boot_id, err);
+    if (r == 0)
+        r = sk_store__write_gate(&s->core, "recording a boot fire", err);
+    if (r == 0)
+        r = sk_sqlite__stmt_get(s, ST_BOOT_CLAIM, &q, err);
+    if (r < 0)
+        return r;
+    sk_sqlite__bind_text(q, 1, job);
+    sk_sqlite__bind_text(q, 2, boot_id);
+    int rc = sqlite3_step(q);
+    int changed = rc == SQLITE_DONE ? sqlite3_changes(s->db) : 0;
+    sk_sqlite__stmt_done(q);
+    if (rc != SQLITE_DONE)
+        return sk_sqlite__write_fail(s, rc, "recording a boot fire", err);
+    return changed > 0 ? 1 : 0;
 }
 
 /* ---- pruning (the loop is sk_store__prune) ---- */

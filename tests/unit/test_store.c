@@ -1724,6 +1724,42 @@ static void test_alerts(void **state)
 
 /* ---- job state ---- */
 
+/* A run started by an event keeps the event; a boot fires each job's boot
+ * trigger once per boot id, and the mark goes with a rolled-back batch. */
+static void test_event_runs_and_boot_claims(void **state)
+{
+    fixture_t *fx = *state;
+    sk_store_t *st = open_ok(fx->db);
+    sk_run_t r = mkrun("j", SK_TRIG_EVENT, 1000);
+    r.event = "boot: 8d2c";
+    assert_int_equal(sk_store_run_insert(st, &r, NULL), 0);
+    sk_run_t plain = mkrun("j", SK_TRIG_MANUAL, 2000);
+    assert_int_equal(sk_store_run_insert(st, &plain, NULL), 0);
+    sk_run_t got;
+    assert_int_equal(sk_store_run_get(st, r.id, &got, NULL), 0);
+    assert_int_equal(got.trigger, SK_TRIG_EVENT);
+    assert_string_equal(got.event, "boot: 8d2c");
+    sk_run_release(&got);
+    assert_int_equal(sk_store_run_get(st, plain.id, &got, NULL), 0);
+    assert_null(got.event);
+    sk_run_release(&got);
+
+    const sk_store_ops_t *ops = st->ops;
+    assert_int_equal(ops->boot_claim(st, "j", "boot-1", NULL), 1);
+    assert_int_equal(ops->boot_claim(st, "j", "boot-1", NULL), 0);
+    assert_int_equal(ops->boot_claim(st, "k", "boot-1", NULL), 1); /* per job */
+    assert_int_equal(ops->boot_claim(st, "j", "boot-2", NULL), 1);
+    assert_int_equal(ops->boot_claim(st, "j", "boot-2", NULL), 0);
+    assert_int_equal(sk_store_begin(st, NULL), 0);
+    assert_int_equal(ops->boot_claim(st, "j", "boot-3", NULL), 1);
+    assert_int_equal(sk_store_rollback(st, NULL), 0);
+    assert_int_equal(ops->boot_claim(st, "j", "boot-3", NULL), 1); /* not kept */
+    sk_err_t err;
+    assert_int_equal(ops->boot_claim(st, "", "boot-1", &err), -EINVAL);
+    assert_int_equal(ops->boot_claim(st, "j", NULL, &err), -EINVAL);
+    sk_store_close(st);
+}
+
 static void test_job_state(void **state)
 {
     fixture_t *fx = *state;
@@ -4404,8 +4440,8 @@ static void test_pg_attach_cancel_settle(void **state)
         X(test_start_finish), X(test_run_pids), X(test_get_missing), X(test_query),                \
         X(test_query_limits), X(test_run_last), X(test_workflow_steps),                            \
         X(test_step_insert_invalid), X(test_outputs), X(test_alerts), X(test_job_state),           \
-        X(test_prune), X(test_prune_many_and_null_logs), X(test_prune_workflow),                   \
-        X(test_prune_many_workflows), X(test_batch_1000_inserts),                                  \
+        X(test_event_runs_and_boot_claims), X(test_prune), X(test_prune_many_and_null_logs),       \
+        X(test_prune_workflow), X(test_prune_many_workflows), X(test_batch_1000_inserts),          \
         X(test_close_rolls_back_open_batch), X(test_readonly), X(test_injected_faults),            \
         X(test_injected_fault_rolls_back_batch), X(test_injected_faults_new_writes),               \
         X(test_nodes), X(test_run_cluster_fields), X(test_injected_faults_cluster),                \
