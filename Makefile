@@ -239,14 +239,10 @@ fuzz-smoke: $(FUZZ_BIN)
 # Small standalone programs the daemon benchmarks measure against (no sked code).
 BENCH_HELPERS := $(BUILD)/stamp $(BUILD)/limit_loop $(BUILD)/forkexec_limit
 
+# Every bench in turn, then every target line of all of them (bench/all.sh).
 bench: $(BIN) $(BUILD)/bench_cron $(BUILD)/bench_store $(BENCH_HELPERS)
-	$(PYTHON) bench/cron_vs_croniter.py $(BUILD)/bench_cron
-	$(BUILD)/bench_store bench/out
-	$(PYTHON) bench/fire_precision.py --build $(BUILD) --seconds $(BENCH_SECONDS)
-	$(PYTHON) bench/launch_throughput.py --build $(BUILD)
-	$(PYTHON) bench/scale.py --build $(BUILD) --jobs $(BENCH_SCALE_JOBS) --idle $(BENCH_IDLE)
-	$(PYTHON) bench/workflow_latency.py --build $(BUILD)
-	$(PYTHON) bench/api_throughput.py --build $(BUILD) $(BENCH_API_FLAGS)
+	sh bench/all.sh $(BUILD) $(PYTHON) $(BENCH_SECONDS) $(BENCH_SCALE_JOBS) $(BENCH_IDLE) \
+		"$(BENCH_API_FLAGS)"
 
 bench-quick:
 	$(MAKE) --no-print-directory bench BENCH_SECONDS=10 BENCH_SCALE_JOBS=20000 BENCH_IDLE=5 \

@@ -239,6 +239,13 @@ def main():
             print("  answers over 100 ms (s after the instant, ms): %s" % m["slow"][:20])
         for b in m["broken"]:
             print("  inconsistent status: %r" % b)
+    print()
+    for sked, m in rows:
+        who = "" if len(rows) == 1 else " (%s)" % os.path.relpath(sked)[-40:]
+        for what, key in (("GET /api/v1/status", "p99"), ("GET /api/v1/jobs", "jobs_p99")):
+            print("target %s p99 during a burst of %d jobs, max_parallel %d%s: %.1f < %.0f ms "
+                  "-> %s" % (what, a.jobs, a.max_parallel, who, m[key], TARGET_P99_MS,
+                             "met" if m[key] < TARGET_P99_MS else "NOT MET"))
     return 1 if broken else 0
 
 
