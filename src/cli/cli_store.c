@@ -183,6 +183,7 @@ int sk_cli_run_from_json(json_t *o, sk_run_t *ret)
     if (json_is_object(params))
         r.params = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
     r.node = text_or_null(json_object_get(o, "node"));
+    r.event = text_or_null(json_object_get(o, "event"));
     /* The daemon serves the log: "" says that there is one. */
     if (json_is_true(json_object_get(o, "has_log")))
         r.log_path = sk_xstrdup("");

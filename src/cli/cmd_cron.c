@@ -56,7 +56,7 @@ static int cron_next(int argc, char **argv)
         return SK_EXIT_USER;
     }
     if (c.flags & SK_CRON_REBOOT) {
-        sk_cli_error("cron: @reboot fires once when sked starts, never by the clock");
+        sk_cli_error("cron: @reboot fires once per boot of the machine, never by the clock");
         return SK_EXIT_USER;
     }
 

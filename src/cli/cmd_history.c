@@ -31,6 +31,7 @@ static void emit(json_t *arr, const sk_tz_t *tz, const sk_run_t *r, bool json, i
         json_object_set_new(o, "workflow_run",
                             r->parent_id ? json_integer(r->parent_id) : json_null());
         json_object_set_new(o, "node", r->node ? json_string(r->node) : json_null());
+        json_object_set_new(o, "event", r->event ? json_string(r->event) : json_null());
         json_array_append_new(arr, o);
         return;
     }
@@ -46,9 +47,13 @@ static void emit(json_t *arr, const sk_tz_t *tz, const sk_run_t *r, bool json, i
         sk_snprintf(name, sizeof(name), "  - %s", r->step ? r->step : "?");
     else
         sk_snprintf(name, sizeof(name), "%s", r->job);
+    /* An event run says which event: "boot", "start". */
+    char trig[32];
+    sk_snprintf(trig, sizeof(trig), "%.*s", r->event ? (int)strcspn(r->event, ":") : 31,
+                r->event ? r->event : sk_trigger_str(r->trigger));
     printf("%-8" PRId64 " %-24s %-11s %-3d %-9s %-26s %-9s %s%s%s\n", r->id, name,
-           sk_run_status_str(r->status), r->attempt, sk_trigger_str(r->trigger), sched, dur, exitb,
-           r->reason ? "  " : "", r->reason ? r->reason : "");
+           sk_run_status_str(r->status), r->attempt, trig, sched, dur, exitb, r->reason ? "  " : "",
+           r->reason ? r->reason : "");
 }
 
 int sk_cmd_history(int argc, char **argv)

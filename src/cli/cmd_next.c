@@ -1,6 +1,7 @@
 /* `sked next JOB [-n N] [-c FILE]`: a job's next fire instants, in its zone. */
 #include "cli_store.h"
 #include "../sched/sched.h"
+#include <ctype.h>
 
 #define NEXT_USAGE "sked next JOB [-n N] [-c FILE]"
 
@@ -46,8 +47,16 @@ int sk_cmd_next(int argc, char **argv)
                 "sked: next: %s is disabled (enabled: false); these instants apply once "
                 "it is enabled\n",
                 job->name);
-    if (job->trigger == SK_TRIGGER_NONE) {
-        printf("%s runs only when triggered%s\n", job->name, job->reboot ? " and at start-up" : "");
+    if (job->trigger == SK_TRIGGER_NONE || (job->trigger == SK_TRIGGER_CRON && job->ncron == 0)) {
+        char why[256] = "";
+        if (job->on || job->reboot) {
+            sk_job_trigger_explain(job, why, sizeof(why));
+            why[0] = (char)tolower((unsigned char)why[0]);
+        }
+        if (why[0])
+            printf("%s runs %s, and when triggered\n", job->name, why);
+        else
+            printf("%s runs only when triggered\n", job->name);
         goto out;
     }
     if (src.daemon) {

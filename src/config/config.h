@@ -157,6 +157,10 @@ typedef enum sk_trigger_kind {
     SK_TRIGGER_AT,    /* at: one instant */
 } sk_trigger_kind_t;
 
+/* Events that start a job besides its clock (on:). */
+#define SK_ON_START 1u /* each time the daemon starts */
+#define SK_ON_BOOT 2u  /* once per boot of the machine (schedule: "@reboot" too) */
+
 typedef struct sk_job_cfg {
     char *name;
     int line, col; /* where the job's key is in the file */
@@ -165,8 +169,10 @@ typedef struct sk_job_cfg {
     sk_cron_t *crons;  /* schedule: parsed with the job's name (H); @reboot is not here */
     char **cron_texts; /* as written, NULL-terminated, parallel to crons */
     size_t ncron;
-    bool reboot;       /* schedule: "@reboot" (runs once at daemon start); a schedule of
-                        * only @reboot has trigger SK_TRIGGER_CRON and ncron 0 */
+    bool reboot;       /* schedule: "@reboot", which is on: boot (once per boot of the
+                        * machine); a schedule of only @reboot has trigger
+                        * SK_TRIGGER_CRON and ncron 0 */
+    unsigned on;       /* on: the events that start it too (SK_ON_*); 0 when none */
     int64_t every_ms;  /* every */
     int64_t jitter_ms; /* every: a random delay in [0, jitter) per fire */
     int64_t start_ms;  /* every: first fire (unix ms); 0 = when the job is first loaded */
@@ -217,6 +223,12 @@ typedef struct sk_job_cfg {
      * unchanged job across reloads. */
     uint64_t digest;
 } sk_job_cfg_t;
+
+/* Whether job fires once per boot: on: boot, or schedule: "@reboot". */
+static inline bool sk_job_on_boot(const sk_job_cfg_t *job)
+{
+    return job->reboot || (job->on & SK_ON_BOOT);
+}
 
 /* Where a setting is written in the file (1-based), for the errors of checks
  * made after loading (sk_config_preflight); line 0: not in the file (a

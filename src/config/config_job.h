@@ -35,6 +35,7 @@
     X(K_JITTER, "jitter", F_JD)                                                                    \
     X(K_START, "start", F_JD)                                                                      \
     X(K_AT, "at", F_JD)                                                                            \
+    X(K_ON, "on", F_JD)                                                                            \
     X(K_PYTHON, "python", F_ALL)                                                                   \
     X(K_MODULE, "module", F_ALL)                                                                   \
     X(K_RUN, "run", F_ALL)                                                                         \

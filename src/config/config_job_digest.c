@@ -97,6 +97,7 @@ void sk_config__job_digest(sk_job_cfg_t *J)
         fnv_str(&f, buf);
     }
     fnv_i64(&f, J->reboot);
+    fnv_i64(&f, J->on);
     fnv_i64(&f, J->every_ms);
     fnv_i64(&f, J->jitter_ms);
     fnv_i64(&f, J->start_ms);

@@ -19,6 +19,23 @@ bool sk_secret_name(const char *key)
     return false;
 }
 
+/* Appends ", and"-joined (explain) or " | "-joined (text) parts for the
+ * events that start job besides its clock. */
+static size_t add_events(const sk_job_cfg_t *job, bool words, char *buf, size_t size, size_t len)
+{
+    const char *sep = words ? "; and " : " | ";
+    if (job->reboot && len < size)
+        len += (size_t)sk_snprintf(buf + len, size - len, "%s%s", len ? sep : "",
+                                   words ? "once per boot of the machine" : "@reboot");
+    if ((job->on & SK_ON_BOOT) && !job->reboot && len < size)
+        len += (size_t)sk_snprintf(buf + len, size - len, "%s%s", len ? sep : "",
+                                   words ? "once per boot of the machine" : "on boot");
+    if ((job->on & SK_ON_START) && len < size)
+        len += (size_t)sk_snprintf(buf + len, size - len, "%s%s", len ? sep : "",
+                                   words ? "each time sked starts" : "on start");
+    return SK_MIN(len, size ? size - 1 : 0);
+}
+
 void sk_job_trigger_explain(const sk_job_cfg_t *job, char *buf, size_t size)
 {
     char tmp[64];
@@ -31,49 +48,50 @@ void sk_job_trigger_explain(const sk_job_cfg_t *job, char *buf, size_t size)
             sk_cron_explain(&job->crons[i], one, sizeof(one));
             len += (size_t)sk_snprintf(buf + len, size - len, "%s%s", i ? "; and " : "", one);
         }
-        if (job->reboot && len < size)
-            sk_snprintf(buf + len, size - len, "%swhen sked starts", len ? "; and " : "");
         break;
     case SK_TRIGGER_EVERY:
         sk_duration_format(job->every_ms, tmp, sizeof(tmp));
-        sk_snprintf(buf, size, "Every %s", tmp);
+        len = (size_t)sk_snprintf(buf, size, "Every %s", tmp);
         break;
     case SK_TRIGGER_AT:
         sk_tz_format_iso(job->tz, job->at_ms / 1000, tmp, sizeof(tmp));
-        sk_snprintf(buf, size, "Once, at %s", tmp);
+        len = (size_t)sk_snprintf(buf, size, "Once, at %s", tmp);
         break;
     case SK_TRIGGER_NONE:
     default:
-        sk_snprintf(buf, size, job->reboot ? "When sked starts" : "Only when triggered");
         break;
     }
+    len = add_events(job, true, buf, size, SK_MIN(len, size ? size - 1 : 0));
+    if (len == 0)
+        sk_snprintf(buf, size, "Only when triggered");
+    else if (buf[0] >= 'a' && buf[0] <= 'z')
+        buf[0] = (char)(buf[0] - 'a' + 'A');
 }
 
 void sk_job_trigger_text(const sk_job_cfg_t *job, char *buf, size_t size)
 {
     char tmp[64];
+    size_t len = 0;
+    buf[0] = '\0';
     switch (job->trigger) {
-    case SK_TRIGGER_CRON: {
-        size_t len = 0;
-        buf[0] = '\0';
+    case SK_TRIGGER_CRON:
         for (size_t i = 0; i < job->ncron && len < size; i++)
             len += (size_t)sk_snprintf(buf + len, size - len, "%s%s", i ? " | " : "",
                                        job->cron_texts[i]);
-        if (job->reboot && len < size)
-            sk_snprintf(buf + len, size - len, "%s@reboot", len ? " | " : "");
         break;
-    }
     case SK_TRIGGER_EVERY:
         sk_duration_format(job->every_ms, tmp, sizeof(tmp));
-        sk_snprintf(buf, size, "every %s", tmp);
+        len = (size_t)sk_snprintf(buf, size, "every %s", tmp);
         break;
     case SK_TRIGGER_AT:
         sk_tz_format_iso(job->tz, job->at_ms / 1000, tmp, sizeof(tmp));
-        sk_snprintf(buf, size, "at %s", tmp);
+        len = (size_t)sk_snprintf(buf, size, "at %s", tmp);
         break;
     case SK_TRIGGER_NONE:
     default:
-        sk_snprintf(buf, size, job->reboot ? "@reboot" : "manual");
         break;
     }
+    len = add_events(job, false, buf, size, SK_MIN(len, size ? size - 1 : 0));
+    if (len == 0)
+        sk_snprintf(buf, size, "manual");
 }

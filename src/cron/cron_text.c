@@ -386,7 +386,7 @@ void sk_cron_explain(const sk_cron_t *c, char *buf, size_t size)
     if (size)
         buf[0] = '\0';
     if (c->flags & SK_CRON_REBOOT) {
-        sb_add(&sb, "Once, when sked starts");
+        sb_add(&sb, "Once per boot of the machine");
         return;
     }
     explain_time(&sb, c);

@@ -182,14 +182,50 @@ static void save_new_jobs(sk_daemon_t *d)
         d->jobs[i]->unsaved = false;
 }
 
-static void fire_reboot_jobs(sk_daemon_t *d)
+/*
+ * This boot of the machine, as the kernel names it (a random UUID per
+ * boot), into buf; false when it cannot be read (not Linux, no /proc).
+ * SKED_BOOT_ID_FILE names another file to read it from: the tests' seam,
+ * since a test cannot reboot the machine.
+ */
+static bool read_boot_id(char *buf, size_t size)
 {
-    for (size_t i = 0; i < d->njobs; i++) {
-        sk_jobrt_t *j = d->jobs[i];
-        if (j->cfg && j->cfg->reboot && j->cfg->enabled && !j->paused) {
+    const char *path = getenv("SKED_BOOT_ID_FILE");
+    FILE *f = fopen(path && *path ? path : "/proc/sys/kernel/random/boot_id", "re");
+    if (!f)
+        return false;
+    bool ok = fgets(buf, (int)size, f) != NULL;
+    fclose(f);
+    buf[ok ? strcspn(buf, "\r\n") : 0] = '\0';
+    for (const char *p = buf; *p; p++)
+        ok &= (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || *p == '-';
+    return ok && buf[0];
+}
+
+/* At start: jobs with on: boot (or @reboot) that this boot of the machine
+ * has not run yet, then every job with on: start. */
+static void fire_start_events(sk_daemon_t *d)
+{
+    char boot_id[64];
+    bool known = read_boot_id(boot_id, sizeof(boot_id));
+    bool warned = false;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < d->njobs; i++) {
+            sk_jobrt_t *j = d->jobs[i];
+            if (!j->cfg || !j->cfg->enabled || j->paused)
+                continue;
+            bool boot = pass == 0 && sk_job_on_boot(j->cfg);
+            if (!boot && !(pass == 1 && (j->cfg->on & SK_ON_START)))
+                continue;
+            if (boot && !known && !warned) {
+                sk_log(SK_LOG_WARN, "event=boot_unknown msg=\"this machine's boot id cannot be "
+                                    "read: jobs on boot run at each start of sked\"");
+                warned = true;
+            }
             sk_err_t err;
             sk_err_clear(&err);
-            if (sk_daemon__trigger(d, j, NULL, SK_TRIG_SCHEDULE, false, &err) < 0)
+            if (sk_daemon__fire_event(d, j, boot ? "boot" : "start", boot && known ? boot_id : NULL,
+                                      &err) < 0)
                 sk_log(SK_LOG_ERROR, "event=store_error job=%s msg=\"%s\"", j->name, err.msg);
         }
     }
@@ -917,7 +953,7 @@ int sk_daemon_main(const char *config_path, const char *node_flag)
            (int)getpid(), d->config->njobs, d->config_path, d->state_dir, SK_VERSION);
     d->starting = true;
     if (d->leading)
-        fire_reboot_jobs(d);
+        fire_start_events(d);
     /* The first wake checks for fires missed while sked was down. */
     uv_timer_start(&d->tick, sk_daemon__on_tick, 0, 0);
     uv_run(&loop, UV_RUN_DEFAULT);

@@ -76,6 +76,7 @@ json_t *sk_api_run_json(const sk_run_t *r)
     json_object_set_new(o, "status", json_string(sk_run_status_str(r->status)));
     json_object_set_new(o, "attempt", json_integer(r->attempt));
     json_object_set_new(o, "trigger", json_string(sk_trigger_str(r->trigger)));
+    json_object_set_new(o, "event", str_or_null(r->event));
     json_object_set_new(o, "scheduled_at", iso(r->scheduled_at));
     json_object_set_new(o, "queued_at", iso(r->queued_at));
     json_object_set_new(o, "started_at", iso(r->started_at));
@@ -280,6 +281,14 @@ static json_t *definition(const sk_job_cfg_t *c)
         if (c->reboot)
             json_object_set_new(o, "schedule", json_pack("[s]", "@reboot"));
         break;
+    }
+    if (c->on) {
+        json_t *on = json_array();
+        if (c->on & SK_ON_START)
+            json_array_append_new(on, json_string("start"));
+        if (c->on & SK_ON_BOOT)
+            json_array_append_new(on, json_string("boot"));
+        json_object_set_new(o, "on", on);
     }
     if (!c->nsteps)
         body_json(o, &c->body, c->nsecret_env);

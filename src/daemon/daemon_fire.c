@@ -376,8 +376,8 @@ void sk_daemon__on_tick(uv_timer_t *t)
     sk_daemon__arm(d);
 }
 
-int64_t sk_daemon__trigger(sk_daemon_t *d, sk_jobrt_t *j, const char *params_json,
-                           sk_trigger_t trig, bool once, sk_err_t *err)
+/* A run of j to record now, not yet in the store. */
+static sk_run_t new_rec(sk_daemon_t *d, const sk_jobrt_t *j, sk_trigger_t trig)
 {
     sk_run_t rec = {0};
     rec.job = j->name;
@@ -386,15 +386,56 @@ int64_t sk_daemon__trigger(sk_daemon_t *d, sk_jobrt_t *j, const char *params_jso
     rec.attempt = 1;
     rec.scheduled_at = rec.queued_at = sk_clock_wall_ms(d->clock);
     rec.exit_code = -1;
+    return rec;
+}
+
+/* rec was recorded: it is said and queued, and starts when it can. */
+static int64_t queue_recorded(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *rec, bool once)
+{
+    sk_log(SK_LOG_INFO, "event=triggered job=%s run=%" PRId64 " trigger=%s%s%s", j->name, rec->id,
+           sk_trigger_str(rec->trigger), rec->event ? " event=" : "", rec->event ? rec->event : "");
+    sk_runrt_t *run = sk_daemon__run_new(d, j, rec);
+    run->once = once;
+    sk_daemon__pump(d, sk_clock_wall_ms(d->clock));
+    sk_daemon__arm(d);
+    return rec->id;
+}
+
+int64_t sk_daemon__trigger(sk_daemon_t *d, sk_jobrt_t *j, const char *params_json,
+                           sk_trigger_t trig, bool once, sk_err_t *err)
+{
+    sk_run_t rec = new_rec(d, j, trig);
     rec.params = (char *)params_json;
     int r = d->store->ops->run_insert(d->store, &rec, err);
     if (r < 0)
         return r;
-    sk_log(SK_LOG_INFO, "event=triggered job=%s run=%" PRId64 " trigger=%s", j->name, rec.id,
-           sk_trigger_str(trig));
-    sk_runrt_t *run = sk_daemon__run_new(d, j, &rec);
-    run->once = once;
-    sk_daemon__pump(d, sk_clock_wall_ms(d->clock));
-    sk_daemon__arm(d);
-    return rec.id;
+    return queue_recorded(d, j, &rec, once);
+}
+
+int64_t sk_daemon__fire_event(sk_daemon_t *d, sk_jobrt_t *j, const char *event, const char *boot_id,
+                              sk_err_t *err)
+{
+    const sk_store_ops_t *ops = d->store->ops;
+    sk_run_t rec = new_rec(d, j, SK_TRIG_EVENT);
+    rec.event = (char *)event;
+    int r = ops->begin(d->store, err);
+    int claimed = 1;
+    if (r == 0 && boot_id)
+        r = claimed = ops->boot_claim(d->store, j->name, boot_id, err);
+    if (r >= 0 && claimed)
+        r = ops->run_insert(d->store, &rec, err);
+    if (r >= 0)
+        r = ops->commit(d->store, err);
+    if (r < 0) {
+        ops->rollback(d->store, NULL);
+        return r;
+    }
+    if (!claimed) {
+        sk_log(SK_LOG_INFO,
+               "event=not_fired job=%s trigger=event event=%s msg=\"this boot of the machine "
+               "already ran it\"",
+               j->name, event);
+        return 0;
+    }
+    return queue_recorded(d, j, &rec, false);
 }

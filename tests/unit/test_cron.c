@@ -858,7 +858,7 @@ static const fmt_case_t explain_cases[] = {
     {"0 0 1 * MON", "At 00:00 on day 1 of the month or on Monday"},
     {"*/10 * * * * *", "Every 10 seconds"},
     {"30 0 12 * * *", "At 12:00:30 every day"},
-    {"@reboot", "Once, when sked starts"},
+    {"@reboot", "Once per boot of the machine"},
 };
 
 static void test_explain(void **state)

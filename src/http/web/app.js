@@ -303,7 +303,7 @@
       h('tbody', null, runs.map((r) => h('tr', null,
         h('td', null, runLink(r.id)), showJob && h('td', null, jobLink(r.job)),
         showStep && h('td', null, r.step || '—'), h('td', null, badge(r.status)),
-        h('td', null, r.attempt ?? '—'), h('td', null, r.trigger || '—'),
+        h('td', null, r.attempt ?? '—'), h('td', null, r.event || r.trigger || '—'),
         h('td', null, when(r.started_at || r.scheduled_at, now)),
         h('td', { class: 'num' }, duration(elapsed(r, now))),
         h('td', { class: 'num' }, r.exit_code != null ? r.exit_code : r.signal != null ? `signal ${r.signal}` : '—'))))));
@@ -543,7 +543,7 @@
       patch(this.facts, JSON.stringify(run) + (active ? now : ''), () => facts([
         ['Status', [badge(run.status), run.reason ? h('span', null, ` ${run.reason}`) : '']],
         ['Job', [jobLink(run.job), run.step ? ` · step ${run.step}` : '']],
-        ['Trigger', run.trigger || '—'],
+        ['Trigger', run.event ? `event: ${run.event}` : (run.trigger || '—')],
         ['Attempt', run.attempt ?? '—'],
         ['Scheduled', [when(run.scheduled_at, now), ` · ${absTime(run.scheduled_at)}`]],
         run.queued_at && ['Queued', absTime(run.queued_at)],

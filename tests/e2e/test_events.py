@@ -1,0 +1,103 @@
+"""Jobs started by events: at each start of sked (on: start) and once per
+boot of the machine (on: boot, and cron's @reboot), through the real binary.
+A test cannot reboot the machine: SKED_BOOT_ID_FILE points sked at a boot
+id file of the test's own."""
+import json
+
+from harness import Daemon, done, wait_for
+
+BOOT_JOBS = """
+    jobs:
+      warm:
+        schedule: "@reboot"
+        run: [true]
+      mount:
+        on: boot
+        run: [true]
+      hourly:
+        schedule: "0 * * * *"
+        on: [boot]
+        run: [true]
+"""
+
+
+def boot_env(tmp_path, boot_id):
+    path = tmp_path / "boot_id"
+    path.write_text(boot_id + "\n")
+    return {"SKED_BOOT_ID_FILE": str(path)}
+
+
+def event_runs(d, job):
+    return [r for r in d.history(job) if r["trigger"] == "event"]
+
+
+def test_boot_jobs_run_once_per_boot(tmp_path):
+    env = boot_env(tmp_path, "3f1c1b9e-0d1e-4c39-8a55-6a0e3b1d7c01")
+    d = Daemon(tmp_path, BOOT_JOBS, env=env)
+    try:
+        for job in ("warm", "mount", "hourly"):
+            runs = d.wait_runs(job, lambda h: len(h) == 1 and done(h[0]))
+            assert runs[0]["trigger"] == "event" and runs[0]["event"] == "boot"
+            assert runs[0]["status"] == "succeeded"
+        # A crash and a restart in the same boot: not again.
+        d.kill9()
+        d.start()
+        wait_for(lambda: d.log().count("event=not_fired job=") >= 3,
+                 what="the restart to pass the boot jobs over")
+        for job in ("warm", "mount", "hourly"):
+            assert len(event_runs(d, job)) == 1
+        d.stop()
+        # The machine booted again: once more each.
+        (tmp_path / "boot_id").write_text("9a0b7c6d-1e2f-4a5b-8c7d-0e1f2a3b4c5d\n")
+        d.start()
+        for job in ("warm", "mount", "hourly"):
+            d.wait_runs(job, lambda h: len(h) == 2 and all(done(r) for r in h))
+        text = d.cli("history", "warm").stdout.splitlines()
+        assert " boot " in text[1] and " boot " in text[2]
+        assert d.cli("next", "warm").stdout == \
+            "warm runs once per boot of the machine, and when triggered\n"
+    finally:
+        d.stop()
+
+
+def test_start_jobs_run_at_each_start(tmp_path):
+    d = Daemon(tmp_path, """
+        jobs:
+          announce:
+            on: start
+            run: [true]
+          paused-one:
+            on: start
+            enabled: false
+            run: [true]
+    """)
+    try:
+        runs = d.wait_runs("announce", lambda h: len(h) == 1 and done(h[0]))
+        assert runs[0]["trigger"] == "event" and runs[0]["event"] == "start"
+        d.stop()
+        d.start()
+        d.wait_runs("announce", lambda h: len(h) == 2 and all(done(r) for r in h))
+        assert d.history("paused-one") == []
+        shown = json.loads(d.cli("list", "--json").stdout)
+        assert {j["name"]: j["trigger"] for j in shown}["announce"] == "on start"
+        assert "announce runs each time sked starts, and when triggered" in \
+            d.cli("next", "announce").stdout
+    finally:
+        d.stop()
+
+
+def test_on_errors_say_what_and_where(tmp_path, sked):
+    cases = [
+        ("on: strat", 'sked.yaml:4:9: jobs.a.on: unknown event "strat" (did you mean "start"?); '
+                      "sked knows start and boot"),
+        ("on: [start, start]", "sked.yaml:4:17: jobs.a.on[1]: start is given twice"),
+        ("on: {boot: {delay: 5s}}", "jobs.a.on: boot takes no settings"),
+        ("on: []", "jobs.a.on: an empty list: give at least one event"),
+        ("on: {webhook: {}}", 'jobs.a.on: unknown event "webhook"; sked knows start and boot'),
+    ]
+    for line, want in cases:
+        (tmp_path / "sked.yaml").write_text(
+            "state_dir: .sked\njobs:\n  a:\n    %s\n    run: [true]\n" % line)
+        r = sked("validate", "-c", str(tmp_path / "sked.yaml"))
+        assert r.returncode == 1, (line, r.stdout, r.stderr)
+        assert want in r.stderr, (line, r.stderr)
