@@ -412,12 +412,30 @@ int64_t sk_daemon__trigger(sk_daemon_t *d, sk_jobrt_t *j, const char *params_jso
     return queue_recorded(d, j, &rec, once);
 }
 
+/* Why an event's run of j cannot go ahead by its overlap policy (as for a
+ * fire: sk_sched's start_or_skip), or NULL. Events that come faster than
+ * the job runs are bounded like fires: at most SK_SCHED_MAX_QUEUED wait. */
+static const char *event_blocked(const sk_jobrt_t *j)
+{
+    int busy = j->active + j->starting;
+    if (j->cfg->overlap == SK_OVERLAP_SKIP && (busy > 0 || j->waiting > 0))
+        return "the previous run is still going";
+    if (j->waiting >= SK_SCHED_MAX_QUEUED)
+        return "the queue of runs waiting for the previous one is full (100)";
+    return NULL;
+}
+
 int64_t sk_daemon__fire_event(sk_daemon_t *d, sk_jobrt_t *j, const char *event, const char *boot_id,
                               sk_err_t *err)
 {
     const sk_store_ops_t *ops = d->store->ops;
     sk_run_t rec = new_rec(d, j, SK_TRIG_EVENT);
     rec.event = (char *)event;
+    const char *blocked = j->cfg ? event_blocked(j) : NULL;
+    if (blocked) {
+        rec.status = SK_RUN_SKIPPED;
+        rec.reason = (char *)blocked;
+    }
     int r = ops->begin(d->store, err);
     int claimed = 1;
     if (r == 0 && boot_id)
@@ -437,5 +455,14 @@ int64_t sk_daemon__fire_event(sk_daemon_t *d, sk_jobrt_t *j, const char *event, 
                j->name, event);
         return 0;
     }
+    if (blocked) {
+        sk_metrics_run_ended(d->metrics, j->metrics, "skipped", -1);
+        sk_log(SK_LOG_INFO,
+               "event=skipped job=%s run=%" PRId64 " trigger=event event=%s reason=\"%s\"", j->name,
+               rec.id, event, blocked);
+        return rec.id;
+    }
+    if (j->cfg->overlap == SK_OVERLAP_REPLACE && j->active > 0)
+        replace_runs(d, j, rec.id);
     return queue_recorded(d, j, &rec, false);
 }

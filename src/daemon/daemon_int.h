@@ -238,10 +238,13 @@ void sk_daemon__jobs_free(sk_daemon_t *d);
  * it has none, is removed, disabled, paused, or this node does not lead. */
 void sk_daemon__schedule_job(sk_daemon_t *d, sk_jobrt_t *j);
 /* Records and queues a run of j started by an event (trigger event; event
- * "boot" or "start", the run's event). With boot_id, only when this boot
- * of the machine has not fired j yet (marked in the same transaction: once
- * per boot, across restarts and crashes). Returns the run id, 0 when this
- * boot had fired it, <0 on a store error (err set; nothing recorded). */
+ * "boot" or "start", the run's event), by j's overlap policy as for a
+ * fire: skip records it skipped while a run of j is going or waiting,
+ * replace stops the running ones, and at most SK_SCHED_MAX_QUEUED wait
+ * (beyond: skipped). With boot_id, only when this boot of the machine has
+ * not fired j yet (marked in the same transaction: once per boot, across
+ * restarts and crashes). Returns the run id, 0 when this boot had fired
+ * it, <0 on a store error (err set; nothing recorded). */
 int64_t sk_daemon__fire_event(sk_daemon_t *d, sk_jobrt_t *j, const char *event, const char *boot_id,
                               sk_err_t *err);
 /* Records a manual run of job and queues it; once: it is not retried (`sked

@@ -101,3 +101,29 @@ def test_on_errors_say_what_and_where(tmp_path, sked):
         r = sked("validate", "-c", str(tmp_path / "sked.yaml"))
         assert r.returncode == 1, (line, r.stdout, r.stderr)
         assert want in r.stderr, (line, r.stderr)
+
+
+def test_events_follow_the_overlap_policy(tmp_path):
+    """Boot and start come at the same moment: by the job's overlap policy
+    the second is skipped (recorded, with the reason) or runs too."""
+    env = boot_env(tmp_path, "5d41402a-bc4b-4a2a-8c1e-0f1a2b3c4d5e")
+    d = Daemon(tmp_path, """
+        jobs:
+          once:
+            on: [boot, start]
+            run: [sleep, "0.5"]
+          both:
+            on: [boot, start]
+            overlap: allow
+            run: [true]
+    """, env=env)
+    try:
+        runs = d.wait_runs("once", lambda h: len(h) == 2 and all(done(r) for r in h))
+        by_event = {r["event"]: r for r in runs}
+        assert by_event["boot"]["status"] == "succeeded"
+        assert by_event["start"]["status"] == "skipped"
+        assert by_event["start"]["reason"] == "the previous run is still going"
+        runs = d.wait_runs("both", lambda h: len(h) == 2 and all(done(r) for r in h))
+        assert sorted(r["status"] for r in runs) == ["succeeded", "succeeded"]
+    finally:
+        d.stop()
