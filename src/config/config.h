@@ -160,6 +160,25 @@ typedef enum sk_trigger_kind {
 /* Events that start a job besides its clock (on:). */
 #define SK_ON_START 1u /* each time the daemon starts */
 #define SK_ON_BOOT 2u  /* once per boot of the machine (schedule: "@reboot" too) */
+#define SK_ON_FILE 4u  /* files in a folder (sk_job_cfg_t.file) */
+
+/* What happens to a file that on: file listens for (events:). */
+#define SK_FILE_CREATED 1u      /* a name appears (IN_CREATE) */
+#define SK_FILE_CLOSED_WRITE 2u /* a file opened for writing is closed (IN_CLOSE_WRITE) */
+#define SK_FILE_MOVED_IN 4u     /* a file is moved (renamed) into the folder (IN_MOVED_TO) */
+#define SK_FILE_MODIFIED 8u     /* a file is written to (IN_MODIFY) */
+#define SK_FILE_DELETED 16u     /* a name goes (IN_DELETE) */
+#define SK_FILE_MOVED_OUT 32u   /* a file is moved out (IN_MOVED_FROM) */
+
+/* on: {file: ...}: files in a folder start the job. */
+typedef struct sk_file_watch_cfg {
+    char *path;        /* the folder, absolute; it existed when the file was read */
+    char *glob;        /* names that count (fnmatch, the name alone); NULL: all */
+    unsigned events;   /* SK_FILE_*; default created, closed_write, moved_in */
+    int64_t settle_ms; /* a file fires once nothing happened to it for this long; default 1s */
+    bool recursive;    /* sub-folders too, also those made later */
+    bool existing;     /* at start, each matching file already there fires once */
+} sk_file_watch_cfg_t;
 
 typedef struct sk_job_cfg {
     char *name;
@@ -169,15 +188,16 @@ typedef struct sk_job_cfg {
     sk_cron_t *crons;  /* schedule: parsed with the job's name (H); @reboot is not here */
     char **cron_texts; /* as written, NULL-terminated, parallel to crons */
     size_t ncron;
-    bool reboot;       /* schedule: "@reboot", which is on: boot (once per boot of the
-                        * machine); a schedule of only @reboot has trigger
-                        * SK_TRIGGER_CRON and ncron 0 */
-    unsigned on;       /* on: the events that start it too (SK_ON_*); 0 when none */
-    int64_t every_ms;  /* every */
-    int64_t jitter_ms; /* every: a random delay in [0, jitter) per fire */
-    int64_t start_ms;  /* every: first fire (unix ms); 0 = when the job is first loaded */
-    int64_t at_ms;     /* at: the instant (unix ms) */
-    const sk_tz_t *tz; /* the job's zone, borrowed from the tz cache */
+    bool reboot;               /* schedule: "@reboot", which is on: boot (once per boot of the
+                                * machine); a schedule of only @reboot has trigger
+                                * SK_TRIGGER_CRON and ncron 0 */
+    unsigned on;               /* on: the events that start it too (SK_ON_*); 0 when none */
+    sk_file_watch_cfg_t *file; /* on: file, else NULL */
+    int64_t every_ms;          /* every */
+    int64_t jitter_ms;         /* every: a random delay in [0, jitter) per fire */
+    int64_t start_ms;          /* every: first fire (unix ms); 0 = when the job is first loaded */
+    int64_t at_ms;             /* at: the instant (unix ms) */
+    const sk_tz_t *tz;         /* the job's zone, borrowed from the tz cache */
 
     sk_body_t body; /* paths in it (python target, venv, cwd) are absolute */
 
@@ -223,6 +243,9 @@ typedef struct sk_job_cfg {
      * unchanged job across reloads. */
     uint64_t digest;
 } sk_job_cfg_t;
+
+/* Whether a file's name (not its path) counts for on: file. */
+bool sk_file_watch_match(const sk_file_watch_cfg_t *f, const char *name);
 
 /* Whether job fires once per boot: on: boot, or schedule: "@reboot". */
 static inline bool sk_job_on_boot(const sk_job_cfg_t *job)

@@ -88,11 +88,12 @@ static const char *scalar(jctx_t *j, int k, const char *what)
     return v->text;
 }
 
-static bool parse_duration_at(jctx_t *j, int k, const sk_ynode_t *v, int64_t *ret)
+bool sk_config__job_duration_at(jctx_t *j, int k, const sk_ynode_t *v, const char *sub,
+                                int64_t *ret)
 {
     char buf[64];
     if (v->kind != SK_YNODE_SCALAR) {
-        sk_config__job_err(j, k, v, 0, NULL, "expected a duration like 30s, got %s",
+        sk_config__job_err(j, k, v, 0, sub, "expected a duration like 30s, got %s",
                            sk_config__got(v, buf, sizeof(buf)));
         return false;
     }
@@ -104,7 +105,7 @@ static bool parse_duration_at(jctx_t *j, int k, const sk_ynode_t *v, int64_t *re
     sk_err_clear(&err);
     if (sk_duration_parse(v->text, ret, &err) < 0) {
         int col = err.col > 0 ? sk_config__inner_col(v, (size_t)err.col - 1) : 0;
-        sk_config__job_err(j, k, v, col, NULL, "%s", err.msg);
+        sk_config__job_err(j, k, v, col, sub, "%s", err.msg);
         return false;
     }
     return true;
@@ -112,7 +113,7 @@ static bool parse_duration_at(jctx_t *j, int k, const sk_ynode_t *v, int64_t *re
 
 static bool duration(jctx_t *j, int k, int64_t *ret)
 {
-    return parse_duration_at(j, k, j->e[k].val, ret);
+    return sk_config__job_duration_at(j, k, j->e[k].val, NULL, ret);
 }
 
 static bool integer(jctx_t *j, int k, int64_t lo, int64_t hi, int64_t *ret)
@@ -326,79 +327,6 @@ static bool schedule(jctx_t *j, sk_job_cfg_t *J)
         J->ncron++;
     }
     return ok;
-}
-
-/* The events of on:, by name; the order is SK_ON_*'s bits. */
-static const char *const event_kinds[] = {"start", "boot"};
-
-/* One event of on: (a name, or a mapping of one name to its options). */
-static bool event_one(jctx_t *j, sk_job_cfg_t *J, const sk_ynode_t *it, const char *sub)
-{
-    char buf[64];
-    const sk_ynode_t *name = it, *opts = NULL;
-    if (it->kind == SK_YNODE_MAP && it->npairs == 1) {
-        name = it->pairs[0].key;
-        opts = sk_config__is_null(it->pairs[0].val) ? NULL : it->pairs[0].val;
-    }
-    if (name->kind != SK_YNODE_SCALAR || sk_config__is_null(name)) {
-        sk_config__job_err(j, K_ON, it, 0, sub,
-                           "expected an event (start or boot), or a list of them, got %s",
-                           sk_config__got(it, buf, sizeof(buf)));
-        return false;
-    }
-    for (size_t k = 0; k < SK_ARRAY_LEN(event_kinds); k++) {
-        if (strcmp(name->text, event_kinds[k]) != 0)
-            continue;
-        if (opts && !(opts->kind == SK_YNODE_MAP && opts->npairs == 0)) {
-            sk_config__job_err(j, K_ON, opts, 0, sub, "%s takes no settings, got %s",
-                               event_kinds[k], sk_config__got(opts, buf, sizeof(buf)));
-            return false;
-        }
-        if (J->on & (1u << k)) {
-            sk_config__job_err(j, K_ON, name, 0, sub, "%s is given twice", event_kinds[k]);
-            return false;
-        }
-        J->on |= 1u << k;
-        return true;
-    }
-    const char *near = sk_config__closest(name->text, event_kinds, SK_ARRAY_LEN(event_kinds));
-    if (near)
-        sk_config__job_err(j, K_ON, name, 0, sub,
-                           "unknown event \"%s\" (did you mean \"%s\"?); sked knows start and boot",
-                           name->text, near);
-    else
-        sk_config__job_err(j, K_ON, name, 0, sub, "unknown event \"%s\"; sked knows start and boot",
-                           name->text);
-    return false;
-}
-
-/* on: the events that start the job besides its clock: one, a list, or a
- * mapping of each to its options. */
-static void events(jctx_t *j, sk_job_cfg_t *J)
-{
-    const sk_ynode_t *v = j->e[K_ON].val;
-    char sub[32];
-    if (v->kind == SK_YNODE_SEQ) {
-        if (v->nitems == 0)
-            sk_config__job_err(j, K_ON, v, 0, NULL,
-                               "an empty list: give at least one event (start or boot), or remove "
-                               "on:");
-        for (size_t i = 0; i < v->nitems; i++) {
-            sk_snprintf(sub, sizeof(sub), "[%zu]", i);
-            event_one(j, J, v->items[i], sub);
-        }
-    } else if (v->kind == SK_YNODE_MAP && v->npairs != 1) {
-        /* {start: {}, boot: {}}: each pair one event. */
-        for (size_t i = 0; i < v->npairs; i++) {
-            sk_ynode_t one = *v;
-            one.pairs = &v->pairs[i];
-            one.npairs = 1;
-            sk_snprintf(sub, sizeof(sub), ".%s", v->pairs[i].key->text);
-            event_one(j, J, &one, sub);
-        }
-    } else {
-        event_one(j, J, v, NULL);
-    }
 }
 
 /* -------------------------------------------------------------------------------------------- */
@@ -635,7 +563,7 @@ static void triggers(jctx_t *j, sk_job_cfg_t *J)
     if (j->e[K_AT].val)
         instant(j, K_AT, J->tz, &J->at_ms);
     if (j->e[K_ON].val)
-        events(j, J);
+        sk_config__job_events(j, J);
     J->trigger = t1 == K_SCHEDULE ? SK_TRIGGER_CRON
                  : t1 == K_EVERY  ? SK_TRIGGER_EVERY
                  : t1 == K_AT     ? SK_TRIGGER_AT

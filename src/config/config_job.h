@@ -128,6 +128,10 @@ typedef struct jctx {
  */
 void sk_config__job_err(jctx_t *j, int k, const sk_ynode_t *n, int col, const char *sub,
                         const char *fmt, ...) SK_PRINTF(6, 7);
+/* A duration (0, or like 30s) at node v of key k, sub appended to its path;
+ * false after reporting. */
+bool sk_config__job_duration_at(jctx_t *j, int k, const sk_ynode_t *v, const char *sub,
+                                int64_t *ret);
 /* The value of key k as a non-empty string (the node's text), or NULL after
  * reporting that it is not what (named in the message). */
 const char *sk_config__job_text(jctx_t *j, int k, const char *what);
@@ -163,6 +167,10 @@ sk_alert_cfg_t *sk_config__job_alert(jctx_t *j);
 /* True for a job's or a step's name: 1-MAX_JOB_NAME letters, digits, '_',
  * '.' or '-', not starting with '.' or '-'. */
 bool sk_config__job_name_ok(const char *s);
+
+/* config_job_events.c: on:, the events that start a job besides its clock
+ * (J->on, J->file). */
+void sk_config__job_events(jctx_t *j, sk_job_cfg_t *J);
 
 /* config_job_body.c: what a job or step runs, and its environment. */
 

@@ -98,6 +98,14 @@ void sk_config__job_digest(sk_job_cfg_t *J)
     }
     fnv_i64(&f, J->reboot);
     fnv_i64(&f, J->on);
+    if (J->file) {
+        fnv_str(&f, J->file->path);
+        fnv_str(&f, J->file->glob);
+        fnv_i64(&f, J->file->events);
+        fnv_i64(&f, J->file->settle_ms);
+        fnv_i64(&f, J->file->recursive);
+        fnv_i64(&f, J->file->existing);
+    }
     fnv_i64(&f, J->every_ms);
     fnv_i64(&f, J->jitter_ms);
     fnv_i64(&f, J->start_ms);

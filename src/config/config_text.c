@@ -33,6 +33,11 @@ static size_t add_events(const sk_job_cfg_t *job, bool words, char *buf, size_t 
     if ((job->on & SK_ON_START) && len < size)
         len += (size_t)sk_snprintf(buf + len, size - len, "%s%s", len ? sep : "",
                                    words ? "each time sked starts" : "on start");
+    if (job->file && len < size)
+        len +=
+            (size_t)sk_snprintf(buf + len, size - len, "%s%s%s%s%s", len ? sep : "",
+                                words ? "when a file settles in " : "on file ", job->file->path,
+                                job->file->glob ? "/" : "", job->file->glob ? job->file->glob : "");
     return SK_MIN(len, size ? size - 1 : 0);
 }
 

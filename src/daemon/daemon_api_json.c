@@ -288,6 +288,11 @@ static json_t *definition(const sk_job_cfg_t *c)
             json_array_append_new(on, json_string("start"));
         if (c->on & SK_ON_BOOT)
             json_array_append_new(on, json_string("boot"));
+        if (c->file)
+            json_array_append_new(on, json_pack("{s:{s:s, s:s?, s:f, s:b, s:b}}", "file", "path",
+                                                c->file->path, "glob", c->file->glob, "settle",
+                                                (double)c->file->settle_ms / 1000.0, "recursive",
+                                                c->file->recursive, "existing", c->file->existing));
         json_object_set_new(o, "on", on);
     }
     if (!c->nsteps)

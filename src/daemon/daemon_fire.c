@@ -392,8 +392,9 @@ static sk_run_t new_rec(sk_daemon_t *d, const sk_jobrt_t *j, sk_trigger_t trig)
 /* rec was recorded: it is said and queued, and starts when it can. */
 static int64_t queue_recorded(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *rec, bool once)
 {
-    sk_log(SK_LOG_INFO, "event=triggered job=%s run=%" PRId64 " trigger=%s%s%s", j->name, rec->id,
-           sk_trigger_str(rec->trigger), rec->event ? " event=" : "", rec->event ? rec->event : "");
+    sk_log(SK_LOG_INFO, "event=triggered job=%s run=%" PRId64 " trigger=%s%s%s%s", j->name, rec->id,
+           sk_trigger_str(rec->trigger), rec->event ? " on=\"" : "", rec->event ? rec->event : "",
+           rec->event ? "\"" : "");
     sk_runrt_t *run = sk_daemon__run_new(d, j, rec);
     run->once = once;
     sk_daemon__pump(d, sk_clock_wall_ms(d->clock));
@@ -450,7 +451,7 @@ int64_t sk_daemon__fire_event(sk_daemon_t *d, sk_jobrt_t *j, const char *event, 
     }
     if (!claimed) {
         sk_log(SK_LOG_INFO,
-               "event=not_fired job=%s trigger=event event=%s msg=\"this boot of the machine "
+               "event=not_fired job=%s trigger=event on=%s msg=\"this boot of the machine "
                "already ran it\"",
                j->name, event);
         return 0;
@@ -458,8 +459,8 @@ int64_t sk_daemon__fire_event(sk_daemon_t *d, sk_jobrt_t *j, const char *event, 
     if (blocked) {
         sk_metrics_run_ended(d->metrics, j->metrics, "skipped", -1);
         sk_log(SK_LOG_INFO,
-               "event=skipped job=%s run=%" PRId64 " trigger=event event=%s reason=\"%s\"", j->name,
-               rec.id, event, blocked);
+               "event=skipped job=%s run=%" PRId64 " trigger=event on=\"%s\" reason=\"%s\"",
+               j->name, rec.id, event, blocked);
         return rec.id;
     }
     if (j->cfg->overlap == SK_OVERLAP_REPLACE && j->active > 0)

@@ -23,6 +23,7 @@ typedef struct sk_runrt sk_runrt_t;
 typedef struct sk_wfrt sk_wfrt_t;
 typedef struct sk_alertjob sk_alertjob_t;
 typedef struct sk_work sk_work_t;
+typedef struct sk_files sk_files_t;
 struct sk_alert_event;
 
 /* A job's runtime state: survives reloads while the job exists. */
@@ -124,6 +125,7 @@ struct sk_runrt {
     sk_run_status_t remote_status; /* when it ended: as the node recorded it */
     char *remote_reason;
     bool settled_elsewhere; /* another leader took in its outcome: nothing follows here */
+    char *event;            /* trigger event: its event ("file: PATH"), else NULL */
     sk_runrt_t *next;       /* in d->waiting, d->running or d->finished */
 };
 
@@ -144,6 +146,7 @@ struct sk_daemon {
      * slots at least twice njobs; NULL slots empty. */
     sk_jobrt_t **by_name;
     size_t by_name_mask;
+    sk_files_t *files; /* on: file watches (daemon_files.c); NULL when no job has one */
     sk_heap_t heap;
 
     sk_runrt_t *waiting;       /* FIFO of runs recorded but not started (daemon_run.c's enqueue) */
@@ -223,6 +226,15 @@ struct sk_daemon {
 void sk_daemon__arm(sk_daemon_t *d);
 /* The timer's callback: one wake (clock-jump check, due fires, pump, arm). */
 void sk_daemon__on_tick(uv_timer_t *t);
+/* daemon_files.c; on the loop thread. */
+/* Watches the folders of the jobs with on: file as configured now (after a
+ * load or a reload; at_start: matching files already there fire, for jobs
+ * with existing: true). Paths waiting to settle stay across a reload for
+ * jobs that keep a file trigger. */
+void sk_daemon__files_update(sk_daemon_t *d, bool at_start);
+/* Stops watching; the memory goes once the loop closed the handles. */
+void sk_daemon__files_close(sk_daemon_t *d);
+
 /* daemon_index.c; on the loop thread. */
 /* The job named name (borrowed), also a removed one, or NULL. Constant time. */
 sk_jobrt_t *sk_daemon__job(sk_daemon_t *d, const char *name);

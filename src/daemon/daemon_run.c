@@ -39,6 +39,7 @@ static sk_runrt_t *run_alloc(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *rec)
     r->attempt = rec->attempt;
     r->trigger = rec->trigger;
     r->scheduled_at = rec->scheduled_at;
+    r->event = rec->event ? sk_xstrdup(rec->event) : NULL;
     /* Its wait is converted once, now: from here on only the monotonic
      * clock counts it down (the stored queued_at is for a restart). */
     r->due_mono = sk_daemon__mono_of(rec->queued_at);
@@ -117,6 +118,7 @@ void sk_daemon__run_free(sk_runrt_t *r)
     sk_params_release(&r->params);
     free(r->log_path);
     free(r->remote_reason);
+    free(r->event);
     free(r);
 }
 
@@ -665,6 +667,7 @@ static int flush_retry(sk_daemon_t *d, flush_t *f, sk_runrt_t *r, sk_err_t *err)
                          f->now + retry_delay(r));
     if (!r->wf && r->params.n)
         rt->rec.params = sk_params_json(&r->params);
+    rt->rec.event = r->event; /* a retry of a file's run is about the same file */
     int rc = d->store->ops->run_insert(d->store, &rt->rec, err);
     if (rc == 0) {
         f->nretry++;

@@ -531,6 +531,13 @@ void sk_daemon__run_extra_env(sk_daemon_t *d, const sk_runrt_t *r, sk_kv_t **ret
         kv[n].value = (v);                                                                         \
         n++;                                                                                       \
     } while (0)
+    if (r->event) {
+        /* "KIND" or "KIND: DETAIL" (daemon_files.c writes "file: PATH"). */
+        size_t klen = strcspn(r->event, ":");
+        PUSH(sk_xstrdup("SKED_EVENT"), sk_xstrndup(r->event, klen));
+        if (strncmp(r->event, "file: ", 6) == 0)
+            PUSH(sk_xstrdup("SKED_EVENT_PATH"), sk_xstrdup(r->event + 6));
+    }
     const sk_params_t *params = r->wf ? &r->wf->params : &r->params;
     for (size_t i = 0; i < params->n; i++) {
         char name[160];

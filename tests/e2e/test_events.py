@@ -89,11 +89,11 @@ def test_start_jobs_run_at_each_start(tmp_path):
 def test_on_errors_say_what_and_where(tmp_path, sked):
     cases = [
         ("on: strat", 'sked.yaml:4:9: jobs.a.on: unknown event "strat" (did you mean "start"?); '
-                      "sked knows start and boot"),
+                      "sked knows start, boot and file"),
         ("on: [start, start]", "sked.yaml:4:17: jobs.a.on[1]: start is given twice"),
         ("on: {boot: {delay: 5s}}", "jobs.a.on: boot takes no settings"),
         ("on: []", "jobs.a.on: an empty list: give at least one event"),
-        ("on: {webhook: {}}", 'jobs.a.on: unknown event "webhook"; sked knows start and boot'),
+        ("on: {webhook: {}}", 'jobs.a.on: unknown event "webhook"; sked knows start, boot and file'),
     ]
     for line, want in cases:
         (tmp_path / "sked.yaml").write_text(
