@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 
 /* The events, by name; the order is SK_ON_*'s bits. */
-static const char *const event_kinds[] = {"start", "boot", "file"};
-#define EVENT_LIST "start, boot and file"
+static const char *const event_kinds[] = {"start", "boot", "file", "logon"};
+#define EVENT_LIST "start, boot, file and logon"
 
 static const char *const file_events[] = {"created",  "closed_write", "moved_in",
                                           "modified", "deleted",      "moved_out"};
@@ -181,6 +181,37 @@ static bool file_settings(jctx_t *j, sk_job_cfg_t *J, const sk_ynode_t *opts, co
     return ok;
 }
 
+/* logon: {user: NAME} or nothing (anyone's session). */
+static bool logon_settings(jctx_t *j, sk_job_cfg_t *J, const sk_ynode_t *opts, const char *at)
+{
+    char buf[64], sub[96];
+    if (!opts)
+        return true;
+    if (opts->kind != SK_YNODE_MAP) {
+        sk_snprintf(sub, sizeof(sub), "%s.logon", at);
+        sk_config__job_err(j, K_ON, opts, 0, sub, "expected {user: NAME} or nothing, got %s",
+                           sk_config__got(opts, buf, sizeof(buf)));
+        return false;
+    }
+    bool ok = true;
+    for (size_t i = 0; i < opts->npairs; i++) {
+        const sk_ynode_t *key = opts->pairs[i].key, *v = opts->pairs[i].val;
+        sk_snprintf(sub, sizeof(sub), "%s.logon.%.40s", at, key->text);
+        if (strcmp(key->text, "user") != 0) {
+            sk_config__job_err(j, K_ON, key, 0, sub, "unknown setting; logon takes user");
+            ok = false;
+        } else if (v->kind != SK_YNODE_SCALAR || !v->text[0] || strlen(v->text) > 32 ||
+                   strpbrk(v->text, " \t/:")) {
+            sk_config__job_err(j, K_ON, v, 0, sub, "expected a user name, got %s",
+                               sk_config__got(v, buf, sizeof(buf)));
+            ok = false;
+        } else {
+            J->logon_user = sk_config__strdup(j->L->pool, v->text);
+        }
+    }
+    return ok;
+}
+
 /* One event (a name, or a mapping of one name to its settings). */
 static bool event_one(jctx_t *j, sk_job_cfg_t *J, const sk_ynode_t *it, const char *sub)
 {
@@ -205,6 +236,9 @@ static bool event_one(jctx_t *j, sk_job_cfg_t *J, const sk_ynode_t *it, const ch
         }
         if ((1u << k) == SK_ON_FILE) {
             if (!file_settings(j, J, opts, sub ? sub : ""))
+                return false;
+        } else if ((1u << k) == SK_ON_LOGON) {
+            if (!logon_settings(j, J, opts, sub ? sub : ""))
                 return false;
         } else if (opts && !(opts->kind == SK_YNODE_MAP && opts->npairs == 0)) {
             sk_config__job_err(j, K_ON, opts, 0, sub, "%s takes no settings, got %s",

@@ -33,6 +33,12 @@ static size_t add_events(const sk_job_cfg_t *job, bool words, char *buf, size_t 
     if ((job->on & SK_ON_START) && len < size)
         len += (size_t)sk_snprintf(buf + len, size - len, "%s%s", len ? sep : "",
                                    words ? "each time sked starts" : "on start");
+    if ((job->on & SK_ON_LOGON) && len < size)
+        len += (size_t)sk_snprintf(buf + len, size - len, "%s%s%s%s", len ? sep : "",
+                                   words ? "when a session of " : "on logon",
+                                   words ? (job->logon_user ? job->logon_user : "any user")
+                                         : (job->logon_user ? " of " : ""),
+                                   words ? " starts" : (job->logon_user ? job->logon_user : ""));
     if (job->file && len < size)
         len +=
             (size_t)sk_snprintf(buf + len, size - len, "%s%s%s%s%s", len ? sep : "",

@@ -449,6 +449,7 @@ static int reload(sk_daemon_t *d, const char *why, bool guarded, char *msg, size
     map_release(&oldjobs);
     sk_daemon__link_jobs(d);
     sk_daemon__files_update(d, false);
+    sk_daemon__logon_update(d);
     save_new_jobs(d);
     /* Waiting runs of kept jobs follow the new definition. */
     for (sk_runrt_t *r = d->waiting; r; r = r->next) {
@@ -640,6 +641,7 @@ void sk_daemon__maybe_exit(sk_daemon_t *d)
         uv_close((uv_handle_t *)&d->lead_timer, on_close_free);
     d->lead_timer_on = false;
     sk_daemon__files_close(d);
+    sk_daemon__logon_close(d);
     if (d->watching)
         uv_close((uv_handle_t *)&d->watch, on_close_free);
     d->watching = false;
@@ -957,6 +959,7 @@ int sk_daemon_main(const char *config_path, const char *node_flag)
     if (d->leading)
         fire_start_events(d);
     sk_daemon__files_update(d, true);
+    sk_daemon__logon_update(d);
     /* The first wake checks for fires missed while sked was down. */
     uv_timer_start(&d->tick, sk_daemon__on_tick, 0, 0);
     uv_run(&loop, UV_RUN_DEFAULT);

@@ -288,6 +288,10 @@ static json_t *definition(const sk_job_cfg_t *c)
             json_array_append_new(on, json_string("start"));
         if (c->on & SK_ON_BOOT)
             json_array_append_new(on, json_string("boot"));
+        if (c->on & SK_ON_LOGON)
+            json_array_append_new(on, c->logon_user
+                                          ? json_pack("{s:{s:s}}", "logon", "user", c->logon_user)
+                                          : json_string("logon"));
         if (c->file)
             json_array_append_new(on, json_pack("{s:{s:s, s:s?, s:f, s:b, s:b}}", "file", "path",
                                                 c->file->path, "glob", c->file->glob, "settle",

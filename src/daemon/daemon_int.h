@@ -24,6 +24,7 @@ typedef struct sk_wfrt sk_wfrt_t;
 typedef struct sk_alertjob sk_alertjob_t;
 typedef struct sk_work sk_work_t;
 typedef struct sk_files sk_files_t;
+typedef struct sk_logon sk_logon_t;
 struct sk_alert_event;
 
 /* A job's runtime state: survives reloads while the job exists. */
@@ -147,6 +148,7 @@ struct sk_daemon {
     sk_jobrt_t **by_name;
     size_t by_name_mask;
     sk_files_t *files; /* on: file watches (daemon_files.c); NULL when no job has one */
+    sk_logon_t *logon; /* on: logon, the utmp watch (daemon_logon.c); NULL when none */
     sk_heap_t heap;
 
     sk_runrt_t *waiting;       /* FIFO of runs recorded but not started (daemon_run.c's enqueue) */
@@ -234,6 +236,12 @@ void sk_daemon__on_tick(uv_timer_t *t);
 void sk_daemon__files_update(sk_daemon_t *d, bool at_start);
 /* Stops watching; the memory goes once the loop closed the handles. */
 void sk_daemon__files_close(sk_daemon_t *d);
+
+/* daemon_logon.c; on the loop thread. */
+/* Starts watching for sessions when a job has on: logon (sessions open
+ * now do not count); a no-op when watching already or when none has. */
+void sk_daemon__logon_update(sk_daemon_t *d);
+void sk_daemon__logon_close(sk_daemon_t *d);
 
 /* daemon_index.c; on the loop thread. */
 /* The job named name (borrowed), also a removed one, or NULL. Constant time. */

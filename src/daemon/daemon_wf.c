@@ -537,6 +537,8 @@ void sk_daemon__run_extra_env(sk_daemon_t *d, const sk_runrt_t *r, sk_kv_t **ret
         PUSH(sk_xstrdup("SKED_EVENT"), sk_xstrndup(r->event, klen));
         if (strncmp(r->event, "file: ", 6) == 0)
             PUSH(sk_xstrdup("SKED_EVENT_PATH"), sk_xstrdup(r->event + 6));
+        if (strncmp(r->event, "logon: ", 7) == 0)
+            PUSH(sk_xstrdup("SKED_EVENT_USER"), sk_xstrdup(r->event + 7));
     }
     const sk_params_t *params = r->wf ? &r->wf->params : &r->params;
     for (size_t i = 0; i < params->n; i++) {

@@ -89,11 +89,13 @@ def test_start_jobs_run_at_each_start(tmp_path):
 def test_on_errors_say_what_and_where(tmp_path, sked):
     cases = [
         ("on: strat", 'sked.yaml:4:9: jobs.a.on: unknown event "strat" (did you mean "start"?); '
-                      "sked knows start, boot and file"),
+                      "sked knows start, boot, file and logon"),
         ("on: [start, start]", "sked.yaml:4:17: jobs.a.on[1]: start is given twice"),
         ("on: {boot: {delay: 5s}}", "jobs.a.on: boot takes no settings"),
         ("on: []", "jobs.a.on: an empty list: give at least one event"),
-        ("on: {webhook: {}}", 'jobs.a.on: unknown event "webhook"; sked knows start, boot and file'),
+        ("on: {logon: {usr: alice}}", "jobs.a.on.logon.usr: unknown setting; logon takes user"),
+        ("on: {logon: {user: 'a b'}}", "jobs.a.on.logon.user: expected a user name"),
+        ("on: {webhook: {}}", 'jobs.a.on: unknown event "webhook"; sked knows start, boot, file and logon'),
     ]
     for line, want in cases:
         (tmp_path / "sked.yaml").write_text(
@@ -125,5 +127,44 @@ def test_events_follow_the_overlap_policy(tmp_path):
         assert by_event["start"]["reason"] == "the previous run is still going"
         runs = d.wait_runs("both", lambda h: len(h) == 2 and all(done(r) for r in h))
         assert sorted(r["status"] for r in runs) == ["succeeded", "succeeded"]
+    finally:
+        d.stop()
+
+
+def utmp_record(user, line, pid, when):
+    """One struct utmp as glibc on x86_64 writes it (384 bytes)."""
+    import struct
+    return struct.pack("<hhi32s4s32s256shhiii4i20s", 7, 0, pid, line.encode(), b"",
+                       user.encode(), b"", 0, 0, 0, int(when), 0, 0, 0, 0, 0, b"")
+
+
+def test_logon_starts_jobs_for_new_sessions(tmp_path):
+    import struct
+    assert struct.calcsize("<hhi32s4s32s256shhiii4i20s") == 384
+    utmp = tmp_path / "utmp"
+    utmp.write_bytes(utmp_record("alice", "pts/0", 100, 1700000000))  # open before sked
+    out = tmp_path / "who.txt"
+    d = Daemon(tmp_path, """
+        jobs:
+          greet:
+            on: logon
+            overlap: queue
+            shell: 'echo "$SKED_EVENT $SKED_EVENT_USER" >> "%s"'
+          alice-only:
+            on: {logon: {user: alice}}
+            run: [true]
+    """ % out, env={"SKED_UTMP_FILE": str(utmp)})
+    try:
+        with open(utmp, "ab") as f:
+            f.write(utmp_record("bob", "pts/1", 200, 1700000100))
+        runs = d.wait_runs("greet", lambda h: len(h) == 1 and done(h[0]))
+        assert runs[0]["event"] == "logon: bob"
+        assert out.read_text() == "logon bob\n"
+        with open(utmp, "ab") as f:
+            f.write(utmp_record("alice", "pts/2", 300, 1700000200))
+        d.wait_runs("greet", lambda h: len(h) == 2 and all(done(r) for r in h))
+        runs = d.wait_runs("alice-only", lambda h: len(h) == 1 and done(h[0]))
+        assert runs[0]["event"] == "logon: alice"  # not for bob, not for the session before
+        assert out.read_text() == "logon bob\nlogon alice\n"
     finally:
         d.stop()
