@@ -162,6 +162,7 @@ typedef enum sk_trigger_kind {
 #define SK_ON_BOOT 2u  /* once per boot of the machine (schedule: "@reboot" too) */
 #define SK_ON_FILE 4u  /* files in a folder (sk_job_cfg_t.file) */
 #define SK_ON_LOGON 8u /* a user's session starts (sk_job_cfg_t.logon_user) */
+#define SK_ON_IDLE 16u /* the machine has been idle a while (idle_ms, idle_cpu) */
 
 /* What happens to a file that on: file listens for (events:). */
 #define SK_FILE_CREATED 1u      /* a name appears (IN_CREATE) */
@@ -195,6 +196,8 @@ typedef struct sk_job_cfg {
     unsigned on;               /* on: the events that start it too (SK_ON_*); 0 when none */
     sk_file_watch_cfg_t *file; /* on: file, else NULL */
     char *logon_user;          /* on: {logon: {user: NAME}}; NULL: anyone's session */
+    int64_t idle_ms;           /* on: {idle: {for: D}}: idle this long (default 10m) */
+    int idle_cpu;              /* ... and CPU use below this percent (default 10) */
     int64_t every_ms;          /* every */
     int64_t jitter_ms;         /* every: a random delay in [0, jitter) per fire */
     int64_t start_ms;          /* every: first fire (unix ms); 0 = when the job is first loaded */

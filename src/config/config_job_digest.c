@@ -99,6 +99,8 @@ void sk_config__job_digest(sk_job_cfg_t *J)
     fnv_i64(&f, J->reboot);
     fnv_i64(&f, J->on);
     fnv_str(&f, J->logon_user);
+    fnv_i64(&f, J->idle_ms);
+    fnv_i64(&f, J->idle_cpu);
     if (J->file) {
         fnv_str(&f, J->file->path);
         fnv_str(&f, J->file->glob);

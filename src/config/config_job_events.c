@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 
 /* The events, by name; the order is SK_ON_*'s bits. */
-static const char *const event_kinds[] = {"start", "boot", "file", "logon"};
-#define EVENT_LIST "start, boot, file and logon"
+static const char *const event_kinds[] = {"start", "boot", "file", "logon", "idle"};
+#define EVENT_LIST "start, boot, file, logon and idle"
 
 static const char *const file_events[] = {"created",  "closed_write", "moved_in",
                                           "modified", "deleted",      "moved_out"};
@@ -212,6 +212,50 @@ static bool logon_settings(jctx_t *j, sk_job_cfg_t *J, const sk_ynode_t *opts, c
     return ok;
 }
 
+/* idle: {for: DURATION, cpu: PERCENT}, both optional. */
+static bool idle_settings(jctx_t *j, sk_job_cfg_t *J, const sk_ynode_t *opts, const char *at)
+{
+    char buf[64], sub[96];
+    J->idle_ms = 10 * 60 * 1000;
+    J->idle_cpu = 10;
+    if (!opts)
+        return true;
+    if (opts->kind != SK_YNODE_MAP) {
+        sk_snprintf(sub, sizeof(sub), "%s.idle", at);
+        sk_config__job_err(j, K_ON, opts, 0, sub, "expected {for: 15m, cpu: 10}, got %s",
+                           sk_config__got(opts, buf, sizeof(buf)));
+        return false;
+    }
+    bool ok = true;
+    for (size_t i = 0; i < opts->npairs; i++) {
+        const sk_ynode_t *key = opts->pairs[i].key, *v = opts->pairs[i].val;
+        sk_snprintf(sub, sizeof(sub), "%s.idle.%.40s", at, key->text);
+        if (strcmp(key->text, "for") == 0) {
+            if (!sk_config__job_duration_at(j, K_ON, v, sub, &J->idle_ms)) {
+                ok = false;
+            } else if (J->idle_ms < 1000 || J->idle_ms > 7 * 86400 * 1000LL) {
+                sk_config__job_err(j, K_ON, v, 0, sub, "for is 1s to 7d");
+                ok = false;
+            }
+        } else if (strcmp(key->text, "cpu") == 0) {
+            int64_t n = 0;
+            if (v->kind != SK_YNODE_SCALAR || sk_config__parse_int(v->text, &n) != 0 || n < 1 ||
+                n > 100) {
+                sk_config__job_err(j, K_ON, v, 0, sub,
+                                   "expected a percentage of CPU use, 1 to 100, got %s",
+                                   sk_config__got(v, buf, sizeof(buf)));
+                ok = false;
+            } else {
+                J->idle_cpu = (int)n;
+            }
+        } else {
+            sk_config__job_err(j, K_ON, key, 0, sub, "unknown setting; idle takes for and cpu");
+            ok = false;
+        }
+    }
+    return ok;
+}
+
 /* One event (a name, or a mapping of one name to its settings). */
 static bool event_one(jctx_t *j, sk_job_cfg_t *J, const sk_ynode_t *it, const char *sub)
 {
@@ -239,6 +283,9 @@ static bool event_one(jctx_t *j, sk_job_cfg_t *J, const sk_ynode_t *it, const ch
                 return false;
         } else if ((1u << k) == SK_ON_LOGON) {
             if (!logon_settings(j, J, opts, sub ? sub : ""))
+                return false;
+        } else if ((1u << k) == SK_ON_IDLE) {
+            if (!idle_settings(j, J, opts, sub ? sub : ""))
                 return false;
         } else if (opts && !(opts->kind == SK_YNODE_MAP && opts->npairs == 0)) {
             sk_config__job_err(j, K_ON, opts, 0, sub, "%s takes no settings, got %s",

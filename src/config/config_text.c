@@ -39,6 +39,13 @@ static size_t add_events(const sk_job_cfg_t *job, bool words, char *buf, size_t 
                                    words ? (job->logon_user ? job->logon_user : "any user")
                                          : (job->logon_user ? " of " : ""),
                                    words ? " starts" : (job->logon_user ? job->logon_user : ""));
+    if ((job->on & SK_ON_IDLE) && len < size) {
+        char d[32];
+        sk_duration_format(job->idle_ms, d, sizeof(d));
+        len +=
+            (size_t)sk_snprintf(buf + len, size - len, "%s%s%s%s", len ? sep : "",
+                                words ? "when the machine has been idle for " : "on idle ", d, "");
+    }
     if (job->file && len < size)
         len +=
             (size_t)sk_snprintf(buf + len, size - len, "%s%s%s%s%s", len ? sep : "",

@@ -450,6 +450,7 @@ static int reload(sk_daemon_t *d, const char *why, bool guarded, char *msg, size
     sk_daemon__link_jobs(d);
     sk_daemon__files_update(d, false);
     sk_daemon__logon_update(d);
+    sk_daemon__idle_update(d);
     save_new_jobs(d);
     /* Waiting runs of kept jobs follow the new definition. */
     for (sk_runrt_t *r = d->waiting; r; r = r->next) {
@@ -642,6 +643,7 @@ void sk_daemon__maybe_exit(sk_daemon_t *d)
     d->lead_timer_on = false;
     sk_daemon__files_close(d);
     sk_daemon__logon_close(d);
+    sk_daemon__idle_close(d);
     if (d->watching)
         uv_close((uv_handle_t *)&d->watch, on_close_free);
     d->watching = false;
@@ -960,6 +962,7 @@ int sk_daemon_main(const char *config_path, const char *node_flag)
         fire_start_events(d);
     sk_daemon__files_update(d, true);
     sk_daemon__logon_update(d);
+    sk_daemon__idle_update(d);
     /* The first wake checks for fires missed while sked was down. */
     uv_timer_start(&d->tick, sk_daemon__on_tick, 0, 0);
     uv_run(&loop, UV_RUN_DEFAULT);

@@ -292,6 +292,9 @@ static json_t *definition(const sk_job_cfg_t *c)
             json_array_append_new(on, c->logon_user
                                           ? json_pack("{s:{s:s}}", "logon", "user", c->logon_user)
                                           : json_string("logon"));
+        if (c->on & SK_ON_IDLE)
+            json_array_append_new(on, json_pack("{s:{s:f, s:i}}", "idle", "for",
+                                                (double)c->idle_ms / 1000.0, "cpu", c->idle_cpu));
         if (c->file)
             json_array_append_new(on, json_pack("{s:{s:s, s:s?, s:f, s:b, s:b}}", "file", "path",
                                                 c->file->path, "glob", c->file->glob, "settle",

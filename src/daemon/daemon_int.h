@@ -25,6 +25,7 @@ typedef struct sk_alertjob sk_alertjob_t;
 typedef struct sk_work sk_work_t;
 typedef struct sk_files sk_files_t;
 typedef struct sk_logon sk_logon_t;
+typedef struct sk_idle sk_idle_t;
 struct sk_alert_event;
 
 /* A job's runtime state: survives reloads while the job exists. */
@@ -149,6 +150,7 @@ struct sk_daemon {
     size_t by_name_mask;
     sk_files_t *files; /* on: file watches (daemon_files.c); NULL when no job has one */
     sk_logon_t *logon; /* on: logon, the utmp watch (daemon_logon.c); NULL when none */
+    sk_idle_t *idle;   /* on: idle, its timer (daemon_idle.c); NULL when never any */
     sk_heap_t heap;
 
     sk_runrt_t *waiting;       /* FIFO of runs recorded but not started (daemon_run.c's enqueue) */
@@ -242,6 +244,12 @@ void sk_daemon__files_close(sk_daemon_t *d);
  * now do not count); a no-op when watching already or when none has. */
 void sk_daemon__logon_update(sk_daemon_t *d);
 void sk_daemon__logon_close(sk_daemon_t *d);
+
+/* daemon_idle.c; on the loop thread. */
+/* Looks at the machine's use every quarter of the shortest idle `for` (1 to
+ * 30 s) while a job has on: idle; no timer otherwise. */
+void sk_daemon__idle_update(sk_daemon_t *d);
+void sk_daemon__idle_close(sk_daemon_t *d);
 
 /* daemon_index.c; on the loop thread. */
 /* The job named name (borrowed), also a removed one, or NULL. Constant time. */

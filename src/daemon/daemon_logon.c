@@ -140,16 +140,16 @@ void sk_daemon__logon_update(sk_daemon_t *d)
     L->path = sk_xstrdup(utmp_path());
     const char *slash = strrchr(L->path, '/');
     L->base = sk_xstrdup(slash ? slash + 1 : L->path);
-    L->dir = !slash               ? sk_xstrdup(".")
+    L->dir = !slash             ? sk_xstrdup(".")
              : slash == L->path ? sk_xstrdup("/")
                                 : sk_xstrndup(L->path, (size_t)(slash - L->path));
     /* The folder, not the file: the file may be made, or replaced. */
     L->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (L->fd < 0 ||
-        inotify_add_watch(L->fd, L->dir, IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) <
-            0) {
-        sk_log(SK_LOG_ERROR, "event=logon_watch_failed path=\"%s\" msg=\"%s; jobs on logon will "
-                             "not start\"",
+    if (L->fd < 0 || inotify_add_watch(L->fd, L->dir,
+                                       IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0) {
+        sk_log(SK_LOG_ERROR,
+               "event=logon_watch_failed path=\"%s\" msg=\"%s; jobs on logon will "
+               "not start\"",
                L->path, strerror(errno));
         if (L->fd >= 0)
             close(L->fd);

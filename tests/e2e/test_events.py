@@ -89,13 +89,15 @@ def test_start_jobs_run_at_each_start(tmp_path):
 def test_on_errors_say_what_and_where(tmp_path, sked):
     cases = [
         ("on: strat", 'sked.yaml:4:9: jobs.a.on: unknown event "strat" (did you mean "start"?); '
-                      "sked knows start, boot, file and logon"),
+                      "sked knows start, boot, file, logon and idle"),
         ("on: [start, start]", "sked.yaml:4:17: jobs.a.on[1]: start is given twice"),
         ("on: {boot: {delay: 5s}}", "jobs.a.on: boot takes no settings"),
         ("on: []", "jobs.a.on: an empty list: give at least one event"),
         ("on: {logon: {usr: alice}}", "jobs.a.on.logon.usr: unknown setting; logon takes user"),
         ("on: {logon: {user: 'a b'}}", "jobs.a.on.logon.user: expected a user name"),
-        ("on: {webhook: {}}", 'jobs.a.on: unknown event "webhook"; sked knows start, boot, file and logon'),
+        ("on: {idle: {for: 0}}", "jobs.a.on.idle.for: for is 1s to 7d"),
+        ("on: {idle: {cpu: 150}}", "jobs.a.on.idle.cpu: expected a percentage of CPU use"),
+        ("on: {webhook: {}}", 'jobs.a.on: unknown event "webhook"; sked knows start, boot, file, logon and idle'),
     ]
     for line, want in cases:
         (tmp_path / "sked.yaml").write_text(
@@ -166,5 +168,27 @@ def test_logon_starts_jobs_for_new_sessions(tmp_path):
         runs = d.wait_runs("alice-only", lambda h: len(h) == 1 and done(h[0]))
         assert runs[0]["event"] == "logon: alice"  # not for bob, not for the session before
         assert out.read_text() == "logon bob\nlogon alice\n"
+    finally:
+        d.stop()
+
+
+def test_idle_fires_once_per_idle_period(tmp_path):
+    state = tmp_path / "use"
+    state.write_text("active\n")
+    d = Daemon(tmp_path, """
+        jobs:
+          tidy:
+            on: {idle: {for: 2s}}
+            run: [true]
+    """, env={"SKED_IDLE_FILE": str(state)})
+    try:
+        state.write_text("idle\n")
+        runs = d.wait_runs("tidy", lambda h: len(h) == 1 and done(h[0]))
+        assert runs[0]["trigger"] == "event" and runs[0]["event"] == "idle"
+        state.write_text("active\n")
+        wait_for(lambda: "event=active" in d.log(), what="the machine in use again")
+        assert len(d.history("tidy")) == 1  # once per idle period
+        state.write_text("idle\n")
+        d.wait_runs("tidy", lambda h: len(h) == 2 and all(done(r) for r in h))
     finally:
         d.stop()
