@@ -31,8 +31,8 @@ static int cpu_busy(sk_idle_t *I)
 {
     FILE *f = fopen("/proc/stat", "re");
     unsigned long long v[8] = {0};
-    int n = f ? fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
-                       &v[3], &v[4], &v[5], &v[6], &v[7])
+    int n = f ? fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                       &v[4], &v[5], &v[6], &v[7])
               : 0;
     if (f)
         fclose(f);
@@ -51,9 +51,8 @@ static int cpu_busy(sk_idle_t *I)
 /* Whether a session's terminal was used since `after` (wall ms). */
 static bool typed_since(int64_t after)
 {
-    FILE *f = fopen(getenv("SKED_UTMP_FILE") && *getenv("SKED_UTMP_FILE")
-                        ? getenv("SKED_UTMP_FILE")
-                        : _PATH_UTMP,
+    FILE *f = fopen(getenv("SKED_UTMP_FILE") && *getenv("SKED_UTMP_FILE") ? getenv("SKED_UTMP_FILE")
+                                                                          : _PATH_UTMP,
                     "re");
     struct utmp u;
     bool typed = false;
