@@ -52,14 +52,14 @@ def test_a_file_written_starts_the_job(tmp_path):
 
 
 def test_a_file_written_slowly_fires_once(tmp_path):
-    d = Daemon(tmp_path, file_job(tmp_path, "path: inbox, settle: 1s", "overlap: queue"))
+    d = Daemon(tmp_path, file_job(tmp_path, "path: inbox, settle: 2s", "overlap: queue"))
     try:
         inbox = tmp_path / "inbox"
         with open(inbox / "big.dat", "w") as f:
             for _ in range(5):
                 f.write("part\n")
                 f.flush()
-                time.sleep(0.3)   # a writer slower than nothing, faster than settle
+                time.sleep(0.3)   # a writer slower than nothing, much faster than settle
         (inbox / "after.dat").write_text("sentinel\n")  # settles after big.dat
         runs = d.wait_runs("ingest", lambda h: len(h) == 2 and all(done(r) for r in h))
         assert [r["event"] for r in reversed(runs)] == [
