@@ -72,6 +72,7 @@ struct sk_wfrt {
     sk_trigger_t trigger;
     int64_t scheduled_at;
     sk_params_t params;
+    char *event;            /* what started it (its run's event), or NULL: its steps see it */
     sk_dag_state_t *states; /* per step */
     int *step_attempt;      /* per step: the latest attempt number (0: none yet) */
     sk_kv_t **outputs;      /* per step: what it wrote to $SKED_OUTPUT */

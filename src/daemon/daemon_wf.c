@@ -127,6 +127,7 @@ static void wf_free(sk_daemon_t *d, sk_wfrt_t *w)
     free(w->step_attempt);
     sk_params_release(&w->params);
     sk_config_unref(w->snap);
+    free(w->event);
     free(w);
 }
 
@@ -224,6 +225,8 @@ void sk_daemon__wf_start(sk_daemon_t *d, sk_runrt_t *r)
         wf_alloc(d, r->job, r->snap, r->cfg, r->id, r->attempt, r->trigger, r->scheduled_at);
     w->params = r->params;
     memset(&r->params, 0, sizeof(r->params));
+    w->event = r->event;
+    r->event = NULL;
     sk_err_t err;
     sk_err_clear(&err);
     if (d->store->ops->run_start(d->store, r->id, sk_now_ms(), 0, NULL, &err) < 0)
@@ -531,14 +534,16 @@ void sk_daemon__run_extra_env(sk_daemon_t *d, const sk_runrt_t *r, sk_kv_t **ret
         kv[n].value = (v);                                                                         \
         n++;                                                                                       \
     } while (0)
-    if (r->event) {
+    /* A step sees what started its workflow. */
+    const char *event = r->wf ? r->wf->event : r->event;
+    if (event) {
         /* "KIND" or "KIND: DETAIL" (daemon_files.c writes "file: PATH"). */
-        size_t klen = strcspn(r->event, ":");
-        PUSH(sk_xstrdup("SKED_EVENT"), sk_xstrndup(r->event, klen));
-        if (strncmp(r->event, "file: ", 6) == 0)
-            PUSH(sk_xstrdup("SKED_EVENT_PATH"), sk_xstrdup(r->event + 6));
-        if (strncmp(r->event, "logon: ", 7) == 0)
-            PUSH(sk_xstrdup("SKED_EVENT_USER"), sk_xstrdup(r->event + 7));
+        size_t klen = strcspn(event, ":");
+        PUSH(sk_xstrdup("SKED_EVENT"), sk_xstrndup(event, klen));
+        if (strncmp(event, "file: ", 6) == 0)
+            PUSH(sk_xstrdup("SKED_EVENT_PATH"), sk_xstrdup(event + 6));
+        if (strncmp(event, "logon: ", 7) == 0)
+            PUSH(sk_xstrdup("SKED_EVENT_USER"), sk_xstrdup(event + 7));
     }
     const sk_params_t *params = r->wf ? &r->wf->params : &r->params;
     for (size_t i = 0; i < params->n; i++) {
@@ -646,6 +651,7 @@ void sk_daemon__wf_recover(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *row, i
     sk_wfrt_t *w =
         wf_alloc(d, j, d->config, j->cfg, row->id, row->attempt, row->trigger, row->scheduled_at);
     sk_params_build(j->cfg, row->params, &w->params);
+    w->event = row->event ? sk_xstrdup(row->event) : NULL;
     sk_run_filter_t f = {.parent_id = row->id, .limit = SK_STORE_QUERY_MAX};
     sk_run_t *rows = NULL;
     size_t n = 0;

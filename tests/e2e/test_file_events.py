@@ -138,3 +138,26 @@ def test_file_trigger_errors_say_what_and_where(tmp_path, sked):
         r = sked("validate", "-c", str(tmp_path / "sked.yaml"))
         assert r.returncode == 1, (line, r.stdout, r.stderr)
         assert want in r.stderr, (line, r.stderr)
+
+
+def test_a_workflows_steps_see_the_file(tmp_path):
+    (tmp_path / "inbox").mkdir()
+    out = tmp_path / "steps.txt"
+    d = Daemon(tmp_path, """
+        jobs:
+          etl:
+            on: {file: {path: inbox, settle: 200ms}}
+            steps:
+              extract:
+                shell: 'echo "extract $SKED_EVENT $SKED_EVENT_PATH" >> "%s"'
+              load:
+                needs: [extract]
+                shell: 'echo "load $SKED_EVENT_PATH" >> "%s"'
+    """ % (out, out))
+    try:
+        (tmp_path / "inbox" / "day.csv").write_text("1\n")
+        d.wait_runs("etl", lambda h: len(h) >= 1 and h[0]["step"] is None and done(h[0]))
+        path = str(tmp_path / "inbox" / "day.csv")
+        assert out.read_text().splitlines() == ["extract file " + path, "load " + path]
+    finally:
+        d.stop()
