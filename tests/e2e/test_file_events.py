@@ -161,3 +161,34 @@ def test_a_workflows_steps_see_the_file(tmp_path):
         assert out.read_text().splitlines() == ["extract file " + path, "load " + path]
     finally:
         d.stop()
+
+
+def test_a_reload_moves_the_watch(tmp_path):
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+    conf = """
+        jobs:
+          ingest:
+            on: {file: {path: %s, settle: 200ms}}
+            overlap: queue
+            run: [true]
+          sentinel:
+            on: {file: {path: c, settle: 200ms}}
+            run: [true]
+    """
+    d = Daemon(tmp_path, conf % "a")
+    try:
+        (tmp_path / "a" / "1").write_text("x")
+        d.wait_runs("ingest", lambda h: len(h) == 1 and done(h[0]))
+        d.write(conf % "b")
+        assert "2 jobs" in d.cli("reload").stdout
+        (tmp_path / "a" / "2").write_text("x")   # no longer watched
+        (tmp_path / "b" / "3").write_text("x")
+        runs = d.wait_runs("ingest", lambda h: len(h) == 2 and all(done(r) for r in h))
+        assert runs[0]["event"] == "file: " + str(tmp_path / "b" / "3")
+        # a/2 came before b/3 and settles as fast: had it counted, it would be here.
+        (tmp_path / "c" / "stop").write_text("x")
+        d.wait_runs("sentinel", lambda h: len(h) == 1 and done(h[0]))
+        assert len(d.history("ingest")) == 2
+    finally:
+        d.stop()
