@@ -22,16 +22,31 @@
 #define SK_CONFIG_MAX_CLUSTER_NODES 1000      /* entries of cluster.nodes */
 
 /*
- * A pool: every allocation is its own malloc block (so ASan and valgrind see
- * each one) chained into a list that sk_config__pool_free releases at once.
+ * A pool: allocations carved from 64 KiB chunks (under a sanitizer, each
+ * its own malloc block, so that ASan sees every overflow), all released at
+ * once by sk_config__pool_free. Loop thread, or whichever thread loads.
  */
 typedef struct sk_pool sk_pool_t;
 
 sk_pool_t *sk_config__pool_new(void);
 /* Frees every block and the pool; NULL is a no-op. */
 void sk_config__pool_free(sk_pool_t *p);
-/* Zeroed memory owned by the pool; never NULL. */
+/* Zeroed memory owned by the pool, aligned for pointers and 64-bit
+ * integers (not for long double); never NULL. */
 void *sk_config__alloc(sk_pool_t *p, size_t n);
+/* The pool takes block (from malloc) and frees it with itself. */
+void sk_config__pool_own(sk_pool_t *p, void *block);
+
+/* A point in a pool's history: sk_config__pool_release frees what was
+ * allocated after it (the YAML reader drops a built job's nodes). Only for
+ * a pool nobody else allocates from meanwhile. */
+typedef struct sk_pool_mark {
+    void *block;
+    size_t used;
+} sk_pool_mark_t;
+
+sk_pool_mark_t sk_config__pool_mark(const sk_pool_t *p);
+void sk_config__pool_release(sk_pool_t *p, sk_pool_mark_t m);
 char *sk_config__strndup(sk_pool_t *p, const char *s, size_t n);
 /* The same for a secret: the copy is wiped when the pool is freed. */
 char *sk_config__secret_strndup(sk_pool_t *p, const char *s, size_t n);
