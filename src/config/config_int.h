@@ -67,6 +67,7 @@ typedef enum sk_ystyle {
 } sk_ystyle_t;
 
 typedef struct sk_ynode sk_ynode_t;
+struct sk_yaml_hooks;
 
 typedef struct sk_ypair {
     sk_ynode_t *key; /* always a scalar */
@@ -101,7 +102,30 @@ struct sk_ynode {
  * first of duplicates is kept) and the parse goes on (returns 0).
  */
 int sk_config__yaml_parse(const char *file, const char *text, size_t len, sk_pool_t *pool,
-                          sk_ynode_t **ret_root, sk_errs_t *errs);
+                          const struct sk_yaml_hooks *hooks, sk_ynode_t **ret_root,
+                          sk_errs_t *errs);
+
+/* What sk_config__yaml_parse hands to the loader while it reads, so that
+ * 100,000 jobs never need their node trees at once (the tree of a job
+ * written out in full is several times the job's own size). */
+typedef enum sk_yaml_take {
+    SK_YAML_LEAVE,      /* the pair stays in the tree */
+    SK_YAML_TAKEN,      /* the loader is done with it: its nodes may be freed */
+    SK_YAML_TAKEN_KEEP, /* out of the mapping, but its nodes must stay (kept pointers) */
+} sk_yaml_take_t;
+
+typedef struct sk_yaml_hooks {
+    void *ctx;
+    /* A pair of the top-level mapping is complete (duplicates included:
+     * the first of them is the one that counts). */
+    void (*top)(void *ctx, const sk_ynode_t *key, const sk_ynode_t *val);
+    /* The value of the first top-level jobs: key is a mapping (no anchor)
+     * starting at byte offset off: may its pairs go to job() one by one? */
+    bool (*stream)(void *ctx, size_t off);
+    /* One complete pair of that mapping whose key is a scalar. Pairs taken
+     * are not in the tree: duplicate keys are the loader's to report. */
+    sk_yaml_take_t (*job)(void *ctx, const sk_ynode_t *key, const sk_ynode_t *val);
+} sk_yaml_hooks_t;
 
 /* True for a plain null scalar: empty, "~", "null", "Null", "NULL". */
 bool sk_config__is_null(const sk_ynode_t *n);
@@ -121,6 +145,9 @@ size_t sk_config__line_break(const char *p, const char *end);
 
 /* Number of UTF-8 characters in the first n bytes of s. */
 size_t sk_config__utf8_len(const char *s, size_t n);
+
+/* Appends more's errors to e (past the cap, counts them), and its dropped count. */
+void sk_config__errs_append(sk_errs_t *e, const sk_errs_t *more);
 
 /* Sorts errs->items[from..] by line and column, keeping the order of ties. */
 void sk_config__errs_sort(sk_errs_t *errs, size_t from);
@@ -235,9 +262,28 @@ bool sk_config__labels(sk_config_ctx_t *L, const sk_ynode_t *v, const char *path
 /* Checks the top-level cluster: mapping v (NULL when absent or null) and
  * fills c->cluster; c->max_parallel must be set already (a node's default). */
 void sk_config__load_cluster(sk_config_ctx_t *L, const sk_ynode_t *v, sk_config_t *c);
-/* Checks defaults: and jobs: of root and fills c->jobs (config_job.c; the files
- * that check jobs share config_job.h). */
-void sk_config__load_jobs(sk_config_ctx_t *L, const sk_ynode_t *root, sk_config_t *c);
+/*
+ * The jobs of one load (config_job.c; the files that check jobs share
+ * config_job.h), built pair by pair as the YAML reader hands them over
+ * (sk_config__jobs_pair, with defaults: given before the first) or from
+ * the tree, then finished by sk_config__load_jobs. L and c must outlive it.
+ */
+typedef struct sk_config_jobs sk_config_jobs_t;
+
+sk_config_jobs_t *sk_config__jobs_new(sk_config_ctx_t *L, sk_config_t *c);
+void sk_config__jobs_free(sk_config_jobs_t *S);
+/* Checks defaults: (the first such value; NULL when none) once, as if it
+ * were a job, so that its errors are said once; later calls do nothing. */
+void sk_config__jobs_defaults(sk_config_jobs_t *S, const sk_ynode_t *defaults);
+/* One pair of jobs: (its key a scalar): reports a duplicate name, else
+ * takes a slot in file order and builds the job, or keeps it for the end
+ * when it has after:. Says whether its nodes may be freed. */
+sk_yaml_take_t sk_config__jobs_pair(sk_config_jobs_t *S, const sk_ynode_t *k, const sk_ynode_t *v);
+/* Checks defaults: (unless given already) and jobs: of root, building
+ * every pair of jobs: unless streamed (the reader handed them over), then
+ * the jobs kept for the end and the after: cycles, and sets c->jobs (in
+ * c's pool) and c->njobs. */
+void sk_config__load_jobs(sk_config_jobs_t *S, const sk_ynode_t *root, bool streamed);
 
 /* The Damerau-Levenshtein (optimal string alignment) distance, capped at cap+1. */
 size_t sk_config__edit_distance(const char *a, const char *b, size_t cap);
