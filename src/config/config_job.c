@@ -653,8 +653,10 @@ static void policies(jctx_t *j, sk_job_cfg_t *J, bool workflow)
     if (j->e[K_NODES].val) {
         char path[300];
         sk_snprintf(path, sizeof(path), "%s.nodes", j->e[K_NODES].def ? "defaults" : j->prefix);
-        sk_config__labels(L, j->e[K_NODES].val, path, j->e[K_NODES].def && !j->defaults_pass,
-                          &J->nodes, &J->nnodes);
+        size_t nl = 0;
+        if (sk_config__labels(L, j->e[K_NODES].val, path, j->e[K_NODES].def && !j->defaults_pass,
+                              &J->nodes, &nl))
+            J->nnodes = (uint32_t)nl; /* at most SK_CONFIG_MAX_LABELS */
     }
 }
 

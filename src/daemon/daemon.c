@@ -131,8 +131,9 @@ static void continue_from(sk_jobrt_t *j, int64_t last_fire, int64_t now)
 
 static sk_jobrt_t *add_job(sk_daemon_t *d, const sk_job_cfg_t *cfg, int64_t now, bool fresh)
 {
-    sk_jobrt_t *j = sk_xcalloc(1, sizeof(*j));
-    j->name = sk_xstrdup(cfg->name);
+    size_t len = strlen(cfg->name);
+    sk_jobrt_t *j = sk_xcalloc(1, sizeof(*j) + len + 1);
+    j->name = memcpy((char *)(j + 1), cfg->name, len + 1);
     j->cfg = cfg;
     j->node.idx = SIZE_MAX;
     j->anchor = sk_sched_anchor(cfg, 0, now);
