@@ -187,9 +187,10 @@ typedef struct sk_config_ctx {
     sk_pool_t *pool;  /* the snapshot's */
     sk_errs_t *errs;
     sk_tz_cache_t *tzc;
-    const sk_tz_t *tz;                  /* the file's zone */
-    unsigned flags;                     /* SK_CONFIG_* of sk_config_load_opts */
-    struct sk_config__secrets *secrets; /* secrets: entries read so far (config_secret.c) */
+    const sk_tz_t *tz;                    /* the file's zone */
+    unsigned flags;                       /* SK_CONFIG_* of sk_config_load_opts */
+    struct sk_config__secrets *secrets;   /* secrets: entries read so far (config_secret.c) */
+    struct sk_config__interned *interned; /* what sk_config__intern shares (config_pool.c) */
 } sk_config_ctx_t;
 
 /*
@@ -211,6 +212,15 @@ typedef struct sk_config_ctx {
 const char *sk_config__secret(sk_config_ctx_t *L, const sk_ynode_t *v, const char *path,
                               bool quiet);
 void sk_config__secrets_release(sk_config_ctx_t *L);
+
+/*
+ * A copy of p[0..n) in L's pool, shared with every identical copy made so
+ * far in this load (n 0: NULL). For what many jobs hold alike and nobody
+ * changes: the texts and parsed forms of their schedules. The index is
+ * freed by sk_config__intern_release; the copies stay with the pool.
+ */
+const void *sk_config__intern(sk_config_ctx_t *L, const void *p, size_t n);
+void sk_config__intern_release(sk_config_ctx_t *L);
 
 /* Adds an error at node n (line 0 when n is NULL); col 0 means the node's column. */
 void sk_config__err(sk_config_ctx_t *L, const sk_ynode_t *n, int col, const char *path,

@@ -297,8 +297,11 @@ static bool schedule(jctx_t *j, sk_job_cfg_t *J)
             return false;
         }
     }
-    J->crons = sk_config__alloc(j->L->pool, n * sizeof(*J->crons));
-    J->cron_texts = sk_config__alloc(j->L->pool, (n + 1) * sizeof(*J->cron_texts));
+    /* Built aside, then shared: many jobs have the same schedule, and H
+     * spreads 100,000 jobs over at most a few thousand distinct ones. */
+    sk_cron_t *crons = sk_xcalloc(n, sizeof(*crons));
+    const char **texts = sk_xcalloc(n + 1, sizeof(*texts));
+    size_t ncron = 0;
     for (size_t i = 0; i < n; i++) {
         const sk_ynode_t *it = items[i];
         char sub[32] = "";
@@ -313,6 +316,7 @@ static bool schedule(jctx_t *j, sk_job_cfg_t *J)
             continue;
         }
         sk_cron_t c;
+        memset(&c, 0, sizeof(c)); /* its padding too: copies are compared bytewise */
         sk_err_t err;
         sk_err_clear(&err);
         if (sk_cron_parse(it->text, j->name, &c, &err) < 0) {
@@ -325,10 +329,17 @@ static bool schedule(jctx_t *j, sk_job_cfg_t *J)
             J->reboot = true; /* not a time: kept out of crons */
             continue;
         }
-        J->crons[J->ncron] = c;
-        J->cron_texts[J->ncron] = sk_config__strdup(j->L->pool, it->text);
-        J->ncron++;
+        memcpy(&crons[ncron], &c, sizeof(c));
+        texts[ncron] = sk_config__intern(j->L, it->text, it->len + 1);
+        ncron++;
     }
+    if (ok) {
+        J->crons = (sk_cron_t *)sk_config__intern(j->L, crons, ncron * sizeof(*crons));
+        J->cron_texts = (char **)sk_config__intern(j->L, texts, (ncron + 1) * sizeof(*texts));
+        J->ncron = ncron;
+    }
+    free(crons);
+    free(texts);
     return ok;
 }
 

@@ -669,6 +669,7 @@ static int load_text(const char *path, const char *text, size_t len, unsigned fl
         /* Jobs were built before what they inherit: start again, reading
          * them from the tree. */
         sk_config__secrets_release(&L);
+        sk_config__intern_release(&L);
         sk_config__jobs_free(S);
         sk_errs_release(&job_errs);
         sk_config__pool_free(tree);
@@ -694,6 +695,7 @@ static int load_text(const char *path, const char *text, size_t len, unsigned fl
     if (errs->n != nerr || errs->dropped != ndropped)
         goto fail;
     sk_config__secrets_release(&L);
+    sk_config__intern_release(&L);
     sk_config__jobs_free(S);
     sk_errs_release(&job_errs);
     sk_config__pool_free(tree);
@@ -701,6 +703,7 @@ static int load_text(const char *path, const char *text, size_t len, unsigned fl
     return 0;
 fail:
     sk_config__secrets_release(&L);
+    sk_config__intern_release(&L);
     sk_config__jobs_free(S);
     sk_errs_release(&job_errs);
     sk_config__errs_sort(errs, nerr);

@@ -148,6 +148,62 @@ void sk_config__pool_own(sk_pool_t *p, void *block)
     p->owned[p->nowned++] = block;
 }
 
+/* The index of sk_config__intern: open addressing over the copies. */
+struct sk_config__interned {
+    struct interned {
+        uint64_t hash;
+        const void *p;
+        size_t n;
+    } * v;
+    size_t n, cap; /* cap: a power of two, at least twice n */
+};
+
+static void intern_put(struct sk_config__interned *t, struct interned e)
+{
+    size_t i = (size_t)e.hash & (t->cap - 1);
+    while (t->v[i].p)
+        i = (i + 1) & (t->cap - 1);
+    t->v[i] = e;
+}
+
+const void *sk_config__intern(sk_config_ctx_t *L, const void *p, size_t n)
+{
+    if (n == 0)
+        return NULL;
+    struct sk_config__interned *t = L->interned;
+    if (!t)
+        t = L->interned = sk_xcalloc(1, sizeof(*t));
+    uint64_t h = sk_fnv64(SK_FNV64_INIT, p, n);
+    for (size_t i = t->cap ? (size_t)h & (t->cap - 1) : 0; t->cap && t->v[i].p;
+         i = (i + 1) & (t->cap - 1)) {
+        if (t->v[i].hash == h && t->v[i].n == n && memcmp(t->v[i].p, p, n) == 0)
+            return t->v[i].p;
+    }
+    if (2 * (t->n + 1) > t->cap) {
+        struct sk_config__interned old = *t;
+        t->cap = t->cap ? t->cap * 2 : 256;
+        t->v = sk_xcalloc(t->cap, sizeof(*t->v));
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.v[i].p)
+                intern_put(t, old.v[i]);
+        free(old.v);
+    }
+    void *copy = sk_config__alloc(L->pool, n);
+    memcpy(copy, p, n);
+    intern_put(t, (struct interned){h, copy, n});
+    t->n++;
+    return copy;
+}
+
+void sk_config__intern_release(sk_config_ctx_t *L)
+{
+    if (!L->interned)
+        return;
+    free(L->interned->v);
+    free(L->interned);
+    L->interned = NULL;
+}
+
 char *sk_config__strndup(sk_pool_t *p, const char *s, size_t n)
 {
     size_t len = strnlen(s, n);
