@@ -27,15 +27,15 @@ typedef enum sk_body_kind {
  */
 typedef struct sk_body {
     sk_body_kind_t kind;
-    char *target;    /* python: script path; module: module name; shell: the text */
-    char **run_argv; /* run: NULL-terminated argv (a string is split like a shell would) */
-    char **args;     /* NULL-terminated extra arguments (python, module, run) */
-    char *venv;      /* NULL: look for .venv/venv beside the script and up to config_dir */
-    char *cwd;       /* NULL: config_dir */
-    sk_kv_t *env;    /* the job's env: plus env_file's values, already merged */
-    size_t nenv;
-    size_t nsecret;   /* the first nsecret entries of env are secrets (env_file, secrets:):
+    uint32_t nsecret; /* the first nsecret entries of env are secrets (env_file, secrets:):
                        * never shown, masked in output */
+    char *target;     /* python: script path; module: module name; shell: the text */
+    char **run_argv;  /* run: NULL-terminated argv (a string is split like a shell would) */
+    char **args;      /* NULL-terminated extra arguments (python, module, run) */
+    char *venv;       /* NULL: look for .venv/venv beside the script and up to config_dir */
+    char *cwd;        /* NULL: config_dir */
+    sk_kv_t *env;     /* the job's env: plus env_file's values, already merged */
+    size_t nenv;
     char **masked;    /* NULL-terminated values masked in the run's output: the secrets'
                        * and those of env: variables named like secrets; NULL: none */
     char *config_dir; /* absolute folder of sked.yaml: relative paths start here */
