@@ -311,10 +311,13 @@ static bool env_map(jctx_t *j, const sk_ynode_t *v, bool from_def, kvlist_t *l)
             ok = false;
             continue;
         }
-        kv_put(l, sk_config__strdup(j->L->pool, key->text),
-               sk_config__is_null(val) ? sk_config__strdup(j->L->pool, "")
-                                       : sk_config__strdup(j->L->pool, val->text),
-               key, from_def);
+        const char *t = sk_config__is_null(val) ? "" : val->text;
+        if (from_def) /* the same for every job: stored once */
+            kv_put(l, (char *)sk_config__intern(j->L, key->text, strlen(key->text) + 1),
+                   (char *)sk_config__intern(j->L, t, strlen(t) + 1), key, true);
+        else
+            kv_put(l, sk_config__strdup(j->L->pool, key->text), sk_config__strdup(j->L->pool, t),
+                   key, false);
     }
 out:
     j->e[K_ENV].def = saved;
@@ -509,13 +512,25 @@ bool sk_config__job_env(jctx_t *j, sk_job_cfg_t *J, sk_body_t *B)
     }
     if (ok) {
         size_t n = nsecret + sl.n + l.n;
-        B->env = sk_config__alloc(j->L->pool, (n ? n : 1) * sizeof(*B->env));
+        sk_kv_t *env = sk_xcalloc(n ? n : 1, sizeof(*env));
         if (nsecret)
-            memcpy(B->env, secret, nsecret * sizeof(*secret));
+            memcpy(env, secret, nsecret * sizeof(*secret));
         for (size_t i = 0; i < sl.n; i++)
-            B->env[nsecret + i] = sl.e[i].kv;
-        for (size_t i = 0; i < l.n; i++)
-            B->env[nsecret + sl.n + i] = l.e[i].kv;
+            env[nsecret + i] = sl.e[i].kv;
+        bool shared = nsecret == 0 && sl.n == 0;
+        for (size_t i = 0; i < l.n; i++) {
+            env[nsecret + sl.n + i] = l.e[i].kv;
+            shared = shared && l.e[i].def;
+        }
+        /* An env that is only defaults' env: (or none) is the same array for
+         * every job: stored once. The rest are the job's own. */
+        if (shared) {
+            B->env = (sk_kv_t *)sk_config__intern(j->L, env, (n ? n : 1) * sizeof(*env));
+        } else {
+            B->env = sk_config__alloc(j->L->pool, n * sizeof(*env));
+            memcpy(B->env, env, n * sizeof(*env));
+        }
+        free(env);
         B->nenv = n;
         B->nsecret = nsecret + sl.n;
         B->masked = masked_values(j->L->pool, B);
