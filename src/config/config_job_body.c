@@ -48,12 +48,24 @@ long sk_config__shell_syntax_at(const char *s)
     return -1;
 }
 
-/* Copies a NULL-terminated heap vector into the pool. */
-static char **pool_strv(sk_pool_t *pool, char **v, size_t n)
+/*
+ * A NULL-terminated vector of v[0..n) in the pool. shared: it comes from
+ * defaults:, the same for every job that inherits it, so its strings and
+ * the vector are stored once (sk_config__intern).
+ */
+static char **pool_strv(jctx_t *j, char *const *v, size_t n, bool shared)
 {
-    char **out = sk_config__alloc(pool, (n + 1) * sizeof(*out));
+    if (!shared) {
+        char **out = sk_config__alloc(j->L->pool, (n + 1) * sizeof(*out));
+        for (size_t i = 0; i < n; i++)
+            out[i] = sk_config__strdup(j->L->pool, v[i]);
+        return out;
+    }
+    const char **tmp = sk_xcalloc(n + 1, sizeof(*tmp));
     for (size_t i = 0; i < n; i++)
-        out[i] = sk_config__strdup(pool, v[i]);
+        tmp[i] = sk_config__intern(j->L, v[i], strlen(v[i]) + 1);
+    char **out = (char **)sk_config__intern(j->L, tmp, (n + 1) * sizeof(*tmp));
+    free(tmp);
     return out;
 }
 
@@ -62,7 +74,7 @@ static char **scalar_list(jctx_t *j, int k, const sk_ynode_t *v, const char *wha
 {
     bool ok = true;
     char buf[64];
-    char **out = sk_config__alloc(j->L->pool, (v->nitems + 1) * sizeof(*out));
+    char **texts = sk_xcalloc(v->nitems + 1, sizeof(*texts));
     for (size_t i = 0; i < v->nitems; i++) {
         const sk_ynode_t *it = v->items[i];
         if (it->kind != SK_YNODE_SCALAR || sk_config__is_null(it)) {
@@ -73,9 +85,11 @@ static char **scalar_list(jctx_t *j, int k, const sk_ynode_t *v, const char *wha
             ok = false;
             continue;
         }
-        out[i] = sk_config__strdup(j->L->pool, it->text);
+        texts[i] = it->text;
     }
-    return ok ? out : NULL;
+    char **out = ok ? pool_strv(j, texts, v->nitems, j->e[k].def) : NULL;
+    free(texts);
+    return out;
 }
 
 static bool run_body(jctx_t *j, sk_body_t *B)
@@ -122,7 +136,7 @@ static bool run_body(jctx_t *j, sk_body_t *B)
                            "an empty command: give the program and its arguments");
         return false;
     }
-    B->run_argv = pool_strv(j->L->pool, words, n);
+    B->run_argv = pool_strv(j, words, n, j->e[K_RUN].def);
     sk_strv_free(words);
     return true;
 }
