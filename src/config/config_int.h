@@ -280,7 +280,9 @@ void sk_config__load_cluster(sk_config_ctx_t *L, const sk_ynode_t *v, sk_config_
  */
 typedef struct sk_config_jobs sk_config_jobs_t;
 
-sk_config_jobs_t *sk_config__jobs_new(sk_config_ctx_t *L, sk_config_t *c);
+/* yaml_errs: the list the YAML reader reports to (a duplicate job name is
+ * its kind of error). */
+sk_config_jobs_t *sk_config__jobs_new(sk_config_ctx_t *L, sk_config_t *c, sk_errs_t *yaml_errs);
 void sk_config__jobs_free(sk_config_jobs_t *S);
 /* Checks defaults: (the first such value; NULL when none) once, as if it
  * were a job, so that its errors are said once; later calls do nothing. */

@@ -765,6 +765,7 @@ bool sk_config__job_name_ok(const char *s)
 struct sk_config_jobs {
     sk_config_ctx_t *L;
     sk_config_t *c;
+    sk_errs_t *yaml_errs;       /* where the YAML reader's errors go: duplicate names */
     const sk_ynode_t *defaults; /* the first defaults: value, NULL when none */
     bool defaults_done;         /* defaults: checked (its pass ran) */
     sk_job_cfg_t *v;            /* the slots (malloc; the pool owns them at the end) */
@@ -780,11 +781,12 @@ struct sk_config_jobs {
     bool owned; /* v belongs to the pool */
 };
 
-sk_config_jobs_t *sk_config__jobs_new(sk_config_ctx_t *L, sk_config_t *c)
+sk_config_jobs_t *sk_config__jobs_new(sk_config_ctx_t *L, sk_config_t *c, sk_errs_t *yaml_errs)
 {
     sk_config_jobs_t *S = sk_xcalloc(1, sizeof(*S));
     S->L = L;
     S->c = c;
+    S->yaml_errs = yaml_errs;
     return S;
 }
 
@@ -905,9 +907,10 @@ sk_yaml_take_t sk_config__jobs_pair(sk_config_jobs_t *S, const sk_ynode_t *k, co
     sk_snprintf(path, sizeof(path), "jobs.%s", k->text);
     size_t first = find_slot(S, k->text);
     if (first != SIZE_MAX) {
-        /* As the YAML reader says it of any other mapping. */
-        sk_config__err(L, k, 0, path, "duplicate key \"%s\" (first given at line %d)", k->text,
-                       S->v[first].line);
+        /* As, and where, the YAML reader says it of any other mapping: it
+         * stays when a YAML error further down drops the jobs' errors. */
+        sk_errs_add(S->yaml_errs, L->file, k->line, k->col, path, SK_ECONFIG,
+                    "duplicate key \"%s\" (first given at line %d)", k->text, S->v[first].line);
         return SK_YAML_TAKEN;
     }
     if (S->n == S->cap) {

@@ -652,7 +652,7 @@ static int load_text(const char *path, const char *text, size_t len, unsigned fl
                               : sk_config__strndup(pool, c->path, (size_t)(slash - c->path));
     sk_config_ctx_t L = {
         .file = path, .dir = c->dir, .pool = pool, .errs = errs, .tzc = tzc, .flags = flags};
-    sk_config_jobs_t *S = sk_config__jobs_new(&L, c);
+    sk_config_jobs_t *S = sk_config__jobs_new(&L, c, errs);
     reading_t R = {.L = &L, .S = S, .text = text, .len = len, .job_errs = &job_errs};
     sk_yaml_hooks_t hooks = {.ctx = &R, .top = on_top, .stream = on_stream, .job = on_job};
 

@@ -362,6 +362,22 @@ def test_a_duplicate_job_is_reported_once_at_its_key(tmp_path):
         v.stderr
 
 
+def test_a_duplicate_job_is_reported_beside_a_later_yaml_error(tmp_path):
+    """A duplicate key is the YAML reader's error: it stays when the file
+    breaks further down, as every duplicate key does."""
+    (tmp_path / "sked.yaml").write_text(
+        "jobs:\n"
+        "  a: {every: 1h, run: [/bin/true]}\n"
+        "  a: {every: 2h, run: [/bin/true]}\n"
+        "max_parallel: [unclosed\n")
+    v = validate(cwd=tmp_path)
+    assert v.returncode == 1
+    errors = [l for l in v.stderr.splitlines() if l.startswith("sked.yaml:")]
+    assert len(errors) == 2, v.stderr
+    assert errors[0] == 'sked.yaml:3:3: jobs.a: duplicate key "a" (first given at line 2)'
+    assert errors[1].startswith("sked.yaml:4:15: YAML syntax error")
+
+
 def test_a_yaml_error_after_bad_jobs_is_the_only_error(tmp_path):
     """Jobs built before the YAML reader meets a syntax error say nothing:
     the file is not read as far as its jobs."""
