@@ -51,14 +51,19 @@ long sk_config__shell_syntax_at(const char *s)
 /*
  * A NULL-terminated vector of v[0..n) in the pool. shared: it comes from
  * defaults:, the same for every job that inherits it, so its strings and
- * the vector are stored once (sk_config__intern).
+ * the vector are stored once (sk_config__intern). program: v[0] is the
+ * program of run:.
  */
-static char **pool_strv(jctx_t *j, char *const *v, size_t n, bool shared)
+static char **pool_strv(jctx_t *j, char *const *v, size_t n, bool shared, bool program)
 {
     if (!shared) {
+        /* The program is most often one of a few (/usr/bin/python3, a
+         * script's interpreter): stored once; arguments vary, and an index
+         * of 100,000 distinct ones would cost more than it saves. */
         char **out = sk_config__alloc(j->L->pool, (n + 1) * sizeof(*out));
         for (size_t i = 0; i < n; i++)
-            out[i] = sk_config__strdup(j->L->pool, v[i]);
+            out[i] = i == 0 && program ? (char *)sk_config__intern(j->L, v[0], strlen(v[0]) + 1)
+                                       : sk_config__strdup(j->L->pool, v[i]);
         return out;
     }
     const char **tmp = sk_xcalloc(n + 1, sizeof(*tmp));
@@ -87,7 +92,7 @@ static char **scalar_list(jctx_t *j, int k, const sk_ynode_t *v, const char *wha
         }
         texts[i] = it->text;
     }
-    char **out = ok ? pool_strv(j, texts, v->nitems, j->e[k].def) : NULL;
+    char **out = ok ? pool_strv(j, texts, v->nitems, j->e[k].def, k == K_RUN) : NULL;
     free(texts);
     return out;
 }
@@ -136,7 +141,7 @@ static bool run_body(jctx_t *j, sk_body_t *B)
                            "an empty command: give the program and its arguments");
         return false;
     }
-    B->run_argv = pool_strv(j, words, n, j->e[K_RUN].def);
+    B->run_argv = pool_strv(j, words, n, j->e[K_RUN].def, true);
     sk_strv_free(words);
     return true;
 }
