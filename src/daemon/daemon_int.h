@@ -196,6 +196,7 @@ struct sk_daemon {
     int64_t store_backoff;
     int64_t unwritten_said; /* stopping with outcomes the store refused: last said (mono ms) */
     bool starting;          /* first pass after start-up: catch up */
+    bool reading_states;    /* start-up reads the jobs' states in one transaction */
     bool leading;           /* this node fires (always, but for a standby node of a
                              * PostgreSQL store whose leadership another node holds) */
     uv_timer_t lead_timer;  /* PostgreSQL: checks the leadership every 2 s */
