@@ -186,7 +186,7 @@ asan:
 		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 check
 
 valgrind:
-	$(MAKE) BUILD=build-valgrind CFLAGS="-O1 -g" \
+	$(MAKE) BUILD=build-valgrind CFLAGS="-O1 -g -DSK_POOL_EACH_MALLOC" \
 		TEST_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=all" unit unit-pg
 
 # The fuzz targets link build-fuzz/libsked.a: every source file and the

@@ -71,7 +71,8 @@ int sk_cmd_show(int argc, char **argv)
     }
     size_t *layer = sk_xcalloc(job->nsteps, sizeof(size_t));
     size_t nl = sk_dag_layers(job, layer);
-    printf("  workflow: %zu steps, at most %d at once\n\n", job->nsteps, job->step_parallel);
+    printf("  workflow: %zu steps, at most %d at once\n\n", (size_t)job->nsteps,
+           job->step_parallel);
     for (size_t l = 0; l < nl; l++) {
         /* One line of boxes per layer, then who each needs. */
         printf("  ");

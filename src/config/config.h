@@ -27,15 +27,15 @@ typedef enum sk_body_kind {
  */
 typedef struct sk_body {
     sk_body_kind_t kind;
-    char *target;    /* python: script path; module: module name; shell: the text */
-    char **run_argv; /* run: NULL-terminated argv (a string is split like a shell would) */
-    char **args;     /* NULL-terminated extra arguments (python, module, run) */
-    char *venv;      /* NULL: look for .venv/venv beside the script and up to config_dir */
-    char *cwd;       /* NULL: config_dir */
-    sk_kv_t *env;    /* the job's env: plus env_file's values, already merged */
-    size_t nenv;
-    size_t nsecret;   /* the first nsecret entries of env are secrets (env_file, secrets:):
+    uint32_t nsecret; /* the first nsecret entries of env are secrets (env_file, secrets:):
                        * never shown, masked in output */
+    char *target;     /* python: script path; module: module name; shell: the text */
+    char **run_argv;  /* run: NULL-terminated argv (a string is split like a shell would) */
+    char **args;      /* NULL-terminated extra arguments (python, module, run) */
+    char *venv;       /* NULL: look for .venv/venv beside the script and up to config_dir */
+    char *cwd;        /* NULL: config_dir */
+    sk_kv_t *env;     /* the job's env: plus env_file's values, already merged */
+    size_t nenv;
     char **masked;    /* NULL-terminated values masked in the run's output: the secrets'
                        * and those of env: variables named like secrets; NULL: none */
     char *config_dir; /* absolute folder of sked.yaml: relative paths start here */
@@ -182,22 +182,28 @@ typedef struct sk_file_watch_cfg {
     bool existing;     /* at start, each matching file already there fires once */
 } sk_file_watch_cfg_t;
 
+/* A job as sked.yaml defines it. 100,000 of them are held at once: fields
+ * are paired by size so that the struct has no holes, and counts are 32
+ * bits (each is capped far below that); see docs/internals/config.md
+ * before adding one. */
 typedef struct sk_job_cfg {
     char *name;
     int line, col; /* where the job's key is in the file */
 
     sk_trigger_kind_t trigger;
-    sk_cron_t *crons;  /* schedule: parsed with the job's name (H); @reboot is not here */
-    char **cron_texts; /* as written, NULL-terminated, parallel to crons */
-    size_t ncron;
+    uint32_t ncron;
+    sk_cron_t *crons;          /* schedule: parsed with the job's name (H); @reboot is not here.
+                                * Shared with other jobs of the snapshot that parse the same */
+    char **cron_texts;         /* as written, NULL-terminated, parallel to crons; shared too */
     bool reboot;               /* schedule: "@reboot", which is on: boot (once per boot of the
                                 * machine); a schedule of only @reboot has trigger
                                 * SK_TRIGGER_CRON and ncron 0 */
+    bool enabled;              /* default true */
     unsigned on;               /* on: the events that start it too (SK_ON_*); 0 when none */
+    int idle_cpu;              /* on: {idle: ...}: and CPU use below this percent (default 10) */
     sk_file_watch_cfg_t *file; /* on: file, else NULL */
     char *logon_user;          /* on: {logon: {user: NAME}}; NULL: anyone's session */
     int64_t idle_ms;           /* on: {idle: {for: D}}: idle this long (default 10m) */
-    int idle_cpu;              /* ... and CPU use below this percent (default 10) */
     int64_t every_ms;          /* every */
     int64_t jitter_ms;         /* every: a random delay in [0, jitter) per fire */
     int64_t start_ms;          /* every: first fire (unix ms); 0 = when the job is first loaded */
@@ -209,40 +215,39 @@ typedef struct sk_job_cfg {
     int64_t timeout_ms;             /* 0: none */
     int64_t kill_grace_ms;          /* default 10s */
     int retries;                    /* default 0 */
-    int64_t retry_delay_ms;         /* default 10s; doubles per attempt, capped at 1h */
     sk_overlap_t overlap;           /* default skip */
+    int64_t retry_delay_ms;         /* default 10s; doubles per attempt, capped at 1h */
     sk_catchup_t catchup;           /* default latest */
     sk_on_interrupt_t on_interrupt; /* default retry (within retries; steps always) */
     int64_t misfire_grace_ms;       /* -1 (default): until the next fire */
     int keep_runs;                  /* default 100; 0: no limit */
+    sk_when_t after_when;           /* after: default success */
     int64_t keep_days_ms;           /* default 0: no limit */
     int64_t max_output;             /* bytes; default 10 MiB */
-    bool enabled;                   /* default true */
     char *env_file;                 /* as written; its values are merged into body.env */
-    size_t nsecret_env; /* the first nsecret_env entries of body.env came from env_file */
+    uint32_t nsecret_env; /* the first nsecret_env entries of body.env came from env_file */
 
     /* Workflows (issue 4): steps in file order, checked acyclic, names unique.
      * A workflow's own body is all zero: its steps say what runs, and its
      * timeout, kill_grace, retries, retry_delay, max_output are also each
      * step's default. */
+    int step_parallel;    /* max_parallel inside the workflow, 1-1000; default 4; 0 for a
+                           * plain job */
     sk_step_cfg_t *steps; /* NULL for a plain job (body is used); at most 1000 */
-    size_t nsteps;
-    int step_parallel; /* max_parallel inside the workflow, 1-1000; default 4; 0 for a
-                        * plain job */
-    sk_kv_t *params;   /* params: name -> default value (as text; null is ""); at most
-                        * 100, names like variables; NULL when none */
-    size_t nparams;
-    char **after; /* after: jobs whose run ending starts this one, NULL-terminated
-                   * (NULL when none); each another job of the file, once; no
-                   * cycles */
-    size_t nafter;
-    sk_when_t after_when;         /* default success */
-    sk_alert_cfg_t *alert;        /* NULL: no alerts */
-    int64_t expected_duration_ms; /* 0: none; a run still going after it is "late" */
+    uint32_t nsteps;
+    uint32_t nparams;
+    sk_kv_t *params; /* params: name -> default value (as text; null is ""); at most
+                      * 100, names like variables; NULL when none */
+    char **after;    /* after: jobs whose run ending starts this one, NULL-terminated
+                      * (NULL when none); each another job of the file, once; no
+                      * cycles */
+    uint32_t nafter;
+    uint32_t nnodes;
     char **nodes;                 /* nodes: labels a node must all have to run the job (its steps
                                    * too), NULL-terminated, in file order; NULL when none (any node).
                                    * Each a label (sk_node_name_ok), at most 32, each once */
-    size_t nnodes;
+    sk_alert_cfg_t *alert;        /* NULL: no alerts */
+    int64_t expected_duration_ms; /* 0: none; a run still going after it is "late" */
 
     /* A digest of everything that defines the job; equal digests mean an
      * unchanged job across reloads. */

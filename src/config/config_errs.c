@@ -44,6 +44,22 @@ void sk_errs_add(sk_errs_t *e, const char *file, int line, int col, const char *
     va_end(ap);
 }
 
+void sk_config__errs_append(sk_errs_t *e, const sk_errs_t *more)
+{
+    for (size_t i = 0; i < more->n; i++) {
+        if (e->n >= SK_CONFIG_MAX_ERRORS) {
+            e->dropped++;
+            continue;
+        }
+        if (e->n == e->cap) {
+            e->cap = e->cap ? e->cap * 2 : 16;
+            e->items = sk_xrealloc(e->items, e->cap * sizeof(*e->items));
+        }
+        e->items[e->n++] = more->items[i];
+    }
+    e->dropped += more->dropped;
+}
+
 size_t sk_config__line_break(const char *p, const char *end)
 {
     const unsigned char *u = (const unsigned char *)p;

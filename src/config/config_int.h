@@ -22,16 +22,31 @@
 #define SK_CONFIG_MAX_CLUSTER_NODES 1000      /* entries of cluster.nodes */
 
 /*
- * A pool: every allocation is its own malloc block (so ASan and valgrind see
- * each one) chained into a list that sk_config__pool_free releases at once.
+ * A pool: allocations carved from 64 KiB chunks (under a sanitizer, each
+ * its own malloc block, so that ASan sees every overflow), all released at
+ * once by sk_config__pool_free. Loop thread, or whichever thread loads.
  */
 typedef struct sk_pool sk_pool_t;
 
 sk_pool_t *sk_config__pool_new(void);
 /* Frees every block and the pool; NULL is a no-op. */
 void sk_config__pool_free(sk_pool_t *p);
-/* Zeroed memory owned by the pool; never NULL. */
+/* Zeroed memory owned by the pool, aligned for pointers and 64-bit
+ * integers (not for long double); never NULL. */
 void *sk_config__alloc(sk_pool_t *p, size_t n);
+/* The pool takes block (from malloc) and frees it with itself. */
+void sk_config__pool_own(sk_pool_t *p, void *block);
+
+/* A point in a pool's history: sk_config__pool_release frees what was
+ * allocated after it (the YAML reader drops a built job's nodes). Only for
+ * a pool nobody else allocates from meanwhile. */
+typedef struct sk_pool_mark {
+    void *block;
+    size_t used;
+} sk_pool_mark_t;
+
+sk_pool_mark_t sk_config__pool_mark(const sk_pool_t *p);
+void sk_config__pool_release(sk_pool_t *p, sk_pool_mark_t m);
 char *sk_config__strndup(sk_pool_t *p, const char *s, size_t n);
 /* The same for a secret: the copy is wiped when the pool is freed. */
 char *sk_config__secret_strndup(sk_pool_t *p, const char *s, size_t n);
@@ -52,6 +67,7 @@ typedef enum sk_ystyle {
 } sk_ystyle_t;
 
 typedef struct sk_ynode sk_ynode_t;
+struct sk_yaml_hooks;
 
 typedef struct sk_ypair {
     sk_ynode_t *key; /* always a scalar */
@@ -86,7 +102,30 @@ struct sk_ynode {
  * first of duplicates is kept) and the parse goes on (returns 0).
  */
 int sk_config__yaml_parse(const char *file, const char *text, size_t len, sk_pool_t *pool,
-                          sk_ynode_t **ret_root, sk_errs_t *errs);
+                          const struct sk_yaml_hooks *hooks, sk_ynode_t **ret_root,
+                          sk_errs_t *errs);
+
+/* What sk_config__yaml_parse hands to the loader while it reads, so that
+ * 100,000 jobs never need their node trees at once (the tree of a job
+ * written out in full is several times the job's own size). */
+typedef enum sk_yaml_take {
+    SK_YAML_LEAVE,      /* the pair stays in the tree */
+    SK_YAML_TAKEN,      /* the loader is done with it: its nodes may be freed */
+    SK_YAML_TAKEN_KEEP, /* out of the mapping, but its nodes must stay (kept pointers) */
+} sk_yaml_take_t;
+
+typedef struct sk_yaml_hooks {
+    void *ctx;
+    /* A pair of the top-level mapping is complete (duplicates included:
+     * the first of them is the one that counts). */
+    void (*top)(void *ctx, const sk_ynode_t *key, const sk_ynode_t *val);
+    /* The value of the first top-level jobs: key is a mapping (no anchor)
+     * starting at byte offset off: may its pairs go to job() one by one? */
+    bool (*stream)(void *ctx, size_t off);
+    /* One complete pair of that mapping whose key is a scalar. Pairs taken
+     * are not in the tree: duplicate keys are the loader's to report. */
+    sk_yaml_take_t (*job)(void *ctx, const sk_ynode_t *key, const sk_ynode_t *val);
+} sk_yaml_hooks_t;
 
 /* True for a plain null scalar: empty, "~", "null", "Null", "NULL". */
 bool sk_config__is_null(const sk_ynode_t *n);
@@ -106,6 +145,9 @@ size_t sk_config__line_break(const char *p, const char *end);
 
 /* Number of UTF-8 characters in the first n bytes of s. */
 size_t sk_config__utf8_len(const char *s, size_t n);
+
+/* Appends more's errors to e (past the cap, counts them), and its dropped count. */
+void sk_config__errs_append(sk_errs_t *e, const sk_errs_t *more);
 
 /* Sorts errs->items[from..] by line and column, keeping the order of ties. */
 void sk_config__errs_sort(sk_errs_t *errs, size_t from);
@@ -145,9 +187,10 @@ typedef struct sk_config_ctx {
     sk_pool_t *pool;  /* the snapshot's */
     sk_errs_t *errs;
     sk_tz_cache_t *tzc;
-    const sk_tz_t *tz;                  /* the file's zone */
-    unsigned flags;                     /* SK_CONFIG_* of sk_config_load_opts */
-    struct sk_config__secrets *secrets; /* secrets: entries read so far (config_secret.c) */
+    const sk_tz_t *tz;                    /* the file's zone */
+    unsigned flags;                       /* SK_CONFIG_* of sk_config_load_opts */
+    struct sk_config__secrets *secrets;   /* secrets: entries read so far (config_secret.c) */
+    struct sk_config__interned *interned; /* what sk_config__intern shares (config_pool.c) */
 } sk_config_ctx_t;
 
 /*
@@ -169,6 +212,15 @@ typedef struct sk_config_ctx {
 const char *sk_config__secret(sk_config_ctx_t *L, const sk_ynode_t *v, const char *path,
                               bool quiet);
 void sk_config__secrets_release(sk_config_ctx_t *L);
+
+/*
+ * A copy of p[0..n) in L's pool, shared with every identical copy made so
+ * far in this load (n 0: NULL). For what many jobs hold alike and nobody
+ * changes: the texts and parsed forms of their schedules. The index is
+ * freed by sk_config__intern_release; the copies stay with the pool.
+ */
+const void *sk_config__intern(sk_config_ctx_t *L, const void *p, size_t n);
+void sk_config__intern_release(sk_config_ctx_t *L);
 
 /* Adds an error at node n (line 0 when n is NULL); col 0 means the node's column. */
 void sk_config__err(sk_config_ctx_t *L, const sk_ynode_t *n, int col, const char *path,
@@ -220,9 +272,30 @@ bool sk_config__labels(sk_config_ctx_t *L, const sk_ynode_t *v, const char *path
 /* Checks the top-level cluster: mapping v (NULL when absent or null) and
  * fills c->cluster; c->max_parallel must be set already (a node's default). */
 void sk_config__load_cluster(sk_config_ctx_t *L, const sk_ynode_t *v, sk_config_t *c);
-/* Checks defaults: and jobs: of root and fills c->jobs (config_job.c; the files
- * that check jobs share config_job.h). */
-void sk_config__load_jobs(sk_config_ctx_t *L, const sk_ynode_t *root, sk_config_t *c);
+/*
+ * The jobs of one load (config_job.c; the files that check jobs share
+ * config_job.h), built pair by pair as the YAML reader hands them over
+ * (sk_config__jobs_pair, with defaults: given before the first) or from
+ * the tree, then finished by sk_config__load_jobs. L and c must outlive it.
+ */
+typedef struct sk_config_jobs sk_config_jobs_t;
+
+/* yaml_errs: the list the YAML reader reports to (a duplicate job name is
+ * its kind of error). */
+sk_config_jobs_t *sk_config__jobs_new(sk_config_ctx_t *L, sk_config_t *c, sk_errs_t *yaml_errs);
+void sk_config__jobs_free(sk_config_jobs_t *S);
+/* Checks defaults: (the first such value; NULL when none) once, as if it
+ * were a job, so that its errors are said once; later calls do nothing. */
+void sk_config__jobs_defaults(sk_config_jobs_t *S, const sk_ynode_t *defaults);
+/* One pair of jobs: (its key a scalar): reports a duplicate name, else
+ * takes a slot in file order and builds the job, or keeps it for the end
+ * when it has after:. Says whether its nodes may be freed. */
+sk_yaml_take_t sk_config__jobs_pair(sk_config_jobs_t *S, const sk_ynode_t *k, const sk_ynode_t *v);
+/* Checks defaults: (unless given already) and jobs: of root, building
+ * every pair of jobs: unless streamed (the reader handed them over), then
+ * the jobs kept for the end and the after: cycles, and sets c->jobs (in
+ * c's pool) and c->njobs. */
+void sk_config__load_jobs(sk_config_jobs_t *S, const sk_ynode_t *root, bool streamed);
 
 /* The Damerau-Levenshtein (optimal string alignment) distance, capped at cap+1. */
 size_t sk_config__edit_distance(const char *a, const char *b, size_t cap);

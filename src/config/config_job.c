@@ -6,8 +6,11 @@
  * the typed values of keys (durations, numbers, enumerations, paths), the
  * triggers and run limits; what a job runs is config_job_body.c's, a
  * workflow's steps config_job_steps.c's, after: config_job_graph.c's.
- * Exports sk_config__load_jobs and sk_config__is_job_key to config_load.c,
- * and to the other config_job*.c what config_job.h declares.
+ * Builds each job as soon as its pair is handed over (sk_config__jobs_*),
+ * so that the loader need not hold the whole file's nodes at once.
+ * Exports sk_config__jobs_*, sk_config__load_jobs and
+ * sk_config__is_job_key to config_load.c, and to the other config_job*.c
+ * what config_job.h declares.
  */
 #include "config_job.h"
 
@@ -294,8 +297,11 @@ static bool schedule(jctx_t *j, sk_job_cfg_t *J)
             return false;
         }
     }
-    J->crons = sk_config__alloc(j->L->pool, n * sizeof(*J->crons));
-    J->cron_texts = sk_config__alloc(j->L->pool, (n + 1) * sizeof(*J->cron_texts));
+    /* Built aside, then shared: many jobs have the same schedule, and H
+     * spreads 100,000 jobs over at most a few thousand distinct ones. */
+    sk_cron_t *crons = sk_xcalloc(n, sizeof(*crons));
+    const char **texts = sk_xcalloc(n + 1, sizeof(*texts));
+    size_t ncron = 0;
     for (size_t i = 0; i < n; i++) {
         const sk_ynode_t *it = items[i];
         char sub[32] = "";
@@ -310,6 +316,7 @@ static bool schedule(jctx_t *j, sk_job_cfg_t *J)
             continue;
         }
         sk_cron_t c;
+        memset(&c, 0, sizeof(c)); /* its padding too: copies are compared bytewise */
         sk_err_t err;
         sk_err_clear(&err);
         if (sk_cron_parse(it->text, j->name, &c, &err) < 0) {
@@ -322,10 +329,17 @@ static bool schedule(jctx_t *j, sk_job_cfg_t *J)
             J->reboot = true; /* not a time: kept out of crons */
             continue;
         }
-        J->crons[J->ncron] = c;
-        J->cron_texts[J->ncron] = sk_config__strdup(j->L->pool, it->text);
-        J->ncron++;
+        memcpy(&crons[ncron], &c, sizeof(c));
+        texts[ncron] = sk_config__intern(j->L, it->text, it->len + 1);
+        ncron++;
     }
+    if (ok) {
+        J->crons = (sk_cron_t *)sk_config__intern(j->L, crons, ncron * sizeof(*crons));
+        J->cron_texts = (char **)sk_config__intern(j->L, texts, (ncron + 1) * sizeof(*texts));
+        J->ncron = ncron;
+    }
+    free(crons);
+    free(texts);
     return ok;
 }
 
@@ -650,8 +664,10 @@ static void policies(jctx_t *j, sk_job_cfg_t *J, bool workflow)
     if (j->e[K_NODES].val) {
         char path[300];
         sk_snprintf(path, sizeof(path), "%s.nodes", j->e[K_NODES].def ? "defaults" : j->prefix);
-        sk_config__labels(L, j->e[K_NODES].val, path, j->e[K_NODES].def && !j->defaults_pass,
-                          &J->nodes, &J->nnodes);
+        size_t nl = 0;
+        if (sk_config__labels(L, j->e[K_NODES].val, path, j->e[K_NODES].def && !j->defaults_pass,
+                              &J->nodes, &nl))
+            J->nnodes = (uint32_t)nl; /* at most SK_CONFIG_MAX_LABELS */
     }
 }
 
@@ -667,7 +683,8 @@ static bool build_job(jctx_t *j, const sk_ynode_t *keynode, const sk_ynode_t *ma
 
     sk_config__job_gather(j, map, defaults);
 
-    J->name = sk_config__strdup(L->pool, j->name);
+    if (!J->name) /* a job's slot has its name already */
+        J->name = sk_config__strdup(L->pool, j->name);
     J->line = keynode ? keynode->line : 0;
     J->col = keynode ? keynode->col : 0;
     J->tz = L->tz;
@@ -736,83 +753,257 @@ bool sk_config__job_name_ok(const char *s)
     return true;
 }
 
-void sk_config__load_jobs(sk_config_ctx_t *L, const sk_ynode_t *root, sk_config_t *c)
+/*
+ * The jobs of one load. Each pair of jobs: takes a slot in file order,
+ * whether it builds or not (its name and place are set either way), so
+ * that slots are c->jobs once every job built. Pairs come one by one,
+ * from the YAML reader as it meets them (their nodes are freed once a job
+ * is built) or from the tree; a job with after: waits for the end (it
+ * names jobs further down), and one with secrets: keeps its nodes (the
+ * secrets cache knows entries by node).
+ */
+struct sk_config_jobs {
+    sk_config_ctx_t *L;
+    sk_config_t *c;
+    sk_errs_t *yaml_errs;       /* where the YAML reader's errors go: duplicate names */
+    const sk_ynode_t *defaults; /* the first defaults: value, NULL when none */
+    bool defaults_done;         /* defaults: checked (its pass ran) */
+    sk_job_cfg_t *v;            /* the slots (malloc; the pool owns them at the end) */
+    unsigned char *bad;         /* per slot: not a well-formed name (1), not built (2) */
+    size_t n, cap;
+    uint32_t *set; /* open addressing over the slots by name: slot + 1, 0 empty */
+    size_t setcap; /* a power of two, at least twice n */
+    struct deferred {
+        size_t slot;
+        const sk_ynode_t *k, *v;
+    } * later;
+    size_t nlater, caplater;
+    bool owned; /* v belongs to the pool */
+};
+
+sk_config_jobs_t *sk_config__jobs_new(sk_config_ctx_t *L, sk_config_t *c, sk_errs_t *yaml_errs)
+{
+    sk_config_jobs_t *S = sk_xcalloc(1, sizeof(*S));
+    S->L = L;
+    S->c = c;
+    S->yaml_errs = yaml_errs;
+    return S;
+}
+
+void sk_config__jobs_free(sk_config_jobs_t *S)
+{
+    if (!S)
+        return;
+    if (!S->owned)
+        free(S->v);
+    free(S->bad);
+    free(S->set);
+    free(S->later);
+    free(S);
+}
+
+void sk_config__jobs_defaults(sk_config_jobs_t *S, const sk_ynode_t *defaults)
 {
     char buf[64];
-    const sk_ynode_t *defaults = sk_config__map_get(root, "defaults");
+    if (S->defaults_done)
+        return;
+    S->defaults_done = true;
+    if (defaults && sk_config__is_null(defaults))
+        defaults = NULL;
     if (defaults && defaults->kind != SK_YNODE_MAP) {
-        sk_config__err(L, defaults, 0, "defaults", "expected a mapping of job settings, got %s",
+        sk_config__err(S->L, defaults, 0, "defaults", "expected a mapping of job settings, got %s",
                        sk_config__got(defaults, buf, sizeof(buf)));
         defaults = NULL;
     }
-    if (defaults) {
-        jctx_t j = {.L = L,
-                    .name = "",
-                    .prefix = "defaults",
-                    .noun = "job",
-                    .scope = F_DEF,
-                    .defaults_pass = true};
-        sk_job_cfg_t scratch;
-        memset(&scratch, 0, sizeof(scratch));
-        build_job(&j, NULL, defaults, NULL, &scratch);
-    }
-
-    const sk_ynode_t *jobs = sk_config__map_get(root, "jobs");
-    if (!jobs)
+    S->defaults = defaults;
+    if (!defaults)
         return;
-    if (jobs->kind != SK_YNODE_MAP) {
+    jctx_t j = {.L = S->L,
+                .name = "",
+                .prefix = "defaults",
+                .noun = "job",
+                .scope = F_DEF,
+                .defaults_pass = true};
+    sk_job_cfg_t scratch;
+    memset(&scratch, 0, sizeof(scratch));
+    build_job(&j, NULL, defaults, NULL, &scratch);
+}
+
+static size_t name_hash(const char *s)
+{
+    return (size_t)sk_fnv64(SK_FNV64_INIT, s, strlen(s));
+}
+
+/* The slot holding name, or SIZE_MAX. */
+static size_t find_slot(const sk_config_jobs_t *S, const char *name)
+{
+    if (!S->setcap)
+        return SIZE_MAX;
+    for (size_t h = name_hash(name) & (S->setcap - 1);; h = (h + 1) & (S->setcap - 1)) {
+        uint32_t e = S->set[h];
+        if (!e)
+            return SIZE_MAX;
+        if (strcmp(S->v[e - 1].name, name) == 0)
+            return e - 1;
+    }
+}
+
+static void set_put(sk_config_jobs_t *S, size_t slot)
+{
+    if (2 * (S->n + 1) > S->setcap) {
+        size_t cap = S->setcap ? S->setcap * 2 : 64;
+        free(S->set);
+        S->set = sk_xcalloc(cap, sizeof(*S->set));
+        S->setcap = cap;
+        for (size_t i = 0; i < S->n; i++)
+            if (i != slot)
+                set_put(S, i);
+    }
+    size_t h = name_hash(S->v[slot].name) & (S->setcap - 1);
+    while (S->set[h])
+        h = (h + 1) & (S->setcap - 1);
+    S->set[h] = (uint32_t)(slot + 1);
+}
+
+static bool has_key(const sk_ynode_t *map, const char *key)
+{
+    for (size_t i = 0; map->kind == SK_YNODE_MAP && i < map->npairs; i++)
+        if (strcmp(map->pairs[i].key->text, key) == 0)
+            return true;
+    return false;
+}
+
+/* Builds the job of pair (k, v) into slot i; names: every job's, for after:. */
+static void build_slot(sk_config_jobs_t *S, size_t i, const sk_ynode_t *k, const sk_ynode_t *v,
+                       const names_t *names, ref_at_t **after_at)
+{
+    char path[300];
+    sk_snprintf(path, sizeof(path), "jobs.%s", k->text);
+    jctx_t j = {
+        .L = S->L, .name = k->text, .prefix = path, .noun = "job", .scope = F_JOB, .jobs = names};
+    sk_job_cfg_t *J = &S->v[i];
+    char *name = J->name;
+    memset(J, 0, sizeof(*J));
+    J->name = name;
+    if (build_job(&j, k, v, S->defaults, J)) {
+        if (after_at)
+            *after_at = j.after_at;
+        else
+            free(j.after_at);
+        return;
+    }
+    free(j.after_at);
+    memset(J, 0, sizeof(*J));
+    J->name = name;
+    J->line = k->line;
+    J->col = k->col;
+    S->bad[i] |= 2;
+}
+
+sk_yaml_take_t sk_config__jobs_pair(sk_config_jobs_t *S, const sk_ynode_t *k, const sk_ynode_t *v)
+{
+    sk_config_ctx_t *L = S->L;
+    char buf[64], path[300];
+    sk_snprintf(path, sizeof(path), "jobs.%s", k->text);
+    size_t first = find_slot(S, k->text);
+    if (first != SIZE_MAX) {
+        /* As, and where, the YAML reader says it of any other mapping: it
+         * stays when a YAML error further down drops the jobs' errors. */
+        sk_errs_add(S->yaml_errs, L->file, k->line, k->col, path, SK_ECONFIG,
+                    "duplicate key \"%s\" (first given at line %d)", k->text, S->v[first].line);
+        return SK_YAML_TAKEN;
+    }
+    if (S->n == S->cap) {
+        S->cap = S->cap ? S->cap * 2 : 64;
+        S->v = sk_xrealloc(S->v, S->cap * sizeof(*S->v));
+        S->bad = sk_xrealloc(S->bad, S->cap);
+    }
+    size_t i = S->n;
+    sk_job_cfg_t *J = &S->v[i];
+    memset(J, 0, sizeof(*J));
+    J->name = sk_config__strdup(L->pool, k->text);
+    J->line = k->line;
+    J->col = k->col;
+    S->bad[i] = 0;
+    set_put(S, i);
+    S->n++;
+    if (!sk_config__job_name_ok(k->text)) {
+        sk_config__err(L, k, 0, path,
+                       "job name \"%s\" must be 1-%d letters, digits, '_', '.' or '-', not "
+                       "starting with '.' or '-'",
+                       k->text, MAX_JOB_NAME);
+        S->bad[i] = 3;
+        return SK_YAML_TAKEN;
+    }
+    static const sk_ynode_t empty = {.kind = SK_YNODE_MAP};
+    if (sk_config__is_null(v)) {
+        v = &empty; /* reported as "nothing to run" */
+    } else if (v->kind != SK_YNODE_MAP) {
+        sk_config__err(L, v, 0, path, "expected a mapping of job settings, got %s",
+                       sk_config__got(v, buf, sizeof(buf)));
+        S->bad[i] = 2;
+        return SK_YAML_TAKEN;
+    }
+    if (has_key(v, "after")) {
+        if (S->nlater == S->caplater) {
+            S->caplater = S->caplater ? S->caplater * 2 : 8;
+            S->later = sk_xrealloc(S->later, S->caplater * sizeof(*S->later));
+        }
+        S->later[S->nlater++] = (struct deferred){i, k, v};
+        return SK_YAML_TAKEN_KEEP;
+    }
+    sk_config__jobs_defaults(S, NULL); /* defaults: come first, or not at all */
+    build_slot(S, i, k, v, NULL, NULL);
+    return has_key(v, "secrets") ? SK_YAML_TAKEN_KEEP : SK_YAML_TAKEN;
+}
+
+void sk_config__load_jobs(sk_config_jobs_t *S, const sk_ynode_t *root, bool streamed)
+{
+    sk_config_ctx_t *L = S->L;
+    sk_config_t *c = S->c;
+    char buf[64];
+    sk_config__jobs_defaults(S, sk_config__map_get(root, "defaults"));
+    const sk_ynode_t *jobs = sk_config__map_get(root, "jobs");
+    if (jobs && jobs->kind != SK_YNODE_MAP) {
         sk_config__err(
             L, jobs, 0, "jobs",
             "expected a mapping from job names to jobs (name: {schedule: ..., run: ...}), "
             "got %s",
             sk_config__got(jobs, buf, sizeof(buf)));
-        return;
+        jobs = NULL;
     }
-    /* Every well-named job, built or not, is a name after: may use. */
-    const char **list = sk_xmalloc((jobs->npairs ? jobs->npairs : 1) * sizeof(*list));
-    size_t nlist = 0;
-    for (size_t i = 0; i < jobs->npairs; i++) {
-        if (sk_config__job_name_ok(jobs->pairs[i].key->text))
-            list[nlist++] = jobs->pairs[i].key->text;
-    }
-    names_t names;
-    sk_config__names_init(&names, list, nlist);
-    ref_at_t **after_at = sk_xcalloc(jobs->npairs ? jobs->npairs : 1, sizeof(*after_at));
+    /* Read from the tree: every pair is here (the reader handed none over). */
+    for (size_t i = 0; !streamed && jobs && i < jobs->npairs; i++)
+        sk_config__jobs_pair(S, jobs->pairs[i].key, jobs->pairs[i].val);
 
-    c->jobs = sk_config__alloc(L->pool, (jobs->npairs ? jobs->npairs : 1) * sizeof(*c->jobs));
-    for (size_t i = 0; i < jobs->npairs; i++) {
-        const sk_ynode_t *k = jobs->pairs[i].key, *v = jobs->pairs[i].val;
-        char path[300];
-        sk_snprintf(path, sizeof(path), "jobs.%s", k->text);
-        if (!sk_config__job_name_ok(k->text)) {
-            sk_config__err(L, k, 0, path,
-                           "job name \"%s\" must be 1-%d letters, digits, '_', '.' or '-', not "
-                           "starting with '.' or '-'",
-                           k->text, MAX_JOB_NAME);
-            continue;
+    /* The jobs with after:, now that every name is known. Every well-named
+     * job, built or not, is a name after: may use. */
+    ref_at_t **after_at = NULL;
+    if (S->nlater) {
+        const char **list = sk_xmalloc(S->n * sizeof(*list));
+        size_t nlist = 0;
+        for (size_t i = 0; i < S->n; i++)
+            if (!(S->bad[i] & 1))
+                list[nlist++] = S->v[i].name;
+        names_t names;
+        sk_config__names_init(&names, list, nlist);
+        after_at = sk_xcalloc(S->n, sizeof(*after_at));
+        sk_config__jobs_defaults(S, NULL);
+        for (size_t d = 0; d < S->nlater; d++) {
+            size_t i = S->later[d].slot;
+            build_slot(S, i, S->later[d].k, S->later[d].v, &names, &after_at[i]);
         }
-        static const sk_ynode_t empty = {.kind = SK_YNODE_MAP};
-        if (sk_config__is_null(v)) {
-            v = &empty; /* reported as "nothing to run" */
-        } else if (v->kind != SK_YNODE_MAP) {
-            sk_config__err(L, v, 0, path, "expected a mapping of job settings, got %s",
-                           sk_config__got(v, buf, sizeof(buf)));
-            continue;
-        }
-        jctx_t j = {
-            .L = L, .name = k->text, .prefix = path, .noun = "job", .scope = F_JOB, .jobs = &names};
-        sk_job_cfg_t *J = &c->jobs[c->njobs];
-        if (build_job(&j, k, v, defaults, J)) {
-            after_at[c->njobs++] = j.after_at;
-        } else {
-            free(j.after_at);
-            memset(J, 0, sizeof(*J));
-        }
+        sk_config__names_release(&names);
+        free(list);
+    }
+    c->jobs = S->v;
+    c->njobs = S->n;
+    if (S->v) {
+        sk_config__pool_own(L->pool, S->v);
+        S->owned = true;
     }
     sk_config__after_cycles(L, c, after_at);
-    for (size_t i = 0; i < c->njobs; i++)
+    for (size_t i = 0; after_at && i < S->n; i++)
         free(after_at[i]);
     free(after_at);
-    sk_config__names_release(&names);
-    free(list);
 }

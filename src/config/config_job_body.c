@@ -48,12 +48,29 @@ long sk_config__shell_syntax_at(const char *s)
     return -1;
 }
 
-/* Copies a NULL-terminated heap vector into the pool. */
-static char **pool_strv(sk_pool_t *pool, char **v, size_t n)
+/*
+ * A NULL-terminated vector of v[0..n) in the pool. shared: it comes from
+ * defaults:, the same for every job that inherits it, so its strings and
+ * the vector are stored once (sk_config__intern). program: v[0] is the
+ * program of run:.
+ */
+static char **pool_strv(jctx_t *j, char *const *v, size_t n, bool shared, bool program)
 {
-    char **out = sk_config__alloc(pool, (n + 1) * sizeof(*out));
+    if (!shared) {
+        /* The program is most often one of a few (/usr/bin/python3, a
+         * script's interpreter): stored once; arguments vary, and an index
+         * of 100,000 distinct ones would cost more than it saves. */
+        char **out = sk_config__alloc(j->L->pool, (n + 1) * sizeof(*out));
+        for (size_t i = 0; i < n; i++)
+            out[i] = i == 0 && program ? (char *)sk_config__intern(j->L, v[0], strlen(v[0]) + 1)
+                                       : sk_config__strdup(j->L->pool, v[i]);
+        return out;
+    }
+    const char **tmp = sk_xcalloc(n + 1, sizeof(*tmp));
     for (size_t i = 0; i < n; i++)
-        out[i] = sk_config__strdup(pool, v[i]);
+        tmp[i] = sk_config__intern(j->L, v[i], strlen(v[i]) + 1);
+    char **out = (char **)sk_config__intern(j->L, tmp, (n + 1) * sizeof(*tmp));
+    free(tmp);
     return out;
 }
 
@@ -62,7 +79,7 @@ static char **scalar_list(jctx_t *j, int k, const sk_ynode_t *v, const char *wha
 {
     bool ok = true;
     char buf[64];
-    char **out = sk_config__alloc(j->L->pool, (v->nitems + 1) * sizeof(*out));
+    char **texts = sk_xcalloc(v->nitems + 1, sizeof(*texts));
     for (size_t i = 0; i < v->nitems; i++) {
         const sk_ynode_t *it = v->items[i];
         if (it->kind != SK_YNODE_SCALAR || sk_config__is_null(it)) {
@@ -73,9 +90,11 @@ static char **scalar_list(jctx_t *j, int k, const sk_ynode_t *v, const char *wha
             ok = false;
             continue;
         }
-        out[i] = sk_config__strdup(j->L->pool, it->text);
+        texts[i] = it->text;
     }
-    return ok ? out : NULL;
+    char **out = ok ? pool_strv(j, texts, v->nitems, j->e[k].def, k == K_RUN) : NULL;
+    free(texts);
+    return out;
 }
 
 static bool run_body(jctx_t *j, sk_body_t *B)
@@ -122,7 +141,7 @@ static bool run_body(jctx_t *j, sk_body_t *B)
                            "an empty command: give the program and its arguments");
         return false;
     }
-    B->run_argv = pool_strv(j->L->pool, words, n);
+    B->run_argv = pool_strv(j, words, n, j->e[K_RUN].def, true);
     sk_strv_free(words);
     return true;
 }
@@ -311,10 +330,13 @@ static bool env_map(jctx_t *j, const sk_ynode_t *v, bool from_def, kvlist_t *l)
             ok = false;
             continue;
         }
-        kv_put(l, sk_config__strdup(j->L->pool, key->text),
-               sk_config__is_null(val) ? sk_config__strdup(j->L->pool, "")
-                                       : sk_config__strdup(j->L->pool, val->text),
-               key, from_def);
+        const char *t = sk_config__is_null(val) ? "" : val->text;
+        if (from_def) /* the same for every job: stored once */
+            kv_put(l, (char *)sk_config__intern(j->L, key->text, strlen(key->text) + 1),
+                   (char *)sk_config__intern(j->L, t, strlen(t) + 1), key, true);
+        else
+            kv_put(l, sk_config__strdup(j->L->pool, key->text), sk_config__strdup(j->L->pool, t),
+                   key, false);
     }
 out:
     j->e[K_ENV].def = saved;
@@ -509,13 +531,25 @@ bool sk_config__job_env(jctx_t *j, sk_job_cfg_t *J, sk_body_t *B)
     }
     if (ok) {
         size_t n = nsecret + sl.n + l.n;
-        B->env = sk_config__alloc(j->L->pool, (n ? n : 1) * sizeof(*B->env));
+        sk_kv_t *env = sk_xcalloc(n ? n : 1, sizeof(*env));
         if (nsecret)
-            memcpy(B->env, secret, nsecret * sizeof(*secret));
+            memcpy(env, secret, nsecret * sizeof(*secret));
         for (size_t i = 0; i < sl.n; i++)
-            B->env[nsecret + i] = sl.e[i].kv;
-        for (size_t i = 0; i < l.n; i++)
-            B->env[nsecret + sl.n + i] = l.e[i].kv;
+            env[nsecret + i] = sl.e[i].kv;
+        bool shared = nsecret == 0 && sl.n == 0;
+        for (size_t i = 0; i < l.n; i++) {
+            env[nsecret + sl.n + i] = l.e[i].kv;
+            shared = shared && l.e[i].def;
+        }
+        /* An env that is only defaults' env: (or none) is the same array for
+         * every job: stored once. The rest are the job's own. */
+        if (shared) {
+            B->env = (sk_kv_t *)sk_config__intern(j->L, env, (n ? n : 1) * sizeof(*env));
+        } else {
+            B->env = sk_config__alloc(j->L->pool, n * sizeof(*env));
+            memcpy(B->env, env, n * sizeof(*env));
+        }
+        free(env);
         B->nenv = n;
         B->nsecret = nsecret + sl.n;
         B->masked = masked_values(j->L->pool, B);

@@ -42,6 +42,23 @@ static void fnv_strv(fnv_t *f, char *const *v)
         fnv_str(f, v[i]);
 }
 
+/* A parsed cron expression, field by field (not its text: formatting
+ * 100,000 of them was a tenth of start-up; not its bytes: padding). */
+_Static_assert(sizeof(sk_cron_t) == 48, "a new field of sk_cron_t must enter fnv_cron");
+
+static void fnv_cron(fnv_t *f, const sk_cron_t *c)
+{
+    unsigned char b[88];
+    size_t n = 0;
+    uint64_t wide[] = {c->sec, c->min, c->hour,     c->dom,        c->dom_last, c->dom_near,
+                       c->mon, c->dow, c->dow_last, c->dom_lastwd, c->flags};
+    for (size_t i = 0; i < SK_ARRAY_LEN(wide); i++)
+        for (int k = 0; k < 8; k++)
+            b[n++] = (unsigned char)(wide[i] >> (8 * k)); /* fixed byte order */
+    fnv_bytes(f, b, n);
+    fnv_bytes(f, c->dow_nth, sizeof(c->dow_nth));
+}
+
 /* A body; its first nsecret env values enter by key only. */
 static void fnv_body(fnv_t *f, const sk_body_t *B, size_t nsecret)
 {
@@ -87,15 +104,12 @@ static void fnv_alert(fnv_t *f, const sk_alert_cfg_t *a)
 void sk_config__job_digest(sk_job_cfg_t *J)
 {
     fnv_t f = {SK_FNV64_INIT};
-    char buf[256];
     fnv_str(&f, "sked-job-2");
     fnv_str(&f, J->name);
     fnv_i64(&f, J->trigger);
     fnv_i64(&f, (int64_t)J->ncron);
-    for (size_t i = 0; i < J->ncron; i++) {
-        sk_cron_format(&J->crons[i], buf, sizeof(buf));
-        fnv_str(&f, buf);
-    }
+    for (size_t i = 0; i < J->ncron; i++)
+        fnv_cron(&f, &J->crons[i]);
     fnv_i64(&f, J->reboot);
     fnv_i64(&f, J->on);
     fnv_str(&f, J->logon_user);

@@ -3,7 +3,10 @@
  * file, has config_yaml.c build the node tree, checks the top-level keys,
  * has config_job.c check the jobs and config_cluster.c the cluster: mapping,
  * and builds sk_config_t in one pool, so a failed load frees everything at
- * once and a good one is freed when its last reference goes. Exports
+ * once and a good one is freed when its last reference goes. Jobs are
+ * built while the file is read, each dropping its nodes, once what they
+ * inherit (defaults:, timezone:) is known: a start-up's peak is then the
+ * snapshot, not the snapshot plus the tree of 100,000 jobs. Exports
  * sk_config_load, sk_config_load_text, the ref/unref/lookup functions, the
  * enum names and the helpers the job part shares (located errors, "did you
  * mean", paths).
@@ -542,6 +545,93 @@ static char *abs_config_path(sk_pool_t *pool, const char *path)
     return sk_config__path_abs(pool, cwd, path);
 }
 
+/* load_text's own flag: read jobs: from the whole tree (a second reading,
+ * when the first met defaults: or timezone: after jobs it had built). */
+#define LOAD_FROM_TREE (1u << 31)
+
+/* What the loader keeps while the YAML reader hands it the file's pieces. */
+typedef struct reading {
+    sk_config_ctx_t *L;
+    sk_config_jobs_t *S;
+    const char *text;
+    size_t len;
+    const sk_ynode_t *defaults; /* the first defaults: value seen */
+    bool defaults_seen, tz_seen;
+    bool streaming;      /* jobs are built as they come */
+    bool redo;           /* defaults: or timezone: came after them: read again */
+    sk_errs_t *job_errs; /* the jobs' errors while streaming: a YAML error later in
+                          * the file must leave only itself, as when nothing is built */
+} reading_t;
+
+/* The file's zone as load_top will find it, saying nothing (load_top
+ * reports what is wrong with it): v is the first timezone: value or NULL. */
+static const sk_tz_t *quiet_tz(sk_config_ctx_t *L, const sk_ynode_t *v)
+{
+    const sk_tz_t *tz = NULL;
+    sk_err_t err;
+    sk_err_clear(&err);
+    if (v && !sk_config__is_null(v) && v->kind == SK_YNODE_SCALAR && v->text[0] &&
+        sk_tz_cache_get(L->tzc, v->text, &tz, &err) < 0)
+        tz = NULL;
+    if (!tz && sk_tz_cache_get(L->tzc, NULL, &tz, &err) < 0)
+        tz = sk_tz_utc();
+    return tz;
+}
+
+static void on_top(void *ctx, const sk_ynode_t *k, const sk_ynode_t *v)
+{
+    reading_t *R = ctx;
+    if (strcmp(k->text, "timezone") == 0 && !R->tz_seen) {
+        R->tz_seen = true;
+        R->L->tz = quiet_tz(R->L, v);
+        R->redo = R->redo || R->streaming;
+    } else if (strcmp(k->text, "defaults") == 0 && !R->defaults_seen) {
+        R->defaults_seen = true;
+        R->defaults = v;
+        R->redo = R->redo || R->streaming;
+    }
+}
+
+/* Whether the text holds word at or after off. */
+static bool text_has(const reading_t *R, size_t off, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = R->text + off, *end = R->text + R->len; (size_t)(end - p) >= n; p++) {
+        p = memchr(p, word[0], (size_t)(end - p) - n + 1);
+        if (!p)
+            return false;
+        if (memcmp(p, word, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Jobs are built as they come when what they inherit is known: defaults:
+ * and timezone: came before jobs:, or are nowhere after it in the text
+ * (only a key spelled with escapes could hide: on_top sees it, and the
+ * file is read again from the tree). */
+static bool on_stream(void *ctx, size_t off)
+{
+    reading_t *R = ctx;
+    if (R->L->flags & LOAD_FROM_TREE)
+        return false;
+    if ((!R->tz_seen && text_has(R, off, "timezone")) ||
+        (!R->defaults_seen && text_has(R, off, "defaults")))
+        return false;
+    if (!R->tz_seen)
+        R->L->tz = quiet_tz(R->L, NULL);
+    R->streaming = true;
+    R->L->errs = R->job_errs;
+    sk_config__jobs_defaults(R->S, R->defaults);
+    return true;
+}
+
+static sk_yaml_take_t on_job(void *ctx, const sk_ynode_t *k, const sk_ynode_t *v)
+{
+    reading_t *R = ctx;
+    return sk_config__jobs_pair(R->S, k, v);
+}
+
 static int load_text(const char *path, const char *text, size_t len, unsigned flags,
                      sk_tz_cache_t *tzc, sk_config_t **ret, sk_errs_t *errs)
 {
@@ -550,6 +640,8 @@ static int load_text(const char *path, const char *text, size_t len, unsigned fl
     sk_pool_t *tree = sk_config__pool_new(); /* the YAML nodes, dropped when done */
     sk_ynode_t *root = NULL;
     char buf[64];
+    sk_errs_t job_errs;
+    sk_errs_init(&job_errs);
 
     sk_config_t *c = sk_config__alloc(pool, sizeof(*c));
     c->pool = pool;
@@ -560,14 +652,32 @@ static int load_text(const char *path, const char *text, size_t len, unsigned fl
                               : sk_config__strndup(pool, c->path, (size_t)(slash - c->path));
     sk_config_ctx_t L = {
         .file = path, .dir = c->dir, .pool = pool, .errs = errs, .tzc = tzc, .flags = flags};
+    sk_config_jobs_t *S = sk_config__jobs_new(&L, c, errs);
+    reading_t R = {.L = &L, .S = S, .text = text, .len = len, .job_errs = &job_errs};
+    sk_yaml_hooks_t hooks = {.ctx = &R, .top = on_top, .stream = on_stream, .job = on_job};
 
     if (len > SK_CONFIG_MAX_FILE_BYTES) {
         sk_errs_add(errs, path, 0, 0, "", SK_ECONFIG,
                     "the file is larger than " SK_CONFIG_MAX_FILE_TEXT);
         goto fail;
     }
-    if (sk_config__yaml_parse(path, text, len, tree, &root, errs) < 0)
+    int r = sk_config__yaml_parse(path, text, len, tree, &hooks, &root, errs);
+    L.errs = errs;
+    if (r < 0)
         goto fail;
+    if (R.redo) {
+        /* Jobs were built before what they inherit: start again, reading
+         * them from the tree. */
+        sk_config__secrets_release(&L);
+        sk_config__intern_release(&L);
+        sk_config__jobs_free(S);
+        sk_errs_release(&job_errs);
+        sk_config__pool_free(tree);
+        sk_config__pool_free(pool);
+        errs->n = nerr;
+        errs->dropped = ndropped;
+        return load_text(path, text, len, flags | LOAD_FROM_TREE, tzc, ret, errs);
+    }
     if (root && sk_config__is_null(root))
         root = NULL; /* an empty document */
     if (root && root->kind != SK_YNODE_MAP) {
@@ -577,15 +687,25 @@ static int load_text(const char *path, const char *text, size_t len, unsigned fl
         goto fail;
     }
     load_top(&L, root, c);
-    sk_config__load_jobs(&L, root, c);
+    if (R.streaming)
+        L.errs = &job_errs; /* after the top's errors, as the jobs' come after them */
+    sk_config__load_jobs(S, root, R.streaming);
+    L.errs = errs;
+    sk_config__errs_append(errs, &job_errs);
     if (errs->n != nerr || errs->dropped != ndropped)
         goto fail;
     sk_config__secrets_release(&L);
+    sk_config__intern_release(&L);
+    sk_config__jobs_free(S);
+    sk_errs_release(&job_errs);
     sk_config__pool_free(tree);
     *ret = c;
     return 0;
 fail:
     sk_config__secrets_release(&L);
+    sk_config__intern_release(&L);
+    sk_config__jobs_free(S);
+    sk_errs_release(&job_errs);
     sk_config__errs_sort(errs, nerr);
     sk_config__pool_free(tree);
     sk_config__pool_free(pool);

@@ -4,7 +4,10 @@
  * column for error messages. It enforces the caps (nesting depth, node count
  * with aliases expanded, so "billion laughs" files fail fast), rejects
  * duplicate keys and turns libyaml's syntax errors into located errors.
- * Exports sk_config__yaml_parse and a few node helpers for the loader.
+ * With hooks it hands the loader each top-level pair as it ends, and the
+ * pairs of jobs: one by one, freeing a job's nodes once the loader has
+ * built the job. Exports sk_config__yaml_parse and a few node helpers for
+ * the loader.
  */
 #include "config_int.h"
 
@@ -16,6 +19,9 @@ typedef struct frame {
     size_t n, cap;
     char *anchor; /* registered when the node ends, so it cannot contain itself */
     char path[256];
+    bool stream;         /* the jobs: mapping whose pairs go to hooks->job */
+    sk_pool_mark_t mark; /* stream: the pool before the pair being read */
+    size_t mark_anchors; /* stream: anchors before it */
 } frame_t;
 
 typedef struct anchor {
@@ -36,6 +42,9 @@ typedef struct builder {
     size_t total; /* nodes so far, aliases expanded */
     sk_ynode_t *root;
     int ndocs;
+    const sk_yaml_hooks_t *hooks; /* NULL: none */
+    bool jobs_seen;               /* the top-level jobs: key has come */
+    bool stream_next;             /* the mapping being pushed is that key's stream frame */
 } builder_t;
 
 bool sk_config__is_null(const sk_ynode_t *n)
@@ -137,6 +146,35 @@ static bool count(builder_t *b, size_t weight, const yaml_event_t *ev)
     return false;
 }
 
+/* The pair just completed in stream frame f goes to the loader; when it
+ * is taken and defined no anchor (an alias elsewhere may name one), its
+ * nodes go back to the pool. */
+static void hand_over(builder_t *b, frame_t *f)
+{
+    const sk_ynode_t *k = f->items[f->n - 2], *v = f->items[f->n - 1];
+    if (k->kind != SK_YNODE_SCALAR)
+        return; /* finish_map reports it */
+    sk_yaml_take_t t = b->hooks->job(b->hooks->ctx, k, v);
+    if (t == SK_YAML_LEAVE)
+        return;
+    f->n -= 2;
+    if (t == SK_YAML_TAKEN && b->nanchors == f->mark_anchors)
+        sk_config__pool_release(b->pool, f->mark);
+}
+
+/* Whether the pair whose value is about to start at depth 1 is the first
+ * top-level jobs: key. */
+static bool is_jobs_value(builder_t *b)
+{
+    if (b->depth != 1 || b->jobs_seen)
+        return false;
+    const frame_t *f = &b->stack[0];
+    if (f->node->kind != SK_YNODE_MAP || f->n % 2 == 0)
+        return false;
+    const sk_ynode_t *k = f->items[f->n - 1];
+    return k->kind == SK_YNODE_SCALAR && strcmp(k->text, "jobs") == 0;
+}
+
 /* Adds a finished node to the innermost collection, or makes it the root. */
 static void add_child(builder_t *b, sk_ynode_t *n)
 {
@@ -150,6 +188,12 @@ static void add_child(builder_t *b, sk_ynode_t *n)
         f->items = sk_xrealloc(f->items, f->cap * sizeof(*f->items));
     }
     f->items[f->n++] = n;
+    if (f->n % 2 || !b->hooks || f->node->kind != SK_YNODE_MAP)
+        return;
+    if (f->stream)
+        hand_over(b, f);
+    else if (b->depth == 1 && f->items[f->n - 2]->kind == SK_YNODE_SCALAR)
+        b->hooks->top(b->hooks->ctx, f->items[f->n - 2], n);
 }
 
 typedef struct {
@@ -349,10 +393,32 @@ static sk_ystyle_t style_of(yaml_scalar_style_t s)
     }
 }
 
+/* Before a node starts: a pair of a stream frame starts with its key, the
+ * point its nodes go back to; the first top-level jobs: value may become
+ * a stream frame (stream_next). */
+static void before_node(builder_t *b, const yaml_event_t *ev)
+{
+    if (!b->hooks || b->depth == 0)
+        return;
+    frame_t *f = &b->stack[b->depth - 1];
+    if (f->stream && f->n % 2 == 0) {
+        f->mark = sk_config__pool_mark(b->pool);
+        f->mark_anchors = b->nanchors;
+    }
+    if (is_jobs_value(b)) {
+        b->jobs_seen = true;
+        b->stream_next = ev->type == YAML_MAPPING_START_EVENT && !ev->data.mapping_start.anchor &&
+                         b->hooks->stream(b->hooks->ctx, mark_offset(b, ev->start_mark));
+    }
+}
+
 /* Handles one event. Returns 1 to go on, 0 at the end, SK_ECONFIG to stop. */
 static int on_event(builder_t *b, const yaml_event_t *ev)
 {
     char path[256];
+    if (ev->type == YAML_SCALAR_EVENT || ev->type == YAML_SEQUENCE_START_EVENT ||
+        ev->type == YAML_MAPPING_START_EVENT || ev->type == YAML_ALIAS_EVENT)
+        before_node(b, ev);
     switch (ev->type) {
     case YAML_DOCUMENT_START_EVENT:
         if (++b->ndocs > 1) {
@@ -394,6 +460,8 @@ static int on_event(builder_t *b, const yaml_event_t *ev)
         bool seq = ev->type == YAML_SEQUENCE_START_EVENT;
         sk_ynode_t *n = new_node(b, seq ? SK_YNODE_SEQ : SK_YNODE_MAP, ev);
         push(b, n, seq ? ev->data.sequence_start.anchor : ev->data.mapping_start.anchor);
+        b->stack[b->depth - 1].stream = b->stream_next;
+        b->stream_next = false;
         return 1;
     }
     case YAML_SEQUENCE_END_EVENT:
@@ -426,7 +494,7 @@ static int on_event(builder_t *b, const yaml_event_t *ev)
 }
 
 int sk_config__yaml_parse(const char *file, const char *text, size_t len, sk_pool_t *pool,
-                          sk_ynode_t **ret_root, sk_errs_t *errs)
+                          const sk_yaml_hooks_t *hooks, sk_ynode_t **ret_root, sk_errs_t *errs)
 {
     yaml_parser_t parser;
     builder_t *b = sk_xcalloc(1, sizeof(*b));
@@ -437,6 +505,7 @@ int sk_config__yaml_parse(const char *file, const char *text, size_t len, sk_poo
     b->len = len;
     b->pool = pool;
     b->errs = errs;
+    b->hooks = hooks;
     if (!yaml_parser_initialize(&parser))
         sk_panic("out of memory initialising the YAML parser");
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);

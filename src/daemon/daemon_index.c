@@ -74,7 +74,6 @@ void sk_daemon__link_jobs(sk_daemon_t *d)
 void sk_daemon__jobs_free(sk_daemon_t *d)
 {
     for (size_t i = 0; i < d->njobs; i++) {
-        free(d->jobs[i]->name);
         free(d->jobs[i]->last_alert);
         free(d->jobs[i]->down);
         free(d->jobs[i]);

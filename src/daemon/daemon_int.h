@@ -28,22 +28,24 @@ typedef struct sk_logon sk_logon_t;
 typedef struct sk_idle sk_idle_t;
 struct sk_alert_event;
 
-/* A job's runtime state: survives reloads while the job exists. */
+/* A job's runtime state: survives reloads while the job exists. One per
+ * job (100,000 of them): fields grouped by size, no holes; the name is
+ * stored right after the struct, in the same allocation. */
 struct sk_jobrt {
-    char *name;
+    char *name;              /* points just past the struct */
     const sk_job_cfg_t *cfg; /* in d->config; NULL once removed */
     sk_heap_node_t node;     /* keyed by next_due */
     int64_t next_due;        /* next scheduled instant (ms); 0 none */
     int64_t last_fire;       /* last scheduled instant handled (ms) */
     int64_t anchor;          /* first seen (ms): where `every` counts from */
+    int64_t missed_alerted;  /* the last missed instant an alert was raised for */
     int active;              /* its runs that are running */
     int starting;            /* its runs in the pump's batch: start recorded, no process yet */
     int waiting;             /* its runs waiting to start */
+    int last_outcome;        /* sk_run_status_t of its last finished run; -1 none */
     bool paused;
-    int last_outcome;       /* sk_run_status_t of its last finished run; -1 none */
-    int64_t missed_alerted; /* the last missed instant an alert was raised for */
-    bool pin_warned;        /* cluster: said that no live node has its labels */
-    bool unsaved;           /* its state is not in the store yet */
+    bool pin_warned; /* cluster: said that no live node has its labels */
+    bool unsaved;    /* its state is not in the store yet */
     /* Rate limits: per alert event, when one was last sent, for the job's
      * own alerts [0..5] and its steps' [6..11]. Allocated on first alert:
      * most of 100,000 jobs never raise one. */
@@ -195,6 +197,7 @@ struct sk_daemon {
     int64_t store_backoff;
     int64_t unwritten_said; /* stopping with outcomes the store refused: last said (mono ms) */
     bool starting;          /* first pass after start-up: catch up */
+    bool reading_states;    /* start-up reads the jobs' states in one transaction */
     bool leading;           /* this node fires (always, but for a standby node of a
                              * PostgreSQL store whose leadership another node holds) */
     uv_timer_t lead_timer;  /* PostgreSQL: checks the leadership every 2 s */

@@ -1157,7 +1157,7 @@ int sk_daemon__cancel(sk_daemon_t *d, int64_t id, sk_err_t *err)
         w->cancelled = true;
         w->dirty = true;
         sk_log(SK_LOG_INFO, "event=cancelling job=%s run=%" PRId64 " workflow=%zu", w->job->name,
-               w->id, w->cfg->nsteps);
+               w->id, (size_t)w->cfg->nsteps);
         sk_daemon__wf_kick(d);
     }
     if (!found)

@@ -235,7 +235,7 @@ void sk_daemon__wf_start(sk_daemon_t *d, sk_runrt_t *r)
     if (r->retry_of)
         keep_succeeded(d, w, r->retry_of);
     sk_log(SK_LOG_INFO, "event=started job=%s run=%" PRId64 " attempt=%d trigger=%s workflow=%zu",
-           r->job->name, r->id, r->attempt, sk_trigger_str(r->trigger), w->cfg->nsteps);
+           r->job->name, r->id, r->attempt, sk_trigger_str(r->trigger), (size_t)w->cfg->nsteps);
     sk_daemon__run_free(r);
 }
 
@@ -454,7 +454,7 @@ void sk_daemon__wf_apply(sk_daemon_t *d, sk_wf_action_t *acts, size_t n)
         sk_run_status_t st = acts[i].rec.status;
         sk_log(st == SK_RUN_SUCCEEDED ? SK_LOG_INFO : SK_LOG_WARN,
                "event=finished job=%s run=%" PRId64 " attempt=%d status=%s workflow=%zu",
-               w->job->name, w->id, w->attempt, sk_run_status_str(st), w->cfg->nsteps);
+               w->job->name, w->id, w->attempt, sk_run_status_str(st), (size_t)w->cfg->nsteps);
         char dir[4096], path[4096];
         for (size_t k = 0; k < w->cfg->nsteps; k++) {
             out_path(d, w->id, w->cfg->steps[k].name, path, sizeof(path));
@@ -746,7 +746,7 @@ void sk_daemon__wf_recover(sk_daemon_t *d, sk_jobrt_t *j, const sk_run_t *row, i
     free(latest);
     sk_runs_free(rows, n);
     sk_log(SK_LOG_INFO, "event=resumed job=%s run=%" PRId64 " workflow=%zu", j->name, w->id,
-           w->cfg->nsteps);
+           (size_t)w->cfg->nsteps);
 }
 
 int64_t sk_daemon__retry(sk_daemon_t *d, int64_t run_id, sk_err_t *err)

@@ -56,11 +56,17 @@ typedef struct late_hist {
     double sum;
 } late_hist_t;
 
-/* What a job's series need: the part a snapshot copies. */
-typedef struct job_data {
+/* What a job has counted: allocated on its first fire or run, so that
+ * 100,000 jobs that never run cost no counters. */
+typedef struct job_counts {
     uint64_t runs[N_OUTCOMES];
     uint64_t fires;
     dur_hist_t dur;
+} job_counts_t;
+
+/* What a job's series need: the part a snapshot copies. */
+typedef struct job_data {
+    job_counts_t c;       /* all zero before the first fire or run */
     int64_t next_fire_ms; /* 0: none */
     bool paused;
 } job_data_t;
@@ -69,9 +75,11 @@ struct sk_metrics_job {
     struct sk_metrics_job *next; /* hash chain */
     size_t index;                /* in m->jobs */
     uint64_t hash;
-    size_t name_len;
-    size_t label_len;
-    job_data_t d;
+    uint32_t name_len; /* a job name has at most 64 characters */
+    uint32_t label_len;
+    job_counts_t *counts; /* NULL until its first fire or run */
+    int64_t next_fire_ms; /* 0: none */
+    bool paused;
     char text[]; /* the name, NUL, the escaped label value, NUL */
 };
 
@@ -235,8 +243,10 @@ void sk_metrics_free(sk_metrics_t *m)
 {
     if (!m)
         return;
-    for (size_t i = 0; i < m->njobs; i++)
+    for (size_t i = 0; i < m->njobs; i++) {
+        free(m->jobs[i]->counts);
         free(m->jobs[i]);
+    }
     free(m->jobs);
     free(m->buckets);
     free(m->version_label);
@@ -285,8 +295,8 @@ sk_metrics_job_t *sk_metrics_job(sk_metrics_t *m, const char *name)
     buf_label_value(&b, name, n);
     j = sk_xcalloc(1, sizeof(*j) + n + 1 + b.len + 1);
     j->hash = h;
-    j->name_len = n;
-    j->label_len = b.len;
+    j->name_len = (uint32_t)n;
+    j->label_len = (uint32_t)b.len;
     memcpy(j->text, name, n);
     if (b.len)
         memcpy(j->text + n + 1, b.data, b.len);
@@ -331,6 +341,7 @@ void sk_metrics_job_remove(sk_metrics_t *m, sk_metrics_job_t *j)
     last->index = j->index;
     m->label_bytes -= j->label_len;
     unlock(m);
+    free(j->counts);
     free(j);
 }
 
@@ -354,6 +365,14 @@ static size_t bucket_of(const double *le, size_t n, double v)
     return i;
 }
 
+/* j's counters, made on first use; under the lock (once in a job's life). */
+static job_counts_t *counts_of(sk_metrics_job_t *j)
+{
+    if (!j->counts)
+        j->counts = sk_xcalloc(1, sizeof(*j->counts));
+    return j->counts;
+}
+
 void sk_metrics_run_ended(sk_metrics_t *m, sk_metrics_job_t *j, const char *outcome,
                           double duration_s)
 {
@@ -363,11 +382,12 @@ void sk_metrics_run_ended(sk_metrics_t *m, sk_metrics_job_t *j, const char *outc
     bool observe = duration_s >= 0; /* false for NaN too */
     size_t bk = observe ? bucket_of(dur_le, SK_ARRAY_LEN(dur_le), duration_s) : 0;
     lock(m);
-    j->d.runs[o]++;
+    job_counts_t *c = counts_of(j);
+    c->runs[o]++;
     if (observe) {
-        j->d.dur.bucket[bk]++;
-        j->d.dur.count++;
-        j->d.dur.sum += duration_s;
+        c->dur.bucket[bk]++;
+        c->dur.count++;
+        c->dur.sum += duration_s;
     }
     unlock(m);
 }
@@ -381,7 +401,7 @@ void sk_metrics_fire(sk_metrics_t *m, sk_metrics_job_t *j, double lateness_s)
     size_t bk = bucket_of(late_le, SK_ARRAY_LEN(late_le), v);
     lock(m);
     if (j)
-        j->d.fires++;
+        counts_of(j)->fires++;
     if (observe) {
         m->g.late.bucket[bk]++;
         m->g.late.count++;
@@ -395,7 +415,7 @@ void sk_metrics_next_fire(sk_metrics_t *m, sk_metrics_job_t *j, int64_t unix_ms)
     if (!m || !j)
         return;
     lock(m);
-    j->d.next_fire_ms = unix_ms;
+    j->next_fire_ms = unix_ms;
     unlock(m);
 }
 
@@ -404,7 +424,7 @@ void sk_metrics_paused(sk_metrics_t *m, sk_metrics_job_t *j, bool paused)
     if (!m || !j)
         return;
     lock(m);
-    j->d.paused = paused;
+    j->paused = paused;
     unlock(m);
 }
 
@@ -493,7 +513,10 @@ static void snapshot(sk_metrics_t *m, snap_t *s)
     for (size_t i = 0; i < m->njobs; i++) {
         const sk_metrics_job_t *j = m->jobs[i];
         snap_job_t *sj = &s->jobs[i];
-        sj->d = j->d;
+        if (j->counts)
+            sj->d.c = *j->counts;
+        sj->d.next_fire_ms = j->next_fire_ms;
+        sj->d.paused = j->paused;
         sj->label = a;
         sj->label_len = j->label_len;
         memcpy(a, j->text + j->name_len + 1, j->label_len);
@@ -600,9 +623,9 @@ static snap_job_t **sort_jobs(snap_t *s, size_t *ret_want)
     for (size_t i = 0; i < s->njobs; i++) {
         const snap_job_t *j = &s->jobs[i];
         order[i] = &s->jobs[i];
-        size_t lines = 3 + ALWAYS_OUTCOMES + (j->d.dur.count ? N_DUR + 2 : 0);
+        size_t lines = 3 + ALWAYS_OUTCOMES + (j->d.c.dur.count ? N_DUR + 2 : 0);
         for (size_t o = ALWAYS_OUTCOMES; o < N_OUTCOMES; o++)
-            lines += j->d.runs[o] != 0;
+            lines += j->d.c.runs[o] != 0;
         want += lines * (j->label_len + 96);
     }
     qsort(order, s->njobs, sizeof(*order), cmp_label);
@@ -648,29 +671,29 @@ static void render_runs(sk_buf_t *b, snap_job_t *const *order, size_t njobs, con
     for (size_t i = 0; i < njobs; i++) {
         const snap_job_t *j = order[i];
         for (size_t o = 0; o < N_OUTCOMES; o++) {
-            if (o >= ALWAYS_OUTCOMES && j->d.runs[o] == 0)
+            if (o >= ALWAYS_OUTCOMES && j->d.c.runs[o] == 0)
                 continue;
             job_series(b, "sked_runs_total", j);
             sk_buf_adds(b, ",outcome=\"");
             sk_buf_adds(b, outcomes[o]);
             sk_buf_add(b, "\"", 1);
-            end_u64(b, j->d.runs[o]);
+            end_u64(b, j->d.c.runs[o]);
         }
     }
 
     family(b, "sked_fires_total", "counter", "Scheduled fires that started, by job.");
     for (size_t i = 0; i < njobs; i++) {
         job_series(b, "sked_fires_total", order[i]);
-        end_u64(b, order[i]->d.fires);
+        end_u64(b, order[i]->d.c.fires);
     }
 
     family(b, "sked_run_duration_seconds", "histogram", "How long runs took, by job.");
     for (size_t i = 0; i < njobs; i++) {
         const snap_job_t *j = order[i];
-        if (j->d.dur.count == 0)
+        if (j->d.c.dur.count == 0)
             continue;
-        histogram(b, "sked_run_duration_seconds", j, j->d.dur.bucket, dur_le_text,
-                  SK_ARRAY_LEN(dur_le_text), j->d.dur.count, j->d.dur.sum);
+        histogram(b, "sked_run_duration_seconds", j, j->d.c.dur.bucket, dur_le_text,
+                  SK_ARRAY_LEN(dur_le_text), j->d.c.dur.count, j->d.c.dur.sum);
     }
 
     family(b, "sked_fire_lateness_seconds", "histogram",

@@ -300,3 +300,106 @@ def test_a_file_of_many_jobs_written_out_in_full_loads(tmp_path):
     assert v.returncode == 1
     assert f"sked.yaml:{len(lines) + 2}:5: jobs.last.tiemout" in v.stderr, v.stderr
     assert "tiemout: 5m" in v.stderr, v.stderr
+
+
+# A file is read job by job: each job is built as soon as its mapping ends
+# and its nodes are dropped (docs/internals/config.md). What a job inherits
+# from the top of the file must not depend on where the file says it.
+
+TOP_FIRST = """timezone: Asia/Tokyo
+defaults: {run: [/bin/true], timeout: 5m}
+jobs:
+  a: {schedule: "0 9 * * *"}
+  b: {at: "2099-01-02 03:04"}
+"""
+
+
+def next_fires(tmp_path, text):
+    (tmp_path / "sked.yaml").write_text(text)
+    out = []
+    for job in ("a", "b"):
+        r = sked_cmd("next", job, "-n", "2", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        out.append(r.stdout)
+    return out
+
+
+def test_defaults_and_timezone_after_jobs_apply_as_before_them(tmp_path):
+    first = next_fires(tmp_path, TOP_FIRST)
+    assert "2099-01-02" in first[1]
+    lines = TOP_FIRST.splitlines(keepends=True)
+    after = "".join(lines[2:] + lines[:2])
+    assert next_fires(tmp_path, after) == first
+    # Spelled with an escape, no "defaults" or "timezone" in the text after
+    # jobs: can give it away before the key itself comes.
+    escaped = "".join(lines[2:]) + '"time\\x7Aone": Asia/Tokyo\n"def\\x61ults": ' + \
+        lines[1].split(": ", 1)[1]
+    assert next_fires(tmp_path, escaped) == first
+
+
+def test_an_anchor_in_one_job_serves_the_jobs_after_it(tmp_path):
+    (tmp_path / "sked.yaml").write_text(
+        "jobs:\n"
+        "  a: {schedule: \"0 9 * * *\", run: &cmd [/bin/echo, hello]}\n"
+        + "".join(f"  j{i}: {{schedule: \"H * * * *\", run: *cmd}}\n" for i in range(200))
+        + "  z: &whole {every: 1h, shell: \"echo z\"}\n"
+        "  y: *whole\n")
+    v = validate(cwd=tmp_path)
+    assert v.returncode == 0, v.stderr
+    assert "203 jobs" in v.stdout + v.stderr
+
+
+def test_a_duplicate_job_is_reported_once_at_its_key(tmp_path):
+    (tmp_path / "sked.yaml").write_text(
+        "jobs:\n"
+        "  a: {schedule: \"0 9 * * *\", run: [/bin/true]}\n"
+        "  b: {schedule: \"0 9 * * *\", run: [/bin/true]}\n"
+        "  a: {schedule: \"not a cron\", run: [/bin/true], tiemout: 5m}\n")
+    v = validate(cwd=tmp_path)
+    assert v.returncode == 1
+    errors = [l for l in v.stderr.splitlines() if l.startswith("sked.yaml:")]
+    assert errors == ['sked.yaml:4:3: jobs.a: duplicate key "a" (first given at line 2)'], \
+        v.stderr
+
+
+def test_a_duplicate_job_is_reported_beside_a_later_yaml_error(tmp_path):
+    """A duplicate key is the YAML reader's error: it stays when the file
+    breaks further down, as every duplicate key does."""
+    (tmp_path / "sked.yaml").write_text(
+        "jobs:\n"
+        "  a: {every: 1h, run: [/bin/true]}\n"
+        "  a: {every: 2h, run: [/bin/true]}\n"
+        "max_parallel: [unclosed\n")
+    v = validate(cwd=tmp_path)
+    assert v.returncode == 1
+    errors = [l for l in v.stderr.splitlines() if l.startswith("sked.yaml:")]
+    assert len(errors) == 2, v.stderr
+    assert errors[0] == 'sked.yaml:3:3: jobs.a: duplicate key "a" (first given at line 2)'
+    assert errors[1].startswith("sked.yaml:4:15: YAML syntax error")
+
+
+def test_a_yaml_error_after_bad_jobs_is_the_only_error(tmp_path):
+    """Jobs built before the YAML reader meets a syntax error say nothing:
+    the file is not read as far as its jobs."""
+    (tmp_path / "sked.yaml").write_text(
+        "jobs:\n"
+        "  a: {schedule: \"not a cron\", run: [/bin/true]}\n"
+        "  b: {every: 1h, run: [/bin/true]}\n"
+        "  c: [unclosed\n")
+    v = validate(cwd=tmp_path)
+    assert v.returncode == 1
+    errors = [l for l in v.stderr.splitlines() if l.startswith("sked.yaml:")]
+    assert len(errors) == 1 and "YAML syntax error" in errors[0], v.stderr
+
+
+def test_after_names_a_job_further_down(tmp_path):
+    (tmp_path / "sked.yaml").write_text(
+        "jobs:\n"
+        "  first: {after: [second], run: [/bin/true]}\n"
+        "  second: {schedule: \"0 9 * * *\", run: [/bin/true]}\n"
+        "  third: {after: secnod, run: [/bin/true]}\n")
+    v = validate(cwd=tmp_path)
+    assert v.returncode == 1
+    errors = [l for l in v.stderr.splitlines() if l.startswith("sked.yaml:")]
+    assert len(errors) == 1 and errors[0].startswith("sked.yaml:4:18: jobs.third.after"), v.stderr
+    assert 'did you mean "second"' in errors[0], v.stderr
