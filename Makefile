@@ -22,7 +22,7 @@ BENCH_SECONDS ?= 60
 BENCH_SCALE_JOBS ?= 100000
 BENCH_IDLE ?= 20
 
-PKGS := libuv yaml-0.1 sqlite3 jansson libcurl libmicrohttpd libpq
+PKGS := libuv yaml-0.1 sqlite3 jansson libcurl libmicrohttpd libpq libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -33,6 +33,12 @@ typedef enum sk_http_role {
 
 /* The largest request body accepted (413 beyond). */
 #define SK_HTTP_MAX_BODY (64 * 1024)
+/* The same for a webhook (POST /hooks/NAME): payloads such as GitHub's
+ * are larger than API requests. */
+#define SK_HTTP_MAX_HOOK_BODY (1024 * 1024)
+/* Webhooks live under this path; a request there needs no token (its
+ * signature is checked by the handler) and may bring any content type. */
+#define SK_HTTP_HOOKS_PREFIX "/hooks/"
 /* TCP connections at once: in all, and from one client address. */
 #define SK_HTTP_CONN_LIMIT_TCP 256
 #define SK_HTTP_CONN_PER_CLIENT 64
@@ -115,6 +121,23 @@ void sk_http_fd(sk_http_req_t *r, int status, const char *ctype, int fd, uint64_
  * runs when the response is over. */
 void sk_http_stream(sk_http_req_t *r, const char *ctype, ssize_t (*fill)(void *, char *, size_t),
                     void *data, void (*done)(void *));
+
+/* Webhook signatures (http_sig.c). An HMAC-SHA256 is this many bytes. */
+#define SK_HTTP_SHA256_LEN 32
+/* The HMAC-SHA256 of data[0..len) with key[0..key_len) (RFC 2104; key_len
+ * below 2^31) into ret. Pure (libcrypto); any thread. */
+void sk_http_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
+                         unsigned char ret[SK_HTTP_SHA256_LEN]);
+/*
+ * Checks a webhook's signature header value sig ("sha256=" and 64 hex
+ * digits, either case, as GitHub's X-Hub-Signature-256; NULL when the
+ * header is missing) against the HMAC-SHA256 of body with key, in constant
+ * time. Returns NULL when it matches, else static text saying what is
+ * wrong (missing, malformed, not matching), which never holds the expected
+ * signature. Any thread.
+ */
+const char *sk_http_sig_check(const void *key, size_t key_len, const void *body, size_t len,
+                              const char *sig);
 
 /* Constant-time comparison of a presented token with a configured one. */
 bool sk_http_token_equal(const char *given, size_t given_len, const char *want);

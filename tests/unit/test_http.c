@@ -34,6 +34,85 @@ static void test_token_equal(void **state)
     assert_true(sk_http_token_equal(want, strlen(want), want));
 }
 
+/* RFC 4231's HMAC-SHA256 test vectors (case 5, a truncated output, is not
+ * a webhook's), then the signature header's forms. */
+static void test_hook_signature(void **state)
+{
+    (void)state;
+    unsigned char k20[20], k25[25], k131[131], dd[50], cd[50];
+    memset(k20, 0x0b, sizeof(k20));
+    for (size_t i = 0; i < sizeof(k25); i++)
+        k25[i] = (unsigned char)(i + 1);
+    memset(k131, 0xaa, sizeof(k131));
+    memset(dd, 0xdd, sizeof(dd));
+    memset(cd, 0xcd, sizeof(cd));
+    unsigned char kaa[20];
+    memset(kaa, 0xaa, sizeof(kaa));
+    static const char big_data[] =
+        "This is a test using a larger than block-size key and a larger than block-size data. "
+        "The key needs to be hashed before being used by the HMAC algorithm.";
+    const struct {
+        const void *key;
+        size_t key_len;
+        const void *data;
+        size_t len;
+        const char *hex;
+    } v[] = {
+        {k20, 20, "Hi There", 8,
+         "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
+        {"Jefe", 4, "what do ya want for nothing?", 28,
+         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
+        {kaa, 20, dd, 50, "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe"},
+        {k25, 25, cd, 50, "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b"},
+        {k131, 131, "Test Using Larger Than Block-Size Key - Hash Key First", 54,
+         "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
+        {k131, 131, big_data, sizeof(big_data) - 1,
+         "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"},
+    };
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        unsigned char mac[SK_HTTP_SHA256_LEN];
+        char hex[2 * SK_HTTP_SHA256_LEN + 1], sig[80];
+        sk_http_hmac_sha256(v[i].key, v[i].key_len, v[i].data, v[i].len, mac);
+        for (size_t b = 0; b < sizeof(mac); b++)
+            snprintf(hex + 2 * b, 3, "%02x", mac[b]);
+        assert_string_equal(hex, v[i].hex);
+        snprintf(sig, sizeof(sig), "sha256=%s", v[i].hex);
+        assert_null(sk_http_sig_check(v[i].key, v[i].key_len, v[i].data, v[i].len, sig));
+        /* Upper-case hex is the same signature. */
+        for (char *p = sig + 7; *p; p++)
+            if (*p >= 'a' && *p <= 'f')
+                *p = (char)(*p - 'a' + 'A');
+        assert_null(sk_http_sig_check(v[i].key, v[i].key_len, v[i].data, v[i].len, sig));
+        /* One bit off anywhere, or one byte more of data: no. */
+        sig[7 + 63] = sig[7 + 63] == '0' ? '1' : '0';
+        assert_non_null(sk_http_sig_check(v[i].key, v[i].key_len, v[i].data, v[i].len, sig));
+        snprintf(sig, sizeof(sig), "sha256=%s", v[i].hex);
+        assert_non_null(sk_http_sig_check(v[i].key, v[i].key_len, v[i].data, v[i].len - 1, sig));
+    }
+    const char *hex1 = "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+    const char *d = "what do ya want for nothing?";
+    assert_null(sk_http_sig_check("Jefe", 4, d, 28, hex1));
+    static const char *const bad[] = {
+        "",
+        "sha1=5bdcc146bf60754e6a042426089575c75a003f08",
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+        "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec384",
+        "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec38430",
+        "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec384g",
+        "sha256=",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_non_null(sk_http_sig_check("Jefe", 4, d, 28, bad[i]));
+    assert_string_equal(sk_http_sig_check("Jefe", 4, d, 28, NULL), "the request is not signed");
+    /* The expected value never appears in what is said. */
+    const char *why = sk_http_sig_check("Jefe", 4, d, 28,
+                                        "sha256=" /* wrong */
+                                        "00000000000000000000000000000000"
+                                        "00000000000000000000000000000000");
+    assert_non_null(strstr(why, "does not match"));
+    assert_null(strstr(why, "5bdcc146"));
+}
+
 static void test_assets(void **state)
 {
     (void)state;
@@ -331,10 +410,10 @@ int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_token_equal),  cmocka_unit_test(test_assets),
-        cmocka_unit_test(test_serve_unix),   cmocka_unit_test(test_start_refusals),
-        cmocka_unit_test(test_host_allowed), cmocka_unit_test(test_same_origin),
-        cmocka_unit_test(test_tcp_rules),
+        cmocka_unit_test(test_token_equal),    cmocka_unit_test(test_assets),
+        cmocka_unit_test(test_hook_signature), cmocka_unit_test(test_serve_unix),
+        cmocka_unit_test(test_start_refusals), cmocka_unit_test(test_host_allowed),
+        cmocka_unit_test(test_same_origin),    cmocka_unit_test(test_tcp_rules),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
