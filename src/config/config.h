@@ -158,11 +158,23 @@ typedef enum sk_trigger_kind {
 } sk_trigger_kind_t;
 
 /* Events that start a job besides its clock (on:). */
-#define SK_ON_START 1u /* each time the daemon starts */
-#define SK_ON_BOOT 2u  /* once per boot of the machine (schedule: "@reboot" too) */
-#define SK_ON_FILE 4u  /* files in a folder (sk_job_cfg_t.file) */
-#define SK_ON_LOGON 8u /* a user's session starts (sk_job_cfg_t.logon_user) */
-#define SK_ON_IDLE 16u /* the machine has been idle a while (idle_ms, idle_cpu) */
+#define SK_ON_START 1u    /* each time the daemon starts */
+#define SK_ON_BOOT 2u     /* once per boot of the machine (schedule: "@reboot" too) */
+#define SK_ON_FILE 4u     /* files in a folder (sk_job_cfg_t.file) */
+#define SK_ON_LOGON 8u    /* a user's session starts (sk_job_cfg_t.logon_user) */
+#define SK_ON_IDLE 16u    /* the machine has been idle a while (idle_ms, idle_cpu) */
+#define SK_ON_WEBHOOK 32u /* a signed POST /hooks/NAME (sk_job_cfg_t.webhook) */
+
+/* on: {webhook: {...}}: the job runs when POST /hooks/NAME comes with the
+ * HMAC-SHA256 of its body under this secret (docs/api.md). */
+typedef struct sk_webhook_cfg {
+    char *secret_file; /* absolute; checked to exist, be a regular file and not be
+                        * readable by others */
+    char *secret;      /* its content, one trailing line end dropped, at least
+                        * SK_CONFIG_TOKEN_MIN bytes, no NUL; in the pool, wiped when the
+                        * snapshot is freed; "" when loaded with SK_CONFIG_SKIP_SECRETS */
+    size_t secret_len;
+} sk_webhook_cfg_t;
 
 /* What happens to a file that on: file listens for (events:). */
 #define SK_FILE_CREATED 1u      /* a name appears (IN_CREATE) */
@@ -204,6 +216,7 @@ typedef struct sk_job_cfg {
     sk_file_watch_cfg_t *file; /* on: file, else NULL */
     char *logon_user;          /* on: {logon: {user: NAME}}; NULL: anyone's session */
     int64_t idle_ms;           /* on: {idle: {for: D}}: idle this long (default 10m) */
+    sk_webhook_cfg_t *webhook; /* on: webhook's settings; NULL without SK_ON_WEBHOOK */
     int64_t every_ms;          /* every */
     int64_t jitter_ms;         /* every: a random delay in [0, jitter) per fire */
     int64_t start_ms;          /* every: first fire (unix ms); 0 = when the job is first loaded */

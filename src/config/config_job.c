@@ -718,6 +718,8 @@ static bool build_job(jctx_t *j, const sk_ynode_t *keynode, const sk_ynode_t *ma
     sk_body_t *B = workflow ? &shared : &J->body;
     sk_config__job_body(j, keynode, NULL, workflow, B);
     sk_config__job_env(j, J, B);
+    if (J->webhook)
+        sk_config__webhook_mask(j->L->pool, J->webhook, B);
 
     policies(j, J, workflow);
 

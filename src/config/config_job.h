@@ -206,6 +206,18 @@ bool sk_config__job_step_env(jctx_t *s, const sk_body_t *parent, const sk_job_cf
  * cycles, into J->steps; parent is what the steps inherit. */
 void sk_config__job_steps(jctx_t *j, sk_job_cfg_t *J, const sk_body_t *parent);
 
+/* config_hook.c: on: webhook. */
+/*
+ * The settings opts of on:'s webhook (name: its key; sub: the on: entry's
+ * path suffix, "[0]" or NULL): secret_file checked and read (config_hook.c
+ * has the rules). Returns them in L's pool, or NULL after reporting.
+ */
+sk_webhook_cfg_t *sk_config__job_webhook(jctx_t *j, const sk_ynode_t *name, const sk_ynode_t *opts,
+                                         const char *sub);
+/* Adds W's secret to the values B's runs mask in their output (B->masked
+ * is replaced by a copy in pool). */
+void sk_config__webhook_mask(sk_pool_t *pool, const sk_webhook_cfg_t *W, sk_body_t *B);
+
 /* config_job_graph.c: names, after: and cycles. */
 
 /* Indexes n names (borrowed, none NULL). Free with sk_config__names_release. */

@@ -1,7 +1,8 @@
 /*
- * on: the events that start a job besides its clock: start, boot, and
- * files in a folder. Each is a name, or a mapping of the name to its
- * settings; on: takes one, a list, or a mapping of several.
+ * on: the events that start a job besides its clock: start, boot, files in
+ * a folder, logon, idle and webhook (whose settings config_hook.c reads).
+ * Each is a name, or a mapping of the name to its settings; on: takes one,
+ * a list, or a mapping of several.
  */
 #include "config_job.h"
 
@@ -9,8 +10,8 @@
 #include <sys/stat.h>
 
 /* The events, by name; the order is SK_ON_*'s bits. */
-static const char *const event_kinds[] = {"start", "boot", "file", "logon", "idle"};
-#define EVENT_LIST "start, boot, file, logon and idle"
+static const char *const event_kinds[] = {"start", "boot", "file", "logon", "idle", "webhook"};
+#define EVENT_LIST "start, boot, file, logon, idle and webhook"
 
 static const char *const file_events[] = {"created",  "closed_write", "moved_in",
                                           "modified", "deleted",      "moved_out"};
@@ -286,6 +287,9 @@ static bool event_one(jctx_t *j, sk_job_cfg_t *J, const sk_ynode_t *it, const ch
                 return false;
         } else if ((1u << k) == SK_ON_IDLE) {
             if (!idle_settings(j, J, opts, sub ? sub : ""))
+                return false;
+        } else if ((1u << k) == SK_ON_WEBHOOK) {
+            if (!(J->webhook = sk_config__job_webhook(j, name, opts, sub)))
                 return false;
         } else if (opts && !(opts->kind == SK_YNODE_MAP && opts->npairs == 0)) {
             sk_config__job_err(j, K_ON, opts, 0, sub, "%s takes no settings, got %s",

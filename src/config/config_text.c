@@ -51,6 +51,10 @@ static size_t add_events(const sk_job_cfg_t *job, bool words, char *buf, size_t 
             (size_t)sk_snprintf(buf + len, size - len, "%s%s%s%s%s", len ? sep : "",
                                 words ? "when a file settles in " : "on file ", job->file->path,
                                 job->file->glob ? "/" : "", job->file->glob ? job->file->glob : "");
+    if ((job->on & SK_ON_WEBHOOK) && len < size)
+        len += (size_t)sk_snprintf(buf + len, size - len, "%s%s", len ? sep : "",
+                                   words ? "when its webhook is called (POST /hooks/NAME)"
+                                         : "on webhook");
     return SK_MIN(len, size ? size - 1 : 0);
 }
 

@@ -300,6 +300,11 @@ static json_t *definition(const sk_job_cfg_t *c)
                                                 c->file->path, "glob", c->file->glob, "settle",
                                                 (double)c->file->settle_ms / 1000.0, "recursive",
                                                 c->file->recursive, "existing", c->file->existing));
+        if (c->on & SK_ON_WEBHOOK) {
+            char path[300];
+            sk_snprintf(path, sizeof(path), "/hooks/%s", c->name);
+            json_array_append_new(on, json_pack("{s:{s:s}}", "webhook", "path", path));
+        }
         json_object_set_new(o, "on", on);
     }
     if (!c->nsteps)

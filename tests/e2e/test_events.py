@@ -89,7 +89,7 @@ def test_start_jobs_run_at_each_start(tmp_path):
 def test_on_errors_say_what_and_where(tmp_path, sked):
     cases = [
         ("on: strat", 'sked.yaml:4:9: jobs.a.on: unknown event "strat" (did you mean "start"?); '
-                      "sked knows start, boot, file, logon and idle"),
+                      "sked knows start, boot, file, logon, idle and webhook"),
         ("on: [start, start]", "sked.yaml:4:17: jobs.a.on[1]: start is given twice"),
         ("on: {boot: {delay: 5s}}", "jobs.a.on: boot takes no settings"),
         ("on: []", "jobs.a.on: an empty list: give at least one event"),
@@ -97,7 +97,9 @@ def test_on_errors_say_what_and_where(tmp_path, sked):
         ("on: {logon: {user: 'a b'}}", "jobs.a.on.logon.user: expected a user name"),
         ("on: {idle: {for: 0}}", "jobs.a.on.idle.for: for is 1s to 7d"),
         ("on: {idle: {cpu: 150}}", "jobs.a.on.idle.cpu: expected a percentage of CPU use"),
-        ("on: {webhook: {}}", 'jobs.a.on: unknown event "webhook"; sked knows start, boot, file, logon and idle'),
+        ("on: {webhook: {}}", "jobs.a.on.webhook: give secret_file"),
+        ("on: {watch: {}}", 'jobs.a.on: unknown event "watch"; sked knows start, boot, file, logon, '
+                            'idle and webhook'),
     ]
     for line, want in cases:
         (tmp_path / "sked.yaml").write_text(
