@@ -110,7 +110,7 @@ e2e: $(BIN)
 # test_daemon_faults.py is about the SQLite file and the clock: once is enough.
 E2E_PG_TESTS := $(addprefix tests/e2e/,test_daemon_basic.py test_daemon_policies.py \
                 test_workflow.py test_workflow_edges.py test_api.py test_alerts.py test_ha.py \
-                test_cluster.py test_nodes.py test_events.py)
+                test_cluster.py test_nodes.py test_events.py test_webhook.py)
 e2e-pg: $(BIN)
 	SKED_BIN=$(abspath $(BIN)) tests/pg.sh run $(PYTEST) \
 		$(E2E_PG_TESTS)

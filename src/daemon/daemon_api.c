@@ -54,6 +54,10 @@ struct api_call {
     int64_t id;
     json_t *params; /* trigger: the params object (borrowed from the request) */
     bool flag;
+    /* sk_api_call: another file's function and its argument (owned) */
+    void (*ext_fn)(sk_daemon_t *d, void *arg);
+    void *ext;
+    void (*ext_free)(void *arg);
     /* out */
     int status; /* an HTTP status; 0 = 200 */
     char msg[600];
@@ -67,6 +71,8 @@ struct api_call {
 
 static void call_free(api_call_t *c)
 {
+    if (c->ext_free)
+        c->ext_free(c->ext);
     json_decref(c->result);
     sk_api_jobs_free(c->jobs);
     free(c);
@@ -105,7 +111,7 @@ static int call_loop(sk_api_t *a, api_call_t *c)
     pthread_mutex_lock(&a->mu);
     if (a->closed) {
         pthread_mutex_unlock(&a->mu);
-        free(c);
+        call_free(c);
         return -1;
     }
     if (a->tail)
@@ -181,6 +187,27 @@ static sk_jobrt_t *loop_job(sk_daemon_t *d, api_call_t *c)
         return NULL;
     }
     return j;
+}
+
+static void loop_ext(sk_daemon_t *d, api_call_t *c)
+{
+    c->ext_fn(d, c->ext);
+}
+
+api_call_t *sk_api_call(sk_api_t *a, void (*fn)(sk_daemon_t *d, void *arg), void *arg,
+                        void (*free_arg)(void *arg))
+{
+    api_call_t *c = call_new(loop_ext);
+    c->ext_fn = fn;
+    c->ext = arg;
+    c->ext_free = free_arg;
+    return call_loop(a, c) < 0 ? NULL : c;
+}
+
+void sk_api_call_release(sk_api_t *a, api_call_t *c)
+{
+    if (c)
+        call_release(a, c);
 }
 
 /* ---- loop-side functions ---- */
@@ -917,6 +944,7 @@ int sk_daemon__api_start(sk_daemon_t *d, sk_err_t *err)
     a->d = d;
     a->store_url = sk_xstrdup(d->config->store_url);
     a->state_dir = sk_xstrdup(d->state_dir);
+    sk_api_hooks_sweep(a->state_dir); /* before any hook can arrive */
     a->node_name = sk_xstrdup(d->node_name ? d->node_name : "");
     a->config_path = sk_xstrdup(d->config_path);
     a->store_name = d->store->ops->name;

@@ -113,6 +113,19 @@ json_t *sk_api_node_json(const sk_node_t *n, const char *self, int64_t lease_ms)
 int sk_api_parse_uint(const char *text, int64_t max, int64_t *ret);
 
 /* daemon_api.c */
+/*
+ * Runs fn(d, arg) on the loop thread for a handler of another file
+ * (daemon_hook.c) and waits for it, as the API's own calls do. arg is
+ * taken: free_arg(arg) runs when the call is freed, on whichever thread
+ * drops it last (the loop may run fn after the wait gave up). Returns the
+ * call once fn ran (read arg, then sk_api_call_release), or NULL when the
+ * daemon is stopping or did not answer in time (answer 503). Connection
+ * threads.
+ */
+api_call_t *sk_api_call(sk_api_t *a, void (*fn)(sk_daemon_t *d, void *arg), void *arg,
+                        void (*free_arg)(void *arg));
+/* Drops the caller's reference to a call of sk_api_call (NULL is fine). */
+void sk_api_call_release(sk_api_t *a, api_call_t *c);
 sk_store_t *sk_api_store_get(sk_api_t *a, sk_err_t *err);
 void sk_api_store_put(sk_api_t *a, sk_store_t *st);
 /* Every node row of the store (forgetting none), by name: new memory
@@ -158,6 +171,14 @@ void sk_api_post_run(sk_api_t *a, sk_http_req_t *r, int64_t id, bool retry);
 void sk_api_reload(sk_api_t *a, sk_http_req_t *r);
 /* A positive run id from a path segment; 0 after answering 400. */
 int64_t sk_api_path_id(sk_http_req_t *r, const char *seg, size_t len);
+
+/* daemon_hook.c: POST /hooks/NAME (docs/api.md, "Webhooks"): the
+ * signature checked against the job's secret, the payload kept, the run
+ * fired as an event. name is the path after /hooks/. Connection threads. */
+void sk_api_hook(sk_api_t *a, sk_http_req_t *r, const char *name);
+/* At the daemon's start: payloads that a crash left between their
+ * delivery and their run's record (STATE_DIR/hooks) are removed. */
+void sk_api_hooks_sweep(const char *state_dir);
 
 /* daemon_api_log.c: GET /api/v1/runs/ID/log (whole, a range, or followed). */
 void sk_api_log(sk_api_t *a, sk_http_req_t *r, int64_t id);

@@ -2,7 +2,8 @@
  * The API's routes: which handler answers a method and path. The table
  * below is the API's index (docs/api.md has each endpoint); a path that
  * matches a route's shape but not its method gets 405 with the methods it
- * allows, one that matches no shape 404.
+ * allows, one that matches no shape 404. Webhooks (POST /hooks/NAME) are
+ * answered by daemon_hook.c.
  */
 #include "daemon_api.h"
 
@@ -222,6 +223,11 @@ void sk_api_handle(void *data, sk_http_req_t *r)
     sk_api_t *a = data;
     if (strncmp(r->path, "/api/v1/", 8) == 0) {
         route_api(a, r, r->path + 8);
+        return;
+    }
+    if (strncmp(r->path, SK_HTTP_HOOKS_PREFIX, strlen(SK_HTTP_HOOKS_PREFIX)) == 0) {
+        if (want(r, "POST"))
+            sk_api_hook(a, r, r->path + strlen(SK_HTTP_HOOKS_PREFIX));
         return;
     }
     if (strcmp(r->path, "/metrics") == 0) {

@@ -426,13 +426,59 @@ static const char *event_blocked(const sk_jobrt_t *j)
     return NULL;
 }
 
+void sk_daemon__event_file(const char *state_dir, const char *job, int64_t run_id, char *buf,
+                           size_t size)
+{
+    sk_snprintf(buf, size, "%s/logs/%s/%" PRId64 ".event", state_dir, job, run_id);
+}
+
+void sk_daemon__event_file_unlink(const char *log_path)
+{
+    size_t n = log_path ? strlen(log_path) : 0;
+    char ev[4096];
+    if (n > 4 && n < sizeof(ev) - 2 && strcmp(log_path + n - 4, ".log") == 0) {
+        sk_snprintf(ev, sizeof(ev), "%.*s.event", (int)(n - 4), log_path);
+        unlink(ev);
+    }
+}
+
+/* The payload file becomes run id's event file, before the run can start
+ * (it is queued after this): the run finds it whatever it does first. */
+static void place_payload(sk_daemon_t *d, sk_jobrt_t *j, int64_t id, const char *payload)
+{
+    char path[4096];
+    sk_daemon__event_file(d->state_dir, j->name, id, path, sizeof(path));
+    char *slash = strrchr(path, '/');
+    *slash = '\0';
+    int r = sk_mkdir_p(path, 0700);
+    *slash = '/';
+    if (r < 0 || rename(payload, path) < 0) {
+        int e = r < 0 ? -r : errno;
+        sk_log(SK_LOG_WARN,
+               "event=payload_lost job=%s run=%" PRId64 " msg=\"cannot keep the event's payload "
+               "as %s: %s; the run has no $SKED_EVENT_FILE\"",
+               j->name, id, path, strerror(e));
+        unlink(payload);
+    }
+}
+
 int64_t sk_daemon__fire_event(sk_daemon_t *d, sk_jobrt_t *j, const char *event, const char *boot_id,
                               sk_err_t *err)
+{
+    return sk_daemon__fire_event_with(d, j, event, boot_id, NULL, NULL, NULL, err);
+}
+
+int64_t sk_daemon__fire_event_with(sk_daemon_t *d, sk_jobrt_t *j, const char *event,
+                                   const char *boot_id, const char *params, const char *payload,
+                                   bool *ret_skipped, sk_err_t *err)
 {
     const sk_store_ops_t *ops = d->store->ops;
     sk_run_t rec = new_rec(d, j, SK_TRIG_EVENT);
     rec.event = (char *)event;
+    rec.params = (char *)params;
     const char *blocked = j->cfg ? event_blocked(j) : NULL;
+    if (ret_skipped)
+        *ret_skipped = blocked != NULL;
     if (blocked) {
         rec.status = SK_RUN_SKIPPED;
         rec.reason = (char *)blocked;
@@ -447,6 +493,8 @@ int64_t sk_daemon__fire_event(sk_daemon_t *d, sk_jobrt_t *j, const char *event, 
         r = ops->commit(d->store, err);
     if (r < 0) {
         ops->rollback(d->store, NULL);
+        if (payload)
+            unlink(payload);
         return r;
     }
     if (!claimed) {
@@ -457,12 +505,16 @@ int64_t sk_daemon__fire_event(sk_daemon_t *d, sk_jobrt_t *j, const char *event, 
         return 0;
     }
     if (blocked) {
+        if (payload)
+            unlink(payload); /* nothing runs: nothing reads it */
         sk_metrics_run_ended(d->metrics, j->metrics, "skipped", -1);
         sk_log(SK_LOG_INFO,
                "event=skipped job=%s run=%" PRId64 " trigger=event on=\"%s\" reason=\"%s\"",
                j->name, rec.id, event, blocked);
         return rec.id;
     }
+    if (payload)
+        place_payload(d, j, rec.id, payload);
     if (j->cfg->overlap == SK_OVERLAP_REPLACE && j->active > 0)
         replace_runs(d, j, rec.id);
     return queue_recorded(d, j, &rec, false);

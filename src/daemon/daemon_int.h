@@ -130,7 +130,7 @@ struct sk_runrt {
     sk_run_status_t remote_status; /* when it ended: as the node recorded it */
     char *remote_reason;
     bool settled_elsewhere; /* another leader took in its outcome: nothing follows here */
-    char *event;            /* trigger event: its event ("file: PATH"), else NULL */
+    char *event;            /* trigger event: its event ("file: PATH", "webhook: ID"), else NULL */
     sk_runrt_t *next;       /* in d->waiting, d->running or d->finished */
 };
 
@@ -279,6 +279,22 @@ void sk_daemon__schedule_job(sk_daemon_t *d, sk_jobrt_t *j);
  * it, <0 on a store error (err set; nothing recorded). */
 int64_t sk_daemon__fire_event(sk_daemon_t *d, sk_jobrt_t *j, const char *event, const char *boot_id,
                               sk_err_t *err);
+/* sk_daemon__fire_event with more: the run's params (params, JSON object
+ * text of declared names, or NULL) and payload, a file of the caller's
+ * (under STATE_DIR) that becomes the run's $SKED_EVENT_FILE
+ * (sk_daemon__event_file) before the run can start, or is removed when the
+ * run is skipped or cannot be recorded. *ret_skipped tells whether the run
+ * was recorded as skipped (ret_skipped may be NULL). */
+int64_t sk_daemon__fire_event_with(sk_daemon_t *d, sk_jobrt_t *j, const char *event,
+                                   const char *boot_id, const char *params, const char *payload,
+                                   bool *ret_skipped, sk_err_t *err);
+/* Where run run_id of job keeps its event's payload:
+ * STATE_DIR/logs/JOB/RUN_ID.event, beside its log, pruned with it. */
+void sk_daemon__event_file(const char *state_dir, const char *job, int64_t run_id, char *buf,
+                           size_t size);
+/* Removes the event file beside the run log at log_path (".log" becomes
+ * ".event"), if there is one: the run's record is pruned. NULL is a no-op. */
+void sk_daemon__event_file_unlink(const char *log_path);
 /* Records a manual run of job and queues it; once: it is not retried (`sked
  * exec` through the daemon). Returns the run id or <0. */
 int64_t sk_daemon__trigger(sk_daemon_t *d, sk_jobrt_t *j, const char *params_json,

@@ -557,6 +557,7 @@ static void remove_log(const char *path, void *data)
     (void)data;
     if (path)
         unlink(path);
+    sk_daemon__event_file_unlink(path); /* a webhook's payload beside it */
 }
 
 void sk_daemon__retry_rec(sk_run_t *rec, const char *job, const char *step, int64_t parent_id,

@@ -583,6 +583,12 @@ void sk_daemon__run_extra_env(sk_daemon_t *d, const sk_runrt_t *r, sk_kv_t **ret
             }
         }
     }
+    /* A webhook's payload, kept under its top-level run's id: a workflow's
+     * steps share it. */
+    char ev[4096];
+    sk_daemon__event_file(d->state_dir, r->job->name, r->wf ? r->wf->id : r->id, ev, sizeof(ev));
+    if (event && access(ev, F_OK) == 0)
+        PUSH(sk_xstrdup("SKED_EVENT_FILE"), sk_xstrdup(ev));
 #undef PUSH
     *ret = kv;
     *ret_n = n;

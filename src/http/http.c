@@ -71,6 +71,7 @@ typedef struct req_ctx {
     size_t len;
     bool too_large;
     bool answered; /* a response was queued before the body was read */
+    bool hook;     /* POST /hooks/NAME: no token, its own body cap */
     sk_http_role_t role;
 } req_ctx_t;
 
@@ -493,7 +494,7 @@ static const char *shown(const char *v, char *buf, size_t size)
  * status with msg set.
  */
 static int tcp_refusal(const sk_http_server_t *s, struct MHD_Connection *conn, const char *method,
-                       char *msg, size_t size)
+                       bool hook, char *msg, size_t size)
 {
     char b1[128], b2[128];
     const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
@@ -524,6 +525,11 @@ static int tcp_refusal(const sk_http_server_t *s, struct MHD_Connection *conn, c
                     shown(origin, b1, sizeof(b1)), shown(host ? host : "", b2, sizeof(b2)));
         return MHD_HTTP_FORBIDDEN;
     }
+    /* A webhook's body is whatever its sender sends (GitHub can send a
+     * form): what no page can make is its signature, and a browser's
+     * request from another site was refused above. */
+    if (hook)
+        return 0;
     const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
     if ((ct && is_simple_type(ct)) ||
         (has_body(conn) && !(ct && media_type_is(ct, "application/json")))) {
@@ -590,6 +596,19 @@ static void lower_priority(void)
  * the client gets its 413; beyond, the connection is closed at once. The
  * request deadline bounds how long that takes. */
 #define DRAIN_MAX (1024 * 1024)
+#define HOOK_DRAIN_MAX (16 * 1024 * 1024)
+
+/* The body cap of a request, and how it is said in a 413. */
+static size_t body_max(const req_ctx_t *ctx)
+{
+    return ctx->hook ? SK_HTTP_MAX_HOOK_BODY : SK_HTTP_MAX_BODY;
+}
+
+static const char *too_large_msg(const req_ctx_t *ctx)
+{
+    return ctx->hook ? "the webhook's body is larger than 1 MiB"
+                     : "the request body is larger than 64 KiB";
+}
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
@@ -605,9 +624,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             lower_priority();
         ctx = sk_xcalloc(1, sizeof(*ctx));
         *con_cls = ctx;
+        ctx->hook = strncmp(url, SK_HTTP_HOOKS_PREFIX, strlen(SK_HTTP_HOOKS_PREFIX)) == 0;
         if (l->tcp) {
             char msg[400];
-            int status = tcp_refusal(s, conn, method, msg, sizeof(msg));
+            int status = tcp_refusal(s, conn, method, ctx->hook, msg, sizeof(msg));
             if (status) {
                 ctx->answered = true;
                 return respond_now(s, conn, status, msg, false);
@@ -615,7 +635,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         /* The socket's file mode is its guard; TCP needs a token. */
         sk_http_role_t role = ctx->role = l->tcp ? tcp_role(s, conn) : SK_HTTP_ROLE_ADMIN;
-        if (l->tcp) {
+        /* A webhook's signature is its authentication: the handler checks
+         * it against the hook's own secret. */
+        if (l->tcp && !ctx->hook) {
             bool health = strcmp(url, "/api/v1/health") == 0 && is_read_method(method);
             if (role == SK_HTTP_ROLE_NONE && !health) {
                 ctx->answered = true;
@@ -629,19 +651,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
-        if (declared > DRAIN_MAX) {
+        if (declared > (ctx->hook ? HOOK_DRAIN_MAX : DRAIN_MAX)) {
             ctx->answered = true;
-            return respond_now(s, conn, 413, "the request body is larger than 64 KiB", false);
+            return respond_now(s, conn, 413, too_large_msg(ctx), false);
         }
         /* A body somewhat too large is read and dropped before the 413: a
          * client still writing it would otherwise find the connection
          * closed (EPIPE) and never see why. */
-        ctx->too_large = declared > SK_HTTP_MAX_BODY;
+        ctx->too_large = declared > body_max(ctx);
         return MHD_YES;
     }
     if (*upload_size) {
         if (!ctx->answered && !ctx->too_large) {
-            if (ctx->len + *upload_size > SK_HTTP_MAX_BODY) {
+            if (ctx->len + *upload_size > body_max(ctx)) {
                 ctx->too_large = true;
                 free(ctx->body);
                 ctx->body = NULL;
@@ -663,7 +685,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (ctx->answered)
         return MHD_YES;
     if (ctx->too_large)
-        return respond_now(s, conn, 413, "the request body is larger than 64 KiB", false);
+        return respond_now(s, conn, 413, too_large_msg(ctx), false);
 
     sk_http_req_t r = {
         .server = s,
