@@ -10,8 +10,9 @@ import re
 import subprocess
 import textwrap
 
-from harness import Daemon, done, free_port, http, wait_for
+from harness import Daemon, done, free_port, http
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SECRET = b"It's a Secret to Everybody"
 ADMIN = "admin-token-0123456789abcdef"
 
@@ -202,3 +203,32 @@ def test_webhook_config_errors_say_where(tmp_path):
                            "    run: [true]\n")
     assert r.returncode == 0, r.stderr
 
+
+def test_guide_webhook_example(tmp_path):
+    """docs/guide.md "Webhooks": its shell example, run as written."""
+    with open(os.path.join(ROOT, "docs", "guide.md")) as f:
+        guide = f.read()
+    section = guide.split("\n## Webhooks\n", 1)[1].split("\n## ", 1)[0]
+    script = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+    d, port = start_daemon(tmp_path, DEPLOY)
+    try:
+        bindir = os.path.dirname(os.environ["SKED_BIN"])
+        env = dict(d.env, SKED_URL=f"http://127.0.0.1:{port}",
+                   PATH=bindir + os.pathsep + os.environ["PATH"])
+        r = subprocess.run(["sh", "-e", "-c", script], cwd=str(tmp_path), env=env,
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert '"run_id"' in r.stdout, r.stdout
+        runs = d.wait_runs("deploy", lambda h: len(h) == 1 and done(h[0]))
+        assert runs[0]["status"] == "succeeded"
+        assert (tmp_path / "env.out").read_text().startswith("webhook|main|")
+        # docs/api.md's example, on this daemon's port.
+        with open(os.path.join(ROOT, "docs", "api.md")) as f:
+            api = f.read().split("\n### `POST /hooks/NAME`\n", 1)[1].split("\n### ", 1)[0]
+        script = re.search(r"```sh\n(.*?)```", api, re.S).group(1).replace(":8080/", f":{port}/")
+        r = subprocess.run(["sh", "-e", "-c", script], cwd=str(tmp_path), env=env,
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and '"status":"queued"' in r.stdout, r.stdout + r.stderr
+        d.wait_runs("deploy", lambda h: len(h) == 2 and all(done(x) for x in h))
+    finally:
+        d.stop()
