@@ -232,3 +232,51 @@ def test_guide_webhook_example(tmp_path):
         d.wait_runs("deploy", lambda h: len(h) == 2 and all(done(x) for x in h))
     finally:
         d.stop()
+
+
+def test_overlap_skips_and_payload_reaches_steps_and_secret_is_masked(tmp_path):
+    """A delivery while a run is going is recorded as skipped (overlap:
+    skip) and says so; a workflow's steps get the payload; the secret is
+    masked in the output; the job lists its webhook."""
+    d, port = start_daemon(tmp_path, """
+      slow:
+        on: {webhook: {secret_file: deploy.secret}}
+        shell: 'cat deploy.secret; while [ ! -e go ]; do sleep 0.05; done'
+      flow:
+        on: {webhook: {secret_file: deploy.secret}}
+        params: {ref: ""}
+        steps:
+          first:
+            shell: 'cp "$SKED_EVENT_FILE" step.out; echo "$SKED_EVENT $SKED_PARAM_REF" > step.env'
+""")
+    try:
+        r = hook(port, "slow", b"{}")
+        assert r.status == 202 and r.json()["status"] == "queued", r.body
+        first = r.json()["run_id"]
+        d.wait_runs("slow", lambda h: h and h[0]["status"] == "running")
+        r = hook(port, "slow", b"{}")
+        assert r.status == 202 and r.json()["status"] == "skipped", r.body
+        assert "overlap" in r.json()["reason"]
+        (tmp_path / "go").write_text("")
+        runs = d.wait_runs("slow", lambda h: len(h) == 2 and all(done(x) for x in h))
+        by_id = {x["id"]: x for x in runs}
+        assert by_id[first]["status"] == "succeeded"
+        assert by_id[r.json()["run_id"]]["status"] == "skipped"
+        log = d.cli("logs", "slow", "--run", str(first)).stdout
+        assert "***" in log and SECRET.decode() not in log, log
+        # A skipped delivery keeps no payload.
+        events = os.listdir(os.path.join(d.state, "logs", "slow"))
+        assert events.count(f"{first}.event") == 1 and len([e for e in events if
+                                                             e.endswith(".event")]) == 1
+
+        body = b'{"ref": "v1.2"}'
+        assert hook(port, "flow", body).status == 202
+        d.wait_runs("flow", lambda h: h and done(h[0]))
+        assert (tmp_path / "step.out").read_bytes() == body
+        assert (tmp_path / "step.env").read_text() == "webhook v1.2\n"
+
+        shown = {j["name"]: j["trigger"] for j in json.loads(d.cli("list", "--json").stdout)}
+        assert shown["slow"] == "on webhook"
+        assert "when its webhook is called" in d.cli("next", "slow").stdout
+    finally:
+        d.stop()
