@@ -120,16 +120,26 @@ sk_webhook_cfg_t *sk_config__job_webhook(jctx_t *j, const sk_ynode_t *name, cons
     return W->secret ? W : NULL;
 }
 
-void sk_config__webhook_mask(sk_pool_t *pool, const sk_webhook_cfg_t *W, sk_body_t *B)
+/* B->masked with secret added (a copy in pool). */
+static void mask_one(sk_pool_t *pool, const char *secret, sk_body_t *B)
 {
-    if (!W->secret || !W->secret[0])
-        return;
     size_t n = 0;
     while (B->masked && B->masked[n])
         n++;
     char **out = sk_config__alloc(pool, (n + 2) * sizeof(*out));
     for (size_t i = 0; i < n; i++)
         out[i] = B->masked[i];
-    out[n] = W->secret;
+    out[n] = (char *)secret;
     B->masked = out;
+}
+
+void sk_config__webhook_mask(sk_pool_t *pool, sk_job_cfg_t *J)
+{
+    const char *secret = J->webhook->secret;
+    if (!secret || !secret[0])
+        return;
+    if (!J->nsteps)
+        mask_one(pool, secret, &J->body);
+    for (size_t i = 0; i < J->nsteps; i++)
+        mask_one(pool, secret, &J->steps[i].body);
 }

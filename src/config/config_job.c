@@ -718,8 +718,6 @@ static bool build_job(jctx_t *j, const sk_ynode_t *keynode, const sk_ynode_t *ma
     sk_body_t *B = workflow ? &shared : &J->body;
     sk_config__job_body(j, keynode, NULL, workflow, B);
     sk_config__job_env(j, J, B);
-    if (J->webhook)
-        sk_config__webhook_mask(j->L->pool, J->webhook, B);
 
     policies(j, J, workflow);
 
@@ -732,6 +730,8 @@ static bool build_job(jctx_t *j, const sk_ynode_t *keynode, const sk_ynode_t *ma
         sk_config__job_after(j, J);
     if (workflow)
         sk_config__job_steps(j, J, &shared);
+    if (J->webhook)
+        sk_config__webhook_mask(j->L->pool, J);
 
     sk_config__job_digest(J);
     return L->errs->n + L->errs->dropped == nerr;

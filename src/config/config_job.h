@@ -214,9 +214,9 @@ void sk_config__job_steps(jctx_t *j, sk_job_cfg_t *J, const sk_body_t *parent);
  */
 sk_webhook_cfg_t *sk_config__job_webhook(jctx_t *j, const sk_ynode_t *name, const sk_ynode_t *opts,
                                          const char *sub);
-/* Adds W's secret to the values B's runs mask in their output (B->masked
- * is replaced by a copy in pool). */
-void sk_config__webhook_mask(sk_pool_t *pool, const sk_webhook_cfg_t *W, sk_body_t *B);
+/* Adds J's webhook secret to the values its runs mask in their output: its
+ * body's, or each step's (each masked list is replaced by a copy in pool). */
+void sk_config__webhook_mask(sk_pool_t *pool, sk_job_cfg_t *J);
 
 /* config_job_graph.c: names, after: and cycles. */
 

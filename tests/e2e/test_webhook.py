@@ -247,7 +247,11 @@ def test_overlap_skips_and_payload_reaches_steps_and_secret_is_masked(tmp_path):
         params: {ref: ""}
         steps:
           first:
-            shell: 'cp "$SKED_EVENT_FILE" step.out; echo "$SKED_EVENT $SKED_PARAM_REF" > step.env'
+            shell: 'cp "$SKED_EVENT_FILE" step.out; echo "$SKED_EVENT $SKED_PARAM_REF" > step.env; cat deploy.secret'
+          second:
+            env: {COLOR: blue}
+            shell: 'cat deploy.secret'
+            needs: [first]
 """)
     try:
         r = hook(port, "slow", b"{}")
@@ -271,9 +275,15 @@ def test_overlap_skips_and_payload_reaches_steps_and_secret_is_masked(tmp_path):
 
         body = b'{"ref": "v1.2"}'
         assert hook(port, "flow", body).status == 202
-        d.wait_runs("flow", lambda h: h and done(h[0]))
+        runs = d.wait_runs("flow", lambda h: h and done(h[0]))
+        assert runs[0]["status"] == "succeeded", runs
         assert (tmp_path / "step.out").read_bytes() == body
         assert (tmp_path / "step.env").read_text() == "webhook v1.2\n"
+        # Every step masks the secret, one with an env: of its own too.
+        logs = os.path.join(d.state, "logs", "flow")
+        texts = [open(os.path.join(logs, f)).read() for f in os.listdir(logs) if f.endswith(".log")]
+        assert len([t for t in texts if "***" in t]) == 2, texts
+        assert not [t for t in texts if SECRET.decode() in t], texts
 
         shown = {j["name"]: j["trigger"] for j in json.loads(d.cli("list", "--json").stdout)}
         assert shown["slow"] == "on webhook"
