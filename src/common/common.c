@@ -143,6 +143,17 @@ bool sk_strncaseeq(const char *a, const char *b, size_t n)
     return true;
 }
 
+int sk_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 uint64_t sk_fnv64(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *b = p;

@@ -273,6 +273,9 @@ int sk_capture_output(char *const *argv, const char *cwd, int64_t timeout_ms, si
 uint64_t sk_fnv64(uint64_t h, const void *p, size_t n);
 uint32_t sk_fnv32(uint32_t h, const void *p, size_t n);
 
+/* The value of hex digit c (either case), or -1. Pure. */
+int sk_hex_digit(char c);
+
 /*
  * What is Linux- or POSIX-specific, in one place (platform.c), so that a
  * port touches this file and its callers keep their logic.

@@ -301,20 +301,38 @@ static void on_event(sk_files_t *F, const struct inotify_event *ev, int64_t now)
 static void arm(sk_files_t *F);
 
 /* Applies every event the kernel holds for us now. */
-static void drain(sk_files_t *F, int64_t now)
+void sk_daemon__inotify_read(int fd, void *buf, size_t size,
+                             void (*each)(void *ctx, const struct inotify_event *ev), void *ctx)
 {
     for (;;) {
-        ssize_t n = read(F->fd, F->buf, READ_BUF);
+        ssize_t n = read(fd, buf, size);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             break;
         for (ssize_t off = 0; off < n;) {
-            const struct inotify_event *ev = (const struct inotify_event *)(F->buf + off);
-            on_event(F, ev, now);
+            const struct inotify_event *ev = (const struct inotify_event *)((char *)buf + off);
+            each(ctx, ev);
             off += (ssize_t)(sizeof(*ev) + ev->len);
         }
     }
+}
+
+typedef struct {
+    sk_files_t *F;
+    int64_t now;
+} drain_t;
+
+static void drain_one(void *ctx, const struct inotify_event *ev)
+{
+    drain_t *D = ctx;
+    on_event(D->F, ev, D->now);
+}
+
+static void drain(sk_files_t *F, int64_t now)
+{
+    drain_t D = {F, now};
+    sk_daemon__inotify_read(F->fd, F->buf, READ_BUF, drain_one, &D);
 }
 
 static void on_readable(uv_poll_t *h, int status, int events)

@@ -51,9 +51,7 @@ static int cpu_busy(sk_idle_t *I)
 /* Whether a session's terminal was used since `after` (wall ms). */
 static bool typed_since(int64_t after)
 {
-    FILE *f = fopen(getenv("SKED_UTMP_FILE") && *getenv("SKED_UTMP_FILE") ? getenv("SKED_UTMP_FILE")
-                                                                          : _PATH_UTMP,
-                    "re");
+    FILE *f = fopen(sk_daemon__utmp_path(), "re");
     struct utmp u;
     bool typed = false;
     while (f && !typed && fread(&u, sizeof(u), 1, f) == 1) {

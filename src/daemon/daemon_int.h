@@ -242,12 +242,19 @@ void sk_daemon__on_tick(uv_timer_t *t);
 void sk_daemon__files_update(sk_daemon_t *d, bool at_start);
 /* Stops watching; the memory goes once the loop closed the handles. */
 void sk_daemon__files_close(sk_daemon_t *d);
+struct inotify_event;
+/* Reads inotify fd (non-blocking) until it is empty, into buf (size bytes,
+ * aligned for struct inotify_event), calling each for every event. */
+void sk_daemon__inotify_read(int fd, void *buf, size_t size,
+                             void (*each)(void *ctx, const struct inotify_event *ev), void *ctx);
 
 /* daemon_logon.c; on the loop thread. */
 /* Starts watching for sessions when a job has on: logon (sessions open
  * now do not count); a no-op when watching already or when none has. */
 void sk_daemon__logon_update(sk_daemon_t *d);
 void sk_daemon__logon_close(sk_daemon_t *d);
+/* The utmp file sessions are read from (SKED_UTMP_FILE: the tests' seam). */
+const char *sk_daemon__utmp_path(void);
 
 /* daemon_idle.c; on the loop thread. */
 /* Looks at the machine's use every quarter of the shortest idle `for` (1 to

@@ -30,9 +30,10 @@ struct sk_logon {
     char *path, *dir, *base;
     session_t *known;
     size_t nknown;
+    bool changed; /* the file was among the events just read */
 };
 
-static const char *utmp_path(void)
+const char *sk_daemon__utmp_path(void)
 {
     const char *p = getenv("SKED_UTMP_FILE");
     return p && *p ? p : _PATH_UTMP;
@@ -100,26 +101,21 @@ static void look(sk_logon_t *L)
     L->nknown = n;
 }
 
+static void note_ours(void *ctx, const struct inotify_event *ev)
+{
+    sk_logon_t *L = ctx;
+    L->changed |= ev->len && strcmp(ev->name, L->base) == 0;
+}
+
 static void on_readable(uv_poll_t *h, int status, int events)
 {
     sk_logon_t *L = h->data;
-    char buf[4096];
-    bool ours = false;
+    uint64_t buf[512]; /* aligned as inotify_event needs */
     (void)status;
     (void)events;
-    for (;;) {
-        ssize_t n = read(L->fd, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        for (ssize_t off = 0; off < n;) {
-            const struct inotify_event *ev = (const struct inotify_event *)(buf + off);
-            ours |= ev->len && strcmp(ev->name, L->base) == 0;
-            off += (ssize_t)(sizeof(*ev) + ev->len);
-        }
-    }
-    if (ours)
+    L->changed = false;
+    sk_daemon__inotify_read(L->fd, buf, sizeof(buf), note_ours, L);
+    if (L->changed)
         look(L);
 }
 
@@ -137,7 +133,7 @@ void sk_daemon__logon_update(sk_daemon_t *d)
         return; /* once watching, it stays (a reload may bring logon jobs back) */
     sk_logon_t *L = sk_xcalloc(1, sizeof(*L));
     L->d = d;
-    L->path = sk_xstrdup(utmp_path());
+    L->path = sk_xstrdup(sk_daemon__utmp_path());
     const char *slash = strrchr(L->path, '/');
     L->base = sk_xstrdup(slash ? slash + 1 : L->path);
     L->dir = !slash             ? sk_xstrdup(".")

@@ -22,17 +22,6 @@ void sk_http_hmac_sha256(const void *key, size_t key_len, const void *data, size
         sk_panic("HMAC-SHA256 failed inside libcrypto");
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 const char *sk_http_sig_check(const void *key, size_t key_len, const void *body, size_t len,
                               const char *sig)
 {
@@ -45,7 +34,7 @@ const char *sk_http_sig_check(const void *key, size_t key_len, const void *body,
     sig += 7;
     unsigned char given[SK_HTTP_SHA256_LEN];
     for (size_t i = 0; i < SK_HTTP_SHA256_LEN; i++) {
-        int hi = hex_digit(sig[2 * i]), lo = hi < 0 ? -1 : hex_digit(sig[2 * i + 1]);
+        int hi = sk_hex_digit(sig[2 * i]), lo = hi < 0 ? -1 : sk_hex_digit(sig[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return "the signature is not of the form sha256=HEX (64 hex digits)";
         given[i] = (unsigned char)(hi << 4 | lo);

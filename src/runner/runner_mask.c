@@ -194,17 +194,6 @@ void sk_mask_add(sk_mask_t *m, const char *value, size_t len)
     }
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool is_scheme_char(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
@@ -272,8 +261,8 @@ void sk_mask_add_urls(sk_mask_t *m, const char *text)
         size_t dn = 0;
         for (size_t i = pw; i < pw + pwlen; i++) {
             int h, l;
-            if (text[i] == '%' && i + 2 < pw + pwlen && (h = hexval(text[i + 1])) >= 0 &&
-                (l = hexval(text[i + 2])) >= 0) {
+            if (text[i] == '%' && i + 2 < pw + pwlen && (h = sk_hex_digit(text[i + 1])) >= 0 &&
+                (l = sk_hex_digit(text[i + 2])) >= 0) {
                 dec[dn++] = (char)(h * 16 + l);
                 i += 2;
             } else {

@@ -39,17 +39,6 @@ static const char *const stmt_sql[] = {
 
 /* ---- text ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* s[0..n) with %XX decoded (bad escapes kept as they are): new memory. */
 static char *pct_decode(const char *s, size_t n)
 {
@@ -57,8 +46,8 @@ static char *pct_decode(const char *s, size_t n)
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         int hi, lo;
-        if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-            (lo = hexval(s[i + 2])) >= 0) {
+        if (s[i] == '%' && i + 2 < n && (hi = sk_hex_digit(s[i + 1])) >= 0 &&
+            (lo = sk_hex_digit(s[i + 2])) >= 0) {
             out[k++] = (char)(hi * 16 + lo);
             i += 2;
         } else {

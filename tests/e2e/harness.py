@@ -27,6 +27,18 @@ def wait_for(pred, timeout=20.0, interval=0.05, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last={last!r}")
 
 
+def assert_job_errors(folder, cases):
+    """For each (line, want): sked.yaml with one job `a` holding that line
+    (and `run: [true]`) fails `sked validate` with want in its errors."""
+    path = os.path.join(str(folder), "sked.yaml")
+    for line, want in cases:
+        with open(path, "w") as f:
+            f.write("state_dir: .sked\njobs:\n  a:\n    %s\n    run: [true]\n" % line)
+        r = run_sked("validate", "-c", path)
+        assert r.returncode == 1, (line, r.stdout, r.stderr)
+        assert want in r.stderr, (line, r.stderr)
+
+
 def pg_store(folder):
     """With SKED_TEST_PG_URL set (tests/pg.sh), a fresh schema on that server
     for the daemon of folder, as a store URL; else None (SQLite)."""

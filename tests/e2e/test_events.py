@@ -4,7 +4,7 @@ A test cannot reboot the machine: SKED_BOOT_ID_FILE points sked at a boot
 id file of the test's own."""
 import json
 
-from harness import Daemon, done, wait_for
+from harness import Daemon, assert_job_errors, done, wait_for
 
 BOOT_JOBS = """
     jobs:
@@ -86,7 +86,7 @@ def test_start_jobs_run_at_each_start(tmp_path):
         d.stop()
 
 
-def test_on_errors_say_what_and_where(tmp_path, sked):
+def test_on_errors_say_what_and_where(tmp_path):
     cases = [
         ("on: strat", 'sked.yaml:4:9: jobs.a.on: unknown event "strat" (did you mean "start"?); '
                       "sked knows start, boot, file, logon, idle and webhook"),
@@ -101,12 +101,7 @@ def test_on_errors_say_what_and_where(tmp_path, sked):
         ("on: {watch: {}}", 'jobs.a.on: unknown event "watch"; sked knows start, boot, file, logon, '
                             'idle and webhook'),
     ]
-    for line, want in cases:
-        (tmp_path / "sked.yaml").write_text(
-            "state_dir: .sked\njobs:\n  a:\n    %s\n    run: [true]\n" % line)
-        r = sked("validate", "-c", str(tmp_path / "sked.yaml"))
-        assert r.returncode == 1, (line, r.stdout, r.stderr)
-        assert want in r.stderr, (line, r.stderr)
+    assert_job_errors(tmp_path, cases)
 
 
 def test_events_follow_the_overlap_policy(tmp_path):

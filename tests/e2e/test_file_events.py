@@ -4,7 +4,7 @@ import collections
 import os
 import time
 
-from harness import Daemon, done, wait_for
+from harness import Daemon, assert_job_errors, done, wait_for
 
 
 def file_job(tmp_path, settings, extra=""):
@@ -114,7 +114,7 @@ def test_existing_files_and_new_sub_folders(tmp_path):
         d.stop()
 
 
-def test_file_trigger_errors_say_what_and_where(tmp_path, sked):
+def test_file_trigger_errors_say_what_and_where(tmp_path):
     (tmp_path / "inbox").mkdir()
     (tmp_path / "plain").write_text("")
     cases = [
@@ -132,12 +132,7 @@ def test_file_trigger_errors_say_what_and_where(tmp_path, sked):
         ("on: [start, {file: {path: inbox, recursive: yes}}]",
          "jobs.a.on[1].file.recursive: expected true or false"),
     ]
-    for line, want in cases:
-        (tmp_path / "sked.yaml").write_text(
-            "state_dir: .sked\njobs:\n  a:\n    %s\n    run: [true]\n" % line)
-        r = sked("validate", "-c", str(tmp_path / "sked.yaml"))
-        assert r.returncode == 1, (line, r.stdout, r.stderr)
-        assert want in r.stderr, (line, r.stderr)
+    assert_job_errors(tmp_path, cases)
 
 
 def test_a_workflows_steps_see_the_file(tmp_path):

@@ -10,6 +10,7 @@ import re
 import subprocess
 import textwrap
 
+from conftest import SKED, run_sked
 from harness import Daemon, done, free_port, http
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -174,8 +175,7 @@ def test_hook_over_the_control_socket(tmp_path):
 
 def validate(tmp_path, yaml_text):
     (tmp_path / "sked.yaml").write_text(yaml_text)
-    return subprocess.run([os.environ["SKED_BIN"], "validate", "-c", str(tmp_path / "sked.yaml")],
-                          capture_output=True, text=True)
+    return run_sked("validate", "-c", str(tmp_path / "sked.yaml"))
 
 
 def test_webhook_config_errors_say_where(tmp_path):
@@ -212,7 +212,7 @@ def test_guide_webhook_example(tmp_path):
     script = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
     d, port = start_daemon(tmp_path, DEPLOY)
     try:
-        bindir = os.path.dirname(os.environ["SKED_BIN"])
+        bindir = os.path.dirname(os.path.abspath(SKED))
         env = dict(d.env, SKED_URL=f"http://127.0.0.1:{port}",
                    PATH=bindir + os.pathsep + os.environ["PATH"])
         r = subprocess.run(["sh", "-e", "-c", script], cwd=str(tmp_path), env=env,
